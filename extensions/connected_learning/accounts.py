@@ -1,0 +1,126 @@
+"""Hub accounts made by `clhub`: user, password, groups and site role, in one step.
+
+Used while the hub is stopped (`clhub demo` creates the demo accounts before it starts
+the hub; `clhub user add` refuses to run beside a running hub). It writes JupyterHub's
+own tables through `jupyterhub.orm`, NativeAuthenticator's password table (bcrypt), and
+the site's role file that `hubconfig.site_roles` turns into hub roles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import bcrypt
+
+from .errors import ClhubError
+from .paths import DataLayout
+from .settings import validate_username
+
+ROLES = ("student", "teacher", "mentor", "admin")
+# Letters and digits that cannot be mistaken for each other on a printed login slip.
+SLIP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+class AccountError(ClhubError):
+    code = "bad-account"
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    name: str
+    password: str
+    role: str
+    groups: tuple[str, ...]
+
+
+def generate_password(length: int = 10) -> str:
+    return "".join(secrets.choice(SLIP_ALPHABET) for _ in range(length))
+
+
+def validate_account(name: str, role: str, groups: Iterable[str], password: str,
+                     min_length: int) -> NewAccount:
+    """Check one account request at the edge; raise AccountError naming the bad value."""
+    try:
+        validate_username(name)
+        for group in groups:
+            validate_username(group)
+    except ClhubError as e:
+        raise AccountError(str(e)) from None
+    if role not in ROLES:
+        raise AccountError(f"{role!r} is not a role; use one of: {', '.join(ROLES)}.")
+    if len(password) < min_length:
+        raise AccountError(f"The password for {name!r} is too short; use at least {min_length} characters.")
+    return NewAccount(name, password, role, tuple(groups))
+
+
+def _update_roles_file(layout: DataLayout, account: NewAccount) -> None:
+    try:
+        data = json.loads(layout.roles_file.read_text())
+    except (OSError, ValueError):
+        data = {}
+    for role in ("teacher", "mentor"):
+        table = data.setdefault(role, {})
+        for group in account.groups:
+            members = set(table.get(group, []))
+            members.discard(account.name)
+            if role == account.role:
+                members.add(account.name)
+            table[group] = sorted(members)
+    fd, tmp = tempfile.mkstemp(dir=layout.hub, prefix=".roles-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, layout.roles_file)
+
+
+def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
+    """Create or update `accounts` in the hub database (the hub must be stopped)."""
+    from jupyterhub import orm
+    from nativeauthenticator.orm import UserInfo
+
+    layout.create()
+    db = orm.new_session_factory(layout.db_url)()
+    try:
+        for account in accounts:
+            user = orm.User.find(db, account.name)
+            if user is None:
+                user = orm.User(name=account.name)
+                db.add(user)
+            user.admin = account.role == "admin"
+            for group_name in account.groups:
+                group = orm.Group.find(db, group_name)
+                if group is None:
+                    group = orm.Group(name=group_name)
+                    db.add(group)
+                if group not in user.groups:
+                    user.groups.append(group)
+            info = UserInfo.find(db, account.name)
+            hashed = bcrypt.hashpw(account.password.encode(), bcrypt.gensalt())
+            if info is None:
+                db.add(UserInfo(username=account.name, password=hashed, is_authorized=True))
+            else:
+                info.password = hashed
+                info.is_authorized = True
+            _update_roles_file(layout, account)
+        db.commit()
+    finally:
+        db.close()
+    os.chmod(layout.db, 0o600)
+
+
+DEMO_ACCOUNTS = (
+    ("ana", "student"), ("ben", "student"), ("cai", "student"),
+    ("tess", "teacher"), ("milo", "mentor"), ("admin", "admin"),
+)
+DEMO_GROUP = "demo-class"
+
+
+def demo_accounts(password: str, min_length: int) -> list[NewAccount]:
+    return [
+        validate_account(name, role, [] if role == "admin" else [DEMO_GROUP], password, min_length)
+        for name, role in DEMO_ACCOUNTS
+    ]

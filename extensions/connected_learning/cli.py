@@ -1,0 +1,186 @@
+"""The `clhub` command: check the catalog and settings, make accounts, run the hub.
+
+    clhub demo                    demo accounts + the hub on http://127.0.0.1:8000
+    clhub up [--site FILE]        a real site from its settings file
+    clhub catalog check [DIR]     validate every workbook.toml
+    clhub settings check [FILE]   validate a site settings file
+    clhub settings reference      the settings reference (Markdown)
+    clhub user add NAME ...       create or update an account (hub stopped)
+
+Errors print a message that names the bad value and exit non-zero; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+
+from . import accounts, launch
+from .catalog import CatalogError, scan_catalog
+from .errors import ClhubError
+from .paths import DataLayout
+from .settings import load_settings, settings_reference
+
+REPO_DIR = launch.REPO_DIR
+SITE_FILE = REPO_DIR / "hub_config" / "site.toml"
+DEMO_FILE = REPO_DIR / "hub_config" / "demo.toml"
+
+
+def _site_overrides() -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    if os.environ.get("CLHUB_PORT"):
+        try:
+            overrides["site.port"] = int(os.environ["CLHUB_PORT"])
+        except ValueError:
+            raise ClhubError(f"CLHUB_PORT={os.environ['CLHUB_PORT']!r} is not a port number.") from None
+    if os.environ.get("CLHUB_DATA_DIR"):
+        overrides["site.data_dir"] = os.path.abspath(os.environ["CLHUB_DATA_DIR"])
+    return overrides
+
+
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    root = Path(args.catalog or load_settings(SITE_FILE).catalog_dir)
+    catalog, problems = scan_catalog(root)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in the catalog at {root}.", file=sys.stderr)
+        return 1
+    print(f"The catalog at {root} is fine: {len(catalog.workbooks)} workbooks, "
+          f"{len(catalog.interests)} interests.")
+    return 0
+
+
+def cmd_settings_check(args: argparse.Namespace) -> int:
+    settings = load_settings(args.file or os.environ.get("CLHUB_SITE") or SITE_FILE)
+    from .catalog import load_catalog
+
+    catalog = load_catalog(settings.catalog_dir)
+    for key in settings.interests:
+        if key not in catalog.interests:
+            raise ClhubError(f"{settings.source}: workbooks.interests names {key!r}, which the catalog "
+                             f"does not know; known: {', '.join(catalog.interests)}.")
+    for wid in settings.everyone:
+        if wid not in catalog.workbooks:
+            raise ClhubError(f"{settings.source}: workbooks.everyone names {wid!r}, which is not a "
+                             f"workbook of the catalog; known: {', '.join(sorted(catalog.workbooks))}.")
+    print(f"{settings.source} is fine.")
+    return 0
+
+
+def cmd_settings_reference(args: argparse.Namespace) -> int:
+    print(settings_reference(), end="")
+    return 0
+
+
+def _hub_running(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/hub/api/", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, _site_overrides())
+    if _hub_running(f"http://127.0.0.1:{settings.port}"):
+        raise ClhubError("The hub is running; stop it first, or add accounts through the classroom service.")
+    password = args.password or accounts.generate_password()
+    account = accounts.validate_account(args.name, args.role, args.group or [], password,
+                                        settings.min_password_length)
+    accounts.create_accounts(DataLayout(settings.data_dir), [account])
+    print(f"Account {account.name} ({account.role}) is ready." +
+          ("" if args.password else f" Password: {password}"))
+    return 0
+
+
+def _run_hub(site_file: Path, mode: str) -> int:
+    settings = load_settings(site_file, _site_overrides())
+    proc = launch.start_hub(site_file, mode, cwd=settings.data_dir, new_session=True)
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            print("\nStopping the hub and every server it started...", file=sys.stderr)
+            launch.stop_hub(proc)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = proc.wait()
+    if not stopping:
+        launch.stop_hub(proc)
+    return 0 if stopping else code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = load_settings(DEMO_FILE, _site_overrides())
+    given = os.environ.get("CLHUB_DEMO_PASSWORD", "")
+    password = given or accounts.generate_password()
+    if _hub_running(settings.url):
+        raise ClhubError(f"Something already answers at {settings.url}; stop it or set CLHUB_PORT.")
+    accounts.create_accounts(DataLayout(settings.data_dir),
+                             accounts.demo_accounts(password, settings.min_password_length))
+    print(f"Demo accounts: students ana, ben, cai (group {accounts.DEMO_GROUP}), teacher tess, "
+          "mentor milo, admin admin.")
+    if not given:
+        print(f"Their password (shown only now): {password}")
+    print(f"Open {settings.url} in a browser. Ctrl-C stops everything.", flush=True)
+    return _run_hub(DEMO_FILE, "demo")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    site = Path(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE).resolve()
+    cmd_settings_check(argparse.Namespace(file=site))
+    return _run_hub(site, "site")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clhub", description="Connected Learning Hub.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="create the demo accounts and run the hub on 127.0.0.1")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("up", help="run a real site from its settings file")
+    p.add_argument("--site", help="settings file (default: CLHUB_SITE or hub_config/site.toml)")
+    p.set_defaults(func=cmd_up)
+
+    catalog = sub.add_parser("catalog", help="the workbook catalog").add_subparsers(dest="what", required=True)
+    p = catalog.add_parser("check", help="validate every workbook.toml")
+    p.add_argument("catalog", nargs="?", help="catalog folder (default: the site's)")
+    p.set_defaults(func=cmd_catalog_check)
+
+    settings = sub.add_parser("settings", help="the site settings file").add_subparsers(dest="what", required=True)
+    p = settings.add_parser("check", help="validate a settings file")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=cmd_settings_check)
+    p = settings.add_parser("reference", help="print the settings reference")
+    p.set_defaults(func=cmd_settings_reference)
+
+    user = sub.add_parser("user", help="accounts").add_subparsers(dest="what", required=True)
+    p = user.add_parser("add", help="create or update an account while the hub is stopped")
+    p.add_argument("name")
+    p.add_argument("--role", default="student", choices=accounts.ROLES)
+    p.add_argument("--group", action="append", help="hub group (repeat for several)")
+    p.add_argument("--password", help="default: a generated one, printed once")
+    p.add_argument("--site", help="settings file")
+    p.set_defaults(func=cmd_user_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ClhubError, CatalogError) as e:
+        print(f"clhub: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Turn validated site settings into JupyterHub configuration.
+
+`hub_config/jupyterhub_config.py` calls `configure(c)`; everything a site can change
+comes from the settings file (see `settings.py`), everything else is decided here once:
+NativeAuthenticator with lock-out, the workbook spawner, the data folder layout, the idle
+culler service, logout that stops the server, and short cookies for shared computers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from .paths import DataLayout
+from .settings import SiteSettings, load_settings
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+TEMPLATES = Path(__file__).parent / "templates"
+USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}$"
+DEMO_WARNING = (
+    "Demo mode: every account runs as the same system user, so accounts are "
+    "<strong>not isolated from each other</strong>. Do not use this for real learners."
+)
+
+
+def proxy_command() -> list[str]:
+    """The configurable-http-proxy to run: CLHUB_PROXY, then the checkout's npm install, then PATH."""
+    for candidate in (os.environ.get("CLHUB_PROXY", ""),
+                      str(REPO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"),
+                      shutil.which("configurable-http-proxy") or ""):
+        if candidate and os.access(candidate, os.X_OK):
+            return [candidate]
+    raise SystemExit(
+        "configurable-http-proxy was not found. Run `npm ci` in the repository (make demo does), "
+        "or set CLHUB_PROXY to its path.")
+
+
+def _secret_file(path: Path, nbytes: int = 32) -> str:
+    """Read a secret kept in `path`, creating it (mode 0600) the first time."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(nbytes))
+    return path.read_text().strip()
+
+
+def choose_spawner(settings: SiteSettings) -> str:
+    if settings.spawner == "auto":
+        return "local" if os.geteuid() == 0 else "demo"
+    return settings.spawner
+
+
+def site_roles(layout: DataLayout) -> list[dict[str, Any]]:
+    """Roles from the site's role file (written by `clhub`): teachers and mentors per group."""
+    try:
+        raw = json.loads(layout.roles_file.read_text())
+    except (OSError, ValueError):
+        raw = {}
+    roles: list[dict[str, Any]] = []
+    for group, users in sorted(raw.get("teacher", {}).items()):
+        roles.append({
+            "name": f"teacher-{group}",
+            "description": f"Teaches group {group}: sees its learners and starts or stops their servers.",
+            "scopes": [f"list:users!group={group}", f"read:users!group={group}",
+                       f"read:users:activity!group={group}", f"servers!group={group}",
+                       f"read:groups!group={group}"],
+            "users": sorted(users),
+        })
+    for group, users in sorted(raw.get("mentor", {}).items()):
+        roles.append({
+            "name": f"mentor-{group}",
+            "description": f"Mentors group {group}.",
+            "scopes": [f"read:groups!group={group}"],
+            "users": sorted(users),
+        })
+    return roles
+
+
+def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> SiteSettings:
+    """Apply the site settings to the JupyterHub config object `c` and return them.
+
+    Args:
+        c: the `get_config()` object of jupyterhub_config.py.
+        site_file: the settings file; default CLHUB_SITE, else hub_config/site.toml.
+        mode: "site" (a real site: servers survive a hub restart) or "demo" (stop
+            everything on exit); default CLHUB_MODE, else "site".
+    """
+    from .spawner import DemoWorkbookSpawner, LocalWorkbookSpawner
+
+    site_file = site_file or os.environ.get("CLHUB_SITE") or str(REPO_DIR / "hub_config" / "site.toml")
+    mode = mode or os.environ.get("CLHUB_MODE", "site")
+    overrides = {}
+    if os.environ.get("CLHUB_PORT"):
+        overrides["site.port"] = int(os.environ["CLHUB_PORT"])
+    if os.environ.get("CLHUB_DATA_DIR"):
+        overrides["site.data_dir"] = os.path.abspath(os.environ["CLHUB_DATA_DIR"])
+    settings = load_settings(site_file, overrides)
+    layout = DataLayout(settings.data_dir)
+    layout.create()
+
+    # Where things live, and secrets that survive a restart (so servers do too).
+    c.JupyterHub.db_url = f"sqlite:///{layout.db}"
+    c.JupyterHub.cookie_secret_file = str(layout.hub / "jupyterhub_cookie_secret")
+    c.ConfigurableHTTPProxy.auth_token = _secret_file(layout.hub / "proxy_token")
+    c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
+    c.ConfigurableHTTPProxy.command = proxy_command()
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+    c.JupyterHub.ip = settings.bind_ip
+    c.JupyterHub.port = settings.port
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = settings.hub_port
+    c.JupyterHub.cleanup_servers = mode == "demo"
+    c.JupyterHub.cleanup_proxy = True
+
+    # Log-in: accounts come from clhub and class lists, never from the open internet.
+    c.JupyterHub.authenticator_class = "connected_learning.auth.ClhubAuthenticator"
+    c.Authenticator.allow_all = False
+    c.Authenticator.allow_existing_users = True
+    c.Authenticator.admin_users = set(settings.admin_users)
+    c.Authenticator.username_pattern = USERNAME_PATTERN
+    c.NativeAuthenticator.enable_signup = settings.self_signup
+    c.NativeAuthenticator.open_signup = False
+    c.NativeAuthenticator.minimum_password_length = settings.min_password_length
+    c.NativeAuthenticator.check_common_password = True
+    c.NativeAuthenticator.allowed_failed_logins = settings.failed_logins_before_lockout
+    c.NativeAuthenticator.seconds_before_next_try = settings.lockout_seconds
+
+    # Shared library computers: short log-ins, and logging out stops the server.
+    c.JupyterHub.cookie_max_age_days = settings.cookie_lifetime_hours / 24
+    c.JupyterHub.shutdown_on_logout = True
+    c.JupyterHub.redirect_to_server = True
+
+    # The workbook spawner.
+    kind = choose_spawner(settings)
+    spawner_cls = LocalWorkbookSpawner if kind == "local" else DemoWorkbookSpawner
+    c.JupyterHub.spawner_class = spawner_cls
+    c.WorkbookSpawnerMixin.catalog_dir = str(settings.catalog_dir)
+    c.WorkbookSpawnerMixin.everyone_workbooks = list(settings.everyone)
+    c.WorkbookSpawnerMixin.offered_interests = list(settings.interests)
+    c.WorkbookSpawnerMixin.interests_dir = str(layout.interests)
+    c.DemoWorkbookSpawner.homes_dir = str(layout.homes)
+    c.LocalWorkbookSpawner.max_processes = settings.max_processes
+    c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    c.Spawner.start_timeout = settings.start_timeout_seconds
+    c.Spawner.http_timeout = settings.start_timeout_seconds
+    if settings.memory_mb:
+        c.Spawner.mem_limit = f"{settings.memory_mb}M"
+    if settings.cpu:
+        c.Spawner.cpu_limit = settings.cpu
+
+    # Pages: the site's name everywhere, the interests page, and a plain warning in demo mode.
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
+    template_vars: dict[str, Any] = {"clhub_site_name": settings.name}
+    if kind == "demo":
+        template_vars["announcement"] = DEMO_WARNING
+    c.JupyterHub.template_vars = template_vars
+    from .handlers import InterestsHandler
+
+    c.JupyterHub.extra_handlers = [(r"/interests", InterestsHandler)]
+
+    # Stop idle servers, so a forgotten session on a library computer ends by itself.
+    roles = site_roles(layout)
+    services: list[dict[str, Any]] = []
+    if settings.idle_timeout_minutes:
+        services.append({
+            "name": "idle-culler",
+            "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                        f"--timeout={settings.idle_timeout_minutes * 60}",
+                        f"--cull-every={max(30, min(300, settings.idle_timeout_minutes * 15))}"],
+        })
+        roles.append({
+            "name": "idle-culler",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        })
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = roles
+    return settings

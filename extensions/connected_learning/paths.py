@@ -1,0 +1,52 @@
+"""The data folder's layout on one machine, in one place.
+
+    <data>/hub/          hub database, cookie secret, proxy token (root only)
+    <data>/hub/interests/ each learner's remembered interests
+    <data>/homes/        learners' homes in demo mode
+    <data>/groups/       group folders (peer review)
+    <data>/showcase/     published pieces
+    <data>/exchange/     nbgrader exchange
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    root: Path
+
+    @property
+    def hub(self) -> Path:
+        return self.root / "hub"
+
+    @property
+    def db(self) -> Path:
+        return self.hub / "jupyterhub.sqlite"
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.db}"
+
+    @property
+    def interests(self) -> Path:
+        return self.hub / "interests"
+
+    @property
+    def roles_file(self) -> Path:
+        return self.hub / "site-roles.json"
+
+    @property
+    def homes(self) -> Path:
+        return self.root / "homes"
+
+    def create(self) -> None:
+        """Create the folders the hub needs, private to the hub's user."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        for folder in (self.hub, self.interests, self.homes):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)

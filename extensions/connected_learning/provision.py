@@ -1,0 +1,287 @@
+"""Provisioning: what a learner's `~/workbooks/` should contain, and making it so.
+
+`plan()` is pure: from the release (what the catalog offers now), the manifest (what was
+delivered last time) and the home (what is there now, as content digests) it decides
+which files to copy, update or place beside an edited one. The rule it keeps: a file the
+learner changed is never overwritten. `apply()` is the thin layer that writes the plan
+with atomic renames, and `provision_home()` ties both to real folders.
+
+It runs as the learner (the spawner starts `python -m connected_learning.provision`
+with the learner's uid), so a symlink planted in a home can only ever point the learner's
+own permissions at something. Standard library only, to start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+WORKBOOKS_DIR = "workbooks"
+MANIFEST = ".clhub-manifest.json"
+# A home entry that exists but is not a regular file (folder, symlink, device): never
+# written through, never overwritten.
+NOT_A_FILE = "!not-a-regular-file"
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One file the catalog offers: where it goes in ~/workbooks, its digest and source."""
+
+    path: str        # relative to ~/workbooks, e.g. "beat-lab/beat-lab.ipynb"
+    digest: str
+    version: str
+    source: str = ""  # absolute path in the catalog; the planner never reads it
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str        # "copy" (new), "update" (untouched, newer release), "beside" (edited)
+    path: str        # destination relative to ~/workbooks
+    source: str
+    digest: str
+    record: str      # the release path whose manifest entry this action fulfils
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+    manifest: dict[str, str] = field(default_factory=dict)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for a in self.actions if a.kind == kind)
+
+
+def beside_name(path: str, version: str, taken: Iterable[str]) -> str:
+    """A clear, free name for a new release placed beside an edited file.
+
+    "beat-lab/beat.ipynb", version "1.1" -> "beat-lab/beat (new version 1.1).ipynb";
+    a counter is added when that name is taken too.
+    """
+    p = PurePosixPath(path)
+    stem, suffix = (p.name[: -len(p.suffix)], p.suffix) if p.suffix else (p.name, "")
+    used = set(taken)
+    n = 1
+    while True:
+        label = f"new version {version}" + (f", {n}" if n > 1 else "")
+        candidate = str(p.with_name(f"{stem} ({label}){suffix}"))
+        if candidate not in used:
+            return candidate
+        n += 1
+
+
+def plan(release: Mapping[str, ReleaseFile], manifest: Mapping[str, str],
+         home: Mapping[str, str]) -> Plan:
+    """Decide what to write so that the home gets the release without losing an edit.
+
+    Args:
+        release: home-relative path -> the file the catalog offers there now.
+        manifest: home-relative path -> digest delivered there last time (may be empty
+            or come from a tampered file; it only ever makes the planner more careful).
+        home: home-relative path -> digest of what is there now (NOT_A_FILE for
+            anything that is not a regular file); missing paths are absent.
+
+    Returns:
+        The actions, and the manifest to store once they are applied.
+    """
+    result = Plan()
+    occupied = set(home)
+    for path in sorted(release):
+        offered = release[path]
+        have = home.get(path)
+        delivered = manifest.get(path)
+        if have is None:
+            # New, or deleted by the learner: (re)deliver; nothing of theirs is there.
+            result.actions.append(Action("copy", path, offered.source, offered.digest, path))
+            occupied.add(path)
+            result.manifest[path] = offered.digest
+        elif have == offered.digest:
+            result.manifest[path] = offered.digest
+        elif have != NOT_A_FILE and delivered is not None and have == delivered:
+            # Untouched since we delivered it, and the release moved on.
+            result.actions.append(Action("update", path, offered.source, offered.digest, path))
+            result.manifest[path] = offered.digest
+        elif delivered == offered.digest:
+            # Edited by the learner, and there is nothing newer: leave it alone.
+            result.manifest[path] = offered.digest
+        else:
+            # Edited (or not ours) and a newer release exists: put it beside, once.
+            target = beside_name(path, offered.version, occupied)
+            result.actions.append(Action("beside", target, offered.source, offered.digest, path))
+            occupied.add(target)
+            result.manifest[path] = offered.digest
+    # Files no longer in the release stay in the home and drop out of the manifest.
+    return result
+
+
+# ---------------------------------------------------------------- doing it
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(root: Path) -> dict[str, str]:
+    """The manifest in `root`, or {} when it is missing or not what we wrote."""
+    try:
+        raw = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict) or not isinstance(raw.get("files"), dict):
+        return {}
+    return {k: v for k, v in raw["files"].items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def scan_home(root: Path, paths: Iterable[str]) -> dict[str, str]:
+    """Digest of each of `paths` under `root` and of its siblings (for beside names)."""
+    found: dict[str, str] = {}
+    folders = {PurePosixPath(p).parent for p in paths}
+    for folder in folders:
+        base = root / folder
+        try:
+            entries = list(os.scandir(base)) if not base.is_symlink() else []
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            rel = str(folder / entry.name)
+            if entry.is_file(follow_symlinks=False):
+                found[rel] = file_digest(entry.path)
+            else:
+                found[rel] = NOT_A_FILE
+    return found
+
+
+def _safe_parent(root: Path, rel: str) -> Path:
+    """Create the folders of `rel` under `root`, refusing to walk through a symlink."""
+    parent = root
+    for part in PurePosixPath(rel).parent.parts:
+        parent = parent / part
+        if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+            raise OSError(f"{parent} is not a folder; leaving it alone")
+        parent.mkdir(mode=0o755, exist_ok=True)
+    return parent
+
+
+def atomic_copy(source: str, dest: Path) -> None:
+    """Copy `source` to `dest` through a temporary file in the same folder and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".clhub-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            while chunk := src.read(1 << 16):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(dest: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".clhub-", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def apply(root: Path, the_plan: Plan, old_manifest: Mapping[str, str]) -> list[str]:
+    """Write `the_plan` under `root` (~/workbooks); return the problems it skipped.
+
+    A destination that turned into something other than a regular file since the scan is
+    skipped, never written through. The manifest is written last, so an interrupted run
+    only repeats work next time.
+    """
+    problems: list[str] = []
+    done: dict[str, str] = dict(the_plan.manifest)
+    for action in the_plan.actions:
+        dest = root / action.path
+        try:
+            _safe_parent(root, action.path)
+            if dest.is_symlink() or (dest.exists() and not dest.is_file()):
+                raise OSError(f"{dest} is not a regular file")
+            if action.kind == "beside" and dest.exists():
+                raise OSError(f"{dest} appeared meanwhile")
+            atomic_copy(action.source, dest)
+        except OSError as e:
+            problems.append(f"{action.path}: {e}")
+            # Keep the old record so that the next start tries again.
+            if action.record in old_manifest:
+                done[action.record] = old_manifest[action.record]
+            else:
+                done.pop(action.record, None)
+    atomic_write_text(root / MANIFEST, json.dumps({"files": done}, indent=1, sort_keys=True))
+    return problems
+
+
+def release_files(workbooks: Iterable[tuple[str, str, Path, Iterable[str]]]) -> dict[str, ReleaseFile]:
+    """The release for (workbook id, version, folder, delivered paths) tuples."""
+    release: dict[str, ReleaseFile] = {}
+    for wid, version, folder, delivered in workbooks:
+        for rel in delivered:
+            source = folder / rel
+            release[f"{wid}/{rel}"] = ReleaseFile(f"{wid}/{rel}", file_digest(source), version, str(source))
+    return release
+
+
+def provision_home(home: Path, catalog_dir: Path, workbook_ids: Iterable[str]) -> dict[str, object]:
+    """Bring `home`/workbooks up to date with `workbook_ids` of the catalog; return a summary."""
+    from .catalog import load_catalog
+
+    catalog = load_catalog(catalog_dir)
+    wanted = [catalog.workbooks[w] for w in workbook_ids if w in catalog.workbooks]
+    unknown = sorted(set(workbook_ids) - set(catalog.workbooks))
+    root = home / WORKBOOKS_DIR
+    if root.is_symlink():
+        raise OSError(f"{root} is a symbolic link; move it away so your workbooks can be delivered")
+    root.mkdir(mode=0o755, exist_ok=True)
+    release = release_files((w.id, w.version, w.folder, w.delivered) for w in wanted)
+    manifest = read_manifest(root)
+    the_plan = plan(release, manifest, scan_home(root, release))
+    problems = apply(root, the_plan, manifest)
+    return {
+        "workbooks": [w.id for w in wanted],
+        "unknown": unknown,
+        "copied": the_plan.count("copy"),
+        "updated": the_plan.count("update"),
+        "beside": [a.path for a in the_plan.actions if a.kind == "beside"],
+        "problems": problems,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Deliver workbooks into a learner's home.")
+    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--catalog", required=True, type=Path)
+    parser.add_argument("workbooks", nargs="*")
+    args = parser.parse_args(argv)
+    os.umask(0o077)
+    try:
+        summary = provision_home(args.home, args.catalog, args.workbooks)
+    except Exception as e:  # reported to the spawner, which logs and explains
+        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+        return 1
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The site settings file: one TOML file a site administrator edits.
+
+`load_settings` reads it, checks every key against `SCHEMA` and returns a frozen
+`SiteSettings`. A bad file raises `SettingsError` whose message names the file, the key,
+the bad value and what is allowed, so that the hub refuses to start with a message a
+library's IT person can act on. Nothing here touches JupyterHub; `hubconfig` applies the
+result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ClhubError
+
+SPAWNERS = ("auto", "local", "demo")
+
+# (section, key) -> (type, default, help). The help text is the settings reference that
+# the README shows (`clhub settings`), so it states units, the default and an example.
+SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
+    "site": {
+        "name": (str, "Connected Learning Hub", "Name shown on every page. Example: \"Riverside Library Lab\"."),
+        "public_url": (str, "", "Address people type, e.g. \"https://lab.riverside.org\". Empty: http://<bind_ip>:<port>."),
+        "bind_ip": (str, "127.0.0.1", "Address the proxy listens on. \"0.0.0.0\" for every network interface."),
+        "port": (int, 8000, "Port the proxy listens on, 1-65535. Default 8000."),
+        "hub_port": (int, 8081, "Port of the hub itself on 127.0.0.1, used by servers and services. Default 8081."),
+        "proxy_api_port": (int, 8001, "Port of the proxy's control API on 127.0.0.1. Default 8001."),
+        "data_dir": (str, "/var/lib/clhub", "Folder for the hub database, secrets, group folders and showcase. Relative paths count from this file."),
+        "admin_users": (list, ["admin"], "Hub accounts with full admin rights. Example: [\"admin\", \"it-desk\"]."),
+        "spawner": (str, "auto", "How servers start: \"local\" (a real system user each, needs root), \"demo\" (all as the invoking user, not isolated), \"auto\" (local when run as root, else demo)."),
+    },
+    "workbooks": {
+        "catalog_dir": (str, "../workbooks", "Folder of the workbook catalog. Relative paths count from this file."),
+        "interests": (list, [], "Interests offered in the form, keys of the catalog's interests.toml. Empty: every interest that has a workbook."),
+        "everyone": (list, ["start-here"], "Workbook ids every learner gets, whatever their interests."),
+    },
+    "limits": {
+        "memory_mb": (int, 1024, "Memory limit of each learner's server in MB (0: none). Default 1024."),
+        "cpu": ((int, float), 1.0, "CPU cores each learner's server may use (0: no limit). Default 1.0."),
+        "max_processes": (int, 256, "Most processes one learner may run at once (0: no limit), stops fork bombs. Default 256."),
+        "idle_timeout_minutes": (int, 30, "Stop a server after this many idle minutes (0: never). Default 30."),
+        "start_timeout_seconds": (int, 120, "Give up on a server that is not ready after this many seconds. Default 120."),
+    },
+    "login": {
+        "cookie_lifetime_hours": ((int, float), 4, "How long a log-in lasts on a computer, in hours (0 < h <= 720). Default 4: short, for shared library computers."),
+        "min_password_length": (int, 8, "Shortest password accepted, 4-128 characters. Default 8."),
+        "failed_logins_before_lockout": (int, 5, "Failed log-ins in a row before an account is locked for a while. Default 5."),
+        "lockout_seconds": (int, 600, "How long a locked account waits, in seconds. Default 600."),
+        "self_signup": (bool, False, "Let visitors create their own accounts (an admin still approves them). Default false: accounts come from `clhub` and class lists."),
+    },
+}
+
+_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """Validated site settings; paths are absolute."""
+
+    source: Path
+    name: str
+    public_url: str
+    bind_ip: str
+    port: int
+    hub_port: int
+    proxy_api_port: int
+    data_dir: Path
+    admin_users: tuple[str, ...]
+    spawner: str
+    catalog_dir: Path
+    interests: tuple[str, ...]
+    everyone: tuple[str, ...]
+    memory_mb: int
+    cpu: float
+    max_processes: int
+    idle_timeout_minutes: int
+    start_timeout_seconds: int
+    cookie_lifetime_hours: float
+    min_password_length: int
+    failed_logins_before_lockout: int
+    lockout_seconds: int
+    self_signup: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.public_url or f"http://{self.bind_ip}:{self.port}"
+
+
+class SettingsError(ClhubError):
+    code = "bad-settings"
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {int: "a whole number", float: "a number", str: "text in quotes",
+             bool: "true or false", list: "a list like [\"a\", \"b\"]"}
+    if isinstance(expected, tuple):
+        return " or ".join(names[t] for t in expected)
+    return names[expected]
+
+
+def _check_type(where: str, value: Any, expected: type | tuple[type, ...]) -> None:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    # bool is an int in Python; a port of `true` is still a mistake.
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok:
+        raise SettingsError(f"{where} must be {_type_name(expected)}, not {value!r}.")
+
+
+def _str_list(where: str, value: list[Any]) -> tuple[str, ...]:
+    for item in value:
+        if not isinstance(item, str):
+            raise SettingsError(f"{where} must be a list of text values; {item!r} is not text.")
+    return tuple(value)
+
+
+def validate_username(name: str) -> str:
+    """Return `name` if it is a safe account name, else raise SettingsError.
+
+    Account names become system user names and folder names, so only lowercase
+    letters, digits, '-' and '_' are accepted, starting with a letter, at most 31
+    characters: no path characters, no spaces, no dots.
+    """
+    if not isinstance(name, str) or not _USERNAME.match(name):
+        raise SettingsError(
+            f"{name!r} is not a valid user name: use 1-31 lowercase letters, digits, '-' or "
+            "'_', starting with a letter (no spaces, dots or slashes)."
+        )
+    return name
+
+
+def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
+    """Validate the parsed TOML `raw` (read from `source`) and return SiteSettings.
+
+    Raises:
+        SettingsError: naming the file, the key and the allowed values.
+    """
+    where_file = str(source)
+    values: dict[str, Any] = {}
+    for section in raw:
+        if section not in SCHEMA:
+            raise SettingsError(
+                f"{where_file}: unknown section [{section}]; allowed: "
+                + ", ".join(f"[{s}]" for s in SCHEMA) + "."
+            )
+        if not isinstance(raw[section], dict):
+            raise SettingsError(f"{where_file}: {section} must be a section like [{section}].")
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        for key in given:
+            if key not in keys:
+                raise SettingsError(
+                    f"{where_file}: unknown key {section}.{key}; allowed in [{section}]: "
+                    + ", ".join(keys) + "."
+                )
+        for key, (expected, default, _help) in keys.items():
+            value = given.get(key, default)
+            _check_type(f"{where_file}: {section}.{key}", value, expected)
+            values[key] = value
+
+    def bad(key: str, why: str) -> SettingsError:
+        section = next(s for s, k in SCHEMA.items() if key in k)
+        return SettingsError(f"{where_file}: {section}.{key} = {values[key]!r} {why}")
+
+    if values["spawner"] not in SPAWNERS:
+        raise bad("spawner", "is not allowed; use one of: " + ", ".join(SPAWNERS) + ".")
+    for key in ("port", "hub_port", "proxy_api_port"):
+        if not 1 <= values[key] <= 65535:
+            raise bad(key, "is out of range; use 1-65535.")
+    if len({values["port"], values["hub_port"], values["proxy_api_port"]}) < 3:
+        raise SettingsError(f"{where_file}: site.port, site.hub_port and site.proxy_api_port must be three different ports.")
+    if values["public_url"] and not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", values["public_url"]):
+        raise bad("public_url", "is not a web address; example: \"https://lab.example.org\".")
+    for key in ("memory_mb", "max_processes", "idle_timeout_minutes", "lockout_seconds"):
+        if values[key] < 0:
+            raise bad(key, "must be 0 or more.")
+    if values["cpu"] < 0:
+        raise bad("cpu", "must be 0 or more.")
+    if values["start_timeout_seconds"] < 10:
+        raise bad("start_timeout_seconds", "is too short; use 10 or more.")
+    if not 0 < values["cookie_lifetime_hours"] <= 720:
+        raise bad("cookie_lifetime_hours", "must be more than 0 and at most 720 (30 days).")
+    if not 4 <= values["min_password_length"] <= 128:
+        raise bad("min_password_length", "must be between 4 and 128.")
+    if values["failed_logins_before_lockout"] < 1:
+        raise bad("failed_logins_before_lockout", "must be 1 or more.")
+    admins = _str_list(f"{where_file}: site.admin_users", values["admin_users"])
+    for admin in admins:
+        try:
+            validate_username(admin)
+        except SettingsError as e:
+            raise SettingsError(f"{where_file}: site.admin_users: {e}") from None
+
+    base = source.parent
+    return SiteSettings(
+        source=source,
+        name=values["name"],
+        public_url=values["public_url"].rstrip("/"),
+        bind_ip=values["bind_ip"],
+        port=values["port"],
+        hub_port=values["hub_port"],
+        proxy_api_port=values["proxy_api_port"],
+        data_dir=(base / values["data_dir"]).resolve(),
+        admin_users=admins,
+        spawner=values["spawner"],
+        catalog_dir=(base / values["catalog_dir"]).resolve(),
+        interests=_str_list(f"{where_file}: workbooks.interests", values["interests"]),
+        everyone=_str_list(f"{where_file}: workbooks.everyone", values["everyone"]),
+        memory_mb=values["memory_mb"],
+        cpu=float(values["cpu"]),
+        max_processes=values["max_processes"],
+        idle_timeout_minutes=values["idle_timeout_minutes"],
+        start_timeout_seconds=values["start_timeout_seconds"],
+        cookie_lifetime_hours=float(values["cookie_lifetime_hours"]),
+        min_password_length=values["min_password_length"],
+        failed_logins_before_lockout=values["failed_logins_before_lockout"],
+        lockout_seconds=values["lockout_seconds"],
+        self_signup=values["self_signup"],
+    )
+
+
+def load_settings(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> SiteSettings:
+    """Read, validate and return the settings file at `path`.
+
+    `overrides` maps "section.key" to a value that replaces the file's (used by
+    `clhub demo` for CLHUB_PORT and CLHUB_DATA_DIR); it is validated like the file.
+
+    Raises:
+        SettingsError: the file is missing, is not TOML, or a key is wrong.
+    """
+    source = Path(path).resolve()
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(
+            f"The settings file {source} does not exist. Copy hub_config/site.toml and edit it, "
+            "or point CLHUB_SITE at yours."
+        ) from None
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"{source} is not valid TOML: {e}.") from None
+    for dotted, value in (overrides or {}).items():
+        section, key = dotted.split(".", 1)
+        raw.setdefault(section, {})[key] = value
+    return parse_settings(raw, source)
+
+
+def settings_reference() -> str:
+    """The settings reference in Markdown, generated from SCHEMA's help texts."""
+    lines = []
+    for section, keys in SCHEMA.items():
+        lines.append(f"\n### [{section}]\n\n| key | default | meaning |\n| --- | --- | --- |")
+        for key, (_t, default, help_text) in keys.items():
+            shown = repr(default).replace("'", '"') if not isinstance(default, bool) else str(default).lower()
+            lines.append(f"| `{key}` | `{shown}` | {help_text} |")
+    return "\n".join(lines).strip() + "\n"

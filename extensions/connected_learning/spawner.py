@@ -1,0 +1,356 @@
+"""The workbook spawner: interests, provisioning and a quiet JupyterLab, over any Spawner.
+
+`WorkbookSpawnerMixin` adds to a JupyterHub spawner: the interest form (`options_form`),
+validation of `interests` with HTTP 400 naming a bad value, remembering the choice,
+delivering workbooks into the home before the server starts (as the learner, in a child
+process), progress messages for the spawn page, and the single-user settings every
+learner gets. Two concrete spawners use it:
+
+- `LocalWorkbookSpawner`: a real system user per learner (created on demand), private
+  homes, one system group per hub group. The default when the hub runs as root.
+- `DemoWorkbookSpawner`: every server runs as the user who started the hub, homes under
+  the data folder. For a laptop; accounts are NOT isolated from each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from tornado import web
+from traitlets import Bool, Callable, Dict, Integer, List, Unicode, default
+from traitlets.config import Configurable
+
+from . import interests_store, system_users
+from .catalog import Catalog, load_catalog
+
+PACKAGE_DIR = Path(__file__).parent
+# Server extensions a learner's server does not need: each costs start-up time and memory.
+QUIET_EXTENSIONS = {
+    "jupyter_lsp": False,
+    "notebook": False,
+    "voila.server_extension": False,
+    "nbgrader.server_extensions.formgrader": False,
+    "nbgrader.server_extensions.validate_assignment": False,
+    "nbgrader.server_extensions.assignment_list": False,
+    "nbgrader.server_extensions.course_list": False,
+}
+
+_catalogs: dict[str, tuple[float, Catalog]] = {}
+
+
+def cached_catalog(root: str) -> Catalog:
+    """The catalog at `root`, read again only when a workbook.toml changed (checked by mtime)."""
+    stamp = max((p.stat().st_mtime for p in Path(root).glob("*/*/workbook.toml")), default=0.0)
+    stamp = max(stamp, Path(root, "interests.toml").stat().st_mtime)
+    cached = _catalogs.get(root)
+    if cached is None or cached[0] != stamp:
+        _catalogs[root] = (stamp, load_catalog(Path(root)))
+    return _catalogs[root][1]
+
+
+class WorkbookSpawnerMixin(Configurable):
+    """Interests, workbooks and learner settings for any JupyterHub Spawner class."""
+
+    catalog_dir = Unicode(
+        "", config=True,
+        help="Folder of the workbook catalog (interests.toml and <interest>/<id>/workbook.toml). "
+             "Example: '/srv/clhub/workbooks'. Required.")
+    everyone_workbooks = List(
+        Unicode(), config=True,
+        help="Workbook ids every learner receives whatever their interests. Example: ['start-here'].")
+    offered_interests = List(
+        Unicode(), config=True,
+        help="Interests offered in the form, keys of interests.toml. Default []: every interest "
+             "that has at least one workbook.")
+    interests_dir = Unicode(
+        "", config=True,
+        help="Folder where the hub remembers each learner's interests (one JSON file each). "
+             "Example: '/var/lib/clhub/hub/interests'. Required.")
+    provision_timeout = Integer(
+        60, config=True, help="Seconds the workbook delivery may take before the start fails. Default 60.")
+    provision_python = Unicode(
+        sys.executable, config=True,
+        help="Python that runs the delivery step as the learner; it must be readable by every "
+             "learner. Default: the hub's own interpreter.")
+    singleuser_config = Unicode(
+        str(PACKAGE_DIR / "singleuser_config.py"), config=True,
+        help="Jupyter Server config file every learner's server loads (extensions off, lab "
+             "settings). Default: the one shipped in the package.")
+    disabled_server_extensions = Dict(
+        QUIET_EXTENSIONS, config=True,
+        help="Server extensions switched off in learners' servers, to start faster and use less "
+             "memory. Default: LSP, Notebook 7, Voila and nbgrader's extensions.")
+    interest_label = Callable(
+        default_value=None, allow_none=True, config=True,
+        help="Optional callable (interest key -> label) for the form; default: the catalog title.")
+    demo_mode = Bool(False, help="True for spawners whose accounts share one system user.")
+
+    _progress_log: list[dict[str, Any]]
+    _progress_done: bool
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        return type(self).render_interest_form
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self) -> Any:
+        return type(self).apply_interests
+
+    @default("default_url")
+    def _default_default_url(self) -> str:
+        return "/lab/tree/workbooks"
+
+    @default("disable_user_config")
+    def _default_disable_user_config(self) -> bool:
+        return True
+
+    # ----------------------------------------------------------- interests
+
+    @property
+    def catalog(self) -> Catalog:
+        return cached_catalog(self.catalog_dir)
+
+    def interests_offered(self) -> list[str]:
+        catalog = self.catalog
+        return list(self.offered_interests) or catalog.interests_with_workbooks(self.everyone_workbooks)
+
+    def remembered_interests(self) -> list[str] | None:
+        return interests_store.read(self.interests_dir, self.user.name)
+
+    def validate_interests(self, values: Any) -> list[str]:
+        """Return the chosen interests, or raise HTTP 400 naming the first bad value.
+
+        This is the one place where the interests a browser or API client sends are checked.
+        """
+        offered = self.interests_offered()
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not values:
+            raise web.HTTPError(400, "Choose at least one interest.")
+        chosen: list[str] = []
+        for value in values:
+            if not isinstance(value, str) or value not in offered:
+                shown = value if isinstance(value, str) else repr(value)
+                raise web.HTTPError(
+                    400, f"{shown[:60]!r} is not an interest offered here. Choose from: "
+                         + ", ".join(offered) + ".")
+            if value not in chosen:
+                chosen.append(value)
+        return chosen
+
+    def render_interest_form(self) -> str:
+        """The interest form, shown on a learner's first start only (empty afterwards)."""
+        if self.remembered_interests():
+            return ""
+        return self.interest_form_html(checked=[])
+
+    def interest_form_html(self, checked: list[str]) -> str:
+        catalog = self.catalog
+        rows = []
+        for key in self.interests_offered():
+            interest = catalog.interests.get(key)
+            label = self.interest_label(key) if self.interest_label else (interest.title if interest else key)
+            about = interest.description if interest else ""
+            mark = " checked" if key in checked else ""
+            rows.append(
+                f'<div class="checkbox clhub-interest"><label>'
+                f'<input type="checkbox" name="interests" value="{html.escape(key)}"{mark}> '
+                f'<strong>{html.escape(label)}</strong> <span class="text-muted">{html.escape(about)}</span>'
+                f'</label></div>')
+        return (
+            '<fieldset class="clhub-interests"><legend>What are you into? Pick one or more.</legend>'
+            '<p>We will give you workbooks about the things you pick. You can change this later.</p>'
+            + "".join(rows) + "</fieldset>")
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
+        return {"interests": self.validate_interests(formdata.get("interests", []))}
+
+    async def apply_interests(self, user_options: dict[str, Any]) -> None:
+        """Apply `interests` from the form or the API; remember them when they are valid."""
+        if "interests" in user_options:
+            try:
+                chosen = self.validate_interests(user_options["interests"])
+            except web.HTTPError:
+                # JupyterHub stored these options as the next default; bad input must change nothing.
+                previous = self.remembered_interests()
+                self.orm_spawner.user_options = {"interests": previous} if previous else {}
+                self.db.commit()
+                raise
+            interests_store.write(self.interests_dir, self.user.name, chosen)
+
+    def workbooks_for_learner(self) -> list[str]:
+        chosen = self.remembered_interests() or []
+        return [w.id for w in self.catalog.for_interests(chosen, self.everyone_workbooks)]
+
+    # ----------------------------------------------------------- progress
+
+    def report(self, progress: int, message: str) -> None:
+        self.log.info("%s: %s", self._log_name, message)
+        self._progress_log.append({"progress": progress, "message": message})
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        sent = 0
+        while True:
+            log = getattr(self, "_progress_log", [])
+            while sent < len(log):
+                yield log[sent]
+                sent += 1
+            if getattr(self, "_progress_done", True):
+                return
+            await asyncio.sleep(0.1)
+
+    # ----------------------------------------------------------- start
+
+    def learner_home(self) -> str:
+        raise NotImplementedError
+
+    def provision_preexec(self) -> Any:
+        """preexec_fn that makes the delivery step run as the learner (None: as the hub)."""
+        return None
+
+    async def prepare_learner(self) -> None:
+        """Make sure the learner's account and home exist (subclasses)."""
+
+    async def deliver_workbooks(self) -> dict[str, Any]:
+        """Run the delivery step as the learner and return its summary."""
+        home = self.learner_home()
+        wanted = self.workbooks_for_learner()
+        cmd = [self.provision_python, "-I", "-m", "connected_learning.provision",
+               "--home", home, "--catalog", self.catalog_dir, *wanted]
+        env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            cwd=home, preexec_fn=self.provision_preexec())
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), self.provision_timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            raise web.HTTPError(500, "Your workbooks took too long to copy. Please try again.") from None
+        try:
+            summary = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            summary = {"error": err.decode(errors="replace")[-2000:] or "no output"}
+        if proc.returncode != 0 or "error" in summary:
+            self.log.error("Delivering workbooks to %s failed: %s", self.user.name, summary.get("error"))
+            raise web.HTTPError(500, "Your workbooks could not be copied. Ask a librarian or teacher for help.")
+        for problem in summary.get("problems", []):
+            self.log.warning("Workbook delivery for %s skipped %s", self.user.name, problem)
+        return summary
+
+    def learner_args(self) -> list[str]:
+        return [f"--config={self.singleuser_config}", f"--ServerApp.root_dir={self.learner_home()}"]
+
+    def get_args(self) -> list[str]:
+        return [*super().get_args(), *self.learner_args()]  # type: ignore[misc]
+
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()  # type: ignore[misc]
+        env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(self.disabled_server_extensions)
+        env["HOME"] = self.learner_home()
+        return env
+
+    async def start(self) -> Any:
+        self._progress_log = []
+        self._progress_done = False
+        try:
+            self.report(10, "Getting your space ready")
+            await self.prepare_learner()
+            self.report(30, "Copying your workbooks")
+            summary = await self.deliver_workbooks()
+            parts = [f"{summary['copied']} new", f"{summary['updated']} updated"]
+            if summary["beside"]:
+                parts.append(f"{len(summary['beside'])} new versions placed beside your own changes")
+            self.report(60, "Your workbooks are ready (" + ", ".join(parts) + ")")
+            self.report(70, "Starting JupyterLab")
+            return await super().start()  # type: ignore[misc]
+        finally:
+            self._progress_done = True
+
+
+class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
+    """Each learner's server runs as their own system user, created on first start."""
+
+    home_root = Unicode("/home", config=True, help="Folder that holds learners' homes. Default '/home'.")
+    learner_marker_group = Unicode(
+        "clhub-learners", config=True,
+        help="System group every account created by the hub belongs to; an existing system "
+             "account outside it is never used for a server. Default 'clhub-learners'.")
+    system_group_prefix = Unicode(
+        "clhub-", config=True,
+        help="Prefix of the system group made for each hub group, so that hub group 'demo-class' "
+             "becomes system group 'clhub-demo-class'. Default 'clhub-'.")
+    max_processes = Integer(
+        256, config=True, help="Most processes a learner may run (RLIMIT_NPROC); 0: no limit. Default 256.")
+
+    def learner_home(self) -> str:
+        return os.path.join(self.home_root, self.user.name)
+
+    async def prepare_learner(self) -> None:
+        groups = sorted(g.name for g in self.user.groups)
+        try:
+            await system_users.ensure_learner(
+                self.user.name, self.learner_marker_group, self.system_group_prefix, groups,
+                home_root=self.home_root)
+        except system_users.SystemUserError as e:
+            self.log.error("Cannot prepare the system account of %s: %s", self.user.name, e)
+            raise web.HTTPError(500, "Your account could not be set up on this computer. Ask a librarian or teacher for help.") from e
+
+    def provision_preexec(self) -> Any:
+        return set_user_setuid(self.user.name)
+
+    def make_preexec_fn(self, name: str) -> Any:
+        setuid = set_user_setuid(name)
+        limit = self.max_processes
+
+        def preexec() -> None:
+            if limit:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+            setuid()
+        return preexec
+
+
+class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
+    """Every learner's server runs as the user who started the hub: a laptop demo.
+
+    Accounts are NOT isolated from each other: any learner's code can read every home.
+    """
+
+    homes_dir = Unicode("", config=True, help="Folder holding the demo homes, one per account. Required.")
+    demo_mode = Bool(True)
+
+    def learner_home(self) -> str:
+        return os.path.join(self.homes_dir, self.user.name)
+
+    async def prepare_learner(self) -> None:
+        os.makedirs(self.learner_home(), mode=0o700, exist_ok=True)
+
+    def make_preexec_fn(self, name: str) -> Any:
+        return None
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        env["USER"] = self.user.name
+        env["HOME"] = self.learner_home()
+        return env
+
+    def get_args(self) -> list[str]:
+        args = super().get_args()
+        if os.getuid() == 0:
+            args.append("--allow-root")
+        return args
+
+    async def start(self) -> Any:
+        self.log.warning(
+            "Demo spawner: %s's server runs as the same system user as every other account; "
+            "learners are NOT isolated from each other. Use the local spawner (run as root) for a real site.",
+            self.user.name)
+        return await super().start()
+
