@@ -91,8 +91,10 @@ def _safe_relpath(value: str) -> bool:
     if not value or "\\" in value or "\x00" in value:
         return False
     p = PurePosixPath(value)
-    return not p.is_absolute() and ".." not in p.parts and p.parts[0] not in (".", "") and \
-        not any(part.startswith(".") for part in p.parts)
+    # Only the normal spelling: "./a", "a//b" or "a/" would never match the path the
+    # provisioner finds in a home, so every start would copy over the learner's edit.
+    return str(p) == value and not p.is_absolute() and ".." not in p.parts and \
+        p.parts[0] not in (".", "") and not any(part.startswith(".") for part in p.parts)
 
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:

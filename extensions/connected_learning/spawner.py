@@ -56,6 +56,23 @@ def cached_catalog(root: str) -> Catalog:
     return _catalogs[root][1]
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def delivery_message(summary: dict[str, Any]) -> str:
+    """The progress line a learner reads after delivery, e.g. "Your workbooks are ready: 2 new files"."""
+    parts = []
+    if summary["copied"]:
+        parts.append(_count(summary["copied"], "new file", "new files"))
+    if summary["updated"]:
+        parts.append(_count(summary["updated"], "file updated", "files updated"))
+    if summary["beside"]:
+        parts.append(_count(len(summary["beside"]), "new version saved beside a file you changed",
+                            "new versions saved beside files you changed"))
+    return "Your workbooks are ready" + (": " + ", ".join(parts) if parts else "")
+
+
 class WorkbookSpawnerMixin(Configurable):
     """Interests, workbooks and learner settings for any JupyterHub Spawner class."""
 
@@ -265,10 +282,7 @@ class WorkbookSpawnerMixin(Configurable):
             await self.prepare_learner()
             self.report(30, "Copying your workbooks")
             summary = await self.deliver_workbooks()
-            parts = [f"{summary['copied']} new", f"{summary['updated']} updated"]
-            if summary["beside"]:
-                parts.append(f"{len(summary['beside'])} new versions placed beside your own changes")
-            self.report(60, "Your workbooks are ready (" + ", ".join(parts) + ")")
+            self.report(60, delivery_message(summary))
             self.report(70, "Starting JupyterLab")
             return await super().start()  # type: ignore[misc]
         finally:

@@ -1,0 +1,54 @@
+# Connected Learning Hub. `make demo` runs it on this computer; `make test` runs every test.
+#
+# The Python environment is built from Debian's /usr/bin/python3 (python3-venv): learners'
+# servers run as their own system users, and an interpreter under /root (pyenv) is not
+# readable by them.
+
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench lint install proxy chromium clean-demo
+
+install: $(VENV)/.installed proxy
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+proxy: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: install
+	$(BIN)/clhub demo
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+	  else echo "Install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
+
+# Integration tests create real system users; their servers must be able to reach the
+# environment and the catalog, so as root the folders on the way to this checkout get o+x
+# (search only) and the checkout o+rX.
+test: install chromium
+	@if [ "$$(id -u)" = 0 ]; then \
+	  d="$(CURDIR)"; while [ "$$d" != "/" ]; do chmod o+x "$$d"; d=$$(dirname "$$d"); done; \
+	  chmod -R o+rX $(VENV) extensions workbooks hub_config node_modules; fi
+	$(BIN)/ruff check extensions tests benchmarks
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+lint: install
+	$(BIN)/ruff check extensions tests benchmarks
+
+clean-demo:
+	rm -rf .clhub-demo
