@@ -16,5 +16,6 @@ c.ServerApp.jpserver_extensions = json.loads(os.environ.get("CLHUB_DISABLED_EXTE
 c.LabApp.app_settings_dir = str(Path(__file__).parent / "lab_settings")
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
-# Files are saved every 15 s, so little is lost if a shared computer is left as it is.
-c.FileContentsManager.delete_to_trash = False
+# Pages must not be kept by the browser: after logging out on a shared computer, Back has
+# to ask the server again (and land on the log-in page), not show the learner's work.
+c.ServerApp.tornado_settings = {"headers": {"Cache-Control": "no-store"}}

@@ -1,0 +1,103 @@
+"""Browser: a learner's first visit, in Debian's Chromium driven by Playwright.
+
+ana logs in, picks interests in the form, sees the progress messages on the spawn page,
+lands in JupyterLab with her workbooks in the file browser, logs out from JupyterLab,
+and the Back button then shows the login page, not her workbook. Screenshots go to
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from conftest import PASSWORD, RunningHub
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic", "--disable-default-apps"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def hub(make_hub) -> RunningHub:
+    return make_hub({"ana": ("student", ["class"])})
+
+
+def test_first_visit_form_progress_lab_and_logout(hub: RunningHub, browser, artifacts) -> None:
+    name = hub.name("ana")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+
+    # The interest form: real labelled checkboxes.
+    page.wait_for_selector("fieldset.clhub-interests")
+    assert "What are you into?" in page.inner_text("fieldset.clhub-interests legend")
+    page.get_by_label("Music").check()
+    page.screenshot(path=str(artifacts / "first-visit-1-interests.png"), full_page=True)
+
+    # Hold back only the final "ready" event of the progress stream, so that the page shows
+    # every message the spawner sent and stays long enough to be looked at.
+    held: dict[str, str] = {}
+
+    def progress_route(route) -> None:
+        response = route.fetch(timeout=120_000)
+        events = [e for e in response.text().split("\n\n") if e.strip()]
+        kept = [e for e in events if not json.loads(e.split("data:", 1)[1]).get("ready")]
+        held["all"] = "\n\n".join(events)
+        route.fulfill(status=200, headers=dict(response.headers), body="\n\n".join(kept) + "\n\n")
+
+    page.route(f"**/hub/api/users/{name}/server/progress*", progress_route)
+    page.click("button[type=submit]")
+    page.wait_for_function(
+        "() => document.querySelector('#progress-log') && "
+        "document.querySelector('#progress-log').textContent.includes('Your workbooks are ready')",
+        timeout=120_000)
+    page.evaluate("document.querySelector('#progress-details').open = true")
+    log_text = page.inner_text("#progress-log")
+    assert "Getting your space ready" in log_text
+    assert "Copying your workbooks" in log_text
+    assert "Your workbooks are ready: 2 new files" in log_text
+    page.screenshot(path=str(artifacts / "first-visit-2-progress.png"), full_page=True)
+    assert '"ready": true' in held["all"]
+    page.unroute(f"**/hub/api/users/{name}/server/progress*")
+
+    # The server is ready: the spawn page now sends her on to JupyterLab's workbooks folder.
+    page.goto(f"{hub.url}/hub/spawn-pending/{name}")
+    page.wait_for_url(f"**/user/{name}/lab/tree/workbooks*", timeout=120_000)
+    listing = page.locator(".jp-DirListing-content")
+    listing.get_by_text("beat-lab", exact=True).wait_for()
+    listing.get_by_text("start-here", exact=True).wait_for()
+    assert page.locator("text=Would you like to get notified about official Jupyter news?").count() == 0
+    page.screenshot(path=str(artifacts / "first-visit-3-jupyterlab.png"))
+
+    # Log out from JupyterLab's File menu, as a learner on a library computer would.
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-item:visible", has_text="Log Out").first.click()
+    page.wait_for_url("**/hub/**", timeout=60_000)
+    hub.api.wait_for_server(name, ready=False, timeout=60)
+
+    page.go_back()
+    page.wait_for_selector("#username_input", timeout=60_000)
+    assert page.locator(".jp-LabShell").count() == 0
+    assert "/hub/login" in page.url
+    page.screenshot(path=str(artifacts / "first-visit-4-back-after-logout.png"))
+    page.close()
