@@ -80,7 +80,7 @@ class RunningHub:
 
     def stop(self) -> None:
         if self.proc is not None:
-            launch.stop_hub(self.proc)
+            launch.stop_hub(self.proc, self.data_dir / "hub" / "proxy.pid")
             self.proc = None
 
     def log(self) -> str:

@@ -16,6 +16,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -99,23 +100,23 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def _run_hub(site_file: Path, mode: str) -> int:
+    """Run the hub in the foreground until it exits or Ctrl-C / SIGTERM stops it."""
     settings = load_settings(site_file, _site_overrides())
     proc = launch.start_hub(site_file, mode, cwd=settings.data_dir, new_session=True)
-    stopping = False
+    asked: list[int] = []
 
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        if not stopping:
-            stopping = True
-            print("\nStopping the hub and every server it started...", file=sys.stderr)
-            launch.stop_hub(proc)
+    def ask_to_stop(signum: int, frame: object) -> None:
+        # Only note it: the main loop does the waiting (Popen.wait is not re-entrant).
+        asked.append(signum)
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    code = proc.wait()
-    if not stopping:
-        launch.stop_hub(proc)
-    return 0 if stopping else code
+    signal.signal(signal.SIGINT, ask_to_stop)
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    while proc.poll() is None and not asked:
+        time.sleep(0.2)
+    if asked:
+        print("\nStopping the hub and everything it started...", file=sys.stderr, flush=True)
+    launch.stop_hub(proc, DataLayout(settings.data_dir).hub / "proxy.pid")
+    return 0 if asked else (proc.returncode or 0)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

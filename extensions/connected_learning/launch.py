@@ -59,8 +59,27 @@ def wait_for_hub(url: str, proc: subprocess.Popen[bytes] | None = None, timeout:
     raise TimeoutError(f"The hub did not answer at {api} within {timeout:.0f} s.")
 
 
-def stop_hub(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
-    """Stop the hub (and, in demo mode, everything it started) within `grace` seconds."""
+def _stop_leftover_proxy(pid_file: Path) -> None:
+    """Stop the proxy named in `pid_file` if the hub exited without stopping it."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"configurable-http-proxy" in cmdline:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def stop_hub(proc: subprocess.Popen[bytes], proxy_pid_file: Path | None = None,
+             grace: float = 20) -> None:
+    """Stop the hub (and, in demo mode, everything it started) within `grace` seconds.
+
+    Must not be called from a signal handler while another thread or frame waits on
+    `proc` (Popen.wait is not re-entrant); `clhub` only sets a flag in its handler.
+    """
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -72,3 +91,5 @@ def stop_hub(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
+    if proxy_pid_file is not None:
+        _stop_leftover_proxy(proxy_pid_file)

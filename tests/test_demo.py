@@ -1,0 +1,131 @@
+"""`clhub demo` and the demo spawner: accounts, the password, Ctrl-C, and the warning.
+
+`clhub demo` runs exactly as `make demo` does, on a free port and a temporary data
+folder. No server is spawned through it, so no system user is created.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, RunningHub, free_port
+from hubclient import HubSession
+
+from connected_learning import launch
+
+pytestmark = pytest.mark.integration
+CLHUB = str(Path(sys.executable).parent / "clhub")
+
+
+def _start_demo(data_dir: Path, port: int, password: str | None, out: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, CLHUB_PORT=str(port), CLHUB_DATA_DIR=str(data_dir))
+    env.pop("CLHUB_DEMO_PASSWORD", None)
+    if password:
+        env["CLHUB_DEMO_PASSWORD"] = password
+    with open(out, "w") as f:
+        return subprocess.Popen([CLHUB, "demo"], env=env, stdout=f, stderr=subprocess.STDOUT,
+                                text=True, cwd=REPO)
+
+
+def _group_processes(pgid: int) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pgid=,pid=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.split()[0] == str(pgid)]
+
+
+def _stop_with_ctrl_c(proc: subprocess.Popen[str], hub_pids: list[int]) -> float:
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(30)
+    for pid in hub_pids:
+        deadline = time.monotonic() + 15
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def _hub_pids(data_dir: Path) -> list[int]:
+    """The hub and proxy processes, found through the proxy's pid file and the hub's port."""
+    pids = []
+    proxy_pid = data_dir / "hub" / "proxy.pid"
+    if proxy_pid.exists():
+        pids.append(int(proxy_pid.read_text()))
+    out = subprocess.run(["pgrep", "-f", "jupyterhub -f"], capture_output=True, text=True).stdout
+    for pid in out.split():
+        env = Path(f"/proc/{pid}/environ")
+        try:
+            if str(data_dir).encode() in env.read_bytes():
+                pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def test_clhub_demo_creates_accounts_and_ctrl_c_stops_everything() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="clhub-demo-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    proc = _start_demo(data_dir, port, "a-demo-password-1", data_dir / "first.log")
+    try:
+        launch.wait_for_hub(url, timeout=90)
+        for name in ("ana", "ben", "cai", "tess", "milo", "admin"):
+            r = HubSession(url).login(name, "a-demo-password-1")
+            assert r.status_code == 302, name
+        assert HubSession(url).login("ana", "wrong-password-1").status_code != 302
+        pids = _hub_pids(data_dir)
+        assert len(pids) >= 2, "expected the hub and the proxy"
+        took = _stop_with_ctrl_c(proc, pids)
+        assert proc.returncode == 0
+        assert [p for p in pids if os.path.exists(f"/proc/{p}")] == []
+        assert took < 20, f"Ctrl-C took {took:.1f} s"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    # Without CLHUB_DEMO_PASSWORD a new password is generated and printed once.
+    proc = _start_demo(data_dir, port, None, data_dir / "second.log")
+    try:
+        launch.wait_for_hub(url, timeout=90)
+        text = (data_dir / "second.log").read_text()
+        assert "a-demo-password-1" not in (data_dir / "first.log").read_text()
+        password = re.search(r"Their password \(shown only now\): (\S+)", text).group(1)
+        assert HubSession(url).login("ben", password).status_code == 302
+        assert HubSession(url).login("ben", "a-demo-password-1").status_code != 302
+        _stop_with_ctrl_c(proc, _hub_pids(data_dir))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    roles = (data_dir / "hub" / "site-roles.json").read_text()
+    assert '"tess"' in roles and '"milo"' in roles
+
+
+def test_broken_site_settings_stop_the_hub_with_a_clear_message(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(f'[site]\ndata_dir = "{tmp_path / "data"}"\nspawner = "kubernetes"\n')
+    proc = launch.start_hub(site, "site", cwd=tmp_path, log=subprocess.PIPE)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    text = out.decode()
+    assert "site.spawner = 'kubernetes' is not allowed; use one of: auto, local, demo." in text
+    assert "Traceback" not in text
+    assert not (tmp_path / "data").exists()
+
+
+def test_demo_spawner_warns_and_keeps_homes_in_the_data_folder(make_hub) -> None:
+    hub: RunningHub = make_hub({"ana": ("student", ["class"])}, spawner="demo")
+    s = hub.login("ana")
+    page = s.http.get(f"{hub.url}/hub/home").text
+    assert "not isolated from each other" in page
+    assert s.spawn_with_form(["nature"]).status_code == 302
+    s.wait_ready(hub.name("ana"))
+    home = hub.data_dir / "homes" / hub.name("ana")
+    assert (home / "workbooks" / "bird-count" / "bird-count.ipynb").is_file()
+    assert "NOT isolated from each other" in hub.log()
