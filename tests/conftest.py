@@ -1,43 +1,20 @@
 """Fixtures that start the real thing: a hub with its proxy and spawner, real system users.
 
-`make_hub` writes a site settings file into a temporary folder (free ports, its own data
-folder, optionally its own copy of the catalog), creates the accounts, starts the hub
-exactly as `clhub up` does, and on teardown stops every server, the hub, and removes
-every system user and group it caused to exist. User and group names carry a random
-prefix, so parallel test files never meet.
+`make_hub` (module scope) starts hubs through `realhub.launch_hub` and tears every one of
+them down at the end of the module: servers, hub, proxy, system users and groups.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from connected_learning import accounts, launch
-from connected_learning.paths import DataLayout
-from hubclient import HubAPI, HubSession
+from realhub import ARTIFACTS, PASSWORD, REPO, RunningHub, free_port, launch_hub, teardown_hub
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "tests" / "artifacts"
-PASSWORD = "correct-horse-7"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def unique_prefix() -> str:
-    return "t" + secrets.token_hex(2)
+__all__ = ["PASSWORD", "REPO", "RunningHub", "free_port"]
 
 
 def needs_root() -> None:
@@ -45,161 +22,22 @@ def needs_root() -> None:
         pytest.skip("creates real system users: run as root (make test does in CI)")
 
 
-@dataclass
-class RunningHub:
-    url: str
-    site_file: Path
-    data_dir: Path
-    catalog_dir: Path
-    workdir: Path
-    prefix: str
-    admin: str
-    api: HubAPI
-    proc: subprocess.Popen[bytes] | None = None
-    users: list[str] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)
-    log_path: Path | None = None
-
-    def name(self, short: str) -> str:
-        return f"{self.prefix}{short}"
-
-    def session(self) -> HubSession:
-        return HubSession(self.url)
-
-    def login(self, short: str, password: str = PASSWORD) -> HubSession:
-        s = self.session()
-        r = s.login(self.name(short), password)
-        assert r.status_code == 302, f"log-in of {self.name(short)} failed: {r.status_code}"
-        return s
-
-    def start(self) -> None:
-        log = open(self.workdir / "hub.log", "ab")  # noqa: SIM115 (closed with the process)
-        self.log_path = self.workdir / "hub.log"
-        self.proc = launch.start_hub(self.site_file, "site", cwd=self.workdir, log=log)
-        launch.wait_for_hub(self.url, self.proc, timeout=90)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            launch.stop_hub(self.proc, self.data_dir / "hub" / "proxy.pid")
-            self.proc = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-    def stop_all_servers(self) -> None:
-        for user in self.users:
-            try:
-                self.api.delete(f"/users/{user}/server", timeout=30)
-            except Exception:
-                pass
-        for user in self.users:
-            try:
-                self.api.wait_for_server(user, ready=False, timeout=30)
-            except Exception:
-                pass
-
-
-def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, int, int], admin: str,
-               spawner: str, extra: str) -> str:
-    port, hub_port, api_port = ports
-    return f"""
-[site]
-name = "Test Hub"
-bind_ip = "127.0.0.1"
-port = {port}
-hub_port = {hub_port}
-proxy_api_port = {api_port}
-data_dir = "{data_dir}"
-admin_users = ["{admin}"]
-spawner = "{spawner}"
-
-[workbooks]
-catalog_dir = "{catalog_dir}"
-everyone = ["start-here"]
-
-[limits]
-idle_timeout_minutes = 0
-start_timeout_seconds = 120
-
-[login]
-failed_logins_before_lockout = 3
-lockout_seconds = 600
-{extra}
-"""
-
-
-def _admin_token(url: str, admin: str) -> str:
-    """An API token for the admin account, asked for the way the hub's token page does."""
-    s = HubSession(url)
-    assert s.login(admin, PASSWORD).status_code == 302
-    r = s.http.post(f"{url}/hub/api/users/{admin}/tokens", json={"note": "tests", "expires_in": 7200},
-                    headers={"X-XSRFToken": s.xsrf(), "Referer": f"{url}/hub/token"})
-    assert r.status_code == 201, r.text
-    return r.json()["token"]
-
-
-def _remove_system_user(name: str) -> None:
-    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-    subprocess.run(["userdel", "--remove", name], capture_output=True)
-
-
-def _remove_system_group(name: str) -> None:
-    subprocess.run(["groupdel", name], capture_output=True)
-
-
 @pytest.fixture(scope="module")
-def make_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    """Factory: make_hub(users={"ana": ("student", ["class"])}, spawner="local", own_catalog=False)."""
+def make_hub() -> Iterator:
+    """Factory: make_hub({"ana": ("student", ["class"])}, spawner="local", own_catalog=False)."""
     hubs: list[RunningHub] = []
 
     def factory(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
                 own_catalog: bool = False, extra_settings: str = "") -> RunningHub:
         if spawner == "local":
             needs_root()
-        prefix = unique_prefix()
-        # Not under pytest's 0700 temp folder: learners' processes must reach the catalog copy.
-        workdir = Path(tempfile.mkdtemp(prefix=f"clhub-{prefix}-"))
-        os.chmod(workdir, 0o755)
-        catalog_dir = REPO / "workbooks"
-        if own_catalog:
-            catalog_dir = workdir / "workbooks"
-            shutil.copytree(REPO / "workbooks", catalog_dir)
-            subprocess.run(["chmod", "-R", "a+rX", str(catalog_dir)], check=True)
-        data_dir = workdir / "data"
-        admin = f"{prefix}admin"
-        ports = (free_port(), free_port(), free_port())
-        site_file = workdir / "site.toml"
-        site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings))
-        layout = DataLayout(data_dir)
-        wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]
-        group_names: set[str] = set()
-        for short, (role, groups) in users.items():
-            full_groups = [f"{prefix}{g}" for g in groups]
-            group_names.update(full_groups)
-            wanted.append(accounts.validate_account(f"{prefix}{short}", role, full_groups, PASSWORD, 8))
-        accounts.create_accounts(layout, wanted)
-        hub = RunningHub(
-            url=f"http://127.0.0.1:{ports[0]}", site_file=site_file, data_dir=data_dir,
-            catalog_dir=catalog_dir, workdir=workdir, prefix=prefix, admin=admin,
-            api=HubAPI(f"http://127.0.0.1:{ports[0]}", ""),
-            users=[a.name for a in wanted], groups=sorted(group_names))
+        hub = launch_hub(users, spawner=spawner, own_catalog=own_catalog, extra_settings=extra_settings)
         hubs.append(hub)
-        hub.start()
-        hub.api = HubAPI(hub.url, _admin_token(hub.url, admin))
         return hub
 
     yield factory
-
     for hub in hubs:
-        if hub.proc is not None:
-            hub.stop_all_servers()
-            hub.stop()
-        if os.geteuid() == 0:
-            for user in hub.users:
-                _remove_system_user(user)
-            for group in hub.groups:
-                _remove_system_group(f"clhub-{group}")
-        shutil.rmtree(hub.workdir, ignore_errors=True)
+        teardown_hub(hub)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import PASSWORD, RunningHub
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

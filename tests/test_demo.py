@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, RunningHub, free_port
-from hubclient import HubSession
 
+from conftest import REPO, RunningHub, free_port
 from connected_learning import launch
+from hubclient import HubSession
 
 pytestmark = pytest.mark.integration
 CLHUB = str(Path(sys.executable).parent / "clhub")

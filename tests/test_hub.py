@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from conftest import PASSWORD, RunningHub
 from kernelclient import run_code
 

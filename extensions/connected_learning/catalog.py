@@ -159,14 +159,16 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
         return None
 
     if raw["id"] != folder.name or not SLUG.match(raw["id"]):
-        problem("id", f"= {raw['id']!r} must equal the folder name {folder.name!r} and use lowercase letters, digits and '-'.")
+        problem("id", f"= {raw['id']!r} must equal the folder name {folder.name!r} "
+                      "and use lowercase letters, digits and '-'.")
     if not VERSION.match(raw["version"]):
         problem("version", f"= {raw['version']!r} must look like \"1.0\" or \"2.1.3\".")
     if not raw["interests"]:
         problem("interests", "must name at least one interest.")
     for i in raw["interests"]:
         if i not in interests:
-            problem("interests", f"names {i!r}, which is not in interests.toml; known: {', '.join(interests) or 'none'}.")
+            known = ", ".join(interests) or "none"
+            problem("interests", f"names {i!r}, which is not in interests.toml; known: {known}.")
     if folder.parent.name not in raw["interests"]:
         problem("interests", f"must include {folder.parent.name!r}, the interest folder it lives in.")
     if not raw["subjects"]:
@@ -184,7 +186,8 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
     for key, entries in (("notebooks", raw["notebooks"]), ("files", files)):
         for rel in entries:
             if not _safe_relpath(rel):
-                problem(key, f"entry {rel!r} must be a relative path inside the workbook folder (no '..', no leading '/' or '.').")
+                problem(key, f"entry {rel!r} must be a relative path inside the workbook folder "
+                             "(no '..', no leading '/' or '.').")
             elif key == "notebooks" and not rel.endswith(".ipynb"):
                 problem(key, f"entry {rel!r} is not a .ipynb file.")
             elif rel in NOT_DELIVERED:

@@ -26,19 +26,19 @@ def _restore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def hub_command() -> list[str]:
-    return [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HUB_CONFIG)]
+def hub_command(config: Path = HUB_CONFIG) -> list[str]:
+    return [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(config)]
 
 
 def start_hub(site_file: str | os.PathLike[str], mode: str, *, cwd: str | os.PathLike[str],
               env: Mapping[str, str] | None = None, log: IO[bytes] | int | None = None,
-              new_session: bool = True) -> subprocess.Popen[bytes]:
+              new_session: bool = True, config: Path | None = None) -> subprocess.Popen[bytes]:
     """Start the hub for `site_file` in `mode` ("site" or "demo") and return the process."""
     full_env = dict(os.environ if env is None else env)
     full_env["CLHUB_SITE"] = str(site_file)
     full_env["CLHUB_MODE"] = mode
     return subprocess.Popen(
-        hub_command(), cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT if log else None,
+        hub_command(config or HUB_CONFIG), cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT if log else None,
         preexec_fn=_restore_sigint, start_new_session=new_session)
 
 

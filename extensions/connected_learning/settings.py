@@ -24,34 +24,109 @@ SPAWNERS = ("auto", "local", "demo")
 # the README shows (`clhub settings`), so it states units, the default and an example.
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
     "site": {
-        "name": (str, "Connected Learning Hub", "Name shown on every page. Example: \"Riverside Library Lab\"."),
-        "public_url": (str, "", "Address people type, e.g. \"https://lab.riverside.org\". Empty: http://<bind_ip>:<port>."),
-        "bind_ip": (str, "127.0.0.1", "Address the proxy listens on. \"0.0.0.0\" for every network interface."),
-        "port": (int, 8000, "Port the proxy listens on, 1-65535. Default 8000."),
-        "hub_port": (int, 8081, "Port of the hub itself on 127.0.0.1, used by servers and services. Default 8081."),
-        "proxy_api_port": (int, 8001, "Port of the proxy's control API on 127.0.0.1. Default 8001."),
-        "data_dir": (str, "/var/lib/clhub", "Folder for the hub database, secrets, group folders and showcase. Relative paths count from this file."),
-        "admin_users": (list, ["admin"], "Hub accounts with full admin rights. Example: [\"admin\", \"it-desk\"]."),
-        "spawner": (str, "auto", "How servers start: \"local\" (a real system user each, needs root), \"demo\" (all as the invoking user, not isolated), \"auto\" (local when run as root, else demo)."),
+        "name": (
+            str, "Connected Learning Hub",
+            "Name shown on every page. Example: \"Riverside Library Lab\".",
+        ),
+        "public_url": (
+            str, "",
+            "Address people type, e.g. \"https://lab.riverside.org\". Empty: "
+            "http://<bind_ip>:<port>.",
+        ),
+        "bind_ip": (
+            str, "127.0.0.1",
+            "Address the proxy listens on. \"0.0.0.0\" for every network interface.",
+        ),
+        "port": (
+            int, 8000,
+            "Port the proxy listens on, 1-65535. Default 8000.",
+        ),
+        "hub_port": (
+            int, 8081,
+            "Port of the hub itself on 127.0.0.1, used by servers and services. Default "
+            "8081.",
+        ),
+        "proxy_api_port": (
+            int, 8001,
+            "Port of the proxy's control API on 127.0.0.1. Default 8001.",
+        ),
+        "data_dir": (
+            str, "/var/lib/clhub",
+            "Folder for the hub database, secrets, group folders and showcase. Relative "
+            "paths count from this file.",
+        ),
+        "admin_users": (
+            list, ["admin"],
+            "Hub accounts with full admin rights. Example: [\"admin\", \"it-desk\"].",
+        ),
+        "spawner": (
+            str, "auto",
+            "How servers start: \"local\" (a real system user each, needs root), \"demo\" "
+            "(all as the invoking user, not isolated), \"auto\" (local when run as root, "
+            "else demo).",
+        ),
     },
     "workbooks": {
-        "catalog_dir": (str, "../workbooks", "Folder of the workbook catalog. Relative paths count from this file."),
-        "interests": (list, [], "Interests offered in the form, keys of the catalog's interests.toml. Empty: every interest that has a workbook."),
-        "everyone": (list, ["start-here"], "Workbook ids every learner gets, whatever their interests."),
+        "catalog_dir": (
+            str, "../workbooks",
+            "Folder of the workbook catalog. Relative paths count from this file.",
+        ),
+        "interests": (
+            list, [],
+            "Interests offered in the form, keys of the catalog's interests.toml. Empty: "
+            "every interest that has a workbook.",
+        ),
+        "everyone": (
+            list, ["start-here"],
+            "Workbook ids every learner gets, whatever their interests.",
+        ),
     },
     "limits": {
-        "memory_mb": (int, 1024, "Memory limit of each learner's server in MB (0: none). Default 1024."),
-        "cpu": ((int, float), 1.0, "CPU cores each learner's server may use (0: no limit). Default 1.0."),
-        "max_processes": (int, 256, "Most processes one learner may run at once (0: no limit), stops fork bombs. Default 256."),
-        "idle_timeout_minutes": (int, 30, "Stop a server after this many idle minutes (0: never). Default 30."),
-        "start_timeout_seconds": (int, 120, "Give up on a server that is not ready after this many seconds. Default 120."),
+        "memory_mb": (
+            int, 1024,
+            "Memory limit of each learner's server in MB (0: none). Default 1024.",
+        ),
+        "cpu": (
+            (int, float), 1.0,
+            "CPU cores each learner's server may use (0: no limit). Default 1.0.",
+        ),
+        "max_processes": (
+            int, 256,
+            "Most processes one learner may run at once (0: no limit), stops fork bombs. "
+            "Default 256.",
+        ),
+        "idle_timeout_minutes": (
+            int, 30,
+            "Stop a server after this many idle minutes (0: never). Default 30.",
+        ),
+        "start_timeout_seconds": (
+            int, 120,
+            "Give up on a server that is not ready after this many seconds. Default 120.",
+        ),
     },
     "login": {
-        "cookie_lifetime_hours": ((int, float), 4, "How long a log-in lasts on a computer, in hours (0 < h <= 720). Default 4: short, for shared library computers."),
-        "min_password_length": (int, 8, "Shortest password accepted, 4-128 characters. Default 8."),
-        "failed_logins_before_lockout": (int, 5, "Failed log-ins in a row before an account is locked for a while. Default 5."),
-        "lockout_seconds": (int, 600, "How long a locked account waits, in seconds. Default 600."),
-        "self_signup": (bool, False, "Let visitors create their own accounts (an admin still approves them). Default false: accounts come from `clhub` and class lists."),
+        "cookie_lifetime_hours": (
+            (int, float), 4,
+            "How long a log-in lasts on a computer, in hours (0 < h <= 720). Default 4: "
+            "short, for shared library computers.",
+        ),
+        "min_password_length": (
+            int, 8,
+            "Shortest password accepted, 4-128 characters. Default 8.",
+        ),
+        "failed_logins_before_lockout": (
+            int, 5,
+            "Failed log-ins in a row before an account is locked for a while. Default 5.",
+        ),
+        "lockout_seconds": (
+            int, 600,
+            "How long a locked account waits, in seconds. Default 600.",
+        ),
+        "self_signup": (
+            bool, False,
+            "Let visitors create their own accounts (an admin still approves them). Default "
+            "false: accounts come from `clhub` and class lists.",
+        ),
     },
 }
 
@@ -173,7 +248,8 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
         if not 1 <= values[key] <= 65535:
             raise bad(key, "is out of range; use 1-65535.")
     if len({values["port"], values["hub_port"], values["proxy_api_port"]}) < 3:
-        raise SettingsError(f"{where_file}: site.port, site.hub_port and site.proxy_api_port must be three different ports.")
+        raise SettingsError(
+            f"{where_file}: site.port, site.hub_port and site.proxy_api_port must be three different ports.")
     if values["public_url"] and not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", values["public_url"]):
         raise bad("public_url", "is not a web address; example: \"https://lab.example.org\".")
     for key in ("memory_mb", "max_processes", "idle_timeout_minutes", "lockout_seconds"):

@@ -226,6 +226,31 @@ class WorkbookSpawnerMixin(Configurable):
 
     # ----------------------------------------------------------- start
 
+    async def wait_until_answering(self, ip: str, port: int) -> None:
+        """Return as soon as the new server answers HTTP, or when it cannot any more.
+
+        The hub checks a new server with growing pauses and notices it up to seconds late;
+        polling every 0.1 s here lets the hub's first check succeed. Any HTTP answer
+        counts; a server that exits or stays silent is left for the hub to report.
+        """
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+        url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
+        client = AsyncHTTPClient()
+        deadline = asyncio.get_running_loop().time() + self.http_timeout  # type: ignore[attr-defined]
+        while asyncio.get_running_loop().time() < deadline:
+            if await self.poll() is not None:  # type: ignore[attr-defined]
+                return
+            try:
+                await client.fetch(url, request_timeout=2, follow_redirects=False)
+                return
+            except HTTPClientError as e:
+                if e.code != 599:
+                    return  # an HTTP error status is an answer; 599 means no answer yet
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+
     def learner_home(self) -> str:
         raise NotImplementedError
 
@@ -248,7 +273,7 @@ class WorkbookSpawnerMixin(Configurable):
             cwd=home, preexec_fn=self.provision_preexec())
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.provision_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             raise web.HTTPError(500, "Your workbooks took too long to copy. Please try again.") from None
         try:
@@ -284,7 +309,9 @@ class WorkbookSpawnerMixin(Configurable):
             summary = await self.deliver_workbooks()
             self.report(60, delivery_message(summary))
             self.report(70, "Starting JupyterLab")
-            return await super().start()  # type: ignore[misc]
+            ip, port = await super().start()  # type: ignore[misc]
+            await self.wait_until_answering(ip, port)
+            return ip, port
         finally:
             self._progress_done = True
 
@@ -315,7 +342,8 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
                 home_root=self.home_root)
         except system_users.SystemUserError as e:
             self.log.error("Cannot prepare the system account of %s: %s", self.user.name, e)
-            raise web.HTTPError(500, "Your account could not be set up on this computer. Ask a librarian or teacher for help.") from e
+            raise web.HTTPError(
+                500, "Your account could not be set up on this computer. Ask a librarian or teacher for help.") from e
 
     def provision_preexec(self) -> Any:
         return set_user_setuid(self.user.name)

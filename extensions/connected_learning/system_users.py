@@ -42,7 +42,8 @@ def system_group_name(prefix: str, hub_group: str) -> str:
     name = f"{prefix}{hub_group}"
     validate_username(name.replace(".", "-")[:31])  # same safe alphabet as user names
     if len(name) > 32:
-        raise SystemUserError(f"The group name {hub_group!r} is too long for a system group; use at most {32 - len(prefix)} characters.")
+        raise SystemUserError(f"The group name {hub_group!r} is too long for a system group; "
+                              f"use at most {32 - len(prefix)} characters.")
     return name
 
 
@@ -108,13 +109,13 @@ async def ensure_learner(name: str, marker: str, prefix: str, hub_groups: list[s
     for group in wanted:
         await ensure_group(group)
     async with _lock:
-        account = lookup_learner(name, marker) if _group_exists(marker) else None
+        account = lookup_learner(name, marker)
         if account is None:
             home = os.path.join(home_root, name)
             await _run("useradd", "--create-home", "--home-dir", home, "--shell", shell,
                        "--user-group", "--comment", "Connected Learning Hub learner",
                        "--groups", ",".join(wanted), name)
-        else:
+        elif set(current_groups(name)) - {name} != set(wanted):
             await _run("usermod", "--groups", ",".join(wanted), name)
         account = lookup_learner(name, marker)
     assert account is not None
