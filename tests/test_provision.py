@@ -12,7 +12,8 @@ import json
 import os
 import string
 from collections import defaultdict
-from pathlib import Path
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 import pytest
@@ -200,6 +201,15 @@ EDIT_TAG = b"learner:"  # learner content never equals a release's
 
 
 class Home(RuleBasedStateMachine):
+    """After every provisioning run, whatever happened before it:
+
+    - no action targets a path holding the learner's content, a folder or a symlink;
+    - every learner edit (not since deleted) is still there, byte for byte;
+    - every release file the learner has not touched is the latest release;
+    - the latest release of every file reached the home, at its path or beside it;
+    - with an honest manifest, a release is put beside an edit at most once.
+    """
+
     def __init__(self) -> None:
         super().__init__()
         self.release: dict[str, tuple[bytes, str]] = {}  # path -> (content, version)
@@ -302,12 +312,18 @@ class Home(RuleBasedStateMachine):
         for a in the_plan.actions:
             assert a.path not in self.learner, f"{a.kind} would overwrite the learner's {a.path}"
             assert a.path not in self.not_files, f"{a.kind} would write through {a.path}"
+            content, version = self.release[a.record]
+            assert a.digest == digest(content)
             if a.kind == "update":
                 assert a.path == a.record and a.path in self.files
+                assert self.files[a.path] != content, f"needless rewrite of {a.path}"
+            elif a.kind == "beside":
+                record, target = PurePosixPath(a.record), PurePosixPath(a.path)
+                assert target.parent == record.parent, a
+                assert target.name.startswith(f"{record.stem} (new version {version}"), a
+                assert a.path not in self.files, a
             else:
-                assert a.kind in ("copy", "beside") and a.path not in self.files, a
-                assert a.kind == "beside" or a.path == a.record
-            assert a.digest == digest(self.release[a.record][0])
+                assert a.kind == "copy" and a.path == a.record and a.path not in self.files, a
         for a in the_plan.actions:
             self.files[a.path] = self.release[a.record][0]
             self.unsure.discard(a.path)
@@ -328,6 +344,7 @@ class Home(RuleBasedStateMachine):
             assert max(self.beside_count.values(), default=0) <= 1, "a release was put beside twice"
 
 
+# No deadline or speed health check: on a loaded CI machine they would fail by timing alone.
 Home.TestCase.settings = settings(max_examples=200, stateful_step_count=30, deadline=None,
                                   database=None, suppress_health_check=[HealthCheck.too_slow])
 TestHomeModel = Home.TestCase
@@ -360,15 +377,17 @@ class Site:
         for folder in (self.folder, self.home, self.outside):
             folder.mkdir(parents=True)
         (self.catalog / "interests.toml").write_text(INTERESTS)
-        self.content = {"beat-lab.ipynb": notebook("Beat Lab 1.0"), "samples/kick.txt": b"kick 1.0\n"}
+        self.content = {"beat-lab.ipynb": notebook("Beat Lab 1.0"),
+                        "samples/kick.txt": b"kick 1.0\n"}
         self.publish("1.0")
 
     @property
     def root(self) -> Path:
         return self.home / "workbooks"
 
-    def publish(self, version: str, **changes: bytes) -> None:
-        self.content.update({k.replace("__", "/"): v for k, v in changes.items()})
+    def publish(self, version: str, changes: dict[str, bytes] | None = None) -> None:
+        """Write the workbook at `version`, with `changes` (relative path -> new content)."""
+        self.content.update(changes or {})
         for rel, content in self.content.items():
             (self.folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.folder / rel).write_bytes(content)
@@ -411,7 +430,8 @@ def test_first_run_copies_every_file_and_writes_the_manifest(site: Site) -> None
     for rel, content in site.content.items():
         assert site.at(rel).read_bytes() == content
         assert site.at(rel).stat().st_mode & 0o777 == 0o644
-    assert read_manifest(site.root) == {f"beat-lab/{rel}": digest(c) for rel, c in site.content.items()}
+    delivered = {f"beat-lab/{rel}": digest(c) for rel, c in site.content.items()}
+    assert read_manifest(site.root) == delivered
     assert not site.leftovers()
 
 
@@ -428,7 +448,7 @@ def test_edit_is_kept_and_the_new_release_goes_beside_it(site: Site) -> None:
     edit = notebook("My own beat: boom boom tss")
     site.at("beat-lab.ipynb").write_bytes(edit)
     new_nb, new_kick = notebook("Beat Lab 1.1"), b"kick 1.1\n"
-    site.publish("1.1", **{"beat-lab.ipynb": new_nb, "samples__kick.txt": new_kick})
+    site.publish("1.1", {"beat-lab.ipynb": new_nb, "samples/kick.txt": new_kick})
 
     summary = site.provision()
 
@@ -449,7 +469,7 @@ def test_a_garbage_manifest_file_never_costs_an_edit(site: Site) -> None:
     edit = notebook("mine")
     site.at("beat-lab.ipynb").write_bytes(edit)
     (site.root / MANIFEST).write_text('{"files": {"beat-lab/beat-lab.ipynb": 12, "x": "y"')
-    site.publish("1.1", **{"beat-lab.ipynb": notebook("Beat Lab 1.1")})
+    site.publish("1.1", {"beat-lab.ipynb": notebook("Beat Lab 1.1")})
     summary = site.provision()
     assert site.at("beat-lab.ipynb").read_bytes() == edit
     assert summary["beside"] == ["beat-lab/beat-lab (new version 1.1).ipynb"]
@@ -457,7 +477,7 @@ def test_a_garbage_manifest_file_never_costs_an_edit(site: Site) -> None:
 
 def test_a_new_release_file_appears(site: Site) -> None:
     site.provision()
-    site.publish("1.1", **{"samples__snare.txt": b"snare\n"})
+    site.publish("1.1", {"samples/snare.txt": b"snare\n"})
     summary = site.provision()
     assert summary["copied"] == 1
     assert site.at("samples/snare.txt").read_bytes() == b"snare\n"
@@ -479,7 +499,7 @@ def test_a_symlink_at_a_destination_is_never_written_through(site: Site, danglin
     site.at("samples/kick.txt").unlink()
     site.at("samples/kick.txt").symlink_to(target)
     site.at("samples/snare.txt").symlink_to(target)  # where a file is about to be added
-    site.publish("1.1", **{"samples__kick.txt": b"kick 1.1\n", "samples__snare.txt": b"snare\n"})
+    site.publish("1.1", {"samples/kick.txt": b"kick 1.1\n", "samples/snare.txt": b"snare\n"})
 
     summary = site.provision()
 
@@ -519,12 +539,12 @@ def test_a_symlink_planted_after_the_scan_is_not_written_through(site: Site) -> 
     # The race the applier guards against: the plan says copy, then a link appears.
     site.provision()
     old_manifest = read_manifest(site.root)
-    site.publish("1.1", **{"samples__kick.txt": b"kick 1.1\n", "samples__snare.txt": b"snare\n"})
+    site.publish("1.1", {"samples/kick.txt": b"kick 1.1\n", "samples/snare.txt": b"snare\n"})
+    kick, snare = "beat-lab/samples/kick.txt", "beat-lab/samples/snare.txt"
     source = site.folder / "samples"
-    the_plan = Plan(
-        actions=[Action("update", "beat-lab/samples/kick.txt", str(source / "kick.txt"), "k", "beat-lab/samples/kick.txt"),
-                 Action("copy", "beat-lab/samples/snare.txt", str(source / "snare.txt"), "s", "beat-lab/samples/snare.txt")],
-        manifest={**old_manifest, "beat-lab/samples/kick.txt": "k", "beat-lab/samples/snare.txt": "s"})
+    the_plan = Plan(actions=[Action("update", kick, str(source / "kick.txt"), "k", kick),
+                             Action("copy", snare, str(source / "snare.txt"), "s", snare)],
+                    manifest={**old_manifest, kick: "k", snare: "s"})
     target = site.outside / "precious.txt"
     target.write_bytes(b"keep\n")
     site.at("samples/kick.txt").unlink()
@@ -536,8 +556,7 @@ def test_a_symlink_planted_after_the_scan_is_not_written_through(site: Site) -> 
     assert target.read_bytes() == b"keep\n"
     assert len(problems) == 2 and all("not a regular file" in p for p in problems)
     manifest = read_manifest(site.root)
-    assert manifest["beat-lab/samples/kick.txt"] == old_manifest["beat-lab/samples/kick.txt"]
-    assert "beat-lab/samples/snare.txt" not in manifest
+    assert manifest[kick] == old_manifest[kick] and snare not in manifest
     assert not site.leftovers()
 
 
@@ -570,14 +589,15 @@ def test_unknown_workbook_ids_are_reported_not_fatal(site: Site) -> None:
 
 
 @pytest.fixture
-def keep_umask() -> object:
+def keep_umask() -> Iterator[None]:
+    """provision.main() sets the process umask, as the real step does; give it back."""
     old = os.umask(0o022)
     os.umask(old)
     yield
     os.umask(old)
 
 
-def test_command_prints_a_summary_or_an_error(site: Site, keep_umask: object,
+def test_command_prints_a_summary_or_an_error(site: Site, keep_umask: None,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--home", str(site.home), "--catalog", str(site.catalog), "beat-lab"]
     assert provision.main(args) == 0

@@ -20,8 +20,9 @@ from .errors import ClhubError
 
 LEVELS = ("beginner", "intermediate", "advanced")
 SUBJECTS = ("maths", "science", "literacy", "civics", "art", "computing")
-SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-VERSION = re.compile(r"^\d+(\.\d+){0,3}$")
+# \Z, not $: "$" also matches before a final newline, so "1.0\n" would pass.
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")
+VERSION = re.compile(r"^\d+(\.\d+){0,3}\Z")
 # Files of a workbook folder that are for teachers and maintainers, never delivered.
 NOT_DELIVERED = ("workbook.toml", "TEACHER.md")
 
@@ -150,7 +151,8 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
             continue
         value = raw[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            problem(key, f"must be {'a list' if kind is list else kind.__name__}, not {value!r}.")
+            expected = {list: "a list like [\"a\", \"b\"]", int: "a whole number", str: "text in quotes"}[kind]
+            problem(key, f"must be {expected}, not {value!r}.")
         elif kind is list and not all(isinstance(v, str) for v in value):
             problem(key, "must be a list of text values.")
         elif kind is str and not value.strip():

@@ -110,6 +110,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
     c.ConfigurableHTTPProxy.command = proxy_command()
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+    if settings.public_url:
+        c.JupyterHub.public_url = settings.public_url + "/"
     c.JupyterHub.ip = settings.bind_ip
     c.JupyterHub.port = settings.port
     c.JupyterHub.hub_ip = "127.0.0.1"

@@ -152,11 +152,16 @@ def scan_home(root: Path, paths: Iterable[str]) -> dict[str, str]:
             entries = list(os.scandir(base)) if not base.is_symlink() else []
         except (FileNotFoundError, NotADirectoryError):
             continue
+        except OSError:
+            # A folder the learner made unreadable: every path in it counts as theirs.
+            found.update({p: NOT_A_FILE for p in paths if PurePosixPath(p).parent == folder})
+            continue
         for entry in entries:
             rel = str(folder / entry.name)
-            if entry.is_file(follow_symlinks=False):
-                found[rel] = file_digest(entry.path)
-            else:
+            try:
+                found[rel] = file_digest(entry.path) if entry.is_file(follow_symlinks=False) else NOT_A_FILE
+            except OSError:
+                # Unreadable (the learner chmod-ed it): theirs, never touched, never fatal.
                 found[rel] = NOT_A_FILE
     return found
 

@@ -130,7 +130,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
     },
 }
 
-_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
+_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")  # \Z: "$" lets "ana\n" through
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
     if len({values["port"], values["hub_port"], values["proxy_api_port"]}) < 3:
         raise SettingsError(
             f"{where_file}: site.port, site.hub_port and site.proxy_api_port must be three different ports.")
-    if values["public_url"] and not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", values["public_url"]):
+    if values["public_url"] and not re.match(r"^https?://[^\s/]+(/[^\s]*)?\Z", values["public_url"]):
         raise bad("public_url", "is not a web address; example: \"https://lab.example.org\".")
     for key in ("memory_mb", "max_processes", "idle_timeout_minutes", "lockout_seconds"):
         if values[key] < 0:
@@ -320,8 +320,10 @@ def load_settings(path: str | os.PathLike[str], overrides: dict[str, Any] | None
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"{source} is not valid TOML: {e}.") from None
     for dotted, value in (overrides or {}).items():
-        section, key = dotted.split(".", 1)
-        raw.setdefault(section, {})[key] = value
+        section, _, key = dotted.partition(".")
+        if not key or not isinstance(raw.setdefault(section, {}), dict):
+            raise SettingsError(f"{source}: cannot override {dotted!r}; use \"section.key\" of a [section].")
+        raw[section][key] = value
     return parse_settings(raw, source)
 
 

@@ -1,0 +1,298 @@
+"""The site settings file: the shipped ones load, and every mistake is named precisely.
+
+A site administrator reads these messages, so each one must name the file, the key, the
+bad value and what is allowed. Settings files are written to tmp_path.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from connected_learning.cli import main
+from connected_learning.settings import (
+    SCHEMA,
+    SettingsError,
+    load_settings,
+    settings_reference,
+    validate_username,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SITE = REPO / "hub_config" / "site.toml"
+DEMO = REPO / "hub_config" / "demo.toml"
+
+
+def settings_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    return path
+
+
+def error_for(path: Path, overrides: dict[str, object] | None = None) -> str:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, overrides)
+    assert raised.value.code == "bad-settings"
+    return str(raised.value)
+
+
+# ------------------------------------------------------------------ the shipped files
+
+
+def test_the_shipped_site_settings_load() -> None:
+    s = load_settings(SITE)
+    assert s.source == SITE
+    assert (s.bind_ip, s.port, s.spawner, s.admin_users) == ("0.0.0.0", 8000, "auto", ("admin",))
+    assert s.catalog_dir == REPO / "workbooks"
+    assert s.data_dir == Path("/var/lib/clhub")
+    assert s.everyone == ("start-here",) and s.interests == ()
+    assert s.url == "http://0.0.0.0:8000"
+
+
+def test_the_shipped_demo_settings_load() -> None:
+    s = load_settings(DEMO)
+    assert (s.bind_ip, s.port) == ("127.0.0.1", 8000)
+    assert s.data_dir == (REPO / ".clhub-demo").resolve()
+    assert s.catalog_dir == REPO / "workbooks"
+    assert s.idle_timeout_minutes == 60
+
+
+@pytest.mark.parametrize("path", [SITE, DEMO], ids=["site", "demo"])
+def test_clhub_settings_check_passes_on_the_shipped_files(
+        path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["settings", "check", str(path)]) == 0
+    assert "is fine" in capsys.readouterr().out
+
+
+def test_defaults_apply_to_an_empty_file(tmp_path: Path) -> None:
+    s = load_settings(settings_file(tmp_path, ""))
+    for section, keys in SCHEMA.items():
+        for key, (_type, default, _help) in keys.items():
+            value = getattr(s, key)
+            if key in ("data_dir", "catalog_dir"):
+                assert value == (tmp_path / default).resolve(), key
+            elif isinstance(default, list):
+                assert value == tuple(default), f"{section}.{key}"
+            else:
+                assert value == default, f"{section}.{key}"
+    assert s.url == "http://127.0.0.1:8000"
+
+
+def test_relative_paths_count_from_the_settings_file(tmp_path: Path) -> None:
+    folder = tmp_path / "etc" / "clhub"
+    folder.mkdir(parents=True)
+    path = folder / "site.toml"
+    path.write_text('[site]\ndata_dir = "data"\n[workbooks]\ncatalog_dir = "../catalog"\n')
+    s = load_settings(path)
+    assert s.data_dir == folder / "data"
+    assert s.catalog_dir == tmp_path / "etc" / "catalog"
+    assert s.source == path
+
+
+def test_absolute_paths_are_kept(tmp_path: Path) -> None:
+    s = load_settings(settings_file(tmp_path, f'[site]\ndata_dir = "{tmp_path / "d"}"\n'))
+    assert s.data_dir == tmp_path / "d"
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("https://lab.example.org", "https://lab.example.org"),
+    ("https://lab.example.org/", "https://lab.example.org"),
+    ("http://10.0.0.5:8000/hub", "http://10.0.0.5:8000/hub"),
+])
+def test_public_url_is_kept_without_a_trailing_slash(
+        tmp_path: Path, given: str, expected: str) -> None:
+    s = load_settings(settings_file(tmp_path, f'[site]\npublic_url = "{given}"\n'))
+    assert s.public_url == expected and s.url == expected
+
+
+@pytest.mark.parametrize(("text", "attr", "value"), [
+    ("[limits]\ncpu = 2\n", "cpu", 2.0),
+    ("[limits]\ncpu = 0.5\n", "cpu", 0.5),
+    ("[login]\ncookie_lifetime_hours = 0.5\n", "cookie_lifetime_hours", 0.5),
+    ("[login]\ncookie_lifetime_hours = 720\n", "cookie_lifetime_hours", 720.0),
+    ("[site]\nport = 1\n", "port", 1),
+    ("[site]\nport = 65535\n", "port", 65535),
+    ("[login]\nself_signup = true\n", "self_signup", True),
+    ('[site]\nadmin_users = ["admin", "it-desk", "c_ai"]\n', "admin_users",
+     ("admin", "it-desk", "c_ai")),
+])
+def test_good_values_are_accepted(tmp_path: Path, text: str, attr: str, value: object) -> None:
+    assert getattr(load_settings(settings_file(tmp_path, text)), attr) == value
+
+
+# ------------------------------------------------------------------ mistakes
+
+BAD: list[tuple[str, str, list[str]]] = [
+    # (what, file text, words the message must contain besides the file's path)
+    ("unknown-section", "[sitee]\nport = 80\n",
+     ["unknown section [sitee]", "[site], [workbooks], [limits], [login]"]),
+    ("section-not-a-table", "site = 3\n", ["site must be a section like [site]"]),
+    ("unknown-key", "[site]\nprot = 80\n",
+     ["unknown key site.prot", "allowed in [site]:", "port", "public_url"]),
+    ("key-in-wrong-section", "[limits]\nport = 80\n", ["unknown key limits.port", "memory_mb"]),
+    ("port-as-text", '[site]\nport = "80"\n', ["site.port", "a whole number", "'80'"]),
+    ("port-as-bool", "[site]\nport = true\n", ["site.port", "a whole number", "True"]),
+    ("port-as-float", "[site]\nport = 80.0\n", ["site.port", "a whole number", "80.0"]),
+    ("cpu-as-text", '[limits]\ncpu = "1"\n', ["limits.cpu", "a whole number or a number", "'1'"]),
+    ("cpu-as-bool", "[limits]\ncpu = true\n", ["limits.cpu", "True"]),
+    ("signup-as-number", "[login]\nself_signup = 1\n", ["login.self_signup", "true or false", "1"]),
+    ("name-as-number", "[site]\nname = 5\n", ["site.name", "text in quotes", "5"]),
+    ("admins-as-text", '[site]\nadmin_users = "admin"\n', ["site.admin_users", "a list", "'admin'"]),
+    ("admins-with-number", "[site]\nadmin_users = [1]\n",
+     ["site.admin_users", "list of text", "1 is not text"]),
+    ("interests-with-number", "[workbooks]\ninterests = [1]\n", ["workbooks.interests", "1"]),
+    ("port-zero", "[site]\nport = 0\n", ["site.port = 0", "out of range", "1-65535"]),
+    ("port-too-big", "[site]\nport = 65536\n", ["site.port = 65536", "1-65535"]),
+    ("hub-port-negative", "[site]\nhub_port = -1\n", ["site.hub_port = -1", "1-65535"]),
+    ("api-port-too-big", "[site]\nproxy_api_port = 70000\n", ["site.proxy_api_port = 70000"]),
+    ("same-port-twice", "[site]\nport = 8081\n",
+     ["site.port, site.hub_port and site.proxy_api_port", "three different ports"]),
+    ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["three different ports"]),
+    ("bad-spawner", '[site]\nspawner = "kubernetes"\n',
+     ["site.spawner = 'kubernetes'", "auto, local, demo"]),
+    ("public-url-no-scheme", '[site]\npublic_url = "lab.example.org"\n',
+     ["site.public_url = 'lab.example.org'", "not a web address", "https://"]),
+    ("public-url-ftp", '[site]\npublic_url = "ftp://lab.example.org"\n', ["site.public_url"]),
+    ("public-url-space", '[site]\npublic_url = "https://lab example.org"\n', ["site.public_url"]),
+    ("public-url-javascript", '[site]\npublic_url = "javascript:alert(1)"\n', ["site.public_url"]),
+    ("public-url-newline", '[site]\npublic_url = "https://lab.example.org\\n"\n',
+     ["site.public_url", "not a web address"]),
+    ("cookie-zero", "[login]\ncookie_lifetime_hours = 0\n",
+     ["login.cookie_lifetime_hours = 0", "more than 0", "720"]),
+    ("cookie-too-long", "[login]\ncookie_lifetime_hours = 721\n",
+     ["login.cookie_lifetime_hours = 721", "at most 720"]),
+    ("memory-negative", "[limits]\nmemory_mb = -1\n", ["limits.memory_mb = -1", "0 or more"]),
+    ("cpu-negative", "[limits]\ncpu = -0.5\n", ["limits.cpu = -0.5", "0 or more"]),
+    ("start-timeout-short", "[limits]\nstart_timeout_seconds = 9\n",
+     ["limits.start_timeout_seconds = 9", "10 or more"]),
+    ("password-too-short", "[login]\nmin_password_length = 3\n",
+     ["login.min_password_length = 3", "between 4 and 128"]),
+    ("lockout-after-zero", "[login]\nfailed_logins_before_lockout = 0\n",
+     ["login.failed_logins_before_lockout = 0", "1 or more"]),
+    ("admin-path", '[site]\nadmin_users = ["admin", "../root"]\n',
+     ["site.admin_users", "'../root'", "not a valid user name", "lowercase"]),
+    ("admin-capital", '[site]\nadmin_users = ["Admin"]\n', ["site.admin_users", "'Admin'"]),
+    ("admin-newline", '[site]\nadmin_users = ["ana\\n"]\n', ["site.admin_users", "'ana\\n'"]),
+    ("invalid-toml", "[site]\nport = \n", ["is not valid TOML", "line 2"]),
+    ("duplicate-key", "[site]\nport = 1\nport = 2\n", ["is not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize(("text", "words"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_each_mistake_names_the_file_key_and_what_is_allowed(
+        tmp_path: Path, text: str, words: list[str]) -> None:
+    path = settings_file(tmp_path, text)
+    message = error_for(path)
+    assert message.startswith(str(path)), message
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_a_missing_file_says_what_to_do(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "site.toml"
+    message = error_for(missing)
+    assert str(missing) in message and "does not exist" in message
+    assert "hub_config/site.toml" in message and "CLHUB_SITE" in message
+
+
+@pytest.mark.parametrize("what", ["unknown-key", "port-as-text", "admin-path", "invalid-toml"])
+def test_clhub_settings_check_fails_with_one_clear_line(
+        tmp_path: Path, what: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = next(b[1] for b in BAD if b[0] == what)
+    path = settings_file(tmp_path, text)
+    assert main(["settings", "check", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("clhub: ") and str(path) in err and "Traceback" not in err
+
+
+def test_clhub_settings_check_knows_the_catalog(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = settings_file(tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n'
+                                   'interests = ["music", "cooking"]\n')
+    assert main(["settings", "check", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "workbooks.interests" in err and "'cooking'" in err and "music" in err
+    path.write_text(f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\neveryone = ["nope"]\n')
+    assert main(["settings", "check", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "workbooks.everyone" in err and "'nope'" in err and "start-here" in err
+
+
+# ------------------------------------------------------------------ overrides
+
+
+def test_overrides_replace_the_files_values(tmp_path: Path) -> None:
+    path = settings_file(tmp_path, "[site]\nport = 8000\n")
+    s = load_settings(path, {"site.port": 9000, "site.data_dir": str(tmp_path / "demo-data")})
+    assert s.port == 9000 and s.data_dir == tmp_path / "demo-data"
+    assert path.read_text() == "[site]\nport = 8000\n"
+    assert load_settings(path).port == 8000
+
+
+def test_overrides_reach_a_section_the_file_lacks(tmp_path: Path) -> None:
+    s = load_settings(settings_file(tmp_path, ""), {"limits.memory_mb": 512})
+    assert s.memory_mb == 512
+
+
+@pytest.mark.parametrize(("overrides", "words"), [
+    ({"site.port": "9000"}, ["site.port", "a whole number", "'9000'"]),
+    ({"site.port": 70000}, ["site.port = 70000", "1-65535"]),
+    ({"site.port": 8081}, ["three different ports"]),
+    ({"site.prot": 9000}, ["unknown key site.prot"]),
+    ({"sitex.port": 9000}, ["unknown section [sitex]"]),
+])
+def test_overrides_are_validated_like_the_file(
+        tmp_path: Path, overrides: dict[str, object], words: list[str]) -> None:
+    message = error_for(settings_file(tmp_path, ""), overrides)
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_the_shipped_demo_file_takes_a_port_override() -> None:
+    assert load_settings(DEMO, {"site.port": 18000}).url == "http://127.0.0.1:18000"
+
+
+# ------------------------------------------------------------------ user names
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "Ana", "a b", "", "x" * 40, "ana.smith",
+                                  "-ana", "1ana", "_ana", "ana\n", "ana\x00", "ana\\b",
+                                  "x" * 32, None, 7])
+def test_validate_username_refuses_unsafe_names(name: object) -> None:
+    with pytest.raises(SettingsError) as raised:
+        validate_username(name)  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert repr(name) in message and "lowercase letters" in message
+
+
+@pytest.mark.parametrize("name", ["ana", "ben-2", "c_ai", "a", "x" * 31])
+def test_validate_username_accepts_safe_names(name: str) -> None:
+    assert validate_username(name) == name
+
+
+# ------------------------------------------------------------------ reference
+
+
+def test_the_reference_mentions_every_section_key_and_help_text() -> None:
+    reference = settings_reference()
+    for section, keys in SCHEMA.items():
+        assert f"### [{section}]" in reference
+        for key, (_type, _default, help_text) in keys.items():
+            assert f"| `{key}` |" in reference, key
+            assert help_text in reference, key
+
+
+def test_the_reference_shows_defaults_as_toml() -> None:
+    reference = settings_reference()
+    assert "| `port` | `8000` |" in reference
+    assert '| `admin_users` | `["admin"]` |' in reference
+    assert "| `self_signup` | `false` |" in reference
+    rows = [line for line in reference.splitlines() if re.match(r"\| `\w+` \|", line)]
+    assert len(rows) == sum(len(keys) for keys in SCHEMA.values())
+
+
+def test_clhub_settings_reference_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["settings", "reference"]) == 0
+    assert capsys.readouterr().out == settings_reference()
