@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint install proxy chromium clean-demo
+.PHONY: demo test bench lint install proxy chromium clean-demo labextension
 
 install: $(VENV)/.installed proxy
 
@@ -52,3 +52,8 @@ lint: install
 
 clean-demo:
 	rm -rf .clhub-demo
+
+# The JupyterLab plug-in is committed prebuilt (extensions/connected_learning/labextensions);
+# after changing extensions/clhub-lab/src, rebuild it with:
+labextension: install
+	cd extensions/clhub-lab && npm ci --no-audit --no-fund --loglevel=error && PATH=$(CURDIR)/$(BIN):$$PATH jupyter labextension build .

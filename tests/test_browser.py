@@ -1,16 +1,19 @@
 """Browser: a learner's first visit, in Debian's Chromium driven by Playwright.
 
 ana logs in, picks interests in the form, sees the progress messages on the spawn page,
-lands in JupyterLab with her workbooks in the file browser, logs out from JupyterLab,
-and the Back button then shows the login page, not her workbook. Screenshots go to
+lands in JupyterLab with her workbooks in the file browser, types into a workbook and
+logs out from JupyterLab at once (the edit is saved first), and the Back button then
+shows the login page, not her workbook. Screenshots go to
 tests/artifacts/.
 """
 
 from __future__ import annotations
 
 import json
+import pwd
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -90,11 +93,26 @@ def test_first_visit_form_progress_lab_and_logout(hub: RunningHub, browser, arti
     assert page.locator("text=Would you like to get notified about official Jupyter news?").count() == 0
     page.screenshot(path=str(artifacts / "first-visit-3-jupyterlab.png"))
 
+    # She types into her workbook and logs out straight away, long before the autosave:
+    # the plug-in saves every open file first.
+    page.locator(".jp-DirListing-content").get_by_text("start-here", exact=True).dblclick()
+    page.locator(".jp-DirListing-content").get_by_text("start-here.ipynb", exact=True).dblclick()
+    cell = page.locator(".jp-Notebook .jp-Cell").first
+    cell.wait_for()
+    cell.click()
+    page.keyboard.press("Enter")  # edit mode
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("MY LAST WORDS BEFORE LOGGING OUT ")
+    page.wait_for_timeout(300)
+    notebook = Path(pwd.getpwnam(name).pw_dir) / "workbooks" / "start-here" / "start-here.ipynb"
+    assert "MY LAST WORDS" not in notebook.read_text()
+
     # Log out from JupyterLab's File menu, as a learner on a library computer would.
     page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
     page.locator(".lm-Menu-item:visible", has_text="Log Out").first.click()
     page.wait_for_url("**/hub/**", timeout=60_000)
     hub.api.wait_for_server(name, ready=False, timeout=60)
+    assert "MY LAST WORDS BEFORE LOGGING OUT" in notebook.read_text()
 
     page.go_back()
     page.wait_for_selector("#username_input", timeout=60_000)

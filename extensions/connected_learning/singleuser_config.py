@@ -1,9 +1,10 @@
 """Jupyter Server configuration for every learner's server.
 
 The workbook spawner passes this file with --config. It switches off server extensions a
-learner does not need (the list comes from the spawner in CLHUB_DISABLED_EXTENSIONS) and
-points JupyterLab at settings overrides that silence the news and update checks, which
-fail on a closed library network and pop up a question.
+learner does not need (the list comes from the spawner in CLHUB_DISABLED_EXTENSIONS),
+points JupyterLab at settings overrides that silence the news and update checks (they
+fail on a closed library network and pop up a question) and turn on a 15 s autosave, and
+loads our JupyterLab plug-in.
 """
 
 import json
@@ -15,6 +16,9 @@ c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
 c.ServerApp.jpserver_extensions = json.loads(os.environ.get("CLHUB_DISABLED_EXTENSIONS", "{}"))
 c.LabApp.app_settings_dir = str(Path(__file__).parent / "lab_settings")
 c.LabApp.news_url = None
+# Our JupyterLab plug-in (source in extensions/clhub-lab): save every open file before
+# "Log Out", so that logging out on a shared computer loses nothing.
+c.LabApp.extra_labextensions_path = [str(Path(__file__).parent / "labextensions")]
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 # Pages must not be kept by the browser: after logging out on a shared computer, Back has
 # to ask the server again (and land on the log-in page), not show the learner's work.
