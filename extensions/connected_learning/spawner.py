@@ -36,6 +36,7 @@ PACKAGE_DIR = Path(__file__).parent
 QUIET_EXTENSIONS = {
     "jupyter_lsp": False,
     "notebook": False,
+    "notebook_shim": False,
     "voila.server_extension": False,
     "nbgrader.server_extensions.formgrader": False,
     "nbgrader.server_extensions.validate_assignment": False,
@@ -110,6 +111,7 @@ class WorkbookSpawnerMixin(Configurable):
         help="Optional callable (interest key -> label) for the form; default: the catalog title.")
     demo_mode = Bool(False, help="True for spawners whose accounts share one system user.")
 
+    _waiting = 0  # servers of this hub being polled by wait_until_answering, shared
     _progress_log: list[dict[str, Any]]
     _progress_done: bool
 
@@ -238,18 +240,23 @@ class WorkbookSpawnerMixin(Configurable):
         url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
         client = AsyncHTTPClient()
         deadline = asyncio.get_running_loop().time() + self.http_timeout  # type: ignore[attr-defined]
-        while asyncio.get_running_loop().time() < deadline:
-            if await self.poll() is not None:  # type: ignore[attr-defined]
-                return
-            try:
-                await client.fetch(url, request_timeout=2, follow_redirects=False)
-                return
-            except HTTPClientError as e:
-                if e.code != 599:
-                    return  # an HTTP error status is an answer; 599 means no answer yet
-            except OSError:
-                pass
-            await asyncio.sleep(0.1)
+        WorkbookSpawnerMixin._waiting += 1
+        try:
+            while asyncio.get_running_loop().time() < deadline:
+                if await self.poll() is not None:  # type: ignore[attr-defined]
+                    return
+                try:
+                    await client.fetch(url, request_timeout=2, follow_redirects=False)
+                    return
+                except HTTPClientError as e:
+                    if e.code != 599:
+                        return  # an HTTP error status is an answer; 599 means no answer yet
+                except OSError:
+                    pass
+                # In a rush the hub's own CPU is precious: poll less often the more servers wait.
+                await asyncio.sleep(min(0.5, 0.05 * (1 + WorkbookSpawnerMixin._waiting)))
+        finally:
+            WorkbookSpawnerMixin._waiting -= 1
 
     def learner_home(self) -> str:
         raise NotImplementedError
