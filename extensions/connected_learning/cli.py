@@ -23,6 +23,7 @@ from pathlib import Path
 from . import accounts, launch
 from .catalog import CatalogError, scan_catalog
 from .errors import ClhubError
+from .hubconfig import check_site
 from .paths import DataLayout
 from .settings import load_settings, settings_reference
 
@@ -58,17 +59,7 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 
 def cmd_settings_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.file or os.environ.get("CLHUB_SITE") or SITE_FILE)
-    from .catalog import load_catalog
-
-    catalog = load_catalog(settings.catalog_dir)
-    for key in settings.interests:
-        if key not in catalog.interests:
-            raise ClhubError(f"{settings.source}: workbooks.interests names {key!r}, which the catalog "
-                             f"does not know; known: {', '.join(catalog.interests)}.")
-    for wid in settings.everyone:
-        if wid not in catalog.workbooks:
-            raise ClhubError(f"{settings.source}: workbooks.everyone names {wid!r}, which is not a "
-                             f"workbook of the catalog; known: {', '.join(sorted(catalog.workbooks))}.")
+    check_site(settings)
     print(f"{settings.source} is fine.")
     return 0
 

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .catalog import Catalog, load_catalog
 from .paths import DataLayout
-from .settings import SiteSettings, load_settings
+from .settings import SettingsError, SiteSettings, load_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 TEMPLATES = Path(__file__).parent / "templates"
@@ -81,6 +82,25 @@ def site_roles(layout: DataLayout) -> list[dict[str, Any]]:
     return roles
 
 
+def check_site(settings: SiteSettings) -> Catalog:
+    """Check the settings against the catalog; return the catalog.
+
+    Raises:
+        CatalogError: a workbook.toml or interests.toml is broken (file and key named).
+        SettingsError: the settings name an interest or workbook the catalog lacks.
+    """
+    catalog = load_catalog(settings.catalog_dir)
+    for key in settings.interests:
+        if key not in catalog.interests:
+            raise SettingsError(f"{settings.source}: workbooks.interests names {key!r}, which the catalog "
+                                f"does not know; known: {', '.join(catalog.interests)}.")
+    for wid in settings.everyone:
+        if wid not in catalog.workbooks:
+            raise SettingsError(f"{settings.source}: workbooks.everyone names {wid!r}, which is not a "
+                                f"workbook of the catalog; known: {', '.join(sorted(catalog.workbooks))}.")
+    return catalog
+
+
 def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> SiteSettings:
     """Apply the site settings to the JupyterHub config object `c` and return them.
 
@@ -100,6 +120,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     if os.environ.get("CLHUB_DATA_DIR"):
         overrides["site.data_dir"] = os.path.abspath(os.environ["CLHUB_DATA_DIR"])
     settings = load_settings(site_file, overrides)
+    check_site(settings)
     layout = DataLayout(settings.data_dir)
     layout.create()
 

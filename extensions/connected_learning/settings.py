@@ -84,11 +84,13 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
     "limits": {
         "memory_mb": (
             int, 1024,
-            "Memory limit of each learner's server in MB (0: none). Default 1024.",
+            "Memory limit of each learner's server in MB (0: none). Default 1024. Enforced where the "
+            "spawner can (Kubernetes); on one machine it is passed to the server as MEM_LIMIT.",
         ),
         "cpu": (
             (int, float), 1.0,
-            "CPU cores each learner's server may use (0: no limit). Default 1.0.",
+            "CPU cores each learner's server may use (0: no limit). Default 1.0. Enforced where the "
+            "spawner can (Kubernetes); on one machine it is passed to the server as CPU_LIMIT.",
         ),
         "max_processes": (
             int, 256,

@@ -29,7 +29,7 @@ from traitlets import Bool, Callable, Dict, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
 from . import interests_store, system_users
-from .catalog import Catalog, load_catalog
+from .catalog import Catalog, CatalogError, load_catalog
 
 PACKAGE_DIR = Path(__file__).parent
 # Server extensions a learner's server does not need: each costs start-up time and memory.
@@ -135,7 +135,14 @@ class WorkbookSpawnerMixin(Configurable):
 
     @property
     def catalog(self) -> Catalog:
-        return cached_catalog(self.catalog_dir)
+        try:
+            return cached_catalog(self.catalog_dir)
+        except CatalogError as e:
+            # Checked at hub start; this is an edit made while the hub runs.
+            self.log.error("The workbook catalog is broken, learners cannot start: %s", e)
+            raise web.HTTPError(
+                503, "The workbooks are being updated. Please try again in a few minutes, "
+                     "or ask a librarian or teacher.") from e
 
     def interests_offered(self) -> list[str]:
         catalog = self.catalog
