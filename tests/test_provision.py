@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from connected_learning import provision
+from connected_learning import provision, release
+from connected_learning.catalog import load_catalog
 from connected_learning.provision import (
     MANIFEST,
     NOT_A_FILE,
@@ -406,8 +407,13 @@ files = {json.dumps(files)}
 licence = "CC-BY-4.0"
 """)
 
+    def releases(self, *ids: str) -> dict[str, Path]:
+        """Publish the workbooks `ids` as the hub does and return {id: release folder}."""
+        catalog = load_catalog(self.catalog)
+        return {w: release.publish(catalog.workbooks[w], self.tmp / "releases") for w in ids or ["beat-lab"]}
+
     def provision(self, *ids: str) -> dict[str, object]:
-        return provision_home(self.home, self.catalog, ids or ["beat-lab"])
+        return provision_home(self.home, self.releases(*ids))
 
     def at(self, rel: str) -> Path:
         return self.root / "beat-lab" / rel
@@ -425,7 +431,7 @@ def site(tmp_path: Path) -> Site:
 
 def test_first_run_copies_every_file_and_writes_the_manifest(site: Site) -> None:
     summary = site.provision()
-    assert summary == {"workbooks": ["beat-lab"], "unknown": [], "copied": 2, "updated": 0,
+    assert summary == {"workbooks": ["beat-lab"], "copied": 2, "updated": 0,
                        "beside": [], "problems": []}
     for rel, content in site.content.items():
         assert site.at(rel).read_bytes() == content
@@ -583,9 +589,12 @@ def test_a_failed_copy_leaves_no_temporary_file(site: Site) -> None:
     assert read_manifest(site.root) == {}
 
 
-def test_unknown_workbook_ids_are_reported_not_fatal(site: Site) -> None:
-    summary = site.provision("beat-lab", "no-such-book")
-    assert summary["unknown"] == ["no-such-book"] and summary["workbooks"] == ["beat-lab"]
+@pytest.mark.parametrize("pick", ["beat-lab=../../etc", "beat-lab=.building-x", "../x=1.0",
+                                  "beat-lab=9.9+notpublished", "beat-lab=", "=1.0", "beat-lab/x=1.0"])
+def test_only_published_releases_are_accepted(site: Site, pick: str) -> None:
+    site.releases()
+    with pytest.raises(ValueError, match="is not a published release"):
+        provision.resolve_releases(site.tmp / "releases", [pick])
 
 
 @pytest.fixture
@@ -599,7 +608,8 @@ def keep_umask() -> Iterator[None]:
 
 def test_command_prints_a_summary_or_an_error(site: Site, keep_umask: None,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--home", str(site.home), "--catalog", str(site.catalog), "beat-lab"]
+    folder = site.releases()["beat-lab"]
+    args = ["--home", str(site.home), "--releases", str(site.tmp / "releases"), f"beat-lab={folder.name}"]
     assert provision.main(args) == 0
     assert json.loads(capsys.readouterr().out)["copied"] == 2
     other = site.tmp / "other-home"

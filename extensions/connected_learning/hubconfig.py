@@ -166,6 +166,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.WorkbookSpawnerMixin.everyone_workbooks = list(settings.everyone)
     c.WorkbookSpawnerMixin.offered_interests = list(settings.interests)
     c.WorkbookSpawnerMixin.interests_dir = str(layout.interests)
+    c.WorkbookSpawnerMixin.releases_dir = str(layout.releases)
     c.DemoWorkbookSpawner.homes_dir = str(layout.homes)
     c.LocalWorkbookSpawner.max_processes = settings.max_processes
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]

@@ -2,6 +2,7 @@
 
     <data>/hub/          hub database, cookie secret, proxy token (root only)
     <data>/hub/interests/ each learner's remembered interests
+    <data>/releases/     published student versions of the workbooks (world-readable)
     <data>/homes/        learners' homes in demo mode
     <data>/groups/       group folders (peer review)
     <data>/showcase/     published pieces
@@ -40,6 +41,10 @@ class DataLayout:
         return self.hub / "site-roles.json"
 
     @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
     def homes(self) -> Path:
         return self.root / "homes"
 
@@ -50,3 +55,6 @@ class DataLayout:
         for folder in (self.hub, self.interests, self.homes):
             folder.mkdir(mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)
+        # Learners' own processes copy their workbooks from here: readable by all.
+        self.releases.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(self.releases, 0o755)

@@ -7,8 +7,10 @@ learner changed is never overwritten. `apply()` is the thin layer that writes th
 with atomic renames, and `provision_home()` ties both to real folders.
 
 It runs as the learner (the spawner starts `python -m connected_learning.provision`
-with the learner's uid), so a symlink planted in a home can only ever point the learner's
-own permissions at something. Standard library only, to start fast.
+with the learner's uid) and copies from releases the hub published (`release.py`), so a
+symlink planted in a home can only ever point the learner's own permissions at
+something, and a learner never reads the catalog's sources. Standard library only, to
+start fast.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 WORKBOOKS_DIR = "workbooks"
+RELEASE_COMPLETE = ".complete"  # marks a finished release folder (see release.py)
 MANIFEST = ".clhub-manifest.json"
 # A home entry that exists but is not a regular file (folder, symlink, device): never
 # written through, never overwritten.
@@ -237,34 +240,50 @@ def apply(root: Path, the_plan: Plan, old_manifest: Mapping[str, str]) -> list[s
     return problems
 
 
-def release_files(workbooks: Iterable[tuple[str, str, Path, Iterable[str]]]) -> dict[str, ReleaseFile]:
-    """The release for (workbook id, version, folder, delivered paths) tuples."""
-    release: dict[str, ReleaseFile] = {}
-    for wid, version, folder, delivered in workbooks:
-        for rel in delivered:
-            source = folder / rel
-            release[f"{wid}/{rel}"] = ReleaseFile(f"{wid}/{rel}", file_digest(source), version, str(source))
-    return release
+def release_files(releases: Mapping[str, Path]) -> dict[str, ReleaseFile]:
+    """The release: every file of each published release folder ({workbook id: folder}).
+
+    A folder is named `<version>+<hash>` by `release.publish`; the version names the
+    files placed beside a learner's edits.
+    """
+    offered: dict[str, ReleaseFile] = {}
+    for wid, folder in releases.items():
+        version = folder.name.split("+", 1)[0]
+        for base, _dirs, files in os.walk(folder):
+            for name in files:
+                if name == RELEASE_COMPLETE:
+                    continue
+                source = Path(base) / name
+                rel = f"{wid}/{source.relative_to(folder).as_posix()}"
+                offered[rel] = ReleaseFile(rel, file_digest(source), version, str(source))
+    return offered
 
 
-def provision_home(home: Path, catalog_dir: Path, workbook_ids: Iterable[str]) -> dict[str, object]:
-    """Bring `home`/workbooks up to date with `workbook_ids` of the catalog; return a summary."""
-    from .catalog import load_catalog
+def resolve_releases(root: Path, picks: Iterable[str]) -> dict[str, Path]:
+    """Check the `id=folder` picks the hub passed and return {id: release folder}."""
+    chosen: dict[str, Path] = {}
+    for pick in picks:
+        wid, _, name = pick.partition("=")
+        folder = root / wid / name
+        if not wid or not name or "/" in pick or pick.startswith(".") or name.startswith(".") \
+                or not (folder / RELEASE_COMPLETE).is_file():
+            raise ValueError(f"{pick!r} is not a published release under {root}")
+        chosen[wid] = folder
+    return chosen
 
-    catalog = load_catalog(catalog_dir)
-    wanted = [catalog.workbooks[w] for w in workbook_ids if w in catalog.workbooks]
-    unknown = sorted(set(workbook_ids) - set(catalog.workbooks))
+
+def provision_home(home: Path, releases: Mapping[str, Path]) -> dict[str, object]:
+    """Bring `home`/workbooks up to date with the published `releases`; return a summary."""
     root = home / WORKBOOKS_DIR
     if root.is_symlink():
         raise OSError(f"{root} is a symbolic link; move it away so your workbooks can be delivered")
     root.mkdir(mode=0o755, exist_ok=True)
-    release = release_files((w.id, w.version, w.folder, w.delivered) for w in wanted)
+    offered = release_files(releases)
     manifest = read_manifest(root)
-    the_plan = plan(release, manifest, scan_home(root, release))
+    the_plan = plan(offered, manifest, scan_home(root, offered))
     problems = apply(root, the_plan, manifest)
     return {
-        "workbooks": [w.id for w in wanted],
-        "unknown": unknown,
+        "workbooks": sorted(releases),
         "copied": the_plan.count("copy"),
         "updated": the_plan.count("update"),
         "beside": [a.path for a in the_plan.actions if a.kind == "beside"],
@@ -273,14 +292,14 @@ def provision_home(home: Path, catalog_dir: Path, workbook_ids: Iterable[str]) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Deliver workbooks into a learner's home.")
+    parser = argparse.ArgumentParser(description="Deliver published workbook releases into a learner's home.")
     parser.add_argument("--home", required=True, type=Path)
-    parser.add_argument("--catalog", required=True, type=Path)
-    parser.add_argument("workbooks", nargs="*")
+    parser.add_argument("--releases", required=True, type=Path, help="the folder of published releases")
+    parser.add_argument("picks", nargs="*", help="workbook-id=release-folder-name")
     args = parser.parse_args(argv)
     os.umask(0o077)
     try:
-        summary = provision_home(args.home, args.catalog, args.workbooks)
+        summary = provision_home(args.home, resolve_releases(args.releases, args.picks))
     except Exception as e:  # reported to the spawner, which logs and explains
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         return 1

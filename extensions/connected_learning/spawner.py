@@ -28,8 +28,8 @@ from tornado import web
 from traitlets import Bool, Callable, Dict, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
-from . import interests_store, system_users
-from .catalog import Catalog, CatalogError, load_catalog
+from . import interests_store, release, system_users
+from .catalog import Catalog, CatalogError, Workbook, load_catalog
 
 PACKAGE_DIR = Path(__file__).parent
 # Server extensions a learner's server does not need: each costs start-up time and memory.
@@ -45,6 +45,7 @@ QUIET_EXTENSIONS = {
 }
 
 _catalogs: dict[str, tuple[float, Catalog]] = {}
+_publish_locks: dict[str, asyncio.Lock] = {}
 
 
 def cached_catalog(root: str) -> Catalog:
@@ -88,6 +89,11 @@ class WorkbookSpawnerMixin(Configurable):
         Unicode(), config=True,
         help="Interests offered in the form, keys of interests.toml. Default []: every interest "
              "that has at least one workbook.")
+    releases_dir = Unicode(
+        "", config=True,
+        help="Folder where the hub publishes the student versions of workbooks (solutions "
+             "removed); learners' processes copy from it, so it must be readable by all. "
+             "Example: '/var/lib/clhub/releases'. Required.")
     interests_dir = Unicode(
         "", config=True,
         help="Folder where the hub remembers each learner's interests (one JSON file each). "
@@ -212,9 +218,20 @@ class WorkbookSpawnerMixin(Configurable):
                 raise
             interests_store.write(self.interests_dir, self.user.name, chosen)
 
-    def workbooks_for_learner(self) -> list[str]:
+    def workbooks_for_learner(self) -> list[Workbook]:
         chosen = self.remembered_interests() or []
-        return [w.id for w in self.catalog.for_interests(chosen, self.everyone_workbooks)]
+        return self.catalog.for_interests(chosen, self.everyone_workbooks)
+
+    async def published_releases(self, workbooks: list[Workbook]) -> list[str]:
+        """Publish (once per content) the student versions; return `id=folder` picks."""
+        loop = asyncio.get_running_loop()
+        picks = []
+        for workbook in workbooks:
+            lock = _publish_locks.setdefault(workbook.id, asyncio.Lock())
+            async with lock:
+                folder = await loop.run_in_executor(None, release.publish, workbook, Path(self.releases_dir))
+            picks.append(f"{workbook.id}={folder.name}")
+        return picks
 
     # ----------------------------------------------------------- progress
 
@@ -278,9 +295,9 @@ class WorkbookSpawnerMixin(Configurable):
     async def deliver_workbooks(self) -> dict[str, Any]:
         """Run the delivery step as the learner and return its summary."""
         home = self.learner_home()
-        wanted = self.workbooks_for_learner()
+        picks = await self.published_releases(self.workbooks_for_learner())
         cmd = [self.provision_python, "-I", "-m", "connected_learning.provision",
-               "--home", home, "--catalog", self.catalog_dir, *wanted]
+               "--home", home, "--releases", self.releases_dir, *picks]
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,

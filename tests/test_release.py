@@ -1,0 +1,91 @@
+"""Publishing releases: learners get student versions, never solutions or hidden tests."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from connected_learning import release
+from connected_learning.catalog import load_catalog
+from connected_learning.provision import provision_home
+
+SOLUTION = "answer = 6 * 7  # THE SECRET SOLUTION"
+HIDDEN = "assert answer == 42  # A HIDDEN TEST"
+
+
+def _catalog(tmp_path: Path) -> Path:
+    root = tmp_path / "catalog"
+    folder = root / "sports" / "goal-maths"
+    folder.mkdir(parents=True)
+    (root / "interests.toml").write_text('[interests.sports]\ntitle = "Sports"\ndescription = "Play."\n')
+    nb = new_notebook(cells=[
+        new_markdown_cell("How many goals?"),
+        new_code_cell(f"### BEGIN SOLUTION\n{SOLUTION}\n### END SOLUTION",
+                      metadata={"nbgrader": {"grade": False, "grade_id": "answer", "locked": False,
+                                             "schema_version": 3, "solution": True, "task": False}}),
+        new_code_cell(f"assert isinstance(answer, int)\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS",
+                      metadata={"nbgrader": {"grade": True, "grade_id": "test-answer", "locked": True,
+                                             "points": 1, "schema_version": 3, "solution": False,
+                                             "task": False}}),
+    ])
+    nbformat.write(nb, folder / "goal-maths.ipynb")
+    (folder / "plain.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                                    "nbformat_minor": 5}))
+    (folder / "workbook.toml").write_text('''
+id = "goal-maths"
+title = "Goal maths"
+version = "1.0"
+interests = ["sports"]
+subjects = ["maths"]
+level = "beginner"
+minutes = 30
+summary = "Count goals."
+notebooks = ["goal-maths.ipynb", "plain.ipynb"]
+licence = "CC-BY-4.0"
+''')
+    return root
+
+
+def test_the_student_version_has_no_solution_and_no_hidden_test(tmp_path: Path) -> None:
+    workbook = load_catalog(_catalog(tmp_path)).workbooks["goal-maths"]
+    folder = release.publish(workbook, tmp_path / "releases")
+    text = (folder / "goal-maths.ipynb").read_text()
+    assert "THE SECRET SOLUTION" not in text and "A HIDDEN TEST" not in text
+    assert "YOUR CODE HERE" in text
+    assert "assert isinstance(answer, int)" in text  # the visible test stays
+    nbformat.validate(nbformat.reads(text, as_version=4))
+    # A notebook without nbgrader metadata is delivered byte for byte.
+    assert (folder / "plain.ipynb").read_bytes() == (workbook.folder / "plain.ipynb").read_bytes()
+
+
+def test_a_release_is_published_once_per_content_and_readable_by_all(tmp_path: Path) -> None:
+    root = _catalog(tmp_path)
+    workbook = load_catalog(root).workbooks["goal-maths"]
+    first = release.publish(workbook, tmp_path / "releases")
+    assert release.publish(workbook, tmp_path / "releases") == first
+    assert first.name.startswith("1.0+")
+    for path in [first, *first.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o004, f"{path} is not readable by learners"
+    # Same version, changed content: a new release folder, so nobody keeps the stale copy.
+    (workbook.folder / "plain.ipynb").write_text(json.dumps({"cells": [], "metadata": {"x": 1},
+                                                             "nbformat": 4, "nbformat_minor": 5}))
+    second = release.publish(load_catalog(root).workbooks["goal-maths"], tmp_path / "releases")
+    assert second != first and second.name.startswith("1.0+")
+    assert not list((tmp_path / "releases" / "goal-maths").glob(".building-*"))
+
+
+def test_a_learner_provisioned_from_a_release_never_gets_the_solution(tmp_path: Path) -> None:
+    workbook = load_catalog(_catalog(tmp_path)).workbooks["goal-maths"]
+    folder = release.publish(workbook, tmp_path / "releases")
+    home = tmp_path / "home"
+    home.mkdir()
+    summary = provision_home(home, {"goal-maths": folder})
+    assert summary["copied"] == 2
+    delivered = (home / "workbooks" / "goal-maths" / "goal-maths.ipynb").read_text()
+    assert "THE SECRET SOLUTION" not in delivered
+    assert not (home / "workbooks" / "goal-maths" / ".complete").exists()
