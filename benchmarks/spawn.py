@@ -3,11 +3,11 @@
 Both run in the same hub configuration, on the same machine, in the same run, for the
 same real system users. Measured:
 
-- one learner: the median of 5 starts, from the spawn request (POST
+- one learner: the median of 5 starts each, from the spawn request (POST
   /hub/api/users/NAME/server) until the hub reports the server ready;
 - the 30-learner rush (a library lab at opening time): 30 spawn requests at once, the
-  median and the slowest time to ready;
-- the resident memory (RSS) of each idle server, median.
+  median time to ready, twice for each spawner (order A B B A);
+- the resident memory (RSS) of each idle server after a rush, median.
 
 Targets: one learner at most 1.15x the stock spawner, the rush at most 1.0x, memory per
 idle server no more than the stock one. Needs root (real system users).
@@ -15,6 +15,7 @@ idle server no more than the stock one. Needs root (real system users).
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import sys
 import time
@@ -61,49 +62,59 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def measure(hub: RunningHub, names: list[str], interests: list[str] | None) -> dict[str, float]:
-    spawn_and_wait(hub, names[0], interests)  # warm the page cache
-    stop(hub, names[:1])
-    singles = []
-    for _ in range(SINGLE_RUNS):
-        singles.append(spawn_and_wait(hub, names[1], interests))
-        stop(hub, names[1:2])
+def rush(hub: RunningHub, names: list[str], interests: list[str] | None) -> tuple[list[float], list[float]]:
+    """Start every learner at once; return their times to ready and their idle servers' RSS."""
     with ThreadPoolExecutor(len(names)) as pool:
-        rush = list(pool.map(lambda n: spawn_and_wait(hub, n, interests), names))
+        times = list(pool.map(lambda n: spawn_and_wait(hub, n, interests), names))
     time.sleep(5)  # let the servers settle into idle
     pids = [int(hub.api.get(f"/users/{n}").json()["servers"][""]["state"]["pid"]) for n in names]
     memory = [rss_mb(pid) for pid in pids]
     stop(hub, names)
-    return {"single": statistics.median(singles), "rush_median": statistics.median(rush),
-            "rush_max": max(rush), "rss_mb": statistics.median(memory)}
+    return times, memory
 
 
 def main() -> list[tuple[str, float, float, float]]:
+    """Both hubs run side by side (same users, other ports); runs alternate A B B A, so that
+    a change in the machine's load during the run weighs on both spawners alike."""
     prefix = unique_prefix()
     users = {f"s{i:02d}": ("student", ["lab"]) for i in range(RUSH)}
     names = [f"{prefix}{short}" for short in users]
     hubs: list[RunningHub] = []
     try:
-        workbook_hub = launch_hub(users, prefix=prefix)
-        hubs.append(workbook_hub)
-        ours = measure(workbook_hub, names, ["music", "nature"])
-        teardown_hub(workbook_hub, remove_users=False)
-        # The stock spawner needs the system users to exist already: they do, from the run above.
-        for name in names:
-            system_users.lookup_learner(name, "clhub-learners")
-        stock_hub = launch_hub(users, prefix=prefix, config=STOCK_CONFIG)
-        hubs.append(stock_hub)
-        stock = measure(stock_hub, names, None)
+        ours = launch_hub(users, prefix=prefix)
+        hubs.append(ours)
+        # The stock spawner needs the system users to exist: the workbook spawner makes them.
+        spawn_and_wait(ours, names[0], ["music"])
+        stop(ours, names[:1])
+        for name in names[1:]:
+            asyncio.run(system_users.ensure_learner(name, "clhub-learners", "clhub-", [f"{prefix}lab"]))
+        stock = launch_hub(users, prefix=prefix, config=STOCK_CONFIG)
+        hubs.append(stock)
+        runs = {"ours": (ours, ["music", "nature"]), "stock": (stock, None)}
+        singles: dict[str, list[float]] = {"ours": [], "stock": []}
+        for i in range(SINGLE_RUNS):
+            for kind in ("ours", "stock") if i % 2 == 0 else ("stock", "ours"):
+                hub, interests = runs[kind]
+                singles[kind].append(spawn_and_wait(hub, names[1], interests))
+                stop(hub, names[1:2])
+        rushes: dict[str, list[float]] = {"ours": [], "stock": []}
+        memory: dict[str, list[float]] = {"ours": [], "stock": []}
+        for kind in ("ours", "stock", "stock", "ours"):
+            hub, interests = runs[kind]
+            times, rss = rush(hub, names, interests)
+            rushes[kind].append(statistics.median(times))
+            memory[kind].extend(rss)
     finally:
-        for hub in hubs:
+        for hub in reversed(hubs):
             teardown_hub(hub)
-    rows = [
-        ("spawn, one learner, median s", ours["single"], stock["single"], 1.15),
-        (f"spawn, {RUSH}-learner rush, median s", ours["rush_median"], stock["rush_median"], 1.0),
-        (f"spawn, {RUSH}-learner rush, slowest s", ours["rush_max"], stock["rush_max"], 1.0),
-        ("idle server memory, median RSS MB", ours["rss_mb"], stock["rss_mb"], 1.0),
+    return [
+        ("spawn, one learner, median s", statistics.median(singles["ours"]),
+         statistics.median(singles["stock"]), 1.15),
+        (f"spawn, {RUSH}-learner rush, median s (mean of 2)", statistics.mean(rushes["ours"]),
+         statistics.mean(rushes["stock"]), 1.0),
+        ("idle server memory, median RSS MB", statistics.median(memory["ours"]),
+         statistics.median(memory["stock"]), 1.0),
     ]
-    return rows
 
 
 if __name__ == "__main__":
