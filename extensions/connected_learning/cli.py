@@ -2,7 +2,7 @@
 
     clhub demo                    demo accounts + the hub on http://127.0.0.1:8000
     clhub up [--site FILE]        a real site from its settings file
-    clhub catalog check [DIR]     validate every workbook.toml
+    clhub catalog check [DIR]     validate every workbook (--no-execute: without running them)
     clhub settings check [FILE]   validate a site settings file
     clhub settings reference      the settings reference (Markdown)
     clhub user add NAME ...       create or update an account (hub stopped)
@@ -45,15 +45,25 @@ def _site_overrides() -> dict[str, object]:
 
 
 def cmd_catalog_check(args: argparse.Namespace) -> int:
+    # Imported here: nbclient and textstat are needed by this command only, not by `clhub up`.
+    from .catalog_check import NOTEBOOK_TIMEOUT, deep_check
+
     root = Path(args.catalog or load_settings(SITE_FILE).catalog_dir)
     catalog, problems = scan_catalog(root)
+    # The deep checks read what workbook.toml names, so they wait until it is sound.
+    if not problems:
+        if not args.no_execute:
+            count = sum(len(w.notebooks) for w in catalog.workbooks.values())
+            print(f"Running {count} notebooks headless (at most {NOTEBOOK_TIMEOUT} s each; "
+                  "--no-execute skips this)...", flush=True)
+        problems = deep_check(catalog, execute=not args.no_execute)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in the catalog at {root}.", file=sys.stderr)
         return 1
     print(f"The catalog at {root} is fine: {len(catalog.workbooks)} workbooks, "
-          f"{len(catalog.interests)} interests.")
+          f"{len(catalog.interests)} interests" + (" (notebooks not run)." if args.no_execute else "."))
     return 0
 
 
@@ -143,8 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_up)
 
     catalog = sub.add_parser("catalog", help="the workbook catalog").add_subparsers(dest="what", required=True)
-    p = catalog.add_parser("check", help="validate every workbook.toml")
+    p = catalog.add_parser("check", help="validate every workbook: metadata, licences, reading grade, "
+                                         "and that each notebook runs")
     p.add_argument("catalog", nargs="?", help="catalog folder (default: the site's)")
+    p.add_argument("--no-execute", action="store_true",
+                   help="skip running the notebooks (fast: metadata, licences and reading grade only)")
     p.set_defaults(func=cmd_catalog_check)
 
     settings = sub.add_parser("settings", help="the site settings file").add_subparsers(dest="what", required=True)
