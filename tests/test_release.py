@@ -89,3 +89,19 @@ def test_a_learner_provisioned_from_a_release_never_gets_the_solution(tmp_path: 
     delivered = (home / "workbooks" / "goal-maths" / "goal-maths.ipynb").read_text()
     assert "THE SECRET SOLUTION" not in delivered
     assert not (home / "workbooks" / "goal-maths" / ".complete").exists()
+
+
+def test_an_assignable_workbook_needs_autograded_cells(tmp_path: Path) -> None:
+    from connected_learning.catalog import scan_catalog
+
+    root = _catalog(tmp_path)
+    meta = root / "sports" / "goal-maths" / "workbook.toml"
+    meta.write_text(meta.read_text() + "assignable = true\n")
+    catalog, problems = scan_catalog(root)
+    assert problems == [] and catalog.workbooks["goal-maths"].assignable
+    # Without the graded test cell it is refused, naming the key.
+    nb = nbformat.read(root / "sports" / "goal-maths" / "goal-maths.ipynb", as_version=4)
+    nb.cells = nb.cells[:2]
+    nbformat.write(nb, root / "sports" / "goal-maths" / "goal-maths.ipynb")
+    _, problems = scan_catalog(root)
+    assert len(problems) == 1 and f"{meta}: assignable is true, but no notebook" in problems[0]

@@ -9,6 +9,7 @@ provisioning step imports this module in a fresh process for every server start.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterable
@@ -30,7 +31,7 @@ REQUIRED = {
     "id": str, "title": str, "version": str, "interests": list, "subjects": list,
     "level": str, "minutes": int, "summary": str, "notebooks": list, "licence": str,
 }
-OPTIONAL = {"files": list}
+OPTIONAL = {"files": list, "assignable": bool}
 
 
 class CatalogError(ClhubError):
@@ -58,6 +59,9 @@ class Workbook:
     files: tuple[str, ...]
     licence: str
     folder: Path
+    # A teacher may assign it through nbgrader: its notebooks are in nbgrader's source
+    # format, with autograded cells for the parts that have one right answer.
+    assignable: bool = False
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -151,7 +155,8 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
             continue
         value = raw[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            expected = {list: "a list like [\"a\", \"b\"]", int: "a whole number", str: "text in quotes"}[kind]
+            expected = {list: "a list like [\"a\", \"b\"]", int: "a whole number", str: "text in quotes",
+                        bool: "true or false"}[kind]
             problem(key, f"must be {expected}, not {value!r}.")
         elif kind is list and not all(isinstance(v, str) for v in value):
             problem(key, "must be a list of text values.")
@@ -196,6 +201,18 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
                 problem(key, f"entry {rel!r} is for teachers and is never delivered.")
             elif not (folder / rel).is_file() or (folder / rel).is_symlink():
                 problem(key, f"entry {rel!r} is not a file in {folder}.")
+    if raw.get("assignable") and len(problems) == before:
+        graded = 0
+        for rel in raw["notebooks"]:
+            try:
+                cells = json.loads((folder / rel).read_text(encoding="utf-8")).get("cells", [])
+            except (OSError, ValueError, AttributeError):
+                problem("notebooks", f"entry {rel!r} is not a readable notebook.")
+                continue
+            graded += sum(1 for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+        if not graded:
+            problem("assignable", "is true, but no notebook has an nbgrader autograded cell; "
+                                  "create them with JupyterLab's Create Assignment panel.")
     all_entries = [*raw["notebooks"], *files]
     if len(set(all_entries)) != len(all_entries):
         problem("files", "lists a file twice.")
@@ -206,6 +223,7 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
         interests=tuple(raw["interests"]), subjects=tuple(raw["subjects"]), level=raw["level"],
         minutes=raw["minutes"], summary=raw["summary"], notebooks=tuple(raw["notebooks"]),
         files=tuple(files), licence=raw["licence"], folder=folder,
+        assignable=raw.get("assignable", False),
     )
 
 
