@@ -1,0 +1,179 @@
+"""What every creative-exercise widget shares: its creation as JSON state, and small UI parts.
+
+How a creation survives closing the notebook, for every widget in this package:
+
+1. The robust way, a JSON sidecar in the learner's folder. ``Widget(sidecar="my_art.json")``
+   loads that file if it exists and rewrites it (atomically) after every change, so running
+   the cell again after a restart, on another computer or the next week brings the creation
+   back. ``save_to(path)`` and ``Widget.load_from(path)`` do the same by hand.
+2. The notebook itself. Every control is an ipywidgets model, so when JupyterLab's "Save
+   Widget State Automatically" is on (setting `saveState` of
+   `@jupyter-widgets/jupyterlab-manager:plugin`, off by default, so the hub's lab settings
+   should turn it on) their values go into the notebook's widget-state metadata, and a
+   reopened notebook shows the creation before any kernel runs. That metadata only redraws
+   the views; it cannot rebuild the Python object, so running the cell again would start
+   afresh without (1).
+
+`state` is a plain dict that `json.dumps` accepts and ``Widget.from_state(w.state).state ==
+w.state``. Loading validates it, because a sidecar is a file anyone could edit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import ipywidgets as widgets
+
+from connected_learning.widgets.files import ExportPathError, atomic_write, check_export_path
+
+__all__ = ["CreationState", "StateError", "close_all", "export_row", "make_status"]
+
+MAX_STATE_BYTES = 8 * 1024 * 1024
+WIDE = {"description_width": "initial"}
+
+
+class StateError(ExportPathError):
+    """A saved creation that cannot be loaded (wrong widget, damaged or edited file)."""
+
+    code = "bad-state"
+
+
+class CreationState:
+    """Mixin for a widget whose creation lives in a JSON-serializable `state`.
+
+    Subclasses set `kind`, implement `_dump()` and `_restore(state)`, call `_changed()`
+    after every change a learner makes, and `_start_sidecar(sidecar)` at the end of
+    `__init__`. They also have a `status` Label for messages.
+    """
+
+    kind: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    status: widgets.Label
+    _sidecar: Path | None = None
+    _restoring: bool = False
+
+    def _dump(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The creation as a JSON-serializable dict."""
+        return {"kind": self.kind, "version": self.version, **self._dump()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Replace the creation with `state`. Raises StateError (a ValueError) if it does not fit."""
+        if not isinstance(state, dict):
+            raise StateError(f"A saved {self.kind} must be a JSON object, not {type(state).__name__}.")
+        if state.get("kind") != self.kind:
+            raise StateError(f"This file holds a {state.get('kind')!r}, not a {self.kind!r}. "
+                             "Open it with the right widget.")
+        if state.get("version") != self.version:
+            raise StateError(f"This {self.kind} was saved by version {state.get('version')!r}; "
+                             f"this widget reads version {self.version}.")
+        self._restoring = True
+        try:
+            self._restore(state)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            if isinstance(error, StateError):
+                raise
+            raise StateError(f"This saved {self.kind} is damaged ({error!r}); it was not loaded.") from error
+        finally:
+            self._restoring = False
+        self._changed()
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **kwargs: Any) -> Self:
+        """A new widget showing the creation in `state`."""
+        widget = cls(**kwargs)
+        widget.load_state(state)
+        return widget
+
+    def save_to(self, path: str | os.PathLike[str]) -> Path:
+        """Write `state` as JSON to `path` (inside the working directory, ending in .json), atomically."""
+        text = json.dumps(self.state, ensure_ascii=False, indent=1, sort_keys=True)
+        return atomic_write(path, text.encode("utf-8"), suffix=".json")
+
+    @classmethod
+    def load_from(cls, path: str | os.PathLike[str], **kwargs: Any) -> Self:
+        """A new widget showing the creation saved in the JSON file `path` (for example a peer's, to remix)."""
+        return cls.from_state(read_state_file(path), **kwargs)
+
+    def _start_sidecar(self, sidecar: str | os.PathLike[str] | None) -> None:
+        if sidecar is None:
+            return
+        path = check_export_path(sidecar, suffix=".json")
+        if path.exists():
+            try:
+                self.load_state(read_state_file(path))
+            except (OSError, ValueError) as error:
+                # Keep the file: overwriting it with an empty creation would lose the learner's work.
+                self._say(f"Could not open your saved work in {path.name}: {error} "
+                          "Changes here are NOT saved automatically. Ask a mentor to look at the file.")
+                return
+            self._say(f"Welcome back! Your work from {path.name} is loaded.")
+        self._sidecar = path
+
+    def _changed(self) -> None:
+        if self._sidecar is None or self._restoring:
+            return
+        try:
+            self.save_to(self._sidecar)
+        except (OSError, ValueError) as error:
+            self._say(f"Could not save your work to {self._sidecar.name}: {error}")
+
+    def _say(self, message: str) -> None:
+        self.status.value = message
+
+
+def read_state_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a saved creation from JSON, refusing files that are too big or not a JSON object."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_STATE_BYTES + 1)
+    if len(data) > MAX_STATE_BYTES:
+        raise StateError(f"{os.fspath(path)!r} is bigger than {MAX_STATE_BYTES // 1024 // 1024} MB; it was not loaded.")
+    try:
+        state = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StateError(f"{os.fspath(path)!r} is not a saved creation (bad JSON: {error}).") from None
+    if not isinstance(state, dict):
+        raise StateError(f"{os.fspath(path)!r} is not a saved creation (it should hold a JSON object).")
+    return state
+
+
+def close_all(old: Sequence[widgets.Widget]) -> None:
+    """Close widgets that are being replaced, and their children, so a long session does not leak models."""
+    for widget in old:
+        close_all(getattr(widget, "children", ()))
+        widget.close()
+
+
+def make_status() -> widgets.Label:
+    """The line where a widget tells the learner what happened."""
+    return widgets.Label(value="", layout=widgets.Layout(min_height="1.5em"))
+
+
+def export_row(default_name: str, button_text: str, save: Callable[[str], Path], status: widgets.Label
+               ) -> tuple[widgets.Text, widgets.Button, widgets.HBox]:
+    """A 'File name' box and a save button that calls `save(name)` and reports the result in `status`."""
+    name = widgets.Text(value=default_name, description="File name:", style=WIDE,
+                        tooltip=f"The file to save, in your folder, like {default_name}")
+    button = widgets.Button(description=button_text, icon="download",
+                            tooltip=f"{button_text} to the file name on the left")
+
+    def on_click(_: widgets.Button) -> None:
+        try:
+            written = save(name.value)
+        except (OSError, ValueError) as error:
+            status.value = f"Not saved: {error}"
+        else:
+            status.value = f"Saved {os.path.relpath(written)} in your folder."
+
+    button.on_click(on_click)
+    return name, button, widgets.HBox([name, button])

@@ -1,0 +1,171 @@
+"""BeatMaker: a step grid of drums and melody notes, a tempo, a sound, real audio and WAV export.
+
+Each row is an instrument (a drum or a note of a pentatonic scale, so every melody sounds
+fine) and each column a step, a sixteenth note. A step is a ToggleButton that shows ✓
+when on and · when off, besides its pressed look, so colour is never the only cue; its
+tooltip says which row and step it is. "Make the sound" renders WAV bytes with `synth.py`
+and puts them into an `ipywidgets.Audio` player (not autoplaying: the learner presses
+play), "Save WAV" writes the same bytes to the learner's folder.
+
+Saving with the notebook: pass `sidecar="name.json"` and `state` is kept as JSON in the
+learner's folder, rewritten atomically after every change and loaded when the cell runs
+again (the robust way); with JupyterLab's "Save Widget State Automatically" on, the
+notebook also stores the controls' values, so it reopens showing the creation. See `base.py`.
+
+State: {"steps", "tempo", "repeats", "sound",
+"rows": {row name: [bool per step]}}.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+from ipywidgets.widgets.widget_bool import ToggleButtonStyle
+
+from connected_learning.widgets import synth
+from connected_learning.widgets.base import WIDE, CreationState, StateError, close_all, export_row, make_status
+from connected_learning.widgets.files import atomic_write, check_export_path
+
+__all__ = ["ROWS", "BeatMaker"]
+
+#: Grid rows, top to bottom: high notes first, then the drums.
+ROWS: tuple[str, ...] = ("A", "G", "E", "D", "C", *synth.DRUMS)
+ON, OFF = "✓", "·"
+
+
+def _row_label(name: str) -> str:
+    return f"note {name}" if name in synth.NOTES else name
+
+
+class BeatMaker(CreationState, widgets.VBox):
+    """A beat and melody maker: press steps on or off, set the tempo, make the sound, save a WAV.
+
+    Args:
+        steps: steps per loop, 4 to 32 (16 by default: one bar of sixteenth notes).
+        tempo: beats per minute, 60 to 180.
+        sidecar: a JSON file in the learner's folder that keeps the beat between sessions.
+    """
+
+    kind = "beat_maker"
+
+    def __init__(self, steps: int = 16, tempo: int = 100, *, sidecar: str | os.PathLike[str] | None = None,
+                 **kwargs: Any) -> None:
+        self.status = make_status()
+        self.tempo = widgets.IntSlider(value=tempo, min=synth.MIN_TEMPO, max=synth.MAX_TEMPO, step=1,
+                                       description="Tempo (beats per minute):", style=WIDE, continuous_update=False)
+        self.repeats = widgets.IntSlider(value=2, min=1, max=8, description="Play the loop this many times:",
+                                         style=WIDE, continuous_update=False)
+        self.sound = widgets.Dropdown(options=[(f"{name} ({shape})", name) for name, shape in synth.SOUNDS.items()],
+                                      value="soft", description="Melody instrument:", style=WIDE)
+        for control in (self.tempo, self.repeats, self.sound):
+            control.observe(lambda _: self._changed(), "value")
+        self.play_button = widgets.Button(description="Make the sound", icon="music", button_style="primary",
+                                          tooltip="Turn the grid into sound, then press play on the player below")
+        self.play_button.on_click(lambda _: self.play())
+        self.clear_button = widgets.Button(description="Clear all steps", icon="eraser",
+                                           tooltip="Turn every step off")
+        self.clear_button.on_click(lambda _: self.clear())
+        self.player = widgets.Audio(value=b"", format="wav", autoplay=False, controls=True, loop=False,
+                                    tooltip="Your beat: press play to hear it")
+        self.grid_box = widgets.VBox()
+        self.file_name, self.export_button, export = export_row("my_beat.wav", "Save WAV", self.export_wav,
+                                                                self.status)
+        self._build(steps)
+        super().__init__(children=[
+            widgets.HTML("<b>Beat maker</b>: press steps to turn them on (✓) or off (·), "
+                         "then press <i>Make the sound</i> and play it."),
+            widgets.HBox([self.tempo, self.repeats]), self.sound,
+            widgets.HBox([self.play_button, self.clear_button]), self.player, self.grid_box, export, self.status,
+        ], **kwargs)
+        self._start_sidecar(sidecar)
+
+    def _build(self, steps: int) -> None:
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 4 <= steps <= 32:
+            raise StateError(f"Steps must be a whole number from 4 to 32, not {steps!r}.")
+        self.steps = steps
+        close_all(self.grid_box.children)
+        layout = widgets.Layout(width="30px", height="28px", padding="0", margin="1px")
+        style = ToggleButtonStyle(font_weight="bold")
+        self.buttons: dict[str, list[widgets.ToggleButton]] = {}
+        lines = [widgets.HBox([widgets.Label("step", layout=widgets.Layout(width="70px"))]
+                              + [widgets.Label(str(step + 1), layout=widgets.Layout(width="32px"))
+                                 for step in range(steps)])]
+        for name in ROWS:
+            row = []
+            for step in range(steps):
+                button = widgets.ToggleButton(value=False, description=OFF, layout=layout, style=style,
+                                              tooltip=f"{_row_label(name)}, step {step + 1}: off")
+                button.observe(lambda change, name=name, step=step: self._toggled(name, step, change["new"]), "value")
+                row.append(button)
+            self.buttons[name] = row
+            lines.append(widgets.HBox([widgets.Label(_row_label(name), layout=widgets.Layout(width="70px")), *row]))
+        self.grid_box.children = lines
+
+    def _toggled(self, name: str, step: int, on: bool) -> None:
+        button = self.buttons[name][step]
+        button.description = ON if on else OFF
+        button.tooltip = f"{_row_label(name)}, step {step + 1}: {'on' if on else 'off'}"
+        button.button_style = "success" if on else ""
+        self._changed()
+
+    @property
+    def pattern(self) -> dict[str, list[bool]]:
+        """Which steps are on, row by row."""
+        return {name: [button.value for button in row] for name, row in self.buttons.items()}
+
+    def clear(self) -> None:
+        """Turn every step off."""
+        self._restoring = True  # one save at the end, not one per step
+        try:
+            for row in self.buttons.values():
+                for button in row:
+                    button.value = False
+        finally:
+            self._restoring = False
+        self._changed()
+
+    def to_wav(self) -> bytes:
+        """The beat as WAV bytes (22050 Hz, mono, 16-bit), played `repeats` times."""
+        return synth.render_wav(self.pattern, self.tempo.value, self.sound.value, self.repeats.value)
+
+    def play(self) -> None:
+        """Put the beat into the player; the learner presses its play button."""
+        self.player.value = self.to_wav()
+        seconds = synth.loop_frames(self.tempo.value, self.steps) * self.repeats.value / synth.RATE
+        self._say(f"Your beat is ready: {seconds:.1f} seconds. Press play on the player.")
+
+    def export_wav(self, path: str | os.PathLike[str]) -> Path:
+        """Save the beat as a WAV file in the learner's folder (atomically); returns the path written."""
+        target = check_export_path(path, suffix=".wav")  # refuse a bad name before the work
+        return atomic_write(target, self.to_wav(), suffix=".wav")
+
+    def _dump(self) -> dict[str, Any]:
+        return {"steps": self.steps, "tempo": self.tempo.value, "repeats": self.repeats.value,
+                "sound": self.sound.value, "rows": self.pattern}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        # Check everything before changing anything: a bad file must not wipe the beat on screen.
+        rows, steps = state["rows"], state["steps"]
+        if not isinstance(steps, int) or isinstance(steps, bool) or not 4 <= steps <= 32:
+            raise StateError(f"Steps must be a whole number from 4 to 32, not {steps!r}.")
+        if not isinstance(rows, dict) or set(rows) != set(ROWS):
+            raise StateError(f"A saved beat needs exactly these rows: {', '.join(ROWS)}.")
+        for name, values in rows.items():
+            if not (isinstance(values, list) and len(values) == steps
+                    and all(isinstance(value, bool) for value in values)):
+                raise StateError(f"Row {name!r} needs {steps} true/false steps.")
+        for field, control in (("tempo", self.tempo), ("repeats", self.repeats)):
+            value = state[field]
+            if not isinstance(value, int) or isinstance(value, bool) or not control.min <= value <= control.max:
+                raise StateError(f"The saved {field} must be {control.min} to {control.max}, not {value!r}.")
+        if state["sound"] not in synth.SOUNDS:
+            raise StateError(f"The saved sound must be one of {', '.join(synth.SOUNDS)}.")
+        if steps != self.steps:
+            self._build(steps)
+        self.tempo.value, self.repeats.value, self.sound.value = state["tempo"], state["repeats"], state["sound"]
+        for name, values in rows.items():
+            for button, on in zip(self.buttons[name], values, strict=True):
+                button.value = on

@@ -1,0 +1,156 @@
+"""Where the widgets may write, and how they write there.
+
+Every export (PNG, WAV, Markdown, HTML, the JSON sidecar) goes through `check_export_path`,
+the one function that decides whether a path a learner typed is acceptable, and then
+through `atomic_write`, which writes a temporary file in the same folder and renames it
+over the target. A path is acceptable when it names a file inside the current working
+directory (the learner's folder), has no '..' part, no hidden part, no symbolic link
+anywhere on the way, and ends in the expected suffix. The writer walks the folders with
+O_NOFOLLOW directory descriptors, so a folder swapped for a link after the check is
+still refused instead of followed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path, PurePath
+
+from connected_learning.errors import ClhubError
+
+__all__ = ["ExportPathError", "atomic_write", "check_export_path"]
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_MAX_NAME = 200
+
+
+class ExportPathError(ClhubError, ValueError):
+    """A file name a learner typed that the widgets will not write to."""
+
+    code = "bad-export-path"
+
+
+def check_export_path(path: str | os.PathLike[str], *, suffix: str, base: str | os.PathLike[str] | None = None
+                      ) -> Path:
+    """Validate a path a learner typed for an export and return it as an absolute path.
+
+    Args:
+        path: relative to `base`, or absolute but inside `base`.
+        suffix: the file type the export writes, such as ".png"; the name must end with it.
+        base: the folder exports must stay in; the current working directory by default.
+
+    Returns:
+        The absolute path of the file to write (its folders may not exist yet).
+
+    Raises:
+        ExportPathError (a ValueError): with a message that names the path and says what to do.
+    """
+    example = f"'my_work{suffix}' or 'exports/my_work{suffix}'"
+    if not isinstance(path, str | os.PathLike):
+        raise ExportPathError(f"A file name must be text, like {example}, not {type(path).__name__}.")
+    raw = os.fspath(path)
+    if not isinstance(raw, str):
+        raise ExportPathError(f"A file name must be text, like {example}.")
+    if not raw.strip():
+        raise ExportPathError(f"Type a file name first, like {example}.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
+        raise ExportPathError(f"The file name {raw!r} has a hidden control character in it. "
+                              f"Type it again, like {example}.")
+    if len(raw) > 1000:
+        raise ExportPathError(f"That file name is too long. Use a shorter one, like {example}.")
+    root = Path(os.path.realpath(base if base is not None else os.getcwd()))
+    given = PurePath(raw)
+    if ".." in given.parts:
+        raise ExportPathError(f"The file name {raw!r} uses '..' to leave your folder. "
+                              f"Save inside your folder, like {example}.")
+    full = Path(os.path.normpath(given if given.is_absolute() else root / given))
+    try:
+        relative = full.relative_to(root)
+    except ValueError:
+        raise ExportPathError(f"{raw!r} is outside your folder ({root}). Save inside it, like {example}.") from None
+    if not relative.parts:
+        raise ExportPathError(f"{raw!r} is your folder, not a file. Add a file name, like {example}.")
+    for part in relative.parts:
+        if part.startswith("."):
+            raise ExportPathError(f"{raw!r} has a hidden name (starting with '.'): {part!r}. "
+                                  f"Use a name like {example}.")
+        if len(part) > _MAX_NAME:
+            raise ExportPathError(f"The name {part[:40]!r}... is too long. Use a shorter one, like {example}.")
+    if full.suffix.lower() != suffix.lower():
+        raise ExportPathError(f"{raw!r} must end in {suffix}, like {example}.")
+    here = root
+    for part in relative.parts:
+        here = here / part
+        if here.is_symlink():
+            raise ExportPathError(
+                f"{raw!r} goes through a shortcut (symbolic link) at {str(here.relative_to(root))!r}, so the file "
+                f"could land somewhere else. Save to a plain folder, like {example}.")
+    if full.exists() and not full.is_file():
+        raise ExportPathError(f"{raw!r} is a folder or a special file, not a file. Pick another name, like {example}.")
+    return full
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, suffix: str,
+                 base: str | os.PathLike[str] | None = None) -> Path:
+    """Check `path` with `check_export_path`, then write `data` to it atomically.
+
+    Missing folders are created. The old file, if any, stays whole until the new one is
+    complete and synced, and keeps its permission bits. Returns the absolute path written.
+    """
+    full = check_export_path(path, suffix=suffix, base=base)
+    root = Path(os.path.realpath(base if base is not None else os.getcwd()))
+    relative = full.relative_to(root)
+    shown = str(relative)
+    dir_fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in relative.parts[:-1]:
+            try:
+                os.mkdir(part, 0o777, dir_fd=dir_fd)
+            except FileExistsError:
+                pass
+            try:
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=dir_fd)
+            except OSError:
+                raise ExportPathError(
+                    f"Could not save {shown!r}: {part!r} is not a plain folder (it may be a shortcut). "
+                    "Pick another folder.") from None
+            os.close(dir_fd)
+            dir_fd = next_fd
+        _replace_in(dir_fd, relative.name, data, shown)
+    finally:
+        os.close(dir_fd)
+    return full
+
+
+def _replace_in(dir_fd: int, name: str, data: bytes, shown: str) -> None:
+    mode = 0o666  # narrowed by the learner's umask, like any new file
+    try:
+        old = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        old = None
+    if old is not None:
+        if stat.S_ISLNK(old.st_mode):
+            raise ExportPathError(f"{shown!r} is a shortcut (symbolic link). Pick another file name.")
+        if not stat.S_ISREG(old.st_mode):
+            raise ExportPathError(f"{shown!r} is not a plain file. Pick another file name.")
+    temp = f".{name[:100]}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+    try:
+        try:
+            if old is not None:
+                os.fchmod(fd, stat.S_IMODE(old.st_mode))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(temp, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        raise
+    os.fsync(dir_fd)

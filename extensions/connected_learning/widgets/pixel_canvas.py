@@ -1,0 +1,263 @@
+"""PixelCanvas: pixel art on a grid of buttons, with named colours, undo, clear and PNG export.
+
+Each square is an ipywidgets Button, so it works in JupyterLab and Voila alike and with the
+keyboard (Tab to a square, Enter or Space paints it); the controls come before the grid so
+a keyboard user meets them first, and "Paint square" paints by row and column without
+tabbing through the grid. Colours always carry their names: on the palette buttons, in
+each square's tooltip, and as letters in the squares when "Show colour letters" is ticked.
+Squares of one colour share one style model and all share one layout, so a 16 x 16 canvas
+makes about 350 widget models instead of about 800.
+
+Saving with the notebook: pass `sidecar="name.json"` and `state` is kept as JSON in the
+learner's folder, rewritten atomically after every change and loaded when the cell runs
+again (the robust way); with JupyterLab's "Save Widget State Automatically" on, the
+notebook also stores the controls' values, so it reopens showing the creation. See `base.py`.
+
+State: {"rows", "columns", "palette": [[name, "#rrggbb"], ...],
+"colour": the colour being drawn with, "cells": rows of colour names}. Undo history is not saved.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from connected_learning.widgets.base import WIDE, CreationState, StateError, close_all, export_row, make_status
+from connected_learning.widgets.files import atomic_write, check_export_path
+
+__all__ = ["PALETTE", "PixelCanvas"]
+
+PALETTE: tuple[tuple[str, str], ...] = (
+    ("white", "#ffffff"), ("black", "#000000"), ("grey", "#9e9e9e"), ("red", "#e53935"),
+    ("orange", "#fb8c00"), ("yellow", "#fdd835"), ("green", "#43a047"), ("blue", "#1e88e5"),
+    ("purple", "#8e24aa"), ("pink", "#f48fb1"), ("brown", "#795548"),
+)
+MAX_SIDE = 48
+MAX_UNDO = 500
+_NAME = re.compile(r"^[a-z][a-z -]{0,19}$")
+_HEX = re.compile(r"^#[0-9a-f]{6}$")
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
+
+
+def _text_colour(hex_colour: str) -> str:
+    red, green, blue = _rgb(hex_colour)
+    return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else "white"
+
+
+def _marks(names: list[str]) -> dict[str, str]:
+    """Short letters for each colour (none for the background), different from each other."""
+    marks: dict[str, str] = {names[0]: ""}
+    used: set[str] = set()
+    for name in names[1:]:
+        word = name.replace(" ", "").replace("-", "")
+        options = [word[0].upper(), word[0].upper() + word[-1]] + [word[0].upper() + ch for ch in word[1:]]
+        options += [word[:2].upper(), word.upper()[:3], name]
+        mark = next(option for option in options if option not in used)
+        used.add(mark)
+        marks[name] = mark
+    return marks
+
+
+def _check_palette(palette: Any) -> list[tuple[str, str]]:
+    if not isinstance(palette, list | tuple) or not 2 <= len(palette) <= 24:
+        raise StateError("A palette needs 2 to 24 colours, each a [name, '#rrggbb'] pair.")
+    checked: list[tuple[str, str]] = []
+    for entry in palette:
+        name, colour = entry
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise StateError(f"Colour name {name!r} must be 1 to 20 small letters, like 'sky blue'.")
+        if not isinstance(colour, str) or not _HEX.match(colour.lower()):
+            raise StateError(f"Colour {name!r} must be written like '#1e88e5', not {colour!r}.")
+        checked.append((name, colour.lower()))
+    if len({name for name, _ in checked}) != len(checked):
+        raise StateError("Two colours in the palette have the same name; give each its own name.")
+    return checked
+
+
+def _check_sides(*sides: Any) -> None:
+    for side in sides:
+        if not isinstance(side, int) or isinstance(side, bool) or not 1 <= side <= MAX_SIDE:
+            raise StateError(f"A canvas side must be a whole number from 1 to {MAX_SIDE}, not {side!r}.")
+
+
+class PixelCanvas(CreationState, widgets.VBox):
+    """Pixel art: pick a named colour, press squares to paint them, undo, clear, save a PNG.
+
+    Args:
+        rows, columns: size of the grid, 1 to 48 each (16 x 16 by default).
+        palette: [(name, "#rrggbb"), ...]; the first colour is the background. Default `PALETTE`.
+        sidecar: a JSON file in the learner's folder that keeps the drawing between sessions.
+    """
+
+    kind = "pixel_canvas"
+
+    def __init__(self, rows: int = 16, columns: int = 16, palette: Any = PALETTE, *,
+                 sidecar: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+        self.status = make_status()
+        self._undo: list[list[tuple[int, int, str]]] = []
+        self.letters = widgets.Checkbox(value=False, description="Show colour letters in the squares", indent=False)
+        self.letters.observe(lambda _: self._refresh_all(), "value")
+        self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="Take back the last change")
+        self.undo_button.on_click(lambda _: self.undo())
+        self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="Paint every square background")
+        self.clear_button.on_click(lambda _: self.clear())
+        self.current = widgets.Label()
+        self.palette_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self.row_choice = widgets.Dropdown(description="Row:", style=WIDE, layout=widgets.Layout(width="auto"))
+        self.column_choice = widgets.Dropdown(description="Column:", style=WIDE, layout=widgets.Layout(width="auto"))
+        self.paint_button = widgets.Button(description="Paint square", icon="paint-brush",
+                                           tooltip="Paint the square at the chosen row and column")
+        self.paint_button.on_click(lambda _: self.paint(self.row_choice.value - 1, self.column_choice.value - 1))
+        self.grid_box = widgets.GridBox()
+        self.file_name, self.export_button, export = export_row("my_pixel_art.png", "Save PNG", self.export_png,
+                                                                self.status)
+        self._setup(rows, columns, palette)
+        super().__init__(children=[
+            widgets.HTML("<b>Pixel art</b>: choose a colour, then press squares to paint them."),
+            self.palette_box, self.current,
+            widgets.HBox([self.undo_button, self.clear_button, self.letters]),
+            widgets.HBox([self.row_choice, self.column_choice, self.paint_button]),
+            self.grid_box, export, self.status,
+        ], **kwargs)
+        self._start_sidecar(sidecar)
+
+    def _setup(self, rows: int, columns: int, palette: Any) -> None:
+        """(Re)build the palette and the grid for a size and palette, all squares background."""
+        _check_sides(rows, columns)
+        self.palette = _check_palette(palette)
+        self.colours = dict(self.palette)
+        self.background = self.palette[0][0]
+        self.colour = self.palette[1][0]
+        self._mark = _marks([name for name, _ in self.palette])
+        self._styles = {name: widgets.ButtonStyle(button_color=hex_colour, text_color=_text_colour(hex_colour),
+                                                  font_size="10px", font_weight="bold")
+                        for name, hex_colour in self.palette}
+        close_all([*getattr(self, "palette_buttons", {}).values(), *self.grid_box.children])
+        self.palette_buttons: dict[str, widgets.Button] = {}
+        for name, hex_colour in self.palette:
+            style = widgets.ButtonStyle(button_color=hex_colour, text_color=_text_colour(hex_colour))
+            button = widgets.Button(description=name, tooltip=f"Paint with {name}", style=style,
+                                    layout=widgets.Layout(width="auto", border="1px solid #555"))
+            button.on_click(lambda _, name=name: self.choose(name))
+            self.palette_buttons[name] = button
+        self.palette_box.children = [widgets.Label("Colours:"), *self.palette_buttons.values()]
+        self.rows, self.columns = rows, columns
+        self.grid = [[self.background] * columns for _ in range(rows)]
+        cell_layout = widgets.Layout(width="24px", height="24px", padding="0", margin="0", border="1px solid #bbb")
+        self.cells = [[self._make_cell(row, column, cell_layout) for column in range(columns)] for row in range(rows)]
+        self.grid_box.children = [cell for row in self.cells for cell in row]
+        self.grid_box.layout = widgets.Layout(grid_template_columns=f"repeat({columns}, 24px)", grid_gap="2px",
+                                              width="max-content")
+        self.row_choice.options = list(range(1, rows + 1))
+        self.column_choice.options = list(range(1, columns + 1))
+        self._undo.clear()
+        self.choose(self.colour)
+
+    def _make_cell(self, row: int, column: int, layout: widgets.Layout) -> widgets.Button:
+        cell = widgets.Button(description="", layout=layout, style=self._styles[self.background],
+                              tooltip=f"Row {row + 1}, column {column + 1}: {self.background}")
+        cell.on_click(lambda _: self.paint(row, column))
+        return cell
+
+    def choose(self, name: str) -> None:
+        """Make `name` the colour that squares get painted with."""
+        if name not in self.colours:
+            raise ValueError(f"{name!r} is not in the palette; choose one of {', '.join(self.colours)}.")
+        self.colour = name
+        for other, button in self.palette_buttons.items():
+            button.description = f"✓ {other}" if other == name else other
+        self.current.value = f"Painting with: {name}"
+
+    def paint(self, row: int, column: int) -> None:
+        """What pressing a square does: paint it with the current colour."""
+        old = self.grid[row][column]
+        if old == self.colour:
+            return
+        self._remember([(row, column, old)])
+        self._set_cell(row, column, self.colour)
+        self._changed()
+
+    def clear(self) -> None:
+        """Paint every square with the background colour (undo brings the drawing back)."""
+        changed = [(r, c, name) for r, line in enumerate(self.grid) for c, name in enumerate(line)
+                   if name != self.background]
+        if not changed:
+            return
+        self._remember(changed)
+        for row, column, _ in changed:
+            self._set_cell(row, column, self.background)
+        self._changed()
+
+    def undo(self) -> None:
+        """Take back the last paint or clear."""
+        if not self._undo:
+            self._say("Nothing to undo.")
+            return
+        for row, column, name in self._undo.pop():
+            self._set_cell(row, column, name)
+        self._changed()
+
+    def _remember(self, change: list[tuple[int, int, str]]) -> None:
+        self._undo.append(change)
+        del self._undo[:-MAX_UNDO]
+
+    def _set_cell(self, row: int, column: int, name: str) -> None:
+        self.grid[row][column] = name
+        cell = self.cells[row][column]
+        cell.style = self._styles[name]
+        cell.tooltip = f"Row {row + 1}, column {column + 1}: {name}"
+        cell.description = self._mark[name] if self.letters.value else ""
+
+    def _refresh_all(self) -> None:
+        for row, line in enumerate(self.grid):
+            for column, name in enumerate(line):
+                self._set_cell(row, column, name)
+
+    def to_png(self, scale: int = 16) -> bytes:
+        """The drawing as PNG bytes, each square `scale` x `scale` pixels."""
+        from PIL import Image
+
+        if not isinstance(scale, int) or not 1 <= scale <= 64:
+            raise ValueError(f"Scale must be a whole number from 1 to 64, not {scale!r}.")
+        small = Image.new("RGB", (self.columns, self.rows))
+        small.putdata([_rgb(self.colours[name]) for line in self.grid for name in line])
+        image = small.resize((self.columns * scale, self.rows * scale), Image.Resampling.NEAREST)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def export_png(self, path: str | os.PathLike[str], scale: int = 16) -> Path:
+        """Save the drawing as a PNG in the learner's folder (atomically); returns the path written."""
+        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
+        return atomic_write(target, self.to_png(scale), suffix=".png")
+
+    def _dump(self) -> dict[str, Any]:
+        return {"rows": self.rows, "columns": self.columns, "palette": [list(pair) for pair in self.palette],
+                "colour": self.colour, "cells": [list(line) for line in self.grid]}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        # Check everything before changing anything: a bad file must not wipe the drawing on screen.
+        rows, columns, cells = state["rows"], state["columns"], state["cells"]
+        _check_sides(rows, columns)
+        names = {name for name, _ in _check_palette(state["palette"])}
+        if not isinstance(cells, list) or len(cells) != rows or any(
+                not isinstance(line, list) or len(line) != columns for line in cells):
+            raise StateError("The saved squares do not match the saved canvas size.")
+        unknown = {str(name) for line in cells for name in line if not isinstance(name, str) or name not in names}
+        if unknown or state["colour"] not in names:
+            raise StateError(f"The saved drawing uses colours that are not in its palette: "
+                             f"{', '.join(sorted(unknown)) or state['colour']}.")
+        self._setup(rows, columns, state["palette"])
+        for row, line in enumerate(cells):
+            for column, name in enumerate(line):
+                if name != self.background:
+                    self._set_cell(row, column, name)
+        self.choose(state["colour"])
