@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["spawn"]
+BENCHMARKS = ["spawn", "widgets"]
 
 
 def report(title: str, rows: list[tuple[str, float, float, float]]) -> bool:
