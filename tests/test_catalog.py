@@ -52,9 +52,9 @@ def test_the_repository_catalog_is_clean() -> None:
 
 def test_clhub_catalog_check_passes_on_the_repository_catalog(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["catalog", "check", str(WORKBOOKS)]) == 0
+    assert main(["catalog", "check", "--no-execute", str(WORKBOOKS)]) == 0
     out = capsys.readouterr()
-    assert "3 workbooks" in out.out and out.err == ""
+    assert re.search(r"\d+ workbooks", out.out) and out.err == ""
 
 
 def test_teacher_notes_are_never_delivered() -> None:

@@ -1,0 +1,100 @@
+"""Widgets benchmark: a workbook's first widget cell against a bare ipywidgets display.
+
+Both in a fresh python3 kernel (jupyter_client, as JupyterLab starts one), in the same
+run, on the same machine, interleaved so that drift hits both alike. Measured, from the
+moment the kernel answers as ready until the first widget display message arrives:
+
+- ours: Beat Lab's cells run in order, up to and including the first cell that displays
+  a widget (a display_data or execute_result carrying
+  application/vnd.jupyter.widget-view+json), in a temporary copy of the workbook folder;
+- baseline: `import ipywidgets as w; display(w.IntSlider())`.
+
+The median of 5 runs each, after one warm-up run each (page cache). Target: at most 1.5x.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client import KernelManager
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / "extensions"))
+
+from connected_learning.catalog import load_catalog  # noqa: E402
+
+RUNS = 5
+WORKBOOK = "beat-lab"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+BASELINE = ["import ipywidgets as w\ndisplay(w.IntSlider())"]
+CELL_TIMEOUT = 120  # seconds one cell may take before the run is called broken
+
+
+def first_widget_cells(notebook: Path) -> list[str]:
+    """The code cells of `notebook`, in order: the kernel stops reading once a widget shows."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def shows_widget(msg: dict) -> bool:
+    return msg["msg_type"] in ("display_data", "execute_result") and WIDGET_MIME in msg["content"].get("data", {})
+
+
+def time_to_first_widget(cells: list[str], cwd: Path) -> float:
+    """Seconds from a fresh kernel being ready until `cells`, run in order, display a widget."""
+    km = KernelManager(kernel_name="python3")
+    # The kernel's own log lines (e.g. its TCP warning) would only clutter the report.
+    km.start_kernel(cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kc = km.client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        started = time.monotonic()
+        for index, code in enumerate(cells):
+            msg_id = kc.execute(code, store_history=False, allow_stdin=False)
+            while True:
+                msg = kc.get_iopub_msg(timeout=CELL_TIMEOUT)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if shows_widget(msg):
+                    return time.monotonic() - started
+                if msg["msg_type"] == "error":
+                    raise RuntimeError(f"code cell {index} raised {msg['content']['ename']}: "
+                                       f"{msg['content']['evalue']}")
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+        raise RuntimeError("no cell displayed a widget")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def main() -> list[tuple[str, float, float, float]]:
+    workbook = load_catalog(REPO / "workbooks").workbooks[WORKBOOK]
+    cells = first_widget_cells(workbook.folder / workbook.notebooks[0])
+    ours: list[float] = []
+    bare: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="clhub-bench-") as tmp:
+        # A copy, as a learner's home has: whatever the cells write stays out of the repository.
+        work = Path(tmp) / workbook.id
+        shutil.copytree(workbook.folder, work)
+        for run in range(RUNS + 1):
+            mine, base = time_to_first_widget(cells, work), time_to_first_widget(BASELINE, work)
+            if run:  # run 0 warms the page cache
+                ours.append(mine)
+                bare.append(base)
+    return [("first widget cell, fresh kernel, median s", statistics.median(ours), statistics.median(bare), 1.5)]
+
+
+if __name__ == "__main__":
+    from run import report
+
+    report("widgets (a workbook's first widget cell vs a bare IntSlider)", main())
