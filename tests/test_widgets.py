@@ -41,6 +41,8 @@ from connected_learning.widgets import (
     synth,
     validate_entry,
 )
+from connected_learning.widgets.beat_maker import ROWS
+from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.pixel_canvas import PALETTE
 
 RED = (0xE5, 0x39, 0x35)
@@ -68,6 +70,16 @@ def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
         yield from descendants(child)
 
 
+def press_step(beat: BeatMaker, name: str, step: int) -> None:
+    """Press a step of the beat grid, as a click in the browser does."""
+    beat.cell_grid.press(ROWS.index(name), step)
+
+
+def shown_mark(grid: CellGrid, row: int, column: int) -> str:
+    """The text the browser shows in a cell: the mark of its value."""
+    return grid.marks.get(grid.get(row, column), "")
+
+
 def save_with_button(row_name: widgets.Text, button: widgets.Button, name: str) -> None:
     row_name.value = name
     button.click()
@@ -78,9 +90,9 @@ def save_with_button(row_name: widgets.Text, button: widgets.Button, name: str) 
 def test_pixel_canvas_paints_and_exports_a_png_with_the_painted_colour(workdir: Path) -> None:
     canvas = PixelCanvas()
     canvas.palette_buttons["red"].click()
-    canvas.cells[2][3].click()
+    canvas.cell_grid.press(2, 3)
     canvas.palette_buttons["blue"].click()
-    canvas.cells[0][0].click()
+    canvas.cell_grid.press(0, 0)
     canvas.undo_button.click()  # takes back the blue square only
     save_with_button(canvas.file_name, canvas.export_button, "art/mine.png")
 
@@ -119,13 +131,13 @@ def test_pixel_canvas_names_every_colour_in_text() -> None:
     assert [button.description for button in canvas.palette_buttons.values()] == [
         f"✓ {name}" if name == "purple" else name for name, _ in PALETTE]
     assert canvas.current.value == "Painting with: purple"
-    canvas.cells[5][6].click()
-    assert canvas.cells[5][6].tooltip == "Row 6, column 7: purple"
-    assert canvas.cells[5][6].description == ""
+    canvas.cell_grid.press(5, 6)
+    assert canvas.cell_grid.title(5, 6) == "Row 6, column 7: purple"
+    assert shown_mark(canvas.cell_grid, 5, 6) == ""
     canvas.letters.value = True
     marks = {canvas._mark[name] for name, _ in PALETTE[1:]}
     assert len(marks) == len(PALETTE) - 1 and "" not in marks, "every colour has its own letters"
-    assert canvas.cells[5][6].description == canvas._mark["purple"] != ""
+    assert shown_mark(canvas.cell_grid, 5, 6) == canvas._mark["purple"] != ""
 
 
 # ---------------------------------------------------------------- BeatMaker
@@ -141,9 +153,9 @@ def test_beat_maker_plays_and_exports_a_wav_as_long_as_tempo_and_steps_say(workd
                                                                            repeats: int) -> None:
     beat = BeatMaker()
     for step in (0, 4, 8, 12):
-        beat.buttons["kick"][step].value = True
-    beat.buttons["hi-hat"][2].value = True
-    beat.buttons["E"][6].value = True
+        press_step(beat, "kick", step)
+    press_step(beat, "hi-hat", 2)
+    press_step(beat, "E", 6)
     beat.tempo.value, beat.repeats.value = tempo, repeats
     beat.sound.value = "buzzy"
     beat.play_button.click()
@@ -161,12 +173,16 @@ def test_beat_maker_plays_and_exports_a_wav_as_long_as_tempo_and_steps_say(workd
 
 def test_beat_maker_marks_steps_with_text_and_silence_is_silent() -> None:
     beat = BeatMaker()
-    button = beat.buttons["snare"][4]
-    assert (button.description, button.tooltip) == ("·", "snare, step 5: off")
-    button.value = True
-    assert (button.description, button.tooltip) == ("✓", "snare, step 5: on")
+    row = ROWS.index("snare")
+    assert (shown_mark(beat.cell_grid, row, 4), beat.cell_grid.title(row, 4)) == ("·", "snare, step 5: off")
+    press_step(beat, "snare", 4)
+    assert (shown_mark(beat.cell_grid, row, 4), beat.cell_grid.title(row, 4)) == ("✓", "snare, step 5: on")
+    assert beat.cell_grid.title(0, 0) == "note A, step 1: off"
+    press_step(beat, "snare", 4)
+    assert not beat.pattern["snare"][4], "pressing a step again turns it off"
+    press_step(beat, "snare", 4)
     beat.clear_button.click()
-    assert button.description == "·" and not any(any(row) for row in beat.pattern.values())
+    assert shown_mark(beat.cell_grid, row, 4) == "·" and not any(any(row) for row in beat.pattern.values())
     *_, pcm = read_wav(beat.to_wav())
     assert not any(pcm), "an empty grid makes silence"
 
@@ -445,13 +461,13 @@ def test_reflection_box_exports_markdown_and_comes_back_from_its_sidecar(workdir
 def make_canvas() -> PixelCanvas:
     canvas = PixelCanvas(rows=6, columns=5)
     canvas.palette_buttons["orange"].click()
-    canvas.cells[1][2].click()
+    canvas.cell_grid.press(1, 2)
     return canvas
 
 
 def make_beat() -> BeatMaker:
     beat = BeatMaker(steps=8)
-    beat.buttons["G"][3].value = True
+    press_step(beat, "G", 3)
     beat.tempo.value = 150
     return beat
 
@@ -553,7 +569,7 @@ def test_a_bad_state_changes_nothing(name: str) -> None:
 
 def test_a_sidecar_keeps_the_creation_across_sessions_and_a_damaged_one_is_kept(workdir: Path) -> None:
     beat = BeatMaker(sidecar="beat.json")
-    beat.buttons["kick"][0].value = True
+    press_step(beat, "kick", 0)
     beat.tempo.value = 140
     again = BeatMaker(sidecar="beat.json")
     assert again.state == beat.state and again.tempo.value == 140
@@ -561,7 +577,7 @@ def test_a_sidecar_keeps_the_creation_across_sessions_and_a_damaged_one_is_kept(
     (workdir / "art.json").write_text("{not json", encoding="utf-8")
     canvas = PixelCanvas(sidecar="art.json")
     assert "NOT saved automatically" in canvas.status.value
-    canvas.cells[0][0].click()
+    canvas.cell_grid.press(0, 0)
     assert (workdir / "art.json").read_text(encoding="utf-8") == "{not json"
 
 
@@ -574,6 +590,8 @@ def test_every_control_has_a_text_label(make: Callable[[], Any]) -> None:
     unlabelled = [control for control in found if not (control.description if hasattr(control, "description")
                                                        else "").strip() and not (control.tooltip or "").strip()]
     assert unlabelled == []
+    for grid in (control for control in descendants(make()) if isinstance(control, CellGrid)):
+        assert grid.label.strip() and all(name.strip() for name in grid.rows)
 
 
 EXPORTS: dict[str, tuple[Callable[[], Any], str, str]] = {
@@ -640,7 +658,7 @@ def test_a_failed_write_keeps_the_old_file_whole(workdir: Path, monkeypatch: pyt
     canvas.export_png("art.png")
     old = (workdir / "art.png").read_bytes()
     canvas.palette_buttons["black"].click()
-    canvas.cells[0][0].click()
+    canvas.cell_grid.press(0, 0)
 
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")

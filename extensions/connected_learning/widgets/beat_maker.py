@@ -1,9 +1,10 @@
 """BeatMaker: a step grid of drums and melody notes, a tempo, a sound, real audio and WAV export.
 
 Each row is an instrument (a drum or a note of a pentatonic scale, so every melody sounds
-fine) and each column a step, a sixteenth note. A step is a ToggleButton that shows ✓
-when on and · when off, besides its pressed look, so colour is never the only cue; its
-tooltip says which row and step it is. "Make the sound" renders WAV bytes with `synth.py`
+fine) and each column a step, a sixteenth note. The steps are one `CellGrid` (one widget
+model for the whole grid, see `cell_grid.py`): a step shows ✓ when on and · when off, besides
+its colour, so colour is never the only cue, and its title says which row and step it is, like
+"kick, step 1: off". Nothing is rendered until asked: "Make the sound" renders WAV bytes with `synth.py`
 and puts them into an `ipywidgets.Audio` player (not autoplaying: the learner presses
 play), "Save WAV" writes the same bytes to the learner's folder.
 
@@ -23,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 
 from connected_learning.widgets import synth
-from connected_learning.widgets.base import WIDE, CreationState, StateError, close_all, export_row, make_status
+from connected_learning.widgets.base import WIDE, CreationState, StateError, export_row, make_status
+from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.files import atomic_write, check_export_path
 
 __all__ = ["ROWS", "BeatMaker"]
@@ -34,6 +35,8 @@ __all__ = ["ROWS", "BeatMaker"]
 #: Grid rows, top to bottom: high notes first, then the drums.
 ROWS: tuple[str, ...] = ("A", "G", "E", "D", "C", *synth.DRUMS)
 ON, OFF = "✓", "·"
+#: Step colours: a dark green for on (white ✓), light grey for off (black ·).
+STEP_COLOURS = {"on": "#2e7d32", "off": "#eeeeee"}
 
 
 def _row_label(name: str) -> str:
@@ -70,7 +73,9 @@ class BeatMaker(CreationState, widgets.VBox):
         self.clear_button.on_click(lambda _: self.clear())
         self.player = widgets.Audio(value=b"", format="wav", autoplay=False, controls=True, loop=False,
                                     tooltip="Your beat: press play to hear it")
-        self.grid_box = widgets.VBox()
+        self.cell_grid = CellGrid(colours=STEP_COLOURS, marks={"on": ON, "off": OFF}, pressed_value="on",
+                                  column_word="step", headers=True, cell_size=28, label="Beat steps")
+        self.cell_grid.on_press(self._pressed)
         self.file_name, self.export_button, export = export_row("my_beat.wav", "Save WAV", self.export_wav,
                                                                 self.status)
         self._build(steps)
@@ -78,7 +83,7 @@ class BeatMaker(CreationState, widgets.VBox):
             widgets.HTML("<b>Beat maker</b>: press steps to turn them on (✓) or off (·), "
                          "then press <i>Make the sound</i> and play it."),
             widgets.HBox([self.tempo, self.repeats]), self.sound,
-            widgets.HBox([self.play_button, self.clear_button]), self.player, self.grid_box, export, self.status,
+            widgets.HBox([self.play_button, self.clear_button]), self.player, self.cell_grid, export, self.status,
         ], **kwargs)
         self._start_sidecar(sidecar)
 
@@ -86,45 +91,29 @@ class BeatMaker(CreationState, widgets.VBox):
         if not isinstance(steps, int) or isinstance(steps, bool) or not 4 <= steps <= 32:
             raise StateError(f"Steps must be a whole number from 4 to 32, not {steps!r}.")
         self.steps = steps
-        close_all(self.grid_box.children)
-        layout = widgets.Layout(width="30px", height="28px", padding="0", margin="1px")
-        style = ToggleButtonStyle(font_weight="bold")
-        self.buttons: dict[str, list[widgets.ToggleButton]] = {}
-        lines = [widgets.HBox([widgets.Label("step", layout=widgets.Layout(width="70px"))]
-                              + [widgets.Label(str(step + 1), layout=widgets.Layout(width="32px"))
-                                 for step in range(steps)])]
-        for name in ROWS:
-            row = []
-            for step in range(steps):
-                button = widgets.ToggleButton(value=False, description=OFF, layout=layout, style=style,
-                                              tooltip=f"{_row_label(name)}, step {step + 1}: off")
-                button.observe(lambda change, name=name, step=step: self._toggled(name, step, change["new"]), "value")
-                row.append(button)
-            self.buttons[name] = row
-            lines.append(widgets.HBox([widgets.Label(_row_label(name), layout=widgets.Layout(width="70px")), *row]))
-        self.grid_box.children = lines
+        self.cell_grid.reshape([_row_label(name) for name in ROWS], steps, "off")
 
-    def _toggled(self, name: str, step: int, on: bool) -> None:
-        button = self.buttons[name][step]
-        button.description = ON if on else OFF
-        button.tooltip = f"{_row_label(name)}, step {step + 1}: {'on' if on else 'off'}"
-        button.button_style = "success" if on else ""
+    def _pressed(self, row: int, step: int) -> None:
+        """What pressing a step does: turn it on if it was off, off if it was on."""
+        self.set_step(ROWS[row], step, self.cell_grid.get(row, step) != "on")
+
+    def set_step(self, name: str, step: int, on: bool) -> None:
+        """Turn step `step` (counted from 0) of row `name` (a drum or a note, see ROWS) on or off."""
+        if name not in ROWS:
+            raise ValueError(f"There is no row {name!r}; the rows are {', '.join(ROWS)}.")
+        self.cell_grid.set(ROWS.index(name), step, "on" if on else "off")
         self._changed()
 
     @property
     def pattern(self) -> dict[str, list[bool]]:
         """Which steps are on, row by row."""
-        return {name: [button.value for button in row] for name, row in self.buttons.items()}
+        return {name: [value == "on" for value in line]
+                for name, line in zip(ROWS, self.cell_grid.values, strict=True)}
 
     def clear(self) -> None:
         """Turn every step off."""
-        self._restoring = True  # one save at the end, not one per step
-        try:
-            for row in self.buttons.values():
-                for button in row:
-                    button.value = False
-        finally:
-            self._restoring = False
+        self.cell_grid.update((row, step, "off") for row, line in enumerate(self.cell_grid.values)
+                              for step, value in enumerate(line) if value != "off")
         self._changed()
 
     def to_wav(self) -> bytes:
@@ -166,6 +155,5 @@ class BeatMaker(CreationState, widgets.VBox):
         if steps != self.steps:
             self._build(steps)
         self.tempo.value, self.repeats.value, self.sound.value = state["tempo"], state["repeats"], state["sound"]
-        for name, values in rows.items():
-            for button, on in zip(self.buttons[name], values, strict=True):
-                button.value = on
+        self.cell_grid.update((row, step, "on" if on else "off")
+                              for row, name in enumerate(ROWS) for step, on in enumerate(rows[name]))

@@ -1,12 +1,13 @@
-"""PixelCanvas: pixel art on a grid of buttons, with named colours, undo, clear and PNG export.
+"""PixelCanvas: pixel art on a grid of squares, with named colours, undo, clear and PNG export.
 
-Each square is an ipywidgets Button, so it works in JupyterLab and Voila alike and with the
-keyboard (Tab to a square, Enter or Space paints it); the controls come before the grid so
-a keyboard user meets them first, and "Paint square" paints by row and column without
-tabbing through the grid. Colours always carry their names: on the palette buttons, in
-each square's tooltip, and as letters in the squares when "Show colour letters" is ticked.
-Squares of one colour share one style model and all share one layout, so a 16 x 16 canvas
-makes about 350 widget models instead of about 800.
+The squares are one `CellGrid` (one widget model for the whole grid, see `cell_grid.py`), so
+a 16 x 16 canvas appears as fast as a slider, in JupyterLab and Voila alike. The grid is one
+tab stop: arrow keys move between squares, Enter or Space paints one. The controls come
+before the grid so a keyboard user meets them first, and "Paint square" paints by row and
+column without entering the grid. Colours always carry their names: on the palette buttons,
+in each square's title ("Row 1, column 1: white"), and as letters in the squares when "Show
+colour letters" is ticked. `self.grid` (colour names, row by row) is the drawing; the
+CellGrid only shows it.
 
 Saving with the notebook: pass `sidecar="name.json"` and `state` is kept as JSON in the
 learner's folder, rewritten atomically after every change and loaded when the cell runs
@@ -28,6 +29,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from connected_learning.widgets.base import WIDE, CreationState, StateError, close_all, export_row, make_status
+from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.files import atomic_write, check_export_path
 
 __all__ = ["PALETTE", "PixelCanvas"]
@@ -104,19 +106,21 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.status = make_status()
         self._undo: list[list[tuple[int, int, str]]] = []
         self.letters = widgets.Checkbox(value=False, description="Show colour letters in the squares", indent=False)
-        self.letters.observe(lambda _: self._refresh_all(), "value")
+        self.letters.observe(lambda _: self._show_letters(), "value")
         self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="Take back the last change")
         self.undo_button.on_click(lambda _: self.undo())
         self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="Paint every square background")
         self.clear_button.on_click(lambda _: self.clear())
         self.current = widgets.Label()
         self.palette_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
-        self.row_choice = widgets.Dropdown(description="Row:", style=WIDE, layout=widgets.Layout(width="auto"))
-        self.column_choice = widgets.Dropdown(description="Column:", style=WIDE, layout=widgets.Layout(width="auto"))
+        auto_width = widgets.Layout(width="auto")  # one layout model shared by both
+        self.row_choice = widgets.Dropdown(description="Row:", style=WIDE, layout=auto_width)
+        self.column_choice = widgets.Dropdown(description="Column:", style=WIDE, layout=auto_width)
         self.paint_button = widgets.Button(description="Paint square", icon="paint-brush",
                                            tooltip="Paint the square at the chosen row and column")
         self.paint_button.on_click(lambda _: self.paint(self.row_choice.value - 1, self.column_choice.value - 1))
-        self.grid_box = widgets.GridBox()
+        self.cell_grid = CellGrid(column_word="column", cell_size=24, label="Pixel art squares")
+        self.cell_grid.on_press(self.paint)
         self.file_name, self.export_button, export = export_row("my_pixel_art.png", "Save PNG", self.export_png,
                                                                 self.status)
         self._setup(rows, columns, palette)
@@ -125,7 +129,7 @@ class PixelCanvas(CreationState, widgets.VBox):
             self.palette_box, self.current,
             widgets.HBox([self.undo_button, self.clear_button, self.letters]),
             widgets.HBox([self.row_choice, self.column_choice, self.paint_button]),
-            self.grid_box, export, self.status,
+            self.cell_grid, export, self.status,
         ], **kwargs)
         self._start_sidecar(sidecar)
 
@@ -137,35 +141,25 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.background = self.palette[0][0]
         self.colour = self.palette[1][0]
         self._mark = _marks([name for name, _ in self.palette])
-        self._styles = {name: widgets.ButtonStyle(button_color=hex_colour, text_color=_text_colour(hex_colour),
-                                                  font_size="10px", font_weight="bold")
-                        for name, hex_colour in self.palette}
-        close_all([*getattr(self, "palette_buttons", {}).values(), *self.grid_box.children])
+        close_all(list(getattr(self, "palette_buttons", {}).values()))
         self.palette_buttons: dict[str, widgets.Button] = {}
+        layout = widgets.Layout(width="auto", border="1px solid #555")  # shared by every palette button
         for name, hex_colour in self.palette:
             style = widgets.ButtonStyle(button_color=hex_colour, text_color=_text_colour(hex_colour))
-            button = widgets.Button(description=name, tooltip=f"Paint with {name}", style=style,
-                                    layout=widgets.Layout(width="auto", border="1px solid #555"))
+            button = widgets.Button(description=name, tooltip=f"Paint with {name}", style=style, layout=layout)
             button.on_click(lambda _, name=name: self.choose(name))
             self.palette_buttons[name] = button
         self.palette_box.children = [widgets.Label("Colours:"), *self.palette_buttons.values()]
         self.rows, self.columns = rows, columns
         self.grid = [[self.background] * columns for _ in range(rows)]
-        cell_layout = widgets.Layout(width="24px", height="24px", padding="0", margin="0", border="1px solid #bbb")
-        self.cells = [[self._make_cell(row, column, cell_layout) for column in range(columns)] for row in range(rows)]
-        self.grid_box.children = [cell for row in self.cells for cell in row]
-        self.grid_box.layout = widgets.Layout(grid_template_columns=f"repeat({columns}, 24px)", grid_gap="2px",
-                                              width="max-content")
+        with self.cell_grid.hold_sync():
+            self.cell_grid.colours = self.colours
+            self.cell_grid.marks = self._mark if self.letters.value else {}
+            self.cell_grid.reshape([f"Row {row + 1}" for row in range(rows)], columns, self.background)
         self.row_choice.options = list(range(1, rows + 1))
         self.column_choice.options = list(range(1, columns + 1))
         self._undo.clear()
         self.choose(self.colour)
-
-    def _make_cell(self, row: int, column: int, layout: widgets.Layout) -> widgets.Button:
-        cell = widgets.Button(description="", layout=layout, style=self._styles[self.background],
-                              tooltip=f"Row {row + 1}, column {column + 1}: {self.background}")
-        cell.on_click(lambda _: self.paint(row, column))
-        return cell
 
     def choose(self, name: str) -> None:
         """Make `name` the colour that squares get painted with."""
@@ -178,11 +172,12 @@ class PixelCanvas(CreationState, widgets.VBox):
 
     def paint(self, row: int, column: int) -> None:
         """What pressing a square does: paint it with the current colour."""
+        row, column = self.cell_grid.check_cell(row, column)
         old = self.grid[row][column]
         if old == self.colour:
             return
         self._remember([(row, column, old)])
-        self._set_cell(row, column, self.colour)
+        self._set_cells([(row, column, self.colour)])
         self._changed()
 
     def clear(self) -> None:
@@ -192,8 +187,7 @@ class PixelCanvas(CreationState, widgets.VBox):
         if not changed:
             return
         self._remember(changed)
-        for row, column, _ in changed:
-            self._set_cell(row, column, self.background)
+        self._set_cells([(row, column, self.background) for row, column, _ in changed])
         self._changed()
 
     def undo(self) -> None:
@@ -201,25 +195,21 @@ class PixelCanvas(CreationState, widgets.VBox):
         if not self._undo:
             self._say("Nothing to undo.")
             return
-        for row, column, name in self._undo.pop():
-            self._set_cell(row, column, name)
+        self._set_cells(self._undo.pop())
         self._changed()
 
     def _remember(self, change: list[tuple[int, int, str]]) -> None:
         self._undo.append(change)
         del self._undo[:-MAX_UNDO]
 
-    def _set_cell(self, row: int, column: int, name: str) -> None:
-        self.grid[row][column] = name
-        cell = self.cells[row][column]
-        cell.style = self._styles[name]
-        cell.tooltip = f"Row {row + 1}, column {column + 1}: {name}"
-        cell.description = self._mark[name] if self.letters.value else ""
+    def _set_cells(self, changes: list[tuple[int, int, str]]) -> None:
+        """Change squares in the drawing and on screen (one message to the browser)."""
+        for row, column, name in changes:
+            self.grid[row][column] = name
+        self.cell_grid.update(changes)
 
-    def _refresh_all(self) -> None:
-        for row, line in enumerate(self.grid):
-            for column, name in enumerate(line):
-                self._set_cell(row, column, name)
+    def _show_letters(self) -> None:
+        self.cell_grid.marks = self._mark if self.letters.value else {}
 
     def to_png(self, scale: int = 16) -> bytes:
         """The drawing as PNG bytes, each square `scale` x `scale` pixels."""
@@ -256,8 +246,6 @@ class PixelCanvas(CreationState, widgets.VBox):
             raise StateError(f"The saved drawing uses colours that are not in its palette: "
                              f"{', '.join(sorted(unknown)) or state['colour']}.")
         self._setup(rows, columns, state["palette"])
-        for row, line in enumerate(cells):
-            for column, name in enumerate(line):
-                if name != self.background:
-                    self._set_cell(row, column, name)
+        self._set_cells([(row, column, name) for row, line in enumerate(cells)
+                         for column, name in enumerate(line) if name != self.background])
         self.choose(state["colour"])
