@@ -23,6 +23,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 import pytest
+import traitlets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -138,6 +139,39 @@ def test_pixel_canvas_names_every_colour_in_text() -> None:
     marks = {canvas._mark[name] for name, _ in PALETTE[1:]}
     assert len(marks) == len(PALETTE) - 1 and "" not in marks, "every colour has its own letters"
     assert shown_mark(canvas.cell_grid, 5, 6) == canvas._mark["purple"] != ""
+
+
+# ---------------------------------------------------------------- CellGrid
+
+def test_cell_grid_press_is_decided_in_python_and_syncs_new_values() -> None:
+    grid = CellGrid(rows=["Row 1", "Row 2"], columns=3, values=[["white"] * 3, ["white"] * 3],
+                    colours={"white": "#ffffff", "red": "#e53935"}, marks={"red": "R"})
+    presses: list[tuple[int, int]] = []
+    grid.on_press(lambda row, column: (presses.append((row, column)), grid.set(row, column, "red")))
+    before = grid.values
+    grid._handle_message(grid, {"event": "press", "row": 1, "column": 2}, [])  # what the browser sends
+    assert presses == [(1, 2)] and grid.get(1, 2) == "red"
+    assert before[1][2] == "white", "the old value is never changed in place, so traitlets sees a new one"
+    assert grid.title(1, 2) == "Row 2, column 3: red" and grid.title(0, 0) == "Row 1, column 1: white"
+    grid.update([(0, 0, "red"), (0, 1, "red")])
+    assert grid.values == [["red", "red", "white"], ["white", "white", "red"]]
+    assert grid.get_state("values")["values"] == grid.values
+
+
+def test_cell_grid_refuses_cells_that_are_not_there() -> None:
+    grid = CellGrid(rows=["kick"], columns=4, values=[["off"] * 4], column_word="step")
+    grid.on_press(lambda row, column: pytest.fail("no callback for a bad press"))
+    for row, column in [(1, 0), (0, 4), (-1, 0), (0, True), ("0", 0)]:
+        with pytest.raises(ValueError, match="There is no"):
+            grid.press(row, column)
+        grid._handle_message(grid, {"event": "press", "row": row, "column": column}, [])  # ignored, logged
+    grid._handle_message(grid, {"event": "dance"}, [])
+    with pytest.raises(ValueError, match="names"):
+        grid.set(0, 0, 1)  # type: ignore[arg-type]
+    with pytest.raises(traitlets.TraitError, match="1 rows of 4 cells"):
+        grid.values = [["off"] * 3]
+    grid.reshape(["kick", "snare"], 2, "off")
+    assert grid.values == [["off", "off"], ["off", "off"]] and grid.title(1, 1) == "snare, step 2: off"
 
 
 # ---------------------------------------------------------------- BeatMaker
@@ -583,8 +617,9 @@ def test_a_sidecar_keeps_the_creation_across_sessions_and_a_damaged_one_is_kept(
 
 @pytest.mark.parametrize("make", MAKERS.values(), ids=MAKERS.keys())
 def test_every_control_has_a_text_label(make: Callable[[], Any]) -> None:
+    # Not Audio: a tooltip breaks its view in ipywidgets 8 (it reads a description Audio lacks).
     controls = (widgets.Button, widgets.ToggleButton, widgets.Dropdown, widgets.Text, widgets.Textarea,
-                widgets.IntSlider, widgets.Checkbox, widgets.Audio, widgets.Image)
+                widgets.IntSlider, widgets.Checkbox, widgets.Image)
     found = [control for control in descendants(make()) if isinstance(control, controls)]
     assert found
     unlabelled = [control for control in found if not (control.description if hasattr(control, "description")

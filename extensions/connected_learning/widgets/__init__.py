@@ -7,19 +7,40 @@ Every widget keeps its creation in a JSON-serializable `state`, can be rebuilt w
 `Widget.from_state(state)`, saves a JSON sidecar (`sidecar=`, `save_to`, `load_from`; see
 `base.py`), exports atomically to a path inside the working directory (see `files.py`),
 works with the keyboard alone, labels every control in text, and never uses colour as
-the only cue. Heavy libraries (pandas, matplotlib, Pillow) load only when a widget needs
-them, so importing this package is cheap.
+the only cue. A workbook's first widget should appear about as fast as a bare slider, so
+each name below is imported from its module only when first used (PEP 562), and heavy
+libraries (pandas, matplotlib, Pillow) load only when a widget needs them.
 """
 
-from connected_learning.widgets.base import StateError
-from connected_learning.widgets.beat_maker import BeatMaker
-from connected_learning.widgets.chart_maker import ChartMaker
-from connected_learning.widgets.data_collector import DataCollector
-from connected_learning.widgets.entries import append_row, validate_entry
-from connected_learning.widgets.files import ExportPathError
-from connected_learning.widgets.pixel_canvas import PixelCanvas
-from connected_learning.widgets.reflection_box import ReflectionBox
-from connected_learning.widgets.story_builder import StoryBuilder
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connected_learning.widgets.base import StateError
+    from connected_learning.widgets.beat_maker import BeatMaker
+    from connected_learning.widgets.chart_maker import ChartMaker
+    from connected_learning.widgets.data_collector import DataCollector
+    from connected_learning.widgets.entries import append_row, validate_entry
+    from connected_learning.widgets.files import ExportPathError
+    from connected_learning.widgets.pixel_canvas import PixelCanvas
+    from connected_learning.widgets.reflection_box import ReflectionBox
+    from connected_learning.widgets.story_builder import StoryBuilder
+
+#: Public name -> the module that defines it.
+_HOMES = {
+    "BeatMaker": "beat_maker",
+    "ChartMaker": "chart_maker",
+    "DataCollector": "data_collector",
+    "ExportPathError": "files",
+    "PixelCanvas": "pixel_canvas",
+    "ReflectionBox": "reflection_box",
+    "StateError": "base",
+    "StoryBuilder": "story_builder",
+    "append_row": "entries",
+    "validate_entry": "entries",
+}
 
 __all__ = [
     "BeatMaker",
@@ -33,3 +54,16 @@ __all__ = [
     "append_row",
     "validate_entry",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

@@ -23,14 +23,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import LabelStyle
 
 from connected_learning.widgets.files import ExportPathError, atomic_write, check_export_path
 
-__all__ = ["CreationState", "StateError", "close_all", "export_row", "make_status"]
+__all__ = ["CreationState", "SharedModels", "StateError", "close_all", "export_row", "make_status"]
 
 MAX_STATE_BYTES = 8 * 1024 * 1024
 WIDE = {"description_width": "initial"}
@@ -131,6 +133,11 @@ class CreationState:
     def _say(self, message: str) -> None:
         self.status.value = message
 
+    def __repr__(self) -> str:
+        # ipywidgets' repr lists every trait of every child: slow to build for a whole widget
+        # tree, and it is sent with each display. A short one is enough.
+        return f"<{type(self).__name__} {self.kind}>"
+
 
 def read_state_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a saved creation from JSON, refusing files that are too big or not a JSON object."""
@@ -154,17 +161,50 @@ def close_all(old: Sequence[widgets.Widget]) -> None:
         widget.close()
 
 
-def make_status() -> widgets.Label:
+class SharedModels:
+    """Layout and style models that many controls of one widget share.
+
+    Every ipywidgets model costs the kernel about a millisecond to create and announce, and
+    each control would otherwise make its own empty Layout and default style. Sharing them
+    roughly halves a widget's models, so it appears sooner. Do not change these shared
+    models to restyle one control: give that control its own Layout or style instead.
+    """
+
+    @cached_property
+    def layout(self) -> widgets.Layout:
+        """An empty Layout: every control that keeps the default layout."""
+        return widgets.Layout()
+
+    @cached_property
+    def button(self) -> widgets.ButtonStyle:
+        """The default style of a plain button."""
+        return widgets.ButtonStyle()
+
+    @cached_property
+    def slider(self) -> widgets.SliderStyle:
+        """A slider style whose description is as wide as its text."""
+        return widgets.SliderStyle(description_width="initial")
+
+    @cached_property
+    def label(self) -> LabelStyle:
+        """The default style of a Label."""
+        return LabelStyle()
+
+
+def make_status(shared: SharedModels | None = None) -> widgets.Label:
     """The line where a widget tells the learner what happened."""
-    return widgets.Label(value="", layout=widgets.Layout(min_height="1.5em"))
+    style = {} if shared is None else {"style": shared.label}
+    return widgets.Label(value="", layout=widgets.Layout(min_height="1.5em"), **style)
 
 
-def export_row(default_name: str, button_text: str, save: Callable[[str], Path], status: widgets.Label
-               ) -> tuple[widgets.Text, widgets.Button, widgets.HBox]:
+def export_row(default_name: str, button_text: str, save: Callable[[str], Path], status: widgets.Label,
+               shared: SharedModels | None = None) -> tuple[widgets.Text, widgets.Button, widgets.HBox]:
     """A 'File name' box and a save button that calls `save(name)` and reports the result in `status`."""
-    name = widgets.Text(value=default_name, description="File name:", style=WIDE,
+    layout = {} if shared is None else {"layout": shared.layout}
+    name = widgets.Text(value=default_name, description="File name:", style=WIDE, **layout,
                         tooltip=f"The file to save, in your folder, like {default_name}")
-    button = widgets.Button(description=button_text, icon="download",
+    button = widgets.Button(description=button_text, icon="download", **layout,
+                            **({} if shared is None else {"style": shared.button}),
                             tooltip=f"{button_text} to the file name on the left")
 
     def on_click(_: widgets.Button) -> None:
@@ -176,4 +216,4 @@ def export_row(default_name: str, button_text: str, save: Callable[[str], Path],
             status.value = f"Saved {os.path.relpath(written)} in your folder."
 
     button.on_click(on_click)
-    return name, button, widgets.HBox([name, button])
+    return name, button, widgets.HBox([name, button], **layout)

@@ -26,7 +26,14 @@ from typing import Any
 import ipywidgets as widgets
 
 from connected_learning.widgets import synth
-from connected_learning.widgets.base import WIDE, CreationState, StateError, export_row, make_status
+from connected_learning.widgets.base import (
+    WIDE,
+    CreationState,
+    SharedModels,
+    StateError,
+    export_row,
+    make_status,
+)
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.files import atomic_write, check_export_path
 
@@ -43,6 +50,12 @@ def _row_label(name: str) -> str:
     return f"note {name}" if name in synth.NOTES else name
 
 
+def _check_steps(steps: Any) -> int:
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 4 <= steps <= 32:
+        raise StateError(f"Steps must be a whole number from 4 to 32, not {steps!r}.")
+    return steps
+
+
 class BeatMaker(CreationState, widgets.VBox):
     """A beat and melody maker: press steps on or off, set the tempo, make the sound, save a WAV.
 
@@ -56,41 +69,51 @@ class BeatMaker(CreationState, widgets.VBox):
 
     def __init__(self, steps: int = 16, tempo: int = 100, *, sidecar: str | os.PathLike[str] | None = None,
                  **kwargs: Any) -> None:
-        self.status = make_status()
+        shared = SharedModels()
+        plain = shared.layout
+        self.status = make_status(shared)
         self.tempo = widgets.IntSlider(value=tempo, min=synth.MIN_TEMPO, max=synth.MAX_TEMPO, step=1,
-                                       description="Tempo (beats per minute):", style=WIDE, continuous_update=False)
+                                       description="Tempo (beats per minute):", style=shared.slider, layout=plain,
+                                       continuous_update=False)
         self.repeats = widgets.IntSlider(value=2, min=1, max=8, description="Play the loop this many times:",
-                                         style=WIDE, continuous_update=False)
+                                         style=shared.slider, layout=plain, continuous_update=False)
         self.sound = widgets.Dropdown(options=[(f"{name} ({shape})", name) for name, shape in synth.SOUNDS.items()],
-                                      value="soft", description="Melody instrument:", style=WIDE)
+                                      value="soft", description="Melody instrument:", style=WIDE, layout=plain)
         for control in (self.tempo, self.repeats, self.sound):
             control.observe(lambda _: self._changed(), "value")
         self.play_button = widgets.Button(description="Make the sound", icon="music", button_style="primary",
+                                          style=shared.button, layout=plain,
                                           tooltip="Turn the grid into sound, then press play on the player below")
         self.play_button.on_click(lambda _: self.play())
-        self.clear_button = widgets.Button(description="Clear all steps", icon="eraser",
+        self.clear_button = widgets.Button(description="Clear all steps", icon="eraser", style=shared.button,
+                                           layout=plain,
                                            tooltip="Turn every step off")
         self.clear_button.on_click(lambda _: self.clear())
-        self.player = widgets.Audio(value=b"", format="wav", autoplay=False, controls=True, loop=False,
-                                    tooltip="Your beat: press play to hear it")
-        self.cell_grid = CellGrid(colours=STEP_COLOURS, marks={"on": ON, "off": OFF}, pressed_value="on",
-                                  column_word="step", headers=True, cell_size=28, label="Beat steps")
+        # No tooltip: ipywidgets 8's AudioView reads a `description` that Audio lacks when a
+        # tooltip is set, and the player fails to show. The line above the grid names it.
+        self.player = widgets.Audio(value=b"", format="wav", autoplay=False, controls=True, loop=False, layout=plain)
+        self.steps = _check_steps(steps)
+        # Created showing its final rows and columns: a change after creation is one more message.
+        self.cell_grid = CellGrid(rows=[_row_label(name) for name in ROWS], columns=steps,
+                                  values=[["off"] * steps for _ in ROWS], colours=STEP_COLOURS,
+                                  marks={"on": ON, "off": OFF}, pressed_value="on",
+                                  column_word="step", headers=True, cell_size=28, label="Beat steps",
+                                  layout=plain)
         self.cell_grid.on_press(self._pressed)
         self.file_name, self.export_button, export = export_row("my_beat.wav", "Save WAV", self.export_wav,
-                                                                self.status)
-        self._build(steps)
+                                                                self.status, shared)
+        kwargs.setdefault("layout", plain)
         super().__init__(children=[
             widgets.HTML("<b>Beat maker</b>: press steps to turn them on (✓) or off (·), "
-                         "then press <i>Make the sound</i> and play it."),
-            widgets.HBox([self.tempo, self.repeats]), self.sound,
-            widgets.HBox([self.play_button, self.clear_button]), self.player, self.cell_grid, export, self.status,
+                         "then press <i>Make the sound</i> and play it in the player below.", layout=plain),
+            widgets.HBox([self.tempo, self.repeats], layout=plain), self.sound,
+            widgets.HBox([self.play_button, self.clear_button], layout=plain), self.player, self.cell_grid, export,
+            self.status,
         ], **kwargs)
         self._start_sidecar(sidecar)
 
     def _build(self, steps: int) -> None:
-        if not isinstance(steps, int) or isinstance(steps, bool) or not 4 <= steps <= 32:
-            raise StateError(f"Steps must be a whole number from 4 to 32, not {steps!r}.")
-        self.steps = steps
+        self.steps = _check_steps(steps)
         self.cell_grid.reshape([_row_label(name) for name in ROWS], steps, "off")
 
     def _pressed(self, row: int, step: int) -> None:
@@ -138,8 +161,7 @@ class BeatMaker(CreationState, widgets.VBox):
     def _restore(self, state: dict[str, Any]) -> None:
         # Check everything before changing anything: a bad file must not wipe the beat on screen.
         rows, steps = state["rows"], state["steps"]
-        if not isinstance(steps, int) or isinstance(steps, bool) or not 4 <= steps <= 32:
-            raise StateError(f"Steps must be a whole number from 4 to 32, not {steps!r}.")
+        _check_steps(steps)
         if not isinstance(rows, dict) or set(rows) != set(ROWS):
             raise StateError(f"A saved beat needs exactly these rows: {', '.join(ROWS)}.")
         for name, values in rows.items():

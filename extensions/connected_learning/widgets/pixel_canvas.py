@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_description import DescriptionStyle
 
-from connected_learning.widgets.base import WIDE, CreationState, StateError, close_all, export_row, make_status
+from connected_learning.widgets.base import CreationState, SharedModels, StateError, close_all, export_row, make_status
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.files import atomic_write, check_export_path
 
@@ -103,38 +104,53 @@ class PixelCanvas(CreationState, widgets.VBox):
 
     def __init__(self, rows: int = 16, columns: int = 16, palette: Any = PALETTE, *,
                  sidecar: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
-        self.status = make_status()
+        shared = SharedModels()
+        plain = shared.layout
+        self.status = make_status(shared)
         self._undo: list[list[tuple[int, int, str]]] = []
-        self.letters = widgets.Checkbox(value=False, description="Show colour letters in the squares", indent=False)
+        self.letters = widgets.Checkbox(value=False, description="Show colour letters in the squares", indent=False,
+                                        layout=plain)
         self.letters.observe(lambda _: self._show_letters(), "value")
-        self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="Take back the last change")
+        self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="Take back the last change",
+                                          style=shared.button, layout=plain)
         self.undo_button.on_click(lambda _: self.undo())
-        self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="Paint every square background")
+        self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="Paint every square background",
+                                           style=shared.button, layout=plain)
         self.clear_button.on_click(lambda _: self.clear())
-        self.current = widgets.Label()
-        self.palette_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
-        auto_width = widgets.Layout(width="auto")  # one layout model shared by both
-        self.row_choice = widgets.Dropdown(description="Row:", style=WIDE, layout=auto_width)
-        self.column_choice = widgets.Dropdown(description="Column:", style=WIDE, layout=auto_width)
-        self.paint_button = widgets.Button(description="Paint square", icon="paint-brush",
-                                           tooltip="Paint the square at the chosen row and column")
+        self._colours_label = widgets.Label("Colours:", style=shared.label, layout=plain)
+        self._palette_layout = widgets.Layout(width="auto", border="1px solid #555")  # shared by palette buttons
+        # Every control is created showing its final value: each change after creation is one
+        # more message to the browser, and a fresh canvas should cost one message per model.
+        self._use_palette(rows, columns, palette)
+        self.current = widgets.Label(f"Painting with: {self.colour}", style=shared.label, layout=plain)
+        self.palette_box = widgets.HBox(self._palette_children(), layout=widgets.Layout(flex_flow="row wrap"))
+        auto_width = widgets.Layout(width="auto")
+        wide = DescriptionStyle(description_width="initial")
+        self.row_choice = widgets.Dropdown(options=list(range(1, rows + 1)), description="Row:", style=wide,
+                                           layout=auto_width)
+        self.column_choice = widgets.Dropdown(options=list(range(1, columns + 1)), description="Column:", style=wide,
+                                              layout=auto_width)
+        self.paint_button = widgets.Button(description="Paint square", icon="paint-brush", style=shared.button,
+                                           layout=plain, tooltip="Paint the square at the chosen row and column")
         self.paint_button.on_click(lambda _: self.paint(self.row_choice.value - 1, self.column_choice.value - 1))
-        self.cell_grid = CellGrid(column_word="column", cell_size=24, label="Pixel art squares")
+        self.cell_grid = CellGrid(rows=self._row_names(), columns=columns, values=[list(line) for line in self.grid],
+                                  colours=self.colours, marks={}, column_word="column", cell_size=24,
+                                  label="Pixel art squares", layout=plain)
         self.cell_grid.on_press(self.paint)
         self.file_name, self.export_button, export = export_row("my_pixel_art.png", "Save PNG", self.export_png,
-                                                                self.status)
-        self._setup(rows, columns, palette)
+                                                                self.status, shared)
+        kwargs.setdefault("layout", plain)
         super().__init__(children=[
-            widgets.HTML("<b>Pixel art</b>: choose a colour, then press squares to paint them."),
+            widgets.HTML("<b>Pixel art</b>: choose a colour, then press squares to paint them.", layout=plain),
             self.palette_box, self.current,
-            widgets.HBox([self.undo_button, self.clear_button, self.letters]),
-            widgets.HBox([self.row_choice, self.column_choice, self.paint_button]),
+            widgets.HBox([self.undo_button, self.clear_button, self.letters], layout=plain),
+            widgets.HBox([self.row_choice, self.column_choice, self.paint_button], layout=plain),
             self.cell_grid, export, self.status,
         ], **kwargs)
         self._start_sidecar(sidecar)
 
-    def _setup(self, rows: int, columns: int, palette: Any) -> None:
-        """(Re)build the palette and the grid for a size and palette, all squares background."""
+    def _use_palette(self, rows: int, columns: int, palette: Any) -> None:
+        """Check a size and palette, make the palette buttons, and start an empty drawing (no undo)."""
         _check_sides(rows, columns)
         self.palette = _check_palette(palette)
         self.colours = dict(self.palette)
@@ -143,22 +159,32 @@ class PixelCanvas(CreationState, widgets.VBox):
         self._mark = _marks([name for name, _ in self.palette])
         close_all(list(getattr(self, "palette_buttons", {}).values()))
         self.palette_buttons: dict[str, widgets.Button] = {}
-        layout = widgets.Layout(width="auto", border="1px solid #555")  # shared by every palette button
         for name, hex_colour in self.palette:
             style = widgets.ButtonStyle(button_color=hex_colour, text_color=_text_colour(hex_colour))
-            button = widgets.Button(description=name, tooltip=f"Paint with {name}", style=style, layout=layout)
+            button = widgets.Button(description=f"✓ {name}" if name == self.colour else name,
+                                    tooltip=f"Paint with {name}", style=style, layout=self._palette_layout)
             button.on_click(lambda _, name=name: self.choose(name))
             self.palette_buttons[name] = button
-        self.palette_box.children = [widgets.Label("Colours:"), *self.palette_buttons.values()]
         self.rows, self.columns = rows, columns
         self.grid = [[self.background] * columns for _ in range(rows)]
+        self._undo.clear()
+
+    def _palette_children(self) -> list[widgets.Widget]:
+        return [self._colours_label, *self.palette_buttons.values()]
+
+    def _row_names(self) -> list[str]:
+        return [f"Row {row + 1}" for row in range(self.rows)]
+
+    def _setup(self, rows: int, columns: int, palette: Any) -> None:
+        """Rebuild the palette and the grid for a size and palette, all squares background."""
+        self._use_palette(rows, columns, palette)
+        self.palette_box.children = self._palette_children()
         with self.cell_grid.hold_sync():
             self.cell_grid.colours = self.colours
             self.cell_grid.marks = self._mark if self.letters.value else {}
-            self.cell_grid.reshape([f"Row {row + 1}" for row in range(rows)], columns, self.background)
+            self.cell_grid.reshape(self._row_names(), columns, self.background)
         self.row_choice.options = list(range(1, rows + 1))
         self.column_choice.options = list(range(1, columns + 1))
-        self._undo.clear()
         self.choose(self.colour)
 
     def choose(self, name: str) -> None:
