@@ -11,7 +11,9 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test bench lint install proxy chromium clean-demo labextension
 
+# Learners' processes cannot write __pycache__ into the checkout: compile it for them.
 install: $(VENV)/.installed proxy
+	$(BIN)/python -m compileall -q extensions
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

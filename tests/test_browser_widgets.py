@@ -52,8 +52,10 @@ def _open_and_run_until(page, workbook: Workbook, notebook: str, selector: str, 
     panel = page.locator(".jp-NotebookPanel:visible")
     panel.locator(".jp-Cell").first.wait_for()
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    panel.locator(".jp-Cell:visible").first.click()
-    page.keyboard.press("Escape")  # command mode
+    # Focus the notebook itself (command mode, first cell active) rather than clicking a
+    # cell: the windowed notebook may have scrolled the first cell under its toolbar.
+    panel.locator(".jp-Notebook").first.focus()
+    page.keyboard.press("Escape")
     target = page.locator(selector).first
     for _ in range(cells):
         page.keyboard.press("Shift+Enter")
