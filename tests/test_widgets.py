@@ -711,3 +711,12 @@ def test_an_export_keeps_the_permissions_of_the_file_it_replaces(workdir: Path) 
     os.chmod(workdir / "art.png", 0o640)
     canvas.export_png("art.png")
     assert os.stat(workdir / "art.png").st_mode & 0o777 == 0o640
+
+
+def test_the_grid_asks_for_the_installed_anywidget_front_end() -> None:
+    from importlib.metadata import version
+
+    from connected_learning.widgets.cell_grid import ANYWIDGET_VERSION
+
+    major, minor = version("anywidget").split(".")[:2]
+    assert ANYWIDGET_VERSION == f"~{major}.{minor}.*"

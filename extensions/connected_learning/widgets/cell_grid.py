@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import anywidget
+import ipywidgets
 import traitlets
 
 __all__ = ["CellGrid"]
@@ -191,15 +191,30 @@ _CSS = """
 """
 
 
-class CellGrid(anywidget.AnyWidget):
+# anywidget's front-end (its JupyterLab extension, which Voila uses too) renders the ES
+# module below. Its Python package is not imported: that costs ~35 ms in every fresh kernel
+# (psygnal), a third of the time a learner waits for the first widget. The model speaks
+# anywidget's documented front-end protocol: AnyModel/AnyView with `_esm` and `_css`.
+# Must match the installed anywidget (pinned to 0.11 in pyproject.toml; a test checks it).
+ANYWIDGET_VERSION = "~0.11.*"
+
+
+class CellGrid(ipywidgets.DOMWidget):
     """A grid of cells, each showing a value (a colour name, "on"/"off", ...), pressed by the learner.
 
     Python owns the values: the browser reports a press, the callbacks given to `on_press`
     decide what it means, and `set` or `update` change what the cells show.
     """
 
-    _esm = _ESM
-    _css = _CSS
+    _model_name = traitlets.Unicode("AnyModel").tag(sync=True)
+    _model_module = traitlets.Unicode("anywidget").tag(sync=True)
+    _model_module_version = traitlets.Unicode(ANYWIDGET_VERSION).tag(sync=True)
+    _view_name = traitlets.Unicode("AnyView").tag(sync=True)
+    _view_module = traitlets.Unicode("anywidget").tag(sync=True)
+    _view_module_version = traitlets.Unicode(ANYWIDGET_VERSION).tag(sync=True)
+    _esm = traitlets.Unicode(_ESM).tag(sync=True)
+    _css = traitlets.Unicode(_CSS).tag(sync=True)
+    _anywidget_id = traitlets.Unicode("connected_learning.widgets.cell_grid.CellGrid").tag(sync=True)
 
     rows = traitlets.List(traitlets.Unicode(), help="Names of the rows, top to bottom, as read in each "
                           "cell's title, e.g. ['Row 1', 'Row 2'] or ['kick', 'snare'].").tag(sync=True)
