@@ -63,3 +63,14 @@ def browser() -> Iterator:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def open_logged_in(browser, hub: RunningHub, short: str, width: int = 1280, height: int = 800):  # noqa: ANN201
+    """A new page on which learner `short` has just logged in through the hub's form."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(60_000)
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", hub.name(short))
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    return page

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, RunningHub
+from conftest import RunningHub, open_logged_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -27,13 +27,7 @@ def hub(make_hub) -> RunningHub:
 
 def test_first_visit_form_progress_lab_and_logout(hub: RunningHub, browser, artifacts) -> None:
     name = hub.name("ana")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(60_000)
-
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("#username_input", name)
-    page.fill("#password_input", PASSWORD)
-    page.click("#login_submit")
+    page = open_logged_in(browser, hub, "ana")
 
     # The interest form: real labelled checkboxes.
     page.wait_for_selector("fieldset.clhub-interests")

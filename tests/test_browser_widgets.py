@@ -23,7 +23,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import PASSWORD, REPO, RunningHub, free_port
+from conftest import REPO, RunningHub, free_port, open_logged_in
 from connected_learning.catalog import Workbook, load_catalog
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -89,12 +89,7 @@ def test_draw_and_make_a_beat_in_jupyterlab(hub: RunningHub, browser, artifacts)
     s.wait_ready(name)
     home = Path(pwd.getpwnam(name).pw_dir) / "workbooks"
 
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.set_default_timeout(60_000)
-    page.goto(f"{hub.url}/hub/login")
-    page.fill("#username_input", name)
-    page.fill("#password_input", PASSWORD)
-    page.click("#login_submit")
+    page = open_logged_in(browser, hub, "ana", 1366, 900)
     page.wait_for_url(f"**/user/{name}/lab/**", timeout=120_000)
 
     # Pixel art: choose red, paint the top-left square, save the PNG.
