@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO, RunningHub, free_port
+from conftest import REPO, free_port
 from connected_learning.catalog import Workbook, load_catalog
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -36,11 +36,6 @@ def _using(widget: str) -> tuple[Workbook, str, int]:
                 if cell["cell_type"] == "code" and f"{widget}(" in "".join(cell["source"]):
                     return workbook, notebook, index
     raise AssertionError(f"no workbook uses {widget}")
-
-
-@pytest.fixture(scope="module")
-def hub(make_hub) -> RunningHub:
-    return make_hub({"ana": ("student", ["class"])})
 
 
 def test_a_workbook_renders_in_voila_with_working_widgets(browser, artifacts) -> None:
