@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ import bcrypt
 
 from .errors import ClhubError
 from .paths import DataLayout
+from .provision import atomic_write_text
 from .settings import validate_username
 
 ROLES = ("student", "teacher", "mentor", "admin")
@@ -71,10 +71,7 @@ def _update_roles_file(layout: DataLayout, account: NewAccount) -> None:
             if role == account.role:
                 members.add(account.name)
             table[group] = sorted(members)
-    fd, tmp = tempfile.mkstemp(dir=layout.hub, prefix=".roles-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, layout.roles_file)
+    atomic_write_text(layout.roles_file, json.dumps(data, indent=1, sort_keys=True))
 
 
 def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:

@@ -25,23 +25,11 @@ from .catalog import CatalogError, scan_catalog
 from .errors import ClhubError
 from .hubconfig import check_site
 from .paths import DataLayout
-from .settings import load_settings, settings_reference
+from .settings import env_overrides, load_settings, settings_reference
 
 REPO_DIR = launch.REPO_DIR
 SITE_FILE = REPO_DIR / "hub_config" / "site.toml"
 DEMO_FILE = REPO_DIR / "hub_config" / "demo.toml"
-
-
-def _site_overrides() -> dict[str, object]:
-    overrides: dict[str, object] = {}
-    if os.environ.get("CLHUB_PORT"):
-        try:
-            overrides["site.port"] = int(os.environ["CLHUB_PORT"])
-        except ValueError:
-            raise ClhubError(f"CLHUB_PORT={os.environ['CLHUB_PORT']!r} is not a port number.") from None
-    if os.environ.get("CLHUB_DATA_DIR"):
-        overrides["site.data_dir"] = os.path.abspath(os.environ["CLHUB_DATA_DIR"])
-    return overrides
 
 
 def cmd_catalog_check(args: argparse.Namespace) -> int:
@@ -88,7 +76,7 @@ def _hub_running(url: str) -> bool:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, _site_overrides())
+    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, env_overrides())
     if _hub_running(f"http://127.0.0.1:{settings.port}"):
         raise ClhubError("The hub is running; stop it first, or add accounts through the classroom service.")
     password = args.password or accounts.generate_password()
@@ -102,7 +90,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def _run_hub(site_file: Path, mode: str) -> int:
     """Run the hub in the foreground until it exits or Ctrl-C / SIGTERM stops it."""
-    settings = load_settings(site_file, _site_overrides())
+    settings = load_settings(site_file, env_overrides())
     proc = launch.start_hub(site_file, mode, cwd=settings.data_dir, new_session=True)
     asked: list[int] = []
 
@@ -121,7 +109,7 @@ def _run_hub(site_file: Path, mode: str) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = load_settings(DEMO_FILE, _site_overrides())
+    settings = load_settings(DEMO_FILE, env_overrides())
     given = os.environ.get("CLHUB_DEMO_PASSWORD", "")
     password = given or accounts.generate_password()
     if _hub_running(settings.url):

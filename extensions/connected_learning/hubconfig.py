@@ -18,7 +18,7 @@ from typing import Any
 
 from .catalog import Catalog, load_catalog
 from .paths import DataLayout
-from .settings import SettingsError, SiteSettings, load_settings
+from .settings import SettingsError, SiteSettings, env_overrides, load_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 TEMPLATES = Path(__file__).parent / "templates"
@@ -114,12 +114,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
 
     site_file = site_file or os.environ.get("CLHUB_SITE") or str(REPO_DIR / "hub_config" / "site.toml")
     mode = mode or os.environ.get("CLHUB_MODE", "site")
-    overrides = {}
-    if os.environ.get("CLHUB_PORT"):
-        overrides["site.port"] = int(os.environ["CLHUB_PORT"])
-    if os.environ.get("CLHUB_DATA_DIR"):
-        overrides["site.data_dir"] = os.path.abspath(os.environ["CLHUB_DATA_DIR"])
-    settings = load_settings(site_file, overrides)
+    settings = load_settings(site_file, env_overrides())
     check_site(settings)
     layout = DataLayout(settings.data_dir)
     layout.create()

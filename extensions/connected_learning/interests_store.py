@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+from pathlib import Path
 
+from .provision import atomic_write_text
 from .settings import validate_username
 
 
@@ -32,13 +33,4 @@ def read(folder: str, username: str) -> list[str] | None:
 
 def write(folder: str, username: str, interests: list[str]) -> None:
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    target = _path(folder, username)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".interests-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"interests": interests}, f)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(Path(_path(folder, username)), json.dumps({"interests": interests}))

@@ -302,6 +302,24 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
     )
 
 
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Overrides from CLHUB_PORT and CLHUB_DATA_DIR, for `load_settings`.
+
+    Raises:
+        SettingsError: CLHUB_PORT is not a whole number.
+    """
+    env = os.environ if environ is None else environ
+    overrides: dict[str, Any] = {}
+    if env.get("CLHUB_PORT"):
+        try:
+            overrides["site.port"] = int(env["CLHUB_PORT"])
+        except ValueError:
+            raise SettingsError(f"CLHUB_PORT={env['CLHUB_PORT']!r} is not a port number.") from None
+    if env.get("CLHUB_DATA_DIR"):
+        overrides["site.data_dir"] = os.path.abspath(env["CLHUB_DATA_DIR"])
+    return overrides
+
+
 def load_settings(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> SiteSettings:
     """Read, validate and return the settings file at `path`.
 
