@@ -13,6 +13,7 @@ import pytest
 
 from connected_learning.cli import main
 from connected_learning.settings import (
+    FIELD_NAMES,
     SCHEMA,
     SettingsError,
     load_settings,
@@ -70,7 +71,7 @@ def test_defaults_apply_to_an_empty_file(tmp_path: Path) -> None:
     s = load_settings(settings_file(tmp_path, ""))
     for section, keys in SCHEMA.items():
         for key, (_type, default, _help) in keys.items():
-            value = getattr(s, key)
+            value = getattr(s, FIELD_NAMES.get(key, key))
             if key in ("data_dir", "catalog_dir"):
                 assert value == (tmp_path / default).resolve(), key
             elif isinstance(default, list):
@@ -127,7 +128,7 @@ def test_good_values_are_accepted(tmp_path: Path, text: str, attr: str, value: o
 BAD: list[tuple[str, str, list[str]]] = [
     # (what, file text, words the message must contain besides the file's path)
     ("unknown-section", "[sitee]\nport = 80\n",
-     ["unknown section [sitee]", "[site], [workbooks], [limits], [login]"]),
+     ["unknown section [sitee]", "[site], [workbooks], [limits], [peer_review], [login]"]),
     ("section-not-a-table", "site = 3\n", ["site must be a section like [site]"]),
     ("unknown-key", "[site]\nprot = 80\n",
      ["unknown key site.prot", "allowed in [site]:", "port", "public_url"]),
@@ -144,12 +145,18 @@ BAD: list[tuple[str, str, list[str]]] = [
      ["site.admin_users", "list of text", "1 is not text"]),
     ("interests-with-number", "[workbooks]\ninterests = [1]\n", ["workbooks.interests", "1"]),
     ("port-zero", "[site]\nport = 0\n", ["site.port = 0", "out of range", "1-65535"]),
+    ("classroom-port-clash", "[site]\nclassroom_port = 8000\n", ["site.classroom_port", "four different ports"]),
+    ("piece-mb-zero", "[peer_review]\nmax_piece_mb = 0\n", ["peer_review.max_piece_mb = 0", "0.1-500"]),
+    ("type-without-dot", '[peer_review]\nallowed_types = ["png"]\n', ["peer_review.allowed_types", "'png'"]),
+    ("off-group-path", '[peer_review]\noff_for_groups = ["../x"]\n', ["peer_review.off_for_groups", "'../x'"]),
+    ("anonymous-as-text", '[peer_review]\nanonymous_feedback = "yes"\n',
+     ["peer_review.anonymous_feedback", "true or false"]),
     ("port-too-big", "[site]\nport = 65536\n", ["site.port = 65536", "1-65535"]),
     ("hub-port-negative", "[site]\nhub_port = -1\n", ["site.hub_port = -1", "1-65535"]),
     ("api-port-too-big", "[site]\nproxy_api_port = 70000\n", ["site.proxy_api_port = 70000"]),
     ("same-port-twice", "[site]\nport = 8081\n",
-     ["site.port, site.hub_port and site.proxy_api_port", "three different ports"]),
-    ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["three different ports"]),
+     ["site.port, site.hub_port, site.proxy_api_port and site.classroom_port", "four different ports"]),
+    ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["four different ports"]),
     ("bad-spawner", '[site]\nspawner = "kubernetes"\n',
      ["site.spawner = 'kubernetes'", "auto, local, demo"]),
     ("public-url-no-scheme", '[site]\npublic_url = "lab.example.org"\n',
@@ -239,7 +246,7 @@ def test_overrides_reach_a_section_the_file_lacks(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("overrides", "words"), [
     ({"site.port": "9000"}, ["site.port", "a whole number", "'9000'"]),
     ({"site.port": 70000}, ["site.port = 70000", "1-65535"]),
-    ({"site.port": 8081}, ["three different ports"]),
+    ({"site.port": 8081}, ["four different ports"]),
     ({"site.prot": 9000}, ["unknown key site.prot"]),
     ({"sitex.port": 9000}, ["unknown section [sitex]"]),
 ])

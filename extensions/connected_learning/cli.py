@@ -6,6 +6,8 @@
     clhub settings check [FILE]   validate a site settings file
     clhub settings reference      the settings reference (Markdown)
     clhub user add NAME ...       create or update an account (hub stopped)
+    clhub share|withdraw|pieces|feedback|remix|report ...
+                                  peer review, from a learner's terminal (see peer_cli.py)
 
 Errors print a message that names the bad value and exit non-zero; no tracebacks.
 """
@@ -163,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="default: a generated one, printed once")
     p.add_argument("--site", help="settings file")
     p.set_defaults(func=cmd_user_add)
+
+    from .peer_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -172,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except (ClhubError, CatalogError) as e:
         print(f"clhub: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"clhub: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
 
 

@@ -8,6 +8,7 @@ culler service, logout that stops the server, and short cookies for shared compu
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -16,11 +17,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import folders
 from .catalog import Catalog, load_catalog
 from .paths import DataLayout
 from .settings import SettingsError, SiteSettings, env_overrides, load_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
+CLASSROOM_PREFIX = "/services/classroom/"
+GROUP_PREFIX = "clhub-"
 TEMPLATES = Path(__file__).parent / "templates"
 USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}$"
 DEMO_WARNING = (
@@ -48,6 +52,16 @@ def _secret_file(path: Path, nbytes: int = 32) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(nbytes))
     return path.read_text().strip()
+
+
+def display_name(layout: DataLayout, user: str) -> str:
+    """The name peers see for `user`: from the class list (display-names.json), else the user name."""
+    try:
+        names = json.loads((layout.hub / "display-names.json").read_text())
+    except (OSError, ValueError):
+        names = {}
+    name = names.get(user) if isinstance(names, dict) else None
+    return name if isinstance(name, str) and name else user
 
 
 def choose_spawner(settings: SiteSettings) -> str:
@@ -163,7 +177,16 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.WorkbookSpawnerMixin.interests_dir = str(layout.interests)
     c.WorkbookSpawnerMixin.releases_dir = str(layout.releases)
     c.DemoWorkbookSpawner.homes_dir = str(layout.homes)
+    c.WorkbookSpawnerMixin.data_dir = str(layout.root)
+    c.WorkbookSpawnerMixin.group_policy = functools.partial(folders.policy_for, settings)
+    c.WorkbookSpawnerMixin.display_name = functools.partial(display_name, layout)
+    classroom_url = f"http://127.0.0.1:{settings.classroom_port}"
+    c.WorkbookSpawnerMixin.classroom_url = classroom_url + CLASSROOM_PREFIX
+    # A learner's server token may also call the classroom service (reports from a notebook).
+    c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
+                                     "access:services!service=classroom"]
     c.LocalWorkbookSpawner.max_processes = settings.max_processes
+    c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     c.Spawner.start_timeout = settings.start_timeout_seconds
     c.Spawner.http_timeout = settings.start_timeout_seconds
@@ -197,6 +220,24 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
             "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
             "services": ["idle-culler"],
         })
+    # The classroom service: moderation now, class lists and assignments as they land.
+    services.append({
+        "name": "classroom",
+        "display": True,
+        "oauth_no_confirm": True,
+        "url": classroom_url,
+        "command": [sys.executable, "-m", "connected_learning.classroom"],
+        "environment": {"CLHUB_SITE": str(settings.source), "CLHUB_DATA_DIR": str(settings.data_dir),
+                        "CLHUB_PORT": str(settings.port), "CLHUB_GROUP_PREFIX": GROUP_PREFIX},
+    })
+    roles.append({
+        "name": "classroom-service",
+        "description": "Reads users, their roles and groups, to decide who may moderate what.",
+        "scopes": ["list:users", "read:users", "read:roles:users", "list:groups", "read:groups"],
+        "services": ["classroom"],
+    })
+    # Every user may open the classroom service; what they may do there is its own check.
+    roles.append({"name": "user", "scopes": ["self", "access:services!service=classroom"]})
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles
     return settings

@@ -295,11 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Deliver published workbook releases into a learner's home.")
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--releases", required=True, type=Path, help="the folder of published releases")
+    parser.add_argument("--group-folder", action="append", default=[],
+                        help="group=/path of a peer-review folder to link as ~/peer-review/<group>")
     parser.add_argument("picks", nargs="*", help="workbook-id=release-folder-name")
     args = parser.parse_args(argv)
     os.umask(0o077)
     try:
         summary = provision_home(args.home, resolve_releases(args.releases, args.picks))
+        from .folders import link_group_folders, parse_links
+
+        summary["group_folders"] = link_group_folders(args.home, parse_links(args.group_folder))
     except Exception as e:  # reported to the spawner, which logs and explains
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         return 1

@@ -50,6 +50,11 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
             int, 8001,
             "Port of the proxy's control API on 127.0.0.1. Default 8001.",
         ),
+        "classroom_port": (
+            int, 8082,
+            "Port of the classroom service on 127.0.0.1 (teachers' pages, moderation); people "
+            "reach it through the proxy at /services/classroom/. Default 8082.",
+        ),
         "data_dir": (
             str, "/var/lib/clhub",
             "Folder for the hub database, secrets, group folders and showcase. Relative "
@@ -106,6 +111,36 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
             "Give up on a server that is not ready after this many seconds. Default 120.",
         ),
     },
+    "peer_review": {
+        "enabled": (
+            bool, True,
+            "Peer-review folders for every group. Default true.",
+        ),
+        "off_for_groups": (
+            list, [],
+            "Groups without peer review (their folder is kept but closed). Example: "
+            "[\"year7-maths\"].",
+        ),
+        "anonymous_feedback": (
+            bool, False,
+            "Hide reviewers' names from authors in every group (teachers still see them). "
+            "Default false.",
+        ),
+        "anonymous_for_groups": (
+            list, [],
+            "Groups with anonymous feedback even when anonymous_feedback is false. Example: "
+            "[\"library-club\"].",
+        ),
+        "max_piece_mb": (
+            (int, float), 10,
+            "Largest piece a learner may share, all its files together, in MB (0.1-500). "
+            "Default 10.",
+        ),
+        "allowed_types": (
+            list, [".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".wav", ".md", ".txt", ".csv", ".html", ".json"],
+            "File types a piece may hold, as name endings.",
+        ),
+    },
     "login": {
         "cookie_lifetime_hours": (
             (int, float), 4,
@@ -132,6 +167,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
     },
 }
 
+# Keys whose SiteSettings field has another name ([peer_review] enabled -> peer_review).
+FIELD_NAMES = {"enabled": "peer_review"}
 _USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")  # \Z: "$" lets "ana\n" through
 
 
@@ -162,6 +199,13 @@ class SiteSettings:
     failed_logins_before_lockout: int
     lockout_seconds: int
     self_signup: bool
+    classroom_port: int = 8082
+    peer_review: bool = True
+    off_for_groups: tuple[str, ...] = ()
+    anonymous_feedback: bool = False
+    anonymous_for_groups: tuple[str, ...] = ()
+    max_piece_mb: float = 10.0
+    allowed_types: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -246,12 +290,29 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
 
     if values["spawner"] not in SPAWNERS:
         raise bad("spawner", "is not allowed; use one of: " + ", ".join(SPAWNERS) + ".")
-    for key in ("port", "hub_port", "proxy_api_port"):
+    ports = ("port", "hub_port", "proxy_api_port", "classroom_port")
+    for key in ports:
         if not 1 <= values[key] <= 65535:
             raise bad(key, "is out of range; use 1-65535.")
-    if len({values["port"], values["hub_port"], values["proxy_api_port"]}) < 3:
+    if len({values[key] for key in ports}) < len(ports):
         raise SettingsError(
-            f"{where_file}: site.port, site.hub_port and site.proxy_api_port must be three different ports.")
+            f"{where_file}: site.port, site.hub_port, site.proxy_api_port and site.classroom_port must be "
+            "four different ports.")
+    if not 0.1 <= values["max_piece_mb"] <= 500:
+        raise bad("max_piece_mb", "is out of range; use 0.1-500.")
+    allowed_types = _str_list(f"{where_file}: peer_review.allowed_types", values["allowed_types"])
+    for suffix in allowed_types:
+        if not re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
+            raise SettingsError(f"{where_file}: peer_review.allowed_types: {suffix!r} is not a file ending "
+                                "like \".png\" (a dot, then lowercase letters or digits).")
+    group_lists = {}
+    for key in ("off_for_groups", "anonymous_for_groups"):
+        group_lists[key] = _str_list(f"{where_file}: peer_review.{key}", values[key])
+        for group in group_lists[key]:
+            try:
+                validate_username(group)
+            except SettingsError as e:
+                raise SettingsError(f"{where_file}: peer_review.{key}: {e}") from None
     if values["public_url"] and not re.match(r"^https?://[^\s/]+(/[^\s]*)?\Z", values["public_url"]):
         raise bad("public_url", "is not a web address; example: \"https://lab.example.org\".")
     for key in ("memory_mb", "max_processes", "idle_timeout_minutes", "lockout_seconds"):
@@ -299,6 +360,13 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
         failed_logins_before_lockout=values["failed_logins_before_lockout"],
         lockout_seconds=values["lockout_seconds"],
         self_signup=values["self_signup"],
+        classroom_port=values["classroom_port"],
+        peer_review=values["enabled"],
+        off_for_groups=group_lists["off_for_groups"],
+        anonymous_feedback=values["anonymous_feedback"],
+        anonymous_for_groups=group_lists["anonymous_for_groups"],
+        max_piece_mb=float(values["max_piece_mb"]),
+        allowed_types=allowed_types,
     )
 
 

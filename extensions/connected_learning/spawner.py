@@ -28,8 +28,10 @@ from tornado import web
 from traitlets import Bool, Callable, Dict, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
-from . import interests_store, release, system_users
+from . import folders, interests_store, release, system_users
 from .catalog import Catalog, CatalogError, Workbook, load_catalog
+from .errors import ClhubError
+from .settings import validate_username
 
 PACKAGE_DIR = Path(__file__).parent
 # Server extensions a learner's server does not need: each costs start-up time and memory.
@@ -115,6 +117,21 @@ class WorkbookSpawnerMixin(Configurable):
     interest_label = Callable(
         default_value=None, allow_none=True, config=True,
         help="Optional callable (interest key -> label) for the form; default: the catalog title.")
+    data_dir = Unicode(
+        "", config=True,
+        help="The site's data folder; the group folders live in <data_dir>/groups/. Example: "
+             "'/var/lib/clhub'. Required for peer review.")
+    group_policy = Callable(
+        default_value=None, allow_none=True, config=True,
+        help="Callable (hub group name -> folders.GroupPolicy): whether the group has peer review, "
+             "anonymous feedback, size and type limits. Default: peer review on, with default limits.")
+    display_name = Callable(
+        default_value=None, allow_none=True, config=True,
+        help="Callable (user name -> the name peers see, e.g. 'Ana B.'). Default: the user name.")
+    classroom_url = Unicode(
+        "", config=True,
+        help="Address of the classroom service as learners' servers reach it, e.g. "
+             "'http://127.0.0.1:8082/services/classroom/'. Empty: reports are unavailable.")
     demo_mode = Bool(False, help="True for spawners whose accounts share one system user.")
 
     _waiting = 0  # servers of this hub being polled by wait_until_answering, shared
@@ -292,12 +309,41 @@ class WorkbookSpawnerMixin(Configurable):
     async def prepare_learner(self) -> None:
         """Make sure the learner's account and home exist (subclasses)."""
 
+    def group_gid(self, group: str) -> int | None:
+        """The system group id that owns `group`'s folder; None: nothing is chowned (demo)."""
+        return None
+
+    async def prepare_group_folders(self) -> dict[str, str]:
+        """Create or repair the folders of the learner's groups; return those to link.
+
+        A group whose name cannot be a folder name is skipped (and logged); a group with
+        peer review switched off gets its folder closed and no link.
+        """
+        links: dict[str, str] = {}
+        if not self.data_dir:
+            return links
+        loop = asyncio.get_running_loop()
+        for group in sorted(g.name for g in self.user.groups):
+            try:
+                validate_username(group)
+                policy = self.group_policy(group) if self.group_policy else folders.GroupPolicy(group)
+                folder = await loop.run_in_executor(
+                    None, folders.apply_group, self.data_dir, policy, self.group_gid(group))
+            except (ClhubError, OSError) as e:
+                self.log.error("The folder of group %r cannot be prepared: %s", group, e)
+                continue
+            if policy.peer_review:
+                links[group] = str(folder)
+        return links
+
     async def deliver_workbooks(self) -> dict[str, Any]:
         """Run the delivery step as the learner and return its summary."""
         home = self.learner_home()
         picks = await self.published_releases(self.workbooks_for_learner())
+        links = await self.prepare_group_folders()
         cmd = [self.provision_python, "-I", "-m", "connected_learning.provision",
-               "--home", home, "--releases", self.releases_dir, *picks]
+               "--home", home, "--releases", self.releases_dir,
+               *(f"--group-folder={group}={path}" for group, path in links.items()), *picks]
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
@@ -328,6 +374,13 @@ class WorkbookSpawnerMixin(Configurable):
         env = super().get_env()  # type: ignore[misc]
         env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(self.disabled_server_extensions)
         env["HOME"] = self.learner_home()
+        env["CLHUB_DISPLAY_NAME"] = self.display_name(self.user.name) if self.display_name else self.user.name
+        if self.classroom_url:
+            env["CLHUB_CLASSROOM_URL"] = self.classroom_url
+        if self.demo_mode:
+            env["CLHUB_DEMO_MODE"] = "1"
+        # `clhub share` and friends in the learner's terminal come from the hub's environment.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH") or "/usr/bin:/bin"])
         return env
 
     async def start(self) -> Any:
@@ -378,6 +431,9 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
 
     def provision_preexec(self) -> Any:
         return set_user_setuid(self.user.name)
+
+    def group_gid(self, group: str) -> int | None:
+        return folders.system_gid(system_users.system_group_name(self.system_group_prefix, group))
 
     def make_preexec_fn(self, name: str) -> Any:
         setuid = set_user_setuid(name)

@@ -1,0 +1,345 @@
+"""Reading a peer-review folder: pieces, their feedback, and the author's overview.
+
+A peer-review folder is written by many people, any of whom may put anything there with
+a terminal: broken JSON, a huge file, a symlink to somebody's home. Everything here reads
+defensively: files are opened relative to a folder descriptor with O_NOFOLLOW (a symlink
+is never followed, even by root in the classroom service), sizes are capped, and a piece
+that cannot be read becomes a `PieceView` with a `problem`, never an exception that
+breaks the listing. Who wrote what is decided by the file's owner (the operating system's
+word), not by the name written inside it, except in demo mode where every account is the
+same system user.
+
+    <piece-id>/piece.json            title, author, display name, workbook, version, remix_of
+    <piece-id>/v<N>/<files>          the snapshot of each version
+    <piece-id>/feedback/<who>.json   one file per reviewer, owned by that reviewer
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PIECE_FILE = "piece.json"
+FEEDBACK_DIR = "feedback"
+MAX_JSON_BYTES = 256 * 1024
+PIECE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,95}\Z")
+VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,5})\Z")
+REACTIONS = {
+    "": "",
+    "wow": "Wow!",
+    "love": "Love it",
+    "laugh": "Made me laugh",
+    "try": "I want to try this",
+    "learned": "I learned something",
+}
+
+
+@lru_cache(maxsize=4096)
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def demo_mode() -> bool:
+    """True where every account runs as one system user, so ownership cannot tell them apart."""
+    return os.environ.get("CLHUB_DEMO_MODE") == "1"
+
+
+@dataclass(frozen=True)
+class FeedbackEntry:
+    reviewer: str  # the hub user name (the file's owner)
+    reviewer_display: str
+    works: str
+    idea: str
+    question: str
+    reaction: str
+    created: str
+    version: int
+    file: str  # the feedback file's name in feedback/, for moderation
+
+
+@dataclass
+class PieceView:
+    id: str
+    owner: str  # who owns the piece's folder
+    title: str = ""
+    author_display: str = ""
+    workbook: str = ""
+    created: str = ""
+    updated: str = ""
+    version: int = 0
+    files: list[str] = field(default_factory=list)
+    remix_of: dict[str, Any] | None = None
+    feedback: list[FeedbackEntry] = field(default_factory=list)
+    problem: str = ""  # why the piece could not be read, for the listing
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def open_dir(path: str | os.PathLike[str], *, dir_fd: int | None = None, follow: bool = False) -> int:
+    """A descriptor of the folder `path`; OSError if it is not a folder, or a symlink.
+
+    `follow=True` is for the peer-review folder itself, which learners reach through the
+    `~/peer-review/<group>` link; nothing inside it is ever followed.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | (0 if follow else os.O_NOFOLLOW)
+    return os.open(path, flags, dir_fd=dir_fd)
+
+
+def read_bytes(dir_fd: int, name: str, limit: int) -> bytes:
+    """The bytes of regular file `name` in the folder `dir_fd`, never through a symlink.
+
+    Raises:
+        OSError: missing, a symlink, not a regular file, or larger than `limit`.
+    """
+    return read_owned(dir_fd, name, limit)[0]
+
+
+def read_owned(dir_fd: int, name: str, limit: int) -> tuple[bytes, int]:
+    """Like `read_bytes`, with the uid of the file's owner."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{name} is not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{name} is larger than {limit} bytes")
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise OSError(f"{name} is larger than {limit} bytes")
+        return data, info.st_uid
+    finally:
+        os.close(fd)
+
+
+def read_json(dir_fd: int, name: str, limit: int = MAX_JSON_BYTES) -> tuple[dict[str, Any], int]:
+    """A JSON object file in `dir_fd` and its owner's uid; ValueError/OSError when unfit."""
+    data, owner = read_owned(dir_fd, name, limit)
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} does not hold a JSON object")
+    return value, owner
+
+
+def _text(value: Any, limit: int = 2000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _feedback_of(piece_fd: int) -> list[FeedbackEntry]:
+    try:
+        fb_fd = open_dir(FEEDBACK_DIR, dir_fd=piece_fd)
+    except OSError:
+        return []
+    entries: list[FeedbackEntry] = []
+    try:
+        with os.scandir(fb_fd) as it:
+            names = sorted(e.name for e in it if e.name.endswith(".json") and not e.name.startswith("."))
+        for name in names:
+            try:
+                raw, owner_uid = read_json(fb_fd, name)
+            except (OSError, ValueError):
+                continue  # a broken feedback file hides itself, not the piece
+            claimed = _text(raw.get("reviewer"), 64)
+            reviewer = claimed if demo_mode() and claimed else user_name(owner_uid)
+            if not demo_mode() and claimed and claimed != reviewer:
+                continue  # somebody wrote feedback in another person's name
+            display = _text(raw.get("reviewer_display"), 80) or reviewer
+            for item in raw.get("entries", [])[:200] if isinstance(raw.get("entries"), list) else []:
+                if not isinstance(item, dict):
+                    continue
+                reaction = item.get("reaction") if item.get("reaction") in REACTIONS else ""
+                entries.append(
+                    FeedbackEntry(
+                        reviewer=reviewer,
+                        reviewer_display=display,
+                        works=_text(item.get("works")),
+                        idea=_text(item.get("idea")),
+                        question=_text(item.get("question")),
+                        reaction=reaction,
+                        created=_text(item.get("created"), 40),
+                        version=_int(item.get("version")),
+                        file=name,
+                    )
+                )
+    finally:
+        os.close(fb_fd)
+    entries.sort(key=lambda e: e.created)
+    return entries
+
+
+def read_piece(folder_fd: int, piece_id: str, *, with_feedback: bool = True) -> PieceView:
+    """One piece of the peer-review folder `folder_fd`; problems are reported, not raised."""
+    try:
+        info = os.stat(piece_id, dir_fd=folder_fd, follow_symlinks=False)
+    except OSError:
+        return PieceView(id=piece_id, owner="", problem="This piece is gone.")
+    owner = user_name(info.st_uid)
+    view = PieceView(id=piece_id, owner=owner)
+    if not stat.S_ISDIR(info.st_mode):
+        view.problem = "This is not a shared piece."
+        return view
+    try:
+        piece_fd = open_dir(piece_id, dir_fd=folder_fd)
+    except OSError:
+        view.problem = "This piece cannot be opened."
+        return view
+    try:
+        try:
+            raw, _ = read_json(piece_fd, PIECE_FILE)
+        except (OSError, ValueError):
+            view.problem = "This piece's description (piece.json) is missing or broken."
+            return view
+        claimed = _text(raw.get("author"), 64)
+        if demo_mode() and claimed:
+            view.owner = claimed
+        elif claimed != owner:
+            view.problem = "This piece says it is by somebody other than the person who shared it."
+            return view
+        view.title = _text(raw.get("title"), 120) or piece_id
+        view.author_display = _text(raw.get("author_display"), 80) or view.owner
+        view.workbook = _text(raw.get("workbook"), 80)
+        view.created = _text(raw.get("created"), 40)
+        view.updated = _text(raw.get("updated"), 40)
+        view.version = _int(raw.get("version"))
+        files = raw.get("files")
+        view.files = [f for f in files if isinstance(f, str)][:100] if isinstance(files, list) else []
+        remix = raw.get("remix_of")
+        if isinstance(remix, dict):
+            view.remix_of = {k: _text(remix.get(k), 120) for k in ("piece", "group", "title", "author_display")}
+        if with_feedback:
+            view.feedback = _feedback_of(piece_fd)
+    finally:
+        os.close(piece_fd)
+    return view
+
+
+def read_one(folder: str | os.PathLike[str], piece_id: str, *, with_feedback: bool = True) -> PieceView:
+    """The piece `piece_id` of the peer-review folder `folder` (OSError if the folder is unreadable)."""
+    folder_fd = open_dir(folder, follow=True)
+    try:
+        return read_piece(folder_fd, piece_id, with_feedback=with_feedback)
+    finally:
+        os.close(folder_fd)
+
+
+def piece_ids(folder_fd: int) -> list[str]:
+    with os.scandir(folder_fd) as it:
+        return sorted(e.name for e in it if PIECE_ID.match(e.name) and e.is_dir(follow_symlinks=False))
+
+
+def read_group(
+    folder: str | os.PathLike[str], *, owner: str | None = None, with_feedback: bool = True
+) -> list[PieceView]:
+    """Every piece in the peer-review folder `folder` (only `owner`'s when given), by id.
+
+    Raises:
+        OSError: the folder itself cannot be opened (not a member, or gone).
+    """
+    folder_fd = open_dir(folder, follow=True)
+    try:
+        views = []
+        for piece_id in piece_ids(folder_fd):
+            if owner is not None and not demo_mode():
+                info = os.stat(piece_id, dir_fd=folder_fd, follow_symlinks=False)
+                if user_name(info.st_uid) != owner:
+                    continue
+            view = read_piece(folder_fd, piece_id, with_feedback=with_feedback)
+            if owner is None or view.owner == owner:
+                views.append(view)
+        return views
+    finally:
+        os.close(folder_fd)
+
+
+def version_files(folder: str | os.PathLike[str], piece_id: str, version: int, limit: int) -> dict[str, bytes]:
+    """The files of one version of a piece, read without following symlinks.
+
+    Raises:
+        OSError: the piece or version cannot be read, or holds more than `limit` bytes.
+    """
+    folder_fd = open_dir(folder, follow=True)
+    try:
+        piece_fd = open_dir(piece_id, dir_fd=folder_fd)
+        try:
+            version_fd = open_dir(f"v{version}", dir_fd=piece_fd)
+            try:
+                files: dict[str, bytes] = {}
+                total = 0
+                with os.scandir(version_fd) as it:
+                    names = sorted(e.name for e in it if e.is_file(follow_symlinks=False))
+                for name in names:
+                    files[name] = read_bytes(version_fd, name, limit - total)
+                    total += len(files[name])
+                return files
+            finally:
+                os.close(version_fd)
+        finally:
+            os.close(piece_fd)
+    finally:
+        os.close(folder_fd)
+
+
+def links_in_home(home: str | os.PathLike[str]) -> dict[str, Path]:
+    """The learner's group folders: {group: ~/peer-review/<group>} for every link there."""
+    base = Path(home) / "peer-review"
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return {}
+    return {e.name: Path(e.path) for e in sorted(entries, key=lambda e: e.name) if e.is_symlink() and e.is_dir()}
+
+
+def my_feedback(home: str | os.PathLike[str], me: str) -> list[tuple[str, PieceView]]:
+    """All of `me`'s pieces in every group folder linked in `home`, with their feedback."""
+    found: list[tuple[str, PieceView]] = []
+    for group, folder in links_in_home(home).items():
+        try:
+            found.extend((group, view) for view in read_group(folder, owner=me))
+        except OSError:
+            continue  # no longer a member: the link stays until the next start
+    return found
+
+
+def overview_text(found: Sequence[tuple[str, PieceView]], viewer: str, anonymous: dict[str, bool]) -> str:
+    """The author's overview as plain text, for `clhub feedback --mine`."""
+    if not found:
+        return "You have not shared anything yet."
+    lines = []
+    for group, view in found:
+        lines.append(f"{view.title} ({group}, {view.id}, version {view.version}): {len(view.feedback)} feedback")
+        for entry in view.feedback:
+            who = "A peer" if anonymous.get(group) else entry.reviewer_display
+            bits = [f"  - {who}"]
+            if entry.reaction:
+                bits.append(REACTIONS[entry.reaction])
+            bits += [
+                f"{k}: {v}"
+                for k, v in (("works", entry.works), ("idea", entry.idea), ("question", entry.question))
+                if v
+            ]
+            lines.append(" | ".join(bits))
+    return "\n".join(lines)
