@@ -135,7 +135,9 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
 class APIHandler(BaseHandler):
     def check_xsrf_cookie(self) -> None:
-        # Token requests skip it (HubAuth does); browser requests must carry it.
+        # Tornado checks before it identifies the user; identify first so that a request
+        # with a token skips the check (HubAuth does), while a browser's must carry it.
+        _ = self.current_user
         return super().check_xsrf_cookie()
 
     def json_body(self) -> dict[str, Any]:
