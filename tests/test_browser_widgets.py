@@ -1,33 +1,49 @@
 """Browser: the creative-exercise widgets in a real workbook, in JupyterLab and in Voila.
 
-One workbook is rendered by a real Voila server and its widgets answer clicks. (The
-JupyterLab test that draws, makes a beat and saves both was taken out: it failed now and
-then, with the notebook's cells not run; see the issue note.) Screenshots go to
-tests/artifacts/.
+In JupyterLab, a learner who logged in through the hub opens the workbook with the pixel
+canvas and the one with the beat maker, runs them (Run > Run All Cells), draws, makes a
+beat and saves both; the PNG is checked square by square in Pillow and the WAV with the
+`wave` module. Then one workbook is rendered by a real Voila server and its widgets answer
+clicks. Screenshots go to tests/artifacts/.
+
+Run All only once the notebook's kernel is really there: JupyterLab's toolbar indicator
+reads data-status="idle" from the moment the notebook opens, before a kernel session
+exists, and a code cell run while the session is still being created is cleared without a
+word (no output, no error). That is how the first version of this test failed now and then.
 """
 
 from __future__ import annotations
 
+import array
 import json
 import os
+import pwd
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
+from playwright.sync_api import Locator, Page, expect
 
-from conftest import REPO, free_port
+from conftest import REPO, RunningHub, free_port, open_logged_in
 from connected_learning.catalog import Workbook, load_catalog
+from connected_learning.widgets.pixel_canvas import PALETTE
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
+# How long the kernel may take to answer a press or to run a workbook, on a busy machine (ms).
+KERNEL_WAIT = 120_000
+
 
 def _using(widget: str) -> tuple[Workbook, str, int]:
-    """The first workbook (by id) whose notebook creates `widget`, that notebook, and the cell."""
+    """The first workbook (in catalog order) whose notebook creates `widget`, that notebook, and the cell."""
     catalog = load_catalog(REPO / "workbooks")
     for workbook in catalog.workbooks.values():
         for notebook in workbook.notebooks:
@@ -38,16 +54,159 @@ def _using(widget: str) -> tuple[Workbook, str, int]:
     raise AssertionError(f"no workbook uses {widget}")
 
 
+@pytest.fixture(scope="module")
+def hub(make_hub) -> RunningHub:
+    return make_hub({"ana": ("student", ["class"])})
+
+
+def _open_and_run_all(page: Page, lab_url: str, workbook: Workbook, notebook: str) -> Locator:
+    """Open `notebook` in JupyterLab, wait until its kernel is connected and idle, run every cell.
+
+    Returns the notebook panel. `?reset` starts from an empty workspace, so that only this
+    notebook is open (and current) even if another was open before.
+    """
+    page.goto(f"{lab_url}/tree/workbooks/{workbook.id}/{notebook}?reset")
+    panel = page.locator(".jp-NotebookPanel:visible")
+    panel.locator(".jp-Cell").first.wait_for()
+    # The kernel item of the status bar shows the session's own kernel status: "Idle" only
+    # once the session has a kernel, its websocket is connected and the kernel has answered
+    # (kernel_info). The toolbar's execution indicator is no proof: it starts out "idle".
+    kernel_status = page.get_by_title(f"Change kernel for {notebook}", exact=True)
+    expect(kernel_status).to_have_text(re.compile(r"\| Idle$"), timeout=KERNEL_WAIT)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
+    expect(run_all).to_be_enabled()
+    run_all.click()
+    return panel
+
+
+def _output_with(page: Page, panel: Locator, grid_name: str) -> Locator:
+    """The first notebook cell whose output holds the grid called `grid_name`, once the kernel made it."""
+    cell = panel.locator(".jp-Cell").filter(has=page.get_by_role("grid", name=grid_name)).first
+    cell.wait_for(timeout=KERNEL_WAIT)
+    return cell
+
+
+def _save(widget: Locator, button: str) -> str:
+    """Press the widget's save `button` under the file name it shows; the name, once Python saved it."""
+    file_name = widget.get_by_role("textbox", name="File name:").input_value()
+    # Not an exact name: the glyph of the button's icon (CSS content) is part of it.
+    widget.get_by_role("button", name=button).click()
+    expect(widget.get_by_text(f"Saved {file_name}")).to_be_visible(timeout=KERNEL_WAIT)
+    return file_name
+
+
+def _screenshot(page: Page, cell: Locator, path: Path) -> None:
+    """JupyterLab as the learner sees it, with the output of `cell` at the top of the notebook."""
+    cell.locator(".jp-OutputArea").evaluate("area => area.scrollIntoView({block: 'start'})")
+    page.mouse.move(0, 0)  # a square under the pointer would look darker than its colour
+    page.screenshot(path=str(path))
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
+
+
+def test_draw_and_make_a_beat_in_jupyterlab(hub: RunningHub, browser, artifacts) -> None:
+    name = hub.name("ana")
+    pixel_book, pixel_nb, _ = _using("PixelCanvas")
+    beat_book, beat_nb, _ = _using("BeatMaker")
+    interests = sorted({pixel_book.interests[0], beat_book.interests[0]} - {"getting-started"})
+    s = hub.login("ana")
+    assert s.spawn_with_form(interests).status_code == 302
+    s.wait_ready(name)
+    home = Path(pwd.getpwnam(name).pw_dir) / "workbooks"
+    lab_url = f"{hub.url}/user/{name}/lab"
+
+    page = open_logged_in(browser, hub, "ana", 1366, 900)
+    page.wait_for_url(f"**/user/{name}/lab**", timeout=120_000)
+
+    # Pixel art: paint the square in row 2, column 3 with a colour that neither it nor its
+    # mirror square (row 3, column 2) has, so the PNG shows whether rows and columns got swapped.
+    panel = _open_and_run_all(page, lab_url, pixel_book, pixel_nb)
+    canvas = _output_with(page, panel, "Pixel art squares")
+    squares = canvas.get_by_role("grid", name="Pixel art squares")
+
+    def shown(row: int, column: int) -> str:
+        label = squares.get_by_role("button", name=re.compile(rf"^Row {row}, column {column}: ")).get_attribute(
+            "aria-label"
+        )
+        return label.rsplit(": ", 1)[1]
+
+    target_was, mirror = shown(2, 3), shown(3, 2)
+    colour = next(c for c in ("purple", "green", "orange", "red") if c not in (target_was, mirror))
+    canvas.get_by_role("button", name=re.compile(rf"^(✓ )?{colour}$")).click()
+    expect(canvas.get_by_text(f"Painting with: {colour}")).to_be_visible(timeout=KERNEL_WAIT)
+    squares.get_by_role("button", name=f"Row 2, column 3: {target_was}", exact=True).click()
+    expect(squares.get_by_role("button", name=f"Row 2, column 3: {colour}", exact=True)).to_be_visible(
+        timeout=KERNEL_WAIT
+    )
+    columns = squares.get_by_role("button", name=re.compile(r"^Row 1, column \d+: ")).count()
+    rows = squares.get_by_role("button", name=re.compile(r"^Row \d+, column 1: ")).count()
+    png_name = _save(canvas, "Save PNG")
+    _screenshot(page, canvas, artifacts / "lab-pixel-canvas.png")
+
+    palette = dict(PALETTE)
+    with Image.open(home / pixel_book.id / png_name) as image:
+        picture = image.convert("RGB")
+    scale = picture.width // columns
+    assert scale > 0 and picture.size == (columns * scale, rows * scale), (picture.size, rows, columns)
+
+    def centre(row: int, column: int) -> tuple[int, int, int]:
+        return picture.getpixel(((column - 1) * scale + scale // 2, (row - 1) * scale + scale // 2))
+
+    assert centre(2, 3) == _rgb(palette[colour])
+    assert centre(3, 2) == _rgb(palette[mirror])
+
+    # A beat: one more kick and one more snare (whichever steps are off), make the sound, save the WAV.
+    panel = _open_and_run_all(page, lab_url, beat_book, beat_nb)
+    maker = _output_with(page, panel, "Beat steps")
+    steps = maker.get_by_role("grid", name="Beat steps")
+    for row in ("kick", "snare"):
+        step = steps.get_by_role("button", name=re.compile(rf"^{row}, step \d+: off$")).first
+        label = step.get_attribute("aria-label")
+        step.click()
+        turned_on = steps.get_by_role("button", name=label.replace(": off", ": on"), exact=True)
+        expect(turned_on).to_have_attribute("aria-pressed", "true", timeout=KERNEL_WAIT)
+    maker.get_by_role("button", name="Make the sound").click()
+    # The browser's own player has decoded the sound Python made: it knows how long it lasts.
+    maker.locator("audio").wait_for(state="attached")
+    page.wait_for_function(
+        "audio => audio.duration > 0 && Number.isFinite(audio.duration)",
+        arg=maker.locator("audio").element_handle(),
+        timeout=KERNEL_WAIT,
+    )
+    wav_name = _save(maker, "Save WAV")
+    _screenshot(page, maker, artifacts / "lab-beat-maker.png")
+
+    with wave.open(str(home / beat_book.id / wav_name)) as sound:
+        assert sound.getnchannels() == 1 and sound.getsampwidth() == 2 and sound.getnframes() > 0
+        samples = array.array("h", sound.readframes(sound.getnframes()))
+    if sys.byteorder == "big":
+        samples.byteswap()
+    assert max(abs(sample) for sample in samples) > 1000, "the saved beat is silent"
+    page.close()
+
+
 def test_a_workbook_renders_in_voila_with_working_widgets(browser, artifacts) -> None:
     workbook, notebook, _ = _using("PixelCanvas")
     folder = Path(tempfile.mkdtemp(prefix="clhub-voila-"))
     shutil.copytree(workbook.folder, folder / workbook.id)
     port = free_port()
     voila = subprocess.Popen(
-        [str(Path(sys.executable).parent / "voila"), notebook, f"--port={port}", "--no-browser",
-         "--Voila.ip=127.0.0.1", "--show_tracebacks=False"],
-        cwd=folder / workbook.id, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(folder / "runtime")))
+        [
+            str(Path(sys.executable).parent / "voila"),
+            notebook,
+            f"--port={port}",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=False",
+        ],
+        cwd=folder / workbook.id,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(folder / "runtime")),
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -58,10 +217,11 @@ def test_a_workbook_renders_in_voila_with_working_widgets(browser, artifacts) ->
                 time.sleep(0.3)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
-        page.locator("button.widget-button[title='Paint with blue']").first.wait_for(timeout=120_000)
-        page.locator("button.widget-button[title='Paint with blue']").first.click()
-        page.locator("button.widget-button[title^='Row 2, column 3:']").first.click()
-        page.locator("button.widget-button[title='Row 2, column 3: blue']").first.wait_for()
+        # The first canvas on the page: its palette comes before its squares.
+        page.get_by_role("button", name=re.compile(r"^(✓ )?blue$")).first.click(timeout=120_000)
+        squares = page.get_by_role("grid", name="Pixel art squares").first
+        squares.get_by_role("button", name=re.compile(r"^Row 2, column 3: ")).click()
+        expect(squares.get_by_role("button", name="Row 2, column 3: blue", exact=True)).to_be_visible(timeout=60_000)
         assert page.locator("text=Traceback").count() == 0
         page.screenshot(path=str(artifacts / "widgets-3-pixel-canvas-voila.png"), full_page=True)
         page.close()
