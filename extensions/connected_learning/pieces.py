@@ -116,18 +116,16 @@ def read_owned(dir_fd: int, name: str, limit: int) -> tuple[bytes, int]:
             raise OSError(f"{name} is not a regular file")
         if info.st_size > limit:
             raise OSError(f"{name} is larger than {limit} bytes")
-        chunks = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
+        # The size fstat saw is the snapshot we take: one read in the usual case.
+        chunks = [os.read(fd, info.st_size)]
+        got = len(chunks[0])
+        while got < info.st_size:
+            chunk = os.read(fd, info.st_size - got)
             if not chunk:
                 break
             chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:
-            raise OSError(f"{name} is larger than {limit} bytes")
-        return data, info.st_uid
+            got += len(chunk)
+        return b"".join(chunks), info.st_uid
     finally:
         os.close(fd)
 
@@ -155,6 +153,7 @@ def _feedback_of(piece_fd: int) -> list[FeedbackEntry]:
     except OSError:
         return []
     entries: list[FeedbackEntry] = []
+    demo = demo_mode()
     try:
         with os.scandir(fb_fd) as it:
             names = sorted(e.name for e in it if e.name.endswith(".json") and not e.name.startswith("."))
@@ -164,8 +163,8 @@ def _feedback_of(piece_fd: int) -> list[FeedbackEntry]:
             except (OSError, ValueError):
                 continue  # a broken feedback file hides itself, not the piece
             claimed = _text(raw.get("reviewer"), 64)
-            reviewer = claimed if demo_mode() and claimed else user_name(owner_uid)
-            if not demo_mode() and claimed and claimed != reviewer:
+            reviewer = claimed if demo and claimed else user_name(owner_uid)
+            if not demo and claimed and claimed != reviewer:
                 continue  # somebody wrote feedback in another person's name
             display = _text(raw.get("reviewer_display"), 80) or reviewer
             for item in raw.get("entries", [])[:200] if isinstance(raw.get("entries"), list) else []:
