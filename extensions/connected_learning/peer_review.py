@@ -152,6 +152,7 @@ def validate_share_sources(
             raise PeerReviewError(
                 f"{shown!r} is a shortcut (symlink) or is reached through one; share the file itself."
             )
+        shown = os.path.relpath(path, home)  # what the learner knows it as, not a full path
         suffix = Path(path).suffix.lower()
         if suffix not in allowed_types:
             raise PeerReviewError(

@@ -1,7 +1,7 @@
 """Widgets of peer review: share from a workbook, review a peer's piece, read my feedback.
 
     from connected_learning.peer_widgets import ShareBox, ReviewPanel, FeedbackInbox
-    ShareBox(["my_beat.wav"], title="My first beat", workbook="beat-lab")
+    ShareBox(["beat-lab.ipynb", "my_drums.wav"], title="My first beat", workbook="beat-lab")
     ReviewPanel()        # in the group folder's REVIEW.ipynb
     FeedbackInbox()      # ~/peer-review/MY-FEEDBACK.ipynb: all feedback on all my pieces
 
@@ -82,14 +82,18 @@ class ShareBox(widgets.VBox):
     def __init__(self, files: Sequence[str], *, title: str = "", workbook: str = "", **kwargs: Any) -> None:
         self.files = [os.path.abspath(f) for f in files]
         self.workbook = workbook
-        self.identity = peer_review.Identity.current()
-        groups = pieces.links_in_home(self.identity.home)
+        self.status = _status()
+        try:
+            self.identity: peer_review.Identity | None = peer_review.Identity.current()
+            groups = pieces.links_in_home(self.identity.home)
+        except ClhubError as e:
+            self.identity, groups = None, {}
+            _say(self.status, str(e), ok=False)
         self.title = widgets.Text(value=title, description="Title", style=WIDE, placeholder="Give it a name")
         self.group = widgets.Dropdown(options=list(groups), description="Share with", style=WIDE)
         self.button = widgets.Button(
             description="Share with my group", icon="share", tooltip="Share a copy with your group's peer-review folder"
         )
-        self.status = _status()
         self.button.on_click(lambda _: self.share())
         names = ", ".join(Path(f).name for f in self.files)
         intro = widgets.HTML(
@@ -98,10 +102,13 @@ class ShareBox(widgets.VBox):
         )
         if not groups:
             self.button.disabled = True
-            _say(self.status, "You are not in a group with a peer-review folder yet.", ok=False)
+            if self.identity is not None:
+                _say(self.status, "You are not in a group with a peer-review folder yet.", ok=False)
         super().__init__([intro, self.title, self.group, self.button, self.status], **kwargs)
 
     def share(self) -> PieceView | None:
+        if self.identity is None:
+            return None
         folder = pieces.links_in_home(self.identity.home).get(self.group.value or "")
         if folder is None:
             _say(self.status, "Choose a group first.", ok=False)
@@ -154,7 +161,9 @@ class ReviewPanel(widgets.VBox):
             description="Remix it", icon="copy", tooltip="Copy this piece into your workbooks/remixes folder"
         )
         self.reason = widgets.Text(description="What is wrong?", style=WIDE, placeholder="Tell your teacher")
-        self.report_button = widgets.Button(description="Report to my teacher", icon="flag")
+        self.report_button = widgets.Button(
+            description="Report to my teacher", icon="flag", layout=widgets.Layout(width="auto")
+        )
         self.status = _status()
         self.send.on_click(lambda _: self.give_feedback())
         self.remix_button.on_click(lambda _: self.remix())
@@ -194,7 +203,11 @@ class ReviewPanel(widgets.VBox):
             (f"{v.title} by {v.author_display}" if v.ok else f"{v.id} (cannot be read)", v.id)
             for v in self.views.values()
         ]
+        keep = self.choice.value
         self.choice.options = options
+        ids = [value for _, value in options]
+        # New options leave no piece chosen (ipywidgets 8): keep the one shown, else the first.
+        self.choice.value = keep if keep in ids else (ids[0] if ids else None)
         self.show()
 
     @property
@@ -228,14 +241,10 @@ class ReviewPanel(widgets.VBox):
         for name, data in files.items():
             suffix = Path(name).suffix.lower()
             if suffix in IMAGE_TYPES:
-                shown.append(
-                    widgets.Image(
-                        value=data,
-                        format=IMAGE_TYPES[suffix],
-                        alt=f"{view.title}: {name}",
-                        layout=widgets.Layout(max_width="480px"),
-                    )
-                )
+                # A caption names the picture (the Image view has no alt text, and a tooltip breaks it).
+                shown.append(widgets.HTML(f"<i>Picture: {html.escape(name)}</i>"))
+                shown.append(widgets.Image(value=data, format=IMAGE_TYPES[suffix],
+                                           layout=widgets.Layout(max_width="480px")))
             elif suffix == ".wav":
                 shown.append(widgets.Audio(value=data, format="wav", autoplay=False, loop=False))
             elif suffix in (".md", ".txt", ".csv"):
@@ -264,10 +273,7 @@ class ReviewPanel(widgets.VBox):
         self.works.value = self.idea.value = self.question.value = ""
         self.reaction.value = ""
         _say(self.status, f"Thank you! {view.author_display} will see your feedback.")
-        chosen = view.id
         self.load()
-        if chosen in self.views:
-            self.choice.value = chosen
 
     def remix(self) -> None:
         view = self.current
