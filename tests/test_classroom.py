@@ -196,3 +196,34 @@ def test_the_teachers_buttons_hide_and_delete(hub: RunningHub) -> None:
     r = student.http.post(act, data={"_xsrf": own_xsrf, "action": "delete", "piece": "x"},
                           allow_redirects=False, timeout=30)
     assert r.status_code == 403 and "do not teach" in r.text
+
+
+def test_a_reported_feedback_entry_is_deleted_by_the_teacher(hub: RunningHub) -> None:
+    g = hub.name("g")
+    piece = share(hub, "ana", "Comic")
+    assert as_learner(hub, "ben", CLHUB, "feedback", piece, "--works", "unkind words").returncode == 0
+    file = f"{hub.name('ben')}.json"
+    r = api(hub, "ana", "POST", f"/groups/{g}/reports", json={"piece": piece, "feedback": file, "reason": "unkind"})
+    assert r.status_code == 201, r.text
+    bad = api(hub, "ana", "POST", f"/groups/{g}/reports", json={"piece": piece, "feedback": "../x", "reason": "x"})
+    assert bad.status_code == 404
+    reports = api(hub, "tess", "GET", f"/groups/{g}/reports").json()["reports"]
+    assert any(x["piece"] == piece and x["feedback"] == file for x in reports)
+    assert api(hub, "tess", "DELETE", f"/groups/{g}/pieces/{piece}/feedback/{file}").status_code == 204
+    assert pieces.read_one(shared_dir(hub), piece).feedback == []
+    report_id = next(x["id"] for x in reports if x["piece"] == piece)
+    assert api(hub, "ana", "POST", f"/groups/{g}/reports/{report_id}/dismiss").status_code == 403
+    assert api(hub, "tess", "POST", f"/groups/{g}/reports/{report_id}/dismiss").status_code == 200
+    closed = api(hub, "tess", "GET", f"/groups/{g}/reports").json()["reports"]
+    assert [x["status"] for x in closed if x["id"] == report_id] == ["dismissed"]
+
+
+def test_a_start_repairs_the_group_folder(hub: RunningHub) -> None:
+    shared = shared_dir(hub)
+    os.chmod(shared, 0o777)
+    name = hub.name("ben")
+    assert hub.api.delete(f"/users/{name}/server").status_code in (202, 204)
+    hub.api.wait_for_server(name, ready=False)
+    assert hub.api.post(f"/users/{name}/server").status_code in (201, 202)
+    hub.api.wait_for_server(name)
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o3770

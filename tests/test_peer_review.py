@@ -413,3 +413,20 @@ def test_link_group_folders_never_removes_the_learners_own_files(tmp_path: Path)
     assert "skipped" in folders.link_group_folders(home, {"x": str(target)})["x"]
     with pytest.raises(folders.FolderError):
         folders.parse_links(["../etc=/x"])
+
+
+def test_the_site_settings_decide_each_groups_policy(tmp_path: Path) -> None:
+    from connected_learning.settings import load_settings
+
+    site = tmp_path / "site.toml"
+    site.write_text('[peer_review]\noff_for_groups = ["quiet"]\nanonymous_for_groups = ["shy"]\nmax_piece_mb = 2\n'
+                    'allowed_types = [".png"]\n')
+    settings = load_settings(site)
+    assert folders.policy_for(settings, "quiet").peer_review is False
+    assert folders.policy_for(settings, "shy").anonymous_feedback is True
+    plain = folders.policy_for(settings, "class")
+    assert plain.peer_review and not plain.anonymous_feedback
+    assert plain.max_piece_bytes == 2_000_000 and plain.allowed_types == (".png",)
+    site.write_text("[peer_review]\nenabled = false\nanonymous_feedback = true\n")
+    everyone = folders.policy_for(load_settings(site), "class")
+    assert not everyone.peer_review and everyone.anonymous_feedback

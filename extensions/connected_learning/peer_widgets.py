@@ -300,7 +300,7 @@ class ReviewPanel(widgets.VBox):
 
 
 class FeedbackInbox(widgets.VBox):
-    """All feedback on all of my pieces, in every group; withdraw a piece from here."""
+    """All feedback on all of my pieces, in every group; withdraw a piece or report feedback from here."""
 
     def __init__(self, **kwargs: Any) -> None:
         self.identity = peer_review.Identity.current()
@@ -319,20 +319,42 @@ class FeedbackInbox(widgets.VBox):
             anonymous = read_policy(groups[group]).anonymous_feedback
             withdraw = widgets.Button(description="Withdraw", icon="trash", tooltip=f"Take {view.title} out of {group}")
             withdraw.on_click(lambda _, g=group, v=view: self.withdraw(g, v))
-            rows.append(
-                widgets.VBox(
-                    [
-                        widgets.HTML(
-                            f"{piece_heading(view)} in <i>{html.escape(group)}</i>"
-                            + feedback_html(view.feedback, anonymous=anonymous, viewer=self.identity.username)
-                        ),
-                        withdraw,
-                    ]
-                )
-            )
+            parts: list[widgets.Widget] = [
+                widgets.HTML(
+                    f"{piece_heading(view)} in <i>{html.escape(group)}</i>"
+                    + feedback_html(view.feedback, anonymous=anonymous, viewer=self.identity.username)
+                ),
+                withdraw,
+            ]
+            if view.feedback:
+                parts.append(self._report_row(group, view, anonymous))
+            rows.append(widgets.VBox(parts))
         if not rows:
             rows.append(widgets.HTML("<p><i>You have not shared anything yet.</i></p>"))
         self.list.children = tuple(rows)
+
+    def _report_row(self, group: str, view: PieceView, anonymous: bool) -> widgets.Widget:
+        """Report one feedback entry that is unkind or not OK to the group's teacher."""
+        options = []
+        for entry in view.feedback:
+            who = "A peer" if anonymous else entry.reviewer_display
+            text = (entry.works or entry.idea or entry.question or REACTIONS[entry.reaction])[:40]
+            options.append((f"{who}: {text}", entry.file))
+        which = widgets.Dropdown(options=options, description="Feedback", style=WIDE)
+        reason = widgets.Text(description="What is wrong?", style=WIDE, placeholder="Tell your teacher")
+        button = widgets.Button(description="Report this feedback", icon="flag", layout=widgets.Layout(width="auto"))
+
+        def send(_: Any) -> None:
+            try:
+                peer_review.report(group, view.id, reason.value, which.value or "")
+            except ClhubError as e:
+                _say(self.status, str(e), ok=False)
+                return
+            reason.value = ""
+            _say(self.status, "Your teacher will look at it. Thank you for telling us.")
+
+        button.on_click(send)
+        return widgets.HBox([which, reason, button])
 
     def withdraw(self, group: str, view: PieceView) -> None:
         folder = pieces.links_in_home(self.identity.home).get(group)
