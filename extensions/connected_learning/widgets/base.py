@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import LabelStyle
@@ -36,6 +36,7 @@ __all__ = ["CreationState", "SharedModels", "StateError", "close_all", "export_r
 
 MAX_STATE_BYTES = 8 * 1024 * 1024
 WIDE = {"description_width": "initial"}
+T = TypeVar("T")
 
 
 class StateError(ExportPathError):
@@ -49,7 +50,8 @@ class CreationState:
 
     Subclasses set `kind`, implement `_dump()` and `_restore(state)`, call `_changed()`
     after every change a learner makes, and `_start_sidecar(sidecar)` at the end of
-    `__init__`. They also have a `status` Label for messages.
+    `__init__` (or `_read_sidecar` at its start, to create each control showing the saved
+    creation). They also have a `status` Label for messages.
     """
 
     kind: ClassVar[str] = ""
@@ -71,24 +73,35 @@ class CreationState:
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Replace the creation with `state`. Raises StateError (a ValueError) if it does not fit."""
-        if not isinstance(state, dict):
-            raise StateError(f"A saved {self.kind} must be a JSON object, not {type(state).__name__}.")
-        if state.get("kind") != self.kind:
-            raise StateError(f"This file holds a {state.get('kind')!r}, not a {self.kind!r}. "
-                             "Open it with the right widget.")
-        if state.get("version") != self.version:
-            raise StateError(f"This {self.kind} was saved by version {state.get('version')!r}; "
-                             f"this widget reads version {self.version}.")
+        self._check_header(state)
         self._restoring = True
         try:
             self._restore(state)
         except (KeyError, TypeError, ValueError, IndexError) as error:
-            if isinstance(error, StateError):
-                raise
-            raise StateError(f"This saved {self.kind} is damaged ({error!r}); it was not loaded.") from error
+            raise self._damaged(error) from error
         finally:
             self._restoring = False
         self._changed()
+
+    def _check_header(self, state: Any) -> None:
+        """Refuse a saved creation of another widget or another version."""
+        if not isinstance(state, dict):
+            raise StateError(f"A saved {self.kind} must be a JSON object, not {type(state).__name__}.")
+        if state.get("kind") != self.kind:
+            raise StateError(
+                f"This file holds a {state.get('kind')!r}, not a {self.kind!r}. Open it with the right widget."
+            )
+        if state.get("version") != self.version:
+            raise StateError(
+                f"This {self.kind} was saved by version {state.get('version')!r}; "
+                f"this widget reads version {self.version}."
+            )
+
+    def _damaged(self, error: Exception) -> StateError:
+        """The StateError to raise for an error met while reading a saved creation."""
+        if isinstance(error, StateError):
+            return error
+        return StateError(f"This saved {self.kind} is damaged ({error!r}); it was not loaded.")
 
     @classmethod
     def from_state(cls, state: dict[str, Any], **kwargs: Any) -> Self:
@@ -116,11 +129,41 @@ class CreationState:
                 self.load_state(read_state_file(path))
             except (OSError, ValueError) as error:
                 # Keep the file: overwriting it with an empty creation would lose the learner's work.
-                self._say(f"Could not open your saved work in {path.name}: {error} "
-                          "Changes here are NOT saved automatically. Ask a mentor to look at the file.")
+                self._say(_not_loaded(path, error))
                 return
-            self._say(f"Welcome back! Your work from {path.name} is loaded.")
+            self._say(_welcome(path))
         self._sidecar = path
+
+    def _read_sidecar(
+        self, sidecar: str | os.PathLike[str] | None, check: Callable[[dict[str, Any]], T]
+    ) -> tuple[T | None, str]:
+        """`_start_sidecar` for a widget that has no controls yet, so it can create each showing the creation.
+
+        Every control a widget changes after creating it is one more message to the browser
+        before the widget appears. Reads the creation saved in `sidecar`, checks it with
+        `check(state)` (which raises StateError, KeyError, TypeError, ... when it does not fit)
+        and starts saving to `sidecar` unless the file could not be loaded, which is kept as it is.
+
+        Returns:
+            (what `check` returned, or None when there is no saved creation; the message for `status`).
+        """
+        if sidecar is None:
+            return None, ""
+        path = check_export_path(sidecar, suffix=".json")
+        checked: T | None = None
+        message = ""
+        if path.exists():
+            try:
+                state = read_state_file(path)
+                self._check_header(state)
+                checked = check(state)
+            except OSError as error:
+                return None, _not_loaded(path, error)
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                return None, _not_loaded(path, self._damaged(error))
+            message = _welcome(path)
+        self._sidecar = path
+        return checked, message
 
     def _changed(self) -> None:
         if self._sidecar is None or self._restoring:
@@ -137,6 +180,17 @@ class CreationState:
         # ipywidgets' repr lists every trait of every child: slow to build for a whole widget
         # tree, and it is sent with each display. A short one is enough.
         return f"<{type(self).__name__} {self.kind}>"
+
+
+def _welcome(path: Path) -> str:
+    return f"Welcome back! Your work from {path.name} is loaded."
+
+
+def _not_loaded(path: Path, error: Exception) -> str:
+    return (
+        f"Could not open your saved work in {path.name}: {error} "
+        "Changes here are NOT saved automatically. Ask a mentor to look at the file."
+    )
 
 
 def read_state_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -191,21 +245,40 @@ class SharedModels:
         return LabelStyle()
 
 
-def make_status(shared: SharedModels | None = None) -> widgets.Label:
-    """The line where a widget tells the learner what happened."""
-    style = {} if shared is None else {"style": shared.label}
-    return widgets.Label(value="", layout=widgets.Layout(min_height="1.5em"), **style)
+def make_status(shared: SharedModels | None = None, value: str = "") -> widgets.Label:
+    """The line where a widget tells the learner what happened, first showing `value`.
+
+    It needs no Layout of its own to keep its height while empty: in a VBox, as every
+    widget here puts it, ipywidgets' CSS gives a Label one line's height
+    (`.widget-vbox .widget-label`).
+    """
+    shared_models = {} if shared is None else {"style": shared.label, "layout": shared.layout}
+    return widgets.Label(value=value, **shared_models)
 
 
-def export_row(default_name: str, button_text: str, save: Callable[[str], Path], status: widgets.Label,
-               shared: SharedModels | None = None) -> tuple[widgets.Text, widgets.Button, widgets.HBox]:
+def export_row(
+    default_name: str,
+    button_text: str,
+    save: Callable[[str], Path],
+    status: widgets.Label,
+    shared: SharedModels | None = None,
+) -> tuple[widgets.Text, widgets.Button, widgets.HBox]:
     """A 'File name' box and a save button that calls `save(name)` and reports the result in `status`."""
     layout = {} if shared is None else {"layout": shared.layout}
-    name = widgets.Text(value=default_name, description="File name:", style=WIDE, **layout,
-                        tooltip=f"The file to save, in your folder, like {default_name}")
-    button = widgets.Button(description=button_text, icon="download", **layout,
-                            **({} if shared is None else {"style": shared.button}),
-                            tooltip=f"{button_text} to the file name on the left")
+    name = widgets.Text(
+        value=default_name,
+        description="File name:",
+        style=WIDE,
+        **layout,
+        tooltip=f"The file to save, in your folder, like {default_name}",
+    )
+    button = widgets.Button(
+        description=button_text,
+        icon="download",
+        **layout,
+        **({} if shared is None else {"style": shared.button}),
+        tooltip=f"{button_text} to the file name on the left",
+    )
 
     def on_click(_: widgets.Button) -> None:
         try:

@@ -13,7 +13,6 @@ still refused instead of followed.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path, PurePath
 
@@ -31,8 +30,7 @@ class ExportPathError(ClhubError, ValueError):
     code = "bad-export-path"
 
 
-def check_export_path(path: str | os.PathLike[str], *, suffix: str, base: str | os.PathLike[str] | None = None
-                      ) -> Path:
+def check_export_path(path: str | os.PathLike[str], *, suffix: str, base: str | os.PathLike[str] | None = None) -> Path:
     """Validate a path a learner typed for an export and return it as an absolute path.
 
     Args:
@@ -55,15 +53,17 @@ def check_export_path(path: str | os.PathLike[str], *, suffix: str, base: str | 
     if not raw.strip():
         raise ExportPathError(f"Type a file name first, like {example}.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
-        raise ExportPathError(f"The file name {raw!r} has a hidden control character in it. "
-                              f"Type it again, like {example}.")
+        raise ExportPathError(
+            f"The file name {raw!r} has a hidden control character in it. Type it again, like {example}."
+        )
     if len(raw) > 1000:
         raise ExportPathError(f"That file name is too long. Use a shorter one, like {example}.")
     root = Path(os.path.realpath(base if base is not None else os.getcwd()))
     given = PurePath(raw)
     if ".." in given.parts:
-        raise ExportPathError(f"The file name {raw!r} uses '..' to leave your folder. "
-                              f"Save inside your folder, like {example}.")
+        raise ExportPathError(
+            f"The file name {raw!r} uses '..' to leave your folder. Save inside your folder, like {example}."
+        )
     full = Path(os.path.normpath(given if given.is_absolute() else root / given))
     try:
         relative = full.relative_to(root)
@@ -73,8 +73,9 @@ def check_export_path(path: str | os.PathLike[str], *, suffix: str, base: str | 
         raise ExportPathError(f"{raw!r} is your folder, not a file. Add a file name, like {example}.")
     for part in relative.parts:
         if part.startswith("."):
-            raise ExportPathError(f"{raw!r} has a hidden name (starting with '.'): {part!r}. "
-                                  f"Use a name like {example}.")
+            raise ExportPathError(
+                f"{raw!r} has a hidden name (starting with '.'): {part!r}. Use a name like {example}."
+            )
         if len(part) > _MAX_NAME:
             raise ExportPathError(f"The name {part[:40]!r}... is too long. Use a shorter one, like {example}.")
     if full.suffix.lower() != suffix.lower():
@@ -85,14 +86,16 @@ def check_export_path(path: str | os.PathLike[str], *, suffix: str, base: str | 
         if here.is_symlink():
             raise ExportPathError(
                 f"{raw!r} goes through a shortcut (symbolic link) at {str(here.relative_to(root))!r}, so the file "
-                f"could land somewhere else. Save to a plain folder, like {example}.")
+                f"could land somewhere else. Save to a plain folder, like {example}."
+            )
     if full.exists() and not full.is_file():
         raise ExportPathError(f"{raw!r} is a folder or a special file, not a file. Pick another name, like {example}.")
     return full
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, suffix: str,
-                 base: str | os.PathLike[str] | None = None) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes, *, suffix: str, base: str | os.PathLike[str] | None = None
+) -> Path:
     """Check `path` with `check_export_path`, then write `data` to it atomically.
 
     Missing folders are created. The old file, if any, stays whole until the new one is
@@ -114,7 +117,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, suffix: str,
             except OSError:
                 raise ExportPathError(
                     f"Could not save {shown!r}: {part!r} is not a plain folder (it may be a shortcut). "
-                    "Pick another folder.") from None
+                    "Pick another folder."
+                ) from None
             os.close(dir_fd)
             dir_fd = next_fd
         _replace_in(dir_fd, relative.name, data, shown)
@@ -134,7 +138,7 @@ def _replace_in(dir_fd: int, name: str, data: bytes, shown: str) -> None:
             raise ExportPathError(f"{shown!r} is a shortcut (symbolic link). Pick another file name.")
         if not stat.S_ISREG(old.st_mode):
             raise ExportPathError(f"{shown!r} is not a plain file. Pick another file name.")
-    temp = f".{name[:100]}.{secrets.token_hex(6)}.tmp"
+    temp = f".{name[:100]}.{os.urandom(6).hex()}.tmp"  # what secrets.token_hex does, without importing it
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
     try:
         try:
@@ -142,7 +146,7 @@ def _replace_in(dir_fd: int, name: str, data: bytes, shown: str) -> None:
                 os.fchmod(fd, stat.S_IMODE(old.st_mode))
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -13,7 +13,6 @@ import io
 import math
 import random
 import sys
-import wave
 from array import array
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -52,8 +51,10 @@ def _drum(name: str) -> tuple[float, ...]:
         return tuple(out)
     if name == "snare":
         length = int(0.18 * RATE)
-        return tuple((0.7 * (noise.random() * 2 - 1) + 0.3 * math.sin(_TAU * 185 * i / RATE))
-                     * math.exp(-i / RATE * 22) for i in range(length))
+        return tuple(
+            (0.7 * (noise.random() * 2 - 1) + 0.3 * math.sin(_TAU * 185 * i / RATE)) * math.exp(-i / RATE * 22)
+            for i in range(length)
+        )
     if name == "hi-hat":
         length, previous, out = int(0.06 * RATE), 0.0, []
         for i in range(length):
@@ -86,8 +87,9 @@ def _note(frequency: float, sound: str, length: int) -> tuple[float, ...]:
     return tuple(out)
 
 
-def render_samples(pattern: Mapping[str, Sequence[bool]], tempo: int, sound: str = "soft",
-                   repeats: int = 1) -> list[float]:
+def render_samples(
+    pattern: Mapping[str, Sequence[bool]], tempo: int, sound: str = "soft", repeats: int = 1
+) -> list[float]:
     """Mix `pattern` ({row name: one bool per step}) into samples between -1 and 1.
 
     Row names are drums (`DRUMS`) or notes (`NOTES`). Every row has the same number of steps.
@@ -115,9 +117,9 @@ def render_samples(pattern: Mapping[str, Sequence[bool]], tempo: int, sound: str
                 end = start + len(hit)
                 body[start:end] = [a + b for a, b in zip(body[start:end], hit, strict=True)]
     first = body[:frames]
-    carry = body[frames:frames + frames]  # what rings past the loop's end, heard at the start of the next
+    carry = body[frames : frames + frames]  # what rings past the loop's end, heard at the start of the next
     later = first[:]
-    later[:len(carry)] = [a + b for a, b in zip(later[:len(carry)], carry, strict=True)]
+    later[: len(carry)] = [a + b for a, b in zip(later[: len(carry)], carry, strict=True)]
     return first + later * (repeats - 1)
 
 
@@ -127,6 +129,8 @@ def to_wav(samples: Sequence[float]) -> bytes:
     pcm = array("h", (int(math.tanh(s * _GAIN) * 32000) for s in samples))
     if sys.byteorder == "big":
         pcm.byteswap()
+    import wave  # here, not above: a kernel that shows a beat maker imports it only when a sound is made
+
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
