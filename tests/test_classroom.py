@@ -32,7 +32,7 @@ CLHUB = str(Path(sys.executable).parent / "clhub")
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
     hub = make_hub({
-        "ana": ("student", ["g"]), "ben": ("student", ["g"]), "zed": ("student", ["h"]),
+        "ana": ("student", ["g"]), "ben": ("student", ["g"]), "cai": ("student", ["g"]), "zed": ("student", ["h"]),
         "tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "milo": ("mentor", ["g"]),
     })
     for short, interests in (("ana", ["art"]), ("ben", ["music"])):
@@ -227,3 +227,34 @@ def test_a_start_repairs_the_group_folder(hub: RunningHub) -> None:
     assert hub.api.post(f"/users/{name}/server").status_code in (201, 202)
     hub.api.wait_for_server(name)
     assert stat.S_IMODE(os.stat(shared).st_mode) == 0o3770
+
+
+def hub_api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
+    """The hub's REST API with a token that has all of `short`'s permissions."""
+    r = hub.api.post(f"/users/{hub.name(short)}/tokens", json={"note": "rbac test", "expires_in": 600})
+    assert r.status_code == 201, r.text
+    return requests.request(method, f"{hub.url}/hub/api{path}", timeout=60,
+                            headers={"Authorization": f"token {r.json()['token']}"}, **kw)
+
+
+def test_a_teacher_manages_their_group_only_and_makes_nobody_admin(hub: RunningHub) -> None:
+    cai, zed = hub.name("cai"), hub.name("zed")
+    listed = hub_api(hub, "tess", "GET", "/users")
+    assert listed.status_code == 200
+    group_g = sorted(hub.name(s) for s in ("ana", "ben", "cai", "tess", "milo"))
+    assert sorted(u["name"] for u in listed.json()) == group_g
+    assert hub_api(hub, "tess", "GET", f"/users/{zed}").status_code == 404
+    assert hub_api(hub, "tess", "POST", f"/users/{zed}/server").status_code == 404
+    assert hub_api(hub, "tess", "PATCH", f"/users/{cai}", json={"admin": True}).status_code in (403, 404)
+    assert hub_api(hub, "tess", "PATCH", f"/users/{hub.name('tess')}", json={"admin": True}).status_code in (403, 404)
+    assert hub_api(hub, "tess", "POST", "/users/newkid").status_code in (403, 404)
+    assert hub_api(hub, "tess", "POST", f"/groups/{hub.name('g')}/users", json={"users": [zed]}).status_code == 403
+    assert hub_api(hub, "tess", "DELETE", f"/groups/{hub.name('g')}").status_code == 403
+    assert not hub.api.get(f"/users/{cai}").json()["admin"]
+    # Starting and stopping a learner's server in their group is what a teacher may do.
+    assert hub_api(hub, "tess", "POST", f"/users/{cai}/server").status_code in (201, 202)
+    hub.api.wait_for_server(cai)
+    assert hub_api(hub, "tess", "DELETE", f"/users/{cai}/server").status_code in (202, 204)
+    hub.api.wait_for_server(cai, ready=False)
+    assert hub_api(hub, "ted", "POST", f"/users/{cai}/server").status_code == 404
+    assert hub_api(hub, "ana", "GET", f"/users/{hub.name('ben')}").status_code == 404

@@ -3,7 +3,7 @@
 Used while the hub is stopped (`clhub demo` creates the demo accounts before it starts
 the hub; `clhub user add` refuses to run beside a running hub). It writes JupyterHub's
 own tables through `jupyterhub.orm`, NativeAuthenticator's password table (bcrypt), and
-the site's role file that `hubconfig.site_roles` turns into hub roles.
+the site's role file that `auth.site_roles` turns into hub roles.
 """
 
 from __future__ import annotations

@@ -70,32 +70,6 @@ def choose_spawner(settings: SiteSettings) -> str:
     return settings.spawner
 
 
-def site_roles(layout: DataLayout) -> list[dict[str, Any]]:
-    """Roles from the site's role file (written by `clhub`): teachers and mentors per group."""
-    try:
-        raw = json.loads(layout.roles_file.read_text())
-    except (OSError, ValueError):
-        raw = {}
-    roles: list[dict[str, Any]] = []
-    for group, users in sorted(raw.get("teacher", {}).items()):
-        roles.append({
-            "name": f"teacher-{group}",
-            "description": f"Teaches group {group}: sees its learners and starts or stops their servers.",
-            "scopes": [f"list:users!group={group}", f"read:users!group={group}",
-                       f"read:users:activity!group={group}", f"servers!group={group}",
-                       f"read:groups!group={group}"],
-            "users": sorted(users),
-        })
-    for group, users in sorted(raw.get("mentor", {}).items()):
-        roles.append({
-            "name": f"mentor-{group}",
-            "description": f"Mentors group {group}.",
-            "scopes": [f"read:groups!group={group}"],
-            "users": sorted(users),
-        })
-    return roles
-
-
 def check_site(settings: SiteSettings) -> Catalog:
     """Check the settings against the catalog; return the catalog.
 
@@ -161,6 +135,12 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.NativeAuthenticator.check_common_password = True
     c.NativeAuthenticator.allowed_failed_logins = settings.failed_logins_before_lockout
     c.NativeAuthenticator.seconds_before_next_try = settings.lockout_seconds
+    # Teacher and mentor roles come from the site's roles file, at log-in and every minute.
+    c.ClhubAuthenticator.manage_roles = True
+    c.ClhubAuthenticator.reset_managed_roles_on_startup = True
+    c.ClhubAuthenticator.roles_file = str(layout.roles_file)
+    c.ClhubAuthenticator.password_changes_file = str(layout.hub / "password-changes.json")
+    c.Authenticator.auth_refresh_age = 60
 
     # Shared library computers: short log-ins, and logging out stops the server.
     c.JupyterHub.cookie_max_age_days = settings.cookie_lifetime_hours / 24
@@ -206,7 +186,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.JupyterHub.extra_handlers = [(r"/interests", InterestsHandler)]
 
     # Stop idle servers, so a forgotten session on a library computer ends by itself.
-    roles = site_roles(layout)
+    roles: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
     if settings.idle_timeout_minutes:
         services.append({
