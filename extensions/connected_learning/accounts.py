@@ -22,6 +22,7 @@ from .provision import atomic_write_text
 from .settings import validate_username
 
 ROLES = ("student", "teacher", "mentor", "admin")
+DISPLAY_NAMES = "display-names.json"  # in <data>/hub: {user: the name peers and families see}
 # Letters and digits that cannot be mistaken for each other on a printed login slip.
 SLIP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -56,6 +57,15 @@ def validate_account(name: str, role: str, groups: Iterable[str], password: str,
     if len(password) < min_length:
         raise AccountError(f"The password for {name!r} is too short; use at least {min_length} characters.")
     return NewAccount(name, password, role, tuple(groups))
+
+
+def read_display_names(layout: DataLayout) -> dict[str, str]:
+    """Display names from class lists, {user name: "Ana M."}; empty when there are none."""
+    try:
+        names = json.loads((layout.hub / DISPLAY_NAMES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in names.items() if isinstance(v, str) and v} if isinstance(names, dict) else {}
 
 
 def _update_roles_file(layout: DataLayout, account: NewAccount) -> None:

@@ -33,8 +33,10 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
 from . import folders, moderation, system_users
+from .accounts import read_display_names
 from .errors import ClhubError
 from .hubconfig import choose_spawner
+from .paths import DataLayout
 from .settings import SiteSettings, env_overrides, load_settings
 
 log = logging.getLogger("clhub.classroom")
@@ -68,8 +70,17 @@ class Hub:
         self._users: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def get(self, path: str) -> Any:
-        r = await self.client.fetch(self.api + path, headers={"Authorization": f"token {self.token}"})
-        return json.loads(r.body)
+        return await self.call("GET", path)
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One REST call; the decoded reply (None when empty). Raises HTTPClientError."""
+        r = await self.client.fetch(
+            self.api + path, method=method, headers={"Authorization": f"token {self.token}"},
+            body=None if method in ("GET", "DELETE") else json.dumps(body if body is not None else {}))
+        return json.loads(r.body) if r.body else None
+
+    def forget(self, name: str) -> None:
+        self._users.pop(name, None)
 
     async def user(self, name: str) -> dict[str, Any]:
         """The user's model with roles and groups, cached for a few seconds."""
@@ -82,6 +93,10 @@ class Hub:
 
     async def groups(self) -> list[str]:
         return sorted(g["name"] for g in await self.get("/groups"))
+
+    async def memberships(self) -> dict[str, list[str]]:
+        """Every user and their groups (for checking a class list)."""
+        return {u["name"]: list(u.get("groups", [])) for u in await self.get("/users")}
 
 
 # ------------------------------------------------------------------ handlers
@@ -267,9 +282,12 @@ class HomePage(BaseHandler):
         groups = []
         for group in groups_taught(me, await self.hub.groups()):
             place = self.place(group)
+            names = read_display_names(DataLayout(self.site.data_dir))
+            members = (await self.hub.get(f"/groups/{quote(group)}")).get("users", [])
             groups.append(
                 {
                     "name": group,
+                    "members": [{"name": m, "display": names.get(m, "")} for m in sorted(members)],
                     "pieces": moderation.list_pieces(place),
                     "reports": [r for r in moderation.list_reports(place) if r["status"] == "open"],
                 }
@@ -344,6 +362,8 @@ async def sweep(app: web.Application) -> None:
 
 
 def make_app(site: SiteSettings, prefix: str) -> web.Application:
+    from . import classroom_accounts
+
     jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     api = url_path_join(prefix, "api")
     group = r"/groups/([^/]+)"
@@ -358,6 +378,7 @@ def make_app(site: SiteSettings, prefix: str) -> web.Application:
             (api + group + r"/pieces/([^/]+)/feedback/([^/]+)/?(hide)?", FeedbackAPI),
             (api + group + "/reports", ReportsAPI),
             (api + group + r"/reports/([^/]+)/dismiss", ReportAPI),
+            *classroom_accounts.routes(prefix, api),
         ],
         cookie_secret=os.urandom(32),
         xsrf_cookies=True,

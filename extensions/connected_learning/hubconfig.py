@@ -9,7 +9,6 @@ culler service, logout that stops the server, and short cookies for shared compu
 from __future__ import annotations
 
 import functools
-import json
 import os
 import secrets
 import shutil
@@ -56,12 +55,9 @@ def _secret_file(path: Path, nbytes: int = 32) -> str:
 
 def display_name(layout: DataLayout, user: str) -> str:
     """The name peers see for `user`: from the class list (display-names.json), else the user name."""
-    try:
-        names = json.loads((layout.hub / "display-names.json").read_text())
-    except (OSError, ValueError):
-        names = {}
-    name = names.get(user) if isinstance(names, dict) else None
-    return name if isinstance(name, str) and name else user
+    from .accounts import read_display_names
+
+    return read_display_names(layout).get(user) or user
 
 
 def choose_spawner(settings: SiteSettings) -> str:
@@ -212,8 +208,10 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     })
     roles.append({
         "name": "classroom-service",
-        "description": "Reads users, their roles and groups, to decide who may moderate what.",
-        "scopes": ["list:users", "read:users", "read:roles:users", "list:groups", "read:groups"],
+        "description": "Reads users, their roles and groups, to decide who may do what; creates the "
+                       "accounts and groups of imported class lists.",
+        "scopes": ["list:users", "read:users", "read:roles:users", "list:groups", "read:groups",
+                   "admin:users", "admin:groups"],
         "services": ["classroom"],
     })
     # Every user may open the classroom service; what they may do there is its own check.

@@ -1,0 +1,152 @@
+"""Class lists through the classroom service: import, slips, roles, password resets, with a real hub.
+
+Accounts made by an import are real hub users with NativeAuthenticator passwords and real
+system users; the test logs in with the passwords printed on the slips.
+"""
+
+from __future__ import annotations
+
+import json
+import pwd
+import re
+from typing import Any
+
+import pytest
+import requests
+
+from connected_learning.auth import site_roles
+from realhub import PASSWORD, RunningHub
+
+pytestmark = pytest.mark.integration
+HEADER = "username,display_name,group,role,password\n"
+
+
+@pytest.fixture(scope="module")
+def hub(make_hub: Any) -> RunningHub:
+    return make_hub({"tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "ana": ("student", ["g"]),
+                     "zed": ("student", ["h"])})
+
+
+def token(hub: RunningHub, name: str) -> dict[str, str]:
+    r = hub.api.post(f"/users/{name}/tokens", json={"note": "roster test", "expires_in": 600,
+                                                     "scopes": ["access:services!service=classroom"]})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"token {r.json()['token']}"}
+
+
+def upload(hub: RunningHub, name: str, csv_text: str) -> requests.Response:
+    return requests.post(f"{hub.url}/services/classroom/api/roster", data=csv_text.encode(),
+                         headers={**token(hub, name), "Content-Type": "text/csv"}, timeout=300)
+
+
+def remember(hub: RunningHub, users: list[str], groups: list[str]) -> None:
+    """Let the teardown remove the system users and groups an import made."""
+    hub.users.extend(u for u in users if u not in hub.users)
+    hub.groups.extend(g for g in groups if g not in hub.groups)
+
+
+def test_a_class_of_thirty_imports_and_logs_in_with_the_slips(hub: RunningHub) -> None:
+    k, teacher = hub.name("k"), hub.name("kteach")
+    students = [hub.name(f"s{i:02d}") for i in range(30)]
+    rows = [f"{s},Student {i} M.,{k},student," for i, s in enumerate(students)]
+    rows.append(f"{teacher},Ms K.,{k},teacher,a-long-teacher-pw")
+    remember(hub, [*students, teacher], [k])
+    r = upload(hub, hub.admin, HEADER + "\n".join(rows) + "\n")
+    assert r.status_code == 201, r.text
+    reply = r.json()
+    assert sorted(reply["created"]) == sorted([*students, teacher]) and reply["groups_created"] == [k]
+    passwords = {s["username"]: s["password"] for s in reply["slips"]}
+    assert set(passwords) == {*students, teacher} and len(set(passwords.values())) == 31
+    group = hub.api.get(f"/groups/{k}").json()
+    assert sorted(group["users"]) == sorted([*students, teacher])
+    for name in (students[0], students[29], teacher):
+        assert pwd.getpwnam(name).pw_dir.endswith(f"/{name}")
+    names = json.loads((hub.data_dir / "hub" / "display-names.json").read_text())
+    assert names[students[3]] == "Student 3 M."
+    assert [r["users"] for r in site_roles(hub.data_dir / "hub" / "site-roles.json") if r["name"] == f"teacher-{k}"] \
+        == [[teacher]]
+    s = hub.session()
+    assert s.login(students[7], passwords[students[7]]).status_code == 302
+    assert hub.session().login(students[7], "not-the-password").status_code != 302
+    # The new teacher teaches the new group at once, without a hub restart.
+    reports = requests.get(f"{hub.url}/services/classroom/api/groups/{k}/reports", headers=token(hub, teacher),
+                           timeout=30)
+    assert reports.status_code == 200, reports.text
+
+
+def test_three_bad_rows_create_nothing_and_each_is_named(hub: RunningHub) -> None:
+    m = hub.name("m")
+    good = [f"{hub.name(f'm{i}')},M {i},{m},student," for i in range(5)]
+    lines = [HEADER.strip(), *good[:2], f"Bad Name,X,{m},student,", good[2],
+             f"{hub.name('m9')},,{m},student,", good[3], f"{hub.name('m8')},Y,{m},wizard,", good[4]]
+    before = sorted(u["name"] for u in hub.api.get("/users").json())
+    r = upload(hub, hub.admin, "\n".join(lines) + "\n")
+    assert r.status_code == 422, r.text
+    problems = r.json()["problems"]
+    assert [p["line"] for p in problems] == [4, 6, 8]
+    assert "Bad Name" in problems[0]["reason"] and "wizard" in problems[2]["reason"]
+    assert sorted(u["name"] for u in hub.api.get("/users").json()) == before
+    assert hub.api.get(f"/groups/{m}").status_code == 404
+
+
+def test_a_teacher_imports_into_their_own_group_only(hub: RunningHub) -> None:
+    g, h = hub.name("g"), hub.name("h")
+    newcomer = hub.name("newkid")
+    remember(hub, [newcomer, hub.name("intruder")], [])
+    r = upload(hub, hub.name("tess"), HEADER + f"{hub.name('intruder')},I,{h},student,\n")
+    assert r.status_code == 422 and "do not teach" in r.json()["problems"][0]["reason"]
+    r = upload(hub, hub.name("tess"), HEADER + f"{hub.name('zed')},Z,{g},student,\n")
+    assert r.status_code == 422 and "outside your groups" in r.json()["problems"][0]["reason"]
+    r = upload(hub, hub.name("tess"), HEADER + f"{hub.name('boss')},B,{g},teacher,\n")
+    assert r.status_code == 422 and "administrator" in r.json()["problems"][0]["reason"]
+    r = upload(hub, hub.name("ana"), HEADER + f"{newcomer},N,{g},student,\n")
+    assert r.status_code == 403
+    r = upload(hub, hub.name("tess"), HEADER + f"{newcomer},New K.,{g},student,\n")
+    assert r.status_code == 201, r.text
+    assert newcomer in hub.api.get(f"/groups/{g}").json()["users"]
+    assert not hub.api.get(f"/users/{newcomer}").json()["admin"]
+
+
+def test_a_reset_password_is_temporary_until_the_learner_chooses_one(hub: RunningHub) -> None:
+    g, ana = hub.name("g"), hub.name("ana")
+    url = f"{hub.url}/services/classroom/api/groups/{g}/users/{ana}/password"
+    assert requests.post(url, headers=token(hub, hub.name("ted")), timeout=30).status_code == 403
+    assert requests.post(url, headers=token(hub, ana), timeout=30).status_code == 403
+    other = f"{hub.url}/services/classroom/api/groups/{g}/users/{hub.name('zed')}/password"
+    assert requests.post(other, headers=token(hub, hub.name("tess")), timeout=30).status_code == 404
+    r = requests.post(url, headers=token(hub, hub.name("tess")), timeout=30)
+    assert r.status_code == 200, r.text
+    temporary = r.json()["password"]
+    assert hub.session().login(ana, PASSWORD).status_code != 302
+    s = hub.session()
+    r = s.login(ana, temporary)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/hub/change-password")
+    assert s.spawn_with_form(["art"]).status_code == 403
+    page = s.http.get(f"{hub.url}/hub/change-password")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    mine = "my-own-secret-9"
+    form = {"old_password": temporary, "new_password": mine, "new_password_confirmation": mine,
+            "_xsrf": xsrf.group(1) if xsrf else s.xsrf()}
+    r = s.http.post(f"{hub.url}/hub/change-password", data=form, allow_redirects=False)
+    assert r.status_code == 200 and "changed successfully" in r.text
+    fresh = hub.session()
+    r = fresh.login(ana, "my-own-secret-9")
+    assert r.status_code == 302 and not r.headers["Location"].endswith("/hub/change-password")
+    assert fresh.spawn_with_form(["art"]).status_code == 302
+
+
+def test_the_teachers_page_shows_the_upload_form_and_prints_slips(hub: RunningHub) -> None:
+    s = hub.login("tess")
+    page = s.http.get(f"{hub.url}/services/classroom/roster", timeout=30)
+    assert page.status_code == 200 and 'type="file"' in page.text
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    pupil = hub.name("pupil")
+    remember(hub, [pupil], [])
+    csv_text = HEADER + f"{pupil},<script>alert(1)</script>,{hub.name('g')},student,\n"
+    r = s.http.post(f"{hub.url}/services/classroom/roster", data={"_xsrf": xsrf},
+                    files={"classlist": ("class.csv", csv_text.encode(), "text/csv")}, timeout=300)
+    assert r.status_code == 200, r.text[:500]
+    assert pupil in r.text and "<svg" in r.text and "<script>alert(1)</script>" not in r.text
+    bad = s.http.post(f"{hub.url}/services/classroom/roster", data={"_xsrf": xsrf},
+                      files={"classlist": ("c.csv", b"user,name\nx,y\n", "text/csv")}, timeout=60)
+    assert bad.status_code == 422 and "Nothing was created" in bad.text
