@@ -108,7 +108,7 @@ def test_share_review_and_read_feedback_in_jupyterlab(hub: RunningHub, browser: 
     # ana sees it, escaped, in her feedback overview.
     panel = run_notebook(page, f"{hub.url}/user/{ana}/lab", f"peer-review/{folders.INBOX_NOTEBOOK}")
     inbox = panel.locator(".jp-OutputArea-output").filter(has=page.get_by_role("button", name="Refresh"))
-    expect(inbox.get_by_text(FEEDBACK)).to_be_visible(timeout=KERNEL_WAIT)
+    expect(inbox.get_by_text(FEEDBACK, exact=True)).to_be_visible(timeout=KERNEL_WAIT)
     expect(inbox.locator("b", has_text="not bold")).to_have_count(0)
     expect(inbox.get_by_text("Love it")).to_be_visible()
     page.screenshot(path=str(artifacts / "peer-review-3-ana-reads.png"))
