@@ -150,3 +150,28 @@ def test_the_teachers_page_shows_the_upload_form_and_prints_slips(hub: RunningHu
     bad = s.http.post(f"{hub.url}/services/classroom/roster", data={"_xsrf": xsrf},
                       files={"classlist": ("c.csv", b"user,name\nx,y\n", "text/csv")}, timeout=60)
     assert bad.status_code == 422 and "Nothing was created" in bad.text
+
+
+def test_clhub_roster_import_uses_the_same_service(hub: RunningHub, tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    clhub = str(Path(sys.executable).parent / "clhub")
+    cli = hub.name("cli")
+    remember(hub, [cli], [])
+    listing = tmp_path / "class.csv"
+    listing.write_text(HEADER + f"{cli},Cli M.,{hub.name('g')},student,\n")
+    r = hub.api.post(f"/users/{hub.admin}/tokens", json={"note": "cli", "expires_in": 600})
+    env = {**os.environ, "CLHUB_SITE": str(hub.site_file), "CLHUB_TOKEN": r.json()["token"]}
+    slips_file = tmp_path / "slips.html"
+    done = subprocess.run([clhub, "roster", "import", str(listing), "--slips", str(slips_file)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "1 new account(s)" in done.stdout and cli in slips_file.read_text()
+    assert oct(slips_file.stat().st_mode & 0o777) == "0o600"
+    listing.write_text(HEADER + "Not Valid,X,g,student,\n")
+    done = subprocess.run([clhub, "roster", "import", str(listing)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2 and "line 2:" in done.stderr and "nothing was created" in done.stderr

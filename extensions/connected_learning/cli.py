@@ -6,6 +6,7 @@
     clhub settings check [FILE]   validate a site settings file
     clhub settings reference      the settings reference (Markdown)
     clhub user add NAME ...       create or update an account (hub stopped)
+    clhub roster import FILE      a class list into the running hub (CLHUB_TOKEN: an admin's token)
     clhub share|withdraw|pieces|feedback|remix|report ...
                                   peer review, from a learner's terminal (see peer_cli.py)
 
@@ -90,6 +91,46 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    """Import a class list through the running hub's classroom service, with an admin's token."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, env_overrides())
+    base = f"http://127.0.0.1:{settings.port}"
+    if not _hub_running(base):
+        raise ClhubError(f"The hub does not answer at {base}; start it (clhub up), then import again.")
+    token = os.environ.get("CLHUB_TOKEN", "")
+    if not token:
+        raise ClhubError("Set CLHUB_TOKEN to an API token of an administrator or teacher "
+                         f"(make one at {settings.url}/hub/token), then import again.")
+    data = Path(args.file).read_bytes()
+    request = urllib.request.Request(f"{base}/services/classroom/api/roster", data=data, method="POST",
+                                     headers={"Authorization": f"token {token}", "Content-Type": "text/csv"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            reply = json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        try:
+            body = json.loads(e.read())
+        except ValueError:
+            body = {}
+        for problem in body.get("problems", []):
+            print(f"{args.file}: line {problem['line']}: {problem['reason']}", file=sys.stderr)
+        raise ClhubError(body.get("message") or f"The classroom service refused the import ({e.code}).") from None
+    from .slips import render_slips
+
+    slips = [(s["display_name"], s["username"], s["password"]) for s in reply["slips"]]
+    out = Path(args.slips or f"login-slips-{time.strftime('%Y%m%d-%H%M%S')}.html")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # passwords: for your eyes only
+    with os.fdopen(fd, "w") as f:
+        f.write(render_slips(slips, settings.url, site_name=settings.name))
+    print(f"{len(reply['created'])} new account(s), {len(reply['joined'])} group membership(s). "
+          f"Login slips with the passwords: {out}")
+    return 0
+
+
 def _run_hub(site_file: Path, mode: str) -> int:
     """Run the hub in the foreground until it exits or Ctrl-C / SIGTERM stops it."""
     settings = load_settings(site_file, env_overrides())
@@ -165,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="default: a generated one, printed once")
     p.add_argument("--site", help="settings file")
     p.set_defaults(func=cmd_user_add)
+
+    roster = sub.add_parser("roster", help="class lists").add_subparsers(dest="what", required=True)
+    p = roster.add_parser("import", help="create the accounts of a class list (CSV) in the running hub")
+    p.add_argument("file", help="CSV with the header username,display_name,group,role,password")
+    p.add_argument("--slips", help="where to write the login slips (HTML; default login-slips-<time>.html)")
+    p.add_argument("--site", help="settings file")
+    p.set_defaults(func=cmd_roster_import)
 
     from .peer_cli import add_commands
 
