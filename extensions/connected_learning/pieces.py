@@ -23,7 +23,6 @@ import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +41,20 @@ REACTIONS = {
 }
 
 
-@lru_cache(maxsize=4096)
+# uid -> name, for one listing only: accounts come and go (and uids are reused), so a
+# long-running reader such as the classroom service must not remember them longer.
+_names: dict[int, str] = {}
+
+
 def user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
+    name = _names.get(uid)
+    if name is None:
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = f"uid {uid}"
+        _names[uid] = name
+    return name
 
 
 def demo_mode() -> bool:
@@ -238,6 +245,7 @@ def read_piece(folder_fd: int, piece_id: str, *, with_feedback: bool = True) -> 
 
 def read_one(folder: str | os.PathLike[str], piece_id: str, *, with_feedback: bool = True) -> PieceView:
     """The piece `piece_id` of the peer-review folder `folder` (OSError if the folder is unreadable)."""
+    _names.clear()
     folder_fd = open_dir(folder, follow=True)
     try:
         return read_piece(folder_fd, piece_id, with_feedback=with_feedback)
@@ -258,6 +266,7 @@ def read_group(
     Raises:
         OSError: the folder itself cannot be opened (not a member, or gone).
     """
+    _names.clear()
     folder_fd = open_dir(folder, follow=True)
     try:
         views = []
