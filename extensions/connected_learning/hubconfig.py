@@ -204,7 +204,10 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         "url": classroom_url,
         "command": [sys.executable, "-m", "connected_learning.classroom"],
         "environment": {"CLHUB_SITE": str(settings.source), "CLHUB_DATA_DIR": str(settings.data_dir),
-                        "CLHUB_PORT": str(settings.port), "CLHUB_GROUP_PREFIX": GROUP_PREFIX},
+                        "CLHUB_PORT": str(settings.port), "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
+                        # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.
+                        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
+                                                 "/bin", "/usr/sbin", "/sbin"])},
     })
     roles.append({
         "name": "classroom-service",

@@ -297,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--releases", required=True, type=Path, help="the folder of published releases")
     parser.add_argument("--group-folder", action="append", default=[],
                         help="group=/path of a peer-review folder to link as ~/peer-review/<group>")
+    parser.add_argument("--assignments", action="append", default=[],
+                        help="group=/path of an nbgrader outbound folder: released assignments to fetch")
     parser.add_argument("picks", nargs="*", help="workbook-id=release-folder-name")
     args = parser.parse_args(argv)
     os.umask(0o077)
@@ -305,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         from .folders import link_group_folders, parse_links
 
         summary["group_folders"] = link_group_folders(args.home, parse_links(args.group_folder))
+        from .assignments import deliver
+
+        summary["assignments"] = deliver(args.home, parse_links(args.assignments))
     except Exception as e:  # reported to the spawner, which logs and explains
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         return 1

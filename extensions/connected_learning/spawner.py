@@ -42,7 +42,6 @@ QUIET_EXTENSIONS = {
     "voila.server_extension": False,
     "nbgrader.server_extensions.formgrader": False,
     "nbgrader.server_extensions.validate_assignment": False,
-    "nbgrader.server_extensions.assignment_list": False,
     "nbgrader.server_extensions.course_list": False,
 }
 
@@ -341,9 +340,12 @@ class WorkbookSpawnerMixin(Configurable):
         home = self.learner_home()
         picks = await self.published_releases(self.workbooks_for_learner())
         links = await self.prepare_group_folders()
+        outbound = {g: os.path.join(self.data_dir, "exchange", g, "outbound") for g in links} if self.data_dir else {}
         cmd = [self.provision_python, "-I", "-m", "connected_learning.provision",
                "--home", home, "--releases", self.releases_dir,
-               *(f"--group-folder={group}={path}" for group, path in links.items()), *picks]
+               *(f"--group-folder={group}={path}" for group, path in links.items()),
+               *(f"--assignments={group}={path}" for group, path in outbound.items() if os.path.isdir(path)),
+               *picks]
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
@@ -379,6 +381,11 @@ class WorkbookSpawnerMixin(Configurable):
             env["CLHUB_CLASSROOM_URL"] = self.classroom_url
         if self.demo_mode:
             env["CLHUB_DEMO_MODE"] = "1"
+        if self.data_dir:
+            env["CLHUB_EXCHANGE"] = os.path.join(self.data_dir, "exchange")
+        # nbgrader's settings for learners (exchange, private submissions, the hub user as student).
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            p for p in (str(PACKAGE_DIR / "nbgrader_learner"), env.get("JUPYTER_CONFIG_PATH", "")) if p)
         # `clhub share` and friends in the learner's terminal come from the hub's environment.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH") or "/usr/bin:/bin"])
         return env

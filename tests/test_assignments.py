@@ -1,0 +1,159 @@
+"""Assignments with real nbgrader, a real hub and real system users, end to end.
+
+A teacher assigns an assignable workbook through the classroom service; two students
+find it in their home at their next start, submit through nbgrader's assignment-list
+API of their own server; the teacher collects, autogrades and releases feedback, and the
+students fetch it. Along the way: a student cannot list or read another's submission, a
+forged submission in another student's name is ignored, submission times are the
+server's, and a teacher of another group gets 403.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import requests
+from jupyterhub.spawner import set_user_setuid
+
+from connected_learning.assignments import Course
+from realhub import REPO, RunningHub
+
+pytestmark = pytest.mark.integration
+WORKBOOK = "recipe-scaler"
+
+
+@pytest.fixture(scope="module")
+def hub(make_hub: Any) -> RunningHub:
+    return make_hub({"tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "ana": ("student", ["g"]),
+                     "ben": ("student", ["g"])})
+
+
+def service(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
+    r = hub.api.post(f"/users/{hub.name(short)}/tokens", json={"note": "t", "expires_in": 600,
+                                                              "scopes": ["access:services!service=classroom"]})
+    return requests.request(method, f"{hub.url}/services/classroom/api{path}", timeout=600,
+                            headers={"Authorization": f"token {r.json()['token']}"}, **kw)
+
+
+def as_student(hub: RunningHub, short: str, code: str) -> str:
+    name = hub.name(short)
+    home = pwd.getpwnam(name).pw_dir
+    done = subprocess.run([sys.executable, "-c", code], cwd=home, env={"HOME": home}, capture_output=True,
+                          text=True, timeout=60, preexec_fn=set_user_setuid(name))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def solutions() -> dict[str, str]:
+    """The source notebook's solution cells, by grade_id, without nbgrader's markers."""
+    nb = nbformat.read(REPO / "workbooks" / "cooking" / WORKBOOK / f"{WORKBOOK}.ipynb", as_version=4)
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            out[meta["grade_id"]] = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n?", "", cell.source, flags=re.M)
+    return out
+
+
+def lab_post(session: Any, hub: RunningHub, short: str, path: str, data: dict[str, str]) -> requests.Response:
+    name = hub.name(short)
+    xsrf = next(c.value for c in session.http.cookies if c.name == "_xsrf" and c.path.rstrip("/") == f"/user/{name}")
+    return session.http.post(f"{hub.url}/user/{name}/{path}", data=data, headers={"X-XSRFToken": xsrf}, timeout=300)
+
+
+def test_assign_submit_collect_grade_and_feedback(hub: RunningHub) -> None:
+    g = hub.name("g")
+    assert service(hub, "ted", "POST", f"/groups/{g}/assignments", json={"workbook": WORKBOOK}).status_code == 403
+    assert service(hub, "ana", "POST", f"/groups/{g}/assignments", json={"workbook": WORKBOOK}).status_code == 403
+    bad = service(hub, "tess", "POST", f"/groups/{g}/assignments", json={"workbook": "start-here"})
+    assert bad.status_code == 400 and "cannot be assigned" in bad.json()["message"]
+    r = service(hub, "tess", "POST", f"/groups/{g}/assignments", json={"workbook": WORKBOOK, "due": "2030-06-01T17:00"})
+    assert r.status_code == 201, r.text
+    assert r.json()["students"] == sorted([hub.name("ana"), hub.name("ben")])
+
+    sessions = {}
+    for short in ("ana", "ben"):
+        s = hub.login(short)
+        assert s.spawn_with_form(["cooking"]).status_code == 302
+        s.wait_ready(hub.name(short))
+        sessions[short] = s
+        home = Path(pwd.getpwnam(hub.name(short)).pw_dir)
+        assert (home / "assignments" / g / WORKBOOK / f"{WORKBOOK}.ipynb").is_file()
+        listed = sessions[short].http.get(f"{hub.url}/user/{hub.name(short)}/assignments",
+                                          params={"course_id": g}, timeout=60).json()
+        assert listed["success"] and [a["assignment_id"] for a in listed["value"]] == [WORKBOOK]
+
+    # ben answers every puzzle; ana hands in the notebook as it came.
+    answers = json.dumps(solutions())
+    as_student(hub, "ben", f"""
+import json, nbformat
+path = 'assignments/{g}/{WORKBOOK}/{WORKBOOK}.ipynb'
+nb = nbformat.read(path, as_version=4)
+answers = json.loads({answers!r})
+for cell in nb.cells:
+    gid = cell.metadata.get('nbgrader', {{}}).get('grade_id')
+    if gid in answers:
+        cell.source = answers[gid]
+nbformat.write(nb, path)
+""")
+    for short in ("ana", "ben"):
+        r = lab_post(sessions[short], hub, short, "assignments/submit", {"course_id": g, "assignment_id": WORKBOOK})
+        assert r.status_code == 200, r.text
+        assert r.json().get("success", True) is not False, r.text
+
+    inbound = Course(hub.data_dir, g).exchange / "inbound"
+    anas = next(p for p in inbound.iterdir() if p.name.startswith(hub.name("ana") + "+"))
+    assert as_student(hub, "ben", f"""
+import os
+for attempt in (lambda: os.listdir({str(inbound)!r}), lambda: os.listdir({str(anas)!r}),
+                lambda: open({str(anas / f'{WORKBOOK}.ipynb')!r}).read()):
+    try:
+        attempt()
+        print('READ')
+    except PermissionError:
+        print('denied')
+""").split() == ["denied"] * 3
+    # ana tries to hand in work as ben, and to date her own submission in the past.
+    as_student(hub, "ana", f"""
+import os, shutil
+fake = os.path.join({str(inbound)!r}, {hub.name('ben')!r} + '+{WORKBOOK}+2099-01-01 00:00:00.000000 UTC+x')
+shutil.copytree({str(anas)!r}, fake)
+open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:00.000000 UTC')
+""")
+
+    r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/collect")
+    assert r.status_code == 200, r.text
+    collected = r.json()["collected"]
+    assert sorted(collected) == sorted([hub.name("ana"), hub.name("ben")])
+    assert all(stamp.startswith("20") and not stamp.startswith(("2000", "2099")) for stamp in collected.values())
+    course = Course(hub.data_dir, g).root
+    assert (course / "submitted" / hub.name("ana") / WORKBOOK / "timestamp.txt").read_text() == \
+        collected[hub.name("ana")]
+
+    r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/autograde")
+    assert r.status_code == 200, r.text
+    scores = r.json()["scores"]
+    assert scores[hub.name("ben")] == 3 and scores[hub.name("ana")] == 0, r.json()
+    listed = service(hub, "tess", "GET", f"/groups/{g}/assignments").json()["assignments"]
+    assert listed == [{"id": WORKBOOK, "scores": scores}]
+
+    r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/feedback")
+    assert r.status_code == 200, r.text
+    for short, score in (("ben", "3"), ("ana", "0")):
+        r = lab_post(sessions[short], hub, short, "assignments/fetch_feedback",
+                     {"course_id": g, "assignment_id": WORKBOOK})
+        assert r.status_code == 200, r.text
+        home = Path(pwd.getpwnam(hub.name(short)).pw_dir)
+        pages = list((home / "assignments" / g / WORKBOOK / "feedback").glob(f"*/{WORKBOOK}.html"))
+        assert len(pages) == 1, pages
+        assert re.search(rf"Score: {score}(\.0)? / 3", pages[0].read_text()), short
+    assert os.stat(course).st_mode & 0o077 == 0
