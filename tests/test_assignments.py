@@ -157,3 +157,20 @@ open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:
         assert len(pages) == 1, pages
         assert re.search(rf"Score: {score}(\.0)? / 3", pages[0].read_text()), short
     assert os.stat(course).st_mode & 0o077 == 0
+
+    # The teacher's progress view now shows both learners, their submissions and points.
+    teacher = hub.login("tess")
+    page = teacher.http.get(f"{hub.url}/services/classroom/groups/{g}/progress?sort=score&order=desc", timeout=120)
+    assert page.status_code == 200, page.text[:300]
+    assert page.text.index(hub.name("ben")) < page.text.index(hub.name("ana"))  # 3 points before 0
+    csv_text = teacher.http.get(f"{hub.url}/services/classroom/groups/{g}/progress.csv", timeout=120).text
+    assert csv_text.splitlines()[0].startswith("User name,Name,Workbooks started")
+    ben_row = next(line for line in csv_text.splitlines() if line.startswith(hub.name("ben") + ","))
+    assert ben_row.endswith(",1,3.0")
+    one = teacher.http.get(f"{hub.url}/services/classroom/groups/{g}/progress/{hub.name('ben')}", timeout=120)
+    assert one.status_code == 200 and WORKBOOK in one.text
+    outsider = hub.login("ted")
+    assert outsider.http.get(f"{hub.url}/services/classroom/groups/{g}/progress", timeout=60).status_code == 403
+    assert outsider.http.get(f"{hub.url}/services/classroom/groups/{g}/progress.csv", timeout=60).status_code == 403
+    assert teacher.http.get(f"{hub.url}/services/classroom/groups/{g}/progress/{hub.name('ted')}",
+                            timeout=60).status_code == 404

@@ -362,7 +362,7 @@ async def sweep(app: web.Application) -> None:
 
 
 def make_app(site: SiteSettings, prefix: str) -> web.Application:
-    from . import classroom_accounts, classroom_assignments
+    from . import classroom_accounts, classroom_assignments, classroom_progress
 
     jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     api = url_path_join(prefix, "api")
@@ -380,6 +380,7 @@ def make_app(site: SiteSettings, prefix: str) -> web.Application:
             (api + group + r"/reports/([^/]+)/dismiss", ReportAPI),
             *classroom_accounts.routes(prefix, api),
             *classroom_assignments.routes(api),
+            *classroom_progress.routes(prefix),
         ],
         cookie_secret=os.urandom(32),
         xsrf_cookies=True,
