@@ -196,6 +196,7 @@ def bar_chart_png(table: pd.DataFrame, column: str, title: str) -> bytes:
         ax.barh(labels, values, color="#1f5fa8")
         for y, v in enumerate(values):
             ax.text(v, y, f" {v:g}", va="center")
+        ax.set_xlim(0, max(1.0, *values) * 1.15)  # from zero, room for the labels
         ax.set_title(title)
         ax.invert_yaxis()
         ax.set_xlabel(HEADINGS.get(column, column))
