@@ -156,7 +156,7 @@ open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:
         pages = list((home / "assignments" / g / WORKBOOK / "feedback").glob(f"*/{WORKBOOK}.html"))
         assert len(pages) == 1, pages
         assert re.search(rf"Score: {score}(\.0)? / 3", pages[0].read_text()), short
-    assert os.stat(course).st_mode & 0o077 == 0
+    assert os.stat(course).st_mode & 0o007 == 0  # the group's teachers share it, nobody else
 
     # The teacher's progress view now shows both learners, their submissions and points.
     teacher = hub.login("tess")
@@ -174,3 +174,24 @@ open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:
     assert outsider.http.get(f"{hub.url}/services/classroom/groups/{g}/progress.csv", timeout=60).status_code == 403
     assert teacher.http.get(f"{hub.url}/services/classroom/groups/{g}/progress/{hub.name('ted')}",
                             timeout=60).status_code == 404
+
+
+def test_the_teacher_reviews_in_formgrader_inside_jupyterhub(hub: RunningHub) -> None:
+    """Runs after the end-to-end test: tess's own server runs nbgrader's formgrader on her course."""
+    g, tess = hub.name("g"), hub.name("tess")
+    s = hub.login("tess")
+    assert s.spawn_with_form(["cooking"]).status_code == 302
+    s.wait_ready(tess)
+    page = s.http.get(f"{hub.url}/user/{tess}/formgrader", timeout=120)
+    assert page.status_code == 200, page.text[:300]
+    # JupyterLab shows the formgrader in a frame of the same server: the page may be framed by it.
+    assert page.headers["Content-Security-Policy"].startswith("frame-ancestors 'self'")
+    listed = s.http.get(f"{hub.url}/user/{tess}/formgrader/api/assignments", timeout=120)
+    assert listed.status_code == 200, listed.text[:300]  # JSON (which nbgrader labels text/html)
+    mine = [a for a in listed.json() if a["name"] == WORKBOOK]
+    assert mine and mine[0]["num_submissions"] == 2, listed.json()
+    # The learners' own servers have no formgrader.
+    ana = hub.login("ana")
+    assert ana.http.get(f"{hub.url}/user/{hub.name('ana')}/formgrader", timeout=60).status_code == 404
+    course = Course(hub.data_dir, g).root
+    assert os.stat(course).st_mode & 0o007 == 0

@@ -86,15 +86,23 @@ class Course:
         return f"sqlite:///{self.root / 'gradebook.db'}"
 
 
-def prepare(course: Course, gid: int | None) -> None:
-    """Create or repair the course and exchange folders with the modes above."""
+def prepare(course: Course, gid: int | None, teachers_gid: int | None = None) -> None:
+    """Create or repair the course and exchange folders with the modes above.
+
+    With `teachers_gid` (the group's teachers' system group) the course folder is theirs
+    too, setgid and group-writable, so that the formgrader in a teacher's own server
+    grades in the same course and gradebook as the service.
+    """
     course.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(course.root, 0o700)
+    os.chmod(course.root.parent, 0o755)
+    if teachers_gid is None:
+        os.chmod(course.root, 0o700)
+    else:
+        share_with_teachers(course.root, teachers_gid)
     # The same settings for nbgrader run from this folder (grading workers, a formgrader).
     (course.root / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {course.group!r}\n"
-        f"c.CourseDirectory.root = {str(course.root)!r}\n"
         f"c.Exchange.root = {str(course.exchange_root)!r}\n"
         "c.Exchange.path_includes_course = True\n")
     course.exchange_root.mkdir(exist_ok=True, mode=0o755)
@@ -106,6 +114,19 @@ def prepare(course: Course, gid: int | None) -> None:
         if gid is not None:
             os.chown(path, 0, gid)
         os.chmod(path, mode)
+
+
+def share_with_teachers(root: Path, gid: int) -> None:
+    """The course folder and everything in it: group `gid`, folders setgid, group read-write."""
+    for base, dirs, files in os.walk(root):
+        for path in [base, *(os.path.join(base, f) for f in files)]:
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            os.chown(path, info.st_uid, gid, follow_symlinks=False)
+            extra = 0o2070 if stat.S_ISDIR(info.st_mode) else 0o060
+            os.chmod(path, (stat.S_IMODE(info.st_mode) | extra) & ~0o007)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(base, d))]
 
 
 def _share_released(course: Course, gid: int | None) -> None:
@@ -301,6 +322,38 @@ def deliver(home: str | os.PathLike[str], outbound: dict[str, str]) -> dict[str,
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.copytree(os.path.join(folder, aid), target, symlinks=True)
             done.setdefault(group, []).append(aid)
+    return done
+
+
+def link_courses(home: str | os.PathLike[str], courses: dict[str, str]) -> dict[str, str]:
+    """A teacher's `~/courses/<group>` links to the course folders they share (as the teacher).
+
+    The formgrader only works on a course inside the server's root folder; the link puts it
+    there. Only symlinks are ever removed from `~/courses`.
+    """
+    base = Path(home) / "courses"
+    done: dict[str, str] = {}
+    if not courses and not base.is_dir():
+        return done
+    if base.is_symlink():
+        raise AssignmentError(f"{base} is a symbolic link; move it away.")
+    base.mkdir(mode=0o700, exist_ok=True)
+    for entry in list(os.scandir(base)):
+        if entry.is_symlink() and entry.name not in courses:
+            os.unlink(entry.path)
+            done[entry.name] = "removed"
+    for group, target in courses.items():
+        link = base / group
+        if link.is_symlink() and os.readlink(link) == target:
+            done[group] = "kept"
+            continue
+        if link.is_symlink():
+            link.unlink()
+        elif os.path.lexists(link):
+            done[group] = "skipped: a file of that name is in the way"
+            continue
+        os.symlink(target, link)
+        done[group] = "linked"
     return done
 
 

@@ -401,6 +401,8 @@ def make_app(site: SiteSettings, prefix: str) -> web.Application:
 
 
 def main() -> None:
+    # Files the service writes in a course are shared with the group's teachers (formgrader).
+    os.umask(0o007)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s classroom] %(message)s")
     site = load_settings(os.environ["CLHUB_SITE"], env_overrides())
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/classroom/")

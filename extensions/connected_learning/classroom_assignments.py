@@ -18,7 +18,7 @@ from typing import Any
 
 from tornado import web
 
-from . import assignments, grading
+from . import assignments, grading, system_users
 from .catalog import CatalogError, load_catalog
 from .classroom import APIHandler, log
 from .hubconfig import choose_spawner
@@ -32,6 +32,24 @@ class AssignmentsBase(APIHandler):
         if choose_spawner(self.site) != "local":
             return None
         return assignments.group_gid(self.settings["group_prefix"], group)
+
+    async def teachers_gid(self, group: str) -> int | None:
+        """The system group of the group's teachers (made if missing); None in demo mode."""
+        if choose_spawner(self.site) != "local":
+            return None
+        try:
+            name = system_users.system_group_name(system_users.TEACH_PREFIX, group)
+        except system_users.SystemUserError:
+            return None  # too long a name for a second system group: the course stays root's
+        await system_users.ensure_group(name)
+        return assignments.group_gid("", name)
+
+    async def step(self, group: str, action: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one nbgrader step, then give the course back to the group's teachers."""
+        try:
+            return await self.run(action, *args, **kwargs)
+        finally:
+            await self.run(assignments.prepare, self.course(group), self.gid(group), await self.teachers_gid(group))
 
     async def students(self, group: str) -> list[str]:
         model = await self.hub.get(f"/groups/{group}")
@@ -77,7 +95,7 @@ class AssignmentsAPI(AssignmentsBase):
             except ValueError:
                 raise web.HTTPError(400, f"{str(body['due'])[:40]!r} is not a date like 2026-12-01T17:00.") from None
         students = await self.students(group)
-        aid = await self.run(assignments.assign, self.course(group), workbook, students, due, self.gid(group))
+        aid = await self.step(group, assignments.assign, self.course(group), workbook, students, due, self.gid(group))
         log.info("%s assigned %s to %s (due %s)", me["name"], aid, group, due)
         self.set_status(201)
         self.finish({"id": aid, "students": students, "due": due.isoformat() if due else None})
@@ -92,16 +110,16 @@ class AssignmentStepAPI(AssignmentsBase):
             raise web.HTTPError(404, f"{aid[:60]!r} has not been assigned to {group}.")
         students = await self.students(group)
         if step == "collect":
-            done = await self.run(assignments.collect, course, aid, set(students),
+            done = await self.step(group, assignments.collect, course, aid, set(students),
                                   check_owner=choose_spawner(self.site) == "local")
             reply: dict[str, Any] = {"collected": done}
         elif step == "autograde":
-            results = await self.run(grading.autograde_all, course.root, aid,
+            results = await self.step(group, grading.autograde_all, course.root, aid,
                                      [s for s in students if (course.root / "submitted" / s / aid).is_dir()])
             reply = {"scores": {k: v for k, v in results.items() if not isinstance(v, Exception)},
                      "errors": {k: str(v) for k, v in results.items() if isinstance(v, Exception)}}
         elif step == "feedback":
-            reply = {"released": await self.run(assignments.release_feedback, course, aid, self.gid(group))}
+            reply = {"released": await self.step(group, assignments.release_feedback, course, aid, self.gid(group))}
         else:
             raise web.HTTPError(404, f"Unknown step {step[:20]!r}; use collect, autograde or feedback.")
         log.info("%s: %s %s of %s", me["name"], step, aid, group)

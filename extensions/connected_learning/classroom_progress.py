@@ -137,24 +137,24 @@ class AssignmentsPage(GroupPages):
                     due = dt.datetime.fromisoformat(due_text) if due_text else None
                 except ValueError:
                     raise assignments.AssignmentError(f"{due_text[:30]!r} is not a date and time.") from None
-                aid = await self.run(assignments.assign, course, workbook, students, due, self.gid(group))
+                aid = await self.step(group, assignments.assign, course, workbook, students, due, self.gid(group))
                 message = f"{workbook.title} is assigned. Learners find it in assignments/{group} at their next start."
             else:
                 aid = self.get_body_argument("assignment", "")
                 if aid not in assignments.released(course):
                     raise assignments.AssignmentError(f"{aid[:60]!r} has not been assigned to {group}.")
                 if action == "collect":
-                    done = await self.run(assignments.collect, course, aid, set(students),
+                    done = await self.step(group, assignments.collect, course, aid, set(students),
                                           check_owner=choose_spawner(self.site) == "local")
                     message = f"Collected {len(done)} submission(s) of {aid}."
                 elif action == "autograde":
-                    results = await self.run(grading.autograde_all, course.root, aid,
+                    results = await self.step(group, grading.autograde_all, course.root, aid,
                                              [s for s in students if (course.root / "submitted" / s / aid).is_dir()])
                     bad = [k for k, v in results.items() if isinstance(v, Exception)]
                     message = f"Graded {len(results) - len(bad)} submission(s) of {aid}." + (
                         f" Could not grade: {', '.join(bad)}." if bad else "")
                 elif action == "feedback":
-                    done = await self.run(assignments.release_feedback, course, aid, self.gid(group))
+                    done = await self.step(group, assignments.release_feedback, course, aid, self.gid(group))
                     message = f"Feedback on {aid} released to {len(done)} learner(s)."
                 else:
                     raise assignments.AssignmentError(f"Unknown action {action[:20]!r}.")

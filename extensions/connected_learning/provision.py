@@ -299,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="group=/path of a peer-review folder to link as ~/peer-review/<group>")
     parser.add_argument("--assignments", action="append", default=[],
                         help="group=/path of an nbgrader outbound folder: released assignments to fetch")
+    parser.add_argument("--course", action="append", default=[],
+                        help="group=/path of a course folder a teacher grades in, linked as ~/courses/<group>")
     parser.add_argument("picks", nargs="*", help="workbook-id=release-folder-name")
     args = parser.parse_args(argv)
     os.umask(0o077)
@@ -307,9 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         from .folders import link_group_folders, parse_links
 
         summary["group_folders"] = link_group_folders(args.home, parse_links(args.group_folder))
-        from .assignments import deliver
+        from .assignments import deliver, link_courses
 
         summary["assignments"] = deliver(args.home, parse_links(args.assignments))
+        summary["courses"] = link_courses(args.home, parse_links(args.course))
     except Exception as e:  # reported to the spawner, which logs and explains
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         return 1

@@ -22,4 +22,10 @@ c.LabApp.extra_labextensions_path = [str(Path(__file__).parent / "labextensions"
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 # Pages must not be kept by the browser: after logging out on a shared computer, Back has
 # to ask the server again (and land on the log-in page), not show the learner's work.
-c.ServerApp.tornado_settings = {"headers": {"Cache-Control": "no-store"}}
+headers = {"Cache-Control": "no-store"}
+if os.environ.get("CLHUB_FRAME_SELF") == "1":
+    # A teacher's server shows nbgrader's formgrader inside JupyterLab, in a frame of the same
+    # server. jupyterhub-singleuser forbids every frame ("frame-ancestors 'none'"), which
+    # leaves that panel blank; this server's own pages may frame each other, nobody else may.
+    headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+c.ServerApp.tornado_settings = {"headers": headers}

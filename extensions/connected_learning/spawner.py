@@ -45,6 +45,9 @@ QUIET_EXTENSIONS = {
     "nbgrader.server_extensions.course_list": False,
 }
 
+# What a teacher's server runs besides: nbgrader's formgrader and its course list.
+TEACHER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+
 _catalogs: dict[str, tuple[float, Catalog]] = {}
 _publish_locks: dict[str, asyncio.Lock] = {}
 
@@ -345,6 +348,8 @@ class WorkbookSpawnerMixin(Configurable):
                "--home", home, "--releases", self.releases_dir,
                *(f"--group-folder={group}={path}" for group, path in links.items()),
                *(f"--assignments={group}={path}" for group, path in outbound.items() if os.path.isdir(path)),
+               *(f"--course={group}={os.path.join(self.data_dir, 'courses', group)}"
+                 for group in (self.taught_groups()[:1] if self.data_dir else [])),
                *picks]
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         proc = await asyncio.create_subprocess_exec(
@@ -366,6 +371,10 @@ class WorkbookSpawnerMixin(Configurable):
             self.log.warning("Workbook delivery for %s skipped %s", self.user.name, problem)
         return summary
 
+    def taught_groups(self) -> list[str]:
+        """The groups this user teaches (hub roles teacher-<group>)."""
+        return sorted(r.name[len("teacher-"):] for r in self.user.roles if r.name.startswith("teacher-"))
+
     def learner_args(self) -> list[str]:
         return [f"--config={self.singleuser_config}", f"--ServerApp.root_dir={self.learner_home()}"]
 
@@ -374,7 +383,18 @@ class WorkbookSpawnerMixin(Configurable):
 
     def get_env(self) -> dict[str, str]:
         env = super().get_env()  # type: ignore[misc]
-        env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(self.disabled_server_extensions)
+        disabled = dict(self.disabled_server_extensions)
+        taught = self.taught_groups()
+        if taught and self.data_dir:
+            # A teacher grades in their own server: nbgrader's formgrader on the first group
+            # they teach, whose course folder their system user shares (see assignments.py).
+            for name in TEACHER_EXTENSIONS:
+                disabled.pop(name, None)
+            env["CLHUB_COURSE_ID"] = taught[0]
+            # Through ~/courses/<group>: the formgrader wants its course inside the server's root.
+            env["CLHUB_COURSE_ROOT"] = os.path.join(self.learner_home(), "courses", taught[0])
+            env["CLHUB_FRAME_SELF"] = "1"
+        env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(disabled)
         env["HOME"] = self.learner_home()
         env["CLHUB_DISPLAY_NAME"] = self.display_name(self.user.name) if self.display_name else self.user.name
         if self.classroom_url:
@@ -428,9 +448,15 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
     async def prepare_learner(self) -> None:
         groups = sorted(g.name for g in self.user.groups)
         try:
+            teaching = []
+            for group in self.taught_groups():
+                try:
+                    teaching.append(system_users.system_group_name(system_users.TEACH_PREFIX, group))
+                except system_users.SystemUserError:
+                    self.log.warning("No course group for %s: the group name %r is too long", self.user.name, group)
             await system_users.ensure_learner(
                 self.user.name, self.learner_marker_group, self.system_group_prefix, groups,
-                home_root=self.home_root)
+                home_root=self.home_root, extra_groups=teaching)
         except system_users.SystemUserError as e:
             self.log.error("Cannot prepare the system account of %s: %s", self.user.name, e)
             raise web.HTTPError(

@@ -47,6 +47,9 @@ def system_group_name(prefix: str, hub_group: str) -> str:
     return name
 
 
+TEACH_PREFIX = "clhubt-"  # system group of a group's teachers: they share its nbgrader course
+
+
 def plan_memberships(marker: str, prefix: str, hub_groups: list[str]) -> list[str]:
     """The supplementary system groups a learner should have: the marker plus one per hub group."""
     return sorted({marker, *(system_group_name(prefix, g) for g in hub_groups)})
@@ -97,15 +100,17 @@ def lookup_learner(name: str, marker: str) -> Account | None:
 
 
 async def ensure_learner(name: str, marker: str, prefix: str, hub_groups: list[str],
-                         home_root: str = "/home", shell: str = "/bin/bash") -> Account:
+                         home_root: str = "/home", shell: str = "/bin/bash",
+                         extra_groups: list[str] | None = None) -> Account:
     """Create (if needed) the learner's system account and set its group memberships.
 
     The home is created mode 0700. Memberships are replaced, not added to, so a learner
     removed from a hub group loses the system group from their next start.
+    `extra_groups` are further system groups by full name (a teacher's course groups).
     """
     validate_username(name)
     await ensure_group(marker)
-    wanted = plan_memberships(marker, prefix, hub_groups)
+    wanted = sorted({*plan_memberships(marker, prefix, hub_groups), *(extra_groups or [])})
     for group in wanted:
         await ensure_group(group)
     async with _lock:
