@@ -190,4 +190,5 @@ def teardown_hub(hub: RunningHub, remove_users: bool = True) -> None:
             _remove_system_user(user)
         for group in hub.groups:
             _remove_system_group(f"clhub-{group}")
+            _remove_system_group(f"clhubt-{group}")  # its teachers' course group
     shutil.rmtree(hub.workdir, ignore_errors=True)

@@ -70,3 +70,14 @@ def test_import_print_assign_and_follow_progress(hub: RunningHub, browser: Any, 
     expect(page.get_by_role("columnheader", name=re.compile("Name"))).to_have_attribute("aria-sort", "ascending")
     expect(page.get_by_role("img", name=re.compile("Exercises done per learner"))).to_be_visible()
     page.screenshot(path=str(artifacts / "teacher-4-progress.png"), full_page=True)
+
+    # The formgrader, inside the teacher's own JupyterLab: its frame must not be blocked.
+    page.goto(f"{hub.url}/hub/spawn")
+    page.get_by_role("checkbox").first.check()
+    page.get_by_role("button", name=re.compile("Start")).click()
+    page.wait_for_url(f"**/user/{hub.name('tess')}/lab**", timeout=120_000)
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    page.get_by_role("menuitem", name="Formgrader").click()
+    grader = page.frame_locator("iframe").first
+    expect(grader.get_by_text("recipe-scaler").first).to_be_visible(timeout=120_000)
+    page.screenshot(path=str(artifacts / "teacher-5-formgrader.png"))
