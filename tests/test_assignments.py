@@ -195,3 +195,20 @@ def test_the_teacher_reviews_in_formgrader_inside_jupyterhub(hub: RunningHub) ->
     assert ana.http.get(f"{hub.url}/user/{hub.name('ana')}/formgrader", timeout=60).status_code == 404
     course = Course(hub.data_dir, g).root
     assert os.stat(course).st_mode & 0o007 == 0
+
+
+def test_under_the_demo_spawner_each_account_submits_as_itself(make_hub: Any) -> None:
+    """Every demo account is the same system user: nbgrader must still name the hub user."""
+    demo = make_hub({"tess": ("teacher", ["d"]), "ana": ("student", ["d"]), "ben": ("student", ["d"])},
+                    spawner="demo")
+    d = demo.name("d")
+    assert service(demo, "tess", "POST", f"/groups/{d}/assignments", json={"workbook": WORKBOOK}).status_code == 201
+    for short in ("ana", "ben"):
+        s = demo.login(short)
+        assert s.spawn_with_form(["cooking"]).status_code == 302
+        s.wait_ready(demo.name(short))
+        r = lab_post(s, demo, short, "assignments/submit", {"course_id": d, "assignment_id": WORKBOOK})
+        assert r.status_code == 200 and r.json().get("success", True) is not False, r.text
+    r = service(demo, "tess", "POST", f"/groups/{d}/assignments/{WORKBOOK}/collect")
+    assert r.status_code == 200, r.text
+    assert sorted(r.json()["collected"]) == sorted([demo.name("ana"), demo.name("ben")])
