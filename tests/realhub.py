@@ -93,9 +93,9 @@ class RunningHub:
                 pass
 
 
-def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, int, int, int], admin: str,
+def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, int, int, int, int], admin: str,
                spawner: str, extra: str) -> str:
-    port, hub_port, api_port, classroom_port = ports
+    port, hub_port, api_port, classroom_port, showcase_port = ports
     return f"""
 [site]
 name = "Test Hub"
@@ -104,6 +104,7 @@ port = {port}
 hub_port = {hub_port}
 proxy_api_port = {api_port}
 classroom_port = {classroom_port}
+showcase_port = {showcase_port}
 data_dir = "{data_dir}"
 admin_users = ["{admin}"]
 spawner = "{spawner}"
@@ -157,7 +158,7 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
         subprocess.run(["chmod", "-R", "a+rX", str(catalog_dir)], check=True)
     data_dir = workdir / "data"
     admin = f"{prefix}admin"
-    ports = (free_port(), free_port(), free_port(), free_port())
+    ports = (free_port(), free_port(), free_port(), free_port(), free_port())
     site_file = workdir / "site.toml"
     site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings))
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]

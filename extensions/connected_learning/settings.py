@@ -55,6 +55,11 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
             "Port of the classroom service on 127.0.0.1 (teachers' pages, moderation); people "
             "reach it through the proxy at /services/classroom/. Default 8082.",
         ),
+        "showcase_port": (
+            int, 8083,
+            "Port of the showcase service on 127.0.0.1 (published pieces for families, no log-in); "
+            "people reach it through the proxy at /services/showcase/. Default 8083.",
+        ),
         "data_dir": (
             str, "/var/lib/clhub",
             "Folder for the hub database, secrets, group folders and showcase. Relative "
@@ -200,6 +205,7 @@ class SiteSettings:
     lockout_seconds: int
     self_signup: bool
     classroom_port: int = 8082
+    showcase_port: int = 8083
     peer_review: bool = True
     off_for_groups: tuple[str, ...] = ()
     anonymous_feedback: bool = False
@@ -290,14 +296,14 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
 
     if values["spawner"] not in SPAWNERS:
         raise bad("spawner", "is not allowed; use one of: " + ", ".join(SPAWNERS) + ".")
-    ports = ("port", "hub_port", "proxy_api_port", "classroom_port")
+    ports = ("port", "hub_port", "proxy_api_port", "classroom_port", "showcase_port")
     for key in ports:
         if not 1 <= values[key] <= 65535:
             raise bad(key, "is out of range; use 1-65535.")
     if len({values[key] for key in ports}) < len(ports):
         raise SettingsError(
-            f"{where_file}: site.port, site.hub_port, site.proxy_api_port and site.classroom_port must be "
-            "four different ports.")
+            f"{where_file}: site.port, site.hub_port, site.proxy_api_port, site.classroom_port and "
+            "site.showcase_port must be five different ports.")
     if not 0.1 <= values["max_piece_mb"] <= 500:
         raise bad("max_piece_mb", "is out of range; use 0.1-500.")
     allowed_types = _str_list(f"{where_file}: peer_review.allowed_types", values["allowed_types"])
@@ -361,6 +367,7 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
         lockout_seconds=values["lockout_seconds"],
         self_signup=values["self_signup"],
         classroom_port=values["classroom_port"],
+        showcase_port=values["showcase_port"],
         peer_review=values["enabled"],
         off_for_groups=group_lists["off_for_groups"],
         anonymous_feedback=values["anonymous_feedback"],
