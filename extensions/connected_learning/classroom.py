@@ -369,7 +369,7 @@ async def sweep(app: web.Application) -> None:
 
 
 def make_app(site: SiteSettings, prefix: str) -> web.Application:
-    from . import classroom_accounts, classroom_assignments, classroom_progress
+    from . import classroom_accounts, classroom_assignments, classroom_progress, classroom_showcase
 
     jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     api = url_path_join(prefix, "api")
@@ -388,6 +388,7 @@ def make_app(site: SiteSettings, prefix: str) -> web.Application:
             *classroom_accounts.routes(prefix, api),
             *classroom_assignments.routes(api),
             *classroom_progress.routes(prefix),
+            *classroom_showcase.routes(api),
         ],
         cookie_secret=os.urandom(32),
         xsrf_cookies=True,

@@ -85,6 +85,50 @@ def check_site(settings: SiteSettings) -> Catalog:
     return catalog
 
 
+def ensure_showcase_user() -> None:
+    """Create the showcase service's system user (no home, no shell, own group) if it is missing."""
+    import pwd
+    import subprocess
+
+    from .showcase_publish import SHOWCASE_USER
+
+    try:
+        pwd.getpwnam(SHOWCASE_USER)
+        return
+    except KeyError:
+        pass
+    done = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                           "--shell", "/usr/sbin/nologin", SHOWCASE_USER], capture_output=True, text=True)
+    try:
+        pwd.getpwnam(SHOWCASE_USER)  # another hub on this machine may have made it meanwhile
+    except KeyError:
+        raise SystemExit(f"Cannot create the system user {SHOWCASE_USER} for the showcase service: "
+                         f"{done.stderr.strip()}. Create it with `useradd --system --user-group "
+                         f"{SHOWCASE_USER}` and start the hub again.") from None
+
+
+def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
+    """The family-facing showcase service: no log-in, its own unprivileged user on a real site."""
+    from .showcase_publish import SHOWCASE_USER, prepare_folders, reader_gid
+
+    service: dict[str, Any] = {
+        "name": "showcase",
+        "oauth_no_confirm": True,
+        "url": f"http://127.0.0.1:{settings.showcase_port}",
+        "command": [sys.executable, "-m", "connected_learning.showcase"],
+        "cwd": "/",
+        "environment": {"CLHUB_SHOWCASE_PAGES": str(Path(settings.data_dir) / "showcase" / "pages"),
+                        "CLHUB_PUBLIC_URL": settings.public_url},
+    }
+    gid = None
+    if kind == "local" and os.geteuid() == 0:
+        ensure_showcase_user()
+        service["user"] = SHOWCASE_USER
+        gid = reader_gid()
+    prepare_folders(settings.data_dir, gid)
+    return service
+
+
 def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> SiteSettings:
     """Apply the site settings to the JupyterHub config object `c` and return them.
 
@@ -217,6 +261,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
                    "admin:users", "admin:groups"],
         "services": ["classroom"],
     })
+    services.append(showcase_service(settings, kind))
     # Every user may open the classroom service; what they may do there is its own check.
     roles.append({"name": "user", "scopes": ["self", "access:services!service=classroom"]})
     c.JupyterHub.services = services

@@ -1,0 +1,163 @@
+"""The classroom service's showcase API: propose, record consent, approve, decline, withdraw.
+
+    POST   /services/classroom/api/groups/<g>/showcase/proposals            {piece, title, description}
+    GET    /services/classroom/api/groups/<g>/showcase/proposals            (teacher of g)
+    POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/approve   (teacher of g)
+    POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/decline   {note} (teacher of g)
+    POST   /services/classroom/api/groups/<g>/showcase/consent/<student>    {given: true|false} (teacher of g)
+    DELETE /services/classroom/api/showcase/<token>                          (the author, or a teacher of g)
+
+A member proposes only a piece whose folder they own (the operating system's word, read by
+`pieces.read_one`); only a teacher approves, so a student approving their own piece gets
+403 like anybody else. The work happens in `showcase_publish`, as root, off the event loop.
+Answers that concern a published piece carry its family link, `/services/showcase/p/<token>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pwd
+from typing import Any
+from urllib.parse import quote
+
+from tornado import web
+from tornado.httpclient import HTTPClientError
+
+from . import showcase_publish as publish
+from .classroom import APIHandler, log, member_of, teaches
+from .errors import ClhubError
+from .paths import DataLayout
+from .settings import validate_username
+from .showcase_snapshot import SnapshotError
+
+
+def proposal_json(proposal: dict[str, Any]) -> dict[str, Any]:
+    answer = {k: proposal.get(k) for k in ("id", "group", "piece", "version", "owner", "author_display", "title",
+                                           "description", "status", "created", "decided_by", "decided", "note")}
+    if "consent" in proposal:
+        answer["consent"] = proposal["consent"]
+    if proposal.get("status") == "published" and proposal.get("token"):
+        answer["token"] = proposal["token"]
+        answer["link"] = publish.family_link(proposal["token"])
+    return answer
+
+
+class ShowcaseAPI(APIHandler):
+    async def run(self, action: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking publishing step off the event loop; its errors become HTTP answers."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, lambda: action(*args, **kwargs))
+        except publish.ShowcaseError as e:
+            raise web.HTTPError(e.status, e.message) from None
+        except SnapshotError as e:  # the piece cannot be published as it is: the message says why
+            raise web.HTTPError(422, e.message) from None
+        except ClhubError as e:
+            raise web.HTTPError(400, e.message) from None
+
+    def group_place(self, group: str) -> Any:
+        try:
+            return self.place(group)
+        except ClhubError as e:
+            raise web.HTTPError(404, e.message) from None
+
+    async def names_in(self, group: str) -> set[str]:
+        """Every user name of the group: none of them may appear on a published page."""
+        try:
+            model = await self.hub.get(f"/groups/{quote(group)}")
+        except HTTPClientError:
+            return set()
+        return set(model.get("users", []))
+
+
+def home_paths(data_dir: Any, names: set[str]) -> list[str]:
+    homes = [str(DataLayout(data_dir).homes / n) for n in names]
+    for name in names:
+        try:
+            homes.append(pwd.getpwnam(name).pw_dir)
+        except KeyError:
+            pass
+    return [h for h in homes if h not in ("/", "/nonexistent")]
+
+
+class ProposalsAPI(ShowcaseAPI):
+    @web.authenticated
+    async def get(self, group: str) -> None:
+        place = self.group_place(group)
+        await self.require_teacher(group)
+        found = await self.run(publish.list_proposals, place)
+        self.finish({"proposals": [proposal_json(p) for p in found]})
+
+    @web.authenticated
+    async def post(self, group: str) -> None:
+        place = self.group_place(group)
+        me = await self.me()
+        if not member_of(me, group):
+            raise web.HTTPError(403, f"You are not a member of the group {group!r}.")
+        body = self.json_body()
+        proposal = await self.run(publish.propose, place, me["name"], str(body.get("piece", "")),
+                                  body.get("title", ""), body.get("description", ""))
+        log.info("%s proposed %s of %s for the showcase", me["name"], proposal["piece"], group)
+        self.set_status(201)
+        self.finish(proposal_json(proposal))
+
+
+class DecisionAPI(ShowcaseAPI):
+    @web.authenticated
+    async def post(self, group: str, proposal_id: str, action: str) -> None:
+        place = self.group_place(group)
+        me = await self.require_teacher(group)
+        if action == "approve":
+            names = await self.names_in(group)
+            proposal = await self.run(publish.approve, place, proposal_id, me["name"], usernames=names,
+                                      home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
+                                      gid=publish.reader_gid())
+            log.info("%s approved %s of %s for the showcase", me["name"], proposal["piece"], group)
+        else:
+            note = self.json_body().get("note", "")
+            proposal = await self.run(publish.decline, place, proposal_id, me["name"], note)
+            log.info("%s declined proposal %s of %s", me["name"], proposal_id, group)
+        self.finish(proposal_json(proposal))
+
+
+class ConsentAPI(ShowcaseAPI):
+    @web.authenticated
+    async def post(self, group: str, student: str) -> None:
+        self.group_place(group)
+        me = await self.require_teacher(group)
+        try:
+            validate_username(student)
+            target = await self.hub.user(student)
+        except (ClhubError, HTTPClientError):
+            raise web.HTTPError(404, f"There is no student {student[:40]!r} in {group}.") from None
+        if group not in target.get("groups", []):
+            raise web.HTTPError(404, f"There is no student {student!r} in {group}.")
+        given = self.json_body().get("given")
+        if not isinstance(given, bool):
+            raise web.HTTPError(400, 'Say "given": true when the family agreed, "given": false when not.')
+        record = await self.run(publish.record_consent, self.site.data_dir, student, given, me["name"])
+        log.info("%s recorded family consent %s for %s", me["name"], given, student)
+        self.finish({"student": student, **record})
+
+
+class WithdrawAPI(ShowcaseAPI):
+    @web.authenticated
+    async def delete(self, token: str) -> None:
+        me = await self.me()
+        meta = await self.run(publish.published_meta, self.site.data_dir, token)
+        if me["name"] != meta.get("owner") and not teaches(me, str(meta.get("group", ""))):
+            raise web.HTTPError(403, "Only the author and their teachers can withdraw this piece.")
+        await self.run(publish.withdraw, self.site.data_dir, token, me["name"])
+        log.info("%s withdrew showcase page %s… of %s", me["name"], token[:6], meta.get("group"))
+        self.set_status(204)
+        self.finish()
+
+
+def routes(api: str) -> list[tuple[str, type]]:
+    group = api + r"/groups/([^/]+)/showcase"
+    return [
+        (group + "/proposals", ProposalsAPI),
+        (group + r"/proposals/([^/]+)/(approve|decline)", DecisionAPI),
+        (group + r"/consent/([^/]+)", ConsentAPI),
+        (api + r"/showcase/([^/]+)", WithdrawAPI),
+    ]
+
