@@ -104,6 +104,9 @@ def test_propose_consent_approve_and_the_family_link(hub: RunningHub) -> None:
     assert bad.status_code == 400 and "title of 1 to 80" in bad.json()["message"]
     assert propose(hub, "ana", piece, title="x" * 81).status_code == 400
     assert propose(hub, "ana", "no-such-piece").status_code == 404
+    long = api(hub, "ana", "POST", f"/groups/{g}/showcase/proposals",
+               json={"piece": piece, "title": "Fine", "description": "x" * 501})
+    assert long.status_code == 400 and "under 500" in long.json()["message"]
     r = propose(hub, "ana", piece)
     assert r.status_code == 201, r.text
     proposal = r.json()["id"]
@@ -141,6 +144,10 @@ def test_propose_consent_approve_and_the_family_link(hub: RunningHub) -> None:
     for name in hub.users:
         assert name not in page.text, name
     assert "/home/" not in page.text
+    stored = showcase_dir(hub) / "snapshots" / token / "files"
+    kept = b"".join(f.read_bytes() for f in stored.rglob("*") if f.is_file())
+    assert b"My story" in kept and b"/home/" not in kept
+    assert not [name for name in hub.users if name.encode() in kept]
 
     card = anonymous(hub, link + "/card")
     assert card.status_code == 200 and "<svg" in card.text and link in card.text
