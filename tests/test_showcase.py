@@ -269,3 +269,31 @@ def test_a_token_with_a_file_suffix_is_not_a_page(hub: RunningHub) -> None:
         r = anonymous(hub, link + suffix)
         assert r.status_code == 404, (suffix, r.status_code)
         assert "My story" not in r.text
+
+
+def test_the_teachers_page_queues_proposals_with_consent_and_decisions(hub: RunningHub) -> None:
+    import re
+
+    g = hub.name("g")
+    piece = share_story(hub, "ana", "Queue story")
+    proposal = propose(hub, "ana", piece, title="Queued <script>x</script>").json()["id"]
+    api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name('ana')}", json={"given": False})
+    s = hub.login("tess")
+    page = s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
+    assert "Showcase proposals" in page and "Queued &lt;script&gt;" in page and "<script>x" not in page
+    assert re.search(rf'proposals/{proposal}/approve">\s*<input[^>]+>\s*<input[^>]+>\s*<button[^>]+disabled', page)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+    base = f"{hub.url}/services/classroom/api/groups/{g}/showcase"
+    r = s.http.post(f"{base}/consent/{hub.name('ana')}", data={"_xsrf": xsrf, "from_page": "1", "given": "true"},
+                    allow_redirects=False, timeout=60)
+    assert r.status_code == 302, r.text[:300]
+    r = s.http.post(f"{base}/proposals/{proposal}/approve", data={"_xsrf": xsrf, "from_page": "1"},
+                    allow_redirects=False, timeout=120)
+    assert r.status_code == 302, r.text[:300]
+    page = s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
+    link = re.search(r'href="(/services/showcase/p/[^"/]+)"', page).group(1)
+    assert requests.get(hub.url + link, timeout=60).status_code == 200
+    # Without the page's XSRF token a forged form does nothing.
+    r = s.http.post(f"{base}/proposals/{proposal}/decline", data={"from_page": "1", "note": "x"},
+                    allow_redirects=False, timeout=60)
+    assert r.status_code == 403

@@ -54,6 +54,19 @@ class ShowcaseAPI(APIHandler):
         except ClhubError as e:
             raise web.HTTPError(400, e.message) from None
 
+    def json_body(self) -> dict[str, Any]:
+        # The teacher's page posts plain forms; scripts post JSON.
+        if self.request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            return {k: self.get_body_argument(k) for k in self.request.body_arguments if k != "_xsrf"}
+        return super().json_body()
+
+    def answer(self, group: str, reply: dict[str, Any]) -> None:
+        """JSON for scripts; back to the classroom page for the page's buttons."""
+        if self.get_body_argument("from_page", "") == "1":
+            self.redirect(self.settings["prefix"] + f"#showcase-{group}")
+        else:
+            self.finish(reply)
+
     def group_place(self, group: str) -> Any:
         try:
             return self.place(group)
@@ -116,7 +129,7 @@ class DecisionAPI(ShowcaseAPI):
             note = self.json_body().get("note", "")
             proposal = await self.run(publish.decline, place, proposal_id, me["name"], note)
             log.info("%s declined proposal %s of %s", me["name"], proposal_id, group)
-        self.finish(proposal_json(proposal))
+        self.answer(group, proposal_json(proposal))
 
 
 class ConsentAPI(ShowcaseAPI):
@@ -132,11 +145,12 @@ class ConsentAPI(ShowcaseAPI):
         if group not in target.get("groups", []):
             raise web.HTTPError(404, f"There is no student {student!r} in {group}.")
         given = self.json_body().get("given")
+        given = {"true": True, "false": False}.get(given, given) if isinstance(given, str) else given
         if not isinstance(given, bool):
             raise web.HTTPError(400, 'Say "given": true when the family agreed, "given": false when not.')
         record = await self.run(publish.record_consent, self.site.data_dir, student, given, me["name"])
         log.info("%s recorded family consent %s for %s", me["name"], given, student)
-        self.finish({"student": student, **record})
+        self.answer(group, {"student": student, **record})
 
 
 class WithdrawAPI(ShowcaseAPI):
