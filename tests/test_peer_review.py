@@ -272,6 +272,14 @@ def test_a_broken_or_hostile_folder_does_not_break_the_overview(lab: Learners) -
         open(f'{{base}}/{{me}}-notadir', 'w').write('x')
         os.symlink('/etc', f'{{base}}/{{me}}-etc')
         open(f'{{base}}/{good}/feedback/{{me}}.json', 'w').write('[1, 2')
+        os.makedirs(f'{{base}}/{{me}}-badnb/v1')
+        os.chmod(f'{{base}}/{{me}}-badnb', 0o2750)
+        os.chmod(f'{{base}}/{{me}}-badnb/v1', 0o2750)
+        open(f'{{base}}/{{me}}-badnb/piece.json', 'w').write(json.dumps({{"author": me, "title": "Bad notebook",
+                                                                           "version": 1, "files": ["x.ipynb"]}}))
+        open(f'{{base}}/{{me}}-badnb/v1/x.ipynb', 'w').write('{{"cells": [')
+        os.chmod(f'{{base}}/{{me}}-badnb/piece.json', 0o640)
+        os.chmod(f'{{base}}/{{me}}-badnb/v1/x.ipynb', 0o640)
         """
     assert attempt(lab, "cai", hostile) == "ok"
     for reader in (None, "ben"):
@@ -287,7 +295,18 @@ def test_a_broken_or_hostile_folder_does_not_break_the_overview(lab: Learners) -
         assert "missing or broken" in views[f"{lab.name('cai')}-shadow"].problem
         assert "somebody other" in views[f"{lab.name('cai')}-liar"].problem
         assert f"{lab.name('cai')}-etc" not in views and f"{lab.name('cai')}-notadir" not in views
+        assert views[f"{lab.name('cai')}-badnb"].ok  # a malformed notebook inside a piece is the piece's own business
     assert "root:" not in json.dumps([v.__dict__ for v in pieces.read_group(shared)], default=str)
+    # Remixing it copies the file as it is; the review panel lists it without breaking.
+    done = lab.clhub("ben", "remix", f"{lab.name('cai')}-badnb")
+    assert done.returncode == 0, done.stderr
+    copied = lab.home("ben") / "workbooks" / "remixes" / f"{lab.name('cai')}-badnb" / "x.ipynb"
+    assert copied.read_text() == '{"cells": ['
+    panel = lab.python("ben", "import os\nos.environ['JUPYTERHUB_USER'] = " + repr(lab.name("ben")) + "\n"
+                       "from connected_learning.peer_widgets import ReviewPanel\n"
+                       f"p = ReviewPanel({str(shared)!r})\n"
+                       "print(sorted(p.views))")
+    assert panel.returncode == 0 and f"{lab.name('cai')}-badnb" in panel.stdout, panel.stderr
 
 
 def test_remix_copies_with_provenance_and_sharing_it_says_so(lab: Learners) -> None:
