@@ -8,6 +8,7 @@ hub's side (moderation through the service, the spawner's links).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -296,7 +297,7 @@ def test_a_broken_or_hostile_folder_does_not_break_the_overview(lab: Learners) -
         assert "somebody other" in views[f"{lab.name('cai')}-liar"].problem
         assert f"{lab.name('cai')}-etc" not in views and f"{lab.name('cai')}-notadir" not in views
         assert views[f"{lab.name('cai')}-badnb"].ok  # a malformed notebook inside a piece is the piece's own business
-    assert "root:" not in json.dumps([v.__dict__ for v in pieces.read_group(shared)], default=str)
+    assert "root:" not in json.dumps([dataclasses.asdict(v) for v in pieces.read_group(shared)], default=str)
     # Remixing it copies the file as it is; the review panel lists it without breaking.
     done = lab.clhub("ben", "remix", f"{lab.name('cai')}-badnb")
     assert done.returncode == 0, done.stderr

@@ -62,7 +62,7 @@ def demo_mode() -> bool:
     return os.environ.get("CLHUB_DEMO_MODE") == "1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: thousands of these in a large group's overview
 class FeedbackEntry:
     reviewer: str  # the hub user name (the file's owner)
     reviewer_display: str
@@ -75,7 +75,7 @@ class FeedbackEntry:
     file: str  # the feedback file's name in feedback/, for moderation
 
 
-@dataclass
+@dataclass(slots=True)
 class PieceView:
     id: str
     owner: str  # who owns the piece's folder
