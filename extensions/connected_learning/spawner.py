@@ -41,6 +41,10 @@ QUIET_EXTENSIONS = {
     "notebook_shim": False,
     "voila.server_extension": False,
     "nbgrader.server_extensions.formgrader": False,
+    # nbgrader's assignment list is served by connected_learning.lazy_assignments instead,
+    # which imports nbgrader only when a learner opens the Assignments panel.
+    "nbgrader.server_extensions.assignment_list": False,
+    "connected_learning.lazy_assignments": True,
     "nbgrader.server_extensions.validate_assignment": False,
     "nbgrader.server_extensions.course_list": False,
 }
