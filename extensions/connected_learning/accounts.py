@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import bcrypt
 
@@ -23,6 +24,7 @@ from .settings import validate_username
 
 ROLES = ("student", "teacher", "mentor", "admin")
 DISPLAY_NAMES = "display-names.json"  # in <data>/hub: {user: the name peers and families see}
+PASSWORD_CHANGES = "password-changes.json"  # in <data>/hub: users who must choose a new password
 # Letters and digits that cannot be mistaken for each other on a printed login slip.
 SLIP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -68,26 +70,60 @@ def read_display_names(layout: DataLayout) -> dict[str, str]:
     return {k: v for k, v in names.items() if isinstance(v, str) and v} if isinstance(names, dict) else {}
 
 
-def _update_roles_file(layout: DataLayout, account: NewAccount) -> None:
+def update_roles_file(layout: DataLayout, entries: Iterable[tuple[str, str, Iterable[str]]]) -> None:
+    """Record who teaches and mentors which group, from (user, role, groups) entries.
+
+    The site's roles file is what `auth.site_roles` turns into hub roles; a user listed
+    here with another role in a group is taken off that group's teacher/mentor lists.
+    """
     try:
         data = json.loads(layout.roles_file.read_text())
     except (OSError, ValueError):
         data = {}
-    for role in ("teacher", "mentor"):
-        table = data.setdefault(role, {})
-        for group in account.groups:
-            members = set(table.get(group, []))
-            members.discard(account.name)
-            if role == account.role:
-                members.add(account.name)
-            table[group] = sorted(members)
+    data = data if isinstance(data, dict) else {}
+    for name, user_role, groups in entries:
+        for group in groups:
+            for role in ("teacher", "mentor"):
+                table = data.setdefault(role, {})
+                members = set(table.get(group, []))
+                members.discard(name)
+                if role == user_role:
+                    members.add(name)
+                table[group] = sorted(members)
     atomic_write_text(layout.roles_file, json.dumps(data, indent=1, sort_keys=True))
+
+
+def store_password(db: Any, name: str, password: str) -> None:
+    """Put a bcrypt hash of `password` in NativeAuthenticator's table (in session `db`)."""
+    from nativeauthenticator.orm import UserInfo
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
+    info = UserInfo.find(db, name)
+    if info is None:
+        db.add(UserInfo(username=name, password=hashed, is_authorized=True))
+    else:
+        info.password = hashed
+        info.is_authorized = True
+
+
+def set_passwords(layout: DataLayout, passwords: Mapping[str, str]) -> None:
+    """Set passwords in the hub database (the hub reads them at each log-in, running or not)."""
+    from jupyterhub import orm
+    from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
+
+    db = orm.new_session_factory(layout.db_url)()
+    try:
+        for name, password in passwords.items():
+            store_password(db, name, password)
+        db.commit()
+    finally:
+        db.close()
 
 
 def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
     """Create or update `accounts` in the hub database (the hub must be stopped)."""
     from jupyterhub import orm
-    from nativeauthenticator.orm import UserInfo
+    from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
 
     layout.create()
     db = orm.new_session_factory(layout.db_url)()
@@ -105,14 +141,8 @@ def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
                     db.add(group)
                 if group not in user.groups:
                     user.groups.append(group)
-            info = UserInfo.find(db, account.name)
-            hashed = bcrypt.hashpw(account.password.encode(), bcrypt.gensalt())
-            if info is None:
-                db.add(UserInfo(username=account.name, password=hashed, is_authorized=True))
-            else:
-                info.password = hashed
-                info.is_authorized = True
-            _update_roles_file(layout, account)
+            store_password(db, account.name, account.password)
+            update_roles_file(layout, [(account.name, account.role, account.groups)])
         db.commit()
     finally:
         db.close()

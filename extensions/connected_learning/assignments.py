@@ -35,6 +35,7 @@ from typing import Any
 
 from .catalog import Workbook
 from .errors import ClhubError
+from .folders import link_folders
 from .settings import validate_username
 
 SUBMISSION_LIMIT = 50 * 1024 * 1024  # bytes of one submission that collect copies at most
@@ -328,33 +329,9 @@ def deliver(home: str | os.PathLike[str], outbound: dict[str, str]) -> dict[str,
 def link_courses(home: str | os.PathLike[str], courses: dict[str, str]) -> dict[str, str]:
     """A teacher's `~/courses/<group>` links to the course folders they share (as the teacher).
 
-    The formgrader only works on a course inside the server's root folder; the link puts it
-    there. Only symlinks are ever removed from `~/courses`.
+    The formgrader only works on a course inside the server's root folder; the link puts it there.
     """
-    base = Path(home) / "courses"
-    done: dict[str, str] = {}
-    if not courses and not base.is_dir():
-        return done
-    if base.is_symlink():
-        raise AssignmentError(f"{base} is a symbolic link; move it away.")
-    base.mkdir(mode=0o700, exist_ok=True)
-    for entry in list(os.scandir(base)):
-        if entry.is_symlink() and entry.name not in courses:
-            os.unlink(entry.path)
-            done[entry.name] = "removed"
-    for group, target in courses.items():
-        link = base / group
-        if link.is_symlink() and os.readlink(link) == target:
-            done[group] = "kept"
-            continue
-        if link.is_symlink():
-            link.unlink()
-        elif os.path.lexists(link):
-            done[group] = "skipped: a file of that name is in the way"
-            continue
-        os.symlink(target, link)
-        done[group] = "linked"
-    return done
+    return link_folders(home, "courses", courses)
 
 
 def group_gid(prefix: str, group: str) -> int | None:

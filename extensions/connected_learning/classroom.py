@@ -287,9 +287,9 @@ class HomePage(BaseHandler):
     async def get(self) -> None:
         me = await self.me()
         groups = []
+        names = read_display_names(DataLayout(self.site.data_dir))
         for group in groups_taught(me, await self.hub.groups()):
             place = self.place(group)
-            names = read_display_names(DataLayout(self.site.data_dir))
             members = (await self.hub.get(f"/groups/{quote(group)}")).get("users", [])
             groups.append(
                 {

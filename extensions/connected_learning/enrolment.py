@@ -21,15 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bcrypt
-
 from . import system_users
-from .accounts import DISPLAY_NAMES, read_display_names
+from .accounts import DISPLAY_NAMES, PASSWORD_CHANGES, read_display_names, set_passwords, update_roles_file
 from .paths import DataLayout
 from .provision import atomic_write_text
 from .roster import RosterProblem, RosterRow, generate_password
 
-PASSWORD_CHANGES = "password-changes.json"
 # An async call of the hub's REST API: (method, path, JSON body or None) -> decoded reply.
 HubCall = Callable[[str, str, Any], Awaitable[Any]]
 
@@ -88,46 +85,11 @@ def _read_json(path: Path, default: Any) -> Any:
         return default
 
 
-def set_passwords(layout: DataLayout, passwords: Mapping[str, str]) -> None:
-    """Write bcrypt hashes into NativeAuthenticator's table (the hub reads it at each log-in)."""
-    from jupyterhub import orm
-    from nativeauthenticator.orm import UserInfo
-
-    db = orm.new_session_factory(layout.db_url)()
-    try:
-        for name, password in passwords.items():
-            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
-            info = UserInfo.find(db, name)
-            if info is None:
-                db.add(UserInfo(username=name, password=hashed, is_authorized=True))
-            else:
-                info.password = hashed
-                info.is_authorized = True
-        db.commit()
-    finally:
-        db.close()
-
-
 def update_display_names(layout: DataLayout, names: Mapping[str, str]) -> None:
     path = layout.hub / DISPLAY_NAMES
     current = read_display_names(layout)
     current.update(names)
     atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
-
-
-def update_roles(layout: DataLayout, rows: Iterable[RosterRow]) -> None:
-    """Record teachers and mentors per group in the site's roles file (see auth.site_roles)."""
-    data = _read_json(layout.roles_file, {})
-    data = data if isinstance(data, dict) else {}
-    for row in rows:
-        for role in ("teacher", "mentor"):
-            table = data.setdefault(role, {})
-            members = set(table.get(row.group, []))
-            members.discard(row.username)
-            if row.role == role:
-                members.add(row.username)
-            table[row.group] = sorted(members)
-    atomic_write_text(layout.roles_file, json.dumps(data, indent=1, sort_keys=True))
 
 
 def flag_password_change(layout: DataLayout, name: str) -> None:
@@ -167,7 +129,7 @@ async def apply(rows: Sequence[RosterRow], *, layout: DataLayout, hub: HubCall, 
     passwords = {r.username: r.password for r in rows if r.password is not None}
     set_passwords(layout, passwords)
     update_display_names(layout, {r.username: r.display_name for r in rows})
-    update_roles(layout, rows)
+    update_roles_file(layout, [(r.username, r.role, [r.group]) for r in rows])
     seen = set()
     for row in rows:
         if row.password is not None and row.username not in seen:

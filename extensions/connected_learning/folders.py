@@ -203,38 +203,44 @@ def system_gid(name: str) -> int:
 # ------------------------------------------------------------------ learner side
 
 
-def link_group_folders(home: str | os.PathLike[str], targets: Mapping[str, str]) -> dict[str, str]:
-    """Make `~/peer-review/<group>` point at each group's folder; drop links of other groups.
+def link_folders(home: str | os.PathLike[str], base_name: str, targets: Mapping[str, str]) -> dict[str, str]:
+    """Make `~/<base_name>/<name>` point at each target; drop links of names no longer there.
 
-    Runs as the learner. Only symlinks are ever removed from `~/peer-review`, never a file
-    or folder the learner made there. Returns {group: what happened}.
+    Runs as the learner. Only symlinks are ever removed, never a file or folder the learner
+    made there. Returns {name: what happened}.
     """
-    base = Path(home) / HOME_LINKS
+    base = Path(home) / base_name
     done: dict[str, str] = {}
     if not targets and not base.is_dir():
         return done
     if base.is_symlink():
-        raise FolderError(f"{base} is a symbolic link; move it away so your group folders can be linked.")
+        raise FolderError(f"{base} is a symbolic link; move it away so your folders can be linked.")
     base.mkdir(mode=0o700, exist_ok=True)
-    inbox = base / INBOX_NOTEBOOK
-    if not os.path.lexists(inbox):
-        inbox.write_text((PACKAGE_DIR / "feedback_notebook.ipynb").read_text())
     for entry in list(os.scandir(base)):
         if entry.is_symlink() and entry.name not in targets:
             os.unlink(entry.path)
             done[entry.name] = "removed"
-    for group, target in targets.items():
-        link = base / group
+    for name, target in targets.items():
+        link = base / name
         if link.is_symlink():
             if os.readlink(link) == target:
-                done[group] = "kept"
+                done[name] = "kept"
                 continue
             link.unlink()
         elif link.exists():
-            done[group] = "skipped: a file of that name is in the way"
+            done[name] = "skipped: a file of that name is in the way"
             continue
         os.symlink(target, link)
-        done[group] = "linked"
+        done[name] = "linked"
+    return done
+
+
+def link_group_folders(home: str | os.PathLike[str], targets: Mapping[str, str]) -> dict[str, str]:
+    """`~/peer-review/<group>` for each group folder, and the learner's feedback notebook beside them."""
+    done = link_folders(home, HOME_LINKS, targets)
+    inbox = Path(home) / HOME_LINKS / INBOX_NOTEBOOK
+    if (Path(home) / HOME_LINKS).is_dir() and not os.path.lexists(inbox):
+        inbox.write_text((PACKAGE_DIR / "feedback_notebook.ipynb").read_text())
     return done
 
 

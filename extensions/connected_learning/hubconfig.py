@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import folders
+from .accounts import PASSWORD_CHANGES
 from .catalog import Catalog, load_catalog
 from .paths import DataLayout
 from .settings import SettingsError, SiteSettings, env_overrides, load_settings
@@ -179,7 +180,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.ClhubAuthenticator.manage_roles = True
     c.ClhubAuthenticator.reset_managed_roles_on_startup = True
     c.ClhubAuthenticator.roles_file = str(layout.roles_file)
-    c.ClhubAuthenticator.password_changes_file = str(layout.hub / "password-changes.json")
+    c.ClhubAuthenticator.password_changes_file = str(layout.hub / PASSWORD_CHANGES)
     c.Authenticator.auth_refresh_age = 60
 
     # Shared library computers: short log-ins, and logging out stops the server.

@@ -30,6 +30,7 @@ from . import pieces
 from .errors import ClhubError
 from .folders import read_policy
 from .pieces import FEEDBACK_DIR, PIECE_FILE, REACTIONS
+from .provision import atomic_write_bytes
 
 MAX_TITLE = 80
 MAX_FEEDBACK = 1000
@@ -98,22 +99,6 @@ def _my_lock(home: Path, name: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _write_file(path: Path, data: bytes, mode: int = 0o640) -> None:
-    """Write a new file atomically: a temporary name in the same folder, then rename."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------ share
@@ -260,7 +245,7 @@ def share(
         os.mkdir(staging, 0o750)
         try:
             for source in sources:
-                _write_file(staging / source.name, source.data)
+                atomic_write_bytes(staging / source.name, source.data)
             os.chmod(staging, 0o2750)
             os.rename(staging, piece_dir / f"v{version}")
         except BaseException:
@@ -281,7 +266,7 @@ def share(
                 "remix_of": meta.get("remix_of") or _find_remix_of(identity, sources),
             }
         )
-        _write_file(piece_dir / PIECE_FILE, json.dumps(meta, indent=1).encode())
+        atomic_write_bytes(piece_dir / PIECE_FILE, json.dumps(meta, indent=1).encode())
     return pieces.read_one(folder, piece_id, with_feedback=False)
 
 
@@ -390,7 +375,7 @@ def give_feedback(
         data["reviewer"] = identity.username
         data["reviewer_display"] = identity.display_name
         data.setdefault("entries", []).append(entry)
-        _write_file(target, json.dumps(data, indent=1).encode())
+        atomic_write_bytes(target, json.dumps(data, indent=1).encode())
     return pieces.FeedbackEntry(
         reviewer=identity.username,
         reviewer_display=identity.display_name,
@@ -470,8 +455,8 @@ def remix(folder: str | os.PathLike[str], piece_id: str, *, group: str = "", ide
     for name, data in files.items():
         if name.endswith(".ipynb"):
             data = _with_banner(data, banner, origin)
-        _write_file(target / name, data, 0o600)
-    _write_file(target / REMIX_FILE, json.dumps(origin, indent=1).encode(), 0o600)
+        atomic_write_bytes(target / name, data, 0o600)
+    atomic_write_bytes(target / REMIX_FILE, json.dumps(origin, indent=1).encode(), 0o600)
     return target
 
 

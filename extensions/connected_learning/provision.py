@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -194,6 +195,26 @@ def atomic_copy(source: str, dest: Path) -> None:
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(dest: Path, data: bytes, mode: int = 0o640) -> None:
+    """Write `dest` atomically with exactly `mode`: a new temporary file beside it, then rename.
+
+    The temporary file is created with O_EXCL | O_NOFOLLOW, so in a folder others can write
+    to (a group folder) nothing planted there is ever written through.
+    """
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # whatever the umask
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 

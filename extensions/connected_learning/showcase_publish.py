@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import grp
 import json
 import os
@@ -36,6 +37,7 @@ from . import pieces
 from .errors import ClhubError
 from .moderation import Place, validate_group, validate_piece_id
 from .peer_review import PeerReviewError, clean_line, clean_text, now
+from .provision import atomic_write_bytes
 from .settings import validate_username
 
 SHOWCASE_USER = "clhub-showcase"
@@ -170,19 +172,8 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+# Everything here is root's alone unless a mode says otherwise.
+_write = functools.partial(atomic_write_bytes, mode=0o600)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -234,7 +225,7 @@ def record_consent(data_dir: str | os.PathLike[str], student: str, given: bool, 
     with _locked(where.snapshots):
         records = read_consent(data_dir)
         records[student] = {"given": given, "by": by, "at": now()}
-        _write_atomic(where.consent, json.dumps(records, indent=1, sort_keys=True).encode())
+        _write(where.consent, json.dumps(records, indent=1, sort_keys=True).encode())
     return records[student]
 
 
@@ -246,7 +237,7 @@ def _proposal_path(place: Place, proposal_id: str) -> Path:
 
 
 def _save(place: Place, proposal: dict[str, Any]) -> None:
-    _write_atomic(_proposal_path(place, proposal["id"]), json.dumps(proposal, indent=1).encode())
+    _write(_proposal_path(place, proposal["id"]), json.dumps(proposal, indent=1).encode())
 
 
 def get_proposal(place: Place, proposal_id: str) -> dict[str, Any]:
@@ -381,15 +372,15 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
         staged.mkdir(mode=0o700)
         (staged / "files").mkdir(mode=0o700)
         for name, data in snapshot.items():
-            _write_atomic(staged / "files" / name, data)
+            _write(staged / "files" / name, data)
         meta = {"token": token, "group": place.group, "proposal": proposal_id, "owner": owner,
                 "title": title, "published": now(), "by": by}
-        _write_atomic(staged / META, json.dumps(meta).encode())
+        _write(staged / META, json.dumps(meta).encode())
         os.rename(staged, where.snapshots / token)
 
         page_dir = where.pages / f".new-{token}"
         page_dir.mkdir(mode=0o700)
-        _write_atomic(page_dir / PAGE, page.encode(), mode=0o640 if gid is not None else 0o600)
+        _write(page_dir / PAGE, page.encode(), mode=0o640 if gid is not None else 0o600)
         if gid is not None:
             os.chown(page_dir / PAGE, 0, gid)
             os.chown(page_dir, 0, gid)
