@@ -167,7 +167,7 @@ _CSS = """
 .clh-panel-heading { margin-bottom: 4px; }
 .clh-panel-row { display: flex; flex-flow: row wrap; align-items: center; gap: 4px 16px; margin: 2px 0; }
 .clh-panel-control label.widget-label { width: auto; margin-right: 8px; }
-.clh-panel-control input[type="range"] { width: 160px; }
+.clh-panel-control input[type="range"] { width: 160px; min-width: 160px; flex: 0 0 160px; }
 .clh-panel-control output.widget-readout { min-width: 3ch; margin-left: 8px; text-align: right; }
 .clh-panel-control select { min-width: 10em; }
 .clh-panel :focus-visible { outline: 3px solid #1565c0; outline-offset: 1px; }
