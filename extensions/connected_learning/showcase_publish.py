@@ -321,6 +321,54 @@ def _display_for(place: Place, proposal: dict[str, Any], names: Collection[str])
     return display.strip()
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """What approving a proposal would publish: the cleaned files, the scrubbed title, the page."""
+
+    snapshot: dict[str, bytes]
+    title: str
+    page: str
+    display: str
+
+
+def render_proposal(place: Place, proposal: dict[str, Any], by: str, *, usernames: Collection[str],
+                    home_paths: Collection[str] = (), lang: str = "en") -> Rendering:
+    """Snapshot, clean and render a proposal's piece as `approve` publishes it; writes nothing.
+
+    `approve` calls it, and so does the teacher's preview, so both show the same page.
+    Arguments as for `approve`; `by` is the approver, whose name is hidden too.
+
+    Raises:
+        NotFound (the piece is no longer shared by its author), ShowcaseError (no display
+        name, or the version cannot be read), SnapshotError (it cannot be published as it is).
+    """
+    from .showcase_render import render_page
+    from .showcase_snapshot import Scrubber, clean_snapshot
+
+    owner = proposal["owner"]
+    view = pieces.read_one(place.shared, proposal["piece"], with_feedback=False)
+    if view.owner != owner or not view.ok:
+        raise NotFound(f"The piece {proposal['piece']!r} is no longer shared by {owner}; it cannot be published.")
+    names = {*usernames, owner, by}
+    display = _display_for(place, proposal, names)
+    try:
+        files = pieces.version_files(place.shared, proposal["piece"], proposal["version"],
+                                     limit=20_000_000)
+    except OSError as e:
+        raise ShowcaseError(f"Version {proposal['version']} of {proposal['piece']!r} cannot be read ({e}). "
+                            "Ask the author to share it again and propose the new version.") from None
+    snapshot = clean_snapshot(files, author_display=display, usernames=names, home_paths=home_paths)
+    scrub = Scrubber.build(display, names, home_paths)
+    title = scrub.text(proposal["title"])
+    page = render_page(snapshot, title=title, author_display=display, lang=lang)
+    about = scrub.text(proposal.get("description", ""))
+    if about:
+        from html import escape
+
+        page = page.replace("</header>", f'<p class="clh-about">{escape(about)}</p></header>', 1)
+    return Rendering(snapshot, title, page, display)
+
+
 def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[str],
             home_paths: Collection[str] = (), gid: int | None = None, lang: str = "en") -> dict[str, Any]:
     """Publish a proposal: snapshot, page, unguessable token. Only with family consent recorded.
@@ -335,9 +383,6 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
         NotFound, Conflict (not waiting for a decision), Refused (no consent recorded),
         SnapshotError (the piece cannot be published as it is: the message says why).
     """
-    from .showcase_render import render_page
-    from .showcase_snapshot import Scrubber, clean_snapshot
-
     with _locked(proposals_dir(place)):
         proposal = get_proposal(place, proposal_id)
         if proposal.get("status") != "proposed":
@@ -345,26 +390,8 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
         owner = proposal["owner"]
         if not has_consent(place.data_dir, owner):
             raise Refused(f"No family consent is recorded for {owner}: record it first, then approve.")
-        view = pieces.read_one(place.shared, proposal["piece"], with_feedback=False)
-        if view.owner != owner or not view.ok:
-            raise NotFound(f"The piece {proposal['piece']!r} is no longer shared by {owner}; it cannot be published.")
-        names = {*usernames, owner, by}
-        display = _display_for(place, proposal, names)
-        try:
-            files = pieces.version_files(place.shared, proposal["piece"], proposal["version"],
-                                         limit=20_000_000)
-        except OSError as e:
-            raise ShowcaseError(f"Version {proposal['version']} of {proposal['piece']!r} cannot be read ({e}). "
-                                "Ask the author to share it again and propose the new version.") from None
-        snapshot = clean_snapshot(files, author_display=display, usernames=names, home_paths=home_paths)
-        scrub = Scrubber.build(display, names, home_paths)
-        title = scrub.text(proposal["title"])
-        page = render_page(snapshot, title=title, author_display=display, lang=lang)
-        about = scrub.text(proposal.get("description", ""))
-        if about:
-            from html import escape
-
-            page = page.replace("</header>", f'<p class="clh-about">{escape(about)}</p></header>', 1)
+        made = render_proposal(place, proposal, by, usernames=usernames, home_paths=home_paths, lang=lang)
+        snapshot, title, page, display = made.snapshot, made.title, made.page, made.display
 
         where = prepare_folders(place.data_dir, gid)
         token = secrets.token_urlsafe(24)
