@@ -123,7 +123,8 @@ class DecisionAPI(ShowcaseAPI):
             names = await self.names_in(group)
             proposal = await self.run(publish.approve, place, proposal_id, me["name"], usernames=names,
                                       home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
-                                      gid=publish.reader_gid())
+                                      gid=publish.reader_gid(), live=self.site.showcase_live,
+                                      live_gid=publish.live_gid())
             log.info("%s approved %s of %s for the showcase", me["name"], proposal["piece"], group)
         else:
             note = self.json_body().get("note", "")
