@@ -450,6 +450,8 @@ def render_widget(model_id: str, widget_state: Mapping[str, Any], *, lang: str =
 
 # --- the page ---------------------------------------------------------------------------
 
+# Content links are purple, scoped to <main>: a bare `a[href]` outranked `.clh-play` and drew the
+# button's text purple on purple (1.2:1).
 _CSS = """
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -460,6 +462,7 @@ background:#fff;overflow-wrap:break-word}
 .clh-by{margin:0;font-size:1.05rem;color:#3b3b45}
 .clh-play{display:inline-block;margin-top:12px;padding:12px 22px;min-height:48px;border-radius:24px;
 background:#4b2fb0;color:#fff;font-weight:700;text-decoration:none}
+.clh-play:focus-visible{outline:3px solid #1d1d1f;outline-offset:3px}
 .clh-hint{margin:6px 0 0;font-size:.9rem;color:#4a4a55}
 main{max-width:46rem;margin:0 auto;padding:8px 16px 24px}
 h1,h2,h3,h4{line-height:1.25}
@@ -473,7 +476,7 @@ code{font-size:.9em}
 table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto;font-size:.9rem;margin:12px 0}
 td,th{border:1px solid #c9c9d1;padding:4px 8px;text-align:left;vertical-align:top}
 blockquote{margin:12px 0;padding:4px 12px;border-left:4px solid #c9c2ee;color:#333}
-a[href]{color:#3a23a0}
+main a[href]{color:#3a23a0}
 .cell{margin:0 0 8px}
 .output_area{margin:6px 0}
 .clh-hbox{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center}
