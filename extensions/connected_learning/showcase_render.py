@@ -170,6 +170,8 @@ def sanitize_html(fragment: str, *, media: Mapping[str, str] | None = None) -> s
         url_schemes={"http", "https", "mailto", "data"},
         filter_style_properties=_STYLE_PROPERTIES,
         link_rel="noopener noreferrer nofollow",
+        # A wide table scrolls sideways on a phone (see _CSS); focusable, a keyboard can scroll it too.
+        set_tag_attribute_values={"table": {"tabindex": "0"}},
         strip_comments=True,
     )
 
@@ -475,6 +477,7 @@ line-height:1.45;overflow-x:auto}
 code{font-size:.9em}
 table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto;font-size:.9rem;margin:12px 0}
 td,th{border:1px solid #c9c9d1;padding:4px 8px;text-align:left;vertical-align:top}
+table:focus-visible{outline:3px solid #4b2fb0;outline-offset:2px}
 blockquote{margin:12px 0;padding:4px 12px;border-left:4px solid #c9c2ee;color:#333}
 main a[href]{color:#3a23a0}
 .cell{margin:0 0 8px}
