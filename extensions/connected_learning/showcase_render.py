@@ -453,7 +453,8 @@ def render_widget(model_id: str, widget_state: Mapping[str, Any], *, lang: str =
 # --- the page ---------------------------------------------------------------------------
 
 # Content links are purple, scoped to <main>: a bare `a[href]` outranked `.clh-play` and drew the
-# button's text purple on purple (1.2:1).
+# button's text purple on purple (1.2:1). An <img> whose source the sanitizer removed (a tracker,
+# `src=x onerror=...`) is hidden instead of showing as a broken picture.
 _CSS = """
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -470,6 +471,7 @@ main{max-width:46rem;margin:0 auto;padding:8px 16px 24px}
 h1,h2,h3,h4{line-height:1.25}
 main h1{font-size:1.45rem}main h2{font-size:1.25rem}main h3{font-size:1.1rem}
 img{max-width:100%;height:auto}
+img:not([src]){display:none}
 audio{width:100%;max-width:28rem;display:block;margin:8px 0}
 figure{margin:16px 0}figcaption{font-size:.9rem;color:#4a4a55}
 pre{white-space:pre-wrap;background:#f6f6f8;border-radius:6px;padding:10px 12px;font-size:.85rem;
@@ -478,6 +480,8 @@ code{font-size:.9em}
 table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto;font-size:.9rem;margin:12px 0}
 td,th{border:1px solid #c9c9d1;padding:4px 8px;text-align:left;vertical-align:top}
 table:focus-visible{outline:3px solid #4b2fb0;outline-offset:2px}
+main li+li{margin-top:8px}
+details{margin:12px 0}summary{padding:6px 0}
 blockquote{margin:12px 0;padding:4px 12px;border-left:4px solid #c9c2ee;color:#333}
 main a[href]{color:#3a23a0}
 .cell{margin:0 0 8px}
@@ -545,6 +549,10 @@ def _prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, 
     notebook.metadata.pop("widgets", None)  # nbconvert would embed it for the widget manager script
 
 
+# What nbconvert's HTMLExporter writes into every <img> without alt text: English on any page.
+_NBCONVERT_ALT = "No description has been provided for this image"
+
+
 def _notebook_html(name: str, data: bytes, lang: str, live: bool, show_code: bool, above: Mapping[str, str]) -> str:
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
@@ -559,6 +567,7 @@ def _notebook_html(name: str, data: bytes, lang: str, live: bool, show_code: boo
     if show_code:
         exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={REMOVE_INPUT}), enabled=True)
     body, _ = exporter.from_notebook_node(notebook)
+    body = body.replace(f'alt="{_NBCONVERT_ALT}"', f'alt="{_esc(message("picture", lang))}"')
     return f'<section class="clh-notebook">{body}</section>'
 
 
