@@ -53,8 +53,9 @@ CARD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Showcase card</title>
 <style>
+*{{box-sizing:border-box}}
 body{{font-family:system-ui,sans-serif;margin:0;padding:1rem}}
-.card{{border:1px dashed #555;width:90mm;padding:6mm;margin:auto;text-align:center}}
+.card{{border:1px dashed #555;width:90mm;max-width:100%;padding:6mm;margin:auto;text-align:center}}
 .card svg{{width:50mm;height:50mm}}
 .link{{font-family:monospace;font-size:8pt;word-break:break-all}}
 @media print{{.card{{page-break-inside:avoid}}}}
