@@ -454,7 +454,9 @@ def render_widget(model_id: str, widget_state: Mapping[str, Any], *, lang: str =
 
 # Content links are purple, scoped to <main>: a bare `a[href]` outranked `.clh-play` and drew the
 # button's text purple on purple (1.2:1). An <img> whose source the sanitizer removed (a tracker,
-# `src=x onerror=...`) is hidden instead of showing as a broken picture.
+# `src=x onerror=...`) is hidden instead of showing as a broken picture. A table wider than the
+# phone scrolls sideways; a shadow on the side with more columns says so (the white covers ride
+# with the content, background-attachment local), else a cut at a column border looks like the end.
 _CSS = """
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -477,7 +479,11 @@ figure{margin:16px 0}figcaption{font-size:.9rem;color:#4a4a55}
 pre{white-space:pre-wrap;background:#f6f6f8;border-radius:6px;padding:10px 12px;font-size:.85rem;
 line-height:1.45;overflow-x:auto}
 code{font-size:.9em}
-table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto;font-size:.9rem;margin:12px 0}
+table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto;font-size:.9rem;margin:12px 0;
+background:linear-gradient(to right,#fff 30%,#fff0) left/32px 100% no-repeat local,
+linear-gradient(to left,#fff 30%,#fff0) right/32px 100% no-repeat local,
+linear-gradient(to right,#0003,#0000) left/14px 100% no-repeat scroll,
+linear-gradient(to left,#0003,#0000) right/14px 100% no-repeat scroll}
 td,th{border:1px solid #c9c9d1;padding:4px 8px;text-align:left;vertical-align:top}
 table:focus-visible{outline:3px solid #4b2fb0;outline-offset:2px}
 main li+li{margin-top:8px}
