@@ -389,7 +389,7 @@ def make_app(site: SiteSettings, prefix: str) -> web.Application:
             *classroom_accounts.routes(prefix, api),
             *classroom_assignments.routes(api),
             *classroom_progress.routes(prefix),
-            *classroom_showcase.routes(api),
+            *classroom_showcase.routes(prefix, api),
         ],
         cookie_secret=os.urandom(32),
         xsrf_cookies=True,

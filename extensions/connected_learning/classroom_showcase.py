@@ -1,11 +1,13 @@
 """The classroom service's showcase API: propose, record consent, approve, decline, withdraw.
 
     POST   /services/classroom/api/groups/<g>/showcase/proposals            {piece, title, description}
+    GET    /services/classroom/api/groups/<g>/showcase/mine                 the caller's own proposals (member of g)
     GET    /services/classroom/api/groups/<g>/showcase/proposals            (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/approve   (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/decline   {note} (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/consent/<student>    {given: true|false} (teacher of g)
     DELETE /services/classroom/api/showcase/<token>                          (the author, or a teacher of g)
+    GET    /services/classroom/groups/<g>/showcase/<id>/preview             what approval would publish (teacher of g)
 
 A member proposes only a piece whose folder they own (the operating system's word, read by
 `pieces.read_one`); only a teacher approves, so a student approving their own piece gets
@@ -82,6 +84,13 @@ class ShowcaseAPI(APIHandler):
         return set(model.get("users", []))
 
 
+def mine_json(proposal: dict[str, Any]) -> dict[str, Any]:
+    """A proposal as its author sees it: no teacher's user name."""
+    answer = proposal_json(proposal)
+    answer.pop("decided_by", None)
+    return answer
+
+
 def home_paths(data_dir: Any, names: set[str]) -> list[str]:
     homes = [str(DataLayout(data_dir).homes / n) for n in names]
     for name in names:
@@ -112,6 +121,19 @@ class ProposalsAPI(ShowcaseAPI):
         log.info("%s proposed %s of %s for the showcase", me["name"], proposal["piece"], group)
         self.set_status(201)
         self.finish(proposal_json(proposal))
+
+
+class MineAPI(ShowcaseAPI):
+    """A member's own proposals in the group, and nobody else's."""
+
+    @web.authenticated
+    async def get(self, group: str) -> None:
+        place = self.group_place(group)
+        me = await self.me()
+        if not (member_of(me, group) or teaches(me, group)):
+            raise web.HTTPError(403, f"You are not a member of the group {group!r}.")
+        found = await self.run(publish.list_proposals, place)
+        self.finish({"proposals": [mine_json(p) for p in found if p.get("owner") == me["name"]]})
 
 
 class DecisionAPI(ShowcaseAPI):
@@ -167,9 +189,37 @@ class WithdrawAPI(ShowcaseAPI):
         self.finish()
 
 
-def routes(api: str) -> list[tuple[str, type]]:
+class PreviewPage(ShowcaseAPI):
+    """What approving a proposal would publish, rendered now and stored nowhere.
+
+    It is student-made content on the classroom's origin, so it is served sandboxed (no
+    scripts, no same-origin) like the family page, and never cached.
+    """
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", "sandbox")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Frame-Options", "SAMEORIGIN")
+
+    @web.authenticated
+    async def get(self, group: str, proposal_id: str) -> None:
+        place = self.group_place(group)
+        me = await self.require_teacher(group)
+        proposal = await self.run(publish.get_proposal, place, proposal_id)
+        names = await self.names_in(group)
+        made = await self.run(publish.render_proposal, place, proposal, me["name"], usernames=names,
+                              home_paths=home_paths(self.site.data_dir, names | {me["name"]}))
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(made.page)
+
+
+def routes(prefix: str, api: str) -> list[tuple[str, type]]:
     group = api + r"/groups/([^/]+)/showcase"
     return [
+        (prefix + r"groups/([^/]+)/showcase/([^/]+)/preview", PreviewPage),
+        (group + "/mine", MineAPI),
         (group + "/proposals", ProposalsAPI),
         (group + r"/proposals/([^/]+)/(approve|decline)", DecisionAPI),
         (group + r"/consent/([^/]+)", ConsentAPI),
