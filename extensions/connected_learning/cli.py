@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .peer_cli import add_commands
 
     add_commands(sub)
+    from .showcase_cli import add_commands as add_showcase_commands
+    add_showcase_commands(sub)
     return parser
 
 
