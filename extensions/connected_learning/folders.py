@@ -33,6 +33,7 @@ MODERATION = "moderation"
 POLICY_FILE = ".group.json"
 REVIEW_NOTEBOOK = "REVIEW.ipynb"
 INBOX_NOTEBOOK = "MY-FEEDBACK.ipynb"  # in ~/peer-review: all feedback on my pieces
+SHOWCASE_NOTEBOOK = "MY-SHOWCASE.ipynb"  # in ~/peer-review: propose my pieces for the family showcase
 HOME_LINKS = "peer-review"  # ~/peer-review/<group> -> <data>/groups/<group>/peer-review
 DEFAULT_TYPES = (".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".wav", ".md", ".txt", ".csv", ".html", ".json")
 PACKAGE_DIR = Path(__file__).parent
@@ -121,7 +122,7 @@ def plan_group(data_dir: str | os.PathLike[str], policy: GroupPolicy) -> list[En
     root = group_root(data_dir, policy.group)
     shared = root / PEER_REVIEW
     return [
-        Entry(Path(data_dir) / "groups", 0o755, group_owned=False),
+        Entry(Path(data_dir) / "groups", 0o711, group_owned=False),
         # While peer review is off, members cannot enter: nothing is lost, nothing is seen.
         Entry(root, 0o750 if policy.peer_review else 0o700, group_owned=True),
         Entry(shared, 0o3770, group_owned=True),
@@ -236,11 +237,12 @@ def link_folders(home: str | os.PathLike[str], base_name: str, targets: Mapping[
 
 
 def link_group_folders(home: str | os.PathLike[str], targets: Mapping[str, str]) -> dict[str, str]:
-    """`~/peer-review/<group>` for each group folder, and the learner's feedback notebook beside them."""
+    """`~/peer-review/<group>` for each group folder, and the learner's feedback and showcase notebooks beside them."""
     done = link_folders(home, HOME_LINKS, targets)
-    inbox = Path(home) / HOME_LINKS / INBOX_NOTEBOOK
-    if (Path(home) / HOME_LINKS).is_dir() and not os.path.lexists(inbox):
-        inbox.write_text((PACKAGE_DIR / "feedback_notebook.ipynb").read_text())
+    for name, source in ((INBOX_NOTEBOOK, "feedback_notebook.ipynb"), (SHOWCASE_NOTEBOOK, "showcase_notebook.ipynb")):
+        notebook = Path(home) / HOME_LINKS / name
+        if (Path(home) / HOME_LINKS).is_dir() and not os.path.lexists(notebook):
+            notebook.write_text((PACKAGE_DIR / source).read_text())
     return done
 
 
