@@ -32,7 +32,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
-from . import folders, moderation, showcase_publish, system_users
+from . import folders, moderation, showcase_gallery, showcase_publish, system_users
 from .accounts import read_display_names
 from .errors import ClhubError
 from .hubconfig import choose_spawner
@@ -298,6 +298,7 @@ class HomePage(BaseHandler):
                     "pieces": moderation.list_pieces(place),
                     "reports": [r for r in moderation.list_reports(place) if r["status"] == "open"],
                     "proposals": showcase_publish.list_proposals(place),
+                    "gallery": showcase_gallery.read_state(place),
                 }
             )
         page = (

@@ -7,12 +7,16 @@
     POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/decline   {note} (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/consent/<student>    {given: true|false} (teacher of g)
     DELETE /services/classroom/api/showcase/<token>                          (the author, or a teacher of g)
+    GET    /services/classroom/api/groups/<g>/showcase/gallery              its state (teacher of g)
+    POST   /services/classroom/api/groups/<g>/showcase/gallery              {enabled: true|false, lang} (teacher of g)
     GET    /services/classroom/groups/<g>/showcase/<id>/preview             what approval would publish (teacher of g)
 
 A member proposes only a piece whose folder they own (the operating system's word, read by
 `pieces.read_one`); only a teacher approves, so a student approving their own piece gets
 403 like anybody else. The work happens in `showcase_publish`, as root, off the event loop.
 Answers that concern a published piece carry its family link, `/services/showcase/p/<token>`.
+After every approve, decline and withdraw the group's gallery (`showcase_gallery`) is
+rewritten, when the group has one turned on.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from urllib.parse import quote
 from tornado import web
 from tornado.httpclient import HTTPClientError
 
+from . import showcase_gallery as gallery
 from . import showcase_publish as publish
 from .classroom import APIHandler, log, member_of, teaches
 from .errors import ClhubError
@@ -82,6 +87,16 @@ class ShowcaseAPI(APIHandler):
         except HTTPClientError:
             return set()
         return set(model.get("users", []))
+
+    async def refresh_gallery(self, group: str) -> None:
+        """Rewrite the group's gallery after a change; the change itself stands whatever happens here."""
+        try:
+            place = self.place(group)
+            names = await self.names_in(group)
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: gallery.refresh(place, usernames=names, gid=publish.reader_gid()))
+        except Exception:
+            log.exception("The showcase gallery of %s was not refreshed", group)
 
 
 def mine_json(proposal: dict[str, Any]) -> dict[str, Any]:
@@ -152,6 +167,7 @@ class DecisionAPI(ShowcaseAPI):
             note = self.json_body().get("note", "")
             proposal = await self.run(publish.decline, place, proposal_id, me["name"], note)
             log.info("%s declined proposal %s of %s", me["name"], proposal_id, group)
+        await self.refresh_gallery(group)
         self.answer(group, proposal_json(proposal))
 
 
@@ -185,8 +201,30 @@ class WithdrawAPI(ShowcaseAPI):
             raise web.HTTPError(403, "Only the author and their teachers can withdraw this piece.")
         await self.run(publish.withdraw, self.site.data_dir, token, me["name"])
         log.info("%s withdrew showcase page %s… of %s", me["name"], token[:6], meta.get("group"))
+        await self.refresh_gallery(str(meta.get("group", "")))
         self.set_status(204)
         self.finish()
+
+
+class GalleryAPI(ShowcaseAPI):
+    @web.authenticated
+    async def get(self, group: str) -> None:
+        place = self.group_place(group)
+        await self.require_teacher(group)
+        self.finish(await self.run(gallery.read_state, place))
+
+    @web.authenticated
+    async def post(self, group: str) -> None:
+        place = self.group_place(group)
+        me = await self.require_teacher(group)
+        body = self.json_body()
+        enabled = body.get("enabled")
+        enabled = {"true": True, "false": False}.get(enabled, enabled) if isinstance(enabled, str) else enabled
+        names = await self.names_in(group)
+        state = await self.run(gallery.set_enabled, place, enabled, me["name"], usernames=names,
+                               gid=publish.reader_gid(), lang=body.get("lang", "en"))
+        log.info("%s turned the showcase gallery of %s %s", me["name"], group, "on" if state["enabled"] else "off")
+        self.answer(group, state)
 
 
 class PreviewPage(ShowcaseAPI):
@@ -220,6 +258,7 @@ def routes(prefix: str, api: str) -> list[tuple[str, type]]:
     return [
         (prefix + r"groups/([^/]+)/showcase/([^/]+)/preview", PreviewPage),
         (group + "/mine", MineAPI),
+        (group + "/gallery", GalleryAPI),
         (group + "/proposals", ProposalsAPI),
         (group + r"/proposals/([^/]+)/(approve|decline)", DecisionAPI),
         (group + r"/consent/([^/]+)", ConsentAPI),
