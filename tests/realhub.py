@@ -93,9 +93,9 @@ class RunningHub:
                 pass
 
 
-def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, int, int, int, int], admin: str,
+def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, ...], admin: str,
                spawner: str, extra: str) -> str:
-    port, hub_port, api_port, classroom_port, showcase_port = ports
+    port, hub_port, api_port, classroom_port, showcase_port, live_port = ports
     return f"""
 [site]
 name = "Test Hub"
@@ -105,6 +105,7 @@ hub_port = {hub_port}
 proxy_api_port = {api_port}
 classroom_port = {classroom_port}
 showcase_port = {showcase_port}
+showcase_live_port = {live_port}
 data_dir = "{data_dir}"
 admin_users = ["{admin}"]
 spawner = "{spawner}"
@@ -158,7 +159,7 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
         subprocess.run(["chmod", "-R", "a+rX", str(catalog_dir)], check=True)
     data_dir = workdir / "data"
     admin = f"{prefix}admin"
-    ports = (free_port(), free_port(), free_port(), free_port(), free_port())
+    ports = tuple(free_port() for _ in range(6))
     site_file = workdir / "site.toml"
     site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings))
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]

@@ -86,26 +86,24 @@ def check_site(settings: SiteSettings) -> Catalog:
     return catalog
 
 
-def ensure_showcase_user() -> None:
-    """Create the showcase service's system user (no home, no shell, own group) if it is missing."""
+def ensure_system_user(name: str) -> None:
+    """Create a service's system user (no home, no shell, own group) if it is missing."""
     import pwd
     import subprocess
 
-    from .showcase_publish import SHOWCASE_USER
-
     try:
-        pwd.getpwnam(SHOWCASE_USER)
+        pwd.getpwnam(name)
         return
     except KeyError:
         pass
     done = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                           "--shell", "/usr/sbin/nologin", SHOWCASE_USER], capture_output=True, text=True)
+                           "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True)
     try:
-        pwd.getpwnam(SHOWCASE_USER)  # another hub on this machine may have made it meanwhile
+        pwd.getpwnam(name)  # another hub on this machine may have made it meanwhile
     except KeyError:
-        raise SystemExit(f"Cannot create the system user {SHOWCASE_USER} for the showcase service: "
+        raise SystemExit(f"Cannot create the system user {name} for a showcase service: "
                          f"{done.stderr.strip()}. Create it with `useradd --system --user-group "
-                         f"{SHOWCASE_USER}` and start the hub again.") from None
+                         f"{name}` and start the hub again.") from None
 
 
 def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
@@ -123,10 +121,37 @@ def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
     }
     gid = None
     if kind == "local" and os.geteuid() == 0:
-        ensure_showcase_user()
+        ensure_system_user(SHOWCASE_USER)
         service["user"] = SHOWCASE_USER
         gid = reader_gid()
     prepare_folders(settings.data_dir, gid)
+    return service
+
+
+def showcase_live_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
+    """"Play with it": Voila for published notebooks, as the system user clhub-live on a real site."""
+    from .showcase_live import LIVE_USER
+    from .showcase_publish import live_gid, prepare_live_folder
+
+    service: dict[str, Any] = {
+        "name": "showcase-live",
+        "oauth_no_confirm": True,
+        "url": f"http://127.0.0.1:{settings.showcase_live_port}",
+        "command": [sys.executable, "-m", "connected_learning.showcase_live"],
+        "cwd": "/",
+        "environment": {
+            "CLHUB_SHOWCASE_LIVE": str(Path(settings.data_dir) / "showcase" / "live"),
+            "CLHUB_LIVE_KERNELS": str(settings.live_kernels),
+            "CLHUB_LIVE_MEMORY_MB": str(settings.live_kernel_memory_mb),
+            "CLHUB_LIVE_IDLE_SECONDS": str(settings.live_idle_minutes * 60),
+            "CLHUB_LIVE_PREHEAT": str(settings.live_preheat),
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        },
+    }
+    if kind == "local" and os.geteuid() == 0:
+        ensure_system_user(LIVE_USER)
+        service["user"] = LIVE_USER
+    prepare_live_folder(settings.data_dir, live_gid())
     return service
 
 
@@ -263,6 +288,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         "services": ["classroom"],
     })
     services.append(showcase_service(settings, kind))
+    if settings.showcase_live:
+        services.append(showcase_live_service(settings, kind))
     # Every user may open the classroom service; what they may do there is its own check.
     roles.append({"name": "user", "scopes": ["self", "access:services!service=classroom"]})
     c.JupyterHub.services = services

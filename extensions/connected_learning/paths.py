@@ -51,7 +51,9 @@ class DataLayout:
     def create(self) -> None:
         """Create the folders the hub needs, private to the hub's user."""
         self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o755)
+        # Enterable, not listable: learners reach their group's folder and releases by name;
+        # a live showcase kernel (any other user) learns nothing from the data folder.
+        os.chmod(self.root, 0o711)
         for folder in (self.hub, self.interests, self.homes):
             folder.mkdir(mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)

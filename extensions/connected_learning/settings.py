@@ -60,6 +60,11 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
             "Port of the showcase service on 127.0.0.1 (published pieces for families, no log-in); "
             "people reach it through the proxy at /services/showcase/. Default 8083.",
         ),
+        "showcase_live_port": (
+            int, 8084,
+            "Port of the live showcase (\"Play with it\", Voila) on 127.0.0.1; people reach it "
+            "through the proxy at /services/showcase-live/. Default 8084.",
+        ),
         "data_dir": (
             str, "/var/lib/clhub",
             "Folder for the hub database, secrets, group folders and showcase. Relative "
@@ -146,6 +151,32 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
             "File types a piece may hold, as name endings.",
         ),
     },
+    "showcase": {
+        "live": (
+            bool, True,
+            "Offer \"Play with it\", the live version of published notebooks (Voila, no "
+            "log-in, run as the system user clhub-live). Default true.",
+        ),
+        "live_kernels": (
+            int, 8,
+            "Most live kernels at once, preheated ones included (1-200); visitors beyond it "
+            "see the saved version with a note. Default 8.",
+        ),
+        "live_kernel_memory_mb": (
+            int, 768,
+            "Address-space limit of each live kernel in MB (512-8192); a bare kernel reserves "
+            "about 350. Default 768.",
+        ),
+        "live_idle_minutes": (
+            (int, float), 5,
+            "Stop a live kernel nobody has used for this many minutes (0.1-240). Default 5.",
+        ),
+        "live_preheat": (
+            int, 2,
+            "Live kernels kept started and run for the most recently opened pieces, so the "
+            "next visitor gets the page at once (0: none; less than live_kernels). Default 2.",
+        ),
+    },
     "login": {
         "cookie_lifetime_hours": (
             (int, float), 4,
@@ -173,7 +204,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
 }
 
 # Keys whose SiteSettings field has another name ([peer_review] enabled -> peer_review).
-FIELD_NAMES = {"enabled": "peer_review"}
+FIELD_NAMES = {"enabled": "peer_review", "live": "showcase_live"}
 _USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")  # \Z: "$" lets "ana\n" through
 
 
@@ -206,6 +237,12 @@ class SiteSettings:
     self_signup: bool
     classroom_port: int = 8082
     showcase_port: int = 8083
+    showcase_live_port: int = 8084
+    showcase_live: bool = True
+    live_kernels: int = 8
+    live_kernel_memory_mb: int = 768
+    live_idle_minutes: float = 5.0
+    live_preheat: int = 2
     peer_review: bool = True
     off_for_groups: tuple[str, ...] = ()
     anonymous_feedback: bool = False
@@ -296,14 +333,14 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
 
     if values["spawner"] not in SPAWNERS:
         raise bad("spawner", "is not allowed; use one of: " + ", ".join(SPAWNERS) + ".")
-    ports = ("port", "hub_port", "proxy_api_port", "classroom_port", "showcase_port")
+    ports = ("port", "hub_port", "proxy_api_port", "classroom_port", "showcase_port", "showcase_live_port")
     for key in ports:
         if not 1 <= values[key] <= 65535:
             raise bad(key, "is out of range; use 1-65535.")
     if len({values[key] for key in ports}) < len(ports):
         raise SettingsError(
-            f"{where_file}: site.port, site.hub_port, site.proxy_api_port, site.classroom_port and "
-            "site.showcase_port must be five different ports.")
+            f"{where_file}: site.port, site.hub_port, site.proxy_api_port, site.classroom_port, "
+            "site.showcase_port and site.showcase_live_port must be six different ports.")
     if not 0.1 <= values["max_piece_mb"] <= 500:
         raise bad("max_piece_mb", "is out of range; use 0.1-500.")
     allowed_types = _str_list(f"{where_file}: peer_review.allowed_types", values["allowed_types"])
@@ -332,6 +369,14 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
         raise bad("cookie_lifetime_hours", "must be more than 0 and at most 720 (30 days).")
     if not 4 <= values["min_password_length"] <= 128:
         raise bad("min_password_length", "must be between 4 and 128.")
+    if not 1 <= values["live_kernels"] <= 200:
+        raise bad("live_kernels", "must be between 1 and 200.")
+    if not 512 <= values["live_kernel_memory_mb"] <= 8192:
+        raise bad("live_kernel_memory_mb", "must be between 512 and 8192.")
+    if not 0.1 <= values["live_idle_minutes"] <= 240:
+        raise bad("live_idle_minutes", "must be between 0.1 and 240.")
+    if not 0 <= values["live_preheat"] < values["live_kernels"]:
+        raise bad("live_preheat", "must be 0 or more and less than live_kernels.")
     if values["failed_logins_before_lockout"] < 1:
         raise bad("failed_logins_before_lockout", "must be 1 or more.")
     admins = _str_list(f"{where_file}: site.admin_users", values["admin_users"])
@@ -368,6 +413,12 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
         self_signup=values["self_signup"],
         classroom_port=values["classroom_port"],
         showcase_port=values["showcase_port"],
+        showcase_live_port=values["showcase_live_port"],
+        showcase_live=values["live"],
+        live_kernels=values["live_kernels"],
+        live_kernel_memory_mb=values["live_kernel_memory_mb"],
+        live_idle_minutes=float(values["live_idle_minutes"]),
+        live_preheat=values["live_preheat"],
         peer_review=values["enabled"],
         off_for_groups=group_lists["off_for_groups"],
         anonymous_feedback=values["anonymous_feedback"],

@@ -9,9 +9,12 @@ piece is read with `pieces.version_files` (no symlink is followed), cleaned with
     <data>/showcase/consent.json                       family consent per student (root, 0600)
     <data>/showcase/snapshots/<token>/                 the cleaned copy and meta.json (root only)
     <data>/showcase/pages/<token>/index.html           the page the showcase service serves
+    <data>/showcase/live/<token>/piece.ipynb           the live copy ("Play with it"), with the
+                                                       piece's other files, for `showcase_live`
 
 `pages/` is readable by the showcase service's system user only (group `clhub-showcase`,
-mode 0710: it can open a page whose token it is given, never list them). A page appears
+mode 0710: it can open a page whose token it is given, never list them); `live/` likewise by
+the live service's user `clhub-live`, whose kernels run the published notebooks. A page appears
 by renaming a finished folder into place, so a visitor never sees half of one; withdrawing
 renames it away first, so the link answers 404 at once, then removes every copy.
 """
@@ -41,6 +44,9 @@ from .provision import atomic_write_bytes
 from .settings import validate_username
 
 SHOWCASE_USER = "clhub-showcase"
+LIVE_USER = "clhub-live"
+LIVE_NOTEBOOK = "piece.ipynb"
+LIVE_PATH = "/services/showcase-live/p/{token}"
 PAGE = "index.html"
 META = "meta.json"
 FAMILY_PATH = "/services/showcase/p/{token}"
@@ -128,6 +134,10 @@ class Showcase:
         return self.root / "snapshots"
 
     @property
+    def live(self) -> Path:
+        return self.root / "live"
+
+    @property
     def consent(self) -> Path:
         return self.root / "consent.json"
 
@@ -136,14 +146,66 @@ def proposals_dir(place: Place) -> Path:
     return place.private / "showcase"
 
 
-def reader_gid() -> int | None:
-    """The group id of the showcase service's system user, None where there is none (demo mode)."""
+def _gid_of(user: str) -> int | None:
     if os.geteuid() != 0:
         return None
     try:
-        return grp.getgrnam(SHOWCASE_USER).gr_gid
+        return grp.getgrnam(user).gr_gid
     except KeyError:
         return None
+
+
+def reader_gid() -> int | None:
+    """The group id of the showcase service's system user, None where there is none (demo mode)."""
+    return _gid_of(SHOWCASE_USER)
+
+
+def live_gid() -> int | None:
+    """The group id of the live service's system user, None where there is none (demo mode)."""
+    return _gid_of(LIVE_USER)
+
+
+def prepare_live_folder(data_dir: str | os.PathLike[str], gid: int | None) -> Path:
+    """Create or repair `<data>/showcase/live`: enterable by the live service's group, never listable."""
+    where = Showcase(Path(data_dir))
+    where.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+    where.live.mkdir(mode=0o700, exist_ok=True)
+    if not stat.S_ISDIR(os.lstat(where.live).st_mode):
+        raise ShowcaseError(f"{where.live} is not a folder; move it away and start the hub again.")
+    os.chmod(where.live, 0o710 if gid is not None else 0o700)
+    if gid is not None:
+        os.chown(where.live, 0, gid)
+    return where.live
+
+
+def live_link(token: str) -> str:
+    return LIVE_PATH.format(token=token)
+
+
+def live_copy(snapshot: dict[str, bytes]) -> dict[str, bytes] | None:
+    """The files of the live version: the piece's first notebook as `piece.ipynb`, sanitized
+    Markdown and no saved outputs (Voila runs it afresh), with the piece's other files beside
+    it for the notebook's code to open. None when the piece has no notebook."""
+    import nbformat
+
+    from .showcase_render import markdown_html, sanitize_html
+
+    notebooks = [n for n in snapshot if n.lower().endswith(".ipynb")]
+    if not notebooks:
+        return None
+    notebook = nbformat.reads(snapshot[notebooks[0]].decode("utf-8"), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            # Voila renders Markdown's raw HTML as it is: only what the sanitizer keeps goes live.
+            cell.source = sanitize_html(markdown_html(cell.source))
+            cell.pop("attachments", None)
+        elif cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    notebook.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    files = {n: data for n, data in snapshot.items() if not n.lower().endswith(".ipynb")}
+    files[LIVE_NOTEBOOK] = nbformat.writes(notebook).encode("utf-8")
+    return files
 
 
 def prepare_folders(data_dir: str | os.PathLike[str], gid: int | None) -> Showcase:
@@ -332,11 +394,12 @@ class Rendering:
 
 
 def render_proposal(place: Place, proposal: dict[str, Any], by: str, *, usernames: Collection[str],
-                    home_paths: Collection[str] = (), lang: str = "en") -> Rendering:
+                    home_paths: Collection[str] = (), lang: str = "en", live_url: str | None = None) -> Rendering:
     """Snapshot, clean and render a proposal's piece as `approve` publishes it; writes nothing.
 
     `approve` calls it, and so does the teacher's preview, so both show the same page.
-    Arguments as for `approve`; `by` is the approver, whose name is hidden too.
+    Arguments as for `approve`; `by` is the approver, whose name is hidden too; `live_url`,
+    where the page's "Play with it" leads (no button when None or when there is no notebook).
 
     Raises:
         NotFound (the piece is no longer shared by its author), ShowcaseError (no display
@@ -360,7 +423,9 @@ def render_proposal(place: Place, proposal: dict[str, Any], by: str, *, username
     snapshot = clean_snapshot(files, author_display=display, usernames=names, home_paths=home_paths)
     scrub = Scrubber.build(display, names, home_paths)
     title = scrub.text(proposal["title"])
-    page = render_page(snapshot, title=title, author_display=display, lang=lang)
+    if not any(n.lower().endswith(".ipynb") for n in snapshot):
+        live_url = None
+    page = render_page(snapshot, title=title, author_display=display, lang=lang, live_url=live_url)
     about = scrub.text(proposal.get("description", ""))
     if about:
         from html import escape
@@ -370,7 +435,8 @@ def render_proposal(place: Place, proposal: dict[str, Any], by: str, *, username
 
 
 def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[str],
-            home_paths: Collection[str] = (), gid: int | None = None, lang: str = "en") -> dict[str, Any]:
+            home_paths: Collection[str] = (), gid: int | None = None, lang: str = "en",
+            live: bool = False, live_gid: int | None = None) -> dict[str, Any]:
     """Publish a proposal: snapshot, page, unguessable token. Only with family consent recorded.
 
     Args:
@@ -378,6 +444,8 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
             and the approver's are added.
         home_paths: home folders to hide, as `clean_snapshot` takes them.
         gid: the showcase user's group, which may read the page (None in demo mode).
+        live: also publish the live version ("Play with it") of a piece with a notebook.
+        live_gid: the live service user's group, which may read the live copy (None in demo mode).
 
     Raises:
         NotFound, Conflict (not waiting for a decision), Refused (no consent recorded),
@@ -390,11 +458,12 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
         owner = proposal["owner"]
         if not has_consent(place.data_dir, owner):
             raise Refused(f"No family consent is recorded for {owner}: record it first, then approve.")
-        made = render_proposal(place, proposal, by, usernames=usernames, home_paths=home_paths, lang=lang)
+        token = secrets.token_urlsafe(24)
+        made = render_proposal(place, proposal, by, usernames=usernames, home_paths=home_paths, lang=lang,
+                               live_url=live_link(token) if live else None)
         snapshot, title, page, display = made.snapshot, made.title, made.page, made.display
 
         where = prepare_folders(place.data_dir, gid)
-        token = secrets.token_urlsafe(24)
         staged = where.snapshots / f".new-{token}"
         staged.mkdir(mode=0o700)
         (staged / "files").mkdir(mode=0o700)
@@ -404,6 +473,10 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
                 "title": title, "published": now(), "by": by}
         _write(staged / META, json.dumps(meta).encode())
         os.rename(staged, where.snapshots / token)
+
+        files = live_copy(snapshot) if live else None
+        if files is not None:
+            _publish_live(place.data_dir, token, files, live_gid)
 
         page_dir = where.pages / f".new-{token}"
         page_dir.mkdir(mode=0o700)
@@ -417,6 +490,21 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
         proposal.update(status="published", token=token, decided_by=by, decided=now(), author_display=display)
         _save(place, proposal)
     return proposal
+
+
+def _publish_live(data_dir: str | os.PathLike[str], token: str, files: dict[str, bytes], gid: int | None) -> None:
+    """Write the live copy and rename it into place: root's files, readable by the live user's group."""
+    live = prepare_live_folder(data_dir, gid)
+    staged = live / f".new-{token}"
+    staged.mkdir(mode=0o700)
+    for name, data in files.items():
+        _write(staged / name, data, mode=0o640 if gid is not None else 0o600)
+        if gid is not None:
+            os.chown(staged / name, 0, gid)
+    if gid is not None:
+        os.chown(staged, 0, gid)
+        os.chmod(staged, 0o750)
+    os.rename(staged, live / token)
 
 
 def decline(place: Place, proposal_id: str, by: str, note: Any) -> dict[str, Any]:
@@ -447,8 +535,10 @@ def published_meta(data_dir: str | os.PathLike[str], token: str) -> dict[str, An
 def _take_down(data_dir: str | os.PathLike[str], token: str) -> None:
     where = Showcase(Path(data_dir))
     validate_token(token)
-    # The page first: from this moment the link answers 404.
+    # The page first: from this moment the link answers 404; then the live copy, whose
+    # kernels the live service stops within seconds (`showcase_live.sweep`).
     _remove_dir(where.pages / token, where.snapshots)
+    _remove_dir(where.live / token, where.snapshots)
     _remove_dir(where.snapshots / token, where.snapshots)
 
 

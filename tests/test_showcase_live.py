@@ -1,0 +1,261 @@
+""""Play with it": the live showcase through a real hub, its proxy and Voila.
+
+A learner shares a notebook with a widget, a probe that tries to read homes and the data
+folder, a division by zero and a runaway allocation; the teacher approves it. Anonymous
+visitors then open the live page through the proxy. The hub runs with two live kernels at
+most, one preheated and an idle time of 12 s, so the limit is reached inside this module
+and kernels come back within it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import re
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from tornado.websocket import websocket_connect
+
+from connected_learning.showcase_live import LIVE_USER
+from realhub import RunningHub
+from test_showcase import CLHUB, as_learner, consent, decide
+
+pytestmark = pytest.mark.integration
+LIMIT = 2
+
+
+def notebook(prefix: str) -> str:
+    """The shared notebook; nothing in it names a user (the snapshot would scrub it anyway)."""
+    probe = f'''import glob, os
+from pathlib import Path
+data = Path(os.environ["CLHUB_SHOWCASE_LIVE"]).parents[1]
+homes = os.path.join(os.sep, "home")  # spelt out, "/home/..." would be scrubbed from the snapshot
+targets = sorted(glob.glob(os.path.join(homes, "{prefix}*"))) + [str(data), str(data / "hub"), str(data / "groups"),
+    str(data / "groups" / "{prefix}g" / "peer-review"), str(data / "showcase" / "snapshots"),
+    str(data / "showcase" / "live"), str(data / "showcase" / "consent.json")]
+for n, target in enumerate(targets):
+    try:
+        os.listdir(target) if os.path.isdir(target) else open(target).read(1)
+        print("probe", n, "read")
+    except PermissionError:
+        print("probe", n, "denied")
+try:
+    hoard = bytearray(3 * 1024 ** 3)
+    print("memory", "granted")
+except MemoryError:
+    print("memory", "refused")
+'''
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source":
+            "# Robot dance\n\n<script>document.title = 'pwned'</script>"
+            "<img src=x onerror=\"document.title = 'pwned'\">\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source":
+            "import ipywidgets as widgets\nbutton = widgets.Button(description='Dance')\n"
+            "label = widgets.Label('Ready')\nbutton.on_click(lambda _: setattr(label, 'value', 'Dancing!'))\n"
+            "widgets.VBox([button, label])\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": probe},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "print(1 / 0)\n"},
+    ]
+    return json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                   "language": "python"}},
+                       "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.fixture(scope="module")
+def hub(make_hub: Any) -> RunningHub:
+    hub = make_hub({"ana": ("student", ["g"]), "tess": ("teacher", ["g"])},
+                   extra_settings=f"\n[showcase]\nlive_kernels = {LIMIT}\nlive_preheat = 1\nlive_idle_minutes = 0.2\n")
+    s = hub.login("ana")
+    assert s.spawn_with_form(["art"]).status_code == 302
+    s.wait_ready(hub.name("ana"))
+    return hub
+
+
+def publish(hub: RunningHub, title: str) -> dict[str, Any]:
+    """Ana shares the notebook, proposes it, the teacher records consent and approves."""
+    file = title.lower().replace(" ", "-") + ".ipynb"
+    made = as_learner(hub, "ana", sys.executable, "-c", f"open({file!r}, 'w').write({notebook(hub.prefix)!r})")
+    assert made.returncode == 0, made.stderr
+    shared = as_learner(hub, "ana", CLHUB, "share", file, "--title", title)
+    assert shared.returncode == 0, shared.stderr
+    piece = shared.stdout.split(" as ")[1].split(" ")[0]
+    from test_showcase import api
+
+    r = api(hub, "ana", "POST", f"/groups/{hub.name('g')}/showcase/proposals",
+            json={"piece": piece, "title": title, "description": "Press the button."})
+    assert r.status_code == 201, r.text
+    assert consent(hub, "tess", "ana", True).status_code == 200
+    r = decide(hub, "tess", r.json()["id"], "approve")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def piece(hub: RunningHub) -> dict[str, Any]:
+    return publish(hub, "Robot dance")
+
+
+def live_url(hub: RunningHub, token: str) -> str:
+    return f"{hub.url}/services/showcase-live/p/{token}"
+
+
+def kernel_uids() -> list[int]:
+    uids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"connected_learning.showcase_kernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                uids.append(os.stat(f"/proc/{pid}").st_uid)
+        except OSError:
+            continue
+    return uids
+
+
+def test_the_hubs_health_check_answers_without_a_kernel(hub: RunningHub, piece: dict) -> None:
+    # First in the module: no live page has been opened yet, so no kernel may exist after.
+    for _ in range(3):
+        r = requests.get(f"{hub.url}/services/showcase-live/", timeout=30)
+        assert r.status_code == 200 and r.text == "ok\n"
+    assert kernel_uids() == []
+
+
+def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub: RunningHub, piece: dict) -> None:
+    static = requests.get(f"{hub.url}{piece['link']}", timeout=30)
+    assert static.status_code == 200
+    assert f'href="/services/showcase-live/p/{piece["token"]}"' in static.text
+    page = requests.get(live_url(hub, piece["token"]), timeout=120)
+    assert page.status_code == 200, hub.log()[-6000:]
+    assert "Lots of people" not in page.text
+    assert "application/vnd.jupyter.widget-view+json" in page.text  # the widget, for Voila's front end
+    # Sources stripped, no traceback, the student's script gone before Voila saw it.
+    assert "button.on_click" not in page.text and "bytearray" not in page.text
+    assert "ZeroDivisionError" not in page.text and "Traceback" not in page.text
+    assert "document.title = 'pwned'" not in page.text and "onerror" not in page.text
+    assert hub.name("ana") not in page.text
+    # The kernel ran as the live service's user, who reads nobody's home and no data folder.
+    probes = re.findall(r"probe (\d+) (read|denied)", page.text)
+    assert len(probes) >= 8, page.text[-3000:]  # two homes (ana's, tess's) and six folders or files
+    assert {verdict for _n, verdict in probes} == {"denied"}, probes
+    assert "memory refused" in page.text
+    assert set(kernel_uids()) == {pwd.getpwnam(LIVE_USER).pw_uid}
+
+
+@pytest.mark.parametrize("path", [
+    "voila/tree", "voila/render/x.ipynb", "voila/api/contents/", "login", "p/%2e%2e/%2e%2e/hub/api/users",
+    "p/%2e%2e/%2e%2e/etc/passwd", "p/short", "p/{token}.ipynb", "voila/files/{token}/piece.ipynb",
+    "voila/static/../../showcase_live.py",
+])
+def test_only_live_pages_are_served(hub: RunningHub, piece: dict, path: str) -> None:
+    r = requests.get(f"{hub.url}/services/showcase-live/{path.format(token=piece['token'])}", timeout=30,
+                     allow_redirects=False)
+    # Dot segments are resolved before the service sees them (by the client or the proxy):
+    # such a path leaves the live service, and the hub sends an anonymous visitor to log in.
+    assert r.status_code in (403, 404) or (r.status_code == 302 and "%2e" in path), (path, r.status_code)
+    assert "import" not in r.text and "nbformat" not in r.text
+
+
+def kernel_id_of(page: str) -> str:
+    found = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page)
+    assert found, page[:2000]
+    return found.group(1)
+
+
+async def talk(ws_url: str, marker: Path) -> list[str]:
+    """Send an execute_request, then a kernel_info_request; return the message types that come back."""
+    conn = await websocket_connect(ws_url)
+    session = uuid.uuid4().hex
+
+    def message(kind: str, content: dict[str, Any]) -> dict[str, Any]:
+        return {"header": {"msg_id": uuid.uuid4().hex, "username": "", "session": session, "msg_type": kind,
+                           "version": "5.3", "date": ""}, "parent_header": {}, "metadata": {},
+                "channel": "shell", "buffers": [], "content": content}
+
+    execute = message("execute_request", {"code": f"open({str(marker)!r}, 'w').write('ran')", "silent": False,
+                                          "store_history": False, "user_expressions": {}, "allow_stdin": False,
+                                          "stop_on_error": True})
+    info = message("kernel_info_request", {})
+    await conn.write_message(json.dumps(execute))
+    await conn.write_message(json.dumps(info))
+    seen: list[str] = []
+    try:
+        while "kernel_info_reply" not in seen:
+            raw = await asyncio.wait_for(conn.read_message(), 60)
+            if raw is None:
+                break
+            if isinstance(raw, str):
+                reply = json.loads(raw)
+                if reply.get("parent_header", {}).get("msg_id") in (execute["header"]["msg_id"],
+                                                                     info["header"]["msg_id"]):
+                    seen.append(reply["header"]["msg_type"])
+        await asyncio.sleep(2)  # time for a late execute_reply, were the request run
+        while True:
+            try:
+                raw = await asyncio.wait_for(conn.read_message(), 0.5)
+            except TimeoutError:
+                break
+            if raw is None:
+                break
+            if isinstance(raw, str):
+                reply = json.loads(raw)
+                if reply.get("parent_header", {}).get("msg_id") == execute["header"]["msg_id"]:
+                    seen.append(reply["header"]["msg_type"])
+    finally:
+        conn.close()
+    return seen
+
+
+def test_an_anonymous_execute_request_is_dropped(hub: RunningHub, piece: dict, tmp_path: Path) -> None:
+    kernel = kernel_id_of(open_live(hub, piece["token"]))
+    marker = Path("/tmp") / f"clhub-live-{uuid.uuid4().hex}"
+    ws = hub.url.replace("http://", "ws://") + f"/services/showcase-live/api/kernels/{kernel}/channels"
+    seen = asyncio.run(talk(ws, marker))
+    assert "kernel_info_reply" in seen  # the channel works: what is missing was dropped
+    assert "execute_reply" not in seen and "execute_input" not in seen and "stream" not in seen
+    assert not marker.exists()
+
+
+def test_beyond_the_limit_visitors_get_the_saved_version(hub: RunningHub, piece: dict) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(LIMIT + 3) as pool:
+        answers = list(pool.map(lambda _: requests.get(live_url(hub, piece["token"]), timeout=120), range(LIMIT + 3)))
+    assert all(r.status_code == 200 for r in answers), [r.status_code for r in answers]
+    busy = [r for r in answers if "Lots of people are playing right now" in r.text]
+    assert len(busy) >= 3, "more visitors were given a kernel than the limit allows"
+    assert f'href="/services/showcase/p/{piece["token"]}"' in busy[-1].text
+    assert len(kernel_uids()) <= LIMIT
+
+
+def open_live(hub: RunningHub, token: str) -> str:
+    """The live page, once a kernel is free again (idle ones are culled after 12 s)."""
+    deadline = time.monotonic() + 90
+    while True:
+        r = requests.get(live_url(hub, token), timeout=120)
+        assert r.status_code == 200
+        if "Lots of people are playing right now" not in r.text or time.monotonic() > deadline:
+            return r.text
+        time.sleep(2)
+
+
+def test_withdrawing_stops_the_live_version_and_its_kernels(hub: RunningHub) -> None:
+    second = publish(hub, "Robot dance two")
+    kernel = kernel_id_of(open_live(hub, second["token"]))
+    kernels = f"{hub.url}/services/showcase-live/api/kernels/{kernel}"
+    assert requests.get(kernels, timeout=30).status_code == 200
+    from test_showcase import api
+
+    assert api(hub, "ana", "DELETE", f"/showcase/{second['token']}").status_code == 204
+    assert requests.get(live_url(hub, second["token"]), timeout=30).status_code == 404
+    assert not (hub.data_dir / "showcase" / "live" / second["token"]).exists()
+    # The live service's sweep (every 2 s) stops the kernel of a copy that is gone.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and requests.get(kernels, timeout=30).status_code == 200:
+        time.sleep(0.5)
+    assert requests.get(kernels, timeout=30).status_code == 404
