@@ -209,6 +209,37 @@ def test_withdrawing_removes_every_copy_and_the_link_answers_404(hub: RunningHub
     assert [p["status"] for p in listed if p["id"] == proposal] == ["withdrawn"]
 
 
+def test_a_waiting_proposal_can_be_withdrawn_by_its_author_or_teacher_only(hub: RunningHub) -> None:
+    g = hub.name("g")
+    first = propose(hub, "ana", share_story(hub, "ana", "Changed my mind")).json()["id"]
+    assert api(hub, "ben", "DELETE", f"/groups/{g}/showcase/proposals/{first}").status_code == 403
+    assert api(hub, "ted", "DELETE", f"/groups/{g}/showcase/proposals/{first}").status_code in (403, 404)
+    assert api(hub, "ana", "DELETE", f"/groups/{g}/showcase/proposals/{first}").status_code == 204
+    assert consent(hub, "tess", "ana", True).status_code == 200
+    assert decide(hub, "tess", first, "approve").status_code == 409  # nothing left to approve
+    assert api(hub, "ana", "DELETE", f"/groups/{g}/showcase/proposals/{first}").status_code == 409
+    assert api(hub, "ana", "DELETE", f"/groups/{g}/showcase/proposals/..%2f..%2fx").status_code == 404
+    # A published one, withdrawn by the teacher through its proposal: the page is gone too.
+    second = propose(hub, "ana", share_story(hub, "ana", "Teacher takes it down")).json()["id"]
+    link = decide(hub, "tess", second, "approve").json()["link"]
+    assert anonymous(hub, link).status_code == 200
+    assert api(hub, "tess", "DELETE", f"/groups/{g}/showcase/proposals/{second}").status_code == 204
+    assert anonymous(hub, link).status_code == 404
+    listed = api(hub, "tess", "GET", f"/groups/{g}/showcase/proposals").json()["proposals"]
+    assert {p["id"]: p["status"] for p in listed if p["id"] in (first, second)} == {
+        first: "withdrawn", second: "withdrawn"}
+
+
+def test_the_teacher_publishes_in_spanish_and_no_other_language(hub: RunningHub) -> None:
+    proposal = propose(hub, "ana", share_story(hub, "ana", "Mi calle")).json()["id"]
+    assert consent(hub, "tess", "ana", True).status_code == 200
+    assert decide(hub, "tess", proposal, "approve", lang="klingon").status_code == 400
+    done = decide(hub, "tess", proposal, "approve", lang="es")
+    assert done.status_code == 200, done.text
+    page = anonymous(hub, done.json()["link"])
+    assert page.status_code == 200 and '<html lang="es">' in page.text
+
+
 def test_declining_keeps_it_unpublished_and_takes_a_published_one_down(hub: RunningHub) -> None:
     piece = share_story(hub, "ana", "Decline me")
     first = propose(hub, "ana", piece).json()["id"]
@@ -281,7 +312,8 @@ def test_the_teachers_page_queues_proposals_with_consent_and_decisions(hub: Runn
     s = hub.login("tess")
     page = s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
     assert "Showcase proposals" in page and "Queued &lt;script&gt;" in page and "<script>x" not in page
-    assert re.search(rf'proposals/{proposal}/approve">\s*<input[^>]+>\s*<input[^>]+>\s*<button[^>]+disabled', page)
+    assert re.search(rf'proposals/{proposal}/approve">\s*<input[^>]+>\s*<input[^>]+>\s*<label[^>]+>[^<]*</label>'
+                     r'\s*<select[^>]*name="lang"[^>]*>.*?</select>\s*<button[^>]+disabled', page, re.S)
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
     base = f"{hub.url}/services/classroom/api/groups/{g}/showcase"
     r = s.http.post(f"{base}/consent/{hub.name('ana')}", data={"_xsrf": xsrf, "from_page": "1", "given": "true"},

@@ -259,3 +259,40 @@ def test_withdrawing_stops_the_live_version_and_its_kernels(hub: RunningHub) -> 
     while time.monotonic() < deadline and requests.get(kernels, timeout=30).status_code == 200:
         time.sleep(0.5)
     assert requests.get(kernels, timeout=30).status_code == 404
+
+
+PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+                         "device_scale_factor": 2}
+AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.browser
+def test_the_live_page_plays_on_a_phone_and_axe_finds_nothing_serious(hub: RunningHub, piece: dict, browser: Any,
+                                                                      artifacts: Path) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(**PHONE)
+    try:
+        page = context.new_page()
+        deadline = time.monotonic() + 90
+        while True:  # kernels of earlier tests are culled after 12 s idle
+            response = page.goto(live_url(hub, piece["token"]), wait_until="load")
+            assert response is not None and response.status == 200
+            if "Lots of people" not in page.content() or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(2000)
+        button = page.get_by_role("button", name="Dance")
+        expect(button).to_be_visible(timeout=60_000)
+        button.click()
+        expect(page.get_by_text("Dancing!")).to_be_visible(timeout=30_000)
+        assert page.evaluate("document.title") != "pwned"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(artifacts / "showcase-live-phone.png"), full_page=True)
+        page.add_script_tag(path=str(AXE))
+        report = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        (artifacts / "axe-showcase-live.json").write_text(json.dumps(report, indent=1))
+        serious = [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:5])
+                   for v in report["violations"] if v["impact"] in ("serious", "critical")]
+        assert serious == [], serious
+    finally:
+        context.close()

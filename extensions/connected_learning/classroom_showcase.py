@@ -3,9 +3,10 @@
     POST   /services/classroom/api/groups/<g>/showcase/proposals            {piece, title, description}
     GET    /services/classroom/api/groups/<g>/showcase/mine                 the caller's own proposals (member of g)
     GET    /services/classroom/api/groups/<g>/showcase/proposals            (teacher of g)
-    POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/approve   (teacher of g)
+    POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/approve   {lang: en|es} (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/proposals/<id>/decline   {note} (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/consent/<student>    {given: true|false} (teacher of g)
+    DELETE /services/classroom/api/groups/<g>/showcase/proposals/<id>      waiting or published (author, teacher of g)
     DELETE /services/classroom/api/showcase/<token>                          (the author, or a teacher of g)
     GET    /services/classroom/api/groups/<g>/showcase/gallery              its state (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/gallery              {enabled: true|false, lang} (teacher of g)
@@ -116,6 +117,14 @@ def home_paths(data_dir: Any, names: set[str]) -> list[str]:
     return [h for h in homes if h not in ("/", "/nonexistent")]
 
 
+def language(body: dict[str, Any]) -> str:
+    """The family page's language the teacher chose ("en" or "es"); English otherwise."""
+    lang = body.get("lang", "en")
+    if lang not in ("en", "es"):
+        raise web.HTTPError(400, 'The page\'s language is "en" (English) or "es" (Spanish).')
+    return lang
+
+
 class ProposalsAPI(ShowcaseAPI):
     @web.authenticated
     async def get(self, group: str) -> None:
@@ -161,7 +170,7 @@ class DecisionAPI(ShowcaseAPI):
             proposal = await self.run(publish.approve, place, proposal_id, me["name"], usernames=names,
                                       home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
                                       gid=publish.reader_gid(), live=self.site.showcase_live,
-                                      live_gid=publish.live_gid())
+                                      live_gid=publish.live_gid(), lang=language(self.json_body()))
             log.info("%s approved %s of %s for the showcase", me["name"], proposal["piece"], group)
         else:
             note = self.json_body().get("note", "")
@@ -190,6 +199,22 @@ class ConsentAPI(ShowcaseAPI):
         record = await self.run(publish.record_consent, self.site.data_dir, student, given, me["name"])
         log.info("%s recorded family consent %s for %s", me["name"], given, student)
         self.answer(group, {"student": student, **record})
+
+
+class ProposalAPI(ShowcaseAPI):
+    @web.authenticated
+    async def delete(self, group: str, proposal_id: str) -> None:
+        """The author or a teacher of the group withdraws a proposal, waiting or published."""
+        place = self.group_place(group)
+        me = await self.me()
+        proposal = await self.run(publish.get_proposal, place, proposal_id)
+        if me["name"] != proposal.get("owner") and not teaches(me, group):
+            raise web.HTTPError(403, "Only the author and their teachers can withdraw this proposal.")
+        proposal = await self.run(publish.withdraw_proposal, place, proposal_id, me["name"])
+        log.info("%s withdrew proposal %s of %s", me["name"], proposal_id, group)
+        await self.refresh_gallery(group)
+        self.set_status(204)
+        self.finish()
 
 
 class WithdrawAPI(ShowcaseAPI):
@@ -261,6 +286,7 @@ def routes(prefix: str, api: str) -> list[tuple[str, type]]:
         (group + "/gallery", GalleryAPI),
         (group + "/proposals", ProposalsAPI),
         (group + r"/proposals/([^/]+)/(approve|decline)", DecisionAPI),
+        (group + r"/proposals/([^/]+)", ProposalAPI),
         (group + r"/consent/([^/]+)", ConsentAPI),
         (api + r"/showcase/([^/]+)", WithdrawAPI),
     ]

@@ -197,7 +197,9 @@ def live_copy(snapshot: dict[str, bytes]) -> dict[str, bytes] | None:
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             # Voila renders Markdown's raw HTML as it is: only what the sanitizer keeps goes live.
-            cell.source = sanitize_html(markdown_html(cell.source))
+            clean = sanitize_html(markdown_html(cell.source))
+            # A picture whose source the sanitizer removed shows nothing: say so to screen readers.
+            cell.source = re.sub(r"<img(?![^>]*\balt=)", '<img alt=""', clean)
             cell.pop("attachments", None)
         elif cell.cell_type == "code":
             cell.outputs = []
@@ -552,6 +554,20 @@ def withdraw(data_dir: str | os.PathLike[str], token: str, by: str) -> dict[str,
             proposal = get_proposal(place, meta["proposal"])
         except NotFound:
             return {"token": token, "status": "withdrawn"}
+        proposal.update(status="withdrawn", decided_by=by, decided=now())
+        _save(place, proposal)
+    return proposal
+
+
+def withdraw_proposal(place: Place, proposal_id: str, by: str) -> dict[str, Any]:
+    """Withdraw a proposal whatever its state: a waiting one is never published, a published
+    one is taken down everywhere (as `withdraw`). Returns the proposal."""
+    with _locked(proposals_dir(place)):
+        proposal = get_proposal(place, proposal_id)
+        if proposal.get("status") not in OPEN_STATES:
+            raise Conflict(f"Proposal {proposal_id} is {proposal.get('status')} already.")
+        if proposal.get("token"):
+            _take_down(place.data_dir, proposal["token"])
         proposal.update(status="withdrawn", decided_by=by, decided=now())
         _save(place, proposal)
     return proposal
