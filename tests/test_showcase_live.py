@@ -62,6 +62,15 @@ except MemoryError:
             "label = widgets.Label('Ready')\nbutton.on_click(lambda _: setattr(label, 'value', 'Dancing!'))\n"
             "widgets.VBox([button, label])\n"},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": probe},
+        # An output that runs script in the visitor's browser: it tries the hub's API with the
+        # visitor's session and the cookies, and writes what it got into the title.
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source":
+            "from IPython.display import HTML\n"
+            "HTML('<img alt=\"\" src=\"data:,x\" onerror=\"fetch(&quot;/hub/api/user&quot;, "
+            "{credentials: &quot;include&quot;}).then(r => r.text())"
+            ".then(t => { document.title = &quot;leak:&quot; + t; })"
+            ".catch(() => { let c; try { c = document.cookie } catch (e) { c = &quot;none&quot; } "
+            "document.title = &quot;blocked:&quot; + c; })\">')\n"},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "print(1 / 0)\n"},
     ]
     return json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
@@ -107,11 +116,14 @@ def live_url(hub: RunningHub, token: str) -> str:
     return f"{hub.url}/services/showcase-live/p/{token}"
 
 
-def kernel_uids() -> list[int]:
+def kernel_uids(hub: RunningHub) -> list[int]:
+    """The owners of this hub's live kernels (other hubs on the machine may have their own)."""
+    mine = f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}".encode() + b"\0"
     uids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if b"connected_learning.showcase_kernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if (b"connected_learning.showcase_kernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                    and mine in Path(f"/proc/{pid}/environ").read_bytes()):
                 uids.append(os.stat(f"/proc/{pid}").st_uid)
         except OSError:
             continue
@@ -123,7 +135,7 @@ def test_the_hubs_health_check_answers_without_a_kernel(hub: RunningHub, piece: 
     for _ in range(3):
         r = requests.get(f"{hub.url}/services/showcase-live/", timeout=30)
         assert r.status_code == 200 and r.text == "ok\n"
-    assert kernel_uids() == []
+    assert kernel_uids(hub) == []
 
 
 def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub: RunningHub, piece: dict) -> None:
@@ -137,14 +149,14 @@ def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub:
     # Sources stripped, no traceback, the student's script gone before Voila saw it.
     assert "button.on_click" not in page.text and "bytearray" not in page.text
     assert "ZeroDivisionError" not in page.text and "Traceback" not in page.text
-    assert "document.title = 'pwned'" not in page.text and "onerror" not in page.text
+    assert "document.title = 'pwned'" not in page.text
     assert hub.name("ana") not in page.text
     # The kernel ran as the live service's user, who reads nobody's home and no data folder.
     probes = re.findall(r"probe (\d+) (read|denied)", page.text)
     assert len(probes) >= 8, page.text[-3000:]  # two homes (ana's, tess's) and six folders or files
     assert {verdict for _n, verdict in probes} == {"denied"}, probes
     assert "memory refused" in page.text
-    assert set(kernel_uids()) == {pwd.getpwnam(LIVE_USER).pw_uid}
+    assert set(kernel_uids(hub)) == {pwd.getpwnam(LIVE_USER).pw_uid}
 
 
 @pytest.mark.parametrize("path", [
@@ -230,7 +242,7 @@ def test_beyond_the_limit_visitors_get_the_saved_version(hub: RunningHub, piece:
     busy = [r for r in answers if "Lots of people are playing right now" in r.text]
     assert len(busy) >= 3, "more visitors were given a kernel than the limit allows"
     assert f'href="/services/showcase/p/{piece["token"]}"' in busy[-1].text
-    assert len(kernel_uids()) <= LIMIT
+    assert len(kernel_uids(hub)) <= LIMIT
 
 
 def open_live(hub: RunningHub, token: str) -> str:
@@ -267,11 +279,14 @@ AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.m
 
 
 @pytest.mark.browser
-def test_the_live_page_plays_on_a_phone_and_axe_finds_nothing_serious(hub: RunningHub, piece: dict, browser: Any,
-                                                                      artifacts: Path) -> None:
+def test_the_live_page_plays_on_a_phone_isolated_from_the_hub_and_axe_finds_nothing_serious(
+        hub: RunningHub, piece: dict, browser: Any, artifacts: Path) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(**PHONE)
+    from test_browser_showcase import logged_in
+
+    # A teacher who is logged in to the hub opens the live page on her phone.
+    context = logged_in(browser, hub, "tess")
     try:
         page = context.new_page()
         deadline = time.monotonic() + 90
@@ -285,7 +300,10 @@ def test_the_live_page_plays_on_a_phone_and_axe_finds_nothing_serious(hub: Runni
         expect(button).to_be_visible(timeout=60_000)
         button.click()
         expect(page.get_by_text("Dancing!")).to_be_visible(timeout=30_000)
-        assert page.evaluate("document.title") != "pwned"
+        # Voila's scripts run, in an opaque origin (CSP sandbox): the output's script ran too, and
+        # got neither the hub's answer nor a cookie.
+        assert page.evaluate("window.origin") == "null"
+        expect(page).to_have_title(re.compile("^blocked:none$"), timeout=30_000)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(artifacts / "showcase-live-phone.png"), full_page=True)
         page.add_script_tag(path=str(AXE))
@@ -296,3 +314,25 @@ def test_the_live_page_plays_on_a_phone_and_axe_finds_nothing_serious(hub: Runni
         assert serious == [], serious
     finally:
         context.close()
+
+
+def test_a_preheated_kernel_handed_out_after_a_long_wait_is_not_culled_under_the_visitor(hub: RunningHub) -> None:
+    """Preheating with idle culling: the pooled kernel's last activity is its pre-run.
+
+    Voila protects a pooled kernel from the culler only while it sits in the pool. Here the
+    pool's kernel waits longer than the idle time (12 s), then a visitor gets it: unless it
+    is marked active when handed out, the next cull (every 6 s) stops it while the visitor's
+    page is still loading its widgets.
+    """
+    third = publish(hub, "Robot dance three")
+    deadline = time.monotonic() + 90
+    while kernel_uids(hub) and time.monotonic() < deadline:  # earlier tests' kernels, culled when idle
+        time.sleep(1)
+    open_live(hub, third["token"])  # cold; the pool for this piece fills behind it at once
+    time.sleep(20)  # the pooled kernel is now idle for longer than the idle time
+    used_before = hub.log().count("Using pre-heated kernel")
+    kernel = kernel_id_of(open_live(hub, third["token"]))
+    assert hub.log().count("Using pre-heated kernel") == used_before + 1, "the second visit was not preheated"
+    time.sleep(8)  # longer than the cull interval, shorter than the idle time since the hand-out
+    r = requests.get(f"{hub.url}/services/showcase-live/api/kernels/{kernel}", timeout=30)
+    assert r.status_code == 200, "the culler stopped the kernel it had just handed to a visitor"

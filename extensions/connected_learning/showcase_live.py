@@ -59,6 +59,7 @@ from traitlets import Float, Integer
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
+from .showcase import NOT_FOUND
 from .showcase_kernel import MEMORY_ENV
 
 log = logging.getLogger("clhub.showcase-live")
@@ -70,6 +71,9 @@ SWEEP_SECONDS = 2.0
 # Voila's own routes a live page needs; every other route of Voila's app is left out.
 KEPT_ROUTES = ("/api/kernels/", "/voila/static/", "/voila/templates/", "/voila/api/themes/",
                "/voila/api/shutdown/", "/voila/labextensions/", "/voila/files/", "/voila/query/")
+# The page runs Voila's scripts in an opaque origin: whatever an output of the piece holds
+# cannot read the hub's cookies or call the hub's API with the visitor's session.
+LIVE_CSP = "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox"
 IMAGES_ONLY = [r".*\.(png|jpg|jpeg|gif|svg|webp)"]
 
 BUSY = """<!DOCTYPE html>
@@ -84,18 +88,6 @@ text-decoration:none;min-height:24px}}</style>
 <p><a href="{saved}">See the saved version</a></p>
 <p lang="es">Mucha gente está jugando ahora. Aquí está la versión guardada; prueba la versión en vivo en
 unos minutos: <a href="{saved}">ver la versión guardada</a>.</p>
-</main></body></html>
-"""
-
-NOT_FOUND = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Not here</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}</style>
-</head><body><main>
-<h1>This page is not here</h1>
-<p>The link may be mistyped, or the piece was taken down by its maker or their teacher.</p>
-<p lang="es">Esta página no está aquí. Puede que el enlace esté mal escrito, o que su autor o su docente
-la haya retirado.</p>
 </main></body></html>
 """
 
@@ -241,6 +233,7 @@ class LiveHandler(TornadoVoilaHandler):
         super().set_default_headers()
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Content-Security-Policy", LIVE_CSP)
 
     @property
     def live(self) -> LiveKernels:
@@ -307,8 +300,15 @@ async def shutdown_pool(manager: LiveKernels, notebook: str) -> None:
 
 
 async def sweep(manager: LiveKernels, root: Path, preheat: Preheat) -> None:
-    """Shut down everything of notebooks whose live copy is gone (withdrawn or declined)."""
+    """Shut down everything of notebooks whose live copy is gone (withdrawn or declined), and
+    fill the pool of a recently opened piece that had to go without while kernels were taken."""
     data = getattr(manager, "notebook_data", {})
+    pools = getattr(manager, "_pools", {})
+    for notebook in list(preheat.recent):
+        if notebook_path(root, notebook.split("/", 1)[0]) is None:
+            continue
+        if not pools.get(notebook) and manager.in_use() < manager.max_kernels and hasattr(manager, "fill_if_needed"):
+            manager.fill_if_needed(delay=0, notebook_name=notebook)
     notebooks = set(getattr(manager, "_pools", {})) | set(data)
     for notebook in notebooks:
         token = notebook.split("/", 1)[0]
@@ -352,7 +352,8 @@ def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_sec
         "--Voila.ip=127.0.0.1",
         f"--Voila.base_url={prefix}",
         "--Voila.open_browser=False",
-        "--Voila.tornado_settings={'xsrf_cookies': False}",
+        # Requests of a sandboxed page come from origin "null"; nothing here uses cookies.
+        "--Voila.tornado_settings={'xsrf_cookies': False, 'allow_origin': '*'}",
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
         "--VoilaConfiguration.allow_template_override=NO",

@@ -515,13 +515,18 @@ def decline(place: Place, proposal_id: str, by: str, note: Any) -> dict[str, Any
         note = clean_text(note if isinstance(note, str) else "", MAX_NOTE, "note")
     except PeerReviewError as e:
         raise ShowcaseError(e.message, code="bad-note") from None
+    return _close(place, proposal_id, by, "declined", note=note)
+
+
+def _close(place: Place, proposal_id: str, by: str, status: str, **more: str) -> dict[str, Any]:
+    """End an open proposal with `status`; a published one is taken down first."""
     with _locked(proposals_dir(place)):
         proposal = get_proposal(place, proposal_id)
         if proposal.get("status") not in OPEN_STATES:
             raise Conflict(f"Proposal {proposal_id} is {proposal.get('status')} already.")
         if proposal.get("token"):
             _take_down(place.data_dir, proposal["token"])
-        proposal.update(status="declined", decided_by=by, decided=now(), note=note)
+        proposal.update(status=status, decided_by=by, decided=now(), **more)
         _save(place, proposal)
     return proposal
 
@@ -562,12 +567,4 @@ def withdraw(data_dir: str | os.PathLike[str], token: str, by: str) -> dict[str,
 def withdraw_proposal(place: Place, proposal_id: str, by: str) -> dict[str, Any]:
     """Withdraw a proposal whatever its state: a waiting one is never published, a published
     one is taken down everywhere (as `withdraw`). Returns the proposal."""
-    with _locked(proposals_dir(place)):
-        proposal = get_proposal(place, proposal_id)
-        if proposal.get("status") not in OPEN_STATES:
-            raise Conflict(f"Proposal {proposal_id} is {proposal.get('status')} already.")
-        if proposal.get("token"):
-            _take_down(place.data_dir, proposal["token"])
-        proposal.update(status="withdrawn", decided_by=by, decided=now())
-        _save(place, proposal)
-    return proposal
+    return _close(place, proposal_id, by, "withdrawn")
