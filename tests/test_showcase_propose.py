@@ -175,7 +175,8 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
     assert listed[0] == 0, listed
     assert f"'My street song' ({g}, piece {piece}): published" in listed[1]
     assert f"Family link: {published['link']}" in listed[1]
-    assert f"clhub showcase withdraw {published['token']}" in listed[1]
+    assert f"clhub showcase withdraw {proposal['id']}" in listed[1]
+    assert f"clhub showcase withdraw {other['id']}" not in listed[1]  # declined: nothing to withdraw
     assert f"'Night walk' ({g}, piece {declined_piece}): declined" in listed[1]
     assert f"Note from your teacher: {note}" in listed[1]
 
@@ -186,12 +187,26 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
     gone, twice, tricky, listed = clhub_in_server(
         hub, "ana", ["showcase", "withdraw", published["token"]], ["showcase", "withdraw", published["token"]],
         ["showcase", "withdraw", "../../groups"], ["showcase", "list"])
-    assert gone[0] == 0 and "Taken down" in gone[1], gone
+    assert gone[0] == 0 and "Withdrawn" in gone[1], gone
     assert twice[0] == 2 and "no published piece at this link" in twice[2], twice
-    assert tricky[0] == 2 and "no published piece" in tricky[2], tricky
+    assert tricky[0] == 2 and "You have no proposal '../../groups'" in tricky[2], tricky
     assert anonymous(hub, published["link"]).status_code == 404
     assert f"'My street song' ({g}, piece {piece}): taken down" in listed[1]
     assert published["link"] not in listed[1]
+
+
+def test_clhub_showcase_withdraws_a_waiting_proposal_by_its_id(hub: RunningHub) -> None:
+    g = hub.name("g")
+    piece = share_story(hub, "ana", "Second thoughts")
+    made, = clhub_in_server(hub, "ana", ["showcase", "propose", piece, "--title", "Second thoughts"])
+    assert made[0] == 0, made
+    waiting = next(p for p in mine(hub, "ana").json()["proposals"] if p["piece"] == piece)
+    by_ben, = clhub_in_server(hub, "ben", ["showcase", "withdraw", waiting["id"]])
+    assert by_ben[0] == 2 and "You have no proposal" in by_ben[2], by_ben  # not his: not even found
+    gone, listed = clhub_in_server(hub, "ana", ["showcase", "withdraw", waiting["id"]], ["showcase", "list"])
+    assert gone[0] == 0 and "Withdrawn" in gone[1], gone
+    assert f"'Second thoughts' ({g}, piece {piece}): taken down" in listed[1]
+    assert [p["status"] for p in mine(hub, "ana").json()["proposals"] if p["id"] == waiting["id"]] == ["withdrawn"]
 
 
 def test_outside_a_server_the_command_says_what_it_needs(hub: RunningHub) -> None:
@@ -320,7 +335,7 @@ print(json.dumps(report))
     assert "Not this time." in declined and "Your teacher says: <i>Try &lt;i&gt;again&lt;/i&gt; with a picture</i>" \
         in declined
     assert seen["button"] == "Withdraw"
-    assert "Done!" in seen["withdrawn"] and "off the showcase" in seen["withdrawn"]
+    assert "Done!" in seen["withdrawn"] and "is withdrawn" in seen["withdrawn"]
     assert any("Second try" in r and "Taken down" in r for r in seen["after"])
     assert "not on the showcase any more" in seen["twice"]
     assert anonymous(hub, link).status_code == 404

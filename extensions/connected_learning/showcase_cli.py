@@ -8,7 +8,7 @@ refusal comes back in the service's words. `Classroom` is that small client; the
 
     clhub showcase propose PIECE --title "My beat" --description "Made with the beat lab"
     clhub showcase list                  my proposals: status, the teacher's note, the family link
-    clhub showcase withdraw TOKEN        take a published piece down (its link answers 404)
+    clhub showcase withdraw ID|TOKEN     withdraw a proposal, waiting or published (its link answers 404)
 """
 
 from __future__ import annotations
@@ -101,6 +101,10 @@ class Classroom:
     def withdraw(self, token: str) -> None:
         self.call("DELETE", f"/showcase/{quote(token, safe='')}")
 
+    def withdraw_proposal(self, group: str, proposal_id: str) -> None:
+        """Withdraw a proposal, waiting or published."""
+        self.call("DELETE", f"/groups/{quote(group, safe='')}/showcase/proposals/{quote(proposal_id, safe='')}")
+
 
 # ------------------------------------------------------------------ which group
 
@@ -142,7 +146,8 @@ def proposal_lines(group: str, proposal: dict[str, Any]) -> list[str]:
         lines.append(f"  Note from your teacher: {proposal['note']}")
     if proposal.get("link"):
         lines.append(f"  Family link: {proposal['link']}")
-        lines.append(f"  To take it down: clhub showcase withdraw {proposal.get('token', '')}")
+    if status in ("proposed", "published"):
+        lines.append(f"  To withdraw it: clhub showcase withdraw {proposal.get('id', '')}")
     return lines
 
 
@@ -176,8 +181,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_withdraw(args: argparse.Namespace) -> int:
-    Classroom.from_env().withdraw(args.token)
-    print("Taken down: its family link answers \"not here\" from now on.")
+    client = Classroom.from_env()
+    if len(args.which) == 32:  # the last part of a family link
+        client.withdraw(args.which)
+    else:
+        identity = peer_review.Identity.current()
+        groups = [g for g in my_groups(identity, args.group)
+                  if any(p.get("id") == args.which for p in client.mine(g))]
+        if not groups:
+            raise ClassroomError(f"You have no proposal {args.which!r}; `clhub showcase list` shows yours.", 404)
+        client.withdraw_proposal(groups[0], args.which)
+    print("Withdrawn: it will not be published, and a family link it had answers \"not here\" from now on.")
     return 0
 
 
@@ -196,6 +210,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--group")
     p.set_defaults(func=cmd_list)
 
-    p = what.add_parser("withdraw", help="take one of your published pieces down")
-    p.add_argument("token", help="the last part of its family link")
+    p = what.add_parser("withdraw", help="withdraw one of your proposals, waiting or published")
+    p.add_argument("which", help="the proposal's id (see `clhub showcase list`) or the last part of its family link")
+    p.add_argument("--group")
     p.set_defaults(func=cmd_withdraw)

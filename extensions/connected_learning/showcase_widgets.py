@@ -6,7 +6,7 @@
 The learner picks one of their pieces shared in a group folder (read with `pieces`, as the
 learner), gives it a title and a few words, and proposes it; below, their proposals with
 what the teacher decided, the teacher's note and the family link, and a Withdraw button
-for a published one. Every step is a call to the classroom service through
+for a waiting or published one. Every step is a call to the classroom service through
 `showcase_cli.Classroom` (the service decides who may do what); refusals are put in words
 a 12-year-old understands, and everything anybody typed is shown escaped.
 """
@@ -37,6 +37,7 @@ KID_WORDS: dict[str, dict[int, str]] = {
     "withdraw": {
         403: "Only you or your teacher can take this piece down.",
         404: "This piece is not on the showcase any more.",
+        409: "This piece is not on the showcase any more.",
     },
     "list": {
         403: "You are not in this group any more.",
@@ -157,12 +158,12 @@ class ProposeBox(widgets.VBox):
                     _say(self.status, kid_words("list", e), ok=False)
                     break
         rows: list[widgets.Widget] = []
-        for _group, proposal in self.proposals:
+        for group, proposal in self.proposals:
             row: list[widgets.Widget] = [widgets.HTML(proposal_html(proposal))]
-            if proposal.get("status") == "published" and proposal.get("token"):
+            if proposal.get("status") in ("proposed", "published") and proposal.get("id"):
                 withdraw = widgets.Button(description="Withdraw", icon="trash",
                                           tooltip=f"Take {proposal.get('title', '')} off the showcase")
-                withdraw.on_click(lambda _, p=proposal: self.withdraw(p))
+                withdraw.on_click(lambda _, g=group, p=proposal: self.withdraw(p, g))
                 row.append(withdraw)
             rows.append(widgets.VBox(row))
         if not rows:
@@ -195,14 +196,16 @@ class ProposeBox(widgets.VBox):
         self.load_proposals()
         return proposal
 
-    def withdraw(self, proposal: dict[str, Any]) -> bool:
+    def withdraw(self, proposal: dict[str, Any], group: str) -> bool:
+        """Withdraw a proposal, waiting or published."""
         if self.client is None:
             return False
         try:
-            self.client.withdraw(str(proposal.get("token", "")))
+            self.client.withdraw_proposal(group, str(proposal.get("id", "")))
         except ClhubError as e:
             _say(self.status, kid_words("withdraw", e), ok=False)
             return False
-        _say(self.status, f"{proposal.get('title', '')!r} is off the showcase. Its link does not work any more.")
+        _say(self.status, f"{proposal.get('title', '')!r} is withdrawn: it is not on the showcase, and a link it "
+                          "had does not work any more.")
         self.load_proposals()
         return True
