@@ -141,7 +141,10 @@ def test_propose_consent_approve_and_the_family_link(hub: RunningHub) -> None:
     assert page.headers["Content-Security-Policy"] == "sandbox"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Referrer-Policy"] == "no-referrer"
-    assert page.headers["Cache-Control"] == "public, max-age=300"
+    # Cacheable, yet revalidated each time: unchanged costs a 304, withdrawn shows at once.
+    assert page.headers["Cache-Control"] == "public, no-cache" and page.headers.get("Etag")
+    again = requests.get(hub.url + link, headers={"If-None-Match": page.headers["Etag"]}, timeout=30)
+    assert again.status_code == 304 and again.content == b""
     assert "My story" in page.text and "Ana" in page.text and "A story about my street." in page.text
     for name in hub.users:
         assert name not in page.text, name

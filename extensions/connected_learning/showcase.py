@@ -31,7 +31,9 @@ from .showcase_publish import PAGE, TOKEN, family_link
 
 log = logging.getLogger("clhub.showcase")
 MAX_PAGE_BYTES = 30_000_000
-CACHE_SECONDS = 300
+# Stored by browsers and proxies, but asked again each time (a 304 when unchanged, from
+# tornado's ETag): a withdrawn page must not live on in a phone's cache.
+CACHE_CONTROL = "public, no-cache"
 # No scripts, no same-origin: a page cannot read the hub's cookies or call its API.
 PAGE_CSP = "sandbox"
 CARD_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -110,13 +112,13 @@ class PageHandler(Base):
     def get(self, token: str) -> None:
         data = self.page_bytes(token)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Cache-Control", f"public, max-age={CACHE_SECONDS}")
+        self.set_header("Cache-Control", CACHE_CONTROL)
         self.finish(data)
 
     def head(self, token: str) -> None:
         self.page_bytes(token)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Cache-Control", f"public, max-age={CACHE_SECONDS}")
+        self.set_header("Cache-Control", CACHE_CONTROL)
         self.finish()
 
 
