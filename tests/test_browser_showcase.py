@@ -10,7 +10,7 @@ cookies are never sent to it by right) with `document.cookie` in the query. Each
 shown able to fail: the same payloads on a page of the recorder's own do reach it, and a raw
 page with a script dropped straight into the pages folder runs once the CSP is bypassed.
 
-axe-core (node_modules, `make proxy`) checks the page, its Spanish twin, the card and the
+axe-core (node_modules, `make proxy`) checks the page, its Spanish twin, the gallery, the card and the
 404 page. Screenshots and axe reports go to tests/artifacts/showcase-*.png and axe-showcase-*.json.
 """
 
@@ -40,8 +40,6 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from connected_learning import showcase_publish as publish
-from connected_learning.classroom_showcase import home_paths
-from connected_learning.moderation import Place
 from connected_learning.showcase_render import markdown_html, render_page
 from realhub import PASSWORD, REPO, RunningHub
 
@@ -302,14 +300,15 @@ def links(hub: RunningHub, recorder: Recorder) -> dict[str, str]:
     assert r.status_code == 200, r.text
     found = {"en": r.json()["link"]}
 
-    # The classroom API approves in English; the page's language is chosen once, at approval
-    # (`showcase_publish.approve(lang=...)`), and the service serves that one page. So the Spanish
-    # page is approved by the same function, called as the classroom service calls it.
+    # The page's language is chosen once, by the teacher at approval; the service serves that page.
     spanish = share_and_propose(hub, TITLE_ES, "nuestra-calle.ipynb")  # other files: another piece
-    names = set(hub.users)
-    done = publish.approve(Place(hub.data_dir, g), spanish, hub.name("tess"), usernames=names,
-                           home_paths=home_paths(hub.data_dir, names), gid=publish.reader_gid(), lang="es")
-    found["es"] = publish.family_link(done["token"])
+    r = api(hub, "tess", "POST", f"/groups/{g}/showcase/proposals/{spanish}/approve", json={"lang": "es"})
+    assert r.status_code == 200, r.text
+    found["es"] = r.json()["link"]
+    # The group's gallery for a library event: one page listing both.
+    r = api(hub, "tess", "POST", f"/groups/{g}/showcase/gallery", json={"enabled": True})
+    assert r.status_code == 200, r.text
+    found["gallery"] = r.json()["link"]
 
     token = found["en"].rsplit("/", 1)[1]
     stored = hub.data_dir / "showcase" / "snapshots" / token / "files"
@@ -470,10 +469,10 @@ def test_the_card_shows_the_whole_link_and_a_qr_code(hub: RunningHub, links: dic
         context.close()
 
 
-@pytest.mark.parametrize("name", ["page-en", "page-es", "page-play", "card", "not-found"])
+@pytest.mark.parametrize("name", ["page-en", "page-es", "page-play", "gallery", "card", "not-found"])
 def test_axe_finds_nothing_serious(hub: RunningHub, links: dict[str, str], browser: Browser, artifacts: Path,
                                    name: str) -> None:
-    paths = {"page-en": links["en"], "page-es": links["es"], "page-play": links["play"],
+    paths = {"page-en": links["en"], "page-es": links["es"], "page-play": links["play"], "gallery": links["gallery"],
              "card": links["en"] + "/card", "not-found": "/services/showcase/p/" + "x" * 32}
     # The pages forbid every script (CSP sandbox, and a meta CSP of default-src 'none'), axe's too:
     # this context bypasses CSP so axe can be injected. It only measures; the security checks above
