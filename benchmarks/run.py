@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["spawn", "widgets", "peer_review", "grading"]
+BENCHMARKS = ["spawn", "widgets", "peer_review", "grading", "showcase"]
 
 
 def report(title: str, rows: list[tuple[str, float, float, float]]) -> bool:
