@@ -145,6 +145,11 @@ def test_propose_consent_approve_and_the_family_link(hub: RunningHub) -> None:
     assert page.headers["Cache-Control"] == "public, no-cache" and page.headers.get("Etag")
     again = requests.get(hub.url + link, headers={"If-None-Match": page.headers["Etag"]}, timeout=30)
     assert again.status_code == 304 and again.content == b""
+    # Sent gzipped to browsers that take it (compressed once, kept while the file is the same).
+    assert page.headers["Content-Encoding"] == "gzip" and page.headers["Vary"] == "Accept-Encoding"
+    plain = requests.get(hub.url + link, headers={"Accept-Encoding": "identity"}, timeout=30)
+    assert "Content-Encoding" not in plain.headers and plain.text == page.text
+    assert plain.headers["Etag"] != page.headers["Etag"]
     assert "My story" in page.text and "Ana" in page.text and "A story about my street." in page.text
     for name in hub.users:
         assert name not in page.text, name

@@ -15,9 +15,13 @@ home, the hub's files or the group folders.
 
 from __future__ import annotations
 
+import gzip
 import html
 import logging
 import os
+import stat
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -71,6 +75,39 @@ body{{font-family:system-ui,sans-serif;margin:0;padding:1rem}}
 """
 
 
+@dataclass(frozen=True)
+class Page:
+    data: bytes
+    gzipped: bytes
+    key: tuple[int, int, int, int]
+
+    def etag(self, gzipped: bool) -> str:
+        return '"{}-{}-{}-{}{}"'.format(*self.key, "-gz" if gzipped else "")
+
+
+class PageCache:
+    """The most recently served pages, each with its gzip, checked against the file's identity."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.pages: OrderedDict[str, Page] = OrderedDict()
+
+    def get(self, token: str, key: tuple[int, int, int, int]) -> Page | None:
+        page = self.pages.get(token)
+        if page is None or page.key != key:
+            return None
+        self.pages.move_to_end(token)
+        return page
+
+    def put(self, token: str, key: tuple[int, int, int, int], data: bytes) -> Page:
+        page = Page(data, gzip.compress(data, compresslevel=6, mtime=0), key)
+        self.pages[token] = page
+        self.pages.move_to_end(token)
+        while len(self.pages) > self.size:
+            self.pages.popitem(last=False)
+        return page
+
+
 class Base(web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
@@ -83,8 +120,12 @@ class Base(web.RequestHandler):
     def pages(self) -> Path:
         return self.settings["pages"]
 
-    def page_bytes(self, token: str) -> bytes:
-        """The stored page of `token`, never through a symlink; 404 when there is none."""
+    def page(self, token: str) -> Page:
+        """The stored page of `token`, never through a symlink; 404 when there is none.
+
+        Every request looks at the file (so a withdrawn page is gone at once); its bytes and
+        their gzip are kept in memory while the file is the same one.
+        """
         if not TOKEN.match(token):
             raise web.HTTPError(404)
         try:
@@ -92,9 +133,17 @@ class Base(web.RequestHandler):
         except OSError:
             raise web.HTTPError(404) from None
         try:
-            from .pieces import read_bytes
+            info = os.stat(PAGE, dir_fd=dir_fd, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                raise web.HTTPError(404)
+            key = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+            cache: PageCache = self.settings["page_cache"]
+            found = cache.get(token, key)
+            if found is None:
+                from .pieces import read_bytes
 
-            return read_bytes(dir_fd, PAGE, MAX_PAGE_BYTES)
+                found = cache.put(token, key, read_bytes(dir_fd, PAGE, MAX_PAGE_BYTES))
+            return found
         except OSError:
             raise web.HTTPError(404) from None
         finally:
@@ -110,21 +159,30 @@ class Base(web.RequestHandler):
 
 class PageHandler(Base):
     def get(self, token: str) -> None:
-        data = self.page_bytes(token)
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Cache-Control", CACHE_CONTROL)
-        self.finish(data)
+        self.send(self.page(token), body=True)
 
     def head(self, token: str) -> None:
-        self.page_bytes(token)
+        self.send(self.page(token), body=False)
+
+    def send(self, page: Page, body: bool) -> None:
+        gzipped = "gzip" in self.request.headers.get("Accept-Encoding", "")
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", CACHE_CONTROL)
-        self.finish()
+        self.set_header("Etag", page.etag(gzipped))
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        data = page.gzipped if gzipped else page.data
+        if gzipped:
+            self.set_header("Content-Encoding", "gzip")  # tornado's own gzip then leaves it alone
+        self.set_header("Content-Length", len(data))  # tornado adds "Vary: Accept-Encoding"
+        self.finish(data if body else None)
 
 
 class CardHandler(Base):
     def get(self, token: str) -> None:
-        self.page_bytes(token)  # only a published piece has a card
+        self.page(token)  # only a published piece has a card
         site = self.settings["public_url"] or f"{self.request.protocol}://{self.request.host}"
         link = site.rstrip("/") + family_link(token)
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -147,6 +205,7 @@ def make_app(pages: Path, prefix: str, public_url: str) -> web.Application:
             (r".*", NotFoundHandler),
         ],
         pages=pages,
+        page_cache=PageCache(),
         public_url=public_url,
         default_handler_class=NotFoundHandler,
         compress_response=True,
