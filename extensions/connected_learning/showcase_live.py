@@ -73,7 +73,10 @@ KEPT_ROUTES = ("/api/kernels/", "/voila/static/", "/voila/templates/", "/voila/a
                "/voila/api/shutdown/", "/voila/labextensions/", "/voila/files/", "/voila/query/")
 # The page runs Voila's scripts in an opaque origin: whatever an output of the piece holds
 # cannot read the hub's cookies or call the hub's API with the visitor's session.
-LIVE_CSP = "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox"
+# Stylesheets and fonts only from here: Voila's template would fetch Font Awesome from a CDN,
+# telling a third party about every family's visit.
+LIVE_CSP = ("sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox; "
+            "style-src 'self' 'unsafe-inline'; font-src 'self' data:")
 IMAGES_ONLY = [r".*\.(png|jpg|jpeg|gif|svg|webp)"]
 
 BUSY = """<!DOCTYPE html>
@@ -323,13 +326,27 @@ async def sweep(manager: LiveKernels, root: Path, preheat: Preheat) -> None:
         log.info("Live copy %s… is gone: its kernels are stopped", token[:6])
 
 
+def open_to_sandbox(handler: type) -> type:
+    """`handler`, answering the sandboxed page's requests (origin "null"): fonts, for one, are
+    fetched in CORS mode. Everything these routes serve is public, and no cookie is used."""
+
+    class Open(handler):  # type: ignore[misc, valid-type]
+        def set_default_headers(self) -> None:
+            super().set_default_headers()
+            self.set_header("Access-Control-Allow-Origin", "*")
+
+    Open.__name__ = Open.__qualname__ = f"OpenToSandbox{handler.__name__}"
+    return Open
+
+
 class LiveVoila(Voila):
     """Voila serving `p/<token>` only; see the module's docstring."""
 
     name = "clhub-showcase-live"
 
     def init_handlers(self) -> list[Any]:
-        kept = [h for h in super().init_handlers() if any(part in h[0] for part in KEPT_ROUTES)]
+        kept = [(h[0], open_to_sandbox(h[1]), *h[2:]) for h in super().init_handlers()
+                if any(part in h[0] for part in KEPT_ROUTES)]
         prefix = self.base_url
         return [
             (prefix + r"p/([^/]+)/?", LiveHandler, {
@@ -356,6 +373,10 @@ def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_sec
         "--Voila.tornado_settings={'xsrf_cookies': False, 'allow_origin': '*'}",
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
+        # What a visitor reads where a part of the piece failed: for a family, not a developer.
+        "--VoilaExecutor.cell_error_instruction=This part of the piece did not work here; the rest of the "
+        "page still does.",
+        "--VoilaExecutor.cell_timeout_instruction=This part of the piece took too long here.",
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
         f"--VoilaConfiguration.file_allowlist={IMAGES_ONLY!r}",
