@@ -77,6 +77,7 @@ KEPT_ROUTES = ("/api/kernels/", "/voila/static/", "/voila/templates/", "/voila/a
 # telling a third party about every family's visit.
 LIVE_CSP = ("sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox; "
             "style-src 'self' 'unsafe-inline'; font-src 'self' data:")
+NOT_FOR_VISITORS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension", "@voila-dashboards/jupyterlab-preview"]
 IMAGES_ONLY = [r".*\.(png|jpg|jpeg|gif|svg|webp)"]
 
 BUSY = """<!DOCTYPE html>
@@ -380,6 +381,8 @@ def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_sec
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
         f"--VoilaConfiguration.file_allowlist={IMAGES_ONLY!r}",
+        # Front-end extensions installed for learners that fail in Voila and cost a phone 215 KB.
+        f"--VoilaConfiguration.extension_denylist={NOT_FOR_VISITORS!r}",
         "--VoilaConfiguration.file_denylist=['.*\\\\.(ipynb|py|json|wav|csv|md|txt|html)', '.*/\\\\..*']",
         "--VoilaConfiguration.multi_kernel_manager_class=connected_learning.showcase_live.LiveKernels",
         "--VoilaConfiguration.kernel_spec_manager_class=connected_learning.showcase_live.LiveKernelSpecs",
