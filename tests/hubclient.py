@@ -47,12 +47,14 @@ class HubSession:
     def wait_ready(self, username: str, timeout: float = 90) -> None:
         """Wait until the learner's JupyterLab answers through the proxy (after OAuth)."""
         deadline = time.monotonic() + timeout
+        last = ""
         while time.monotonic() < deadline:
             r = self.http.get(f"{self.base}/user/{username}/lab", allow_redirects=True)
             if r.status_code == 200 and "jupyter-config-data" in r.text:
                 return
+            last = f"{r.status_code} at {r.url}: {' '.join(r.text.split())[:300]}"
             time.sleep(0.5)
-        raise TimeoutError(f"{username}'s server was not ready within {timeout} s")
+        raise TimeoutError(f"{username}'s server was not ready within {timeout} s; last answer {last}")
 
     def _xsrf_header(self, username: str) -> dict[str, str]:
         for cookie in self.http.cookies:
