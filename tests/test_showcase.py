@@ -54,10 +54,12 @@ def api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> reque
                             timeout=120, **kw)
 
 
-def as_learner(hub: RunningHub, short: str, *cmd: str) -> subprocess.CompletedProcess[str]:
+def as_learner(hub: RunningHub, short: str, *cmd: str, display: str = "") -> subprocess.CompletedProcess[str]:
+    """Run `cmd` as the learner's system user in their home (`display`: the name their pieces carry)."""
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
-    env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name, "CLHUB_DISPLAY_NAME": short.title()}
+    env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name,
+           "CLHUB_DISPLAY_NAME": display or short.title()}
     return subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60,
                           preexec_fn=set_user_setuid(name))
 

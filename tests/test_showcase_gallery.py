@@ -14,7 +14,6 @@ import pwd
 import re
 import secrets
 import stat
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,11 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
-from jupyterhub.spawner import set_user_setuid
 
 from connected_learning.showcase_gallery import Entry, render_gallery
 from connected_learning.showcase_publish import SHOWCASE_USER
 from realhub import RunningHub
+from test_showcase import api, as_learner, token
 
 CLHUB = str(Path(sys.executable).parent / "clhub")
 
@@ -72,17 +71,6 @@ def hub(make_hub: Any) -> RunningHub:
     return hub
 
 
-def token(hub: RunningHub, short: str) -> dict[str, str]:
-    r = hub.api.post(f"/users/{hub.name(short)}/tokens",
-                     json={"note": "gallery test", "expires_in": 600,
-                           "scopes": ["access:services!service=classroom"]})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"token {r.json()['token']}"}
-
-
-def api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
-    return requests.request(method, f"{hub.url}/services/classroom/api{path}", headers=token(hub, short),
-                            timeout=120, **kw)
 
 
 def gallery(hub: RunningHub, short: str, group: str = "g", **body: Any) -> requests.Response:
@@ -93,14 +81,6 @@ def gallery(hub: RunningHub, short: str, group: str = "g", **body: Any) -> reque
 def anonymous(hub: RunningHub, path: str) -> requests.Response:
     return requests.get(hub.url + path, timeout=30, allow_redirects=False)
 
-
-def as_learner(hub: RunningHub, short: str, *cmd: str, display: str = "") -> subprocess.CompletedProcess[str]:
-    name = hub.name(short)
-    home = pwd.getpwnam(name).pw_dir
-    env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name,
-           "CLHUB_DISPLAY_NAME": display or short.title()}
-    return subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60,
-                          preexec_fn=set_user_setuid(name))
 
 
 def publish(hub: RunningHub, short: str, title: str, display: str = "") -> dict[str, Any]:

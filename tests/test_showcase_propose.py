@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import pwd
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,11 @@ from urllib.parse import quote, urlparse
 
 import pytest
 import requests
-from jupyterhub.spawner import set_user_setuid
 
 from connected_learning import folders
 from kernelclient import run_code
 from realhub import RunningHub
+from test_showcase import api, as_learner, token
 
 pytestmark = pytest.mark.integration
 CLHUB = str(Path(sys.executable).parent / "clhub")
@@ -42,17 +41,6 @@ def hub(make_hub: Any) -> RunningHub:
     return hub
 
 
-def token(hub: RunningHub, short: str) -> dict[str, str]:
-    r = hub.api.post(f"/users/{hub.name(short)}/tokens",
-                     json={"note": "showcase test", "expires_in": 600,
-                           "scopes": ["access:services!service=classroom"]})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"token {r.json()['token']}"}
-
-
-def api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
-    return requests.request(method, f"{hub.url}/services/classroom/api{path}", headers=token(hub, short),
-                            timeout=120, **kw)
 
 
 def preview(hub: RunningHub, short: str, group: str, proposal: str) -> requests.Response:
@@ -60,13 +48,6 @@ def preview(hub: RunningHub, short: str, group: str, proposal: str) -> requests.
     return requests.get(f"{hub.url}/services/classroom/groups/{group}/showcase/{proposal}/preview",
                         headers={"Authorization": headers["Authorization"]}, timeout=120, allow_redirects=False)
 
-
-def as_learner(hub: RunningHub, short: str, *cmd: str) -> subprocess.CompletedProcess[str]:
-    name = hub.name(short)
-    home = pwd.getpwnam(name).pw_dir
-    env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name, "CLHUB_DISPLAY_NAME": short.title()}
-    return subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60,
-                          preexec_fn=set_user_setuid(name))
 
 
 def share_story(hub: RunningHub, short: str, title: str) -> str:

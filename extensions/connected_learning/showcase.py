@@ -19,6 +19,7 @@ import gzip
 import html
 import logging
 import os
+import re
 import stat
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -196,6 +197,15 @@ class NotFoundHandler(Base):
         raise web.HTTPError(404)
 
 
+def log_request(handler: web.RequestHandler) -> None:
+    """Errors only: a family opening a page is not worth a log line (nor is its link's token)."""
+    status = handler.get_status()
+    if status >= 400:
+        path = re.sub(r"/p/([A-Za-z0-9_-]{6})[A-Za-z0-9_-]{26}", r"/p/\1…", handler.request.path)
+        level = log.warning if status < 500 else log.error
+        level("%d %s %s %.1f ms", status, handler.request.method, path[:200], 1000 * handler.request.request_time())
+
+
 def make_app(pages: Path, prefix: str, public_url: str) -> web.Application:
     prefix = "/" + prefix.strip("/") + "/"
     return web.Application(
@@ -209,6 +219,7 @@ def make_app(pages: Path, prefix: str, public_url: str) -> web.Application:
         public_url=public_url,
         default_handler_class=NotFoundHandler,
         compress_response=True,
+        log_function=log_request,
     )
 
 
