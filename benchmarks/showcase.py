@@ -128,18 +128,28 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
-def live_service_pid(hub: RunningHub) -> int:
-    """The live service of this hub (other hubs may run theirs): the one given this data folder."""
-    marker = f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}".encode()
+def service_pid(hub: RunningHub, module: bytes, marker: str) -> int:
+    """The `module` service of this hub (other hubs may run theirs): the one whose environment has `marker`."""
+    wanted = marker.encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        if b"connected_learning.showcase_live" not in cmdline(int(pid)):
+        if b"-m\0" + module + b"\0" not in cmdline(int(pid)) + b"\0":
             continue
         try:
-            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            if wanted in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
                 return int(pid)
         except OSError:
             continue
-    raise RuntimeError(f"no live showcase service runs for {hub.data_dir}")
+    raise RuntimeError(f"no {module.decode()} service runs for {hub.data_dir}")
+
+
+def live_service_pid(hub: RunningHub) -> int:
+    return service_pid(hub, b"connected_learning.showcase_live",
+                       f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}")
+
+
+def showcase_service_pid(hub: RunningHub) -> int:
+    return service_pid(hub, b"connected_learning.showcase",
+                       f"CLHUB_SHOWCASE_PAGES={hub.data_dir / 'showcase' / 'pages'}")
 
 
 def live_kernels(service: int) -> list[int]:
@@ -156,19 +166,6 @@ def machine_cpu() -> tuple[float, float]:
     """CPU seconds of the whole machine so far: busy, and busy plus idle."""
     ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
-
-
-def showcase_service_pid(hub: RunningHub) -> int:
-    marker = f"CLHUB_SHOWCASE_PAGES={hub.data_dir / 'showcase' / 'pages'}".encode()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        if b"connected_learning.showcase\0" not in cmdline(int(pid)) + b"\0":
-            continue
-        try:
-            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                return int(pid)
-        except OSError:
-            continue
-    raise RuntimeError(f"no showcase service runs for {hub.data_dir}")
 
 
 def static_load_with_cpu(url: str, processes: dict[str, int]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import pytest
 import requests
 from tornado.websocket import websocket_connect
 
-from connected_learning.showcase_live import LIVE_USER
+from connected_learning.showcase_publish import LIVE_USER
 from realhub import RunningHub
 from test_showcase import CLHUB, as_learner, consent, decide
 

@@ -106,51 +106,47 @@ def ensure_system_user(name: str) -> None:
                          f"{name}` and start the hub again.") from None
 
 
+def _showcase_service(name: str, port: int, module: str, user: str, kind: str,
+                      environment: dict[str, str]) -> dict[str, Any]:
+    """A showcase service: no log-in, run by its own system user on a real (local) site."""
+    service: dict[str, Any] = {
+        "name": name,
+        "oauth_no_confirm": True,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", module],
+        "cwd": "/",
+        "environment": environment,
+    }
+    if kind == "local" and os.geteuid() == 0:
+        ensure_system_user(user)
+        service["user"] = user
+    return service
+
+
 def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
-    """The family-facing showcase service: no log-in, its own unprivileged user on a real site."""
+    """The family-facing showcase service: published pages, by token."""
     from .showcase_publish import SHOWCASE_USER, prepare_folders, reader_gid
 
-    service: dict[str, Any] = {
-        "name": "showcase",
-        "oauth_no_confirm": True,
-        "url": f"http://127.0.0.1:{settings.showcase_port}",
-        "command": [sys.executable, "-m", "connected_learning.showcase"],
-        "cwd": "/",
-        "environment": {"CLHUB_SHOWCASE_PAGES": str(Path(settings.data_dir) / "showcase" / "pages"),
-                        "CLHUB_PUBLIC_URL": settings.public_url},
-    }
-    gid = None
-    if kind == "local" and os.geteuid() == 0:
-        ensure_system_user(SHOWCASE_USER)
-        service["user"] = SHOWCASE_USER
-        gid = reader_gid()
-    prepare_folders(settings.data_dir, gid)
+    service = _showcase_service(
+        "showcase", settings.showcase_port, "connected_learning.showcase", SHOWCASE_USER, kind,
+        {"CLHUB_SHOWCASE_PAGES": str(Path(settings.data_dir) / "showcase" / "pages"),
+         "CLHUB_PUBLIC_URL": settings.public_url})
+    prepare_folders(settings.data_dir, reader_gid())
     return service
 
 
 def showcase_live_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
-    """"Play with it": Voila for published notebooks, as the system user clhub-live on a real site."""
-    from .showcase_live import LIVE_USER
-    from .showcase_publish import live_gid, prepare_live_folder
+    """"Play with it": Voila for published notebooks."""
+    from .showcase_publish import LIVE_USER, live_gid, prepare_live_folder
 
-    service: dict[str, Any] = {
-        "name": "showcase-live",
-        "oauth_no_confirm": True,
-        "url": f"http://127.0.0.1:{settings.showcase_live_port}",
-        "command": [sys.executable, "-m", "connected_learning.showcase_live"],
-        "cwd": "/",
-        "environment": {
-            "CLHUB_SHOWCASE_LIVE": str(Path(settings.data_dir) / "showcase" / "live"),
-            "CLHUB_LIVE_KERNELS": str(settings.live_kernels),
-            "CLHUB_LIVE_MEMORY_MB": str(settings.live_kernel_memory_mb),
-            "CLHUB_LIVE_IDLE_SECONDS": str(settings.live_idle_minutes * 60),
-            "CLHUB_LIVE_PREHEAT": str(settings.live_preheat),
-            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-        },
-    }
-    if kind == "local" and os.geteuid() == 0:
-        ensure_system_user(LIVE_USER)
-        service["user"] = LIVE_USER
+    service = _showcase_service(
+        "showcase-live", settings.showcase_live_port, "connected_learning.showcase_live", LIVE_USER, kind,
+        {"CLHUB_SHOWCASE_LIVE": str(Path(settings.data_dir) / "showcase" / "live"),
+         "CLHUB_LIVE_KERNELS": str(settings.live_kernels),
+         "CLHUB_LIVE_MEMORY_MB": str(settings.live_kernel_memory_mb),
+         "CLHUB_LIVE_IDLE_SECONDS": str(settings.live_idle_minutes * 60),
+         "CLHUB_LIVE_PREHEAT": str(settings.live_preheat),
+         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"})
     prepare_live_folder(settings.data_dir, live_gid())
     return service
 

@@ -43,7 +43,6 @@ import asyncio
 import html
 import logging
 import os
-import re
 import stat
 import sys
 import tempfile
@@ -61,11 +60,10 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from .showcase import NOT_FOUND
 from .showcase_kernel import MEMORY_ENV
+from .showcase_publish import LIVE_NOTEBOOK as NOTEBOOK
+from .showcase_publish import TOKEN, family_link
 
 log = logging.getLogger("clhub.showcase-live")
-LIVE_USER = "clhub-live"
-NOTEBOOK = "piece.ipynb"
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}\Z")
 KERNEL_NAME = "python3"
 SWEEP_SECONDS = 2.0
 # Voila's own routes a live page needs; every other route of Voila's app is left out.
@@ -227,7 +225,7 @@ class NotFoundHandler(Plain):
 
 
 def busy_page(token: str) -> str:
-    return BUSY.format(saved=html.escape(f"/services/showcase/p/{token}"))
+    return BUSY.format(saved=html.escape(family_link(token)))
 
 
 class LiveHandler(TornadoVoilaHandler):
@@ -274,9 +272,8 @@ class LiveHandler(TornadoVoilaHandler):
         preheat: Preheat = self.settings["preheat"]
         for dropped in preheat.opened(path):
             asyncio.ensure_future(shutdown_pool(self.live, dropped))
-        if path in preheat.recent and hasattr(self.live, "fill_if_needed"):
-            if self.live.in_use() < self.live.max_kernels:
-                self.live.fill_if_needed(delay=0, notebook_name=path)
+        if path in preheat.recent:
+            fill_pool(self.live, path)
 
     def friendly(self, token: str, why: str) -> None:
         log.warning("Live page %s… not served (%s): %d kernels in use", token[:6], why, self.live.in_use())
@@ -288,6 +285,13 @@ class LiveHandler(TornadoVoilaHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.finish(busy_page(token))
+
+
+def fill_pool(manager: LiveKernels, notebook: str) -> None:
+    """Start a pooled kernel for `notebook` when its pool is empty and the ceiling allows."""
+    if (hasattr(manager, "fill_if_needed") and not getattr(manager, "_pools", {}).get(notebook)
+            and manager.in_use() < manager.max_kernels):
+        manager.fill_if_needed(delay=0, notebook_name=notebook)
 
 
 async def shutdown_pool(manager: LiveKernels, notebook: str) -> None:
@@ -307,12 +311,9 @@ async def sweep(manager: LiveKernels, root: Path, preheat: Preheat) -> None:
     """Shut down everything of notebooks whose live copy is gone (withdrawn or declined), and
     fill the pool of a recently opened piece that had to go without while kernels were taken."""
     data = getattr(manager, "notebook_data", {})
-    pools = getattr(manager, "_pools", {})
     for notebook in list(preheat.recent):
-        if notebook_path(root, notebook.split("/", 1)[0]) is None:
-            continue
-        if not pools.get(notebook) and manager.in_use() < manager.max_kernels and hasattr(manager, "fill_if_needed"):
-            manager.fill_if_needed(delay=0, notebook_name=notebook)
+        if notebook_path(root, notebook.split("/", 1)[0]) is not None:
+            fill_pool(manager, notebook)
     notebooks = set(getattr(manager, "_pools", {})) | set(data)
     for notebook in notebooks:
         token = notebook.split("/", 1)[0]
@@ -402,12 +403,11 @@ def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_sec
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s showcase-live] %(message)s")
     # A kernel inherits this environment: the hub's token for this service must not be in it.
-    for name in [n for n in os.environ if n.startswith("JUPYTERHUB_") and n != "JUPYTERHUB_SERVICE_URL"]:
-        if name not in ("JUPYTERHUB_SERVICE_PREFIX",):
-            os.environ.pop(name)
-    root = Path(os.environ["CLHUB_SHOWCASE_LIVE"])
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/showcase-live/")
     url = os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8084")
+    for name in [n for n in os.environ if n.startswith("JUPYTERHUB_")]:
+        del os.environ[name]
+    root = Path(os.environ["CLHUB_SHOWCASE_LIVE"])
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     preheat = int(os.environ.get("CLHUB_LIVE_PREHEAT", "2"))
     os.environ.setdefault(MEMORY_ENV, "768")
