@@ -9,10 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint install proxy chromium clean-demo labextension
+.PHONY: demo test bench lint install proxy chromium fence clean-demo labextension
 
 # Learners' processes cannot write __pycache__ into the checkout: compile it for them.
-install: $(VENV)/.installed proxy
+install: $(VENV)/.installed proxy fence
 	$(BIN)/python -m compileall -q extensions
 
 $(VENV)/.installed: pyproject.toml
@@ -29,6 +29,13 @@ node_modules/.installed: package.json package-lock.json
 
 demo: install
 	$(BIN)/clhub demo
+
+# Learners' code (grading, "Play with it") runs only inside a bubblewrap fence; setpriv and
+# prlimit come with util-linux.
+fence:
+	@command -v bwrap >/dev/null && command -v setpriv >/dev/null && command -v prlimit >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux; \
+	  else echo "Install Debian's bubblewrap package (sudo apt-get install bubblewrap)"; exit 1; fi; }
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 chromium:

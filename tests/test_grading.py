@@ -8,10 +8,13 @@ nbgrader's own `NbGraderAPI.autograde` on a copy, and compare the two gradebooks
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from connected_learning.grading import (
+    GRADER_USER,
     LOCK_FILE,
     GradebookLock,
     GradeError,
@@ -100,15 +104,19 @@ def _grades(course: Path) -> list[tuple]:
 
 
 def _processes_in(folder: Path) -> list[int]:
-    """The live processes working in `folder`: kernels run in the autograded notebook's folder."""
+    """The live processes working in `folder`, or fenced kernels of this module (their command
+    line names their kernel folder in this module's TMPDIR)."""
     found = []
+    fences = os.environ.get("TMPDIR", "/nonexistent")
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
                 cwd = os.readlink(f"/proc/{entry.name}/cwd")
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    cmdline = f.read().decode(errors="replace")
             except OSError:  # gone, or a zombie
                 continue
-            if cwd.startswith(f"{folder}{os.sep}"):
+            if cwd.startswith(f"{folder}{os.sep}") or fences in cmdline:
                 found.append(int(entry.name))
     return found
 
@@ -124,11 +132,17 @@ def _scores(course: Path) -> dict[str, float]:
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Jupyter folders under a temp path; nbgrader finds `alembic` (it runs it for a new gradebook)."""
     tmp = tmp_path_factory.mktemp("grading-env")
+    # Fenced kernels keep their folder in TMPDIR: one for this module, which the grader's
+    # user can enter (pytest's own is private to root), so leftovers are this module's own.
+    fences = tempfile.mkdtemp(prefix="clhub-grading-test-")
+    os.chmod(fences, 0o711)
     with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", fences)
         mp.setenv("JUPYTER_CONFIG_DIR", str(tmp / "config"))
         mp.setenv("JUPYTER_RUNTIME_DIR", str(tmp / "runtime"))
         mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
         yield tmp
+    shutil.rmtree(fences, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +309,86 @@ def test_a_submission_over_its_time_is_stopped_and_the_others_are_graded(templat
     assert not (course / "autograded" / "gus" / QUIZ).exists()
     assert GradebookLock(course).acquire(timeout=0)
     assert _processes_in(course) == []  # gus's kernel was killed with its worker
+
+
+# The fence: a submission's code is an attacker's.
+
+ATTACK = """answer = 42
+import json, os, socket
+record = {{"uid": os.getuid(), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit())}}
+def attempt(name, action):
+    try:
+        record[name] = "succeeded: " + repr(action())[:80]
+    except Exception as e:
+        record[name] = "failed: " + type(e).__name__
+attempt("home", lambda: os.listdir({home!r}))
+attempt("diary", lambda: open({diary!r}).read())
+attempt("secret", lambda: open({secret!r}).read())
+attempt("public", lambda: open({public!r}).read())
+attempt("gradebook", lambda: open({gradebook!r}, "ab").write(b"100"))
+attempt("submitted", lambda: open({submitted!r}, "a").write("x"))
+attempt("hub", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3).close())
+attempt("outside", lambda: socket.create_connection(("10.255.255.1", 80), timeout=3).close())
+attempt("mine", lambda: open("mine.txt", "w").write("mine"))
+print("ATTACK " + json.dumps(record))
+"""
+
+
+def _attack_record(notebook: Path) -> dict:
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("name") == "stdout" and output["text"].startswith("ATTACK "):
+                return json.loads(output["text"].split(" ", 1)[1])
+    raise AssertionError(f"the attack's record is not in {notebook}: its code did not run")
+
+
+@pytest.mark.integration
+def test_a_submission_runs_fenced_and_still_gets_its_score(template: Path, environment: Path) -> None:
+    """An answer cell that attacks the grader: uid, another home, the hub's secrets, the
+    gradebook, the original submission, the hub's port. None of it works; the score is right."""
+    course = environment / "fenced"
+    shutil.copytree(template, course)
+    home = environment / "home-zoe"
+    home.mkdir(mode=0o700)
+    (home / "diary.txt").write_text("zoe's diary")
+    hub_dir = environment / "hub"
+    hub_dir.mkdir(mode=0o700)
+    (hub_dir / "jupyterhub_cookie_secret").write_text("s3cret")
+    public = Path(os.environ["TMPDIR"]) / "public.txt"  # readable by anybody, outside the fence
+    public.write_text("public")
+    public.chmod(0o644)
+    hub_port = socket.socket()
+    hub_port.bind(("127.0.0.1", 0))
+    hub_port.listen(8)
+    # Control: the listener accepts a connection from outside the fence.
+    socket.create_connection(hub_port.getsockname(), timeout=3).close()
+    hub_port.accept()[0].close()
+    attack = ATTACK.format(home=str(home), diary=str(home / "diary.txt"),
+                           secret=str(hub_dir / "jupyterhub_cookie_secret"), public=str(public),
+                           gradebook=str(course / "gradebook.db"),
+                           submitted=str(course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb"),
+                           port=hub_port.getsockname()[1])
+    _submit(course, "mal", attack, GOOD["ana"][1])
+    before = (course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb").read_bytes()
+
+    results = autograde_all(course, QUIZ, ["mal", "ben"], workers=2, timeout=CELL_TIMEOUT * 3)
+
+    record = _attack_record(course / "autograded" / "mal" / QUIZ / f"{QUIZ}.ipynb")
+    assert record["mine"].startswith("succeeded"), record  # control: it ran, and wrote where it may
+    for target in ("home", "diary", "secret", "public", "gradebook", "submitted", "hub", "outside"):
+        assert record[target].startswith("failed"), (target, record)
+    hub_port.setblocking(False)
+    with pytest.raises(BlockingIOError):  # nothing reached the "hub"
+        hub_port.accept()
+    hub_port.close()
+    assert str(os.getpid()) not in record["pids"] and len(record["pids"]) <= 3, record["pids"]
+    if os.geteuid() == 0:
+        import pwd
+
+        assert record["uid"] == pwd.getpwnam(GRADER_USER).pw_uid != 0
+    assert (course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb").read_bytes() == before
+    assert not (course / "autograded" / "mal" / QUIZ / "mine.txt").exists()  # the copy is gone
+    assert results == {"mal": 3.0, "ben": 1.0}
+    assert _scores(course) == {"mal": 3.0, "ben": 1.0}
+    assert _processes_in(course) == []

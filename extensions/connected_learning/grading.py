@@ -29,6 +29,15 @@ never uses (see `worker_main`) and kills each kernel once its notebook has run i
 waiting for it to shut down; together these make a submission cost less CPU than in
 `nbgrader autograde`, which matters most when others load the machine.
 
+The fence. A submission's code is the learner's, so its kernel never runs with the
+grader's power: nbgrader's `Execute` starts it through `sandbox.FencedKernel`, inside
+bubblewrap (private /proc, no network, the machine's system folders and the Python
+environment read-only, nothing of the course, the homes or the hub), as the unprivileged
+system user `clhub-grader` when grading runs as root, with limits on memory, processes,
+CPU seconds and file size. It works on a copy of the submission's autograded folder, so
+nothing it writes reaches a file nbgrader (as root) reads or writes afterwards; the scores
+are computed outside the fence, by nbgrader, from the outputs the kernel sent.
+
 Limits. A cell that runs past `timeout` is interrupted by nbgrader, which counts it as
 failed and goes on: that student gets a GradeError "cell-timeout" carrying nbgrader's score.
 A worker past `submission_timeout`, or dead, is killed (holding the lock, so never in the
@@ -80,6 +89,13 @@ CELL_TIMEOUT_ENAME = "CellTimeoutError"
 DEFAULT_SUBMISSION_TIMEOUT = 900.0
 # How long a grading process may take to start (importing nbgrader alone takes 2-6 s).
 WORKER_START_TIMEOUT = 120.0
+# The system user a submission's kernel runs as when grading runs as root: owns nothing.
+GRADER_USER = "clhub-grader"
+# Where the submission's copy appears inside the fence.
+FENCE_FOLDER = "/submission"
+# A submission's kernel: address space, and processes (threads included) in its fence.
+KERNEL_MEMORY_MB = 1536
+KERNEL_PROCESSES = 128
 # How long to wait for the gradebook lock before killing a worker that is over time.
 KILL_LOCK_TIMEOUT = 30.0
 
@@ -215,6 +231,7 @@ def autograde_all(course_dir: Path | str, assignment: str, students: Iterable[st
     plan = plan_grading(course, assignment, students)
     results: dict[str, float | GradeError] = dict(plan.refused)
     if plan.students:
+        prepare_fence()
         count = min(workers or default_workers(), len(plan.students))
         started = time.monotonic()
         pool = _Pool(course, assignment, timeout, submission_timeout)
@@ -229,6 +246,24 @@ def autograde_all(course_dir: Path | str, assignment: str, students: Iterable[st
         if isinstance(outcome, GradeError):
             log.warning("%s: %s: %s\n%s", assignment, name, outcome.message, outcome.log)
     return {name: results[name] for name in sorted(results)}
+
+
+def prepare_fence() -> None:
+    """Make sure submissions can be fenced: bubblewrap installed, and as root the grader's user.
+
+    Raises:
+        GradingError: the fence cannot be built (nothing is graded unfenced).
+    """
+    from .sandbox import FenceError, require_tools
+
+    try:
+        require_tools()
+    except FenceError as e:
+        raise GradingError(e.message, code=e.code) from None
+    if os.geteuid() == 0:
+        from .hubconfig import ensure_system_user
+
+        ensure_system_user(GRADER_USER)
 
 
 class GradebookLock:
@@ -318,7 +353,7 @@ class _Pool:
                 filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])))
             process = subprocess.Popen(
                 [sys.executable, "-c", WORKER_COMMAND, str(theirs.fileno()), str(self.course), self.assignment,
-                 "" if self.timeout is None else str(self.timeout)],
+                 "" if self.timeout is None else str(self.timeout), str(self.submission_timeout)],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         self.workers.append(_Worker(process, Connection(ours.detach()),
                                     deadline=time.monotonic() + WORKER_START_TIMEOUT))
@@ -451,19 +486,22 @@ WORKER_COMMAND = "from connected_learning.grading import worker_main; worker_mai
 
 
 def worker_main() -> None:
-    """A worker's entry point: `python -c WORKER_COMMAND <socket fd> <course> <assignment> <timeout>`."""
-    fd, course, assignment, timeout = sys.argv[1:5]
+    """A worker's entry point: `python -c WORKER_COMMAND <socket fd> <course> <assignment> <timeout>
+    <submission timeout>`."""
+    fd, course, assignment, timeout, submission_timeout = sys.argv[1:6]
     # jsonschema builds an IRI grammar when it finds rfc3987_syntax: 2.2 of the 4.4 CPU
     # seconds importing nbgrader takes here. Only its FormatChecker uses it, which
     # nbformat's validation never does, so a worker goes without.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-    _worker_main(Connection(int(fd)), course, assignment, int(timeout) if timeout else None)
+    _worker_main(Connection(int(fd)), course, assignment, int(timeout) if timeout else None,
+                 float(submission_timeout))
 
 
-def _worker_main(conn: Connection, course: str, assignment: str, timeout: int | None) -> None:
+def _worker_main(conn: Connection, course: str, assignment: str, timeout: int | None,
+                 submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> None:
     """Grade the students the parent sends over `conn`, one at a time, until told to stop."""
     try:
-        grader = _Grader(Path(course), assignment, timeout)
+        grader = _Grader(Path(course), assignment, timeout, submission_timeout)
         grader.check()
     except GradingError as e:
         conn.send(("fatal", e.message, e.code))
@@ -494,8 +532,11 @@ def _worker_main(conn: Connection, course: str, assignment: str, timeout: int | 
 class _Grader:
     """nbgrader's Autograde for one course and assignment, with its gradebook writes locked."""
 
-    def __init__(self, course: Path, assignment: str, timeout: int | None) -> None:
+    def __init__(self, course: Path, assignment: str, timeout: int | None,
+                 submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> None:
         from traitlets.config import Config, PyFileConfigLoader
+
+        from .sandbox import fenced_kernel_manager
 
         self.course, self.assignment = course, assignment
         self.lock = GradebookLock(course)
@@ -506,6 +547,14 @@ class _Grader:
         if (course / NBGRADER_CONFIG).is_file():
             self.config.merge(PyFileConfigLoader(NBGRADER_CONFIG, path=str(course)).load_config())
         self.config.CourseDirectory.root = str(course)
+        # Set after the course's config: a course cannot take the fence away.
+        self.config.Execute.kernel_manager_class = fenced_kernel_manager()
+        self.config.FencedKernel.fence_user = GRADER_USER
+        self.config.FencedKernel.copy_work = True
+        self.config.FencedKernel.inside = FENCE_FOLDER
+        self.config.FencedKernel.memory_mb = KERNEL_MEMORY_MB
+        self.config.FencedKernel.processes = KERNEL_PROCESSES
+        self.config.FencedKernel.cpu_seconds = max(int(min(submission_timeout, 1e6)), 1)
         if timeout is not None:
             self.config.Execute.timeout = timeout
         self.timed_out: list[str] = []  # the cells nbgrader stopped in the current submission
