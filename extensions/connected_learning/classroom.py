@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
@@ -102,11 +102,53 @@ class Hub:
 # ------------------------------------------------------------------ handlers
 
 
-def token_request(handler: web.RequestHandler) -> bool:
-    return handler.request.headers.get("Authorization", "").lower().startswith(("token ", "bearer "))
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """Every page and API of the classroom: who is asking, and the one XSRF policy.
+
+    The user is identified once, in `prepare()`, asynchronously: HubAuth asks the hub about
+    a token in the request first and, only when the hub confirms it, marks the request
+    token-authenticated; otherwise the hub's OAuth cookie counts. Then every request that
+    changes something (not GET, HEAD or OPTIONS) must carry the XSRF token of its cookie
+    session, unless a valid token authenticated it, as JupyterHub's own handlers decide. A
+    request merely carrying an `Authorization` header proves nothing: a browser page on
+    another site can add any header to a request that also carries the visitor's cookie.
+    Subclasses do not override `check_xsrf_cookie`, `prepare` or `get_current_user`.
+    """
+
+    _identifying = False
+
+    async def prepare(self) -> None:
+        self._identifying = True
+        model = await self.hub_auth.get_user(self, sync=False)
+        self.current_user = self._allowed(model) if model else None
+        if self.request.method not in SAFE_METHODS:
+            self.check_xsrf_cookie()
+
+    def _allowed(self, model: dict[str, Any]) -> dict[str, Any] | None:
+        """`model` when it has this service's access scopes; None (and 403, not a log-in loop) when not."""
+        try:
+            return self.check_hub_user(model)
+        except UserNotAllowed:
+            def refuse(*args: Any, **kwargs: Any) -> None:
+                raise web.HTTPError(403, f"{model.get('kind', 'user')} {model.get('name')} may not use the classroom.")
+
+            self.redirect = refuse  # type: ignore[method-assign]
+            return None
+
+    def get_current_user(self) -> dict[str, Any] | None:
+        # `prepare()` sets the user; HubAuthenticated's own lookup would block the event loop
+        # on a call to the hub, so it is never used (before `prepare()` nobody is identified).
+        return None
+
+    def check_xsrf_cookie(self) -> None:
+        if not self._identifying:
+            return  # Tornado asks before prepare(), when nobody knows yet whether a valid token came
+        # HubOAuth's check: skipped only for a request the hub confirmed by token.
+        super().check_xsrf_cookie()
+
     @property
     def hub(self) -> Hub:
         return self.settings["hub"]
@@ -153,15 +195,6 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
 
 class APIHandler(BaseHandler):
-    def check_xsrf_cookie(self) -> None:
-        # A request that carries a token (a script, `clhub report`) is not something a browser
-        # sends by itself, so it cannot be forged across sites; the token is checked when the
-        # user is identified. Browser requests must carry the XSRF token. (Identifying the user
-        # here instead would make a blocking call to the hub inside the event loop.)
-        if token_request(self):
-            return
-        return super().check_xsrf_cookie()
-
     def json_body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"{}")
@@ -370,28 +403,33 @@ async def sweep(app: web.Application) -> None:
         await asyncio.sleep(app.settings["sweep_seconds"])
 
 
-def make_app(site: SiteSettings, prefix: str) -> web.Application:
+def routes(prefix: str) -> list[tuple[str, type]]:
+    """Every URL of the classroom and its handler: this module's, then each feature module's."""
     from . import classroom_accounts, classroom_assignments, classroom_progress, classroom_showcase
 
-    jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     api = url_path_join(prefix, "api")
     group = r"/groups/([^/]+)"
+    return [
+        (prefix, HomePage),
+        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+        (url_path_join(prefix, r"groups/([^/]+)/act"), ActionForm),
+        (api + "/groups", GroupsAPI),
+        (api + group + "/pieces", PiecesAPI),
+        (api + group + r"/pieces/([^/]+)/?(hide|unhide)?", PieceAPI),
+        (api + group + r"/pieces/([^/]+)/feedback/([^/]+)/?(hide)?", FeedbackAPI),
+        (api + group + "/reports", ReportsAPI),
+        (api + group + r"/reports/([^/]+)/dismiss", ReportAPI),
+        *classroom_accounts.routes(prefix, api),
+        *classroom_assignments.routes(api),
+        *classroom_progress.routes(prefix),
+        *classroom_showcase.routes(prefix, api),
+    ]
+
+
+def make_app(site: SiteSettings, prefix: str) -> web.Application:
+    jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     return web.Application(
-        [
-            (prefix, HomePage),
-            (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-            (url_path_join(prefix, r"groups/([^/]+)/act"), ActionForm),
-            (api + "/groups", GroupsAPI),
-            (api + group + "/pieces", PiecesAPI),
-            (api + group + r"/pieces/([^/]+)/?(hide|unhide)?", PieceAPI),
-            (api + group + r"/pieces/([^/]+)/feedback/([^/]+)/?(hide)?", FeedbackAPI),
-            (api + group + "/reports", ReportsAPI),
-            (api + group + r"/reports/([^/]+)/dismiss", ReportAPI),
-            *classroom_accounts.routes(prefix, api),
-            *classroom_assignments.routes(api),
-            *classroom_progress.routes(prefix),
-            *classroom_showcase.routes(prefix, api),
-        ],
+        routes(prefix),
         cookie_secret=os.urandom(32),
         xsrf_cookies=True,
         hub=Hub(),
