@@ -4,7 +4,8 @@
 `system_users.ensure_learner`) with homes under a temporary folder, links their group
 folders the way the spawner's delivery step does, and runs `clhub` or Python *as* each of
 them (their uid, their groups), so that the operating system, not the test, decides what
-they may do.
+they may do. Each group's display names (`members.json`) are written as the classroom
+service writes them from the class list: the `display` given to `add`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Learners:
     users: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     displays: dict[str, str] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)  # group -> learners (short names)
 
     @classmethod
     def create(cls) -> Learners:
@@ -73,11 +75,24 @@ class Learners:
         asyncio.run(system_users.ensure_learner(name, MARKER, PREFIX, full, home_root=str(self.root / "home")))
         if name not in self.users:
             self.users.append(name)
+        for shorts in self.members.values():
+            shorts.discard(short)
+        for group in groups:
+            self.members.setdefault(group, set()).add(short)
+        self.write_names()
         links = [f"--group-folder={g}={folders.peer_review_dir(self.data_dir, g)}" for g in full]
         done = self.run(short, PYTHON, "-I", "-m", "connected_learning.provision", "--home", str(self.home(short)),
                         "--releases", str(self.root / "releases"), *links, display=display)
         assert done.returncode == 0, done.stderr
         return name
+
+    def write_names(self) -> None:
+        """Every group's members.json: the display names of its members, as the classroom service writes it."""
+        for group, shorts in self.members.items():
+            name = self.name(group)
+            gid = folders.system_gid(system_users.system_group_name(PREFIX, name))
+            folders.write_members(self.data_dir, name, {self.name(s): self.displays[s] for s in shorts
+                                                        if s in self.displays}, gid)
 
     def env(self, short: str, display: str = "") -> dict[str, str]:
         return {"HOME": str(self.home(short)), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",

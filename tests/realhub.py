@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connected_learning import accounts, launch
+from connected_learning import accounts, enrolment, launch
 from connected_learning.paths import DataLayout
 from hubclient import HubAPI, HubSession
 
@@ -169,6 +169,8 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
         group_names.update(full_groups)
         wanted.append(accounts.validate_account(f"{prefix}{short}", role, full_groups, PASSWORD, 8))
     accounts.create_accounts(DataLayout(data_dir), wanted)
+    # The names a class list gives them ("Ana" for ana): what peers, teachers and families see.
+    enrolment.update_display_names(DataLayout(data_dir), {f"{prefix}{short}": short.title() for short in users})
     url = f"http://127.0.0.1:{ports[0]}"
     hub = RunningHub(
         url=url, site_file=site_file, data_dir=data_dir, catalog_dir=catalog_dir, workdir=workdir,

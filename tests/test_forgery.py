@@ -1,4 +1,4 @@
-"""Forged requests, tried the way a hostile page would: refused.
+"""Forged requests and forged names, tried the way a hostile page or a learner would: refused, never believed.
 
 A real hub with real system users. XSRF: a logged-in teacher's browser sends the request a
 hostile page could make it send, with the teacher's cookies, an `Authorization: token
@@ -7,10 +7,16 @@ the hub's own interests page and a learner's server refuse it and nothing change
 controls prove each attack request was sound: the same request with the session's real
 `_xsrf` goes through, and so does a request with a real API token and no cookie (where
 tokens are taken at all: the hub's pages take none).
+
+Authors: a learner shares a piece whose piece.json names another learner as its author
+and "Teacher Smith" as the name to show, and reviews with the same name in her process's
+environment. Peers (reading as their own system users), the classroom service's API and
+the published showcase page all show the name the class list gave the piece's owner.
 """
 
 from __future__ import annotations
 
+import json
 import pwd
 import re
 import subprocess
@@ -280,3 +286,67 @@ def test_the_showcase_services_change_nothing_for_a_cookie(hub: RunningHub) -> N
         for method in ("POST", "PUT", "DELETE"):
             r = teacher.send(method, path, xsrf=False)
             assert r.status_code in (403, 404, 405), (method, path, r.status_code)
+
+
+# ------------------------------------------------------------------ authors come from the hub
+
+
+def test_a_piece_with_a_forged_author_shows_the_class_lists_name_everywhere(hub: RunningHub) -> None:
+    g = hub.name("g")
+    dot, eve = hub.name("dot"), hub.name("eve")  # learners made from a class list, by their teacher
+    remember(hub, dot, eve)
+    teacher = classroom_token(hub, "tess")
+    names = (HEADER + f"{dot},Dot M.,{g},student,\n{eve},Eve K.,{g},student,\n").encode()
+    r = requests.post(hub.url + f"{PREFIX}api/roster", data=names, headers={**teacher, "Content-Type": "text/csv"},
+                      timeout=300)
+    assert r.status_code == 201, r.text
+    for slip in r.json()["slips"]:
+        s = hub.session()
+        assert s.login(slip["username"], slip["password"]).status_code == 302
+        assert s.spawn_with_form(["art"]).status_code == 302
+        s.wait_ready(slip["username"])
+    # dot's process calls her "Teacher Smith"; then she rewrites her piece.json to say it is eve's.
+    piece = share(hub, "dot", "street.md", "# Our street\n\nBirds and buses.\n", "Our street", display="Teacher Smith")
+    meta_file = folders.peer_review_dir(hub.data_dir, g) / piece / "piece.json"
+    forge = (f"import json, os; p = {str(meta_file)!r}; m = json.load(open(p)); "
+             f"m.update(author={eve!r}, author_display='Teacher Smith'); "
+             "json.dump(m, open(p + '.x', 'w')); os.replace(p + '.x', p)")
+    assert as_learner(hub, "dot", sys.executable, "-c", forge, display="Teacher Smith").returncode == 0
+    given = as_learner(hub, "eve", CLHUB, "feedback", piece, "--works", "I like the buses", display="Teacher Smith")
+    assert given.returncode == 0, given.stderr
+    # Control: the forgery really is on disk, in the piece dot owns.
+    meta = json.loads(meta_file.read_text())
+    assert (meta["author"], meta["author_display"]) == (eve, "Teacher Smith")
+    assert meta_file.parent.stat().st_uid == pwd.getpwnam(dot).pw_uid
+
+    # Peers, through the learner's own reading code, as their own system users.
+    listing = as_learner(hub, "eve", CLHUB, "pieces", display="Eve K.")
+    assert listing.returncode == 0, listing.stderr
+    line = next(x for x in listing.stdout.splitlines() if x.startswith(piece))
+    assert "by Dot M." in line and "Teacher Smith" not in listing.stdout
+    mine = as_learner(hub, "dot", CLHUB, "feedback", "--mine", display="Teacher Smith")
+    assert "Eve K." in mine.stdout and "Teacher Smith" not in mine.stdout, mine.stdout
+    # The teacher: the classroom service's API and page.
+    listed = requests.get(hub.url + f"{PREFIX}api/groups/{g}/pieces", headers=teacher, timeout=30).json()["pieces"]
+    found = next(p for p in listed if p["id"] == piece)
+    assert (found["owner"], found["author_display"]) == (dot, "Dot M.")
+    page = Teacher(hub, "tess").session.http.get(hub.url + PREFIX, timeout=30).text
+    assert "Dot M." in page and "Eve K." in page and "Teacher Smith" not in page
+
+    # Families: dot proposes it, the teacher approves; the page and the group's gallery name her truly.
+    api = f"{hub.url}{PREFIX}api/groups/{g}/showcase"
+    proposed = requests.post(f"{api}/proposals", headers=classroom_token(hub, "dot"), timeout=60,
+                             json={"piece": piece, "title": "Our street", "description": "Birds and buses."})
+    assert proposed.status_code == 201 and proposed.json()["author_display"] == "Dot M.", proposed.text
+    assert requests.post(f"{api}/consent/{dot}", json={"given": True}, headers=teacher, timeout=60).status_code == 200
+    approved = requests.post(f"{api}/proposals/{proposed.json()['id']}/approve", json={"lang": "en"},
+                             headers=teacher, timeout=120)
+    assert approved.status_code == 200, approved.text
+    family = requests.get(hub.url + approved.json()["link"], timeout=30)
+    assert family.status_code == 200 and "Dot M." in family.text and "Teacher Smith" not in family.text
+    snapshot = hub.data_dir / "showcase" / "snapshots" / approved.json()["token"]
+    assert not [f for f in snapshot.rglob("*") if f.is_file() and b"Teacher Smith" in f.read_bytes()]
+    gallery = requests.post(f"{api}/gallery", json={"enabled": True}, headers=teacher, timeout=120)
+    assert gallery.status_code == 200, gallery.text
+    shown = requests.get(hub.url + gallery.json()["link"], timeout=30)
+    assert shown.status_code == 200 and "Dot M." in shown.text and "Teacher Smith" not in shown.text

@@ -159,6 +159,47 @@ def test_feedback_written_in_someone_elses_name_is_not_believed(lab: Learners) -
     assert [(e.reviewer, e.works) for e in view.feedback] == [(lab.name("ben"), "the real ben")]
 
 
+def test_a_piece_shared_with_a_forged_author_shows_its_owners_name(lab: Learners) -> None:
+    make_file(lab, "cai", "forged.png", "pixels")
+    done = lab.clhub("cai", "share", "forged.png", "--title", "Not mine", display="Teacher Smith")
+    assert done.returncode == 0, done.stderr
+    piece = done.stdout.split(" as ")[1].split(" ")[0]
+    meta_file = folder(lab) / piece / "piece.json"
+    forge = (f"import json, os; p = {str(meta_file)!r}; m = json.load(open(p)); "
+             f"m.update(author={lab.name('ana')!r}, author_display='Teacher Smith'); "
+             "json.dump(m, open(p + '.x', 'w')); os.replace(p + '.x', p)")
+    assert attempt(lab, "cai", forge) == "ok"
+    # ben gives feedback, his process claiming to be the teacher too
+    given = lab.clhub("ben", "feedback", piece, "--works", "nice", display="Teacher Smith")
+    assert given.returncode == 0, given.stderr
+    meta = json.loads(meta_file.read_text())  # the forgery is really on disk
+    assert (meta["author"], meta["author_display"]) == (lab.name("ana"), "Teacher Smith")
+    assert "Teacher Smith" in (folder(lab) / piece / "feedback" / f"{lab.name('ben')}.json").read_text()
+
+    listing = lab.clhub("milo", "pieces")  # a peer, through the learner's own reading code
+    assert listing.returncode == 0, listing.stderr
+    line = next(x for x in listing.stdout.splitlines() if x.startswith(piece))
+    assert "by Cai B." in line and "Teacher Smith" not in listing.stdout and "Ana" not in line
+    mine = lab.clhub("cai", "feedback", "--mine").stdout
+    assert "Ben B." in mine and "Teacher Smith" not in mine
+    view = pieces.read_one(folder(lab), piece)  # as root, like the classroom service
+    assert (view.owner, view.author_display) == (lab.name("cai"), "Cai B.")
+    assert [(e.reviewer, e.reviewer_display) for e in view.feedback] == [(lab.name("ben"), "Ben B.")]
+
+
+def test_only_the_hubs_own_names_file_is_believed(lab: Learners) -> None:
+    make_file(lab, "ana", "names.png", "pixels")
+    piece = share(lab, "ana", "names.png", title="Names")
+    names_file = folder(lab).parent / pieces.MEMBERS_FILE
+    info = os.stat(names_file)
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o640) and info.st_gid == os.stat(folder(lab)).st_gid
+    for code in (f"open({str(names_file)!r}, 'w').write('{{}}')",
+                 f"import os; os.rename({str(names_file)!r}, {str(names_file) + '.x'!r})",
+                 f"open({str(folder(lab).parent / 'other.json')!r}, 'w').write('{{}}')"):
+        assert attempt(lab, "ana", code) == "PermissionError", code
+    assert pieces.read_one(folder(lab), piece).author_display == "Ana B."
+
+
 def test_feedback_is_checked_at_the_edge(lab: Learners) -> None:
     make_file(lab, "ana", "song.wav", "la")
     piece = share(lab, "ana", "song.wav", title="Song")
@@ -294,7 +335,8 @@ def test_a_broken_or_hostile_folder_does_not_break_the_overview(lab: Learners) -
         assert views[good].ok and views[good].title == "Good piece"
         assert "missing or broken" in views[f"{lab.name('cai')}-broken"].problem
         assert "missing or broken" in views[f"{lab.name('cai')}-shadow"].problem
-        assert "somebody other" in views[f"{lab.name('cai')}-liar"].problem
+        liar = views[f"{lab.name('cai')}-liar"]  # says it is ana's: it is cai's, by cai's name
+        assert liar.ok and (liar.owner, liar.author_display) == (lab.name("cai"), "Cai B.")
         assert f"{lab.name('cai')}-etc" not in views and f"{lab.name('cai')}-notadir" not in views
         assert views[f"{lab.name('cai')}-badnb"].ok  # a malformed notebook inside a piece is the piece's own business
     assert "root:" not in json.dumps([dataclasses.asdict(v) for v in pieces.read_group(shared)], default=str)
@@ -409,6 +451,33 @@ def test_plan_group_modes_follow_the_policy() -> None:
     off = {e.path.name: e.mode for e in folders.plan_group("/d", folders.GroupPolicy("g", peer_review=False))}
     assert on["peer-review"] == 0o3770 and on["g"] == 0o750 and on["moderation"] == 0o700
     assert off["g"] == 0o700
+
+
+def test_only_the_same_user_demo_believes_the_author_a_piece_names(tmp_path: Path) -> None:
+    """In the same-user demo (the folder is the hub's own non-root user's) a piece's named author is all
+    there is; wherever the folder is root's, the file's owner is the author, whatever piece.json says."""
+    needs_root()
+    for demo in (True, False):
+        data = tmp_path / ("demo" if demo else "site")
+        data.mkdir()
+        shared = folders.apply_group(data, folders.GroupPolicy("g"), None)
+        (shared / "ana-kite" / "feedback").mkdir(parents=True)
+        (shared / "ana-kite" / "piece.json").write_text(json.dumps(
+            {"author": "ana", "author_display": "Teacher Smith", "title": "Kite", "version": 1}))
+        (shared / "ana-kite" / "feedback" / "ben.json").write_text(json.dumps(
+            {"reviewer": "ben", "reviewer_display": "Teacher Smith", "entries": [{"works": "yes"}]}))
+        folders.write_members(data, "g", {"ana": "Ana M.", "ben": "Ben K.", "nobody": "No B."}, None)
+        if demo:  # every account's files, and the hub's, belong to one ordinary user
+            for path in [data, *data.rglob("*")]:
+                os.lchown(path, 65534, 65534)
+        view = pieces.read_one(shared, "ana-kite")
+        if demo:
+            assert (view.owner, view.author_display) == ("ana", "Ana M.")
+            assert [(e.reviewer, e.reviewer_display) for e in view.feedback] == [("ben", "Ben K.")]
+        else:
+            assert (view.owner, view.author_display) == ("root", "root")
+            assert view.feedback == []  # feedback signed with another's name is not believed
+        assert "Teacher Smith" not in json.dumps(dataclasses.asdict(view))
 
 
 def test_overview_text_hides_names_only_where_anonymous() -> None:

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -93,6 +94,10 @@ class Hub:
 
     async def groups(self) -> list[str]:
         return sorted(g["name"] for g in await self.get("/groups"))
+
+    async def group_members(self) -> dict[str, list[str]]:
+        """Every group and its members, in one request."""
+        return {g["name"]: sorted(g.get("users", [])) for g in await self.get("/groups")}
 
     async def memberships(self) -> dict[str, list[str]]:
         """Every user and their groups (for checking a class list)."""
@@ -377,9 +382,11 @@ class ActionForm(BaseHandler):
 # ------------------------------------------------------------------ folders
 
 
-async def repair_folders(site: SiteSettings, groups: list[str], prefix: str) -> None:
-    """Create or repair every group's folders (their system groups first, as root)."""
-    for group in groups:
+async def repair_folders(site: SiteSettings, members: Mapping[str, Iterable[str]], prefix: str) -> None:
+    """Create or repair the folders of the groups `members` ({group: users}), their system groups
+    first (as root), and write each group's display names there for its members to read."""
+    names = read_display_names(DataLayout(site.data_dir))
+    for group, users in members.items():
         try:
             moderation.validate_group(group)
             gid = None
@@ -388,6 +395,7 @@ async def repair_folders(site: SiteSettings, groups: list[str], prefix: str) -> 
                 await system_users.ensure_group(name)
                 gid = folders.system_gid(name)
             folders.apply_group(site.data_dir, folders.policy_for(site, group), gid)
+            folders.write_members(site.data_dir, group, {u: names[u] for u in users if u in names}, gid)
         except (ClhubError, OSError) as e:
             log.error("Cannot prepare the folder of group %s: %s", group, e)
 
@@ -397,7 +405,7 @@ async def sweep(app: web.Application) -> None:
     hub: Hub = app.settings["hub"]
     while True:
         try:
-            await repair_folders(site, await hub.groups(), app.settings["group_prefix"])
+            await repair_folders(site, await hub.group_members(), app.settings["group_prefix"])
         except (HTTPClientError, OSError) as e:
             log.warning("Group folders not checked this time: %s", e)
         await asyncio.sleep(app.settings["sweep_seconds"])

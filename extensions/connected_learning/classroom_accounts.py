@@ -19,7 +19,7 @@ from tornado.httpclient import HTTPClientError
 
 from . import enrolment, roster, slips
 from .accounts import read_display_names
-from .classroom import BaseHandler, log, teaches
+from .classroom import BaseHandler, log, repair_folders, teaches
 from .errors import ClhubError
 from .hubconfig import choose_spawner
 from .paths import DataLayout
@@ -59,11 +59,23 @@ class RosterMixin(BaseHandler):
             log.exception("Class list import by %s failed part-way", actor.name)
             raise web.HTTPError(500, f"The class list was checked but creating the accounts failed part-way: {e}. "
                                      "Import the same file again: accounts already made are kept.") from e
-        for name in {r.username for r in result.rows}:
+        imported = {r.username for r in result.rows}
+        for name in imported:
             self.hub.forget(name)
+        await self.rename_in_groups(imported)
         log.info("%s imported a class list: %d new accounts, groups %s", actor.name, len(outcome.created),
                       sorted({g for _, g in outcome.joined}))
         return [], outcome
+
+    async def rename_in_groups(self, users: set[str]) -> None:
+        """Give every group of `users` their names from the class list at once (the sweep would, later)."""
+        try:
+            members = await self.hub.group_members()
+        except HTTPClientError as e:
+            log.warning("Display names reach the groups' folders at the next sweep: %s", e)
+            return
+        await repair_folders(self.site, {g: u for g, u in members.items() if users & set(u)},
+                             self.settings["group_prefix"])
 
     def slips_page(self, outcome: enrolment.Outcome) -> str:
         url = self.site.public_url or f"{self.request.protocol}://{self.request.host}"

@@ -2,6 +2,7 @@
 
     <data>/groups/                      root, 0755
     <data>/groups/<g>/                  root:clhub-<g> 0750 (0700 while peer review is off)
+    <data>/groups/<g>/members.json      root:clhub-<g> 0640: the members' display names (`write_members`)
     <data>/groups/<g>/peer-review/      root:clhub-<g> 3770: setgid + sticky
     <data>/groups/<g>/peer-review/.group.json   root 0644: the group's peer-review policy
     <data>/groups/<g>/peer-review/REVIEW.ipynb  root 0644: the review notebook, read-only
@@ -13,6 +14,11 @@ rename or remove it; non-members cannot even list the group's folder. `plan_grou
 pure and says which folders and modes a group needs; `apply_group` makes it so (as root
 on a real site, as the hub's own user in demo mode, where there is nothing to chown).
 The learner's side, `~/peer-review/<g>` links, is `link_group_folders`, run as the learner.
+
+`members.json` is how people are named: the display names the class lists gave the group's
+members, copied by the classroom service from the hub's root-only display names whenever
+they or the memberships change. Members read it (their kernels name authors and reviewers
+with it, `pieces.Authorship`); nobody but root writes in the group's folder.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ClhubError
+from .pieces import MEMBERS_FILE
 from .settings import SiteSettings
 
 PEER_REVIEW = "peer-review"
@@ -136,17 +143,19 @@ def review_notebook_text() -> str:
     return (PACKAGE_DIR / "review_notebook.ipynb").read_text()
 
 
-def _write_root_file(path: Path, text: str, mode: int) -> None:
+def _write_root_file(path: Path, text: str, mode: int, gid: int | None = None) -> None:
     """Write a hub-owned file inside a folder members can write to, replacing what is there.
 
     A member may have put a file or a symlink of that name there first: we never write
-    through it, we replace it (root may remove entries from a sticky folder).
+    through it, we replace it (root may remove entries from a sticky folder). `gid`: the
+    file's group (None: the writer's own).
     """
     try:
         info = os.lstat(path)
         if (
             stat.S_ISREG(info.st_mode)
             and info.st_uid == os.geteuid()
+            and (gid is None or info.st_gid == gid)
             and stat.S_IMODE(info.st_mode) == mode
             and path.read_bytes() == text.encode()
         ):
@@ -158,6 +167,8 @@ def _write_root_file(path: Path, text: str, mode: int) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        if gid is not None:
+            os.chown(tmp, 0, gid)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -192,6 +203,20 @@ def apply_group(data_dir: str | os.PathLike[str], policy: GroupPolicy, gid: int 
             os.chown(entry.path, 0, gid if entry.group_owned else 0)
         os.chmod(entry.path, entry.mode)
     return peer_review_dir(data_dir, policy.group)
+
+
+def write_members(data_dir: str | os.PathLike[str], group: str, names: Mapping[str, str], gid: int | None) -> Path:
+    """Record the display names of `group`'s members ({user: name}) where its members can read them.
+
+    The group's folder must exist (`apply_group`). Rewritten only when something changed.
+
+    Args:
+        gid: the group's system group id, or None in demo mode (nothing is chowned).
+    """
+    path = group_root(data_dir, group) / MEMBERS_FILE
+    text = json.dumps({"group": group, "names": dict(sorted(names.items()))}, indent=1, ensure_ascii=False) + "\n"
+    _write_root_file(path, text, 0o640, gid)
+    return path
 
 
 def system_gid(name: str) -> int:

@@ -63,10 +63,9 @@ def feedback_html(entries: Sequence[FeedbackEntry], *, anonymous: bool, viewer: 
 def piece_heading(view: PieceView) -> str:
     text = f"<b>{html.escape(view.title)}</b> by {html.escape(view.author_display)} (version {view.version})"
     if view.remix_of:
-        text += (
-            f"<br>Remixed from <i>{html.escape(view.remix_of.get('title', ''))}</i> by "
-            f"{html.escape(view.remix_of.get('author_display', ''))}"
-        )
+        text += f"<br>Remixed from <i>{html.escape(view.remix_of.get('title', ''))}</i>"
+        if view.remix_of.get("author_display"):  # empty once the original is no longer here
+            text += f" by {html.escape(view.remix_of['author_display'])}"
     return text
 
 

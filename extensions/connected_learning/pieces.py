@@ -5,13 +5,21 @@ a terminal: broken JSON, a huge file, a symlink to somebody's home. Everything h
 defensively: files are opened relative to a folder descriptor with O_NOFOLLOW (a symlink
 is never followed, even by root in the classroom service), sizes are capped, and a piece
 that cannot be read becomes a `PieceView` with a `problem`, never an exception that
-breaks the listing. Who wrote what is decided by the file's owner (the operating system's
-word), not by the name written inside it, except in demo mode where every account is the
-same system user.
+breaks the listing.
 
-    <piece-id>/piece.json            title, author, display name, workbook, version, remix_of
-    <piece-id>/v<N>/<files>          the snapshot of each version
-    <piece-id>/feedback/<who>.json   one file per reviewer, owned by that reviewer
+Who wrote what is the file's owner (the operating system's word), and the name people
+see is the one the class list gave that owner: the hub writes the group's names into
+`members.json` beside the folder, which members read and only root writes. The author
+and display name a learner's process wrote into `piece.json` or a feedback file are never
+believed. The one exception is the same-user demo, where every account runs as the hub's
+own system user (the group folder is not root's), so ownership cannot tell accounts apart:
+there the account a file names is taken as its author, and any demo account can claim to
+be another. Wherever the folder is root's (a real site, a demo run as root), it cannot.
+
+    <data>/groups/<g>/members.json             {"names": {user: display name}} (the hub's; root 0640)
+    <data>/groups/<g>/peer-review/<piece-id>/piece.json            title, workbook, version, remix_of
+    <data>/groups/<g>/peer-review/<piece-id>/v<N>/<files>          the snapshot of each version
+    <data>/groups/<g>/peer-review/<piece-id>/feedback/<who>.json   one file per reviewer, owned by them
 """
 
 from __future__ import annotations
@@ -21,13 +29,14 @@ import os
 import pwd
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 PIECE_FILE = "piece.json"
 FEEDBACK_DIR = "feedback"
+MEMBERS_FILE = "members.json"  # in the group's folder, beside peer-review/: written by the hub
 MAX_JSON_BYTES = 256 * 1024
 PIECE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,95}\Z")
 VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,5})\Z")
@@ -58,8 +67,55 @@ def user_name(uid: int) -> str:
 
 
 def demo_mode() -> bool:
-    """True where every account runs as one system user, so ownership cannot tell them apart."""
+    """True in a learner's server of the same-user demo (the spawner says so), for writers:
+    who am I, and which files are mine. Readers ask the folder instead (`Authorship`)."""
     return os.environ.get("CLHUB_DEMO_MODE") == "1"
+
+
+def member_names(folder_fd: int) -> dict[str, str]:
+    """The display names the class list gave the group's members, {user: "Ana M."}.
+
+    Read from the hub's `members.json` in the folder above the peer-review folder `folder_fd`,
+    and only when that file belongs to the folder's owner (root on a real site): empty when
+    it is missing, unreadable or anybody else's.
+    """
+    try:
+        group_fd = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder_fd)
+    except OSError:
+        return {}
+    try:
+        raw, owner = read_json(group_fd, MEMBERS_FILE)
+        if owner != os.fstat(group_fd).st_uid:
+            return {}
+    except (OSError, ValueError):
+        return {}
+    finally:
+        os.close(group_fd)
+    names = raw.get("names")
+    if not isinstance(names, dict):
+        return {}
+    return {k: _text(v, 80) for k, v in names.items() if isinstance(k, str) and isinstance(v, str) and v.strip()}
+
+
+@dataclass(frozen=True)
+class Authorship:
+    """How one reading of a group folder names people.
+
+    `claims`: believe the account a file names as its author. Only where the folder is not
+    root's, which is the same-user demo: every account writes as one system user there.
+    `names`: the class list's display names of the group's members.
+    """
+
+    names: Mapping[str, str]
+    claims: bool
+
+    @classmethod
+    def of(cls, folder_fd: int) -> Authorship:
+        return cls(member_names(folder_fd), claims=os.fstat(folder_fd).st_uid != 0)
+
+    def display(self, user: str) -> str:
+        """The name peers, teachers and families see for `user`: the class list's, else the user name."""
+        return self.names.get(user) or user
 
 
 @dataclass(frozen=True, slots=True)  # slots: thousands of these in a large group's overview
@@ -154,13 +210,12 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _feedback_of(piece_fd: int) -> list[FeedbackEntry]:
+def _feedback_of(piece_fd: int, who: Authorship) -> list[FeedbackEntry]:
     try:
         fb_fd = open_dir(FEEDBACK_DIR, dir_fd=piece_fd)
     except OSError:
         return []
     entries: list[FeedbackEntry] = []
-    demo = demo_mode()
     try:
         with os.scandir(fb_fd) as it:
             names = sorted(e.name for e in it if e.name.endswith(".json") and not e.name.startswith("."))
@@ -170,10 +225,10 @@ def _feedback_of(piece_fd: int) -> list[FeedbackEntry]:
             except (OSError, ValueError):
                 continue  # a broken feedback file hides itself, not the piece
             claimed = _text(raw.get("reviewer"), 64)
-            reviewer = claimed if demo and claimed else user_name(owner_uid)
-            if not demo and claimed and claimed != reviewer:
+            reviewer = claimed if who.claims and claimed else user_name(owner_uid)
+            if not who.claims and claimed and claimed != reviewer:
                 continue  # somebody wrote feedback in another person's name
-            display = _text(raw.get("reviewer_display"), 80) or reviewer
+            display = who.display(reviewer)  # never the file's own "reviewer_display"
             for item in raw.get("entries", [])[:200] if isinstance(raw.get("entries"), list) else []:
                 if not isinstance(item, dict):
                     continue
@@ -197,8 +252,38 @@ def _feedback_of(piece_fd: int) -> list[FeedbackEntry]:
     return entries
 
 
-def read_piece(folder_fd: int, piece_id: str, *, with_feedback: bool = True) -> PieceView:
-    """One piece of the peer-review folder `folder_fd`; problems are reported, not raised."""
+def _owner_of(folder_fd: int, piece_id: str, who: Authorship) -> str | None:
+    """Who shared the piece `piece_id` of the folder (None if it is not there), by the rules of `who`."""
+    if not PIECE_ID.match(piece_id):
+        return None
+    try:
+        info = os.stat(piece_id, dir_fd=folder_fd, follow_symlinks=False)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    if who.claims:
+        try:
+            piece_fd = open_dir(piece_id, dir_fd=folder_fd)
+            try:
+                claimed = _text(read_json(piece_fd, PIECE_FILE)[0].get("author"), 64)
+            finally:
+                os.close(piece_fd)
+        except (OSError, ValueError):
+            claimed = ""
+        if claimed:
+            return claimed
+    return user_name(info.st_uid)
+
+
+def read_piece(
+    folder_fd: int, piece_id: str, *, with_feedback: bool = True, authorship: Authorship | None = None
+) -> PieceView:
+    """One piece of the peer-review folder `folder_fd`; problems are reported, not raised.
+
+    `authorship`: how to name people (read from the folder when not given).
+    """
+    who = authorship or Authorship.of(folder_fd)
     try:
         info = os.stat(piece_id, dir_fd=folder_fd, follow_symlinks=False)
     except OSError:
@@ -220,13 +305,11 @@ def read_piece(folder_fd: int, piece_id: str, *, with_feedback: bool = True) -> 
             view.problem = "This piece's description (piece.json) is missing or broken."
             return view
         claimed = _text(raw.get("author"), 64)
-        if demo_mode() and claimed:
+        if who.claims and claimed:
             view.owner = claimed
-        elif claimed != owner:
-            view.problem = "This piece says it is by somebody other than the person who shared it."
-            return view
+        # Elsewhere whatever piece.json says about its author (who, and by which name) is ignored.
         view.title = _text(raw.get("title"), 120) or piece_id
-        view.author_display = _text(raw.get("author_display"), 80) or view.owner
+        view.author_display = who.display(view.owner)
         view.workbook = _text(raw.get("workbook"), 80)
         view.created = _text(raw.get("created"), 40)
         view.updated = _text(raw.get("updated"), 40)
@@ -235,9 +318,13 @@ def read_piece(folder_fd: int, piece_id: str, *, with_feedback: bool = True) -> 
         view.files = [f for f in files if isinstance(f, str)][:100] if isinstance(files, list) else []
         remix = raw.get("remix_of")
         if isinstance(remix, dict):
-            view.remix_of = {k: _text(remix.get(k), 120) for k in ("piece", "group", "title", "author_display")}
+            view.remix_of = {k: _text(remix.get(k), 120) for k in ("piece", "group", "title")}
+            # The remixer wrote this record: the original's author is named only while the original is
+            # in this folder to ask (its owner's name), never by the name the record carries.
+            original = _owner_of(folder_fd, view.remix_of["piece"], who)
+            view.remix_of["author_display"] = who.display(original) if original else ""
         if with_feedback:
-            view.feedback = _feedback_of(piece_fd)
+            view.feedback = _feedback_of(piece_fd, who)
     finally:
         os.close(piece_fd)
     return view
@@ -248,7 +335,7 @@ def read_one(folder: str | os.PathLike[str], piece_id: str, *, with_feedback: bo
     _names.clear()
     folder_fd = open_dir(folder, follow=True)
     try:
-        return read_piece(folder_fd, piece_id, with_feedback=with_feedback)
+        return read_piece(folder_fd, piece_id, with_feedback=with_feedback, authorship=Authorship.of(folder_fd))
     finally:
         os.close(folder_fd)
 
@@ -269,13 +356,14 @@ def read_group(
     _names.clear()
     folder_fd = open_dir(folder, follow=True)
     try:
+        who = Authorship.of(folder_fd)
         views = []
         for piece_id in piece_ids(folder_fd):
-            if owner is not None and not demo_mode():
+            if owner is not None and not who.claims:
                 info = os.stat(piece_id, dir_fd=folder_fd, follow_symlinks=False)
                 if user_name(info.st_uid) != owner:
                     continue
-            view = read_piece(folder_fd, piece_id, with_feedback=with_feedback)
+            view = read_piece(folder_fd, piece_id, with_feedback=with_feedback, authorship=who)
             if owner is None or view.owner == owner:
                 views.append(view)
         return views

@@ -374,8 +374,8 @@ def _display_for(place: Place, proposal: dict[str, Any], names: Collection[str])
     from .accounts import read_display_names
     from .paths import DataLayout
 
-    display = read_display_names(DataLayout(place.data_dir)).get(proposal["owner"]) or proposal.get(
-        "author_display", "")
+    # Only the class list's name: never one the piece or the proposal carries (the learner's to write).
+    display = read_display_names(DataLayout(place.data_dir)).get(proposal["owner"], "")
     lowered = {n.lower() for n in names}
     if not display.strip() or display.strip().lower() in lowered:
         raise ShowcaseError(
