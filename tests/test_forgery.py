@@ -259,6 +259,13 @@ def test_the_hubs_interests_page_wants_the_xsrf_token(hub: RunningHub) -> None:
 
 
 def test_a_learners_server_wants_the_xsrf_token(hub: RunningHub) -> None:
+    # Our own server extension (nbgrader's assignment list, loaded lazily) keeps jupyter-server's policy,
+    # which JupyterHub's identity provider serves: token-authenticated only when the hub confirmed the token.
+    from jupyter_server.base.handlers import JupyterHandler
+
+    from connected_learning import lazy_assignments
+
+    assert all(handler.check_xsrf_cookie is JupyterHandler.check_xsrf_cookie for _, handler in lazy_assignments.ROUTES)
     ana = hub.name("ana")
     home = Path(pwd.getpwnam(ana).pw_dir)
     s = hub.login("ana")
