@@ -25,14 +25,18 @@ def needs_root() -> None:
 
 @pytest.fixture(scope="module")
 def make_hub() -> Iterator:
-    """Factory: make_hub({"ana": ("student", ["class"])}, spawner="local", own_catalog=False)."""
+    """Factory: make_hub({"ana": ("student", ["class"])}, spawner="local", own_catalog=False).
+
+    subdomains=False starts the same-origin layout (every server under the hub's host).
+    """
     hubs: list[RunningHub] = []
 
     def factory(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
-                own_catalog: bool = False, extra_settings: str = "") -> RunningHub:
+                own_catalog: bool = False, extra_settings: str = "", subdomains: bool = True) -> RunningHub:
         if spawner == "local":
             needs_root()
-        hub = launch_hub(users, spawner=spawner, own_catalog=own_catalog, extra_settings=extra_settings)
+        hub = launch_hub(users, spawner=spawner, own_catalog=own_catalog, extra_settings=extra_settings,
+                         subdomains=subdomains)
         hubs.append(hub)
         return hub
 

@@ -1,6 +1,7 @@
 """Run code in a learner's real kernel, through the proxy, the way JupyterLab does.
 
-Starts a kernel with the REST API, sends one `execute_request` over the kernel's
+Asks the hub where the learner's server is (with per-user subdomains, its own host),
+starts a kernel with the REST API, sends one `execute_request` over the kernel's
 websocket and returns what the code printed (stdout and stderr) and any error name.
 """
 
@@ -9,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urljoin
 
-import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
+
+from hubclient import http_session, loopback
 
 
 def _message(code: str) -> dict[str, Any]:
@@ -28,7 +32,8 @@ def _message(code: str) -> dict[str, Any]:
 
 
 async def _run(ws_url: str, token: str, code: str, timeout: float) -> str:
-    request = HTTPRequest(ws_url, headers={"Authorization": f"token {token}"})
+    connect_to, host = loopback(ws_url)
+    request = HTTPRequest(connect_to, headers={"Authorization": f"token {token}", **host})
     conn = await websocket_connect(request)
     msg = _message(code)
     await conn.write_message(json.dumps(msg))
@@ -55,14 +60,23 @@ async def _run(ws_url: str, token: str, code: str, timeout: float) -> str:
 
 
 def run_code(base_url: str, username: str, token: str, code: str, timeout: float = 60) -> str:
-    """Start a kernel in `username`'s server, run `code`, shut the kernel down, return output."""
-    api = f"{base_url.rstrip('/')}/user/{username}/api"
-    headers = {"Authorization": f"token {token}"}
-    r = requests.post(f"{api}/kernels", json={"name": "python3"}, headers=headers, timeout=60)
+    """Start a kernel in `username`'s server, run `code`, shut the kernel down, return output.
+
+    `base_url` is the hub's; `token` one of `username`'s API tokens.
+    """
+    http = http_session()
+    http.headers["Authorization"] = f"token {token}"
+    model = http.get(f"{base_url.rstrip('/')}/hub/api/users/{username}", timeout=60)
+    model.raise_for_status()
+    # A full URL on the server's own host with subdomains, else a path on the hub's.
+    api = urljoin(base_url, model.json()["servers"][""]["url"]) + "api"
+    r = http.post(f"{api}/kernels", json={"name": "python3"}, timeout=60)
     r.raise_for_status()
     kernel_id = r.json()["id"]
     try:
         ws_url = api.replace("http://", "ws://", 1) + f"/kernels/{kernel_id}/channels"
-        return asyncio.run(_run(ws_url, token, code, timeout))
+        # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _run(ws_url, token, code, timeout)).result()
     finally:
-        requests.delete(f"{api}/kernels/{kernel_id}", headers=headers, timeout=30)
+        http.delete(f"{api}/kernels/{kernel_id}", timeout=30)

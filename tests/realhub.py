@@ -20,7 +20,7 @@ from pathlib import Path
 
 from connected_learning import accounts, enrolment, launch
 from connected_learning.paths import DataLayout
-from hubclient import HubAPI, HubSession
+from hubclient import HubAPI, HubSession, server_url
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -52,12 +52,17 @@ class RunningHub:
     groups: list[str] = field(default_factory=list)
     log_path: Path | None = None
     config: Path | None = None
+    subdomains: bool = True
 
     def name(self, short: str) -> str:
         return f"{self.prefix}{short}"
 
+    def server_url(self, name: str) -> str:
+        """Where the server of user `name` (the full name) answers, ending in "/"."""
+        return server_url(self.url, name, self.subdomains)
+
     def session(self) -> HubSession:
-        return HubSession(self.url)
+        return HubSession(self.url, self.subdomains)
 
     def login(self, short: str, password: str = PASSWORD) -> HubSession:
         s = self.session()
@@ -94,12 +99,13 @@ class RunningHub:
 
 
 def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, ...], admin: str,
-               spawner: str, extra: str) -> str:
+               spawner: str, extra: str, subdomains: bool) -> str:
     port, hub_port, api_port, classroom_port, showcase_port, live_port = ports
     return f"""
 [site]
 name = "Test Hub"
 bind_ip = "127.0.0.1"
+user_subdomains = {str(subdomains).lower()}
 port = {port}
 hub_port = {hub_port}
 proxy_api_port = {api_port}
@@ -146,8 +152,13 @@ def _remove_system_group(name: str) -> None:
 
 def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
                own_catalog: bool = False, extra_settings: str = "", config: Path | None = None,
-               prefix: str | None = None) -> RunningHub:
-    """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix."""
+               prefix: str | None = None, subdomains: bool = True) -> RunningHub:
+    """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix.
+
+    With `subdomains` (the default, as on a real site) the hub is at http://localhost:<port>
+    and each server at http://<name>.localhost:<port>/user/<name>/; without, everything is at
+    http://127.0.0.1:<port> (the same-origin layout).
+    """
     prefix = prefix or unique_prefix()
     # Not under pytest's 0700 temp folder: learners' processes must reach the catalog copy.
     workdir = Path(tempfile.mkdtemp(prefix=f"clhub-{prefix}-"))
@@ -161,7 +172,7 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
     admin = f"{prefix}admin"
     ports = tuple(free_port() for _ in range(6))
     site_file = workdir / "site.toml"
-    site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings))
+    site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains))
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]
     group_names: set[str] = set()
     for short, (role, groups) in users.items():
@@ -171,11 +182,11 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
     accounts.create_accounts(DataLayout(data_dir), wanted)
     # The names a class list gives them ("Ana" for ana): what peers, teachers and families see.
     enrolment.update_display_names(DataLayout(data_dir), {f"{prefix}{short}": short.title() for short in users})
-    url = f"http://127.0.0.1:{ports[0]}"
+    url = f"http://{'localhost' if subdomains else '127.0.0.1'}:{ports[0]}"
     hub = RunningHub(
         url=url, site_file=site_file, data_dir=data_dir, catalog_dir=catalog_dir, workdir=workdir,
         prefix=prefix, admin=admin, api=HubAPI(url, ""), users=[a.name for a in wanted],
-        groups=sorted(group_names), config=config)
+        groups=sorted(group_names), config=config, subdomains=subdomains)
     try:
         hub.start()
         hub.api = HubAPI(url, _admin_token(url, admin))

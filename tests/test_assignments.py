@@ -67,7 +67,7 @@ def solutions() -> dict[str, str]:
 def lab_post(session: Any, hub: RunningHub, short: str, path: str, data: dict[str, str]) -> requests.Response:
     name = hub.name(short)
     xsrf = next(c.value for c in session.http.cookies if c.name == "_xsrf" and c.path.rstrip("/") == f"/user/{name}")
-    return session.http.post(f"{hub.url}/user/{name}/{path}", data=data, headers={"X-XSRFToken": xsrf}, timeout=300)
+    return session.http.post(f"{hub.server_url(name)}{path}", data=data, headers={"X-XSRFToken": xsrf}, timeout=300)
 
 
 def test_assign_submit_collect_grade_and_feedback(hub: RunningHub) -> None:
@@ -88,7 +88,7 @@ def test_assign_submit_collect_grade_and_feedback(hub: RunningHub) -> None:
         sessions[short] = s
         home = Path(pwd.getpwnam(hub.name(short)).pw_dir)
         assert (home / "assignments" / g / WORKBOOK / f"{WORKBOOK}.ipynb").is_file()
-        listed = sessions[short].http.get(f"{hub.url}/user/{hub.name(short)}/assignments",
+        listed = sessions[short].http.get(f"{hub.server_url(hub.name(short))}assignments",
                                           params={"course_id": g}, timeout=60).json()
         assert listed["success"] and [a["assignment_id"] for a in listed["value"]] == [WORKBOOK]
 
@@ -182,17 +182,17 @@ def test_the_teacher_reviews_in_formgrader_inside_jupyterhub(hub: RunningHub) ->
     s = hub.login("tess")
     assert s.spawn_with_form(["cooking"]).status_code == 302
     s.wait_ready(tess)
-    page = s.http.get(f"{hub.url}/user/{tess}/formgrader", timeout=120)
+    page = s.http.get(f"{hub.server_url(tess)}formgrader", timeout=120)
     assert page.status_code == 200, page.text[:300]
     # JupyterLab shows the formgrader in a frame of the same server: the page may be framed by it.
     assert page.headers["Content-Security-Policy"].startswith("frame-ancestors 'self'")
-    listed = s.http.get(f"{hub.url}/user/{tess}/formgrader/api/assignments", timeout=120)
+    listed = s.http.get(f"{hub.server_url(tess)}formgrader/api/assignments", timeout=120)
     assert listed.status_code == 200, listed.text[:300]  # JSON (which nbgrader labels text/html)
     mine = [a for a in listed.json() if a["name"] == WORKBOOK]
     assert mine and mine[0]["num_submissions"] == 2, listed.json()
     # The learners' own servers have no formgrader.
     ana = hub.login("ana")
-    assert ana.http.get(f"{hub.url}/user/{hub.name('ana')}/formgrader", timeout=60).status_code == 404
+    assert ana.http.get(f"{hub.server_url(hub.name('ana'))}formgrader", timeout=60).status_code == 404
     course = Course(hub.data_dir, g).root
     assert os.stat(course).st_mode & 0o007 == 0
 

@@ -64,6 +64,7 @@ def test_first_visit_form_progress_lab_and_logout(hub: RunningHub, browser, arti
     # The server is ready: the spawn page now sends her on to JupyterLab's workbooks folder.
     page.goto(f"{hub.url}/hub/spawn-pending/{name}")
     page.wait_for_url(f"**/user/{name}/lab/tree/workbooks*", timeout=120_000)
+    assert page.url.startswith(hub.server_url(name)), page.url  # her own host: <name>.localhost
     listing = page.locator(".jp-DirListing-content")
     listing.get_by_text("beat-lab", exact=True).wait_for()
     listing.get_by_text("start-here", exact=True).wait_for()

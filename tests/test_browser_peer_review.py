@@ -78,8 +78,8 @@ def test_share_review_and_read_feedback_in_jupyterlab(hub: RunningHub, browser: 
 
     # ana shares her creation with the button.
     page = open_logged_in(browser, hub, "ana", 1280, 900)
-    page.wait_for_url(f"**/user/{ana}/lab**", timeout=120_000)
-    panel = run_notebook(page, f"{hub.url}/user/{ana}/lab", "share-my-pet.ipynb")
+    page.wait_for_url(f"{hub.server_url(ana)}lab**", timeout=120_000)
+    panel = run_notebook(page, f"{hub.server_url(ana)}lab", "share-my-pet.ipynb")
     share_button = page.get_by_role("button", name="Share with my group")
     share_box = panel.locator(".jp-OutputArea-output").filter(has=share_button)
     share_box.get_by_role("textbox", name="Title").fill("My pixel pet")
@@ -92,8 +92,8 @@ def test_share_review_and_read_feedback_in_jupyterlab(hub: RunningHub, browser: 
 
     # ben opens the group folder's review notebook and leaves feedback through the widget.
     page_ben = open_logged_in(browser, hub, "ben", 1280, 900)
-    page_ben.wait_for_url(f"**/user/{ben}/lab**", timeout=120_000)
-    panel = run_notebook(page_ben, f"{hub.url}/user/{ben}/lab", f"peer-review/{group}/{folders.REVIEW_NOTEBOOK}")
+    page_ben.wait_for_url(f"{hub.server_url(ben)}lab**", timeout=120_000)
+    panel = run_notebook(page_ben, f"{hub.server_url(ben)}lab", f"peer-review/{group}/{folders.REVIEW_NOTEBOOK}")
     review = panel.locator(".jp-OutputArea-output").filter(has=page_ben.get_by_role("button", name="Send feedback"))
     expect(review.get_by_role("combobox", name="Piece")).to_contain_text("My pixel pet", timeout=KERNEL_WAIT)
     expect(review.get_by_role("img")).to_be_visible()
@@ -106,7 +106,7 @@ def test_share_review_and_read_feedback_in_jupyterlab(hub: RunningHub, browser: 
     page_ben.screenshot(path=str(artifacts / "peer-review-2-ben-reviews.png"))
 
     # ana sees it, escaped, in her feedback overview.
-    panel = run_notebook(page, f"{hub.url}/user/{ana}/lab", f"peer-review/{folders.INBOX_NOTEBOOK}")
+    panel = run_notebook(page, f"{hub.server_url(ana)}lab", f"peer-review/{folders.INBOX_NOTEBOOK}")
     inbox = panel.locator(".jp-OutputArea-output").filter(has=page.get_by_role("button", name="Refresh"))
     expect(inbox.get_by_text(FEEDBACK, exact=True)).to_be_visible(timeout=KERNEL_WAIT)
     expect(inbox.locator("b", has_text="not bold")).to_have_count(0)

@@ -338,7 +338,7 @@ def logged_in(browser: Browser, hub: RunningHub, short: str, **options: Any) -> 
     names = {c["name"] for c in context.cookies()}
     assert {"jupyterhub-session-id", "jupyterhub-hub-login"} <= names, names
     context.add_cookies([{"name": "clh-canary", "value": f"canary-{host}", "url": f"http://{host}/"}
-                         for host in ("127.0.0.1", "127.0.0.2")])
+                         for host in (urlsplit(hub.url).hostname, "127.0.0.2")])
     return context
 
 
@@ -403,7 +403,8 @@ def test_no_payload_runs_and_the_hub_session_never_leaves(hub: RunningHub, links
         # calls the hub's API with the visitor's session.
         visit(unguarded, hub.url + links["raw-bypass"])
         reports = recorder.wait_for("raw-bypass", {"script", "api"})
-        assert "clh-canary=canary-127.0.0.1" in next(h["c"] for h in reports if h["from"] == "script")
+        assert f"clh-canary=canary-{urlsplit(hub.url).hostname}" in next(h["c"] for h in reports
+                                                                         if h["from"] == "script")
 
         # The hub's cookies (HttpOnly) never reached the recorder, in a query or a Cookie header.
         everything = recorder.everything()

@@ -75,7 +75,7 @@ def test_import_print_assign_and_follow_progress(hub: RunningHub, browser: Any, 
     page.goto(f"{hub.url}/hub/spawn")
     page.get_by_role("checkbox").first.check()
     page.get_by_role("button", name=re.compile("Start")).click()
-    page.wait_for_url(f"**/user/{hub.name('tess')}/lab**", timeout=120_000)
+    page.wait_for_url(f"{hub.server_url(hub.name('tess'))}lab**", timeout=120_000)
     page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
     page.get_by_role("menuitem", name="Formgrader").click()
     grader = page.frame_locator("iframe").first

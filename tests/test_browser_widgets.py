@@ -116,10 +116,10 @@ def test_draw_and_make_a_beat_in_jupyterlab(hub: RunningHub, browser, artifacts)
     assert s.spawn_with_form(interests).status_code == 302
     s.wait_ready(name)
     home = Path(pwd.getpwnam(name).pw_dir) / "workbooks"
-    lab_url = f"{hub.url}/user/{name}/lab"
+    lab_url = f"{hub.server_url(name)}lab"
 
     page = open_logged_in(browser, hub, "ana", 1366, 900)
-    page.wait_for_url(f"**/user/{name}/lab**", timeout=120_000)
+    page.wait_for_url(f"{hub.server_url(name)}lab**", timeout=120_000)
 
     # Pixel art: paint the square in row 2, column 3 with a colour that neither it nor its
     # mirror square (row 3, column 2) has, so the PNG shows whether rows and columns got swapped.

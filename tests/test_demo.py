@@ -1,13 +1,17 @@
 """`clhub demo` and the demo spawner: accounts, the password, Ctrl-C, and the warning.
 
 `clhub demo` runs exactly as `make demo` does, on a free port and a temporary data
-folder. No server is spawned through it, so no system user is created.
+folder, at http://localhost:<port> with each learner's server on <name>.localhost. Run as
+root it uses real system users, so the first test spawns no server through it; the demo
+of an ordinary user (the demo spawner) is run as `nobody` and starts ana's server.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from jupyterhub.spawner import set_user_setuid
 
 from conftest import REPO, RunningHub, free_port
 from connected_learning import launch
@@ -24,14 +29,19 @@ pytestmark = pytest.mark.integration
 CLHUB = str(Path(sys.executable).parent / "clhub")
 
 
-def _start_demo(data_dir: Path, port: int, password: str | None, out: Path) -> subprocess.Popen[str]:
+def _start_demo(data_dir: Path, port: int, password: str | None, out: Path,
+                as_user: str | None = None) -> subprocess.Popen[str]:
     env = dict(os.environ, CLHUB_PORT=str(port), CLHUB_DATA_DIR=str(data_dir))
     env.pop("CLHUB_DEMO_PASSWORD", None)
     if password:
         env["CLHUB_DEMO_PASSWORD"] = password
+    become = None
+    if as_user:
+        env.update(HOME=str(data_dir), USER=as_user)
+        become = set_user_setuid(as_user, chdir=False)
     with open(out, "w") as f:
         return subprocess.Popen([CLHUB, "demo"], env=env, stdout=f, stderr=subprocess.STDOUT,
-                                text=True, cwd=REPO)
+                                text=True, cwd=data_dir if as_user else REPO, preexec_fn=become)
 
 
 def _group_processes(pgid: int) -> list[str]:
@@ -62,14 +72,28 @@ def _hub_pids(data_dir: Path) -> list[int]:
     return pids
 
 
+def _processes_using(data_dir: Path) -> list[int]:
+    """Every process whose environment names `data_dir`: the hub, its services, servers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(os.getpid()):
+            try:
+                if str(data_dir).encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def test_clhub_demo_creates_accounts_and_ctrl_c_stops_everything() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="clhub-demo-"))
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://localhost:{port}"
 
     proc = _start_demo(data_dir, port, "a-demo-password-1", data_dir / "first.log")
     try:
         launch.wait_for_hub(url, timeout=90)
+        assert f"Open {url} in a browser." in (data_dir / "first.log").read_text()
         for name in ("ana", "ben", "cai", "tess", "milo", "admin"):
             r = HubSession(url).login(name, "a-demo-password-1")
             assert r.status_code == 302, name
@@ -100,6 +124,44 @@ def test_clhub_demo_creates_accounts_and_ctrl_c_stops_everything() -> None:
     assert '"tess"' in roles and '"milo"' in roles
 
 
+def test_the_demo_of_an_ordinary_user_puts_each_server_on_its_own_host() -> None:
+    """`make demo` without root: the demo spawner, the hub at localhost, ana at ana.localhost."""
+    data_dir = Path(tempfile.mkdtemp(prefix="clhub-demo-"))
+    user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() else "nobody"
+    if os.geteuid() == 0:
+        shutil.chown(data_dir, user)
+    port = free_port()
+    url = f"http://localhost:{port}"
+    proc = _start_demo(data_dir, port, "a-demo-password-1", data_dir / "demo.log",
+                       as_user=user if os.geteuid() == 0 else None)
+    try:
+        launch.wait_for_hub(url, proc, timeout=90)
+        ana = HubSession(url)
+        assert ana.login("ana", "a-demo-password-1").status_code == 302
+        assert "not isolated from each other" in ana.http.get(f"{url}/hub/home").text
+        assert ana.spawn_with_form(["music"]).status_code == 302
+        ana.wait_ready("ana", timeout=120)
+        assert ana.server_url("ana") == f"http://ana.localhost:{port}/user/ana/"
+        assert ana.contents("ana", "workbooks/beat-lab").status_code == 200
+        # The classroom is on the hub's host, not on ana's.
+        tess = HubSession(url)
+        assert tess.login("tess", "a-demo-password-1").status_code == 302
+        page = tess.http.get(f"{url}/services/classroom/", timeout=60)
+        assert page.status_code == 200 and page.url == f"{url}/services/classroom/", page.url
+        assert (data_dir / "homes" / "ana" / "workbooks" / "beat-lab").is_dir()
+        server = [p for p in _processes_using(data_dir) if b"jupyterhub-singleuser" in
+                  Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(server) == 1 and Path(f"/proc/{server[0]}").stat().st_uid == pwd.getpwnam(user).pw_uid
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        assert proc.returncode == 0
+        assert _processes_using(data_dir) == [], "Ctrl-C left the hub, a service or ana's server running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def test_broken_site_settings_stop_the_hub_with_a_clear_message(tmp_path: Path) -> None:
     site = tmp_path / "site.toml"
     site.write_text(f'[site]\ndata_dir = "{tmp_path / "data"}"\nspawner = "kubernetes"\n')
@@ -119,6 +181,8 @@ def test_demo_spawner_warns_and_keeps_homes_in_the_data_folder(make_hub) -> None
     assert "not isolated from each other" in page
     assert s.spawn_with_form(["nature"]).status_code == 302
     s.wait_ready(hub.name("ana"))
+    assert hub.api.get(f"/users/{hub.name('ana')}").json()["servers"][""]["url"] == hub.server_url(hub.name("ana"))
+    assert hub.server_url(hub.name("ana")).startswith(f"http://{hub.name('ana')}.localhost:")
     home = hub.data_dir / "homes" / hub.name("ana")
     assert (home / "workbooks" / "bird-count" / "bird-count.ipynb").is_file()
     assert "NOT isolated from each other" in hub.log()

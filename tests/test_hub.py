@@ -121,7 +121,7 @@ def test_one_learners_server_cannot_read_anothers_files(hub: RunningHub) -> None
     assert out.count("permission denied") == 2, out
     # And the hub refuses ana's cookie on ben's server.
     ana = hub.login("ana")
-    r = ana.http.get(f"{hub.url}/user/{hub.name('ben')}/api/contents/workbooks", allow_redirects=True)
+    r = ana.http.get(f"{hub.server_url(hub.name('ben'))}api/contents/workbooks", allow_redirects=True)
     assert r.status_code == 403 or "bird-count" not in r.text
 
 

@@ -16,8 +16,10 @@ from connected_learning.settings import (
     FIELD_NAMES,
     SCHEMA,
     SettingsError,
+    address_problem,
     load_settings,
     settings_reference,
+    settings_warnings,
     validate_username,
 )
 
@@ -50,6 +52,7 @@ def test_the_shipped_site_settings_load() -> None:
     assert s.data_dir == Path("/var/lib/clhub")
     assert s.everyone == ("start-here",) and s.interests == ()
     assert s.url == "http://0.0.0.0:8000"
+    assert s.user_subdomains
 
 
 def test_the_shipped_demo_settings_load() -> None:
@@ -58,13 +61,23 @@ def test_the_shipped_demo_settings_load() -> None:
     assert s.data_dir == (REPO / ".clhub-demo").resolve()
     assert s.catalog_dir == REPO / "workbooks"
     assert s.idle_timeout_minutes == 60
+    # Learners' servers on *.localhost, which browsers resolve to this computer.
+    assert s.user_subdomains and s.url == s.subdomain_host == "http://localhost:8000"
 
 
-@pytest.mark.parametrize("path", [SITE, DEMO], ids=["site", "demo"])
-def test_clhub_settings_check_passes_on_the_shipped_files(
-        path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["settings", "check", str(path)]) == 0
-    assert "is fine" in capsys.readouterr().out
+def test_clhub_settings_check_passes_on_the_shipped_demo_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["settings", "check", str(DEMO)]) == 0
+    out, err = capsys.readouterr()
+    assert "is fine." in out and err == ""
+
+
+def test_the_shipped_site_file_asks_for_the_sites_address(capsys: pytest.CaptureFixture[str]) -> None:
+    # A real site must say where people reach it: servers get <name>.<that host> (step 2 of the README).
+    assert main(["settings", "check", str(SITE)]) == 2
+    err = capsys.readouterr().err
+    for words in (str(SITE), "site.public_url is empty and site.bind_ip = '0.0.0.0'", "not an IP address",
+                  '"https://hub.example.org"', "*.hub.example.org", "site.user_subdomains = false"):
+        assert words in err, f"{words!r} not in {err!r}"
 
 
 def test_defaults_apply_to_an_empty_file(tmp_path: Path) -> None:
@@ -78,7 +91,7 @@ def test_defaults_apply_to_an_empty_file(tmp_path: Path) -> None:
                 assert value == tuple(default), f"{section}.{key}"
             else:
                 assert value == default, f"{section}.{key}"
-    assert s.url == "http://127.0.0.1:8000"
+    assert s.url == "http://localhost:8000"  # 127.0.0.1 has no subdomains; localhost does
 
 
 def test_relative_paths_count_from_the_settings_file(tmp_path: Path) -> None:
@@ -116,6 +129,7 @@ def test_public_url_is_kept_without_a_trailing_slash(
     ("[site]\nport = 1\n", "port", 1),
     ("[site]\nport = 65535\n", "port", 65535),
     ("[login]\nself_signup = true\n", "self_signup", True),
+    ("[site]\nuser_subdomains = false\n", "user_subdomains", False),
     ('[site]\nadmin_users = ["admin", "it-desk", "c_ai"]\n', "admin_users",
      ("admin", "it-desk", "c_ai")),
 ])
@@ -167,6 +181,7 @@ BAD: list[tuple[str, str, list[str]]] = [
       "site.showcase_live_port",
       "six different ports"]),
     ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["six different ports"]),
+    ("subdomains-as-text", '[site]\nuser_subdomains = "yes"\n', ["site.user_subdomains", "true or false"]),
     ("bad-spawner", '[site]\nspawner = "kubernetes"\n',
      ["site.spawner = 'kubernetes'", "auto, local, demo"]),
     ("public-url-no-scheme", '[site]\npublic_url = "lab.example.org"\n',
@@ -268,7 +283,79 @@ def test_overrides_are_validated_like_the_file(
 
 
 def test_the_shipped_demo_file_takes_a_port_override() -> None:
-    assert load_settings(DEMO, {"site.port": 18000}).url == "http://127.0.0.1:18000"
+    assert load_settings(DEMO, {"site.port": 18000}).url == "http://localhost:18000"
+
+
+# ------------------------------------------------------------------ learners' own addresses
+
+
+@pytest.mark.parametrize(("text", "url", "subdomain_host"), [
+    ("", "http://localhost:8000", "http://localhost:8000"),
+    ('[site]\nbind_ip = "127.0.0.5"\nport = 9000\n', "http://localhost:9000", "http://localhost:9000"),
+    ('[site]\npublic_url = "https://hub.example.org"\n', "https://hub.example.org", "https://hub.example.org"),
+    ('[site]\npublic_url = "http://lab.library.lan:8000/"\nbind_ip = "0.0.0.0"\n', "http://lab.library.lan:8000",
+     "http://lab.library.lan:8000"),
+    ("[site]\nuser_subdomains = false\n", "http://127.0.0.1:8000", ""),
+    ('[site]\nuser_subdomains = false\npublic_url = "https://hub.example.org"\n', "https://hub.example.org", ""),
+])
+def test_servers_get_subdomains_of_the_sites_host(tmp_path: Path, text: str, url: str, subdomain_host: str) -> None:
+    s = load_settings(settings_file(tmp_path, text))
+    assert (s.url, s.subdomain_host) == (url, subdomain_host)
+    assert address_problem(s) is None
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('[site]\nbind_ip = "0.0.0.0"\n', ["site.public_url is empty and site.bind_ip = '0.0.0.0'"]),
+    ('[site]\nbind_ip = "192.168.1.20"\n', ["site.bind_ip = '192.168.1.20'"]),
+    ('[site]\npublic_url = "http://10.0.0.5:8000"\n', ["site.public_url = 'http://10.0.0.5:8000'"]),
+    ('[site]\npublic_url = "http://[::1]:8000"\n', ["site.public_url = 'http://[::1]:8000'"]),
+])
+def test_subdomains_need_a_host_name(tmp_path: Path, text: str, words: list[str],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = settings_file(tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n' + text)
+    problem = address_problem(load_settings(path)) or ""
+    for word in [str(path), "not an IP address", "*.hub.example.org", "site.user_subdomains = false", *words]:
+        assert word in problem, f"{word!r} not in {problem!r}"
+    assert main(["settings", "check", str(path)]) == 2
+    assert capsys.readouterr().err == f"clhub: {problem}\n"
+    # The same site without subdomains is valid (with a warning).
+    path.write_text(path.read_text().replace("[site]\n", "[site]\nuser_subdomains = false\n"))
+    assert main(["settings", "check", str(path)]) == 0
+
+
+def test_settings_check_warns_when_servers_share_the_hubs_address(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = settings_file(tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n'
+                                   "[site]\nuser_subdomains = false\n")
+    assert settings_warnings(load_settings(DEMO)) == []
+    assert main(["settings", "check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "is fine, with 1 warning(s)." in out
+    assert err.startswith(f"clhub: warning: {path}: site.user_subdomains = false")
+    for words in ("log-in of whoever opens it", "a teacher or an admin", "make API tokens", "reset passwords"):
+        assert words in err
+
+
+def test_the_hub_puts_servers_on_subdomains_and_services_on_its_own_host(tmp_path: Path) -> None:
+    from traitlets.config import Config
+
+    from connected_learning.hubconfig import configure
+
+    text = (f'[site]\ndata_dir = "data"\nspawner = "demo"\nport = 8123\n'
+            f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n')
+    c = Config()
+    configure(c, str(settings_file(tmp_path, text)), mode="demo")
+    assert c.JupyterHub.subdomain_host == "http://localhost:8123"
+    hook = c.JupyterHub.subdomain_hook
+    assert hook("ana", "localhost", "user") == "ana.localhost"
+    assert hook("c_ai", "localhost", "user").endswith(".localhost")  # JupyterHub's IDNA escape for "_"
+    for service in c.JupyterHub.services:
+        assert hook(service["name"], "localhost", "service") == "localhost"
+
+    off = Config()
+    configure(off, str(settings_file(tmp_path, text.replace("[site]\n", "[site]\nuser_subdomains = false\n"))),
+              mode="demo")
+    assert "subdomain_host" not in off.JupyterHub and "subdomain_hook" not in off.JupyterHub
 
 
 # ------------------------------------------------------------------ user names

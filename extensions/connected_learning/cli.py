@@ -28,7 +28,7 @@ from .catalog import CatalogError, scan_catalog
 from .errors import ClhubError
 from .hubconfig import check_site
 from .paths import DataLayout
-from .settings import env_overrides, load_settings, settings_reference
+from .settings import env_overrides, load_settings, settings_reference, settings_warnings
 
 REPO_DIR = launch.REPO_DIR
 SITE_FILE = REPO_DIR / "hub_config" / "site.toml"
@@ -61,7 +61,10 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 def cmd_settings_check(args: argparse.Namespace) -> int:
     settings = load_settings(args.file or os.environ.get("CLHUB_SITE") or SITE_FILE)
     check_site(settings)
-    print(f"{settings.source} is fine.")
+    warnings = settings_warnings(settings)
+    for warning in warnings:
+        print(f"clhub: warning: {warning}", file=sys.stderr)
+    print(f"{settings.source} is fine" + (f", with {len(warnings)} warning(s)." if warnings else "."))
     return 0
 
 
@@ -95,6 +98,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     """Import a class list through the running hub's classroom service, with an admin's token."""
     import json
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, env_overrides())
@@ -106,8 +110,12 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         raise ClhubError("Set CLHUB_TOKEN to an API token of an administrator or teacher "
                          f"(make one at {settings.url}/hub/token), then import again.")
     data = Path(args.file).read_bytes()
+    headers = {"Authorization": f"token {token}", "Content-Type": "text/csv"}
+    if settings.subdomain_host:
+        # With per-user subdomains the proxy routes by host name: services answer on the site's.
+        headers["Host"] = urllib.parse.urlsplit(settings.url).netloc
     request = urllib.request.Request(f"{base}/services/classroom/api/roster", data=data, method="POST",
-                                     headers={"Authorization": f"token {token}", "Content-Type": "text/csv"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
             reply = json.loads(response.read())

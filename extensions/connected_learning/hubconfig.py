@@ -20,7 +20,7 @@ from . import folders
 from .accounts import PASSWORD_CHANGES
 from .catalog import Catalog, load_catalog
 from .paths import DataLayout
-from .settings import SettingsError, SiteSettings, env_overrides, load_settings
+from .settings import SettingsError, SiteSettings, address_problem, env_overrides, load_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 CLASSROOM_PREFIX = "/services/classroom/"
@@ -61,6 +61,21 @@ def display_name(layout: DataLayout, user: str) -> str:
     return read_display_names(layout).get(user) or user
 
 
+def subdomain_hook(name: str, domain: str, kind: str) -> str:
+    """JupyterHub's `subdomain_hook`: where a user's server or a service lives.
+
+    A user's server gets its own origin, <name>.<hub host> (JupyterHub's own IDNA naming,
+    e.g. ana.hub.example.org); services stay on the hub's host itself, so that the classroom
+    and the showcase keep their addresses (<hub host>/services/<name>/) and need no DNS name
+    of their own. JupyterHub's default would put each at <name>--service.<hub host>.
+    """
+    from jupyterhub.utils import subdomain_hook_idna
+
+    if kind == "service":
+        return domain
+    return str(subdomain_hook_idna(name, domain, kind))
+
+
 def choose_spawner(settings: SiteSettings) -> str:
     if settings.spawner == "auto":
         return "local" if os.geteuid() == 0 else "demo"
@@ -74,6 +89,9 @@ def check_site(settings: SiteSettings) -> Catalog:
         CatalogError: a workbook.toml or interests.toml is broken (file and key named).
         SettingsError: the settings name an interest or workbook the catalog lacks.
     """
+    problem = address_problem(settings)
+    if problem:
+        raise SettingsError(problem)
     catalog = load_catalog(settings.catalog_dir)
     for key in settings.interests:
         if key not in catalog.interests:
@@ -178,6 +196,11 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
     if settings.public_url:
         c.JupyterHub.public_url = settings.public_url + "/"
+    if settings.subdomain_host:
+        # A learner's server runs code the learner controls: on its own origin, what it serves
+        # cannot act with a visitor's hub log-in (JupyterHub's answer for untrusted users).
+        c.JupyterHub.subdomain_host = settings.subdomain_host
+        c.JupyterHub.subdomain_hook = subdomain_hook
     c.JupyterHub.ip = settings.bind_ip
     c.JupyterHub.port = settings.port
     c.JupyterHub.hub_ip = "127.0.0.1"

@@ -9,12 +9,14 @@ result.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ClhubError
 
@@ -30,8 +32,9 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
         ),
         "public_url": (
             str, "",
-            "Address people type, e.g. \"https://lab.riverside.org\". Empty: "
-            "http://<bind_ip>:<port>.",
+            "Address people type, e.g. \"https://lab.riverside.org\"; learners' servers get "
+            "subdomains of its host. Empty: http://<bind_ip>:<port>, with localhost for 127.0.0.1 "
+            "(a real site with user_subdomains must set it).",
         ),
         "bind_ip": (
             str, "127.0.0.1",
@@ -73,6 +76,15 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
         "admin_users": (
             list, ["admin"],
             "Hub accounts with full admin rights. Example: [\"admin\", \"it-desk\"].",
+        ),
+        "user_subdomains": (
+            bool, True,
+            "Give each learner's server its own address, <name>.<site host> (e.g. "
+            "https://ana.hub.example.org/user/ana/), so that a page served by a learner's code "
+            "cannot act with the log-in of whoever opens it. Needs a wildcard DNS name "
+            "(*.hub.example.org) and, with https, a wildcard certificate; the demo uses "
+            "*.localhost. Default true. false puts every server under the hub's own address "
+            "(see \"Learners' own addresses\" in the README for what that risks).",
         ),
         "spawner": (
             str, "auto",
@@ -249,15 +261,77 @@ class SiteSettings:
     anonymous_for_groups: tuple[str, ...] = ()
     max_piece_mb: float = 10.0
     allowed_types: tuple[str, ...] = ()
+    user_subdomains: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
-        return self.public_url or f"http://{self.bind_ip}:{self.port}"
+        """The address people type: public_url; else http://<bind_ip>:<port>, where a loopback
+        address becomes `localhost` when servers get subdomains (an IP address has none, and
+        browsers resolve every *.localhost to this computer)."""
+        if self.public_url:
+            return self.public_url
+        if self.user_subdomains and _is_loopback(self.bind_ip):
+            return f"http://localhost:{self.port}"
+        return f"http://{self.bind_ip}:{self.port}"
+
+    @property
+    def subdomain_host(self) -> str:
+        """JupyterHub's `subdomain_host`: the origin of `url` with user_subdomains on, else ""."""
+        if not self.user_subdomains:
+            return ""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 class SettingsError(ClhubError):
     code = "bad-settings"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.IPv4Address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def address_problem(settings: SiteSettings) -> str | None:
+    """Why the site cannot give each learner's server its own address, or None if it can.
+
+    With user_subdomains a server lives at <name>.<site host>, so the site host must be a
+    name that can have sub-names (wildcard DNS), not an IP address.
+    """
+    if not settings.user_subdomains:
+        return None
+    host = urlsplit(settings.url).hostname or ""
+    if not _is_ip_address(host):
+        return None
+    given = (f"site.public_url = {settings.public_url!r}" if settings.public_url
+             else f"site.public_url is empty and site.bind_ip = {settings.bind_ip!r}")
+    return (f"{settings.source}: site.user_subdomains is on, so every learner's server gets its own address, "
+            f"<name>.<site host>; that needs a host name, not an IP address ({given}). Set site.public_url to "
+            "the site's address, e.g. \"https://hub.example.org\", with a wildcard DNS name *.hub.example.org "
+            "for this server; or set site.user_subdomains = false (the README's \"Learners' own addresses\" "
+            "says what that risks).")
+
+
+def settings_warnings(settings: SiteSettings) -> list[str]:
+    """Settings that are valid but put people at risk, in words for the site administrator."""
+    if settings.user_subdomains:
+        return []
+    return [f"{settings.source}: site.user_subdomains = false: every learner's server answers under the hub's "
+            "own address, so a page a learner's code serves there runs with the log-in of whoever opens it, a "
+            "teacher or an admin included; it can make API tokens in their name and, with them, reset "
+            "passwords or read other learners' work. Keep it on unless every account belongs to someone you "
+            "trust (README: \"Learners' own addresses\")."]
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
@@ -425,6 +499,7 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
         anonymous_for_groups=group_lists["anonymous_for_groups"],
         max_piece_mb=float(values["max_piece_mb"]),
         allowed_types=allowed_types,
+        user_subdomains=values["user_subdomains"],
     )
 
 
