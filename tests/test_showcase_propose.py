@@ -155,7 +155,8 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
     listed, = clhub_in_server(hub, "ana", ["showcase", "list"])
     assert listed[0] == 0, listed
     assert f"'My street song' ({g}, piece {piece}): published" in listed[1]
-    assert f"Family link: {published['link']}" in listed[1]
+    # On the hub's host: a bare path would stay on the learner's own host, <name>.localhost.
+    assert f"Family link: {hub.url}{published['link']}" in listed[1]
     assert f"clhub showcase withdraw {proposal['id']}" in listed[1]
     assert f"clhub showcase withdraw {other['id']}" not in listed[1]  # declined: nothing to withdraw
     assert f"'Night walk' ({g}, piece {declined_piece}): declined" in listed[1]
@@ -311,7 +312,7 @@ print(json.dumps(report))
 """
     seen = in_kernel(hub, "ana", code)
     published = next(r for r in seen["rows"] if "Second try" in r)
-    assert "On the showcase!" in published and f'href="{link}"' in published
+    assert "On the showcase!" in published and f'href="{hub.url}{link}"' in published
     declined = next(r for r in seen["rows"] if "Loud" in r)
     assert "Not this time." in declined and "Your teacher says: <i>Try &lt;i&gt;again&lt;/i&gt; with a picture</i>" \
         in declined

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from . import peer_review, pieces
 from .errors import ClhubError
@@ -42,6 +42,19 @@ class ClassroomError(ClhubError):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message, code=f"http-{status}" if status else "no-answer")
         self.status = status
+
+
+def site_link(path: str) -> str:
+    """`path` (such as a family link, /services/showcase/p/<token>) on the hub's own host.
+
+    A learner's server has its own address (<name>.<site host>), where a bare path would not
+    reach the showcase; JupyterHub tells the server the hub's public URL. Without one (no
+    subdomains, no public_url) the server shares the hub's host and the path is enough.
+    """
+    hub = urlsplit(os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
+    if hub.scheme in ("http", "https") and hub.netloc:
+        return f"{hub.scheme}://{hub.netloc}{path}"
+    return path
 
 
 @dataclass(frozen=True)
@@ -145,7 +158,7 @@ def proposal_lines(group: str, proposal: dict[str, Any]) -> list[str]:
     if proposal.get("note"):
         lines.append(f"  Note from your teacher: {proposal['note']}")
     if proposal.get("link"):
-        lines.append(f"  Family link: {proposal['link']}")
+        lines.append(f"  Family link: {site_link(str(proposal['link']))}")
     if status in ("proposed", "published"):
         lines.append(f"  To withdraw it: clhub showcase withdraw {proposal.get('id', '')}")
     return lines

@@ -20,7 +20,7 @@ import ipywidgets as widgets
 
 from . import peer_review, pieces
 from .errors import ClhubError
-from .showcase_cli import Classroom, ClassroomError
+from .showcase_cli import Classroom, ClassroomError, site_link
 
 WIDE = {"description_width": "8em"}
 FULL = widgets.Layout(width="95%")
@@ -76,7 +76,8 @@ def proposal_html(proposal: dict[str, Any]) -> str:
     parts = [f"<b>{html.escape(str(proposal.get('title', '')))}</b>: {html.escape(text)}"]
     link = proposal.get("link")
     if state == "published" and isinstance(link, str) and link.startswith("/services/showcase/p/"):
-        parts.append(f' <a href="{html.escape(link)}" target="_blank" rel="noopener">{html.escape(link)}</a>')
+        url = html.escape(site_link(link))
+        parts.append(f' <a href="{url}" target="_blank" rel="noopener">{url}</a>')
     if proposal.get("note"):
         parts.append(f"<br>Your teacher says: <i>{html.escape(str(proposal['note']))}</i>")
     return "".join(parts)
