@@ -153,7 +153,17 @@ def showcase_service_pid(hub: RunningHub) -> int:
 
 
 def live_kernels(service: int) -> list[int]:
-    return [pid for pid in children(service) if b"connected_learning.showcase_kernel" in cmdline(pid)]
+    """The live service's kernels: ipykernel processes inside the fences (bwrap) it started."""
+    found, below = [], children(service)
+    while below:
+        pid = below.pop()
+        argv = cmdline(pid).split(b"\0")
+        # The kernel itself, not the bubblewrap processes around it (their argv names it too).
+        if b"ipykernel_launcher" in argv and not argv[0].endswith((b"bwrap", b"setpriv", b"prlimit")):
+            found.append(pid)
+        else:
+            below.extend(children(pid))
+    return found
 
 
 def cpu_seconds(pid: int) -> float:

@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import re
+import socket
 import sys
 import time
 import uuid
@@ -32,21 +33,57 @@ pytestmark = pytest.mark.integration
 LIMIT = 2
 
 
-def notebook(prefix: str) -> str:
-    """The shared notebook; nothing in it names a user (the snapshot would scrub it anyway)."""
-    probe = f'''import glob, os
-from pathlib import Path
-data = Path(os.environ["CLHUB_SHOWCASE_LIVE"]).parents[1]
-homes = os.path.join(os.sep, "home")  # spelt out, "/home/..." would be scrubbed from the snapshot
-targets = sorted(glob.glob(os.path.join(homes, "{prefix}*"))) + [str(data), str(data / "hub"), str(data / "groups"),
-    str(data / "groups" / "{prefix}g" / "peer-review"), str(data / "showcase" / "snapshots"),
-    str(data / "showcase" / "live"), str(data / "showcase" / "consent.json")]
+def _listener(host: str) -> tuple[socket.socket, int]:
+    """A port the live kernel will try: a connection that arrived would wait in its queue."""
+    listener = socket.socket()
+    listener.bind((host, 0))
+    listener.listen(8)
+    # Control: it does accept a connection from outside the fence.
+    socket.create_connection(listener.getsockname(), timeout=3).close()
+    listener.accept()[0].close()
+    listener.setblocking(False)
+    return listener, listener.getsockname()[1]
+
+
+LISTENERS = [_listener("127.0.0.1"), _listener("127.0.0.2")]
+
+
+def notebook(hub: RunningHub) -> str:
+    """The shared notebook: a widget, and a probe that attacks from the live kernel.
+
+    The probe lists /proc, walks up from its folder, tries the homes, the data folder and the
+    showcase's folders (every published token is in `showcase/live`), and connects to the
+    hub's port and to the module's two listeners (127.0.0.1 and another address). Its
+    lines reach the page, which is how the test knows it ran. Nothing in it names a user
+    (the snapshot would scrub it anyway); the paths are spelt out in parts for the same reason.
+    """
+    data = list(hub.data_dir.parts)
+    ports = [int(hub.url.rsplit(":", 1)[1].split("/")[0]), *(port for _, port in LISTENERS)]
+    probe = f'''import os, socket
+print("pids", len([p for p in os.listdir("/proc") if p.isdigit()]))
+print("top", " ".join(sorted(os.listdir(".."))))
+data = os.path.join(*{data!r})
+targets = [os.path.join(os.sep, "home"), data, os.path.join(data, "hub"), os.path.join(data, "groups"),
+    os.path.join(data, "groups", "{hub.prefix}g", "peer-review"), os.path.join(data, "showcase", "snapshots"),
+    os.path.join(data, "showcase", "live"), os.path.join(data, "showcase", "pages"),
+    os.path.join(data, "showcase", "consent.json"), "/sys/fs/cgroup"]
 for n, target in enumerate(targets):
     try:
         os.listdir(target) if os.path.isdir(target) else open(target).read(1)
         print("probe", n, "read")
     except PermissionError:
         print("probe", n, "denied")
+    except FileNotFoundError:
+        print("probe", n, "absent")
+environs = [open(os.path.join("/proc", p, "environ"), "rb").read() for p in os.listdir("/proc") if p.isdigit()]
+environs.append(repr(dict(os.environ)).encode())
+print("environ", "secret" if any(b"JUPYTERHUB" in e or b"CLHUB" in e for e in environs) else "clean")
+for n, address in enumerate([("127.0.0.1", {ports[0]}), ("127.0.0.1", {ports[1]}), ("127.0.0.2", {ports[2]})]):
+    try:
+        socket.create_connection(address, timeout=3).close()
+        print("net", n, "reached")
+    except OSError:
+        print("net", n, "unreachable")
 try:
     hoard = bytearray(3 * 1024 ** 3)
     print("memory", "granted")
@@ -89,9 +126,10 @@ def hub(make_hub: Any) -> RunningHub:
 
 
 def publish(hub: RunningHub, title: str) -> dict[str, Any]:
-    """Ana shares the notebook, proposes it, the teacher records consent and approves."""
+    """Ana shares the notebook, proposes it, the teacher previews it (and sees the code the live
+    page will run), records consent and approves."""
     file = title.lower().replace(" ", "-") + ".ipynb"
-    made = as_learner(hub, "ana", sys.executable, "-c", f"open({file!r}, 'w').write({notebook(hub.prefix)!r})")
+    made = as_learner(hub, "ana", sys.executable, "-c", f"open({file!r}, 'w').write({notebook(hub)!r})")
     assert made.returncode == 0, made.stderr
     shared = as_learner(hub, "ana", CLHUB, "share", file, "--title", title)
     assert shared.returncode == 0, shared.stderr
@@ -101,6 +139,14 @@ def publish(hub: RunningHub, title: str) -> dict[str, Any]:
     r = api(hub, "ana", "POST", f"/groups/{hub.name('g')}/showcase/proposals",
             json={"piece": piece, "title": title, "description": "Press the button."})
     assert r.status_code == 201, r.text
+    from test_showcase_propose import preview
+
+    seen = preview(hub, "tess", hub.name("g"), r.json()["id"])
+    assert seen.status_code == 200, seen.text[:500]
+    assert "The code that runs when a family presses" in seen.text
+    for line in ("socket.create_connection(address, timeout=3)", "os.listdir(&quot;/proc&quot;)",
+                 "button.on_click(lambda _: setattr(label, &#x27;value&#x27;, &#x27;Dancing!&#x27;))"):
+        assert line in seen.text, line
     assert consent(hub, "tess", "ana", True).status_code == 200
     r = decide(hub, "tess", r.json()["id"], "approve")
     assert r.status_code == 200, r.text
@@ -117,13 +163,30 @@ def live_url(hub: RunningHub, token: str) -> str:
 
 
 def kernel_uids(hub: RunningHub) -> list[int]:
-    """The owners of this hub's live kernels (other hubs on the machine may have their own)."""
+    """The owners of this hub's live kernels: ipykernel processes below this hub's live service
+    (other hubs on the machine may have their own; a fenced kernel's environment is empty)."""
     mine = f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}".encode() + b"\0"
-    uids = []
+    parents: dict[int, int] = {}
+    services = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if (b"connected_learning.showcase_kernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            parents[int(pid)] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if (b"connected_learning.showcase_live" in Path(f"/proc/{pid}/cmdline").read_bytes()
                     and mine in Path(f"/proc/{pid}/environ").read_bytes()):
+                services.append(int(pid))
+        except OSError:
+            continue
+    below, grew = set(services), True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in below} - below
+        below |= more
+        grew = bool(more)
+    uids = []
+    for pid in below - set(services):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            # The kernel itself, not the bubblewrap processes around it (their argv names it too).
+            if b"ipykernel_launcher" in argv and not argv[0].endswith((b"bwrap", b"setpriv", b"prlimit")):
                 uids.append(os.stat(f"/proc/{pid}").st_uid)
         except OSError:
             continue
@@ -152,10 +215,20 @@ def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub:
     assert "did not work here; the rest of the page still does" in page.text and "show_tracebacks" not in page.text
     assert "document.title = 'pwned'" not in page.text
     assert hub.name("ana") not in page.text
-    # The kernel ran as the live service's user, who reads nobody's home and no data folder.
-    probes = re.findall(r"probe (\d+) (read|denied)", page.text)
-    assert len(probes) >= 8, page.text[-3000:]  # two homes (ana's, tess's) and six folders or files
-    assert {verdict for _n, verdict in probes} == {"denied"}, probes
+    # The kernel ran fenced, as the live service's user: it saw only itself and reached nothing.
+    probes = re.findall(r"probe (\d+) (read|denied|absent)", page.text)
+    assert len(probes) == 10, page.text[-3000:]  # control: the probe ran to its end
+    assert "environ clean" in page.text  # no token or path of the services in any environment it sees
+    assert "read" not in {verdict for _n, verdict in probes}, probes
+    pids = re.search(r"pids (\d+)", page.text)
+    assert pids and 1 <= int(pids.group(1)) <= 3, page.text[-3000:]  # its own /proc: no other kernel
+    top = re.search(r"top ([^<\n]*)", page.text)
+    assert top and "fenced" in top.group(1).split() and "home" not in top.group(1).split(), page.text[-3000:]
+    assert re.findall(r"net (\d) (reached|unreachable)", page.text) == [
+        ("0", "unreachable"), ("1", "unreachable"), ("2", "unreachable")]
+    for listener, _port in LISTENERS:
+        with pytest.raises(BlockingIOError):  # nothing arrived
+            listener.accept()
     assert "memory refused" in page.text
     assert set(kernel_uids(hub)) == {pwd.getpwnam(LIVE_USER).pw_uid}
 

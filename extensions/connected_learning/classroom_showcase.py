@@ -256,7 +256,8 @@ class PreviewPage(ShowcaseAPI):
     """What approving a proposal would publish, rendered now and stored nowhere.
 
     It is student-made content on the classroom's origin, so it is served sandboxed (no
-    scripts, no same-origin) like the family page, and never cached.
+    scripts, no same-origin) like the family page, and never cached. Where the site offers
+    "Play with it", the code the live page will run follows the page, so approval is informed.
     """
 
     def set_default_headers(self) -> None:
@@ -274,8 +275,12 @@ class PreviewPage(ShowcaseAPI):
         names = await self.names_in(group)
         made = await self.run(publish.render_proposal, place, proposal, me["name"], usernames=names,
                               home_paths=home_paths(self.site.data_dir, names | {me["name"]}))
+        page = made.page
+        if self.site.showcase_live:
+            code = await self.run(publish.live_code_listing, made.snapshot)
+            page = page.replace("</main>", f"{code}\n</main>", 1)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(made.page)
+        self.finish(page)
 
 
 def routes(prefix: str, api: str) -> list[tuple[str, type]]:

@@ -57,6 +57,8 @@ PASSED_ENV = ("NBGRADER_EXECUTION", "JPY_SESSION_NAME", "LANG", "LC_ALL", "TZ", 
               "QUERY_STRING")
 PASSED_ENV_PREFIXES = ("VOILA_", "SERVER_")
 KERNEL_HOME = "/tmp"
+# Who fenced code runs as when the manager is root and names nobody else: owns nothing.
+FALLBACK_USER = "nobody"
 
 
 class FenceError(ClhubError):
@@ -190,9 +192,11 @@ def require_tools() -> None:
 
 
 def identity(user: str) -> tuple[int, int] | None:
-    """(uid, gid) of the system user `user` to drop to when running as root; None otherwise."""
-    if os.geteuid() != 0 or not user:
+    """(uid, gid) of the system user `user` (`nobody` when empty) to drop to when running as
+    root: fenced code never runs as root. None when not running as root."""
+    if os.geteuid() != 0:
         return None
+    user = user or FALLBACK_USER
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
@@ -216,7 +220,8 @@ class FencedKernel(LoggingConfigurable):
 
     fence_user = Unicode("", config=True, help=(
         "System user the fenced kernel runs as when the manager runs as root (created by the hub's "
-        "preparation). Empty: stay the manager's own user, fenced all the same. Example: 'clhub-grader'."))
+        "preparation); empty for 'nobody'. A manager that is not root stays its own user, fenced all "
+        "the same. Example: 'clhub-grader'."))
     copy_work = Bool(False, config=True, help=(
         "Copy the kernel's working folder and let the kernel write the copy (True, grading), or bind the "
         "folder read-only (False, the live showcase). Default False."))

@@ -18,8 +18,14 @@ What Voila does, and what this module changes:
   kernel-info messages from a page's websocket; an `execute_request` is dropped.
 - Sources are stripped and tracebacks never shown (Voila's defaults, set explicitly);
   the files route serves images only.
+- Every kernel runs in a fence (`sandbox.FencedKernel`, bubblewrap): it sees its own piece
+  read-only and the Python environment, nothing else of the machine (no other kernel's
+  process, folder or environment: its /proc is its own), has no network at all, a private
+  /tmp, and limits on memory, processes, CPU seconds and file size. The published code is
+  the learner's, so nothing but the teacher's informed approval stands behind it: the
+  teacher's preview shows that code.
 - Kernels are limited in number (`LiveKernels.max_kernels`, preheated ones included), in
-  memory (`showcase_kernel` sets the address-space limit) and in idle time (culled after
+  memory (the fence's address-space limit) and in idle time (culled after
   `idle_seconds` without messages, connected or not: a phone's forgotten tab holds
   nothing for long). A visitor beyond the limit gets a friendly page with the saved version.
 - The hub checks the service's URL every minute; that URL answers without a kernel.
@@ -52,19 +58,27 @@ from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_server._tz import utcnow
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
 from tornado import web
 from traitlets import Float, Integer
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
+from .sandbox import FencedKernel, FenceError, require_tools
 from .showcase import NOT_FOUND
-from .showcase_kernel import MEMORY_ENV
 from .showcase_publish import LIVE_NOTEBOOK as NOTEBOOK
 from .showcase_publish import TOKEN, family_link
 
 log = logging.getLogger("clhub.showcase-live")
 KERNEL_NAME = "python3"
+MEMORY_ENV = "CLHUB_LIVE_MEMORY_MB"
+DEFAULT_MEMORY_MB = 768
+# A live kernel's fence: CPU seconds in all (a piece whose button loops for ever is stopped,
+# where the idle culler would wait for it to be idle), files of at most 1 MB, a small /tmp.
+LIVE_CPU_SECONDS = 300
+LIVE_FILE_MB = 1
+LIVE_TMP_MB = 16
+LIVE_PROCESSES = 48
 SWEEP_SECONDS = 2.0
 # Voila's own routes a live page needs; every other route of Voila's app is left out.
 KEPT_ROUTES = ("/api/kernels/", "/voila/static/", "/voila/templates/", "/voila/api/themes/",
@@ -99,12 +113,12 @@ class Full(Exception):
 
 
 class LiveKernelSpecs(KernelSpecManager):
-    """One kernel, whatever a notebook asks for: Python through `showcase_kernel`'s limits."""
+    """One kernel, whatever a notebook asks for: this environment's Python (fenced by `FencedLiveKernel`)."""
 
     def _spec(self) -> KernelSpec:
         return KernelSpec(
-            argv=[sys.executable, "-m", "connected_learning.showcase_kernel", "-f", "{connection_file}"],
-            display_name="Python 3", language="python", resource_dir="", metadata={})
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3", language="python", resource_dir="", metadata={}, interrupt_mode="message")
 
     def find_kernel_specs(self) -> dict[str, str]:
         return {KERNEL_NAME: ""}
@@ -114,6 +128,10 @@ class LiveKernelSpecs(KernelSpecManager):
 
     def get_all_specs(self) -> dict[str, Any]:
         return {KERNEL_NAME: {"resource_dir": "", "spec": self._spec().to_dict()}}
+
+
+class FencedLiveKernel(FencedKernel, ServerKernelManager):  # type: ignore[misc]
+    """jupyter_server's kernel manager, each kernel in a fence that sees its own piece, read-only."""
 
 
 class LiveKernels(AsyncMappingKernelManager):
@@ -362,7 +380,8 @@ class LiveVoila(Voila):
         ]
 
 
-def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_seconds: float, preheat: int) -> list[str]:
+def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_seconds: float, preheat: int,
+               memory_mb: int = DEFAULT_MEMORY_MB) -> list[str]:
     """Voila's settings for the live service, as command-line options (the configurable way)."""
     return [
         str(root),
@@ -397,6 +416,12 @@ def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_sec
         "--LiveKernels.cull_connected=True",
         "--LiveKernels.cull_busy=False",
         "--VoilaKernelManager.fill_delay=0",
+        "--LiveKernels.kernel_manager_class=connected_learning.showcase_live.FencedLiveKernel",
+        f"--FencedKernel.memory_mb={memory_mb}",
+        f"--FencedKernel.cpu_seconds={LIVE_CPU_SECONDS}",
+        f"--FencedKernel.file_mb={LIVE_FILE_MB}",
+        f"--FencedKernel.tmp_mb={LIVE_TMP_MB}",
+        f"--FencedKernel.processes={LIVE_PROCESSES}",
     ]
 
 
@@ -410,14 +435,21 @@ def main() -> None:
     root = Path(os.environ["CLHUB_SHOWCASE_LIVE"])
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     preheat = int(os.environ.get("CLHUB_LIVE_PREHEAT", "2"))
-    os.environ.setdefault(MEMORY_ENV, "768")
-    # glibc's malloc reserves address space per thread (64 MB arenas); without a cap a bare
-    # kernel's 14 threads reserve 900 MB and no useful address-space limit fits around it.
-    os.environ["MALLOC_ARENA_MAX"] = "2"
-    # A home of its own for Jupyter's runtime files: private, gone with the machine's /tmp.
-    os.environ["HOME"] = tempfile.mkdtemp(prefix="clhub-live-home-")
+    try:
+        memory_mb = max(int(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_MB)), 512)
+    except ValueError:
+        memory_mb = DEFAULT_MEMORY_MB
+    try:
+        require_tools()
+    except FenceError as e:
+        raise SystemExit(f"The live showcase cannot start: {e.message}") from None
+    # A home of its own for Jupyter's runtime files and the kernels' fence folders: private,
+    # gone with the machine's /tmp.
+    os.environ["HOME"] = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="clhub-live-home-")
+    tempfile.tempdir = None  # read TMPDIR again
     argv = voila_argv(root, prefix, port, max_kernels=int(os.environ.get("CLHUB_LIVE_KERNELS", "8")),
-                      idle_seconds=float(os.environ.get("CLHUB_LIVE_IDLE_SECONDS", "300")), preheat=preheat)
+                      idle_seconds=float(os.environ.get("CLHUB_LIVE_IDLE_SECONDS", "300")), preheat=preheat,
+                      memory_mb=memory_mb)
     app = LiveVoila.instance()
     app.initialize(argv)
     warm = Preheat(preheat)

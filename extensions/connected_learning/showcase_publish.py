@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import functools
 import grp
+import html
 import json
 import os
 import re
@@ -208,6 +209,31 @@ def live_copy(snapshot: dict[str, bytes]) -> dict[str, bytes] | None:
     files = {n: data for n, data in snapshot.items() if not n.lower().endswith(".ipynb")}
     files[LIVE_NOTEBOOK] = nbformat.writes(notebook).encode("utf-8")
     return files
+
+
+LIVE_CODE_SECTION = """<section class="clh-live-code" aria-labelledby="clh-live-code-title">
+<h2 id="clh-live-code-title">The code that runs when a family presses "Play with it"</h2>
+<p>Families do not see this code; their page runs it, cell by cell, in a fenced kernel with no network.
+Read it before you approve.</p>
+{cells}
+</section>"""
+
+
+def live_code_listing(snapshot: dict[str, bytes]) -> str:
+    """For the teacher's preview: every code cell of the live copy, in order, as escaped HTML.
+
+    It is built from `live_copy`, the very notebook the live service will run. Empty when the
+    piece has no notebook.
+    """
+    import nbformat
+
+    files = live_copy(snapshot)
+    if files is None:
+        return ""
+    notebook = nbformat.reads(files[LIVE_NOTEBOOK].decode("utf-8"), as_version=4)
+    cells = [f'<h3>Cell {n}</h3>\n<pre class="clh-code"><code>{html.escape(cell.source)}</code></pre>'
+             for n, cell in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1)]
+    return LIVE_CODE_SECTION.format(cells="\n".join(cells) or "<p>This notebook has no code.</p>")
 
 
 def prepare_folders(data_dir: str | os.PathLike[str], gid: int | None) -> Showcase:
