@@ -60,3 +60,18 @@ def test_unknown_tokens_and_proposals_are_not_found(tmp_path: Path) -> None:
     with pytest.raises(publish.NotFound):
         publish.get_proposal(place, "../../x")
     assert publish.list_proposals(place) == []
+
+
+def test_the_preview_lists_every_code_cell_the_live_page_runs_escaped() -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    nb = new_notebook(cells=[new_markdown_cell("# Hello <b>there</b>"),
+                             new_code_cell("import socket\nsocket.create_connection(('127.0.0.1', 8000))"),
+                             new_code_cell("print('</pre><script>alert(1)</script>')")])
+    listing = publish.live_code_listing({"dance.ipynb": nbformat.writes(nb).encode(), "data.csv": b"a,b"})
+    assert "Cell 1" in listing and "Cell 2" in listing and "Cell 3" not in listing
+    assert "socket.create_connection((&#x27;127.0.0.1&#x27;, 8000))" in listing
+    assert "<script>" not in listing and "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in listing
+    assert "Hello" not in listing  # Markdown is the page itself, not code
+    assert publish.live_code_listing({"story.md": b"# A story"}) == ""
