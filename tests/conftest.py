@@ -27,16 +27,18 @@ def needs_root() -> None:
 def make_hub() -> Iterator:
     """Factory: make_hub({"ana": ("student", ["class"])}, spawner="local", own_catalog=False).
 
-    subdomains=False starts the same-origin layout (every server under the hub's host).
+    subdomains=False starts the same-origin layout (every server under the hub's host);
+    host="hub.localhost" a real site's layout (see realhub.launch_hub).
     """
     hubs: list[RunningHub] = []
 
     def factory(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
-                own_catalog: bool = False, extra_settings: str = "", subdomains: bool = True) -> RunningHub:
+                own_catalog: bool = False, extra_settings: str = "", subdomains: bool = True,
+                host: str = "localhost") -> RunningHub:
         if spawner == "local":
             needs_root()
         hub = launch_hub(users, spawner=spawner, own_catalog=own_catalog, extra_settings=extra_settings,
-                         subdomains=subdomains)
+                         subdomains=subdomains, host=host)
         hubs.append(hub)
         return hub
 

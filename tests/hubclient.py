@@ -182,7 +182,7 @@ class HubAPI:
 
     def __init__(self, base_url: str, token: str) -> None:
         self.base = base_url.rstrip("/") + "/hub/api"
-        self.http = requests.Session()
+        self.http = http_session()
         self.http.headers["Authorization"] = f"token {token}"
 
     def get(self, path: str, **kw: Any) -> requests.Response:

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from connected_learning import accounts, enrolment, launch
 from connected_learning.paths import DataLayout
@@ -75,7 +76,8 @@ class RunningHub:
         self.log_path = self.workdir / "hub.log"
         self.proc = launch.start_hub(self.site_file, "site", cwd=self.workdir, log=log,
                                      config=self.config)
-        launch.wait_for_hub(self.url, self.proc, timeout=90)
+        # The hub answers its API on any host name; Python cannot resolve <x>.localhost names.
+        launch.wait_for_hub(f"http://127.0.0.1:{urlsplit(self.url).port}", self.proc, timeout=90)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -99,13 +101,14 @@ class RunningHub:
 
 
 def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, ...], admin: str,
-               spawner: str, extra: str, subdomains: bool) -> str:
+               spawner: str, extra: str, subdomains: bool, public_url: str) -> str:
     port, hub_port, api_port, classroom_port, showcase_port, live_port = ports
     return f"""
 [site]
 name = "Test Hub"
 bind_ip = "127.0.0.1"
 user_subdomains = {str(subdomains).lower()}
+public_url = "{public_url}"
 port = {port}
 hub_port = {hub_port}
 proxy_api_port = {api_port}
@@ -152,11 +155,13 @@ def _remove_system_group(name: str) -> None:
 
 def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
                own_catalog: bool = False, extra_settings: str = "", config: Path | None = None,
-               prefix: str | None = None, subdomains: bool = True) -> RunningHub:
+               prefix: str | None = None, subdomains: bool = True, host: str = "localhost") -> RunningHub:
     """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix.
 
-    With `subdomains` (the default, as on a real site) the hub is at http://localhost:<port>
-    and each server at http://<name>.localhost:<port>/user/<name>/; without, everything is at
+    With `subdomains` (the default, as on a real site) the hub is at http://<host>:<port>
+    and each server at http://<name>.<host>:<port>/user/<name>/: `host` "localhost" is the
+    demo's layout, "hub.localhost" a real site's (hub and servers share a registrable
+    domain, so they are the same *site* to a browser). Without, everything is at
     http://127.0.0.1:<port> (the same-origin layout).
     """
     prefix = prefix or unique_prefix()
@@ -172,7 +177,10 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
     admin = f"{prefix}admin"
     ports = tuple(free_port() for _ in range(6))
     site_file = workdir / "site.toml"
-    site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains))
+    # "localhost" comes from bind_ip, as in the demo; another host name is the site's public_url.
+    public_url = f"http://{host}:{ports[0]}" if subdomains and host != "localhost" else ""
+    site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains,
+                                    public_url))
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]
     group_names: set[str] = set()
     for short, (role, groups) in users.items():
@@ -182,7 +190,7 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
     accounts.create_accounts(DataLayout(data_dir), wanted)
     # The names a class list gives them ("Ana" for ana): what peers, teachers and families see.
     enrolment.update_display_names(DataLayout(data_dir), {f"{prefix}{short}": short.title() for short in users})
-    url = f"http://{'localhost' if subdomains else '127.0.0.1'}:{ports[0]}"
+    url = f"http://{host if subdomains else '127.0.0.1'}:{ports[0]}"
     hub = RunningHub(
         url=url, site_file=site_file, data_dir=data_dir, catalog_dir=catalog_dir, workdir=workdir,
         prefix=prefix, admin=admin, api=HubAPI(url, ""), users=[a.name for a in wanted],

@@ -17,7 +17,13 @@ Controls: the page sets `document.title` and reports what it saw to its own orig
 learner's takeover writes it to a file), so the script demonstrably ran; the hub's API
 says whether the teacher got a new token, whatever the page believes. The same attack on
 the same-origin layout (`user_subdomains = false`) does get a token: that test shows this
-one can fail. Screenshots go to tests/artifacts/subdomains-*.
+one can fail.
+
+Two subdomain layouts: the demo's (hub at localhost, ana at ana.localhost) and a real
+site's (hub.localhost and ana.hub.localhost, like hub.example.org and ana.hub.example.org).
+To a browser the first pair are different *sites*, so the hub's cookies never go along; the
+second pair are one site, so a simple cross-origin POST does carry the teacher's cookies and
+only the hub's own XSRF check stops it. Screenshots go to tests/artifacts/subdomains-*.
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from conftest import RunningHub, open_logged_in
@@ -171,9 +176,9 @@ print("server", os.getppid(), "port", port)
 """
 
 
-@pytest.fixture(scope="module")
-def hub(make_hub: Any) -> RunningHub:
-    return make_hub({"ana": ("student", ["class"]), "tess": ("teacher", ["class"])})
+@pytest.fixture(scope="module", params=["localhost", "hub.localhost"], ids=["demo-layout", "site-layout"])
+def hub(make_hub: Any, request: pytest.FixtureRequest) -> RunningHub:
+    return make_hub({"ana": ("student", ["class"]), "tess": ("teacher", ["class"])}, host=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +247,10 @@ def _visit(browser: Any, hub: RunningHub, url: str, shot: Path) -> tuple[Any, di
     return page, found
 
 
+def _host(hub: RunningHub) -> str:
+    return urlsplit(hub.url).hostname or ""
+
+
 def test_a_learners_server_has_its_own_origin(hub: RunningHub, browser: Any, artifacts: Path) -> None:
     ana = hub.name("ana")
     port = urlsplit(hub.url).port
@@ -249,13 +258,14 @@ def test_a_learners_server_has_its_own_origin(hub: RunningHub, browser: Any, art
     page.get_by_label("Music").check()
     page.click("button[type=submit]")
     page.wait_for_url(f"**/user/{ana}/lab/tree/workbooks*", timeout=120_000)
-    assert urlsplit(page.url).netloc == f"{ana}.localhost:{port}", page.url
+    assert urlsplit(page.url).netloc == f"{ana}.{_host(hub)}:{port}", page.url  # e.g. ana.localhost:8000
     page.locator(".jp-DirListing-content").get_by_text("beat-lab", exact=True).wait_for()
-    page.screenshot(path=str(artifacts / "subdomains-1-learner-lab.png"))
-    assert hub.api.get(f"/users/{ana}").json()["servers"][""]["url"] == f"http://{ana}.localhost:{port}/user/{ana}/"
+    page.screenshot(path=str(artifacts / f"subdomains-1-learner-lab-{_host(hub)}.png"))
+    assert hub.api.get(f"/users/{ana}").json()["servers"][""]["url"] == \
+        f"http://{ana}.{_host(hub)}:{port}/user/{ana}/"
     # The hub's own host serves no server content: JupyterHub redirects /user/<name>/... to
     # /hub/user/<name>/..., which sends a browser on to the server's own host.
-    r = requests.get(f"{hub.url}/user/{ana}/lab", allow_redirects=False, timeout=30)
+    r = http_session().get(f"{hub.url}/user/{ana}/lab", allow_redirects=False, timeout=30)
     assert r.status_code == 302 and r.headers["Location"] == f"{hub.url}/hub/user/{ana}/lab", r.headers
     assert "jupyter-config-data" not in r.text
     # The services stay on the hub's host; the hub's Services menu links them there.
@@ -273,8 +283,8 @@ def test_a_learners_page_gets_no_token_from_a_visiting_teacher(hub: RunningHub, 
     takeover = Takeover(hub)
     try:
         page, found = _visit(browser, hub, f"{hub.server_url(ana)}files/evil.html",
-                             artifacts / "subdomains-2-teacher-on-learners-page.png")
-        assert found["origin"] == f"http://{ana}.localhost:{urlsplit(hub.url).port}"
+                             artifacts / f"subdomains-2-teacher-on-learners-page-{_host(hub)}.png")
+        assert found["origin"] == f"http://{ana}.{_host(hub)}:{urlsplit(hub.url).port}"
         assert takeover.record() == found  # control: it reported to its own origin too
         assert len(found["tries"]) >= 6, found
         assert not found["gotToken"], found
@@ -286,10 +296,10 @@ def test_a_learners_page_gets_no_token_from_a_visiting_teacher(hub: RunningHub, 
                 if response.request.is_navigation_request() else None)
         page.goto(f"{hub.url}/user/{ana}/files/evil.html")
         expect(page).to_have_title(TITLE, timeout=60_000)
-        assert urlsplit(page.url).hostname == f"{ana}.localhost", page.url
-        on_hub_host = [(url, status) for url, status in seen if urlsplit(url).hostname == "localhost"]
+        assert urlsplit(page.url).hostname == f"{ana}.{_host(hub)}", page.url
+        on_hub_host = [(url, status) for url, status in seen if urlsplit(url).hostname == _host(hub)]
         assert on_hub_host and all(300 <= status < 400 for _, status in on_hub_host), seen
-        r = requests.get(f"{hub.url}/user/{ana}/files/evil.html", allow_redirects=False, timeout=30)
+        r = http_session().get(f"{hub.url}/user/{ana}/files/evil.html", allow_redirects=False, timeout=30)
         assert r.status_code == 302 and r.headers["Location"].startswith(f"{hub.url}/hub/user/{ana}/")
         assert TITLE not in r.text
         page.close()
