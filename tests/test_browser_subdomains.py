@@ -319,8 +319,9 @@ def test_the_same_attack_gets_a_token_when_servers_share_the_hubs_origin(
     assert hub.server_url(ana) == f"{hub.url}/user/{ana}/"
     takeover = Takeover(hub)
     try:
-        _, found = _visit(browser, hub, f"{hub.server_url(ana)}files/evil.html",
-                          artifacts / "subdomains-3-same-origin-attack.png")
+        page, found = _visit(browser, hub, f"{hub.server_url(ana)}files/evil.html",
+                             artifacts / "subdomains-3-same-origin-attack.png")
+        page.close()
     finally:
         takeover.undo()
     assert found["origin"] == hub.url
