@@ -356,6 +356,13 @@ def test_the_hub_puts_servers_on_subdomains_and_services_on_its_own_host(tmp_pat
     configure(off, str(settings_file(tmp_path, text.replace("[site]\n", "[site]\nuser_subdomains = false\n"))),
               mode="demo")
     assert "subdomain_host" not in off.JupyterHub and "subdomain_hook" not in off.JupyterHub
+    assert c.JupyterHub.cookie_host_prefix_enabled is False  # plain http: browsers would drop them
+
+    secure = Config()
+    configure(secure, str(settings_file(tmp_path, text.replace(
+        "[site]\n", '[site]\npublic_url = "https://hub.example.org"\n'))), mode="demo")
+    assert secure.JupyterHub.subdomain_host == "https://hub.example.org"
+    assert secure.JupyterHub.cookie_host_prefix_enabled is True
 
 
 # ------------------------------------------------------------------ user names

@@ -278,7 +278,8 @@ class PreviewPage(ShowcaseAPI):
         page = made.page
         if self.site.showcase_live:
             code = await self.run(publish.live_code_listing, made.snapshot)
-            page = page.replace("</main>", f"{code}\n</main>", 1)
+            if code:  # a piece without a notebook previews exactly as it publishes
+                page = page.replace("</main>", f"{code}\n</main>", 1)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(page)
 

@@ -201,6 +201,10 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         # cannot act with a visitor's hub log-in (JupyterHub's answer for untrusted users).
         c.JupyterHub.subdomain_host = settings.subdomain_host
         c.JupyterHub.subdomain_hook = subdomain_hook
+        # Domain-locked `__Host-` cookies: a learner's subdomain cannot toss a cookie onto the
+        # hub's host (JupyterHub's advisory GHSA-7r3h-4ph8-w38g asks for both together).
+        # Browsers take them over https only, so a plain-http demo goes without.
+        c.JupyterHub.cookie_host_prefix_enabled = settings.subdomain_host.startswith("https://")
     c.JupyterHub.ip = settings.bind_ip
     c.JupyterHub.port = settings.port
     c.JupyterHub.hub_ip = "127.0.0.1"

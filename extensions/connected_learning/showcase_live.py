@@ -49,6 +49,7 @@ import asyncio
 import html
 import logging
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -462,7 +463,10 @@ def main() -> None:
 
     IOLoop.current().add_callback(start_sweeping)
     log.info("Live showcase on %s as uid %d, serving %s", url, os.getuid(), root)
-    app.start()
+    try:
+        app.start()
+    finally:  # the private home and the kernels' fence folders in it
+        shutil.rmtree(os.environ["HOME"], ignore_errors=True)
 
 
 if __name__ == "__main__":
