@@ -46,6 +46,8 @@ def test_the_plan_shows_only_what_the_fence_names() -> None:
     assert _pairs(argv, "--bind") == [("/tmp/k", "/tmp/k"), ("/data/sub", "/submission")]
     assert _pairs(argv, "--symlink") == [("usr/lib", "/lib")]
     assert argv[argv.index("--chdir") + 1] == "/submission"
+    # Binds come after /tmp's tmpfs, or an environment under /tmp would be hidden by it.
+    assert argv.index("--tmpfs") < argv.index("/opt/venv") < argv.index("/tmp/k") < argv.index("/data/sub")
     assert argv[argv.index("--proc") + 1] == "/proc"
     assert argv[argv.index("--size") + 1] == str(64 << 20) and argv[argv.index("--size") + 2] == "--tmpfs"
     tail = argv[argv.index("prlimit"):]

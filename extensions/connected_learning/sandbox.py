@@ -135,12 +135,13 @@ def plan(fence: Fence, argv: list[str]) -> list[str]:
     command += [BWRAP, "--unshare-all", "--die-with-parent", "--clearenv"]
     for path, target in fence.system:
         command += ["--symlink", target, path] if target else ["--ro-bind", path, path]
-    for path in fence.readable:
-        command += ["--ro-bind", path, path]
     command += ["--proc", "/proc", "--dev", "/dev"]
     if fence.limits.tmp_mb:
         command += ["--size", str(fence.limits.tmp_mb << 20)]
     command += ["--tmpfs", "/tmp"]
+    # After /tmp's tmpfs, which would hide an environment or a checkout that lives under /tmp.
+    for path in fence.readable:
+        command += ["--ro-bind", path, path]
     if fence.kernel_dir:
         command += ["--bind", fence.kernel_dir, fence.kernel_dir]
     command += ["--bind" if fence.writable else "--ro-bind", fence.work, fence.inside, "--chdir", fence.inside]
