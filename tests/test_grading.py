@@ -328,10 +328,20 @@ attempt("public", lambda: open({public!r}).read())
 attempt("gradebook", lambda: open({gradebook!r}, "ab").write(b"100"))
 attempt("submitted", lambda: open({submitted!r}, "a").write("x"))
 attempt("hub", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3).close())
-attempt("outside", lambda: socket.create_connection(("10.255.255.1", 80), timeout=3).close())
+attempt("other", lambda: socket.create_connection(("127.0.0.2", {other_port}), timeout=3).close())
 attempt("mine", lambda: open("mine.txt", "w").write("mine"))
 print("ATTACK " + json.dumps(record))
 """
+
+
+def _listener(host: str) -> socket.socket:
+    """A listening socket on `host`; control: it accepts a connection from outside the fence."""
+    listener = socket.socket()
+    listener.bind((host, 0))
+    listener.listen(8)
+    socket.create_connection(listener.getsockname(), timeout=3).close()
+    listener.accept()[0].close()
+    return listener
 
 
 def _attack_record(notebook: Path) -> dict:
@@ -358,17 +368,13 @@ def test_a_submission_runs_fenced_and_still_gets_its_score(template: Path, envir
     public = Path(os.environ["TMPDIR"]) / "public.txt"  # readable by anybody, outside the fence
     public.write_text("public")
     public.chmod(0o644)
-    hub_port = socket.socket()
-    hub_port.bind(("127.0.0.1", 0))
-    hub_port.listen(8)
-    # Control: the listener accepts a connection from outside the fence.
-    socket.create_connection(hub_port.getsockname(), timeout=3).close()
-    hub_port.accept()[0].close()
+    # The "hub" and another address of this machine: listeners that accept from outside the fence.
+    hub_port, other = _listener("127.0.0.1"), _listener("127.0.0.2")
     attack = ATTACK.format(home=str(home), diary=str(home / "diary.txt"),
                            secret=str(hub_dir / "jupyterhub_cookie_secret"), public=str(public),
                            gradebook=str(course / "gradebook.db"),
                            submitted=str(course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb"),
-                           port=hub_port.getsockname()[1])
+                           port=hub_port.getsockname()[1], other_port=other.getsockname()[1])
     _submit(course, "mal", attack, GOOD["ana"][1])
     before = (course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb").read_bytes()
 
@@ -376,12 +382,13 @@ def test_a_submission_runs_fenced_and_still_gets_its_score(template: Path, envir
 
     record = _attack_record(course / "autograded" / "mal" / QUIZ / f"{QUIZ}.ipynb")
     assert record["mine"].startswith("succeeded"), record  # control: it ran, and wrote where it may
-    for target in ("home", "diary", "secret", "public", "gradebook", "submitted", "hub", "outside"):
+    for target in ("home", "diary", "secret", "public", "gradebook", "submitted", "hub", "other"):
         assert record[target].startswith("failed"), (target, record)
-    hub_port.setblocking(False)
-    with pytest.raises(BlockingIOError):  # nothing reached the "hub"
-        hub_port.accept()
-    hub_port.close()
+    for listener in (hub_port, other):
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing arrived
+            listener.accept()
+        listener.close()
     assert str(os.getpid()) not in record["pids"] and len(record["pids"]) <= 3, record["pids"]
     if os.geteuid() == 0:
         import pwd
