@@ -70,6 +70,12 @@ def lab_post(session: Any, hub: RunningHub, short: str, path: str, data: dict[st
     return session.http.post(f"{hub.server_url(name)}{path}", data=data, headers={"X-XSRFToken": xsrf}, timeout=300)
 
 
+XSS_MARKDOWN = 'xss-markdown-shown <img src=x onerror="window.pwnedmd=1"><iframe src="/hub/token"></iframe>'
+XSS_CODE = ("from IPython.display import HTML, Javascript, display\n"
+            "display(HTML('<b>xss-html-shown</b><script>window.pwnedhtml=1</script>'))\n"
+            "display(Javascript('window.pwnedjs=1'))")
+
+
 def test_assign_submit_collect_grade_and_feedback(hub: RunningHub) -> None:
     g = hub.name("g")
     assert service(hub, "ted", "POST", f"/groups/{g}/assignments", json={"workbook": WORKBOOK}).status_code == 403
@@ -103,6 +109,16 @@ for cell in nb.cells:
     gid = cell.metadata.get('nbgrader', {{}}).get('grade_id')
     if gid in answers:
         cell.source = answers[gid]
+nbformat.write(nb, path)
+""")
+    # ana adds a Markdown cell and a code cell whose outputs are script: aimed at the teacher
+    # who opens her submission in the formgrader (test_the_formgrader_shows_a_submission_without_running_it).
+    as_student(hub, "ana", f"""
+import nbformat
+path = 'assignments/{g}/{WORKBOOK}/{WORKBOOK}.ipynb'
+nb = nbformat.read(path, as_version=4)
+nb.cells.append(nbformat.v4.new_markdown_cell({XSS_MARKDOWN!r}))
+nb.cells.append(nbformat.v4.new_code_cell({XSS_CODE!r}))
 nbformat.write(nb, path)
 """)
     for short in ("ana", "ben"):
@@ -195,6 +211,56 @@ def test_the_teacher_reviews_in_formgrader_inside_jupyterhub(hub: RunningHub) ->
     assert ana.http.get(f"{hub.server_url(hub.name('ana'))}formgrader", timeout=60).status_code == 404
     course = Course(hub.data_dir, g).root
     assert os.stat(course).st_mode & 0o007 == 0
+
+
+def test_the_formgrader_shows_a_submission_without_running_it(hub: RunningHub) -> None:
+    """Runs after the formgrader test (tess's server runs): ana's submission carries script in
+    Markdown and in her code's outputs; the teacher's formgrader page shows her work with none
+    of it active."""
+    tess, ana = hub.name("tess"), hub.name("ana")
+    course = Course(hub.data_dir, hub.name("g")).root
+    graded = (course / "autograded" / ana / WORKBOOK / f"{WORKBOOK}.ipynb").read_text()
+    assert "window.pwnedhtml" in graded and "window.pwnedjs" in graded  # control: her code ran, outputs kept
+    s = hub.login("tess")
+    s.wait_ready(tess)  # started by the formgrader test before this one
+    listed = s.http.get(f"{hub.server_url(tess)}formgrader/api/submitted_notebooks/{WORKBOOK}/{WORKBOOK}",
+                        timeout=120)
+    assert listed.status_code == 200, listed.text[:300]
+    hers = next(n for n in listed.json() if n["student"] == ana)
+    page = s.http.get(f"{hub.server_url(tess)}formgrader/submissions/{hers['id']}", timeout=120)
+    assert page.status_code == 200, page.text[:300]
+    assert "xss-html-shown" in page.text and "xss-markdown-shown" in page.text  # her work is on the page
+    # Her code's source is on the page as text; nothing of hers may be live HTML.
+    assert _active_payloads(page.text) == []
+    without_sanitizing = '<b>xss-html-shown</b><script>window.pwnedhtml=1</script>'
+    assert _active_payloads(without_sanitizing) == ["script: window.pwnedhtml=1"]  # the check can fail
+
+
+def _active_payloads(page: str) -> list[str]:
+    """Script elements, event-handler attributes and frames in `page` that carry ana's payloads."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Finder(HTMLParser):
+        in_script = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.in_script = tag == "script"
+            if tag == "iframe":
+                found.append(f"iframe: {attrs}")
+            found.extend(f"{name}: {value}" for name, value in attrs
+                         if name.startswith("on") and "pwned" in (value or ""))
+
+        def handle_data(self, data: str) -> None:
+            if self.in_script and "pwned" in data:
+                found.append(f"script: {data.strip()}")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.in_script = False
+
+    Finder().feed(page)
+    return found
 
 
 def test_under_the_demo_spawner_each_account_submits_as_itself(make_hub: Any) -> None:

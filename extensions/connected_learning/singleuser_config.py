@@ -29,3 +29,12 @@ if os.environ.get("CLHUB_FRAME_SELF") == "1":
     # leaves that panel blank; this server's own pages may frame each other, nobody else may.
     headers["Content-Security-Policy"] = "frame-ancestors 'self'"
 c.ServerApp.tornado_settings = {"headers": headers}
+# nbgrader's formgrader shows a teacher each submission as nbconvert HTML on the teacher's own
+# server: a student's Markdown or an output of their code (HTML, JavaScript) would run there
+# with the teacher's power over that server (the course, the grades, a terminal). Sanitized,
+# it shows the student's work without running any of it. `sanitize_html` covers outputs;
+# the formgrade template draws Markdown cells itself, so nbconvert's SanitizeHTML cleans
+# their source (and the outputs again) before any template sees them.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.preprocessors = ["nbconvert.preprocessors.sanitize.SanitizeHTML"]
+c.SanitizeHTML.enabled = True
