@@ -415,3 +415,14 @@ def test_the_spawners_are_registered_for_jupyterhub() -> None:
     found = {ep.name: ep.load().__name__ for ep in entry_points(group="jupyterhub.spawners")}
     assert found["workbook-local"] == "LocalWorkbookSpawner"
     assert found["workbook-demo"] == "DemoWorkbookSpawner"
+
+
+def test_the_hubs_own_user_name_pattern_refuses_a_trailing_newline() -> None:
+    """JupyterHub checks `username_pattern` with re.match: "$" would let "ana\\n" through."""
+    import re
+
+    from connected_learning.hubconfig import USERNAME_PATTERN
+
+    assert re.match(USERNAME_PATTERN, "ana") and re.match(USERNAME_PATTERN, "a" * 31)
+    for bad in ("ana\n", "Ana", "a" * 32, "ana/x", "-ana"):
+        assert not re.match(USERNAME_PATTERN, bad), bad

@@ -20,13 +20,12 @@ from . import folders
 from .accounts import PASSWORD_CHANGES
 from .catalog import Catalog, load_catalog
 from .paths import DataLayout
-from .settings import SettingsError, SiteSettings, address_problem, env_overrides, load_settings
+from .settings import USERNAME_PATTERN, SettingsError, SiteSettings, address_problem, env_overrides, load_settings
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 CLASSROOM_PREFIX = "/services/classroom/"
 GROUP_PREFIX = "clhub-"
 TEMPLATES = Path(__file__).parent / "templates"
-USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}$"
 DEMO_WARNING = (
     "Demo mode: every account runs as the same system user, so accounts are "
     "<strong>not isolated from each other</strong>. Do not use this for real learners."

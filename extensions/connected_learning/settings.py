@@ -217,7 +217,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
 
 # Keys whose SiteSettings field has another name ([peer_review] enabled -> peer_review).
 FIELD_NAMES = {"enabled": "peer_review", "live": "showcase_live"}
-_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}\Z")  # \Z: "$" lets "ana\n" through
+USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}\Z"  # \Z: "$" lets "ana\n" through
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 
 @dataclass(frozen=True)
