@@ -54,8 +54,10 @@ ORDER = ("ours", "nbgrader", "nbgrader", "ours")
 # Each answer cell's grade id: (right answer, wrong answer). The test cell after it gives
 # one point for the right one.
 ANSWERS = {
-    "seconds-per-step": ("def seconds_per_step(tempo):\n    return 60 / tempo / 4",
-                         "def seconds_per_step(tempo):\n    return 60 / tempo"),
+    "seconds-per-step": (
+        "def seconds_per_step(tempo):\n    return 60 / tempo / 4",
+        "def seconds_per_step(tempo):\n    return 60 / tempo",
+    ),
     "loop-seconds": ("loop_seconds = 60 / 90 / 4 * 16", "loop_seconds = 12"),
     "three-quarter-step": ("three_quarter_step = 13", "three_quarter_step = 12"),
 }
@@ -123,8 +125,7 @@ def gradebook_scores(course: Path) -> dict[str, float]:
 
 
 def nbgrader_autograde(course: Path) -> None:
-    done = subprocess.run([str(BIN / "nbgrader"), "autograde", WORKBOOK], cwd=course,
-                          capture_output=True, text=True)
+    done = subprocess.run([str(BIN / "nbgrader"), "autograde", WORKBOOK], cwd=course, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"nbgrader autograde failed ({done.returncode}):\n{done.stderr[-3000:]}")
 
@@ -178,8 +179,11 @@ def main() -> list[tuple[str, float, float, float]]:
             load = os.getloadavg()[0]
             wall, cpu = timed(ours if name == "ours" else nbgrader_autograde, course)
             runs[name].append((wall, cpu))
-            print(f"grading: {name:8} {wall:6.1f} s, {cpu:5.1f} CPU s (kernels and workers included); "
-                  f"load average {load:.1f} before", file=sys.stderr)
+            print(
+                f"grading: {name:8} {wall:6.1f} s, {cpu:5.1f} CPU s (kernels and workers included); "
+                f"load average {load:.1f} before",
+                file=sys.stderr,
+            )
             scores = gradebook_scores(course)
             if scores != deserved:
                 raise RuntimeError(f"{name} scores differ:\n {scores}\n deserved {deserved}")

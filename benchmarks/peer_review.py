@@ -46,17 +46,42 @@ def fill(folder: Path, count: int) -> None:
         (piece / "v1").mkdir(parents=True)
         (piece / "feedback").mkdir()
         (piece / "v1" / "art.png").write_bytes(b"\x89PNG" + bytes(200))
-        (piece / "piece.json").write_text(json.dumps({
-            "title": f"Piece {i}", "author": me, "author_display": "Ana B.", "workbook": "pixel-pets",
-            "created": "2026-11-29T10:00:00.000+00:00", "updated": "2026-11-29T10:00:00.000+00:00",
-            "version": 1, "files": ["art.png"], "source": "art.png", "remix_of": None}))
+        (piece / "piece.json").write_text(
+            json.dumps(
+                {
+                    "title": f"Piece {i}",
+                    "author": me,
+                    "author_display": "Ana B.",
+                    "workbook": "pixel-pets",
+                    "created": "2026-11-29T10:00:00.000+00:00",
+                    "updated": "2026-11-29T10:00:00.000+00:00",
+                    "version": 1,
+                    "files": ["art.png"],
+                    "source": "art.png",
+                    "remix_of": None,
+                }
+            )
+        )
         for k in range(FEEDBACK_PER_PIECE):
             name = f"{me}.json" if k == 0 else f"{me}.{k:08x}.json"
-            (piece / "feedback" / name).write_text(json.dumps({
-                "reviewer": me, "reviewer_display": f"Reviewer {k}", "entries": [{
-                    "works": "The colours are bold and the cat's face is funny.",
-                    "idea": "Try a second frame so it blinks.", "question": "How did you pick the palette?",
-                    "reaction": "love", "created": "2026-11-29T10:05:00.000+00:00", "version": 1}]}))
+            (piece / "feedback" / name).write_text(
+                json.dumps(
+                    {
+                        "reviewer": me,
+                        "reviewer_display": f"Reviewer {k}",
+                        "entries": [
+                            {
+                                "works": "The colours are bold and the cat's face is funny.",
+                                "idea": "Try a second frame so it blinks.",
+                                "question": "How did you pick the palette?",
+                                "reaction": "love",
+                                "created": "2026-11-29T10:05:00.000+00:00",
+                                "version": 1,
+                            }
+                        ],
+                    }
+                )
+            )
 
 
 def bare_minimum(folder: Path) -> int:

@@ -22,8 +22,10 @@ def report(title: str, rows: list[tuple[str, float, float, float]]) -> bool:
         ratio = ours / base if base else float("inf")
         met = ratio <= target
         ok &= met
-        print(f"{what:42} {ours:9.2f} {base:9.2f} {ratio:7.2f} {'<= ' + format(target, '.2f'):>8}"
-              f"  {'met' if met else 'MISSED'}")
+        print(
+            f"{what:42} {ours:9.2f} {base:9.2f} {ratio:7.2f} {'<= ' + format(target, '.2f'):>8}"
+            f"  {'met' if met else 'MISSED'}"
+        )
     return ok
 
 

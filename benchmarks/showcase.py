@@ -143,13 +143,15 @@ def service_pid(hub: RunningHub, module: bytes, marker: str) -> int:
 
 
 def live_service_pid(hub: RunningHub) -> int:
-    return service_pid(hub, b"connected_learning.showcase_live",
-                       f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}")
+    return service_pid(
+        hub, b"connected_learning.showcase_live", f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}"
+    )
 
 
 def showcase_service_pid(hub: RunningHub) -> int:
-    return service_pid(hub, b"connected_learning.showcase",
-                       f"CLHUB_SHOWCASE_PAGES={hub.data_dir / 'showcase' / 'pages'}")
+    return service_pid(
+        hub, b"connected_learning.showcase", f"CLHUB_SHOWCASE_PAGES={hub.data_dir / 'showcase' / 'pages'}"
+    )
 
 
 def live_kernels(service: int) -> list[int]:
@@ -194,8 +196,10 @@ def static_load_with_cpu(url: str, processes: dict[str, int]) -> dict[str, Any]:
 
 def describe(load: dict[str, Any]) -> str:
     cpu = ", ".join(f"{what} {seconds:.1f}" for what, seconds in load["cpu"].items())
-    return (f"{load['count']} requests ({load['per_s']:.0f}/s): p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, "
-            f"failures {len(load['failures'])} {sorted(set(load['failures']))}; CPU s: {cpu} of {load['cores']:.1f}")
+    return (
+        f"{load['count']} requests ({load['per_s']:.0f}/s): p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, "
+        f"failures {len(load['failures'])} {sorted(set(load['failures']))}; CPU s: {cpu} of {load['cores']:.1f}"
+    )
 
 
 @dataclass
@@ -244,8 +248,13 @@ def publish_pieces(hub: RunningHub) -> list[dict[str, Any]]:
         if shared.returncode != 0:
             raise RuntimeError(f"clhub share failed: {shared.stderr}")
         piece = shared.stdout.split(" as ")[1].split(" ")[0]
-        r = api(hub, "ana", "POST", f"/groups/{hub.name('g')}/showcase/proposals",
-                json={"piece": piece, "title": title, "description": "Press the buttons and make a beat."})
+        r = api(
+            hub,
+            "ana",
+            "POST",
+            f"/groups/{hub.name('g')}/showcase/proposals",
+            json={"piece": piece, "title": title, "description": "Press the buttons and make a beat."},
+        )
         assert r.status_code == 201, r.text
         r = decide(hub, "tess", r.json()["id"], "approve")
         assert r.status_code == 200, r.text
@@ -282,8 +291,10 @@ async def viewers(url: str) -> tuple[list[float], list[str], list[int], float]:
     these two cores `requests` in 50 threads spent more CPU than the showcase service and the
     proxy together (1.7 ms a request), which made the latency mostly the client's own."""
     where = urlparse(url)
-    request = (f"GET {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\nAccept: text/html\r\n"
-               "Accept-Encoding: gzip, deflate\r\nUser-Agent: clhub-bench\r\n\r\n").encode()
+    request = (
+        f"GET {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\nAccept: text/html\r\n"
+        "Accept-Encoding: gzip, deflate\r\nUser-Agent: clhub-bench\r\n\r\n"
+    ).encode()
     times: list[float] = []
     failures: list[str] = []
     sizes: list[int] = []
@@ -323,9 +334,16 @@ def static_load(url: str) -> dict[str, Any]:
         plain_bytes = len(http.get(url, timeout=30).content)
         encoding = http.get(url, timeout=30).headers.get("Content-Encoding", "identity")
     times, failures, sizes, elapsed = asyncio.run(viewers(url))
-    return {"p50": statistics.median(times), "p95": percentile(times, 95),
-            "count": STATIC_REQUESTS // VIEWERS * VIEWERS, "failures": failures, "per_s": len(times) / elapsed,
-            "sent": statistics.median(sizes), "encoding": encoding, "plain": plain_bytes}
+    return {
+        "p50": statistics.median(times),
+        "p95": percentile(times, 95),
+        "count": STATIC_REQUESTS // VIEWERS * VIEWERS,
+        "failures": failures,
+        "per_s": len(times) / elapsed,
+        "sent": statistics.median(sizes),
+        "encoding": encoding,
+        "plain": plain_bytes,
+    }
 
 
 def weigh(browser: Any, url: str, widgets: bool) -> dict[str, Any]:
@@ -341,8 +359,12 @@ def weigh(browser: Any, url: str, widgets: bool) -> dict[str, Any]:
         finished: list[Any] = []
         failed: list[str] = []
         page.on("requestfinished", lambda request: finished.append(request))
-        page.on("requestfailed", lambda request: failed.append(
-            f"{urlparse(request.url).netloc} …/{request.url.rsplit('/', 1)[-1][:40]} ({request.failure})"))
+        page.on(
+            "requestfailed",
+            lambda request: failed.append(
+                f"{urlparse(request.url).netloc} …/{request.url.rsplit('/', 1)[-1][:40]} ({request.failure})"
+            ),
+        )
         page.goto(url, wait_until="networkidle", timeout=120_000)
         if widgets:
             page.wait_for_selector(".jupyter-widgets", timeout=120_000)
@@ -362,8 +384,14 @@ def weigh(browser: Any, url: str, widgets: bool) -> dict[str, Any]:
                 plain += len(response.body()) if response else 0
             except Error:  # a redirect has no body
                 pass
-        return {"sent": sent, "plain": plain, "responses": len(finished), "failed": sorted(set(failed)),
-                "widgets": page.locator(".jupyter-widgets").count(), "parts": parts}
+        return {
+            "sent": sent,
+            "plain": plain,
+            "responses": len(finished),
+            "failed": sorted(set(failed)),
+            "widgets": page.locator(".jupyter-widgets").count(),
+            "parts": parts,
+        }
     finally:
         context.close()
 
@@ -465,8 +493,14 @@ def stock_voila_memory(notebook: Path) -> tuple[float, float]:
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
         port = free_port()
         log = open(folder / "voila.log", "wb")  # noqa: SIM115 (closed below)
-        proc = subprocess.Popen([str(VOILA), "piece.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
-                                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(VOILA), "piece.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         kernels: list[int] = []
         try:
             # Only the port: every request to the page itself would start another kernel.
@@ -491,9 +525,11 @@ def stock_voila_memory(notebook: Path) -> tuple[float, float]:
 
 
 def main() -> list[tuple[str, float, float, float]]:
-    hub = launch_hub({"ana": ("student", ["g"]), "tess": ("teacher", ["g"])},
-                     extra_settings=f"\n[showcase]\nlive_kernels = {LIVE_KERNELS}\nlive_preheat = {LIVE_PREHEAT}\n"
-                                    f"live_idle_minutes = {LIVE_IDLE_MINUTES}\n")
+    hub = launch_hub(
+        {"ana": ("student", ["g"]), "tess": ("teacher", ["g"])},
+        extra_settings=f"\n[showcase]\nlive_kernels = {LIVE_KERNELS}\nlive_preheat = {LIVE_PREHEAT}\n"
+        f"live_idle_minutes = {LIVE_IDLE_MINUTES}\n",
+    )
     try:
         pieces = publish_pieces(hub)
         tokens = [p["token"] for p in pieces]
@@ -504,46 +540,67 @@ def main() -> list[tuple[str, float, float, float]]:
 
         weights = browser_weight({"static": hub.url + pieces[-1]["link"], "voila": live_url(hub, tokens[-1])})
         static, voila = weights["static"], weights["voila"]
-        print(f"  page weight as received by Chromium: static {static['sent'] / 1024:.1f} KB "
-              f"({static['plain'] / 1024:.1f} KB uncompressed, {static['responses']} responses); "
-              f"Voila {voila['sent'] / 1024:.1f} KB ({voila['plain'] / 1024:.1f} KB uncompressed, "
-              f"{voila['responses']} responses, {voila['widgets']} widgets shown, requests failed to "
-              f"{voila['failed'] or 'none'})", flush=True)
-        print("  Voila's largest parts, KB sent: " + ", ".join(
-            f"{name} {size / 1024:.0f}" for name, size in voila["parts"].most_common(8)), flush=True)
+        print(
+            f"  page weight as received by Chromium: static {static['sent'] / 1024:.1f} KB "
+            f"({static['plain'] / 1024:.1f} KB uncompressed, {static['responses']} responses); "
+            f"Voila {voila['sent'] / 1024:.1f} KB ({voila['plain'] / 1024:.1f} KB uncompressed, "
+            f"{voila['responses']} responses, {voila['widgets']} widgets shown, requests failed to "
+            f"{voila['failed'] or 'none'})",
+            flush=True,
+        )
+        print(
+            "  Voila's largest parts, KB sent: "
+            + ", ".join(f"{name} {size / 1024:.0f}" for name, size in voila["parts"].most_common(8)),
+            flush=True,
+        )
 
         static_url = hub.url + pieces[0]["link"]
-        processes = {"service": showcase_service_pid(hub),
-                     "proxy": int((hub.data_dir / "hub" / "proxy.pid").read_text())}
+        processes = {
+            "service": showcase_service_pid(hub),
+            "proxy": int((hub.data_dir / "hub" / "proxy.pid").read_text()),
+        }
         load = static_load_with_cpu(static_url, processes)
         print(f"  static page through the proxy, {VIEWERS} viewers: {describe(load)}", flush=True)
-        print(f"  static page: {load['sent'] / 1024:.1f} KB sent ({load['encoding']}), "
-              f"{load['plain'] / 1024:.1f} KB uncompressed", flush=True)
+        print(
+            f"  static page: {load['sent'] / 1024:.1f} KB sent ({load['encoding']}), "
+            f"{load['plain'] / 1024:.1f} KB uncompressed",
+            flush=True,
+        )
         port = tomllib.loads(hub.site_file.read_text())["site"]["showcase_port"]
         direct = static_load_with_cpu(f"http://127.0.0.1:{port}{pieces[0]['link']}", processes)
         print(f"  (for comparison) the service without the proxy: {describe(direct)}", flush=True)
 
         server_mb, kernel_mb = stock_voila_memory(hub.data_dir / "showcase" / "live" / tokens[-1] / "piece.ipynb")
         stock_estimate = server_mb + BURST * kernel_mb
-        print(f"  stock Voila on the same notebook: server {server_mb:.0f} MB, one page's kernel {kernel_mb:.0f} MB "
-              f"-> {BURST} viewers {stock_estimate:.0f} MB", flush=True)
+        print(
+            f"  stock Voila on the same notebook: server {server_mb:.0f} MB, one page's kernel {kernel_mb:.0f} MB "
+            f"-> {BURST} viewers {stock_estimate:.0f} MB",
+            flush=True,
+        )
 
         # The burst meets the service as a visitor would after a quiet spell: pools only.
         if not wait_for(lambda: len(live_kernels(service)) <= LIVE_PREHEAT, 90):
             print(f"  note: {len(live_kernels(service))} live kernels still up before the burst", flush=True)
         rush = burst(live_url(hub, tokens[-1]), service)
         before = rush["before"]
-        print(f"  burst of {BURST}: {rush['kinds']}, statuses {rush['statuses']}, slowest answer "
-              f"{rush['slowest']:.1f} s; live pages in {', '.join(f'{t:.1f}' for t in sorted(rush['live_took']))} s; "
-              f"RSS before {before[0]:.0f} MB with {before[1]} kernels, "
-              f"peak {rush['peak']:.0f} MB, at most {rush['kernels']} kernels", flush=True)
+        print(
+            f"  burst of {BURST}: {rush['kinds']}, statuses {rush['statuses']}, slowest answer "
+            f"{rush['slowest']:.1f} s; live pages in {', '.join(f'{t:.1f}' for t in sorted(rush['live_took']))} s; "
+            f"RSS before {before[0]:.0f} MB with {before[1]} kernels, "
+            f"peak {rush['peak']:.0f} MB, at most {rush['kernels']} kernels",
+            flush=True,
+        )
     finally:
         teardown_hub(hub)
     return [
         ("static p95 at 50 viewers (ms) vs budget", load["p95"], STATIC_BUDGET_MS, 1.0),
         ("static errors + 5xx at 50 viewers", float(len(load["failures"])), 1.0, 0.0),
-        ("static page weight, sent (KB) vs Voila", static["sent"] / 1024, voila["sent"] / 1024,
-         MAX_STATIC_KB / (voila["sent"] / 1024)),
+        (
+            "static page weight, sent (KB) vs Voila",
+            static["sent"] / 1024,
+            voila["sent"] / 1024,
+            MAX_STATIC_KB / (voila["sent"] / 1024),
+        ),
         ("live first render preheated vs cold (s)", statistics.median(warm), statistics.median(cold), 0.1),
         (f"live RSS peak, {BURST}-viewer burst (MB)", rush["peak"], stock_estimate, 0.25),
         (f"live kernels at most, {BURST}-viewer burst", float(rush["kernels"]), float(LIVE_KERNELS), 1.0),

@@ -108,12 +108,19 @@ def main() -> list[tuple[str, float, float, float]]:
         for hub in reversed(hubs):
             teardown_hub(hub)
     return [
-        ("spawn, one learner, median s", statistics.median(singles["ours"]),
-         statistics.median(singles["stock"]), 1.15),
-        (f"spawn, {RUSH}-learner rush, median s (mean of 2)", statistics.mean(rushes["ours"]),
-         statistics.mean(rushes["stock"]), 1.0),
-        ("idle server memory, median RSS MB", statistics.median(memory["ours"]),
-         statistics.median(memory["stock"]), 1.0),
+        ("spawn, one learner, median s", statistics.median(singles["ours"]), statistics.median(singles["stock"]), 1.15),
+        (
+            f"spawn, {RUSH}-learner rush, median s (mean of 2)",
+            statistics.mean(rushes["ours"]),
+            statistics.mean(rushes["stock"]),
+            1.0,
+        ),
+        (
+            "idle server memory, median RSS MB",
+            statistics.median(memory["ours"]),
+            statistics.median(memory["stock"]),
+            1.0,
+        ),
     ]
 
 

@@ -32,13 +32,24 @@ def make_hub() -> Iterator:
     """
     hubs: list[RunningHub] = []
 
-    def factory(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
-                own_catalog: bool = False, extra_settings: str = "", subdomains: bool = True,
-                host: str = "localhost") -> RunningHub:
+    def factory(
+        users: dict[str, tuple[str, list[str]]],
+        spawner: str = "local",
+        own_catalog: bool = False,
+        extra_settings: str = "",
+        subdomains: bool = True,
+        host: str = "localhost",
+    ) -> RunningHub:
         if spawner == "local":
             needs_root()
-        hub = launch_hub(users, spawner=spawner, own_catalog=own_catalog, extra_settings=extra_settings,
-                         subdomains=subdomains, host=host)
+        hub = launch_hub(
+            users,
+            spawner=spawner,
+            own_catalog=own_catalog,
+            extra_settings=extra_settings,
+            subdomains=subdomains,
+            host=host,
+        )
         hubs.append(hub)
         return hub
 
@@ -55,9 +66,16 @@ def artifacts() -> Path:
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless Debian Chromium as root, with nothing reaching out to the closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic", "--disable-default-apps"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-default-apps",
+]
 
 
 @pytest.fixture(scope="module")

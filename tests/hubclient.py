@@ -40,8 +40,9 @@ def loopback(url: str) -> tuple[str, dict[str, str]]:
 class LoopbackNames(HTTPAdapter):
     """Reach every <name>.localhost at 127.0.0.1, naming it in the Host header."""
 
-    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: Any,
-                                             cert: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
         if is_subdomain_of_localhost(request.url or ""):
             host = {**host, "host": "127.0.0.1"}
@@ -79,8 +80,9 @@ class BrowserSession(requests.Session):
         jar = RequestsCookieJar(policy=LocalhostCookies())
         jar.update(self.cookies)
         if request.cookies:
-            jar.update(request.cookies if isinstance(request.cookies, CookieJar)
-                       else cookiejar_from_dict(request.cookies))
+            jar.update(
+                request.cookies if isinstance(request.cookies, CookieJar) else cookiejar_from_dict(request.cookies)
+            )
         prepared.headers.pop("Cookie", None)
         prepared.prepare_cookies(jar)
         return prepared
@@ -119,8 +121,7 @@ class HubSession:
 
     def _hub_xsrf_cookie(self) -> str | None:
         # The hub's, not a server's (each learner's server sets its own on /user/<name>/).
-        return next((c.value for c in self.http.cookies if c.name == "_xsrf" and c.path.rstrip("/") == "/hub"),
-                    None)
+        return next((c.value for c in self.http.cookies if c.name == "_xsrf" and c.path.rstrip("/") == "/hub"), None)
 
     def xsrf(self) -> str:
         token = self._hub_xsrf_cookie()
@@ -137,13 +138,15 @@ class HubSession:
         return self.http.post(
             f"{self.base}/hub/login?next=",
             data={"username": username, "password": password, "_xsrf": self.xsrf()},
-            allow_redirects=False)
+            allow_redirects=False,
+        )
 
     def post_form(self, path: str, data: dict[str, Any]) -> requests.Response:
         body = dict(data)
         body["_xsrf"] = self.xsrf()
-        return self.http.post(f"{self.base}{path}", data=body, allow_redirects=False,
-                              headers={"Referer": f"{self.base}{path}"})
+        return self.http.post(
+            f"{self.base}{path}", data=body, allow_redirects=False, headers={"Referer": f"{self.base}{path}"}
+        )
 
     def spawn_with_form(self, interests: list[str]) -> requests.Response:
         return self.post_form("/hub/spawn", {"interests": interests})
@@ -170,8 +173,9 @@ class HubSession:
         """Call the API of `username`'s server with this browser's cookies."""
         headers = kwargs.pop("headers", {})
         headers.update(self._xsrf_header(username))
-        return self.http.request(method, f"{self.server_url(username)}api/{path}",
-                                 headers=headers, allow_redirects=False, **kwargs)
+        return self.http.request(
+            method, f"{self.server_url(username)}api/{path}", headers=headers, allow_redirects=False, **kwargs
+        )
 
     def contents(self, username: str, path: str = "") -> requests.Response:
         return self.lab_api("GET", username, f"contents/{path}")

@@ -23,11 +23,26 @@ from hubclient import http_session, loopback
 def _message(code: str) -> dict[str, Any]:
     msg_id = uuid.uuid4().hex
     return {
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+        "header": {
+            "msg_id": msg_id,
+            "username": "test",
+            "session": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "version": "5.3",
+            "date": "",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "buffers": [],
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
     }
 
 

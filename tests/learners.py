@@ -81,8 +81,19 @@ class Learners:
             self.members.setdefault(group, set()).add(short)
         self.write_names()
         links = [f"--group-folder={g}={folders.peer_review_dir(self.data_dir, g)}" for g in full]
-        done = self.run(short, PYTHON, "-I", "-m", "connected_learning.provision", "--home", str(self.home(short)),
-                        "--releases", str(self.root / "releases"), *links, display=display)
+        done = self.run(
+            short,
+            PYTHON,
+            "-I",
+            "-m",
+            "connected_learning.provision",
+            "--home",
+            str(self.home(short)),
+            "--releases",
+            str(self.root / "releases"),
+            *links,
+            display=display,
+        )
         assert done.returncode == 0, done.stderr
         return name
 
@@ -91,20 +102,39 @@ class Learners:
         for group, shorts in self.members.items():
             name = self.name(group)
             gid = folders.system_gid(system_users.system_group_name(PREFIX, name))
-            folders.write_members(self.data_dir, name, {self.name(s): self.displays[s] for s in shorts
-                                                        if s in self.displays}, gid)
+            folders.write_members(
+                self.data_dir, name, {self.name(s): self.displays[s] for s in shorts if s in self.displays}, gid
+            )
 
     def env(self, short: str, display: str = "") -> dict[str, str]:
-        return {"HOME": str(self.home(short)), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-                "JUPYTERHUB_USER": self.name(short),
-                "CLHUB_DISPLAY_NAME": display or self.displays.get(short) or short.capitalize()}
+        return {
+            "HOME": str(self.home(short)),
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "JUPYTERHUB_USER": self.name(short),
+            "CLHUB_DISPLAY_NAME": display or self.displays.get(short) or short.capitalize(),
+        }
 
-    def run(self, short: str, *cmd: str, display: str = "", cwd: Path | None = None,
-            extra_env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        short: str,
+        *cmd: str,
+        display: str = "",
+        cwd: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         """Run `cmd` as learner `short` (their uid and groups), in their home by default."""
         env = {**self.env(short, display), **(extra_env or {})}
-        return subprocess.run(list(cmd), env=env, cwd=cwd or self.home(short), capture_output=True, text=True,
-                              preexec_fn=set_user_setuid(self.name(short)), timeout=timeout)
+        return subprocess.run(
+            list(cmd),
+            env=env,
+            cwd=cwd or self.home(short),
+            capture_output=True,
+            text=True,
+            preexec_fn=set_user_setuid(self.name(short)),
+            timeout=timeout,
+        )
 
     def clhub(self, short: str, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
         return self.run(short, CLHUB, *args, **kw)  # type: ignore[arg-type]
@@ -114,9 +144,15 @@ class Learners:
 
     def popen(self, short: str, code: str, *args: str) -> subprocess.Popen[str]:
         """Start Python `code` with `args` as learner `short`, without waiting."""
-        return subprocess.Popen([PYTHON, "-c", code, *args], env=self.env(short), cwd=self.home(short), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=set_user_setuid(self.name(short)))
+        return subprocess.Popen(
+            [PYTHON, "-c", code, *args],
+            env=self.env(short),
+            cwd=self.home(short),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=set_user_setuid(self.name(short)),
+        )
 
     def remove(self) -> None:
         for user in self.users:

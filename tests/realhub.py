@@ -74,8 +74,7 @@ class RunningHub:
     def start(self) -> None:
         log = open(self.workdir / "hub.log", "ab")  # noqa: SIM115 (closed with the process)
         self.log_path = self.workdir / "hub.log"
-        self.proc = launch.start_hub(self.site_file, "site", cwd=self.workdir, log=log,
-                                     config=self.config)
+        self.proc = launch.start_hub(self.site_file, "site", cwd=self.workdir, log=log, config=self.config)
         # The hub answers its API on any host name; Python cannot resolve <x>.localhost names.
         launch.wait_for_hub(f"http://127.0.0.1:{urlsplit(self.url).port}", self.proc, timeout=90)
 
@@ -100,8 +99,16 @@ class RunningHub:
                 pass
 
 
-def _site_toml(data_dir: Path, catalog_dir: Path, ports: tuple[int, ...], admin: str,
-               spawner: str, extra: str, subdomains: bool, public_url: str) -> str:
+def _site_toml(
+    data_dir: Path,
+    catalog_dir: Path,
+    ports: tuple[int, ...],
+    admin: str,
+    spawner: str,
+    extra: str,
+    subdomains: bool,
+    public_url: str,
+) -> str:
     port, hub_port, api_port, classroom_port, showcase_port, live_port = ports
     return f"""
 [site]
@@ -138,8 +145,11 @@ def _admin_token(url: str, admin: str) -> str:
     """An API token for the admin account, asked for the way the hub's token page does."""
     s = HubSession(url)
     assert s.login(admin, PASSWORD).status_code == 302
-    r = s.http.post(f"{url}/hub/api/users/{admin}/tokens", json={"note": "tests", "expires_in": 7200},
-                    headers={"X-XSRFToken": s.xsrf(), "Referer": f"{url}/hub/token"})
+    r = s.http.post(
+        f"{url}/hub/api/users/{admin}/tokens",
+        json={"note": "tests", "expires_in": 7200},
+        headers={"X-XSRFToken": s.xsrf(), "Referer": f"{url}/hub/token"},
+    )
     assert r.status_code == 201, r.text
     return r.json()["token"]
 
@@ -153,9 +163,16 @@ def _remove_system_group(name: str) -> None:
     subprocess.run(["groupdel", name], capture_output=True)
 
 
-def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
-               own_catalog: bool = False, extra_settings: str = "", config: Path | None = None,
-               prefix: str | None = None, subdomains: bool = True, host: str = "localhost") -> RunningHub:
+def launch_hub(
+    users: dict[str, tuple[str, list[str]]],
+    spawner: str = "local",
+    own_catalog: bool = False,
+    extra_settings: str = "",
+    config: Path | None = None,
+    prefix: str | None = None,
+    subdomains: bool = True,
+    host: str = "localhost",
+) -> RunningHub:
     """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix.
 
     With `subdomains` (the default, as on a real site) the hub is at http://<host>:<port>
@@ -179,8 +196,9 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
     site_file = workdir / "site.toml"
     # "localhost" comes from bind_ip, as in the demo; another host name is the site's public_url.
     public_url = f"http://{host}:{ports[0]}" if subdomains and host != "localhost" else ""
-    site_file.write_text(_site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains,
-                                    public_url))
+    site_file.write_text(
+        _site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains, public_url)
+    )
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]
     group_names: set[str] = set()
     for short, (role, groups) in users.items():
@@ -192,9 +210,19 @@ def launch_hub(users: dict[str, tuple[str, list[str]]], spawner: str = "local",
     enrolment.update_display_names(DataLayout(data_dir), {f"{prefix}{short}": short.title() for short in users})
     url = f"http://{host if subdomains else '127.0.0.1'}:{ports[0]}"
     hub = RunningHub(
-        url=url, site_file=site_file, data_dir=data_dir, catalog_dir=catalog_dir, workdir=workdir,
-        prefix=prefix, admin=admin, api=HubAPI(url, ""), users=[a.name for a in wanted],
-        groups=sorted(group_names), config=config, subdomains=subdomains)
+        url=url,
+        site_file=site_file,
+        data_dir=data_dir,
+        catalog_dir=catalog_dir,
+        workdir=workdir,
+        prefix=prefix,
+        admin=admin,
+        api=HubAPI(url, ""),
+        users=[a.name for a in wanted],
+        groups=sorted(group_names),
+        config=config,
+        subdomains=subdomains,
+    )
     try:
         hub.start()
         hub.api = HubAPI(url, _admin_token(url, admin))

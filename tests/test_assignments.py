@@ -33,22 +33,37 @@ WORKBOOK = "recipe-scaler"
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    return make_hub({"tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "ana": ("student", ["g"]),
-                     "ben": ("student", ["g"])})
+    return make_hub(
+        {"tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "ana": ("student", ["g"]), "ben": ("student", ["g"])}
+    )
 
 
 def service(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
-    r = hub.api.post(f"/users/{hub.name(short)}/tokens", json={"note": "t", "expires_in": 600,
-                                                              "scopes": ["access:services!service=classroom"]})
-    return requests.request(method, f"{hub.url}/services/classroom/api{path}", timeout=600,
-                            headers={"Authorization": f"token {r.json()['token']}"}, **kw)
+    r = hub.api.post(
+        f"/users/{hub.name(short)}/tokens",
+        json={"note": "t", "expires_in": 600, "scopes": ["access:services!service=classroom"]},
+    )
+    return requests.request(
+        method,
+        f"{hub.url}/services/classroom/api{path}",
+        timeout=600,
+        headers={"Authorization": f"token {r.json()['token']}"},
+        **kw,
+    )
 
 
 def as_student(hub: RunningHub, short: str, code: str) -> str:
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
-    done = subprocess.run([sys.executable, "-c", code], cwd=home, env={"HOME": home}, capture_output=True,
-                          text=True, timeout=60, preexec_fn=set_user_setuid(name))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=home,
+        env={"HOME": home},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=set_user_setuid(name),
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -71,9 +86,11 @@ def lab_post(session: Any, hub: RunningHub, short: str, path: str, data: dict[st
 
 
 XSS_MARKDOWN = 'xss-markdown-shown <img src=x onerror="window.pwnedmd=1"><iframe src="/hub/token"></iframe>'
-XSS_CODE = ("from IPython.display import HTML, Javascript, display\n"
-            "display(HTML('<b>xss-html-shown</b><script>window.pwnedhtml=1</script>'))\n"
-            "display(Javascript('window.pwnedjs=1'))")
+XSS_CODE = (
+    "from IPython.display import HTML, Javascript, display\n"
+    "display(HTML('<b>xss-html-shown</b><script>window.pwnedhtml=1</script>'))\n"
+    "display(Javascript('window.pwnedjs=1'))"
+)
 
 
 def test_assign_submit_collect_grade_and_feedback(hub: RunningHub) -> None:
@@ -94,13 +111,19 @@ def test_assign_submit_collect_grade_and_feedback(hub: RunningHub) -> None:
         sessions[short] = s
         home = Path(pwd.getpwnam(hub.name(short)).pw_dir)
         assert (home / "assignments" / g / WORKBOOK / f"{WORKBOOK}.ipynb").is_file()
-        listed = sessions[short].http.get(f"{hub.server_url(hub.name(short))}assignments",
-                                          params={"course_id": g}, timeout=60).json()
+        listed = (
+            sessions[short]
+            .http.get(f"{hub.server_url(hub.name(short))}assignments", params={"course_id": g}, timeout=60)
+            .json()
+        )
         assert listed["success"] and [a["assignment_id"] for a in listed["value"]] == [WORKBOOK]
 
     # ben answers every puzzle; ana hands in the notebook as it came.
     answers = json.dumps(solutions())
-    as_student(hub, "ben", f"""
+    as_student(
+        hub,
+        "ben",
+        f"""
 import json, nbformat
 path = 'assignments/{g}/{WORKBOOK}/{WORKBOOK}.ipynb'
 nb = nbformat.read(path, as_version=4)
@@ -110,17 +133,22 @@ for cell in nb.cells:
     if gid in answers:
         cell.source = answers[gid]
 nbformat.write(nb, path)
-""")
+""",
+    )
     # ana adds a Markdown cell and a code cell whose outputs are script: aimed at the teacher
     # who opens her submission in the formgrader (test_the_formgrader_shows_a_submission_without_running_it).
-    as_student(hub, "ana", f"""
+    as_student(
+        hub,
+        "ana",
+        f"""
 import nbformat
 path = 'assignments/{g}/{WORKBOOK}/{WORKBOOK}.ipynb'
 nb = nbformat.read(path, as_version=4)
 nb.cells.append(nbformat.v4.new_markdown_cell({XSS_MARKDOWN!r}))
 nb.cells.append(nbformat.v4.new_code_cell({XSS_CODE!r}))
 nbformat.write(nb, path)
-""")
+""",
+    )
     for short in ("ana", "ben"):
         r = lab_post(sessions[short], hub, short, "assignments/submit", {"course_id": g, "assignment_id": WORKBOOK})
         assert r.status_code == 200, r.text
@@ -128,23 +156,34 @@ nbformat.write(nb, path)
 
     inbound = Course(hub.data_dir, g).exchange / "inbound"
     anas = next(p for p in inbound.iterdir() if p.name.startswith(hub.name("ana") + "+"))
-    assert as_student(hub, "ben", f"""
+    assert (
+        as_student(
+            hub,
+            "ben",
+            f"""
 import os
 for attempt in (lambda: os.listdir({str(inbound)!r}), lambda: os.listdir({str(anas)!r}),
-                lambda: open({str(anas / f'{WORKBOOK}.ipynb')!r}).read()):
+                lambda: open({str(anas / f"{WORKBOOK}.ipynb")!r}).read()):
     try:
         attempt()
         print('READ')
     except PermissionError:
         print('denied')
-""").split() == ["denied"] * 3
+""",
+        ).split()
+        == ["denied"] * 3
+    )
     # ana tries to hand in work as ben, and to date her own submission in the past.
-    as_student(hub, "ana", f"""
+    as_student(
+        hub,
+        "ana",
+        f"""
 import os, shutil
-fake = os.path.join({str(inbound)!r}, {hub.name('ben')!r} + '+{WORKBOOK}+2099-01-01 00:00:00.000000 UTC+x')
+fake = os.path.join({str(inbound)!r}, {hub.name("ben")!r} + '+{WORKBOOK}+2099-01-01 00:00:00.000000 UTC+x')
 shutil.copytree({str(anas)!r}, fake)
 open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:00.000000 UTC')
-""")
+""",
+    )
 
     r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/collect")
     assert r.status_code == 200, r.text
@@ -152,8 +191,9 @@ open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:
     assert sorted(collected) == sorted([hub.name("ana"), hub.name("ben")])
     assert all(stamp.startswith("20") and not stamp.startswith(("2000", "2099")) for stamp in collected.values())
     course = Course(hub.data_dir, g).root
-    assert (course / "submitted" / hub.name("ana") / WORKBOOK / "timestamp.txt").read_text() == \
-        collected[hub.name("ana")]
+    assert (course / "submitted" / hub.name("ana") / WORKBOOK / "timestamp.txt").read_text() == collected[
+        hub.name("ana")
+    ]
 
     r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/autograde")
     assert r.status_code == 200, r.text
@@ -165,8 +205,9 @@ open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:
     r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/feedback")
     assert r.status_code == 200, r.text
     for short, score in (("ben", "3"), ("ana", "0")):
-        r = lab_post(sessions[short], hub, short, "assignments/fetch_feedback",
-                     {"course_id": g, "assignment_id": WORKBOOK})
+        r = lab_post(
+            sessions[short], hub, short, "assignments/fetch_feedback", {"course_id": g, "assignment_id": WORKBOOK}
+        )
         assert r.status_code == 200, r.text
         home = Path(pwd.getpwnam(hub.name(short)).pw_dir)
         pages = list((home / "assignments" / g / WORKBOOK / "feedback").glob(f"*/{WORKBOOK}.html"))
@@ -188,8 +229,10 @@ open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:
     outsider = hub.login("ted")
     assert outsider.http.get(f"{hub.url}/services/classroom/groups/{g}/progress", timeout=60).status_code == 403
     assert outsider.http.get(f"{hub.url}/services/classroom/groups/{g}/progress.csv", timeout=60).status_code == 403
-    assert teacher.http.get(f"{hub.url}/services/classroom/groups/{g}/progress/{hub.name('ted')}",
-                            timeout=60).status_code == 404
+    assert (
+        teacher.http.get(f"{hub.url}/services/classroom/groups/{g}/progress/{hub.name('ted')}", timeout=60).status_code
+        == 404
+    )
 
 
 def test_the_teacher_reviews_in_formgrader_inside_jupyterhub(hub: RunningHub) -> None:
@@ -223,8 +266,7 @@ def test_the_formgrader_shows_a_submission_without_running_it(hub: RunningHub) -
     assert "window.pwnedhtml" in graded and "window.pwnedjs" in graded  # control: her code ran, outputs kept
     s = hub.login("tess")
     s.wait_ready(tess)  # started by the formgrader test before this one
-    listed = s.http.get(f"{hub.server_url(tess)}formgrader/api/submitted_notebooks/{WORKBOOK}/{WORKBOOK}",
-                        timeout=120)
+    listed = s.http.get(f"{hub.server_url(tess)}formgrader/api/submitted_notebooks/{WORKBOOK}/{WORKBOOK}", timeout=120)
     assert listed.status_code == 200, listed.text[:300]
     hers = next(n for n in listed.json() if n["student"] == ana)
     page = s.http.get(f"{hub.server_url(tess)}formgrader/submissions/{hers['id']}", timeout=120)
@@ -232,7 +274,7 @@ def test_the_formgrader_shows_a_submission_without_running_it(hub: RunningHub) -
     assert "xss-html-shown" in page.text and "xss-markdown-shown" in page.text  # her work is on the page
     # Her code's source is on the page as text; nothing of hers may be live HTML.
     assert _active_payloads(page.text) == []
-    without_sanitizing = '<b>xss-html-shown</b><script>window.pwnedhtml=1</script>'
+    without_sanitizing = "<b>xss-html-shown</b><script>window.pwnedhtml=1</script>"
     assert _active_payloads(without_sanitizing) == ["script: window.pwnedhtml=1"]  # the check can fail
 
 
@@ -249,8 +291,9 @@ def _active_payloads(page: str) -> list[str]:
             self.in_script = tag == "script"
             if tag == "iframe":
                 found.append(f"iframe: {attrs}")
-            found.extend(f"{name}: {value}" for name, value in attrs
-                         if name.startswith("on") and "pwned" in (value or ""))
+            found.extend(
+                f"{name}: {value}" for name, value in attrs if name.startswith("on") and "pwned" in (value or "")
+            )
 
         def handle_data(self, data: str) -> None:
             if self.in_script and "pwned" in data:
@@ -265,8 +308,7 @@ def _active_payloads(page: str) -> list[str]:
 
 def test_under_the_demo_spawner_each_account_submits_as_itself(make_hub: Any) -> None:
     """Every demo account is the same system user: nbgrader must still name the hub user."""
-    demo = make_hub({"tess": ("teacher", ["d"]), "ana": ("student", ["d"]), "ben": ("student", ["d"])},
-                    spawner="demo")
+    demo = make_hub({"tess": ("teacher", ["d"]), "ana": ("student", ["d"]), "ben": ("student", ["d"])}, spawner="demo")
     d = demo.name("d")
     assert service(demo, "tess", "POST", f"/groups/{d}/assignments", json={"workbook": WORKBOOK}).status_code == 201
     for short in ("ana", "ben"):

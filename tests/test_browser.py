@@ -20,6 +20,7 @@ from conftest import RunningHub, open_logged_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
+
 @pytest.fixture(scope="module")
 def hub(make_hub) -> RunningHub:
     return make_hub({"ana": ("student", ["class"])})
@@ -51,7 +52,8 @@ def test_first_visit_form_progress_lab_and_logout(hub: RunningHub, browser, arti
     page.wait_for_function(
         "() => document.querySelector('#progress-log') && "
         "document.querySelector('#progress-log').textContent.includes('Your workbooks are ready')",
-        timeout=120_000)
+        timeout=120_000,
+    )
     page.evaluate("document.querySelector('#progress-details').open = true")
     log_text = page.inner_text("#progress-log")
     assert "Getting your space ready" in log_text

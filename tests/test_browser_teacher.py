@@ -24,14 +24,17 @@ def hub(make_hub: Any) -> RunningHub:
     return make_hub({"tess": ("teacher", ["g"])})
 
 
-def test_import_print_assign_and_follow_progress(hub: RunningHub, browser: Any, artifacts: Path,
-                                                 tmp_path: Path) -> None:
+def test_import_print_assign_and_follow_progress(
+    hub: RunningHub, browser: Any, artifacts: Path, tmp_path: Path
+) -> None:
     g = hub.name("g")
     students = [hub.name(s) for s in ("ana", "ben", "cai")]
     hub.users.extend(students)  # the import makes their system users; the teardown removes them
     listing = tmp_path / "class.csv"
-    listing.write_text("username,display_name,group,role,password\n"
-                       + "".join(f"{s},{s[-3:].title()} M.,{g},student,\n" for s in students))
+    listing.write_text(
+        "username,display_name,group,role,password\n"
+        + "".join(f"{s},{s[-3:].title()} M.,{g},student,\n" for s in students)
+    )
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{hub.url}/hub/login?next=/services/classroom/")

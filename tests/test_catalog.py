@@ -24,8 +24,7 @@ BIRDS = "nature/bird-count/workbook.toml"
 
 def set_key(path: Path, key: str, literal: str | None) -> None:
     """Replace (or drop, with None) the top-level `key = ...` line of a workbook.toml."""
-    lines = [line for line in path.read_text().splitlines()
-             if not re.match(rf"{re.escape(key)}\s*=", line)]
+    lines = [line for line in path.read_text().splitlines() if not re.match(rf"{re.escape(key)}\s*=", line)]
     if literal is not None:
         lines.append(f"{key} = {literal}")
     path.write_text("\n".join(lines) + "\n")
@@ -63,8 +62,7 @@ def test_the_repository_catalog_is_clean() -> None:
     assert birds.folder == WORKBOOKS / "nature" / "bird-count"
 
 
-def test_clhub_catalog_check_passes_on_the_repository_catalog(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_clhub_catalog_check_passes_on_the_repository_catalog(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["catalog", "check", "--no-execute", str(WORKBOOKS)]) == 0
     out = capsys.readouterr()
     assert re.search(r"\d+ workbooks", out.out) and out.err == ""
@@ -107,22 +105,22 @@ def symlinked_notebook(root: Path) -> None:
 BROKEN: list[tuple[str, Break, str, list[str]]] = [
     # (what, how, the file the problem names, words it must contain)
     ("missing-key", key(BEAT, "level", None), BEAT, ["level", "is missing"]),
-    ("unknown-key", key(BEAT, "colour", '"red"'), BEAT,
-     ["colour", "not a known key", "allowed:", "licence", "files"]),
+    ("unknown-key", key(BEAT, "colour", '"red"'), BEAT, ["colour", "not a known key", "allowed:", "licence", "files"]),
     ("wrong-type-text", key(BEAT, "minutes", '"45"'), BEAT, ["minutes", "must be a whole number", "'45'"]),
     ("wrong-type-bool", key(BEAT, "minutes", "true"), BEAT, ["minutes", "must be a whole number", "True"]),
     ("wrong-type-list", key(BEAT, "interests", '"music"'), BEAT, ["interests", "must be a list"]),
     ("list-of-numbers", key(BEAT, "subjects", "[1]"), BEAT, ["subjects", "list of text"]),
     ("blank-title", key(BEAT, "title", '"  "'), BEAT, ["title", "must not be empty"]),
-    ("unknown-interest", key(BEAT, "interests", '["music", "zz-unknown"]'), BEAT,
-     ["interests", "'zz-unknown'", "not in interests.toml", "known:", "nature"]),
+    (
+        "unknown-interest",
+        key(BEAT, "interests", '["music", "zz-unknown"]'),
+        BEAT,
+        ["interests", "'zz-unknown'", "not in interests.toml", "known:", "nature"],
+    ),
     ("no-interest", key(BEAT, "interests", "[]"), BEAT, ["interests", "at least one"]),
-    ("folder-not-in-interests", key(BEAT, "interests", '["nature"]'), BEAT,
-     ["interests", "must include 'music'"]),
-    ("bad-level", key(BEAT, "level", '"expert"'), BEAT,
-     ["level", "'expert'", "beginner, intermediate, advanced"]),
-    ("bad-subject", key(BEAT, "subjects", '["history"]'), BEAT,
-     ["subjects", "'history'", "maths, science"]),
+    ("folder-not-in-interests", key(BEAT, "interests", '["nature"]'), BEAT, ["interests", "must include 'music'"]),
+    ("bad-level", key(BEAT, "level", '"expert"'), BEAT, ["level", "'expert'", "beginner, intermediate, advanced"]),
+    ("bad-subject", key(BEAT, "subjects", '["history"]'), BEAT, ["subjects", "'history'", "maths, science"]),
     ("no-subject", key(BEAT, "subjects", "[]"), BEAT, ["subjects", "at least one"]),
     ("minutes-too-few", key(BEAT, "minutes", "4"), BEAT, ["minutes", "= 4", "between 5 and 240"]),
     ("minutes-too-many", key(BEAT, "minutes", "241"), BEAT, ["minutes", "= 241", "5 and 240"]),
@@ -131,56 +129,103 @@ BROKEN: list[tuple[str, Break, str, list[str]]] = [
     ("version-too-long", key(BEAT, "version", '"1.2.3.4.5"'), BEAT, ["version", "'1.2.3.4.5'"]),
     ("version-number", key(BEAT, "version", "1.0"), BEAT, ["version", "must be text in quotes", "1.0"]),
     ("version-newline", key(BEAT, "version", '"1.0\\n"'), BEAT, ["version", "'1.0\\n'"]),
-    ("id-not-folder", key(BEAT, "id", '"beat-lab-2"'), BEAT,
-     ["id", "'beat-lab-2'", "folder name 'beat-lab'"]),
-    ("notebook-missing", key(BEAT, "notebooks", '["nope.ipynb"]'), BEAT,
-     ["notebooks", "'nope.ipynb'", "is not a file"]),
-    ("notebook-dotdot", key(BEAT, "notebooks", '["../../nature/bird-count/bird-count.ipynb"]'),
-     BEAT, ["notebooks", "'../../nature/bird-count/bird-count.ipynb'", "relative path inside"]),
-    ("notebook-absolute", key(BEAT, "notebooks", '["/etc/beat.ipynb"]'), BEAT,
-     ["notebooks", "'/etc/beat.ipynb'", "relative path inside"]),
-    ("file-absolute", key(BIRDS, "files", '["/etc/passwd"]'), BIRDS,
-     ["files", "'/etc/passwd'", "relative path inside"]),
+    ("id-not-folder", key(BEAT, "id", '"beat-lab-2"'), BEAT, ["id", "'beat-lab-2'", "folder name 'beat-lab'"]),
+    (
+        "notebook-missing",
+        key(BEAT, "notebooks", '["nope.ipynb"]'),
+        BEAT,
+        ["notebooks", "'nope.ipynb'", "is not a file"],
+    ),
+    (
+        "notebook-dotdot",
+        key(BEAT, "notebooks", '["../../nature/bird-count/bird-count.ipynb"]'),
+        BEAT,
+        ["notebooks", "'../../nature/bird-count/bird-count.ipynb'", "relative path inside"],
+    ),
+    (
+        "notebook-absolute",
+        key(BEAT, "notebooks", '["/etc/beat.ipynb"]'),
+        BEAT,
+        ["notebooks", "'/etc/beat.ipynb'", "relative path inside"],
+    ),
+    (
+        "file-absolute",
+        key(BIRDS, "files", '["/etc/passwd"]'),
+        BIRDS,
+        ["files", "'/etc/passwd'", "relative path inside"],
+    ),
     ("file-hidden", hidden_file, BIRDS, ["files", "'data/.secret.csv'", "relative path inside"]),
     # Not the normal spelling of a path: the home would never match it, so every start
     # would copy over the learner's edit.
-    ("notebook-dot-slash", key(BEAT, "notebooks", '["./beat-lab.ipynb"]'), BEAT,
-     ["notebooks", "'./beat-lab.ipynb'", "relative path inside"]),
-    ("file-double-slash", key(BIRDS, "files", '["data//garden-birds.csv"]'), BIRDS,
-     ["files", "'data//garden-birds.csv'", "relative path inside"]),
-    ("file-trailing-slash", key(BIRDS, "files", '["data/garden-birds.csv/"]'), BIRDS,
-     ["files", "'data/garden-birds.csv/'", "relative path inside"]),
-    ("file-inner-dot", key(BIRDS, "files", '["data/./garden-birds.csv"]'), BIRDS,
-     ["files", "'data/./garden-birds.csv'", "relative path inside"]),
-    ("notebook-not-ipynb", key(BEAT, "notebooks", '["LICENSE.md"]'), BEAT,
-     ["notebooks", "'LICENSE.md'", "not a .ipynb"]),
+    (
+        "notebook-dot-slash",
+        key(BEAT, "notebooks", '["./beat-lab.ipynb"]'),
+        BEAT,
+        ["notebooks", "'./beat-lab.ipynb'", "relative path inside"],
+    ),
+    (
+        "file-double-slash",
+        key(BIRDS, "files", '["data//garden-birds.csv"]'),
+        BIRDS,
+        ["files", "'data//garden-birds.csv'", "relative path inside"],
+    ),
+    (
+        "file-trailing-slash",
+        key(BIRDS, "files", '["data/garden-birds.csv/"]'),
+        BIRDS,
+        ["files", "'data/garden-birds.csv/'", "relative path inside"],
+    ),
+    (
+        "file-inner-dot",
+        key(BIRDS, "files", '["data/./garden-birds.csv"]'),
+        BIRDS,
+        ["files", "'data/./garden-birds.csv'", "relative path inside"],
+    ),
+    (
+        "notebook-not-ipynb",
+        key(BEAT, "notebooks", '["LICENSE.md"]'),
+        BEAT,
+        ["notebooks", "'LICENSE.md'", "not a .ipynb"],
+    ),
     ("no-notebooks", key(BEAT, "notebooks", "[]"), BEAT, ["notebooks", "at least one"]),
-    ("teacher-notes-delivered", key(BEAT, "files", '["TEACHER.md"]'), BEAT,
-     ["files", "'TEACHER.md'", "for teachers"]),
+    ("teacher-notes-delivered", key(BEAT, "files", '["TEACHER.md"]'), BEAT, ["files", "'TEACHER.md'", "for teachers"]),
     ("listed-twice", key(BEAT, "files", '["beat-lab.ipynb"]'), BEAT, ["files", "twice"]),
     ("notebook-is-a-symlink", symlinked_notebook, BEAT, ["notebooks", "'beat-lab.ipynb'"]),
-    ("duplicate-id", duplicate_id, "nature/beat-lab/workbook.toml",
-     ["id 'beat-lab'", "music/beat-lab", "unique"]),
-    ("invalid-toml", write(BEAT, 'id = "beat-lab"\ntitle = \n'), BEAT,
-     ["not valid TOML", "line 2"]),
-    ("folder-without-workbook-toml", lambda root: (root / "music" / "drum-kit").mkdir(),
-     "music/drum-kit", ["without workbook.toml"]),
-    ("workbook-toml-removed", lambda root: (root / BEAT).unlink(), "music/beat-lab",
-     ["without workbook.toml"]),
-    ("missing-interests-toml", lambda root: (root / "interests.toml").unlink(), "interests.toml",
-     ["missing", "[interests.music]"]),
-    ("interests-invalid-toml", write("interests.toml", "[interests.music\n"), "interests.toml",
-     ["not valid TOML"]),
-    ("interests-no-table", write("interests.toml", 'music = "Music"\n'), "interests.toml",
-     ["[interests.<key>]"]),
-    ("interest-bad-key", write("interests.toml",
-                               '[interests.Music]\ntitle = "M"\ndescription = "d"\n'),
-     "interests.toml", ["'Music'", "lowercase"]),
-    ("interest-key-newline", write("interests.toml",
-                                   '[interests."music\\n"]\ntitle = "M"\ndescription = "d"\n'),
-     "interests.toml", ["'music\\n'", "lowercase"]),
-    ("interest-no-description", write("interests.toml", '[interests.music]\ntitle = "M"\n'),
-     "interests.toml", ["[interests.music]", "'title' and 'description'"]),
+    ("duplicate-id", duplicate_id, "nature/beat-lab/workbook.toml", ["id 'beat-lab'", "music/beat-lab", "unique"]),
+    ("invalid-toml", write(BEAT, 'id = "beat-lab"\ntitle = \n'), BEAT, ["not valid TOML", "line 2"]),
+    (
+        "folder-without-workbook-toml",
+        lambda root: (root / "music" / "drum-kit").mkdir(),
+        "music/drum-kit",
+        ["without workbook.toml"],
+    ),
+    ("workbook-toml-removed", lambda root: (root / BEAT).unlink(), "music/beat-lab", ["without workbook.toml"]),
+    (
+        "missing-interests-toml",
+        lambda root: (root / "interests.toml").unlink(),
+        "interests.toml",
+        ["missing", "[interests.music]"],
+    ),
+    ("interests-invalid-toml", write("interests.toml", "[interests.music\n"), "interests.toml", ["not valid TOML"]),
+    ("interests-no-table", write("interests.toml", 'music = "Music"\n'), "interests.toml", ["[interests.<key>]"]),
+    (
+        "interest-bad-key",
+        write("interests.toml", '[interests.Music]\ntitle = "M"\ndescription = "d"\n'),
+        "interests.toml",
+        ["'Music'", "lowercase"],
+    ),
+    (
+        "interest-key-newline",
+        write("interests.toml", '[interests."music\\n"]\ntitle = "M"\ndescription = "d"\n'),
+        "interests.toml",
+        ["'music\\n'", "lowercase"],
+    ),
+    (
+        "interest-no-description",
+        write("interests.toml", '[interests.music]\ntitle = "M"\n'),
+        "interests.toml",
+        ["[interests.music]", "'title' and 'description'"],
+    ),
 ]
 
 
@@ -191,10 +236,8 @@ def problem_about(problems: list[str], path: Path, words: list[str]) -> str:
     raise AssertionError(f"no problem names {path} with {words}; got:\n" + "\n".join(problems))
 
 
-@pytest.mark.parametrize(("how", "file", "words"), [b[1:] for b in BROKEN],
-                         ids=[b[0] for b in BROKEN])
-def test_each_mistake_is_named_with_its_file_and_key(
-        catalog: Path, how: Break, file: str, words: list[str]) -> None:
+@pytest.mark.parametrize(("how", "file", "words"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
+def test_each_mistake_is_named_with_its_file_and_key(catalog: Path, how: Break, file: str, words: list[str]) -> None:
     how(catalog)
     _catalog, problems = scan_catalog(catalog)
     problem = problem_about(problems, catalog / file, words)
@@ -203,8 +246,7 @@ def test_each_mistake_is_named_with_its_file_and_key(
     assert problem in str(raised.value) and raised.value.code == "bad-catalog"
 
 
-@pytest.mark.parametrize("what", ["missing-key", "notebook-dotdot", "invalid-toml",
-                                  "missing-interests-toml"])
+@pytest.mark.parametrize("what", ["missing-key", "notebook-dotdot", "invalid-toml", "missing-interests-toml"])
 def test_a_broken_workbook_is_left_out_and_the_rest_still_load(catalog: Path, what: str) -> None:
     how = next(b[1] for b in BROKEN if b[0] == what)
     how(catalog)
@@ -236,11 +278,21 @@ def test_good_versions_pass(catalog: Path, version: str) -> None:
     assert scan_catalog(catalog)[1] == []
 
 
-@pytest.mark.parametrize("what", ["missing-key", "unknown-interest", "notebook-dotdot",
-                                  "duplicate-id", "invalid-toml", "missing-interests-toml",
-                                  "folder-without-workbook-toml"])
+@pytest.mark.parametrize(
+    "what",
+    [
+        "missing-key",
+        "unknown-interest",
+        "notebook-dotdot",
+        "duplicate-id",
+        "invalid-toml",
+        "missing-interests-toml",
+        "folder-without-workbook-toml",
+    ],
+)
 def test_clhub_catalog_check_fails_and_names_the_file(
-        catalog: Path, what: str, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog: Path, what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     how, file = next((b[1], b[2]) for b in BROKEN if b[0] == what)
     how(catalog)
     assert main(["catalog", "check", str(catalog)]) != 0
@@ -250,8 +302,7 @@ def test_clhub_catalog_check_fails_and_names_the_file(
     assert out.out == ""
 
 
-def test_clhub_catalog_check_of_a_missing_folder_says_so(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clhub_catalog_check_of_a_missing_folder_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "no-catalog"
     assert main(["catalog", "check", str(missing)]) != 0
     err = capsys.readouterr().err

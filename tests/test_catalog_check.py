@@ -31,15 +31,19 @@ from connected_learning.cli import main
 REPO = Path(__file__).resolve().parents[1]
 WORKBOOKS = REPO / "workbooks"
 
-EASY = ("## Step 1: Make a song\n\nRun the cell below. Pick a drum you like. Then press the big "
-        "green button. You will hear your beat. Try it again with a new drum. Which one do you like best?")
+EASY = (
+    "## Step 1: Make a song\n\nRun the cell below. Pick a drum you like. Then press the big "
+    "green button. You will hear your beat. Try it again with a new drum. Which one do you like best?"
+)
 # Long sentences full of long words: what a grant report reads like, not a workbook.
-HARD = ("The pedagogical infrastructure underpinning constructionist methodologies necessitates "
-        "comprehensive institutional commitment to interdisciplinary collaboration, whereby educators "
-        "systematically operationalize epistemological frameworks emphasizing autonomous knowledge "
-        "construction through computationally mediated artefacts. Consequently, administrative "
-        "stakeholders must reconceptualize assessment paradigms to accommodate heterogeneous "
-        "demonstrations of conceptual understanding.")
+HARD = (
+    "The pedagogical infrastructure underpinning constructionist methodologies necessitates "
+    "comprehensive institutional commitment to interdisciplinary collaboration, whereby educators "
+    "systematically operationalize epistemological frameworks emphasizing autonomous knowledge "
+    "construction through computationally mediated artefacts. Consequently, administrative "
+    "stakeholders must reconceptualize assessment paradigms to accommodate heterogeneous "
+    "demonstrations of conceptual understanding."
+)
 SOURCE = "`numbers.csv` was made up by the project for practice. Licence: CC0-1.0 (public domain).\n"
 
 
@@ -50,15 +54,20 @@ def jupyter_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def write_notebook(path: Path, cells: list[nbformat.NotebookNode]) -> Path:
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
+    nb = new_notebook(
+        cells=cells,
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
 
 
-def make_catalog(root: Path, notebooks: dict[str, list[nbformat.NotebookNode]] | None = None,
-                 summary: str = "Make a beat and share it with a friend.") -> Path:
+def make_catalog(
+    root: Path,
+    notebooks: dict[str, list[nbformat.NotebookNode]] | None = None,
+    summary: str = "Make a beat and share it with a friend.",
+) -> Path:
     """A one-workbook catalog at `root` (workbook `music/tiny`) that passes every check."""
     notebooks = notebooks or {"tiny.ipynb": [new_markdown_cell(EASY), new_code_cell("x = 6 * 7")]}
     root.mkdir(parents=True)
@@ -69,7 +78,8 @@ def make_catalog(root: Path, notebooks: dict[str, list[nbformat.NotebookNode]] |
     (folder / "workbook.toml").write_text(
         'id = "tiny"\ntitle = "Tiny"\nversion = "1.0"\ninterests = ["music"]\nsubjects = ["maths"]\n'
         f'level = "beginner"\nminutes = 10\nsummary = "{summary}"\nnotebooks = {json.dumps(list(notebooks))}\n'
-        'licence = "CC-BY-4.0"\n')
+        'licence = "CC-BY-4.0"\n'
+    )
     (folder / "LICENSE.md").write_text("CC-BY-4.0, by the Connected Learning Hub project.\n")
     (folder / "TEACHER.md").write_text("# Tiny\n\nGoals, time, how to run it, what good work looks like.\n")
     return root
@@ -106,25 +116,37 @@ def test_a_small_clean_catalog_runs_in_a_temporary_copy(tmp_path: Path) -> None:
     (folder / "data").mkdir()
     (folder / "data" / "numbers.csv").write_text("n\n1\n2\n")
     (folder / "data" / "SOURCE.md").write_text(SOURCE)
-    write_notebook(folder / "tiny.ipynb", [
-        new_markdown_cell(EASY),
-        new_code_cell("from pathlib import Path\n"
-                      f"assert Path.cwd() != Path({str(folder)!r}), 'runs in the repository folder'\n"
-                      "rows = Path('data/numbers.csv').read_text().split()\n"
-                      "assert rows == ['n', '1', '2'], rows\n"
-                      "Path('made-by-the-check.txt').write_text('hello')"),
-    ])
+    write_notebook(
+        folder / "tiny.ipynb",
+        [
+            new_markdown_cell(EASY),
+            new_code_cell(
+                "from pathlib import Path\n"
+                f"assert Path.cwd() != Path({str(folder)!r}), 'runs in the repository folder'\n"
+                "rows = Path('data/numbers.csv').read_text().split()\n"
+                "assert rows == ['n', '1', '2'], rows\n"
+                "Path('made-by-the-check.txt').write_text('hello')"
+            ),
+        ],
+    )
     before = files_under(folder)
     assert deep_check(load_catalog(root)) == []
     assert files_under(folder) == before
 
 
 def test_a_cell_that_raises_is_named_with_its_notebook_cell_and_error(tmp_path: Path) -> None:
-    root = make_catalog(tmp_path / "workbooks", {
-        "a.ipynb": [new_markdown_cell(EASY), new_code_cell("x = 1"), new_code_cell("x / 0"),
-                    new_code_cell("never = 'run'")],
-        "b.ipynb": [new_markdown_cell(EASY), new_code_cell("print(nope)")],
-    })
+    root = make_catalog(
+        tmp_path / "workbooks",
+        {
+            "a.ipynb": [
+                new_markdown_cell(EASY),
+                new_code_cell("x = 1"),
+                new_code_cell("x / 0"),
+                new_code_cell("never = 'run'"),
+            ],
+            "b.ipynb": [new_markdown_cell(EASY), new_code_cell("print(nope)")],
+        },
+    )
     a, b = folder_of(root) / "a.ipynb", folder_of(root) / "b.ipynb"
     a_id = nbformat.read(a, as_version=4).cells[2].id
     problems = deep_check(load_catalog(root), jobs=2)
@@ -134,11 +156,15 @@ def test_a_cell_that_raises_is_named_with_its_notebook_cell_and_error(tmp_path: 
     assert problems[1].startswith(f"{b}: cell 1 ") and "NameError: name 'nope' is not defined" in problems[1]
 
 
-@pytest.mark.parametrize("cells", [
-    ["import time\ntime.sleep(60)"],
-    # Each cell is quick; together they take longer than the notebook may.
-    ["import time\ntime.sleep(0.8)"] * 4,
-], ids=["one-slow-cell", "many-cells-add-up"])
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["import time\ntime.sleep(60)"],
+        # Each cell is quick; together they take longer than the notebook may.
+        ["import time\ntime.sleep(0.8)"] * 4,
+    ],
+    ids=["one-slow-cell", "many-cells-add-up"],
+)
 def test_a_notebook_that_runs_longer_than_the_timeout_is_a_problem(tmp_path: Path, cells: list[str]) -> None:
     root = make_catalog(tmp_path / "workbooks", {"slow.ipynb": [new_code_cell(c) for c in cells]})
     started = time.monotonic()
@@ -153,8 +179,10 @@ def test_a_notebook_that_runs_longer_than_the_timeout_is_a_problem(tmp_path: Pat
 
 
 def test_text_at_college_level_is_a_readability_problem(tmp_path: Path) -> None:
-    root = make_catalog(tmp_path / "workbooks", {"hard.ipynb": [
-        new_markdown_cell(EASY), new_markdown_cell(HARD), new_code_cell("x = 1")]})
+    root = make_catalog(
+        tmp_path / "workbooks",
+        {"hard.ipynb": [new_markdown_cell(EASY), new_markdown_cell(HARD), new_code_cell("x = 1")]},
+    )
     problems = deep_check(load_catalog(root), execute=False)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{folder_of(root) / 'hard.ipynb'}: the student-facing text")
@@ -165,18 +193,19 @@ def test_text_at_college_level_is_a_readability_problem(tmp_path: Path) -> None:
 
 def test_the_workbook_summary_counts_as_student_facing_text(tmp_path: Path) -> None:
     hard_summary = HARD.split(". ")[0].replace(",", "") + "."
-    root = make_catalog(tmp_path / "workbooks", {"short.ipynb": [new_markdown_cell("Have fun.")]},
-                        summary=hard_summary)
+    root = make_catalog(tmp_path / "workbooks", {"short.ipynb": [new_markdown_cell("Have fun.")]}, summary=hard_summary)
     problems = deep_check(load_catalog(root), execute=False)
     assert len(problems) == 1 and "short.ipynb: the student-facing text" in problems[0], problems
 
 
 def test_code_urls_and_markup_are_not_measured() -> None:
-    markdown = (EASY + "\n\n```python\nconfigure_interdisciplinary_assessment_infrastructure(heterogeneous_"
-                "demonstrations=True, epistemological_frameworks=institutional_commitment)\n```\n\n"
-                "Type `administrative_stakeholders.reconceptualize_assessment_paradigms()` and see.\n\n"
-                "Read more at <https://example.org/pedagogical-infrastructure/constructionist-methodologies>.\n\n"
-                "| drum | pattern |\n| --- | --- |\n| kick | `x...x...` |\n")
+    markdown = (
+        EASY + "\n\n```python\nconfigure_interdisciplinary_assessment_infrastructure(heterogeneous_"
+        "demonstrations=True, epistemological_frameworks=institutional_commitment)\n```\n\n"
+        "Type `administrative_stakeholders.reconceptualize_assessment_paradigms()` and see.\n\n"
+        "Read more at <https://example.org/pedagogical-infrastructure/constructionist-methodologies>.\n\n"
+        "| drum | pattern |\n| --- | --- |\n| kick | `x...x...` |\n"
+    )
     text = plain_text(markdown)
     assert "infrastructure" not in text and "https" not in text and "|" not in text and "#" not in text
     assert "Run the cell below." in text and "Make a song." in text
@@ -193,8 +222,10 @@ def test_a_workbook_without_license_md_is_a_problem(tmp_path: Path) -> None:
     root = make_catalog(tmp_path / "workbooks")
     (folder_of(root) / "LICENSE.md").unlink()
     problems = deep_check(load_catalog(root), execute=False)
-    assert problems == [f"{folder_of(root)}: LICENSE.md is missing; add one that states the licence of the "
-                        "content (CC-BY-4.0) and how to credit it."]
+    assert problems == [
+        f"{folder_of(root)}: LICENSE.md is missing; add one that states the licence of the "
+        "content (CC-BY-4.0) and how to credit it."
+    ]
     (folder_of(root) / "LICENSE").write_text("CC-BY-4.0\n")
     assert deep_check(load_catalog(root), execute=False) == []
 
@@ -203,8 +234,9 @@ def test_an_empty_licence_key_is_a_problem(tmp_path: Path) -> None:
     catalog = load_catalog(make_catalog(tmp_path / "workbooks"))
     tiny = dataclasses.replace(catalog.workbooks["tiny"], licence=" ")
     problems = deep_check(dataclasses.replace(catalog, workbooks={"tiny": tiny}), execute=False)
-    assert problems == [f"{folder_of(catalog.root) / 'workbook.toml'}: licence is empty; "
-                        'set it, e.g. licence = "CC-BY-4.0".']
+    assert problems == [
+        f'{folder_of(catalog.root) / "workbook.toml"}: licence is empty; set it, e.g. licence = "CC-BY-4.0".'
+    ]
 
 
 def test_data_without_a_source_file_naming_it_and_its_licence_is_a_problem(tmp_path: Path) -> None:
@@ -216,9 +248,10 @@ def test_data_without_a_source_file_naming_it_and_its_licence_is_a_problem(tmp_p
     assert len(problems) == 1 and problems[0].startswith(f"{data / 'numbers.csv'}: no SOURCE.md beside it")
     (data / "SOURCE.md").write_text("We counted these ourselves.\n")
     problems = deep_check(load_catalog(root), execute=False)
-    assert problems == [f"{data / 'SOURCE.md'}: does not name numbers.csv; say where that file comes from.",
-                        f"{data / 'SOURCE.md'}: names no licence; add one, "
-                        "e.g. \"Licence: CC0-1.0 (public domain)\"."]
+    assert problems == [
+        f"{data / 'SOURCE.md'}: does not name numbers.csv; say where that file comes from.",
+        f'{data / "SOURCE.md"}: names no licence; add one, e.g. "Licence: CC0-1.0 (public domain)".',
+    ]
     (data / "SOURCE.md").write_text(SOURCE)
     assert deep_check(load_catalog(root), execute=False) == []
 
@@ -230,12 +263,16 @@ def test_a_notebook_with_saved_outputs_or_execution_counts_is_a_problem(tmp_path
     root = make_catalog(tmp_path / "workbooks")
     path = folder_of(root) / "tiny.ipynb"
     nb = nbformat.read(path, as_version=4)
-    nb.cells.append(new_code_cell("print('hi')", execution_count=3, outputs=[
-        nbformat.v4.new_output("stream", name="stdout", text="hi\n")]))
+    nb.cells.append(
+        new_code_cell(
+            "print('hi')", execution_count=3, outputs=[nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+        )
+    )
     nbformat.write(nb, path)
     problems = deep_check(load_catalog(root), execute=False)
     assert len(problems) == 1 and problems[0].startswith(
-        f"{path}: cells 2 (counting from 0) have saved outputs or execution counts; clear them"), problems
+        f"{path}: cells 2 (counting from 0) have saved outputs or execution counts; clear them"
+    ), problems
 
 
 def test_missing_teacher_guide_kernelspec_cell_ids_and_saved_widget_state_are_problems(tmp_path: Path) -> None:
@@ -255,11 +292,21 @@ def test_missing_teacher_guide_kernelspec_cell_ids_and_saved_widget_state_are_pr
     assert "cells 1 (counting from 0) have no id" in problems[3]
 
 
-@pytest.mark.parametrize("content", [
-    "{ not json",
-    json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-                "cells": [{"cell_type": "banana", "id": "x", "metadata": {}, "source": ""}]}),
-], ids=["not-json", "not-a-valid-notebook"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{ not json",
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {},
+                "cells": [{"cell_type": "banana", "id": "x", "metadata": {}, "source": ""}],
+            }
+        ),
+    ],
+    ids=["not-json", "not-a-valid-notebook"],
+)
 def test_a_file_that_is_not_a_notebook_is_a_problem(tmp_path: Path, content: str) -> None:
     root = make_catalog(tmp_path / "workbooks")
     (folder_of(root) / "tiny.ipynb").write_text(content)
@@ -271,7 +318,8 @@ def test_a_file_that_is_not_a_notebook_is_a_problem(tmp_path: Path, content: str
 
 
 def test_clhub_catalog_check_runs_the_notebooks_and_exits_0_when_clean(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = make_catalog(tmp_path / "workbooks")
     assert main(["catalog", "check", str(root)]) == 0
     out = capsys.readouterr()
@@ -280,7 +328,8 @@ def test_clhub_catalog_check_runs_the_notebooks_and_exits_0_when_clean(
 
 
 def test_clhub_catalog_check_lists_every_problem_and_exits_1(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = make_catalog(tmp_path / "workbooks", {"hard.ipynb": [new_markdown_cell(HARD)]})
     (folder_of(root) / "LICENSE.md").unlink()
     assert main(["catalog", "check", "--no-execute", str(root)]) == 1
@@ -291,14 +340,16 @@ def test_clhub_catalog_check_lists_every_problem_and_exits_1(
 
 
 def test_clhub_catalog_check_no_execute_does_not_run_the_notebooks(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = make_catalog(tmp_path / "workbooks", {"boom.ipynb": [new_code_cell("1 / 0")]})
     assert main(["catalog", "check", "--no-execute", str(root)]) == 0
     assert "(notebooks not run)" in capsys.readouterr().out
 
 
 def test_clhub_catalog_check_reports_workbook_toml_problems_before_looking_inside(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = make_catalog(tmp_path / "workbooks")
     (folder_of(root) / "LICENSE.md").unlink()
     toml = folder_of(root) / "workbook.toml"

@@ -31,10 +31,17 @@ CLHUB = str(Path(sys.executable).parent / "clhub")
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    hub = make_hub({
-        "ana": ("student", ["g"]), "ben": ("student", ["g"]), "cai": ("student", ["g"]), "zed": ("student", ["h"]),
-        "tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "milo": ("mentor", ["g"]),
-    })
+    hub = make_hub(
+        {
+            "ana": ("student", ["g"]),
+            "ben": ("student", ["g"]),
+            "cai": ("student", ["g"]),
+            "zed": ("student", ["h"]),
+            "tess": ("teacher", ["g"]),
+            "ted": ("teacher", ["h"]),
+            "milo": ("mentor", ["g"]),
+        }
+    )
     for short, interests in (("ana", ["art"]), ("ben", ["music"])):
         s = hub.login(short)
         assert s.spawn_with_form(interests).status_code == 302
@@ -43,16 +50,18 @@ def hub(make_hub: Any) -> RunningHub:
 
 
 def token(hub: RunningHub, short: str) -> dict[str, str]:
-    r = hub.api.post(f"/users/{hub.name(short)}/tokens",
-                     json={"note": "classroom test", "expires_in": 600,
-                           "scopes": ["access:services!service=classroom"]})
+    r = hub.api.post(
+        f"/users/{hub.name(short)}/tokens",
+        json={"note": "classroom test", "expires_in": 600, "scopes": ["access:services!service=classroom"]},
+    )
     assert r.status_code == 201, r.text
     return {"Authorization": f"token {r.json()['token']}"}
 
 
 def api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
-    return requests.request(method, f"{hub.url}/services/classroom/api{path}", headers=token(hub, short),
-                            timeout=30, **kw)
+    return requests.request(
+        method, f"{hub.url}/services/classroom/api{path}", headers=token(hub, short), timeout=30, **kw
+    )
 
 
 def shared_dir(hub: RunningHub) -> Path:
@@ -63,8 +72,9 @@ def as_learner(hub: RunningHub, short: str, *cmd: str) -> subprocess.CompletedPr
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
     env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name, "CLHUB_DISPLAY_NAME": short.title()}
-    return subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60,
-                          preexec_fn=set_user_setuid(name))
+    return subprocess.run(
+        list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60, preexec_fn=set_user_setuid(name)
+    )
 
 
 def share(hub: RunningHub, short: str, title: str) -> str:
@@ -91,10 +101,12 @@ def test_the_spawner_makes_and_links_the_group_folder(hub: RunningHub) -> None:
 def test_a_report_from_the_learners_own_server_reaches_the_teacher(hub: RunningHub) -> None:
     piece = share(hub, "ben", "Drum solo")
     r = hub.api.post(f"/users/{hub.name('ana')}/tokens", json={"note": "kernel", "expires_in": 600})
-    code = ("import subprocess\n"
-            f"done = subprocess.run(['clhub', 'report', {piece!r}, '--reason', 'it has a rude word'], "
-            "capture_output=True, text=True)\n"
-            "print(done.returncode, done.stdout, done.stderr)\n")
+    code = (
+        "import subprocess\n"
+        f"done = subprocess.run(['clhub', 'report', {piece!r}, '--reason', 'it has a rude word'], "
+        "capture_output=True, text=True)\n"
+        "print(done.returncode, done.stdout, done.stderr)\n"
+    )
     out = run_code(hub.url, hub.name("ana"), r.json()["token"], code)
     assert out.startswith("0 Reported"), out
     reports = api(hub, "tess", "GET", f"/groups/{hub.name('g')}/reports")
@@ -115,8 +127,7 @@ def test_only_members_report_and_only_the_groups_teacher_reads_reports(hub: Runn
         assert api(hub, who, "GET", f"/groups/{g}/reports").status_code == 403, who
     assert api(hub, "tess", "GET", f"/groups/{g}/reports").status_code == 200
     # Without a token: the service sends a browser to log in, never shows data.
-    anonymous = requests.get(f"{hub.url}/services/classroom/api/groups/{g}/reports", allow_redirects=False,
-                             timeout=30)
+    anonymous = requests.get(f"{hub.url}/services/classroom/api/groups/{g}/reports", allow_redirects=False, timeout=30)
     assert anonymous.status_code in (302, 403)
 
 
@@ -149,10 +160,14 @@ def test_the_teacher_hides_unhides_and_deletes_while_others_get_403(hub: Running
 def test_the_service_refuses_path_tricks(hub: RunningHub) -> None:
     g = hub.name("g")
     piece = share(hub, "ana", "Safe")
-    for path in (f"/groups/{g}/pieces/..%2f..%2f..%2fetc/hide", f"/groups/{g}/pieces/%2e%2e/hide",
-                 f"/groups/{g}/pieces/{piece}/feedback/..%2fpiece.json/hide",
-                 f"/groups/{g}/pieces/{piece}/feedback/piece.json/hide",
-                 "/groups/..%2f..%2fhub/pieces", "/groups/%2e%2e/reports"):
+    for path in (
+        f"/groups/{g}/pieces/..%2f..%2f..%2fetc/hide",
+        f"/groups/{g}/pieces/%2e%2e/hide",
+        f"/groups/{g}/pieces/{piece}/feedback/..%2fpiece.json/hide",
+        f"/groups/{g}/pieces/{piece}/feedback/piece.json/hide",
+        "/groups/..%2f..%2fhub/pieces",
+        "/groups/%2e%2e/reports",
+    ):
         r = api(hub, "tess", "POST" if path.endswith("hide") else "GET", path)
         assert r.status_code in (403, 404), (path, r.status_code)
     assert (shared_dir(hub) / piece / "piece.json").is_file()
@@ -185,16 +200,16 @@ def test_the_teachers_buttons_hide_and_delete(hub: RunningHub) -> None:
     assert not (shared_dir(hub) / piece).exists()
     r = s.http.post(act, data={"action": "delete", "piece": piece}, allow_redirects=False, timeout=30)
     assert r.status_code == 403  # no XSRF token: a forged form from another site does nothing
-    r = s.http.post(act, data={"_xsrf": xsrf, "action": "delete", "piece": piece}, allow_redirects=False,
-                    timeout=30)
+    r = s.http.post(act, data={"_xsrf": xsrf, "action": "delete", "piece": piece}, allow_redirects=False, timeout=30)
     assert r.status_code == 302
     assert piece not in [p["id"] for p in api(hub, "tess", "GET", f"/groups/{g}/pieces").json()["pieces"]]
     # A student with a valid XSRF token of their own is still refused: the role decides.
     student = hub.login("ben")
     student.http.get(f"{hub.url}/services/classroom/", timeout=30)
     own_xsrf = next(c.value for c in student.http.cookies if c.name == "_xsrf" and "classroom" in c.path)
-    r = student.http.post(act, data={"_xsrf": own_xsrf, "action": "delete", "piece": "x"},
-                          allow_redirects=False, timeout=30)
+    r = student.http.post(
+        act, data={"_xsrf": own_xsrf, "action": "delete", "piece": "x"}, allow_redirects=False, timeout=30
+    )
     assert r.status_code == 403 and "do not teach" in r.text
 
 
@@ -233,8 +248,9 @@ def hub_api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> r
     """The hub's REST API with a token that has all of `short`'s permissions."""
     r = hub.api.post(f"/users/{hub.name(short)}/tokens", json={"note": "rbac test", "expires_in": 600})
     assert r.status_code == 201, r.text
-    return requests.request(method, f"{hub.url}/hub/api{path}", timeout=60,
-                            headers={"Authorization": f"token {r.json()['token']}"}, **kw)
+    return requests.request(
+        method, f"{hub.url}/hub/api{path}", timeout=60, headers={"Authorization": f"token {r.json()['token']}"}, **kw
+    )
 
 
 def test_a_teacher_manages_their_group_only_and_makes_nobody_admin(hub: RunningHub) -> None:

@@ -23,20 +23,27 @@ HEADER = "username,display_name,group,role,password\n"
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    return make_hub({"tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "ana": ("student", ["g"]),
-                     "zed": ("student", ["h"])})
+    return make_hub(
+        {"tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "ana": ("student", ["g"]), "zed": ("student", ["h"])}
+    )
 
 
 def token(hub: RunningHub, name: str) -> dict[str, str]:
-    r = hub.api.post(f"/users/{name}/tokens", json={"note": "roster test", "expires_in": 600,
-                                                     "scopes": ["access:services!service=classroom"]})
+    r = hub.api.post(
+        f"/users/{name}/tokens",
+        json={"note": "roster test", "expires_in": 600, "scopes": ["access:services!service=classroom"]},
+    )
     assert r.status_code == 201, r.text
     return {"Authorization": f"token {r.json()['token']}"}
 
 
 def upload(hub: RunningHub, name: str, csv_text: str) -> requests.Response:
-    return requests.post(f"{hub.url}/services/classroom/api/roster", data=csv_text.encode(),
-                         headers={**token(hub, name), "Content-Type": "text/csv"}, timeout=300)
+    return requests.post(
+        f"{hub.url}/services/classroom/api/roster",
+        data=csv_text.encode(),
+        headers={**token(hub, name), "Content-Type": "text/csv"},
+        timeout=300,
+    )
 
 
 def remember(hub: RunningHub, users: list[str], groups: list[str]) -> None:
@@ -63,22 +70,32 @@ def test_a_class_of_thirty_imports_and_logs_in_with_the_slips(hub: RunningHub) -
         assert pwd.getpwnam(name).pw_dir.endswith(f"/{name}")
     names = json.loads((hub.data_dir / "hub" / "display-names.json").read_text())
     assert names[students[3]] == "Student 3 M."
-    assert [r["users"] for r in site_roles(hub.data_dir / "hub" / "site-roles.json") if r["name"] == f"teacher-{k}"] \
-        == [[teacher]]
+    assert [
+        r["users"] for r in site_roles(hub.data_dir / "hub" / "site-roles.json") if r["name"] == f"teacher-{k}"
+    ] == [[teacher]]
     s = hub.session()
     assert s.login(students[7], passwords[students[7]]).status_code == 302
     assert hub.session().login(students[7], "not-the-password").status_code != 302
     # The new teacher teaches the new group at once, without a hub restart.
-    reports = requests.get(f"{hub.url}/services/classroom/api/groups/{k}/reports", headers=token(hub, teacher),
-                           timeout=30)
+    reports = requests.get(
+        f"{hub.url}/services/classroom/api/groups/{k}/reports", headers=token(hub, teacher), timeout=30
+    )
     assert reports.status_code == 200, reports.text
 
 
 def test_three_bad_rows_create_nothing_and_each_is_named(hub: RunningHub) -> None:
     m = hub.name("m")
     good = [f"{hub.name(f'm{i}')},M {i},{m},student," for i in range(5)]
-    lines = [HEADER.strip(), *good[:2], f"Bad Name,X,{m},student,", good[2],
-             f"{hub.name('m9')},,{m},student,", good[3], f"{hub.name('m8')},Y,{m},wizard,", good[4]]
+    lines = [
+        HEADER.strip(),
+        *good[:2],
+        f"Bad Name,X,{m},student,",
+        good[2],
+        f"{hub.name('m9')},,{m},student,",
+        good[3],
+        f"{hub.name('m8')},Y,{m},wizard,",
+        good[4],
+    ]
     before = sorted(u["name"] for u in hub.api.get("/users").json())
     r = upload(hub, hub.admin, "\n".join(lines) + "\n")
     assert r.status_code == 422, r.text
@@ -125,8 +142,12 @@ def test_a_reset_password_is_temporary_until_the_learner_chooses_one(hub: Runnin
     page = s.http.get(f"{hub.url}/hub/change-password")
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
     mine = "my-own-secret-9"
-    form = {"old_password": temporary, "new_password": mine, "new_password_confirmation": mine,
-            "_xsrf": xsrf.group(1) if xsrf else s.xsrf()}
+    form = {
+        "old_password": temporary,
+        "new_password": mine,
+        "new_password_confirmation": mine,
+        "_xsrf": xsrf.group(1) if xsrf else s.xsrf(),
+    }
     r = s.http.post(f"{hub.url}/hub/change-password", data=form, allow_redirects=False)
     assert r.status_code == 200 and "changed successfully" in r.text
     fresh = hub.session()
@@ -143,12 +164,20 @@ def test_the_teachers_page_shows_the_upload_form_and_prints_slips(hub: RunningHu
     pupil = hub.name("pupil")
     remember(hub, [pupil], [])
     csv_text = HEADER + f"{pupil},<script>alert(1)</script>,{hub.name('g')},student,\n"
-    r = s.http.post(f"{hub.url}/services/classroom/roster", data={"_xsrf": xsrf},
-                    files={"classlist": ("class.csv", csv_text.encode(), "text/csv")}, timeout=300)
+    r = s.http.post(
+        f"{hub.url}/services/classroom/roster",
+        data={"_xsrf": xsrf},
+        files={"classlist": ("class.csv", csv_text.encode(), "text/csv")},
+        timeout=300,
+    )
     assert r.status_code == 200, r.text[:500]
     assert pupil in r.text and "<svg" in r.text and "<script>alert(1)</script>" not in r.text
-    bad = s.http.post(f"{hub.url}/services/classroom/roster", data={"_xsrf": xsrf},
-                      files={"classlist": ("c.csv", b"user,name\nx,y\n", "text/csv")}, timeout=60)
+    bad = s.http.post(
+        f"{hub.url}/services/classroom/roster",
+        data={"_xsrf": xsrf},
+        files={"classlist": ("c.csv", b"user,name\nx,y\n", "text/csv")},
+        timeout=60,
+    )
     assert bad.status_code == 422 and "Nothing was created" in bad.text
 
 
@@ -166,12 +195,18 @@ def test_clhub_roster_import_uses_the_same_service(hub: RunningHub, tmp_path: An
     r = hub.api.post(f"/users/{hub.admin}/tokens", json={"note": "cli", "expires_in": 600})
     env = {**os.environ, "CLHUB_SITE": str(hub.site_file), "CLHUB_TOKEN": r.json()["token"]}
     slips_file = tmp_path / "slips.html"
-    done = subprocess.run([clhub, "roster", "import", str(listing), "--slips", str(slips_file)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [clhub, "roster", "import", str(listing), "--slips", str(slips_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "1 new account(s)" in done.stdout and cli in slips_file.read_text()
     assert oct(slips_file.stat().st_mode & 0o777) == "0o600"
     listing.write_text(HEADER + "Not Valid,X,g,student,\n")
-    done = subprocess.run([clhub, "roster", "import", str(listing)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [clhub, "roster", "import", str(listing)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 2 and "line 2:" in done.stderr and "nothing was created" in done.stderr

@@ -29,8 +29,9 @@ pytestmark = pytest.mark.integration
 CLHUB = str(Path(sys.executable).parent / "clhub")
 
 
-def _start_demo(data_dir: Path, port: int, password: str | None, out: Path,
-                as_user: str | None = None) -> subprocess.Popen[str]:
+def _start_demo(
+    data_dir: Path, port: int, password: str | None, out: Path, as_user: str | None = None
+) -> subprocess.Popen[str]:
     env = dict(os.environ, CLHUB_PORT=str(port), CLHUB_DATA_DIR=str(data_dir))
     env.pop("CLHUB_DEMO_PASSWORD", None)
     if password:
@@ -40,8 +41,15 @@ def _start_demo(data_dir: Path, port: int, password: str | None, out: Path,
         env.update(HOME=str(data_dir), USER=as_user)
         become = set_user_setuid(as_user, chdir=False)
     with open(out, "w") as f:
-        return subprocess.Popen([CLHUB, "demo"], env=env, stdout=f, stderr=subprocess.STDOUT,
-                                text=True, cwd=data_dir if as_user else REPO, preexec_fn=become)
+        return subprocess.Popen(
+            [CLHUB, "demo"],
+            env=env,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=data_dir if as_user else REPO,
+            preexec_fn=become,
+        )
 
 
 def _group_processes(pgid: int) -> list[str]:
@@ -132,8 +140,9 @@ def test_the_demo_of_an_ordinary_user_puts_each_server_on_its_own_host() -> None
         shutil.chown(data_dir, user)
     port = free_port()
     url = f"http://localhost:{port}"
-    proc = _start_demo(data_dir, port, "a-demo-password-1", data_dir / "demo.log",
-                       as_user=user if os.geteuid() == 0 else None)
+    proc = _start_demo(
+        data_dir, port, "a-demo-password-1", data_dir / "demo.log", as_user=user if os.geteuid() == 0 else None
+    )
     try:
         launch.wait_for_hub(url, proc, timeout=90)
         ana = HubSession(url)
@@ -149,8 +158,9 @@ def test_the_demo_of_an_ordinary_user_puts_each_server_on_its_own_host() -> None
         page = tess.http.get(f"{url}/services/classroom/", timeout=60)
         assert page.status_code == 200 and page.url == f"{url}/services/classroom/", page.url
         assert (data_dir / "homes" / "ana" / "workbooks" / "beat-lab").is_dir()
-        server = [p for p in _processes_using(data_dir) if b"jupyterhub-singleuser" in
-                  Path(f"/proc/{p}/cmdline").read_bytes()]
+        server = [
+            p for p in _processes_using(data_dir) if b"jupyterhub-singleuser" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
         assert len(server) == 1 and Path(f"/proc/{server[0]}").stat().st_uid == pwd.getpwnam(user).pw_uid
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

@@ -43,8 +43,9 @@ UNSAFE = ("post", "put", "patch", "delete")
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    hub = make_hub({"ana": ("student", ["g"]), "ben": ("student", ["g"]), "cai": ("student", ["g"]),
-                    "tess": ("teacher", ["g"])})
+    hub = make_hub(
+        {"ana": ("student", ["g"]), "ben": ("student", ["g"]), "cai": ("student", ["g"]), "tess": ("teacher", ["g"])}
+    )
     for short, interests in (("ana", ["art"]), ("ben", ["music"])):
         s = hub.login(short)
         assert s.spawn_with_form(interests).status_code == 302
@@ -62,8 +63,17 @@ class Teacher:
         assert page.status_code == 200, page.text[:300]
         self.xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
 
-    def send(self, method: str, path: str, *, xsrf: bool, form: dict[str, str] | None = None,
-             files: Any = None, json_body: Any = None, data: bytes | None = None) -> requests.Response:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        xsrf: bool,
+        form: dict[str, str] | None = None,
+        files: Any = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+    ) -> requests.Response:
         """`method` on `path` with this browser's cookies and a forged Authorization header."""
         headers = dict(FORGED)
         body = dict(form) if form is not None else None
@@ -72,14 +82,23 @@ class Teacher:
                 body["_xsrf"] = self.xsrf
             else:
                 headers["X-XSRFToken"] = self.xsrf
-        return self.session.http.request(method, self.hub.url + path, headers=headers, data=body if body is not None
-                                         else data, files=files, json=json_body, allow_redirects=False, timeout=120)
+        return self.session.http.request(
+            method,
+            self.hub.url + path,
+            headers=headers,
+            data=body if body is not None else data,
+            files=files,
+            json=json_body,
+            allow_redirects=False,
+            timeout=120,
+        )
 
 
 def refused_for_xsrf(r: requests.Response) -> bool:
     """Refused by the XSRF check (JupyterHub's words for it), not by the handler."""
-    return r.status_code == 403 and any(why in r.text for why in ("argument missing", "argument invalid",
-                                                                  "XSRF cookie does not match"))
+    return r.status_code == 403 and any(
+        why in r.text for why in ("argument missing", "argument invalid", "XSRF cookie does not match")
+    )
 
 
 def token(hub: RunningHub, short: str, scopes: list[str] | None = None) -> dict[str, str]:
@@ -104,8 +123,9 @@ def as_learner(hub: RunningHub, short: str, *cmd: str, display: str) -> subproce
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
     env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name, "CLHUB_DISPLAY_NAME": display}
-    return subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60,
-                          preexec_fn=set_user_setuid(name))
+    return subprocess.run(
+        list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60, preexec_fn=set_user_setuid(name)
+    )
 
 
 def share(hub: RunningHub, short: str, file: str, text: str, title: str, display: str) -> str:
@@ -160,8 +180,11 @@ def handler_of(path: str) -> type:
 def test_every_state_changing_endpoint_of_the_classroom_wants_the_xsrf_token(hub: RunningHub) -> None:
     requests_ = every_unsafe_request(hub)
     # The list reaches every handler that changes something: a new one must join it.
-    changing = {cls for _, cls in classroom.routes(PREFIX)
-                if any(getattr(cls, m) is not getattr(web.RequestHandler, m) for m in UNSAFE)}
+    changing = {
+        cls
+        for _, cls in classroom.routes(PREFIX)
+        if any(getattr(cls, m) is not getattr(web.RequestHandler, m) for m in UNSAFE)
+    }
     assert changing <= {handler_of(path) for _, path, _ in requests_}
     teacher = Teacher(hub, "tess")
     for method, path, kw in requests_:
@@ -184,18 +207,30 @@ def test_a_forged_header_resets_no_password_and_creates_no_account(hub: RunningH
     remember(hub, *forged)
     csv_of = {name: (HEADER + f"{name},Forged F.,{g},student,\n").encode() for name in forged}
     assert refused_for_xsrf(teacher.send("POST", f"{PREFIX}api/roster", xsrf=False, data=csv_of[forged[0]]))
-    assert refused_for_xsrf(teacher.send("POST", f"{PREFIX}roster", xsrf=False, form={},
-                                         files={"classlist": ("c.csv", csv_of[forged[1]], "text/csv")}))
+    assert refused_for_xsrf(
+        teacher.send(
+            "POST",
+            f"{PREFIX}roster",
+            xsrf=False,
+            form={},
+            files={"classlist": ("c.csv", csv_of[forged[1]], "text/csv")},
+        )
+    )
     for name in forged[:2]:
         assert hub.api.get(f"/users/{name}").status_code == 404, name
     assert hub.api.get(f"/groups/{g}").json()["users"] == sorted(hub.name(s) for s in ("ana", "ben", "cai", "tess"))
 
     # Controls: the teacher's own page (the session's XSRF token) and a script (a real token, no cookie).
-    made = teacher.send("POST", f"{PREFIX}roster", xsrf=True, form={},
-                        files={"classlist": ("c.csv", csv_of[forged[1]], "text/csv")})
+    made = teacher.send(
+        "POST", f"{PREFIX}roster", xsrf=True, form={}, files={"classlist": ("c.csv", csv_of[forged[1]], "text/csv")}
+    )
     assert made.status_code == 200 and forged[1] in made.text, made.text[:300]
-    script = requests.post(hub.url + f"{PREFIX}api/roster", data=csv_of[forged[2]], timeout=300,
-                           headers={**classroom_token(hub, "tess"), "Content-Type": "text/csv"})
+    script = requests.post(
+        hub.url + f"{PREFIX}api/roster",
+        data=csv_of[forged[2]],
+        timeout=300,
+        headers={**classroom_token(hub, "tess"), "Content-Type": "text/csv"},
+    )
     assert script.status_code == 201, script.text
     assert {forged[1], forged[2]} <= set(hub.api.get(f"/groups/{g}").json()["users"])
     reset = teacher.send("POST", reset_api, xsrf=True)
@@ -247,13 +282,15 @@ def test_the_hubs_interests_page_wants_the_xsrf_token(hub: RunningHub) -> None:
     attack = s.http.post(url, data={"interests": ["music"]}, headers=FORGED, allow_redirects=False, timeout=30)
     assert attack.status_code == 403, attack.text[:300]
     assert interests_store.read(str(interests), ana) == ["art"]
-    control = s.http.post(url, data={"interests": ["nature"], "_xsrf": s.xsrf()}, headers=FORGED,
-                          allow_redirects=False, timeout=30)
+    control = s.http.post(
+        url, data={"interests": ["nature"], "_xsrf": s.xsrf()}, headers=FORGED, allow_redirects=False, timeout=30
+    )
     assert control.status_code == 200 and "Saved" in control.text, control.text[:300]
     assert interests_store.read(str(interests), ana) == ["nature"]
     # The hub's pages take no token at all (only its API does): a real one, without the cookie, gets nothing.
-    script = requests.post(url, data={"interests": ["art"]}, headers=token(hub, "ana"), allow_redirects=False,
-                           timeout=30)
+    script = requests.post(
+        url, data={"interests": ["art"]}, headers=token(hub, "ana"), allow_redirects=False, timeout=30
+    )
     assert script.status_code in (302, 403), script.text[:300]
     assert interests_store.read(str(interests), ana) == ["nature"]
 
@@ -304,8 +341,9 @@ def test_a_piece_with_a_forged_author_shows_the_class_lists_name_everywhere(hub:
     remember(hub, dot, eve)
     teacher = classroom_token(hub, "tess")
     names = (HEADER + f"{dot},Dot M.,{g},student,\n{eve},Eve K.,{g},student,\n").encode()
-    r = requests.post(hub.url + f"{PREFIX}api/roster", data=names, headers={**teacher, "Content-Type": "text/csv"},
-                      timeout=300)
+    r = requests.post(
+        hub.url + f"{PREFIX}api/roster", data=names, headers={**teacher, "Content-Type": "text/csv"}, timeout=300
+    )
     assert r.status_code == 201, r.text
     for slip in r.json()["slips"]:
         s = hub.session()
@@ -315,9 +353,11 @@ def test_a_piece_with_a_forged_author_shows_the_class_lists_name_everywhere(hub:
     # dot's process calls her "Teacher Smith"; then she rewrites her piece.json to say it is eve's.
     piece = share(hub, "dot", "street.md", "# Our street\n\nBirds and buses.\n", "Our street", display="Teacher Smith")
     meta_file = folders.peer_review_dir(hub.data_dir, g) / piece / "piece.json"
-    forge = (f"import json, os; p = {str(meta_file)!r}; m = json.load(open(p)); "
-             f"m.update(author={eve!r}, author_display='Teacher Smith'); "
-             "json.dump(m, open(p + '.x', 'w')); os.replace(p + '.x', p)")
+    forge = (
+        f"import json, os; p = {str(meta_file)!r}; m = json.load(open(p)); "
+        f"m.update(author={eve!r}, author_display='Teacher Smith'); "
+        "json.dump(m, open(p + '.x', 'w')); os.replace(p + '.x', p)"
+    )
     assert as_learner(hub, "dot", sys.executable, "-c", forge, display="Teacher Smith").returncode == 0
     given = as_learner(hub, "eve", CLHUB, "feedback", piece, "--works", "I like the buses", display="Teacher Smith")
     assert given.returncode == 0, given.stderr
@@ -342,12 +382,17 @@ def test_a_piece_with_a_forged_author_shows_the_class_lists_name_everywhere(hub:
 
     # Families: dot proposes it, the teacher approves; the page and the group's gallery name her truly.
     api = f"{hub.url}{PREFIX}api/groups/{g}/showcase"
-    proposed = requests.post(f"{api}/proposals", headers=classroom_token(hub, "dot"), timeout=60,
-                             json={"piece": piece, "title": "Our street", "description": "Birds and buses."})
+    proposed = requests.post(
+        f"{api}/proposals",
+        headers=classroom_token(hub, "dot"),
+        timeout=60,
+        json={"piece": piece, "title": "Our street", "description": "Birds and buses."},
+    )
     assert proposed.status_code == 201 and proposed.json()["author_display"] == "Dot M.", proposed.text
     assert requests.post(f"{api}/consent/{dot}", json={"given": True}, headers=teacher, timeout=60).status_code == 200
-    approved = requests.post(f"{api}/proposals/{proposed.json()['id']}/approve", json={"lang": "en"},
-                             headers=teacher, timeout=120)
+    approved = requests.post(
+        f"{api}/proposals/{proposed.json()['id']}/approve", json={"lang": "en"}, headers=teacher, timeout=120
+    )
     assert approved.status_code == 200, approved.text
     family = requests.get(hub.url + approved.json()["link"], timeout=30)
     assert family.status_code == 200 and "Dot M." in family.text and "Teacher Smith" not in family.text

@@ -45,23 +45,36 @@ PY = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": 
 
 
 def _meta(grade_id: str, *, grade: bool, points: int = 0) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": grade, "schema_version": 3,
-            "solution": not grade, "task": False}
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": grade,
+        "schema_version": 3,
+        "solution": not grade,
+        "task": False,
+    }
     if grade:
         meta["points"] = points
     return {"nbgrader": meta}
 
 
 def _source_notebook() -> nbformat.NotebookNode:
-    return new_notebook(metadata=PY, cells=[
-        new_markdown_cell("Two questions."),
-        new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", metadata=_meta("answer", grade=False)),
-        new_code_cell("assert answer == 42", metadata=_meta("test-answer", grade=True, points=2)),
-        new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                      metadata=_meta("double", grade=False)),
-        new_code_cell("assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n"
-                      "### END HIDDEN TESTS", metadata=_meta("test-double", grade=True, points=1)),
-    ])
+    return new_notebook(
+        metadata=PY,
+        cells=[
+            new_markdown_cell("Two questions."),
+            new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", metadata=_meta("answer", grade=False)),
+            new_code_cell("assert answer == 42", metadata=_meta("test-answer", grade=True, points=2)),
+            new_code_cell(
+                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                metadata=_meta("double", grade=False),
+            ),
+            new_code_cell(
+                "assert double(2) == 4\n### BEGIN HIDDEN TESTS\nassert double(5) == 10\n### END HIDDEN TESTS",
+                metadata=_meta("test-double", grade=True, points=1),
+            ),
+        ],
+    )
 
 
 def _submit(course: Path, student: str, answer: str | None, double: str | None) -> None:
@@ -183,6 +196,7 @@ def graded(template: Path, environment: Path) -> tuple[Path, Path, dict[str, flo
 
 # The planner and the lock: no nbgrader, no kernel.
 
+
 @pytest.mark.parametrize("name", ["../ana", "ana/../../etc", "Ana", "ana ", "", ".ana", "ana\n", "a" * 32])
 def test_a_bad_student_name_is_refused_before_anything_is_graded(tmp_path: Path, name: str) -> None:
     (tmp_path / "gradebook.db").touch()
@@ -247,6 +261,7 @@ def test_the_gradebook_lock_excludes_other_holders_and_is_reentrant(tmp_path: Pa
 
 # Real nbgrader, real kernels.
 
+
 @pytest.mark.integration
 def test_parallel_scores_are_nbgraders_sequential_scores(graded: tuple) -> None:
     course, sequential, results = graded
@@ -286,8 +301,9 @@ def test_the_gradebook_holds_every_score_exactly_once(graded: tuple) -> None:
     keys = [(student, notebook, cell) for student, notebook, cell, _, _ in grades]
     assert len(keys) == len(set(keys))
     graded_ok = [s for s, outcome in results.items() if isinstance(outcome, float) or s == "fay"]
-    assert {k for k in keys if k[0] in graded_ok} == {(s, QUIZ, c) for s in graded_ok
-                                                      for c in ("test-answer", "test-double")}
+    assert {k for k in keys if k[0] in graded_ok} == {
+        (s, QUIZ, c) for s in graded_ok for c in ("test-answer", "test-double")
+    }
     assert _scores(course) == {**{s: d for s, (_, _, d) in GOOD.items()}, "eve": 0.0, "fay": 1.0}
     assert GradebookLock(course).acquire(timeout=0)  # nobody holds it any more
 
@@ -297,8 +313,12 @@ def test_a_submission_over_its_time_is_stopped_and_the_others_are_graded(templat
     course = environment / "deaf"
     shutil.copytree(template, course)
     # A loop that ignores nbgrader's interrupt: only the whole-submission limit stops it.
-    _submit(course, "gus", "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-            "while True:\n    time.sleep(0.1)", None)
+    _submit(
+        course,
+        "gus",
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)",
+        None,
+    )
 
     results = autograde_all(course, QUIZ, ["gus", "ana", "ben"], workers=2, timeout=120, submission_timeout=15)
 
@@ -370,11 +390,16 @@ def test_a_submission_runs_fenced_and_still_gets_its_score(template: Path, envir
     public.chmod(0o644)
     # The "hub" and another address of this machine: listeners that accept from outside the fence.
     hub_port, other = _listener("127.0.0.1"), _listener("127.0.0.2")
-    attack = ATTACK.format(home=str(home), diary=str(home / "diary.txt"),
-                           secret=str(hub_dir / "jupyterhub_cookie_secret"), public=str(public),
-                           gradebook=str(course / "gradebook.db"),
-                           submitted=str(course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb"),
-                           port=hub_port.getsockname()[1], other_port=other.getsockname()[1])
+    attack = ATTACK.format(
+        home=str(home),
+        diary=str(home / "diary.txt"),
+        secret=str(hub_dir / "jupyterhub_cookie_secret"),
+        public=str(public),
+        gradebook=str(course / "gradebook.db"),
+        submitted=str(course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb"),
+        port=hub_port.getsockname()[1],
+        other_port=other.getsockname()[1],
+    )
     _submit(course, "mal", attack, GOOD["ana"][1])
     before = (course / "submitted" / "mal" / QUIZ / f"{QUIZ}.ipynb").read_bytes()
 

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def hub(make_hub) -> RunningHub:
-    return make_hub({"ana": ("student", ["class"]), "ben": ("student", ["class"]),
-                     "cai": ("student", [])}, own_catalog=True)
+    return make_hub(
+        {"ana": ("student", ["class"]), "ben": ("student", ["class"]), "cai": ("student", [])}, own_catalog=True
+    )
 
 
 def _user_token(hub: RunningHub, short: str) -> str:
@@ -44,8 +45,10 @@ def test_unknown_interest_in_the_form_gets_400_and_changes_nothing(hub: RunningH
     s = hub.login("ana")
     r = s.spawn_with_form(["music", "../../etc"])
     assert r.status_code == 400
-    assert "&#39;../../etc&#39; is not an interest offered here" in r.text or \
-        "'../../etc' is not an interest offered here" in r.text
+    assert (
+        "&#39;../../etc&#39; is not an interest offered here" in r.text
+        or "'../../etc' is not an interest offered here" in r.text
+    )
     assert not (hub.data_dir / "hub" / "interests" / f"{hub.name('ana')}.json").exists()
     assert hub.api.get(f"/users/{hub.name('ana')}").json()["servers"] == {}
     # No interest at all is refused too.
@@ -82,8 +85,9 @@ def test_two_learners_log_in_and_get_their_workbooks(hub: RunningHub) -> None:
     r = ben.contents(hub.name("ben"), "workbooks/bird-count/data")
     assert "garden-birds.csv" in [c["name"] for c in r.json()["content"]]
     # The choice is remembered: no form on the next visit to the spawn page.
-    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ana')}.json").read_text()) == \
-        {"interests": ["music"]}
+    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ana')}.json").read_text()) == {
+        "interests": ["music"]
+    }
 
 
 def test_homes_are_private_and_servers_run_as_their_learner(hub: RunningHub) -> None:
@@ -131,8 +135,7 @@ def test_a_new_release_keeps_the_learners_edit_and_adds_new_files(hub: RunningHu
     ana.wait_ready(name)
     path = "workbooks/beat-lab/beat-lab.ipynb"
     nb = ana.contents(name, path).json()["content"]
-    nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": "MY OWN BEAT NOTES",
-                           "id": "mine"})
+    nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": "MY OWN BEAT NOTES", "id": "mine"})
     r = ana.lab_api("PUT", name, f"contents/{path}", json={"type": "notebook", "content": nb})
     assert r.status_code == 200, r.text
 
@@ -150,8 +153,7 @@ def test_a_new_release_keeps_the_learners_edit_and_adds_new_files(hub: RunningHu
     meta = re.sub(r"^files = .*$", "", meta, flags=re.M) + f"\nfiles = {json.dumps(files)}\n"
     meta_path.write_text(meta)
     release_nb = json.loads((folder / "beat-lab.ipynb").read_text())
-    release_nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "NEW IN 1.1",
-                                "id": "new11"})
+    release_nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "NEW IN 1.1", "id": "new11"})
     (folder / "beat-lab.ipynb").write_text(json.dumps(release_nb))
     (folder / "rhythms.csv").write_text("name,steps\nfour on the floor,x...x...x...x...\n")
     os.chmod(folder / "rhythms.csv", 0o644)
@@ -172,8 +174,9 @@ def test_a_new_release_keeps_the_learners_edit_and_adds_new_files(hub: RunningHu
 def test_the_spawn_page_reported_progress(hub: RunningHub) -> None:
     log = hub.log()
     assert f"{hub.name('ana')}: Copying your workbooks" in log
-    assert "Your workbooks are ready: 1 new file, 1 new version saved beside a file you changed" in log, \
+    assert "Your workbooks are ready: 1 new file, 1 new version saved beside a file you changed" in log, (
         "the second start of ana should have added rhythms.csv and placed beat-lab's new release beside her edit"
+    )
 
 
 def test_a_hub_restart_keeps_running_servers_and_their_files(hub: RunningHub) -> None:
@@ -198,12 +201,14 @@ def test_interests_page_changes_the_choice_and_refuses_bad_values(hub: RunningHu
     assert re.search(r'value="nature" checked', page.text)
     r = ben.post_form("/hub/interests", {"interests": ["nature", "zzz-unknown"]})
     assert r.status_code == 400 and "zzz-unknown" in r.text
-    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == \
-        {"interests": ["nature"]}
+    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == {
+        "interests": ["nature"]
+    }
     r = ben.post_form("/hub/interests", {"interests": ["nature", "music"]})
     assert r.status_code == 200 and "Saved" in r.text
-    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == \
-        {"interests": ["nature", "music"]}
+    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == {
+        "interests": ["nature", "music"]
+    }
 
 
 def test_logging_out_stops_the_server(hub: RunningHub) -> None:

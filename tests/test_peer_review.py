@@ -46,8 +46,11 @@ def folder(lab: Learners, group: str = "g") -> Path:
 
 
 def make_file(lab: Learners, short: str, rel: str, data: str = "RIFF fake wav") -> None:
-    done = lab.python(short, f"import pathlib; p = pathlib.Path({rel!r}); p.parent.mkdir(parents=True, "
-                             f"exist_ok=True); p.write_text({data!r})")
+    done = lab.python(
+        short,
+        f"import pathlib; p = pathlib.Path({rel!r}); p.parent.mkdir(parents=True, "
+        f"exist_ok=True); p.write_text({data!r})",
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -59,8 +62,11 @@ def share(lab: Learners, short: str, *paths: str, title: str) -> str:
 
 def attempt(lab: Learners, short: str, code: str) -> str:
     """Run `code` as the learner; return the name of the exception it raised, or 'ok'."""
-    wrapped = "try:\n" + textwrap.indent(textwrap.dedent(code), "    ") + \
-              "\n    print('ok')\nexcept Exception as e:\n    print(type(e).__name__)"
+    wrapped = (
+        "try:\n"
+        + textwrap.indent(textwrap.dedent(code), "    ")
+        + "\n    print('ok')\nexcept Exception as e:\n    print(type(e).__name__)"
+    )
     done = lab.python(short, wrapped)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -97,12 +103,14 @@ def test_a_peer_reads_a_piece_but_cannot_change_or_delete_it(lab: Learners) -> N
     assert stat.S_IMODE(info.st_mode) == 0o2750 and info.st_uid == os.stat(lab.home("ana")).st_uid
     wav = piece_dir / "v1" / "beat.wav"
     assert attempt(lab, "ben", f"assert open({str(wav)!r}).read() == 'my beat'") == "ok"
-    for code in (f"open({str(wav)!r}, 'w').write('mine now')",
-                 f"import os; os.unlink({str(wav)!r})",
-                 f"import os; os.rename({str(piece_dir)!r}, {str(piece_dir) + '-x'!r})",
-                 f"import shutil; shutil.rmtree({str(piece_dir)!r})",
-                 f"open({str(piece_dir / 'piece.json')!r}, 'w').write('{{}}')",
-                 f"open({str(piece_dir / 'v1' / 'extra.png')!r}, 'w').write('x')"):
+    for code in (
+        f"open({str(wav)!r}, 'w').write('mine now')",
+        f"import os; os.unlink({str(wav)!r})",
+        f"import os; os.rename({str(piece_dir)!r}, {str(piece_dir) + '-x'!r})",
+        f"import shutil; shutil.rmtree({str(piece_dir)!r})",
+        f"open({str(piece_dir / 'piece.json')!r}, 'w').write('{{}}')",
+        f"open({str(piece_dir / 'v1' / 'extra.png')!r}, 'w').write('x')",
+    ):
         assert attempt(lab, "ben", code) == "PermissionError", code
     done = lab.clhub("ben", "withdraw", piece)
     assert done.returncode != 0 and "Only the author" in done.stderr
@@ -138,13 +146,17 @@ def test_each_reviewer_owns_their_feedback_and_cannot_touch_anothers(lab: Learne
     feedback = folder(lab) / piece / "feedback"
     ben_file = feedback / f"{lab.name('ben')}.json"
     assert os.stat(ben_file).st_uid == os.stat(lab.home("ben")).st_uid
-    for code in (f"open({str(ben_file)!r}, 'w').write('{{}}')",
-                 f"import os; os.unlink({str(ben_file)!r})",
-                 f"import os; os.rename({str(ben_file)!r}, {str(ben_file) + '.x'!r})"):
+    for code in (
+        f"open({str(ben_file)!r}, 'w').write('{{}}')",
+        f"import os; os.unlink({str(ben_file)!r})",
+        f"import os; os.rename({str(ben_file)!r}, {str(ben_file) + '.x'!r})",
+    ):
         assert attempt(lab, "milo", code) == "PermissionError", code
     view = pieces.read_one(folder(lab), piece)
     assert [(e.reviewer, e.works, e.question, e.reaction) for e in view.feedback] == [
-        (lab.name("ben"), "cute", "", "love"), (lab.name("milo"), "", "how long did it take?", "")]
+        (lab.name("ben"), "cute", "", "love"),
+        (lab.name("milo"), "", "how long did it take?", ""),
+    ]
 
 
 def test_feedback_written_in_someone_elses_name_is_not_believed(lab: Learners) -> None:
@@ -165,9 +177,11 @@ def test_a_piece_shared_with_a_forged_author_shows_its_owners_name(lab: Learners
     assert done.returncode == 0, done.stderr
     piece = done.stdout.split(" as ")[1].split(" ")[0]
     meta_file = folder(lab) / piece / "piece.json"
-    forge = (f"import json, os; p = {str(meta_file)!r}; m = json.load(open(p)); "
-             f"m.update(author={lab.name('ana')!r}, author_display='Teacher Smith'); "
-             "json.dump(m, open(p + '.x', 'w')); os.replace(p + '.x', p)")
+    forge = (
+        f"import json, os; p = {str(meta_file)!r}; m = json.load(open(p)); "
+        f"m.update(author={lab.name('ana')!r}, author_display='Teacher Smith'); "
+        "json.dump(m, open(p + '.x', 'w')); os.replace(p + '.x', p)"
+    )
     assert attempt(lab, "cai", forge) == "ok"
     # ben gives feedback, his process claiming to be the teacher too
     given = lab.clhub("ben", "feedback", piece, "--works", "nice", display="Teacher Smith")
@@ -193,9 +207,11 @@ def test_only_the_hubs_own_names_file_is_believed(lab: Learners) -> None:
     names_file = folder(lab).parent / pieces.MEMBERS_FILE
     info = os.stat(names_file)
     assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o640) and info.st_gid == os.stat(folder(lab)).st_gid
-    for code in (f"open({str(names_file)!r}, 'w').write('{{}}')",
-                 f"import os; os.rename({str(names_file)!r}, {str(names_file) + '.x'!r})",
-                 f"open({str(folder(lab).parent / 'other.json')!r}, 'w').write('{{}}')"):
+    for code in (
+        f"open({str(names_file)!r}, 'w').write('{{}}')",
+        f"import os; os.rename({str(names_file)!r}, {str(names_file) + '.x'!r})",
+        f"open({str(folder(lab).parent / 'other.json')!r}, 'w').write('{{}}')",
+    ):
         assert attempt(lab, "ana", code) == "PermissionError", code
     assert pieces.read_one(folder(lab), piece).author_display == "Ana B."
 
@@ -304,13 +320,13 @@ def test_a_broken_or_hostile_folder_does_not_break_the_overview(lab: Learners) -
     hostile = f"""
         import os, json
         base = {str(shared)!r}
-        me = {lab.name('cai')!r}
+        me = {lab.name("cai")!r}
         os.makedirs(f'{{base}}/{{me}}-broken/feedback')
         open(f'{{base}}/{{me}}-broken/piece.json', 'w').write('{{"title": ')
         os.makedirs(f'{{base}}/{{me}}-shadow')
         os.symlink('/etc/shadow', f'{{base}}/{{me}}-shadow/piece.json')
         os.makedirs(f'{{base}}/{{me}}-liar')
-        open(f'{{base}}/{{me}}-liar/piece.json', 'w').write(json.dumps({{"author": {lab.name('ana')!r}, "title": "x"}}))
+        open(f'{{base}}/{{me}}-liar/piece.json', 'w').write(json.dumps({{"author": {lab.name("ana")!r}, "title": "x"}}))
         open(f'{{base}}/{{me}}-notadir', 'w').write('x')
         os.symlink('/etc', f'{{base}}/{{me}}-etc')
         open(f'{{base}}/{good}/feedback/{{me}}.json', 'w').write('[1, 2')
@@ -345,16 +361,23 @@ def test_a_broken_or_hostile_folder_does_not_break_the_overview(lab: Learners) -
     assert done.returncode == 0, done.stderr
     copied = lab.home("ben") / "workbooks" / "remixes" / f"{lab.name('cai')}-badnb" / "x.ipynb"
     assert copied.read_text() == '{"cells": ['
-    panel = lab.python("ben", "import os\nos.environ['JUPYTERHUB_USER'] = " + repr(lab.name("ben")) + "\n"
-                       "from connected_learning.peer_widgets import ReviewPanel\n"
-                       f"p = ReviewPanel({str(shared)!r})\n"
-                       "print(sorted(p.views))")
+    panel = lab.python(
+        "ben",
+        "import os\nos.environ['JUPYTERHUB_USER'] = " + repr(lab.name("ben")) + "\n"
+        "from connected_learning.peer_widgets import ReviewPanel\n"
+        f"p = ReviewPanel({str(shared)!r})\n"
+        "print(sorted(p.views))",
+    )
     assert panel.returncode == 0 and f"{lab.name('cai')}-badnb" in panel.stdout, panel.stderr
 
 
 def test_remix_copies_with_provenance_and_sharing_it_says_so(lab: Learners) -> None:
-    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "my game"}], "metadata": {},
-                "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "my game"}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     make_file(lab, "ana", "quest.ipynb", json.dumps(notebook))
     piece = share(lab, "ana", "quest.ipynb", title="Quest *one*")
     done = lab.clhub("ben", "remix", piece)
@@ -462,10 +485,12 @@ def test_only_the_same_user_demo_believes_the_author_a_piece_names(tmp_path: Pat
         data.mkdir()
         shared = folders.apply_group(data, folders.GroupPolicy("g"), None)
         (shared / "ana-kite" / "feedback").mkdir(parents=True)
-        (shared / "ana-kite" / "piece.json").write_text(json.dumps(
-            {"author": "ana", "author_display": "Teacher Smith", "title": "Kite", "version": 1}))
-        (shared / "ana-kite" / "feedback" / "ben.json").write_text(json.dumps(
-            {"reviewer": "ben", "reviewer_display": "Teacher Smith", "entries": [{"works": "yes"}]}))
+        (shared / "ana-kite" / "piece.json").write_text(
+            json.dumps({"author": "ana", "author_display": "Teacher Smith", "title": "Kite", "version": 1})
+        )
+        (shared / "ana-kite" / "feedback" / "ben.json").write_text(
+            json.dumps({"reviewer": "ben", "reviewer_display": "Teacher Smith", "entries": [{"works": "yes"}]})
+        )
         folders.write_members(data, "g", {"ana": "Ana M.", "ben": "Ben K.", "nobody": "No B."}, None)
         if demo:  # every account's files, and the hub's, belong to one ordinary user
             for path in [data, *data.rglob("*")]:
@@ -508,8 +533,10 @@ def test_the_site_settings_decide_each_groups_policy(tmp_path: Path) -> None:
     from connected_learning.settings import load_settings
 
     site = tmp_path / "site.toml"
-    site.write_text('[peer_review]\noff_for_groups = ["quiet"]\nanonymous_for_groups = ["shy"]\nmax_piece_mb = 2\n'
-                    'allowed_types = [".png"]\n')
+    site.write_text(
+        '[peer_review]\noff_for_groups = ["quiet"]\nanonymous_for_groups = ["shy"]\nmax_piece_mb = 2\n'
+        'allowed_types = [".png"]\n'
+    )
     settings = load_settings(site)
     assert folders.policy_for(settings, "quiet").peer_review is False
     assert folders.policy_for(settings, "shy").anonymous_feedback is True

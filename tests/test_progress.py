@@ -28,11 +28,17 @@ def notebook(*cells: tuple[str, str, bool]) -> dict:
 
 
 def test_an_exercise_is_done_when_one_of_its_cells_ran() -> None:
-    nb = notebook(("markdown", "# Title", False), ("code", "setup()", True),
-                  ("markdown", "## Step 2\n\nThis is **Exercise 1**", False), ("code", "a()", False),
-                  ("code", "b()", True),
-                  ("markdown", "## Step 3: Exercise 2", False), ("code", "c()", False),
-                  ("markdown", "## Look back", False), ("code", "d()", True))
+    nb = notebook(
+        ("markdown", "# Title", False),
+        ("code", "setup()", True),
+        ("markdown", "## Step 2\n\nThis is **Exercise 1**", False),
+        ("code", "a()", False),
+        ("code", "b()", True),
+        ("markdown", "## Step 3: Exercise 2", False),
+        ("code", "c()", False),
+        ("markdown", "## Look back", False),
+        ("code", "d()", True),
+    )
     assert progress.exercise_counts(nb) == (2, 1)
     assert progress.exercise_counts({"cells": "nonsense"}) == (0, 0)
 
@@ -80,22 +86,37 @@ def test_the_group_table_counts_peer_review_and_scores(tmp_path: Path) -> None:
     piece = folder / f"{me}-art"
     (piece / "feedback").mkdir(parents=True)
     (piece / "piece.json").write_text(json.dumps({"author": me, "title": "Art", "version": 1}))
-    (piece / "feedback" / f"{me}.json").write_text(json.dumps(
-        {"reviewer": me, "entries": [{"works": "yes"}, {"idea": "more"}]}))
-    table = progress.group_table([me, "nobody"], homes={me: str(make_home(tmp_path, edited=True))},
-                                 names={me: "Ana M."}, catalog=CATALOG, peer_folder=folder,
-                                 scores={"recipe-scaler": {me: 2.0}}, submitted={"recipe-scaler": {me}})
+    (piece / "feedback" / f"{me}.json").write_text(
+        json.dumps({"reviewer": me, "entries": [{"works": "yes"}, {"idea": "more"}]})
+    )
+    table = progress.group_table(
+        [me, "nobody"],
+        homes={me: str(make_home(tmp_path, edited=True))},
+        names={me: "Ana M."},
+        catalog=CATALOG,
+        peer_folder=folder,
+        scores={"recipe-scaler": {me: 2.0}},
+        submitted={"recipe-scaler": {me}},
+    )
     assert list(table.columns) == progress.COLUMNS
     row = table.set_index("student").loc[me]
-    assert (row["name"], row["workbooks_started"], row["pieces_shared"], row["feedback_given"],
-            row["feedback_received"], row["assignments_submitted"], row["score"]) == ("Ana M.", 1, 1, 2, 2, 1, 2.0)
+    assert (
+        row["name"],
+        row["workbooks_started"],
+        row["pieces_shared"],
+        row["feedback_given"],
+        row["feedback_received"],
+        row["assignments_submitted"],
+        row["score"],
+    ) == ("Ana M.", 1, 1, 2, 2, 1, 2.0)
     empty = table.set_index("student").loc["nobody"]
     assert empty["exercises_done"] == 0 and empty["score"] == 0
 
 
 def test_sorting_and_csv_are_safe() -> None:
-    table = pd.DataFrame([{"student": "b", "name": "=HYPERLINK(\"x\")", "score": 1.0},
-                          {"student": "a", "name": "Ana", "score": 3.0}])
+    table = pd.DataFrame(
+        [{"student": "b", "name": '=HYPERLINK("x")', "score": 1.0}, {"student": "a", "name": "Ana", "score": 3.0}]
+    )
     assert list(progress.sort_table(table, "score", True)["student"]) == ["a", "b"]
     assert list(progress.sort_table(table, "__class__", True)["student"]) == ["b", "a"]
     csv_text = progress.to_csv(table)

@@ -78,12 +78,16 @@ def test_untouched_file_is_updated_to_the_new_release() -> None:
 def test_edited_file_gets_the_new_release_beside_it() -> None:
     result = plan({NB: offer(NB, V2, "1.1")}, {NB: digest(V1)}, {NB: digest(EDIT)})
     assert [(a.kind, a.path, a.record) for a in result.actions] == [
-        ("beside", "beat-lab/beat (new version 1.1).ipynb", NB)]
+        ("beside", "beat-lab/beat (new version 1.1).ipynb", NB)
+    ]
     assert all(a.path != NB for a in result.actions)
     # Recorded as delivered, so the next start does not put it beside a second time.
     assert result.manifest == {NB: digest(V2)}
-    again = plan({NB: offer(NB, V2, "1.1")}, result.manifest,
-                 {NB: digest(EDIT), "beat-lab/beat (new version 1.1).ipynb": digest(V2)})
+    again = plan(
+        {NB: offer(NB, V2, "1.1")},
+        result.manifest,
+        {NB: digest(EDIT), "beat-lab/beat (new version 1.1).ipynb": digest(V2)},
+    )
     assert again.actions == []
 
 
@@ -100,44 +104,47 @@ def test_file_deleted_by_the_learner_is_copied_again() -> None:
 
 def test_stray_learner_file_where_a_new_release_file_goes_is_kept() -> None:
     result = plan({NB: offer(NB, V1)}, {}, {NB: digest(EDIT)})
-    assert [(a.kind, a.path) for a in result.actions] == [
-        ("beside", "beat-lab/beat (new version 1.0).ipynb")]
+    assert [(a.kind, a.path) for a in result.actions] == [("beside", "beat-lab/beat (new version 1.0).ipynb")]
 
 
 @pytest.mark.parametrize("delivered", [None, digest(V1), digest(V2), NOT_A_FILE, "garbage"])
 @pytest.mark.parametrize("offered", [V1, V2])
-def test_folder_or_symlink_at_a_path_is_never_copied_or_updated(
-        delivered: str | None, offered: bytes) -> None:
+def test_folder_or_symlink_at_a_path_is_never_copied_or_updated(delivered: str | None, offered: bytes) -> None:
     manifest = {} if delivered is None else {NB: delivered}
     result = plan({NB: offer(NB, offered, "1.1")}, manifest, {NB: NOT_A_FILE})
     assert all(a.path != NB for a in result.actions)
     assert all(a.kind == "beside" for a in result.actions)
 
 
-@pytest.mark.parametrize("manifest", [
-    {},
-    {NB: ""},
-    {NB: "not a digest"},
-    {NB: NOT_A_FILE},
-    {NB: digest(b"something else")},
-    {NB: digest(V2)},       # claims the new release was delivered already
-    {"elsewhere/x.ipynb": digest(EDIT)},
-    {NB.upper(): digest(EDIT)},
-], ids=["empty", "blank", "text", "not-a-file", "other-digest", "new-digest", "other-path",
-        "other-case"])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        {},
+        {NB: ""},
+        {NB: "not a digest"},
+        {NB: NOT_A_FILE},
+        {NB: digest(b"something else")},
+        {NB: digest(V2)},  # claims the new release was delivered already
+        {"elsewhere/x.ipynb": digest(EDIT)},
+        {NB.upper(): digest(EDIT)},
+    ],
+    ids=["empty", "blank", "text", "not-a-file", "other-digest", "new-digest", "other-path", "other-case"],
+)
 @pytest.mark.parametrize("release", [V1, V2])
 def test_tampered_manifest_never_costs_an_edit(manifest: dict[str, str], release: bytes) -> None:
     result = plan({NB: offer(NB, release, "1.1")}, manifest, {NB: digest(EDIT)})
     assert all(a.path != NB for a in result.actions)
 
 
-@given(manifest=st.dictionaries(st.sampled_from([NB, "beat-lab/x.csv", "other"]),
-                                st.one_of(st.text(GARBAGE, max_size=70), st.sampled_from(
-                                    [digest(V1), digest(V2), NOT_A_FILE]))),
-       release=st.sampled_from([V1, V2]))
+@given(
+    manifest=st.dictionaries(
+        st.sampled_from([NB, "beat-lab/x.csv", "other"]),
+        st.one_of(st.text(GARBAGE, max_size=70), st.sampled_from([digest(V1), digest(V2), NOT_A_FILE])),
+    ),
+    release=st.sampled_from([V1, V2]),
+)
 @settings(database=None)
-def test_any_manifest_that_does_not_name_the_edit_keeps_it(
-        manifest: dict[str, str], release: bytes) -> None:
+def test_any_manifest_that_does_not_name_the_edit_keeps_it(manifest: dict[str, str], release: bytes) -> None:
     # Only a manifest holding the digest of the learner's own edit could make it look
     # untouched; nothing the hub writes ever does (it records release digests only).
     result = plan({NB: offer(NB, release, "1.1")}, manifest, {NB: digest(EDIT)})
@@ -155,19 +162,21 @@ def test_beside_name_collision_adds_a_counter() -> None:
     assert [a.path for a in result.actions] == ["beat-lab/beat (new version 1.1, 3).ipynb"]
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("beat-lab/beat.ipynb", "beat-lab/beat (new version 2.0).ipynb"),
-    ("bird-count/data/birds.csv", "bird-count/data/birds (new version 2.0).csv"),
-    ("wb/README", "wb/README (new version 2.0)"),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("beat-lab/beat.ipynb", "beat-lab/beat (new version 2.0).ipynb"),
+        ("bird-count/data/birds.csv", "bird-count/data/birds (new version 2.0).csv"),
+        ("wb/README", "wb/README (new version 2.0)"),
+    ],
+)
 def test_beside_name_keeps_the_folder_and_the_suffix(path: str, expected: str) -> None:
     assert beside_name(path, "2.0", ()) == expected
 
 
 def test_two_edited_files_in_one_folder_get_distinct_beside_names() -> None:
     a, b = "wb/a.ipynb", "wb/a.csv"
-    result = plan({a: offer(a, V2, "2"), b: offer(b, V2, "2")}, {},
-                  {a: digest(EDIT), b: digest(EDIT)})
+    result = plan({a: offer(a, V2, "2"), b: offer(b, V2, "2")}, {}, {a: digest(EDIT), b: digest(EDIT)})
     targets = [x.path for x in result.actions]
     assert sorted(targets) == ["wb/a (new version 2).csv", "wb/a (new version 2).ipynb"]
 
@@ -194,9 +203,13 @@ def test_plan_does_not_touch_its_inputs() -> None:
 START_FILES = ("wb/a.ipynb", "wb/data/c.csv")
 NEW_FILES = ("wb/b.ipynb", "wb/data/d.csv", "extra/e.ipynb")
 STRAY_NAMES = (
-    "wb/b.ipynb", "extra/e.ipynb", "wb/notes.txt",
-    "wb/a (new version 1.0).ipynb", "wb/a (new version 1.1).ipynb",
-    "wb/a (new version 1.1, 2).ipynb", "wb/data/c (new version 1.1).csv",
+    "wb/b.ipynb",
+    "extra/e.ipynb",
+    "wb/notes.txt",
+    "wb/a (new version 1.0).ipynb",
+    "wb/a (new version 1.1).ipynb",
+    "wb/a (new version 1.1, 2).ipynb",
+    "wb/data/c (new version 1.1).csv",
 )
 EDIT_TAG = b"learner:"  # learner content never equals a release's
 
@@ -278,8 +291,7 @@ class Home(RuleBasedStateMachine):
         elif how == "drop" and keys:
             del self.manifest[data.draw(st.sampled_from(keys))]
         elif how == "garbage" and keys:
-            self.manifest[data.draw(st.sampled_from(keys))] = data.draw(
-                st.text(string.hexdigits, max_size=64))
+            self.manifest[data.draw(st.sampled_from(keys))] = data.draw(st.text(string.hexdigits, max_size=64))
         elif how == "older" and keys and self.old_digests:
             key = data.draw(st.sampled_from(keys))
             older = sorted(self.old_digests - {digest(self.release[key][0])})
@@ -346,8 +358,9 @@ class Home(RuleBasedStateMachine):
 
 
 # No deadline or speed health check: on a loaded CI machine they would fail by timing alone.
-Home.TestCase.settings = settings(max_examples=200, stateful_step_count=30, deadline=None,
-                                  database=None, suppress_health_check=[HealthCheck.too_slow])
+Home.TestCase.settings = settings(
+    max_examples=200, stateful_step_count=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestHomeModel = Home.TestCase
 
 
@@ -378,8 +391,7 @@ class Site:
         for folder in (self.folder, self.home, self.outside):
             folder.mkdir(parents=True)
         (self.catalog / "interests.toml").write_text(INTERESTS)
-        self.content = {"beat-lab.ipynb": notebook("Beat Lab 1.0"),
-                        "samples/kick.txt": b"kick 1.0\n"}
+        self.content = {"beat-lab.ipynb": notebook("Beat Lab 1.0"), "samples/kick.txt": b"kick 1.0\n"}
         self.publish("1.0")
 
     @property
@@ -420,8 +432,11 @@ licence = "CC-BY-4.0"
 
     def leftovers(self) -> list[Path]:
         """Temporary files of an atomic write (".clhub-XXXX.part") still lying about."""
-        return [p for p in self.home.rglob("*") if p.name.endswith(".part") or
-                (p.name.startswith(".clhub-") and p.name != MANIFEST)]
+        return [
+            p
+            for p in self.home.rglob("*")
+            if p.name.endswith(".part") or (p.name.startswith(".clhub-") and p.name != MANIFEST)
+        ]
 
 
 @pytest.fixture
@@ -431,8 +446,7 @@ def site(tmp_path: Path) -> Site:
 
 def test_first_run_copies_every_file_and_writes_the_manifest(site: Site) -> None:
     summary = site.provision()
-    assert summary == {"workbooks": ["beat-lab"], "copied": 2, "updated": 0,
-                       "beside": [], "problems": []}
+    assert summary == {"workbooks": ["beat-lab"], "copied": 2, "updated": 0, "beside": [], "problems": []}
     for rel, content in site.content.items():
         assert site.at(rel).read_bytes() == content
         assert site.at(rel).stat().st_mode & 0o777 == 0o644
@@ -516,8 +530,10 @@ def test_a_symlink_at_a_destination_is_never_written_through(site: Site, danglin
     for name in ("kick.txt", "snare.txt"):
         assert site.at(f"samples/{name}").is_symlink()
         assert os.readlink(site.at(f"samples/{name}")) == str(target)
-    assert sorted(summary["beside"]) == ["beat-lab/samples/kick (new version 1.1).txt",
-                                         "beat-lab/samples/snare (new version 1.1).txt"]
+    assert sorted(summary["beside"]) == [
+        "beat-lab/samples/kick (new version 1.1).txt",
+        "beat-lab/samples/snare (new version 1.1).txt",
+    ]
     assert site.at("samples/kick (new version 1.1).txt").read_bytes() == b"kick 1.1\n"
     assert not site.leftovers()
 
@@ -548,9 +564,13 @@ def test_a_symlink_planted_after_the_scan_is_not_written_through(site: Site) -> 
     site.publish("1.1", {"samples/kick.txt": b"kick 1.1\n", "samples/snare.txt": b"snare\n"})
     kick, snare = "beat-lab/samples/kick.txt", "beat-lab/samples/snare.txt"
     source = site.folder / "samples"
-    the_plan = Plan(actions=[Action("update", kick, str(source / "kick.txt"), "k", kick),
-                             Action("copy", snare, str(source / "snare.txt"), "s", snare)],
-                    manifest={**old_manifest, kick: "k", snare: "s"})
+    the_plan = Plan(
+        actions=[
+            Action("update", kick, str(source / "kick.txt"), "k", kick),
+            Action("copy", snare, str(source / "snare.txt"), "s", snare),
+        ],
+        manifest={**old_manifest, kick: "k", snare: "s"},
+    )
     target = site.outside / "precious.txt"
     target.write_bytes(b"keep\n")
     site.at("samples/kick.txt").unlink()
@@ -571,8 +591,13 @@ def test_a_beside_file_that_appeared_meanwhile_is_not_replaced(site: Site) -> No
     dest = site.at("beat-lab (new version 1.1).ipynb")
     dest.parent.mkdir()
     dest.write_bytes(b"the learner's")
-    action = Action("beside", "beat-lab/beat-lab (new version 1.1).ipynb",
-                    str(site.folder / "beat-lab.ipynb"), "d", "beat-lab/beat-lab.ipynb")
+    action = Action(
+        "beside",
+        "beat-lab/beat-lab (new version 1.1).ipynb",
+        str(site.folder / "beat-lab.ipynb"),
+        "d",
+        "beat-lab/beat-lab.ipynb",
+    )
     problems = apply(site.root, Plan([action], {"beat-lab/beat-lab.ipynb": "d"}), {})
     assert problems and dest.read_bytes() == b"the learner's"
     assert read_manifest(site.root) == {}
@@ -580,8 +605,7 @@ def test_a_beside_file_that_appeared_meanwhile_is_not_replaced(site: Site) -> No
 
 def test_a_failed_copy_leaves_no_temporary_file(site: Site) -> None:
     site.root.mkdir()
-    action = Action("copy", "beat-lab/gone.ipynb", str(site.folder / "gone.ipynb"), "d",
-                    "beat-lab/gone.ipynb")
+    action = Action("copy", "beat-lab/gone.ipynb", str(site.folder / "gone.ipynb"), "d", "beat-lab/gone.ipynb")
     problems = apply(site.root, Plan([action], {"beat-lab/gone.ipynb": "d"}), {})
     assert len(problems) == 1 and "gone.ipynb" in problems[0]
     assert not site.at("gone.ipynb").exists()
@@ -589,8 +613,18 @@ def test_a_failed_copy_leaves_no_temporary_file(site: Site) -> None:
     assert read_manifest(site.root) == {}
 
 
-@pytest.mark.parametrize("pick", ["beat-lab=../../etc", "beat-lab=.building-x", "../x=1.0",
-                                  "beat-lab=9.9+notpublished", "beat-lab=", "=1.0", "beat-lab/x=1.0"])
+@pytest.mark.parametrize(
+    "pick",
+    [
+        "beat-lab=../../etc",
+        "beat-lab=.building-x",
+        "../x=1.0",
+        "beat-lab=9.9+notpublished",
+        "beat-lab=",
+        "=1.0",
+        "beat-lab/x=1.0",
+    ],
+)
 def test_only_published_releases_are_accepted(site: Site, pick: str) -> None:
     site.releases()
     with pytest.raises(ValueError, match="is not a published release"):
@@ -606,8 +640,7 @@ def keep_umask() -> Iterator[None]:
     os.umask(old)
 
 
-def test_command_prints_a_summary_or_an_error(site: Site, keep_umask: None,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_prints_a_summary_or_an_error(site: Site, keep_umask: None, capsys: pytest.CaptureFixture[str]) -> None:
     folder = site.releases()["beat-lab"]
     args = ["--home", str(site.home), "--releases", str(site.tmp / "releases"), f"beat-lab={folder.name}"]
     assert provision.main(args) == 0
@@ -622,16 +655,20 @@ def test_command_prints_a_summary_or_an_error(site: Site, keep_umask: None,
 # ------------------------------------------------------------------ reading the home
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (None, {}),
-    ("not json", {}),
-    ("[]", {}),
-    ('{"files": []}', {}),
-    ('{"other": {}}', {}),
-    ('{"files": {"a": 1, "b": "x", "c": null}}', {"b": "x"}),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, {}),
+        ("not json", {}),
+        ("[]", {}),
+        ('{"files": []}', {}),
+        ('{"other": {}}', {}),
+        ('{"files": {"a": 1, "b": "x", "c": null}}', {"b": "x"}),
+    ],
+)
 def test_read_manifest_ignores_what_it_did_not_write(
-        tmp_path: Path, text: str | None, expected: dict[str, str]) -> None:
+    tmp_path: Path, text: str | None, expected: dict[str, str]
+) -> None:
     if text is not None:
         (tmp_path / MANIFEST).write_text(text)
     assert read_manifest(tmp_path) == expected
@@ -646,8 +683,12 @@ def test_scan_home_marks_anything_but_a_regular_file(tmp_path: Path) -> None:
     (wb / "link.ipynb").symlink_to(wb / "a.ipynb")
     (tmp_path / "file-not-folder").write_bytes(b"f")
     found = scan_home(tmp_path, ["wb/a.ipynb", "missing/x.ipynb", "file-not-folder/y.ipynb"])
-    assert found == {"wb/a.ipynb": digest(b"a"), "wb/sibling.txt": digest(b"s"),
-                     "wb/folder.ipynb": NOT_A_FILE, "wb/link.ipynb": NOT_A_FILE}
+    assert found == {
+        "wb/a.ipynb": digest(b"a"),
+        "wb/sibling.txt": digest(b"s"),
+        "wb/folder.ipynb": NOT_A_FILE,
+        "wb/link.ipynb": NOT_A_FILE,
+    }
 
 
 def test_scan_home_does_not_look_into_a_symlinked_folder(tmp_path: Path) -> None:

@@ -11,4 +11,5 @@ def test_readme_settings_reference_matches_the_code() -> None:
     start = text.index("<!-- settings-reference:start -->\n") + len("<!-- settings-reference:start -->\n")
     end = text.index("<!-- settings-reference:end -->")
     assert text[start:end] == settings_reference(), (
-        "README settings reference is stale: paste the output of `clhub settings reference`")
+        "README settings reference is stale: paste the output of `clhub settings reference`"
+    )

@@ -22,20 +22,41 @@ def _catalog(tmp_path: Path) -> Path:
     folder = root / "sports" / "goal-maths"
     folder.mkdir(parents=True)
     (root / "interests.toml").write_text('[interests.sports]\ntitle = "Sports"\ndescription = "Play."\n')
-    nb = new_notebook(cells=[
-        new_markdown_cell("How many goals?"),
-        new_code_cell(f"### BEGIN SOLUTION\n{SOLUTION}\n### END SOLUTION",
-                      metadata={"nbgrader": {"grade": False, "grade_id": "answer", "locked": False,
-                                             "schema_version": 3, "solution": True, "task": False}}),
-        new_code_cell(f"assert isinstance(answer, int)\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS",
-                      metadata={"nbgrader": {"grade": True, "grade_id": "test-answer", "locked": True,
-                                             "points": 1, "schema_version": 3, "solution": False,
-                                             "task": False}}),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("How many goals?"),
+            new_code_cell(
+                f"### BEGIN SOLUTION\n{SOLUTION}\n### END SOLUTION",
+                metadata={
+                    "nbgrader": {
+                        "grade": False,
+                        "grade_id": "answer",
+                        "locked": False,
+                        "schema_version": 3,
+                        "solution": True,
+                        "task": False,
+                    }
+                },
+            ),
+            new_code_cell(
+                f"assert isinstance(answer, int)\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS",
+                metadata={
+                    "nbgrader": {
+                        "grade": True,
+                        "grade_id": "test-answer",
+                        "locked": True,
+                        "points": 1,
+                        "schema_version": 3,
+                        "solution": False,
+                        "task": False,
+                    }
+                },
+            ),
+        ]
+    )
     nbformat.write(nb, folder / "goal-maths.ipynb")
-    (folder / "plain.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
-                                                    "nbformat_minor": 5}))
-    (folder / "workbook.toml").write_text('''
+    (folder / "plain.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    (folder / "workbook.toml").write_text("""
 id = "goal-maths"
 title = "Goal maths"
 version = "1.0"
@@ -46,7 +67,7 @@ minutes = 30
 summary = "Count goals."
 notebooks = ["goal-maths.ipynb", "plain.ipynb"]
 licence = "CC-BY-4.0"
-''')
+""")
     return root
 
 
@@ -72,8 +93,9 @@ def test_a_release_is_published_once_per_content_and_readable_by_all(tmp_path: P
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o004, f"{path} is not readable by learners"
     # Same version, changed content: a new release folder, so nobody keeps the stale copy.
-    (workbook.folder / "plain.ipynb").write_text(json.dumps({"cells": [], "metadata": {"x": 1},
-                                                             "nbformat": 4, "nbformat_minor": 5}))
+    (workbook.folder / "plain.ipynb").write_text(
+        json.dumps({"cells": [], "metadata": {"x": 1}, "nbformat": 4, "nbformat_minor": 5})
+    )
     second = release.publish(load_catalog(root).workbooks["goal-maths"], tmp_path / "releases")
     assert second != first and second.name.startswith("1.0+")
     assert not list((tmp_path / "releases" / "goal-maths").glob(".building-*"))

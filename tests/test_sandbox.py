@@ -34,9 +34,16 @@ def _pairs(argv: list[str], option: str) -> list[tuple[str, str]]:
 
 
 def test_the_plan_shows_only_what_the_fence_names() -> None:
-    fence = Fence(work="/data/sub", inside="/submission", writable=True, kernel_dir="/tmp/k",
-                  readable=("/opt/venv",), run_as=(999, 998), env={"HOME": "/tmp"},
-                  system=(("/usr", ""), ("/lib", "usr/lib")))
+    fence = Fence(
+        work="/data/sub",
+        inside="/submission",
+        writable=True,
+        kernel_dir="/tmp/k",
+        readable=("/opt/venv",),
+        run_as=(999, 998),
+        env={"HOME": "/tmp"},
+        system=(("/usr", ""), ("/lib", "usr/lib")),
+    )
     argv = plan(fence, ["python", "-m", "ipykernel_launcher"])
 
     assert argv[:7] == ["setpriv", "--reuid=999", "--regid=998", "--clear-groups", "--no-new-privs", "--", "bwrap"]
@@ -50,7 +57,7 @@ def test_the_plan_shows_only_what_the_fence_names() -> None:
     assert argv.index("--tmpfs") < argv.index("/opt/venv") < argv.index("/tmp/k") < argv.index("/data/sub")
     assert argv[argv.index("--proc") + 1] == "/proc"
     assert argv[argv.index("--size") + 1] == str(64 << 20) and argv[argv.index("--size") + 2] == "--tmpfs"
-    tail = argv[argv.index("prlimit"):]
+    tail = argv[argv.index("prlimit") :]
     assert tail[:2] == ["prlimit", "--core=0"]
     assert f"--as={1024 << 20}" in tail and "--nproc=64" in tail and f"--fsize={64 << 20}" in tail
     assert tail[-4:] == ["--", "python", "-m", "ipykernel_launcher"]
@@ -66,15 +73,30 @@ def test_a_read_only_work_folder_and_no_user_change() -> None:
 
 @pytest.mark.parametrize("inside", ["/opt", "/opt/venv", "/", "fenced", "/tmp/k/..", "/usr"])
 def test_a_work_folder_that_would_hide_what_the_fence_needs_is_refused(inside: str) -> None:
-    fence = Fence(work="/data/sub", inside=inside, writable=True, kernel_dir="/tmp/k", readable=("/opt/venv",),
-                  system=(("/usr", ""),))
+    fence = Fence(
+        work="/data/sub",
+        inside=inside,
+        writable=True,
+        kernel_dir="/tmp/k",
+        readable=("/opt/venv",),
+        system=(("/usr", ""),),
+    )
     with pytest.raises(FenceError, match="would hide"):
         plan(fence, ["k"])
 
 
 def test_the_kernel_environment_keeps_no_secret() -> None:
-    env = kernel_env({"JUPYTERHUB_API_TOKEN": "t", "CLHUB_SHOWCASE_LIVE": "/x", "NBGRADER_EXECUTION": "autograde",
-                      "VOILA_KERNEL_ID": "k", "LANG": "es_ES.UTF-8", "AWS_SECRET": "s"}, python_bin="/venv/bin")
+    env = kernel_env(
+        {
+            "JUPYTERHUB_API_TOKEN": "t",
+            "CLHUB_SHOWCASE_LIVE": "/x",
+            "NBGRADER_EXECUTION": "autograde",
+            "VOILA_KERNEL_ID": "k",
+            "LANG": "es_ES.UTF-8",
+            "AWS_SECRET": "s",
+        },
+        python_bin="/venv/bin",
+    )
     assert env["NBGRADER_EXECUTION"] == "autograde" and env["VOILA_KERNEL_ID"] == "k"
     assert env["LANG"] == "es_ES.UTF-8" and env["HOME"] == "/tmp" and env["PATH"].startswith("/venv/bin:")
     assert not {"JUPYTERHUB_API_TOKEN", "CLHUB_SHOWCASE_LIVE", "AWS_SECRET"} & set(env)
@@ -136,11 +158,17 @@ def _run_fenced(work: Path, what: str, limits: Limits) -> dict:
     from connected_learning.sandbox import require_tools
 
     require_tools()
-    fence = Fence(work=str(work), inside="/fenced", writable=False, readable=python_folders(),
-                  run_as=identity("nobody") if os.geteuid() == 0 else None, limits=limits,
-                  env=kernel_env({}, python_bin=str(Path(sys.executable).parent)), system=system_view())
-    done = subprocess.run(plan(fence, [sys.executable, "probe.py", what]), capture_output=True, text=True,
-                          timeout=120)
+    fence = Fence(
+        work=str(work),
+        inside="/fenced",
+        writable=False,
+        readable=python_folders(),
+        run_as=identity("nobody") if os.geteuid() == 0 else None,
+        limits=limits,
+        env=kernel_env({}, python_bin=str(Path(sys.executable).parent)),
+        system=system_view(),
+    )
+    done = subprocess.run(plan(fence, [sys.executable, "probe.py", what]), capture_output=True, text=True, timeout=120)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert lines, f"the probe did not report (exit {done.returncode}): {done.stderr[-2000:]}"
     return json.loads(lines[-1])

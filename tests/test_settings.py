@@ -75,8 +75,14 @@ def test_the_shipped_site_file_asks_for_the_sites_address(capsys: pytest.Capture
     # A real site must say where people reach it: servers get <name>.<that host> (step 2 of the README).
     assert main(["settings", "check", str(SITE)]) == 2
     err = capsys.readouterr().err
-    for words in (str(SITE), "site.public_url is empty and site.bind_ip = '0.0.0.0'", "not an IP address",
-                  '"https://hub.example.org"', "*.hub.example.org", "site.user_subdomains = false"):
+    for words in (
+        str(SITE),
+        "site.public_url is empty and site.bind_ip = '0.0.0.0'",
+        "not an IP address",
+        '"https://hub.example.org"',
+        "*.hub.example.org",
+        "site.user_subdomains = false",
+    ):
         assert words in err, f"{words!r} not in {err!r}"
 
 
@@ -110,29 +116,33 @@ def test_absolute_paths_are_kept(tmp_path: Path) -> None:
     assert s.data_dir == tmp_path / "d"
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("https://lab.example.org", "https://lab.example.org"),
-    ("https://lab.example.org/", "https://lab.example.org"),
-    ("http://10.0.0.5:8000/hub", "http://10.0.0.5:8000/hub"),
-])
-def test_public_url_is_kept_without_a_trailing_slash(
-        tmp_path: Path, given: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://lab.example.org", "https://lab.example.org"),
+        ("https://lab.example.org/", "https://lab.example.org"),
+        ("http://10.0.0.5:8000/hub", "http://10.0.0.5:8000/hub"),
+    ],
+)
+def test_public_url_is_kept_without_a_trailing_slash(tmp_path: Path, given: str, expected: str) -> None:
     s = load_settings(settings_file(tmp_path, f'[site]\npublic_url = "{given}"\n'))
     assert s.public_url == expected and s.url == expected
 
 
-@pytest.mark.parametrize(("text", "attr", "value"), [
-    ("[limits]\ncpu = 2\n", "cpu", 2.0),
-    ("[limits]\ncpu = 0.5\n", "cpu", 0.5),
-    ("[login]\ncookie_lifetime_hours = 0.5\n", "cookie_lifetime_hours", 0.5),
-    ("[login]\ncookie_lifetime_hours = 720\n", "cookie_lifetime_hours", 720.0),
-    ("[site]\nport = 1\n", "port", 1),
-    ("[site]\nport = 65535\n", "port", 65535),
-    ("[login]\nself_signup = true\n", "self_signup", True),
-    ("[site]\nuser_subdomains = false\n", "user_subdomains", False),
-    ('[site]\nadmin_users = ["admin", "it-desk", "c_ai"]\n', "admin_users",
-     ("admin", "it-desk", "c_ai")),
-])
+@pytest.mark.parametrize(
+    ("text", "attr", "value"),
+    [
+        ("[limits]\ncpu = 2\n", "cpu", 2.0),
+        ("[limits]\ncpu = 0.5\n", "cpu", 0.5),
+        ("[login]\ncookie_lifetime_hours = 0.5\n", "cookie_lifetime_hours", 0.5),
+        ("[login]\ncookie_lifetime_hours = 720\n", "cookie_lifetime_hours", 720.0),
+        ("[site]\nport = 1\n", "port", 1),
+        ("[site]\nport = 65535\n", "port", 65535),
+        ("[login]\nself_signup = true\n", "self_signup", True),
+        ("[site]\nuser_subdomains = false\n", "user_subdomains", False),
+        ('[site]\nadmin_users = ["admin", "it-desk", "c_ai"]\n', "admin_users", ("admin", "it-desk", "c_ai")),
+    ],
+)
 def test_good_values_are_accepted(tmp_path: Path, text: str, attr: str, value: object) -> None:
     assert getattr(load_settings(settings_file(tmp_path, text)), attr) == value
 
@@ -141,11 +151,13 @@ def test_good_values_are_accepted(tmp_path: Path, text: str, attr: str, value: o
 
 BAD: list[tuple[str, str, list[str]]] = [
     # (what, file text, words the message must contain besides the file's path)
-    ("unknown-section", "[sitee]\nport = 80\n",
-     ["unknown section [sitee]", "[site], [workbooks], [limits], [peer_review], [showcase], [login]"]),
+    (
+        "unknown-section",
+        "[sitee]\nport = 80\n",
+        ["unknown section [sitee]", "[site], [workbooks], [limits], [peer_review], [showcase], [login]"],
+    ),
     ("section-not-a-table", "site = 3\n", ["site must be a section like [site]"]),
-    ("unknown-key", "[site]\nprot = 80\n",
-     ["unknown key site.prot", "allowed in [site]:", "port", "public_url"]),
+    ("unknown-key", "[site]\nprot = 80\n", ["unknown key site.prot", "allowed in [site]:", "port", "public_url"]),
     ("key-in-wrong-section", "[limits]\nport = 80\n", ["unknown key limits.port", "memory_mb"]),
     ("port-as-text", '[site]\nport = "80"\n', ["site.port", "a whole number", "'80'"]),
     ("port-as-bool", "[site]\nport = true\n", ["site.port", "a whole number", "True"]),
@@ -155,8 +167,7 @@ BAD: list[tuple[str, str, list[str]]] = [
     ("signup-as-number", "[login]\nself_signup = 1\n", ["login.self_signup", "true or false", "1"]),
     ("name-as-number", "[site]\nname = 5\n", ["site.name", "text in quotes", "5"]),
     ("admins-as-text", '[site]\nadmin_users = "admin"\n', ["site.admin_users", "a list", "'admin'"]),
-    ("admins-with-number", "[site]\nadmin_users = [1]\n",
-     ["site.admin_users", "list of text", "1 is not text"]),
+    ("admins-with-number", "[site]\nadmin_users = [1]\n", ["site.admin_users", "list of text", "1 is not text"]),
     ("interests-with-number", "[workbooks]\ninterests = [1]\n", ["workbooks.interests", "1"]),
     ("port-zero", "[site]\nport = 0\n", ["site.port = 0", "out of range", "1-65535"]),
     ("classroom-port-clash", "[site]\nclassroom_port = 8000\n", ["site.classroom_port", "six different ports"]),
@@ -165,46 +176,72 @@ BAD: list[tuple[str, str, list[str]]] = [
     ("live-kernels-zero", "[showcase]\nlive_kernels = 0\n", ["showcase.live_kernels = 0", "between 1 and 200"]),
     ("live-memory-tiny", "[showcase]\nlive_kernel_memory_mb = 64\n", ["showcase.live_kernel_memory_mb = 64"]),
     ("live-idle-zero", "[showcase]\nlive_idle_minutes = 0\n", ["showcase.live_idle_minutes = 0", "0.1 and 240"]),
-    ("live-preheat-all", "[showcase]\nlive_kernels = 2\nlive_preheat = 2\n",
-     ["showcase.live_preheat = 2", "less than live_kernels"]),
+    (
+        "live-preheat-all",
+        "[showcase]\nlive_kernels = 2\nlive_preheat = 2\n",
+        ["showcase.live_preheat = 2", "less than live_kernels"],
+    ),
     ("live-as-text", '[showcase]\nlive = "yes"\n', ["showcase.live", "true or false"]),
     ("piece-mb-zero", "[peer_review]\nmax_piece_mb = 0\n", ["peer_review.max_piece_mb = 0", "0.1-500"]),
     ("type-without-dot", '[peer_review]\nallowed_types = ["png"]\n', ["peer_review.allowed_types", "'png'"]),
     ("off-group-path", '[peer_review]\noff_for_groups = ["../x"]\n', ["peer_review.off_for_groups", "'../x'"]),
-    ("anonymous-as-text", '[peer_review]\nanonymous_feedback = "yes"\n',
-     ["peer_review.anonymous_feedback", "true or false"]),
+    (
+        "anonymous-as-text",
+        '[peer_review]\nanonymous_feedback = "yes"\n',
+        ["peer_review.anonymous_feedback", "true or false"],
+    ),
     ("port-too-big", "[site]\nport = 65536\n", ["site.port = 65536", "1-65535"]),
     ("hub-port-negative", "[site]\nhub_port = -1\n", ["site.hub_port = -1", "1-65535"]),
     ("api-port-too-big", "[site]\nproxy_api_port = 70000\n", ["site.proxy_api_port = 70000"]),
-    ("same-port-twice", "[site]\nport = 8081\n",
-     ["site.port, site.hub_port, site.proxy_api_port, site.classroom_port, site.showcase_port and "
-      "site.showcase_live_port",
-      "six different ports"]),
+    (
+        "same-port-twice",
+        "[site]\nport = 8081\n",
+        [
+            "site.port, site.hub_port, site.proxy_api_port, site.classroom_port, site.showcase_port and "
+            "site.showcase_live_port",
+            "six different ports",
+        ],
+    ),
     ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["six different ports"]),
     ("subdomains-as-text", '[site]\nuser_subdomains = "yes"\n', ["site.user_subdomains", "true or false"]),
-    ("bad-spawner", '[site]\nspawner = "kubernetes"\n',
-     ["site.spawner = 'kubernetes'", "auto, local, demo"]),
-    ("public-url-no-scheme", '[site]\npublic_url = "lab.example.org"\n',
-     ["site.public_url = 'lab.example.org'", "not a web address", "https://"]),
+    ("bad-spawner", '[site]\nspawner = "kubernetes"\n', ["site.spawner = 'kubernetes'", "auto, local, demo"]),
+    (
+        "public-url-no-scheme",
+        '[site]\npublic_url = "lab.example.org"\n',
+        ["site.public_url = 'lab.example.org'", "not a web address", "https://"],
+    ),
     ("public-url-ftp", '[site]\npublic_url = "ftp://lab.example.org"\n', ["site.public_url"]),
     ("public-url-space", '[site]\npublic_url = "https://lab example.org"\n', ["site.public_url"]),
     ("public-url-javascript", '[site]\npublic_url = "javascript:alert(1)"\n', ["site.public_url"]),
-    ("public-url-newline", '[site]\npublic_url = "https://lab.example.org\\n"\n',
-     ["site.public_url", "not a web address"]),
-    ("cookie-zero", "[login]\ncookie_lifetime_hours = 0\n",
-     ["login.cookie_lifetime_hours = 0", "more than 0", "720"]),
-    ("cookie-too-long", "[login]\ncookie_lifetime_hours = 721\n",
-     ["login.cookie_lifetime_hours = 721", "at most 720"]),
+    (
+        "public-url-newline",
+        '[site]\npublic_url = "https://lab.example.org\\n"\n',
+        ["site.public_url", "not a web address"],
+    ),
+    ("cookie-zero", "[login]\ncookie_lifetime_hours = 0\n", ["login.cookie_lifetime_hours = 0", "more than 0", "720"]),
+    ("cookie-too-long", "[login]\ncookie_lifetime_hours = 721\n", ["login.cookie_lifetime_hours = 721", "at most 720"]),
     ("memory-negative", "[limits]\nmemory_mb = -1\n", ["limits.memory_mb = -1", "0 or more"]),
     ("cpu-negative", "[limits]\ncpu = -0.5\n", ["limits.cpu = -0.5", "0 or more"]),
-    ("start-timeout-short", "[limits]\nstart_timeout_seconds = 9\n",
-     ["limits.start_timeout_seconds = 9", "10 or more"]),
-    ("password-too-short", "[login]\nmin_password_length = 3\n",
-     ["login.min_password_length = 3", "between 4 and 128"]),
-    ("lockout-after-zero", "[login]\nfailed_logins_before_lockout = 0\n",
-     ["login.failed_logins_before_lockout = 0", "1 or more"]),
-    ("admin-path", '[site]\nadmin_users = ["admin", "../root"]\n',
-     ["site.admin_users", "'../root'", "not a valid user name", "lowercase"]),
+    (
+        "start-timeout-short",
+        "[limits]\nstart_timeout_seconds = 9\n",
+        ["limits.start_timeout_seconds = 9", "10 or more"],
+    ),
+    (
+        "password-too-short",
+        "[login]\nmin_password_length = 3\n",
+        ["login.min_password_length = 3", "between 4 and 128"],
+    ),
+    (
+        "lockout-after-zero",
+        "[login]\nfailed_logins_before_lockout = 0\n",
+        ["login.failed_logins_before_lockout = 0", "1 or more"],
+    ),
+    (
+        "admin-path",
+        '[site]\nadmin_users = ["admin", "../root"]\n',
+        ["site.admin_users", "'../root'", "not a valid user name", "lowercase"],
+    ),
     ("admin-capital", '[site]\nadmin_users = ["Admin"]\n', ["site.admin_users", "'Admin'"]),
     ("admin-newline", '[site]\nadmin_users = ["ana\\n"]\n', ["site.admin_users", "'ana\\n'"]),
     ("invalid-toml", "[site]\nport = \n", ["is not valid TOML", "line 2"]),
@@ -213,8 +250,7 @@ BAD: list[tuple[str, str, list[str]]] = [
 
 
 @pytest.mark.parametrize(("text", "words"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_each_mistake_names_the_file_key_and_what_is_allowed(
-        tmp_path: Path, text: str, words: list[str]) -> None:
+def test_each_mistake_names_the_file_key_and_what_is_allowed(tmp_path: Path, text: str, words: list[str]) -> None:
     path = settings_file(tmp_path, text)
     message = error_for(path)
     assert message.startswith(str(path)), message
@@ -231,7 +267,8 @@ def test_a_missing_file_says_what_to_do(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("what", ["unknown-key", "port-as-text", "admin-path", "invalid-toml"])
 def test_clhub_settings_check_fails_with_one_clear_line(
-        tmp_path: Path, what: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = next(b[1] for b in BAD if b[0] == what)
     path = settings_file(tmp_path, text)
     assert main(["settings", "check", str(path)]) != 0
@@ -239,10 +276,10 @@ def test_clhub_settings_check_fails_with_one_clear_line(
     assert err.startswith("clhub: ") and str(path) in err and "Traceback" not in err
 
 
-def test_clhub_settings_check_knows_the_catalog(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = settings_file(tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n'
-                                   'interests = ["music", "zz-unknown"]\n')
+def test_clhub_settings_check_knows_the_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = settings_file(
+        tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\ninterests = ["music", "zz-unknown"]\n'
+    )
     assert main(["settings", "check", str(path)]) != 0
     err = capsys.readouterr().err
     assert "workbooks.interests" in err and "'zz-unknown'" in err and "music" in err
@@ -268,15 +305,17 @@ def test_overrides_reach_a_section_the_file_lacks(tmp_path: Path) -> None:
     assert s.memory_mb == 512
 
 
-@pytest.mark.parametrize(("overrides", "words"), [
-    ({"site.port": "9000"}, ["site.port", "a whole number", "'9000'"]),
-    ({"site.port": 70000}, ["site.port = 70000", "1-65535"]),
-    ({"site.port": 8081}, ["six different ports"]),
-    ({"site.prot": 9000}, ["unknown key site.prot"]),
-    ({"sitex.port": 9000}, ["unknown section [sitex]"]),
-])
-def test_overrides_are_validated_like_the_file(
-        tmp_path: Path, overrides: dict[str, object], words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"site.port": "9000"}, ["site.port", "a whole number", "'9000'"]),
+        ({"site.port": 70000}, ["site.port = 70000", "1-65535"]),
+        ({"site.port": 8081}, ["six different ports"]),
+        ({"site.prot": 9000}, ["unknown key site.prot"]),
+        ({"sitex.port": 9000}, ["unknown section [sitex]"]),
+    ],
+)
+def test_overrides_are_validated_like_the_file(tmp_path: Path, overrides: dict[str, object], words: list[str]) -> None:
     message = error_for(settings_file(tmp_path, ""), overrides)
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
@@ -289,29 +328,39 @@ def test_the_shipped_demo_file_takes_a_port_override() -> None:
 # ------------------------------------------------------------------ learners' own addresses
 
 
-@pytest.mark.parametrize(("text", "url", "subdomain_host"), [
-    ("", "http://localhost:8000", "http://localhost:8000"),
-    ('[site]\nbind_ip = "127.0.0.5"\nport = 9000\n', "http://localhost:9000", "http://localhost:9000"),
-    ('[site]\npublic_url = "https://hub.example.org"\n', "https://hub.example.org", "https://hub.example.org"),
-    ('[site]\npublic_url = "http://lab.library.lan:8000/"\nbind_ip = "0.0.0.0"\n', "http://lab.library.lan:8000",
-     "http://lab.library.lan:8000"),
-    ("[site]\nuser_subdomains = false\n", "http://127.0.0.1:8000", ""),
-    ('[site]\nuser_subdomains = false\npublic_url = "https://hub.example.org"\n', "https://hub.example.org", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "url", "subdomain_host"),
+    [
+        ("", "http://localhost:8000", "http://localhost:8000"),
+        ('[site]\nbind_ip = "127.0.0.5"\nport = 9000\n', "http://localhost:9000", "http://localhost:9000"),
+        ('[site]\npublic_url = "https://hub.example.org"\n', "https://hub.example.org", "https://hub.example.org"),
+        (
+            '[site]\npublic_url = "http://lab.library.lan:8000/"\nbind_ip = "0.0.0.0"\n',
+            "http://lab.library.lan:8000",
+            "http://lab.library.lan:8000",
+        ),
+        ("[site]\nuser_subdomains = false\n", "http://127.0.0.1:8000", ""),
+        ('[site]\nuser_subdomains = false\npublic_url = "https://hub.example.org"\n', "https://hub.example.org", ""),
+    ],
+)
 def test_servers_get_subdomains_of_the_sites_host(tmp_path: Path, text: str, url: str, subdomain_host: str) -> None:
     s = load_settings(settings_file(tmp_path, text))
     assert (s.url, s.subdomain_host) == (url, subdomain_host)
     assert address_problem(s) is None
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ('[site]\nbind_ip = "0.0.0.0"\n', ["site.public_url is empty and site.bind_ip = '0.0.0.0'"]),
-    ('[site]\nbind_ip = "192.168.1.20"\n', ["site.bind_ip = '192.168.1.20'"]),
-    ('[site]\npublic_url = "http://10.0.0.5:8000"\n', ["site.public_url = 'http://10.0.0.5:8000'"]),
-    ('[site]\npublic_url = "http://[::1]:8000"\n', ["site.public_url = 'http://[::1]:8000'"]),
-])
-def test_subdomains_need_a_host_name(tmp_path: Path, text: str, words: list[str],
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[site]\nbind_ip = "0.0.0.0"\n', ["site.public_url is empty and site.bind_ip = '0.0.0.0'"]),
+        ('[site]\nbind_ip = "192.168.1.20"\n', ["site.bind_ip = '192.168.1.20'"]),
+        ('[site]\npublic_url = "http://10.0.0.5:8000"\n', ["site.public_url = 'http://10.0.0.5:8000'"]),
+        ('[site]\npublic_url = "http://[::1]:8000"\n', ["site.public_url = 'http://[::1]:8000'"]),
+    ],
+)
+def test_subdomains_need_a_host_name(
+    tmp_path: Path, text: str, words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = settings_file(tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n' + text)
     problem = address_problem(load_settings(path)) or ""
     for word in [str(path), "not an IP address", "*.hub.example.org", "site.user_subdomains = false", *words]:
@@ -324,9 +373,11 @@ def test_subdomains_need_a_host_name(tmp_path: Path, text: str, words: list[str]
 
 
 def test_settings_check_warns_when_servers_share_the_hubs_address(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = settings_file(tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n'
-                                   "[site]\nuser_subdomains = false\n")
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = settings_file(
+        tmp_path, f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n[site]\nuser_subdomains = false\n'
+    )
     assert settings_warnings(load_settings(DEMO)) == []
     assert main(["settings", "check", str(path)]) == 0
     out, err = capsys.readouterr()
@@ -341,8 +392,9 @@ def test_the_hub_puts_servers_on_subdomains_and_services_on_its_own_host(tmp_pat
 
     from connected_learning.hubconfig import configure
 
-    text = (f'[site]\ndata_dir = "data"\nspawner = "demo"\nport = 8123\n'
-            f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n')
+    text = (
+        f'[site]\ndata_dir = "data"\nspawner = "demo"\nport = 8123\n[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n'
+    )
     c = Config()
     configure(c, str(settings_file(tmp_path, text)), mode="demo")
     assert c.JupyterHub.subdomain_host == "http://localhost:8123"
@@ -353,14 +405,18 @@ def test_the_hub_puts_servers_on_subdomains_and_services_on_its_own_host(tmp_pat
         assert hook(service["name"], "localhost", "service") == "localhost"
 
     off = Config()
-    configure(off, str(settings_file(tmp_path, text.replace("[site]\n", "[site]\nuser_subdomains = false\n"))),
-              mode="demo")
+    configure(
+        off, str(settings_file(tmp_path, text.replace("[site]\n", "[site]\nuser_subdomains = false\n"))), mode="demo"
+    )
     assert "subdomain_host" not in off.JupyterHub and "subdomain_hook" not in off.JupyterHub
     assert c.JupyterHub.cookie_host_prefix_enabled is False  # plain http: browsers would drop them
 
     secure = Config()
-    configure(secure, str(settings_file(tmp_path, text.replace(
-        "[site]\n", '[site]\npublic_url = "https://hub.example.org"\n'))), mode="demo")
+    configure(
+        secure,
+        str(settings_file(tmp_path, text.replace("[site]\n", '[site]\npublic_url = "https://hub.example.org"\n'))),
+        mode="demo",
+    )
     assert secure.JupyterHub.subdomain_host == "https://hub.example.org"
     assert secure.JupyterHub.cookie_host_prefix_enabled is True
 
@@ -368,9 +424,27 @@ def test_the_hub_puts_servers_on_subdomains_and_services_on_its_own_host(tmp_pat
 # ------------------------------------------------------------------ user names
 
 
-@pytest.mark.parametrize("name", ["../x", "a/b", "Ana", "a b", "", "x" * 40, "ana.smith",
-                                  "-ana", "1ana", "_ana", "ana\n", "ana\x00", "ana\\b",
-                                  "x" * 32, None, 7])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../x",
+        "a/b",
+        "Ana",
+        "a b",
+        "",
+        "x" * 40,
+        "ana.smith",
+        "-ana",
+        "1ana",
+        "_ana",
+        "ana\n",
+        "ana\x00",
+        "ana\\b",
+        "x" * 32,
+        None,
+        7,
+    ],
+)
 def test_validate_username_refuses_unsafe_names(name: object) -> None:
     with pytest.raises(SettingsError) as raised:
         validate_username(name)  # type: ignore[arg-type]

@@ -31,10 +31,15 @@ CLHUB = str(Path(sys.executable).parent / "clhub")
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    hub = make_hub({
-        "ana": ("student", ["g"]), "ben": ("student", ["g"]), "zed": ("student", ["h"]),
-        "tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]),
-    })
+    hub = make_hub(
+        {
+            "ana": ("student", ["g"]),
+            "ben": ("student", ["g"]),
+            "zed": ("student", ["h"]),
+            "tess": ("teacher", ["g"]),
+            "ted": ("teacher", ["h"]),
+        }
+    )
     s = hub.login("ana")
     assert s.spawn_with_form(["art"]).status_code == 302
     s.wait_ready(hub.name("ana"))
@@ -42,26 +47,33 @@ def hub(make_hub: Any) -> RunningHub:
 
 
 def token(hub: RunningHub, short: str) -> dict[str, str]:
-    r = hub.api.post(f"/users/{hub.name(short)}/tokens",
-                     json={"note": "showcase test", "expires_in": 600,
-                           "scopes": ["access:services!service=classroom"]})
+    r = hub.api.post(
+        f"/users/{hub.name(short)}/tokens",
+        json={"note": "showcase test", "expires_in": 600, "scopes": ["access:services!service=classroom"]},
+    )
     assert r.status_code == 201, r.text
     return {"Authorization": f"token {r.json()['token']}"}
 
 
 def api(hub: RunningHub, short: str, method: str, path: str, **kw: Any) -> requests.Response:
-    return requests.request(method, f"{hub.url}/services/classroom/api{path}", headers=token(hub, short),
-                            timeout=120, **kw)
+    return requests.request(
+        method, f"{hub.url}/services/classroom/api{path}", headers=token(hub, short), timeout=120, **kw
+    )
 
 
 def as_learner(hub: RunningHub, short: str, *cmd: str, display: str = "") -> subprocess.CompletedProcess[str]:
     """Run `cmd` as the learner's system user in their home (`display`: the name their pieces carry)."""
     name = hub.name(short)
     home = pwd.getpwnam(name).pw_dir
-    env = {"HOME": home, "PATH": "/usr/bin:/bin", "JUPYTERHUB_USER": name,
-           "CLHUB_DISPLAY_NAME": display or short.title()}
-    return subprocess.run(list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60,
-                          preexec_fn=set_user_setuid(name))
+    env = {
+        "HOME": home,
+        "PATH": "/usr/bin:/bin",
+        "JUPYTERHUB_USER": name,
+        "CLHUB_DISPLAY_NAME": display or short.title(),
+    }
+    return subprocess.run(
+        list(cmd), env=env, cwd=home, capture_output=True, text=True, timeout=60, preexec_fn=set_user_setuid(name)
+    )
 
 
 def share_story(hub: RunningHub, short: str, title: str) -> str:
@@ -77,8 +89,13 @@ def share_story(hub: RunningHub, short: str, title: str) -> str:
 
 
 def propose(hub: RunningHub, short: str, piece: str, title: str = "My story") -> requests.Response:
-    return api(hub, short, "POST", f"/groups/{hub.name('g')}/showcase/proposals",
-               json={"piece": piece, "title": title, "description": "A story about my street."})
+    return api(
+        hub,
+        short,
+        "POST",
+        f"/groups/{hub.name('g')}/showcase/proposals",
+        json={"piece": piece, "title": title, "description": "A story about my street."},
+    )
 
 
 def decide(hub: RunningHub, short: str, proposal: str, action: str, **body: Any) -> requests.Response:
@@ -86,8 +103,9 @@ def decide(hub: RunningHub, short: str, proposal: str, action: str, **body: Any)
 
 
 def consent(hub: RunningHub, short: str, student: str, given: bool) -> requests.Response:
-    return api(hub, short, "POST", f"/groups/{hub.name('g')}/showcase/consent/{hub.name(student)}",
-               json={"given": given})
+    return api(
+        hub, short, "POST", f"/groups/{hub.name('g')}/showcase/consent/{hub.name(student)}", json={"given": given}
+    )
 
 
 def anonymous(hub: RunningHub, path: str) -> requests.Response:
@@ -108,8 +126,13 @@ def test_propose_consent_approve_and_the_family_link(hub: RunningHub) -> None:
     assert bad.status_code == 400 and "title of 1 to 80" in bad.json()["message"]
     assert propose(hub, "ana", piece, title="x" * 81).status_code == 400
     assert propose(hub, "ana", "no-such-piece").status_code == 404
-    long = api(hub, "ana", "POST", f"/groups/{g}/showcase/proposals",
-               json={"piece": piece, "title": "Fine", "description": "x" * 501})
+    long = api(
+        hub,
+        "ana",
+        "POST",
+        f"/groups/{g}/showcase/proposals",
+        json={"piece": piece, "title": "Fine", "description": "x" * 501},
+    )
     assert long.status_code == 400 and "under 500" in long.json()["message"]
     r = propose(hub, "ana", piece)
     assert r.status_code == 201, r.text
@@ -119,8 +142,9 @@ def test_propose_consent_approve_and_the_family_link(hub: RunningHub) -> None:
     for who in ("ana", "ben", "ted"):
         assert api(hub, who, "GET", f"/groups/{g}/showcase/proposals").status_code == 403, who
     listed = api(hub, "tess", "GET", f"/groups/{g}/showcase/proposals").json()["proposals"]
-    assert [(p["piece"], p["status"], p["consent"]) for p in listed if p["id"] == proposal] == \
-        [(piece, "proposed", False)]
+    assert [(p["piece"], p["status"], p["consent"]) for p in listed if p["id"] == proposal] == [
+        (piece, "proposed", False)
+    ]
 
     # Only a teacher of the group approves: not the author, not a peer, not another group's teacher.
     for who in ("ana", "ben", "ted"):
@@ -185,16 +209,30 @@ def test_the_showcase_runs_as_its_own_user_who_reads_pages_and_no_home(hub: Runn
     assert mine == [pwd.getpwnam(SHOWCASE_USER).pw_uid]
     # What that user can and cannot read, decided by the operating system.
     home = pwd.getpwnam(hub.name("ana")).pw_dir
-    code = ("import os, sys\n"
-            "for p in sys.argv[1:]:\n"
-            "    try:\n"
-            "        os.listdir(p) if os.path.isdir(p) else open(p).read(1); print('read', p)\n"
-            "    except PermissionError:\n"
-            "        print('denied', p)\n")
-    targets = [home, str(hub.data_dir / "hub"), str(folders.peer_review_dir(hub.data_dir, hub.name("g"))),
-               str(showcase_dir(hub) / "snapshots"), str(showcase_dir(hub) / "consent.json"), str(pages)]
-    out = subprocess.run([sys.executable, "-c", code, *targets], capture_output=True, text=True, timeout=60,
-                         cwd="/", preexec_fn=set_user_setuid(SHOWCASE_USER))
+    code = (
+        "import os, sys\n"
+        "for p in sys.argv[1:]:\n"
+        "    try:\n"
+        "        os.listdir(p) if os.path.isdir(p) else open(p).read(1); print('read', p)\n"
+        "    except PermissionError:\n"
+        "        print('denied', p)\n"
+    )
+    targets = [
+        home,
+        str(hub.data_dir / "hub"),
+        str(folders.peer_review_dir(hub.data_dir, hub.name("g"))),
+        str(showcase_dir(hub) / "snapshots"),
+        str(showcase_dir(hub) / "consent.json"),
+        str(pages),
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", code, *targets],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        preexec_fn=set_user_setuid(SHOWCASE_USER),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:-1] == [f"denied {t}" for t in targets]
 
@@ -237,7 +275,9 @@ def test_a_waiting_proposal_can_be_withdrawn_by_its_author_or_teacher_only(hub: 
     assert anonymous(hub, link).status_code == 404
     listed = api(hub, "tess", "GET", f"/groups/{g}/showcase/proposals").json()["proposals"]
     assert {p["id"]: p["status"] for p in listed if p["id"] in (first, second)} == {
-        first: "withdrawn", second: "withdrawn"}
+        first: "withdrawn",
+        second: "withdrawn",
+    }
 
 
 def test_the_teacher_publishes_in_spanish_and_no_other_language(hub: RunningHub) -> None:
@@ -275,18 +315,21 @@ def test_consent_taken_back_stops_approval(hub: RunningHub) -> None:
     assert consent(hub, "tess", "ana", True).status_code == 200
 
 
-@pytest.mark.parametrize("path", [
-    "/services/showcase/p/..%2f..%2fetc",
-    "/services/showcase/p/..%2f..%2fetc%2fpasswd",
-    "/services/showcase/static/../",
-    "/services/showcase/static/..%2f..%2f",
-    "/services/showcase/p/%2e%2e/%2e%2e/",
-    "/services/showcase/p/%2e%2e",
-    "/services/showcase/",
-    "/services/showcase/p/",
-    "/services/showcase/p/REVIEW.ipynb",
-    "/services/showcase/p/showcase.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/services/showcase/p/..%2f..%2fetc",
+        "/services/showcase/p/..%2f..%2fetc%2fpasswd",
+        "/services/showcase/static/../",
+        "/services/showcase/static/..%2f..%2f",
+        "/services/showcase/p/%2e%2e/%2e%2e/",
+        "/services/showcase/p/%2e%2e",
+        "/services/showcase/",
+        "/services/showcase/p/",
+        "/services/showcase/p/REVIEW.ipynb",
+        "/services/showcase/p/showcase.py",
+    ],
+)
 def test_the_showcase_refuses_path_tricks(hub: RunningHub, path: str) -> None:
     # Sent byte for byte (requests would resolve "/../" itself before the proxy saw it).
     conn = http.client.HTTPConnection(urlparse(hub.url).netloc, timeout=30)
@@ -324,20 +367,33 @@ def test_the_teachers_page_queues_proposals_with_consent_and_decisions(hub: Runn
     s = hub.login("tess")
     page = s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
     assert "Showcase proposals" in page and "Queued &lt;script&gt;" in page and "<script>x" not in page
-    assert re.search(rf'proposals/{proposal}/approve">\s*<input[^>]+>\s*<input[^>]+>\s*<label[^>]+>[^<]*</label>'
-                     r'\s*<select[^>]*name="lang"[^>]*>.*?</select>\s*<button[^>]+disabled', page, re.S)
+    assert re.search(
+        rf'proposals/{proposal}/approve">\s*<input[^>]+>\s*<input[^>]+>\s*<label[^>]+>[^<]*</label>'
+        r'\s*<select[^>]*name="lang"[^>]*>.*?</select>\s*<button[^>]+disabled',
+        page,
+        re.S,
+    )
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
     base = f"{hub.url}/services/classroom/api/groups/{g}/showcase"
-    r = s.http.post(f"{base}/consent/{hub.name('ana')}", data={"_xsrf": xsrf, "from_page": "1", "given": "true"},
-                    allow_redirects=False, timeout=60)
+    r = s.http.post(
+        f"{base}/consent/{hub.name('ana')}",
+        data={"_xsrf": xsrf, "from_page": "1", "given": "true"},
+        allow_redirects=False,
+        timeout=60,
+    )
     assert r.status_code == 302, r.text[:300]
-    r = s.http.post(f"{base}/proposals/{proposal}/approve", data={"_xsrf": xsrf, "from_page": "1"},
-                    allow_redirects=False, timeout=120)
+    r = s.http.post(
+        f"{base}/proposals/{proposal}/approve",
+        data={"_xsrf": xsrf, "from_page": "1"},
+        allow_redirects=False,
+        timeout=120,
+    )
     assert r.status_code == 302, r.text[:300]
     page = s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
     link = re.search(r'href="(/services/showcase/p/[^"/]+)"', page).group(1)
     assert requests.get(hub.url + link, timeout=60).status_code == 200
     # Without the page's XSRF token a forged form does nothing.
-    r = s.http.post(f"{base}/proposals/{proposal}/decline", data={"from_page": "1", "note": "x"},
-                    allow_redirects=False, timeout=60)
+    r = s.http.post(
+        f"{base}/proposals/{proposal}/decline", data={"from_page": "1", "note": "x"}, allow_redirects=False, timeout=60
+    )
     assert r.status_code == 403

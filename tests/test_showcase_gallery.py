@@ -36,10 +36,12 @@ CLHUB = str(Path(sys.executable).parent / "clhub")
 
 
 def test_the_gallery_page_escapes_titles_and_is_light_for_a_phone() -> None:
-    page = render_gallery([
-        Entry('<img src=x onerror="alert(1)"> & "friends"', "Ana <b>M.</b>", "/services/showcase/p/" + "a" * 32),
-        Entry("Beat", "Ben", "/services/showcase/p/" + "b" * 32),
-    ])
+    page = render_gallery(
+        [
+            Entry('<img src=x onerror="alert(1)"> & "friends"', "Ana <b>M.</b>", "/services/showcase/p/" + "a" * 32),
+            Entry("Beat", "Ben", "/services/showcase/p/" + "b" * 32),
+        ]
+    )
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "<script" not in page and "<img" not in page
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &quot;friends&quot;" in page
@@ -62,17 +64,20 @@ def test_the_gallery_speaks_spanish_and_says_when_it_is_empty() -> None:
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    hub = make_hub({
-        "ana": ("student", ["g"]), "ben": ("student", ["g"]), "zed": ("student", ["h"]),
-        "tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]),
-    })
+    hub = make_hub(
+        {
+            "ana": ("student", ["g"]),
+            "ben": ("student", ["g"]),
+            "zed": ("student", ["h"]),
+            "tess": ("teacher", ["g"]),
+            "ted": ("teacher", ["h"]),
+        }
+    )
     for short in ("ana", "ben"):  # their first start makes their system users and links the group folder
         s = hub.login(short)
         assert s.spawn_with_form(["art"]).status_code == 302
         s.wait_ready(hub.name(short))
     return hub
-
-
 
 
 def gallery(hub: RunningHub, short: str, group: str = "g", **body: Any) -> requests.Response:
@@ -82,7 +87,6 @@ def gallery(hub: RunningHub, short: str, group: str = "g", **body: Any) -> reque
 
 def anonymous(hub: RunningHub, path: str) -> requests.Response:
     return requests.get(hub.url + path, timeout=30, allow_redirects=False)
-
 
 
 def publish(hub: RunningHub, short: str, title: str, display: str = "") -> dict[str, Any]:
@@ -97,8 +101,10 @@ def publish(hub: RunningHub, short: str, title: str, display: str = "") -> dict[
     piece = done.stdout.split(" as ")[1].split(" ")[0]
     r = api(hub, short, "POST", f"/groups/{g}/showcase/proposals", json={"piece": piece, "title": title})
     assert r.status_code == 201, r.text
-    assert api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name(short)}",
-               json={"given": True}).status_code == 200
+    assert (
+        api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name(short)}", json={"given": True}).status_code
+        == 200
+    )
     r = api(hub, "tess", "POST", f"/groups/{g}/showcase/proposals/{r.json()['id']}/approve")
     assert r.status_code == 200, r.text
     return r.json()
@@ -142,10 +148,12 @@ def test_the_gallery_lists_published_pieces_and_follows_every_decision(hub: Runn
     # Stored as a piece's page is: the showcase user's group reads it, nobody else.
     showcase_gid = pwd.getpwnam(SHOWCASE_USER).pw_gid
     folder, page = pages(hub) / gallery_token, pages(hub) / gallery_token / "index.html"
-    assert (stat.S_IMODE(os.stat(folder).st_mode), os.stat(folder).st_uid, os.stat(folder).st_gid) == \
-        (0o750, 0, showcase_gid)
-    assert (stat.S_IMODE(os.stat(page).st_mode), os.stat(page).st_uid, os.stat(page).st_gid) == \
-        (0o640, 0, showcase_gid)
+    assert (stat.S_IMODE(os.stat(folder).st_mode), os.stat(folder).st_uid, os.stat(folder).st_gid) == (
+        0o750,
+        0,
+        showcase_gid,
+    )
+    assert (stat.S_IMODE(os.stat(page).st_mode), os.stat(page).st_uid, os.stat(page).st_gid) == (0o640, 0, showcase_gid)
 
     first = publish(hub, "ana", f'<img src=x onerror="alert(1)"> from {hub.name("ana")}')
     second = publish(hub, "ben", "Beat & bass")
@@ -161,8 +169,16 @@ def test_the_gallery_lists_published_pieces_and_follows_every_decision(hub: Runn
     assert anonymous(hub, link).status_code == 200
 
     # Declining a published piece takes it off the gallery; so does its author's withdrawal.
-    assert api(hub, "tess", "POST", f"/groups/{hub.name('g')}/showcase/proposals/{second['id']}/decline",
-               json={"note": "Later"}).status_code == 200
+    assert (
+        api(
+            hub,
+            "tess",
+            "POST",
+            f"/groups/{hub.name('g')}/showcase/proposals/{second['id']}/decline",
+            json={"note": "Later"},
+        ).status_code
+        == 200
+    )
     listed = anonymous(hub, link).text
     assert "Beat &amp; bass" not in listed and second["link"] not in listed and first["link"] in listed
     assert api(hub, "ana", "DELETE", f"/showcase/{first['token']}").status_code == 204
@@ -212,34 +228,40 @@ def test_the_classroom_page_has_the_gallery_switch(hub: RunningHub) -> None:
     assert "Turn the gallery on" in page and "gallery link" not in page
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
     url = f"{hub.url}/services/classroom/api/groups/{g}/showcase/gallery"
-    r = s.http.post(url, data={"_xsrf": xsrf, "from_page": "1", "enabled": "true", "lang": "es"},
-                    allow_redirects=False, timeout=60)
+    r = s.http.post(
+        url, data={"_xsrf": xsrf, "from_page": "1", "enabled": "true", "lang": "es"}, allow_redirects=False, timeout=60
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith(f"#showcase-{g}"), r.text[:300]
     page = s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
     link = re.search(r'href="(/services/showcase/p/[^"/]+)">gallery link', page).group(1)
     assert "Lo que hicimos" in anonymous(hub, link).text
     # Without the page's XSRF token a forged form does nothing.
-    assert s.http.post(url, data={"from_page": "1", "enabled": "false"}, allow_redirects=False,
-                       timeout=60).status_code == 403
+    assert (
+        s.http.post(url, data={"from_page": "1", "enabled": "false"}, allow_redirects=False, timeout=60).status_code
+        == 403
+    )
     assert anonymous(hub, link).status_code == 200
-    r = s.http.post(url, data={"_xsrf": xsrf, "from_page": "1", "enabled": "false"}, allow_redirects=False,
-                    timeout=60)
+    r = s.http.post(url, data={"_xsrf": xsrf, "from_page": "1", "enabled": "false"}, allow_redirects=False, timeout=60)
     assert r.status_code == 302
     assert anonymous(hub, link).status_code == 404
     assert "Turn the gallery on" in s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("path", [
-    "/services/classroom/api/groups/..%2f..%2fshowcase/gallery",
-    "/services/classroom/api/groups/%2e%2e/showcase/gallery",
-    "/services/classroom/api/groups/../showcase/gallery",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/services/classroom/api/groups/..%2f..%2fshowcase/gallery",
+        "/services/classroom/api/groups/%2e%2e/showcase/gallery",
+        "/services/classroom/api/groups/../showcase/gallery",
+    ],
+)
 def test_path_tricks_never_reach_a_gallery(hub: RunningHub, path: str) -> None:
     # Sent byte for byte: dots that climb are resolved by the proxy or refused by the service.
     conn = http.client.HTTPConnection(urlparse(hub.url).netloc, timeout=30)
-    conn.request("POST", path, body=b'{"enabled": true}',
-                 headers={**token(hub, "tess"), "Content-Type": "application/json"})
+    conn.request(
+        "POST", path, body=b'{"enabled": true}', headers={**token(hub, "tess"), "Content-Type": "application/json"}
+    )
     r = conn.getresponse()
     body = r.read().decode(errors="replace")
     conn.close()

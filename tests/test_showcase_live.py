@@ -1,4 +1,4 @@
-""""Play with it": the live showcase through a real hub, its proxy and Voila.
+"""The "Play with it" live showcase through a real hub, its proxy and Voila.
 
 A learner shares a notebook with a widget, a probe that tries to read homes and the data
 folder, a division by zero and a runaway allocation; the teacher approves it. Anonymous
@@ -91,34 +91,54 @@ except MemoryError:
     print("memory", "refused")
 '''
     cells = [
-        {"cell_type": "markdown", "metadata": {}, "source":
-            "# Robot dance\n\n<script>document.title = 'pwned'</script>"
-            "<img src=x onerror=\"document.title = 'pwned'\">\n"},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source":
-            "import ipywidgets as widgets\nbutton = widgets.Button(description='Dance', icon='music')\n"
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": "# Robot dance\n\n<script>document.title = 'pwned'</script>"
+            "<img src=x onerror=\"document.title = 'pwned'\">\n",
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "import ipywidgets as widgets\nbutton = widgets.Button(description='Dance', icon='music')\n"
             "label = widgets.Label('Ready')\nbutton.on_click(lambda _: setattr(label, 'value', 'Dancing!'))\n"
-            "widgets.VBox([button, label])\n"},
+            "widgets.VBox([button, label])\n",
+        },
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": probe},
         # An output that runs script in the visitor's browser: it tries the hub's API with the
         # visitor's session and the cookies, and writes what it got into the title.
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source":
-            "from IPython.display import HTML\n"
-            "HTML('<img alt=\"\" src=\"data:,x\" onerror=\"fetch(&quot;/hub/api/user&quot;, "
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "from IPython.display import HTML\n"
+            'HTML(\'<img alt="" src="data:,x" onerror="fetch(&quot;/hub/api/user&quot;, '
             "{credentials: &quot;include&quot;}).then(r => r.text())"
             ".then(t => { document.title = &quot;leak:&quot; + t; })"
             ".catch(() => { let c; try { c = document.cookie } catch (e) { c = &quot;none&quot; } "
-            "document.title = &quot;blocked:&quot; + c; })\">')\n"},
+            "document.title = &quot;blocked:&quot; + c; })\">')\n",
+        },
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "print(1 / 0)\n"},
     ]
-    return json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                   "language": "python"}},
-                       "nbformat": 4, "nbformat_minor": 5})
+    return json.dumps(
+        {
+            "cells": cells,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    hub = make_hub({"ana": ("student", ["g"]), "tess": ("teacher", ["g"])},
-                   extra_settings=f"\n[showcase]\nlive_kernels = {LIMIT}\nlive_preheat = 1\nlive_idle_minutes = 0.2\n")
+    hub = make_hub(
+        {"ana": ("student", ["g"]), "tess": ("teacher", ["g"])},
+        extra_settings=f"\n[showcase]\nlive_kernels = {LIMIT}\nlive_preheat = 1\nlive_idle_minutes = 0.2\n",
+    )
     s = hub.login("ana")
     assert s.spawn_with_form(["art"]).status_code == 302
     s.wait_ready(hub.name("ana"))
@@ -136,16 +156,24 @@ def publish(hub: RunningHub, title: str) -> dict[str, Any]:
     piece = shared.stdout.split(" as ")[1].split(" ")[0]
     from test_showcase import api
 
-    r = api(hub, "ana", "POST", f"/groups/{hub.name('g')}/showcase/proposals",
-            json={"piece": piece, "title": title, "description": "Press the button."})
+    r = api(
+        hub,
+        "ana",
+        "POST",
+        f"/groups/{hub.name('g')}/showcase/proposals",
+        json={"piece": piece, "title": title, "description": "Press the button."},
+    )
     assert r.status_code == 201, r.text
     from test_showcase_propose import preview
 
     seen = preview(hub, "tess", hub.name("g"), r.json()["id"])
     assert seen.status_code == 200, seen.text[:500]
     assert "The code that runs when a family presses" in seen.text
-    for line in ("socket.create_connection(address, timeout=3)", "os.listdir(&quot;/proc&quot;)",
-                 "button.on_click(lambda _: setattr(label, &#x27;value&#x27;, &#x27;Dancing!&#x27;))"):
+    for line in (
+        "socket.create_connection(address, timeout=3)",
+        "os.listdir(&quot;/proc&quot;)",
+        "button.on_click(lambda _: setattr(label, &#x27;value&#x27;, &#x27;Dancing!&#x27;))",
+    ):
         assert line in seen.text, line
     assert consent(hub, "tess", "ana", True).status_code == 200
     r = decide(hub, "tess", r.json()["id"], "approve")
@@ -171,8 +199,10 @@ def kernel_uids(hub: RunningHub) -> list[int]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             parents[int(pid)] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            if (b"connected_learning.showcase_live" in Path(f"/proc/{pid}/cmdline").read_bytes()
-                    and mine in Path(f"/proc/{pid}/environ").read_bytes()):
+            if (
+                b"connected_learning.showcase_live" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                and mine in Path(f"/proc/{pid}/environ").read_bytes()
+            ):
                 services.append(int(pid))
         except OSError:
             continue
@@ -225,7 +255,10 @@ def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub:
     top = re.search(r"top ([^<\n]*)", page.text)
     assert top and "fenced" in top.group(1).split() and "home" not in top.group(1).split(), page.text[-3000:]
     assert re.findall(r"net (\d) (reached|unreachable)", page.text) == [
-        ("0", "unreachable"), ("1", "unreachable"), ("2", "unreachable")]
+        ("0", "unreachable"),
+        ("1", "unreachable"),
+        ("2", "unreachable"),
+    ]
     for listener, _port in LISTENERS:
         with pytest.raises(BlockingIOError):  # nothing arrived
             listener.accept()
@@ -233,14 +266,25 @@ def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub:
     assert set(kernel_uids(hub)) == {pwd.getpwnam(LIVE_USER).pw_uid}
 
 
-@pytest.mark.parametrize("path", [
-    "voila/tree", "voila/render/x.ipynb", "voila/api/contents/", "login", "p/%2e%2e/%2e%2e/hub/api/users",
-    "p/%2e%2e/%2e%2e/etc/passwd", "p/short", "p/{token}.ipynb", "voila/files/{token}/piece.ipynb",
-    "voila/static/../../showcase_live.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "voila/tree",
+        "voila/render/x.ipynb",
+        "voila/api/contents/",
+        "login",
+        "p/%2e%2e/%2e%2e/hub/api/users",
+        "p/%2e%2e/%2e%2e/etc/passwd",
+        "p/short",
+        "p/{token}.ipynb",
+        "voila/files/{token}/piece.ipynb",
+        "voila/static/../../showcase_live.py",
+    ],
+)
 def test_only_live_pages_are_served(hub: RunningHub, piece: dict, path: str) -> None:
-    r = requests.get(f"{hub.url}/services/showcase-live/{path.format(token=piece['token'])}", timeout=30,
-                     allow_redirects=False)
+    r = requests.get(
+        f"{hub.url}/services/showcase-live/{path.format(token=piece['token'])}", timeout=30, allow_redirects=False
+    )
     # Dot segments are resolved before the service sees them (by the client or the proxy):
     # such a path leaves the live service, and the hub sends an anonymous visitor to log in.
     assert r.status_code in (403, 404) or (r.status_code == 302 and "%2e" in path), (path, r.status_code)
@@ -259,13 +303,33 @@ async def talk(ws_url: str, marker: Path) -> list[str]:
     session = uuid.uuid4().hex
 
     def message(kind: str, content: dict[str, Any]) -> dict[str, Any]:
-        return {"header": {"msg_id": uuid.uuid4().hex, "username": "", "session": session, "msg_type": kind,
-                           "version": "5.3", "date": ""}, "parent_header": {}, "metadata": {},
-                "channel": "shell", "buffers": [], "content": content}
+        return {
+            "header": {
+                "msg_id": uuid.uuid4().hex,
+                "username": "",
+                "session": session,
+                "msg_type": kind,
+                "version": "5.3",
+                "date": "",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "channel": "shell",
+            "buffers": [],
+            "content": content,
+        }
 
-    execute = message("execute_request", {"code": f"open({str(marker)!r}, 'w').write('ran')", "silent": False,
-                                          "store_history": False, "user_expressions": {}, "allow_stdin": False,
-                                          "stop_on_error": True})
+    execute = message(
+        "execute_request",
+        {
+            "code": f"open({str(marker)!r}, 'w').write('ran')",
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+    )
     info = message("kernel_info_request", {})
     await conn.write_message(json.dumps(execute))
     await conn.write_message(json.dumps(info))
@@ -277,8 +341,10 @@ async def talk(ws_url: str, marker: Path) -> list[str]:
                 break
             if isinstance(raw, str):
                 reply = json.loads(raw)
-                if reply.get("parent_header", {}).get("msg_id") in (execute["header"]["msg_id"],
-                                                                     info["header"]["msg_id"]):
+                if reply.get("parent_header", {}).get("msg_id") in (
+                    execute["header"]["msg_id"],
+                    info["header"]["msg_id"],
+                ):
                     seen.append(reply["header"]["msg_type"])
         await asyncio.sleep(2)  # time for a late execute_reply, were the request run
         while True:
@@ -347,14 +413,19 @@ def test_withdrawing_stops_the_live_version_and_its_kernels(hub: RunningHub) -> 
     assert requests.get(kernels, timeout=30).status_code == 404
 
 
-PHONE: dict[str, Any] = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-                         "device_scale_factor": 2}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.mark.browser
 def test_the_live_page_plays_on_a_phone_isolated_from_the_hub_and_axe_finds_nothing_serious(
-        hub: RunningHub, piece: dict, browser: Any, artifacts: Path) -> None:
+    hub: RunningHub, piece: dict, browser: Any, artifacts: Path
+) -> None:
     from playwright.sync_api import expect
 
     from test_browser_showcase import logged_in
@@ -366,8 +437,7 @@ def test_the_live_page_plays_on_a_phone_isolated_from_the_hub_and_axe_finds_noth
         failed: list[str] = []
         elsewhere: list[str] = []
         page.on("requestfailed", lambda r: failed.append(f"{r.url} {r.failure}"))
-        page.on("request", lambda r: None if r.url.startswith((hub.url, "data:", "blob:"))
-                else elsewhere.append(r.url))
+        page.on("request", lambda r: None if r.url.startswith((hub.url, "data:", "blob:")) else elsewhere.append(r.url))
         deadline = time.monotonic() + 90
         while True:  # kernels of earlier tests are culled after 12 s idle
             response = page.goto(live_url(hub, piece["token"]), wait_until="load")
@@ -394,8 +464,11 @@ def test_the_live_page_plays_on_a_phone_isolated_from_the_hub_and_axe_finds_noth
         page.add_script_tag(path=str(AXE))
         report = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
         (artifacts / "axe-showcase-live.json").write_text(json.dumps(report, indent=1))
-        serious = [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:5])
-                   for v in report["violations"] if v["impact"] in ("serious", "critical")]
+        serious = [
+            (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:5])
+            for v in report["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
         assert serious == [], serious
     finally:
         context.close()

@@ -30,10 +30,15 @@ CLHUB = str(Path(sys.executable).parent / "clhub")
 
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
-    hub = make_hub({
-        "ana": ("student", ["g"]), "ben": ("student", ["g"]), "zed": ("student", ["h"]),
-        "tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]),
-    })
+    hub = make_hub(
+        {
+            "ana": ("student", ["g"]),
+            "ben": ("student", ["g"]),
+            "zed": ("student", ["h"]),
+            "tess": ("teacher", ["g"]),
+            "ted": ("teacher", ["h"]),
+        }
+    )
     for short, interests in (("ana", ["art"]), ("ben", ["music"])):
         s = hub.login(short)
         assert s.spawn_with_form(interests).status_code == 302
@@ -41,13 +46,14 @@ def hub(make_hub: Any) -> RunningHub:
     return hub
 
 
-
-
 def preview(hub: RunningHub, short: str, group: str, proposal: str) -> requests.Response:
     headers = hub.api.http.headers if short == "admin" else token(hub, short)
-    return requests.get(f"{hub.url}/services/classroom/groups/{group}/showcase/{proposal}/preview",
-                        headers={"Authorization": headers["Authorization"]}, timeout=120, allow_redirects=False)
-
+    return requests.get(
+        f"{hub.url}/services/classroom/groups/{group}/showcase/{proposal}/preview",
+        headers={"Authorization": headers["Authorization"]},
+        timeout=120,
+        allow_redirects=False,
+    )
 
 
 def share_story(hub: RunningHub, short: str, title: str) -> str:
@@ -77,16 +83,20 @@ def in_kernel(hub: RunningHub, short: str, code: str) -> Any:
 
 def clhub_in_server(hub: RunningHub, short: str, *commands: list[str]) -> list[tuple[int, str, str]]:
     """Run `clhub ...` commands in the learner's server (its token, its PATH); [(code, stdout, stderr)]."""
-    code = ("import json, subprocess\n"
-            f"done = [subprocess.run(['clhub', *c], capture_output=True, text=True) for c in {list(commands)!r}]\n"
-            "print(json.dumps([[d.returncode, d.stdout, d.stderr] for d in done]))\n")
+    code = (
+        "import json, subprocess\n"
+        f"done = [subprocess.run(['clhub', *c], capture_output=True, text=True) for c in {list(commands)!r}]\n"
+        "print(json.dumps([[d.returncode, d.stdout, d.stderr] for d in done]))\n"
+    )
     return [tuple(x) for x in in_kernel(hub, short, code)]
 
 
 def consent_and_approve(hub: RunningHub, proposal: str) -> dict[str, Any]:
     g = hub.name("g")
-    assert api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name('ana')}",
-               json={"given": True}).status_code == 200
+    assert (
+        api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name('ana')}", json={"given": True}).status_code
+        == 200
+    )
     r = api(hub, "tess", "POST", f"/groups/{g}/showcase/proposals/{proposal}/approve")
     assert r.status_code == 200, r.text
     return r.json()
@@ -119,7 +129,8 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
     piece = share_story(hub, "ana", "Street song")
     bens = share_story(hub, "ben", "Bens beat")
     first, again, no_title, long_title, missing, not_mine, listed = clhub_in_server(
-        hub, "ana",
+        hub,
+        "ana",
         ["showcase", "propose", piece, "--title", "My street song", "--description", "A song about my street."],
         ["showcase", "propose", piece, "--title", "Once more"],
         ["showcase", "propose", piece, "--title", "   "],
@@ -145,14 +156,18 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
     proposal = next(p for p in mine(hub, "ana").json()["proposals"] if p["piece"] == piece)
     published = consent_and_approve(hub, proposal["id"])
     declined_piece = share_story(hub, "ana", "Night walk")
-    made, = clhub_in_server(hub, "ana", ["showcase", "propose", declined_piece, "--title", "Night walk"])
+    (made,) = clhub_in_server(hub, "ana", ["showcase", "propose", declined_piece, "--title", "Night walk"])
     assert made[0] == 0, made
     other = next(p for p in mine(hub, "ana").json()["proposals"] if p["piece"] == declined_piece)
     note = "Lovely! Please leave out the name of your street, then propose it again."
-    assert api(hub, "tess", "POST", f"/groups/{g}/showcase/proposals/{other['id']}/decline",
-               json={"note": note}).status_code == 200
+    assert (
+        api(
+            hub, "tess", "POST", f"/groups/{g}/showcase/proposals/{other['id']}/decline", json={"note": note}
+        ).status_code
+        == 200
+    )
 
-    listed, = clhub_in_server(hub, "ana", ["showcase", "list"])
+    (listed,) = clhub_in_server(hub, "ana", ["showcase", "list"])
     assert listed[0] == 0, listed
     assert f"'My street song' ({g}, piece {piece}): published" in listed[1]
     # On the hub's host: a bare path would stay on the learner's own host, <name>.localhost.
@@ -163,12 +178,17 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
     assert f"Note from your teacher: {note}" in listed[1]
 
     # Another learner cannot take it down; its author can, from the server, and the link dies.
-    by_ben, = clhub_in_server(hub, "ben", ["showcase", "withdraw", published["token"]])
+    (by_ben,) = clhub_in_server(hub, "ben", ["showcase", "withdraw", published["token"]])
     assert by_ben[0] == 2 and "Only the author and their teachers" in by_ben[2], by_ben
     assert anonymous(hub, published["link"]).status_code == 200
     gone, twice, tricky, listed = clhub_in_server(
-        hub, "ana", ["showcase", "withdraw", published["token"]], ["showcase", "withdraw", published["token"]],
-        ["showcase", "withdraw", "../../groups"], ["showcase", "list"])
+        hub,
+        "ana",
+        ["showcase", "withdraw", published["token"]],
+        ["showcase", "withdraw", published["token"]],
+        ["showcase", "withdraw", "../../groups"],
+        ["showcase", "list"],
+    )
     assert gone[0] == 0 and "Withdrawn" in gone[1], gone
     assert twice[0] == 2 and "no published piece at this link" in twice[2], twice
     assert tricky[0] == 2 and "You have no proposal '../../groups'" in tricky[2], tricky
@@ -180,10 +200,10 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
 def test_clhub_showcase_withdraws_a_waiting_proposal_by_its_id(hub: RunningHub) -> None:
     g = hub.name("g")
     piece = share_story(hub, "ana", "Second thoughts")
-    made, = clhub_in_server(hub, "ana", ["showcase", "propose", piece, "--title", "Second thoughts"])
+    (made,) = clhub_in_server(hub, "ana", ["showcase", "propose", piece, "--title", "Second thoughts"])
     assert made[0] == 0, made
     waiting = next(p for p in mine(hub, "ana").json()["proposals"] if p["piece"] == piece)
-    by_ben, = clhub_in_server(hub, "ben", ["showcase", "withdraw", waiting["id"]])
+    (by_ben,) = clhub_in_server(hub, "ben", ["showcase", "withdraw", waiting["id"]])
     assert by_ben[0] == 2 and "You have no proposal" in by_ben[2], by_ben  # not his: not even found
     gone, listed = clhub_in_server(hub, "ana", ["showcase", "withdraw", waiting["id"]], ["showcase", "list"])
     assert gone[0] == 0 and "Withdrawn" in gone[1], gone
@@ -239,8 +259,12 @@ def test_the_showcase_notebook_is_delivered_beside_my_feedback(hub: RunningHub) 
     code = next(c for c in cells if c["cell_type"] == "code")
     # The notebook's own cell runs in the learner's kernel and draws the box.
     source = "".join(code["source"])
-    shown = in_kernel(hub, "ana", source.rsplit("\n", 1)[0] + "\nbox = ProposeBox()\nimport json\n"
-                      "print(json.dumps([type(box).__name__, box.button.description]))\n")
+    shown = in_kernel(
+        hub,
+        "ana",
+        source.rsplit("\n", 1)[0] + "\nbox = ProposeBox()\nimport json\n"
+        "print(json.dumps([type(box).__name__, box.button.description]))\n",
+    )
     assert shown == ["ProposeBox", "Propose"]
 
 
@@ -256,9 +280,13 @@ def test_the_propose_box_proposes_lists_and_withdraws_in_the_learners_kernel(hub
     g = hub.name("g")
     piece = share_story(hub, "ana", "Widget story")
     bens = share_story(hub, "ben", "Ben widget")
-    assert api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name('ana')}",
-               json={"given": False}).status_code == 200
-    code = WIDGET + f"""
+    assert (
+        api(hub, "tess", "POST", f"/groups/{g}/showcase/consent/{hub.name('ana')}", json={"given": False}).status_code
+        == 200
+    )
+    code = (
+        WIDGET
+        + f"""
 box.piece.value = {f"{g}/{piece}"!r}
 report["suggested"] = box.title.value
 box.title.value = "<b>Loud</b> & proud"
@@ -274,6 +302,7 @@ report["no_title"] = box.status.value
 report["list"] = [c.children[0].value for c in box.list.children]
 print(json.dumps(report))
 """
+    )
     seen = in_kernel(hub, "ana", code)
     assert f"{g}/{piece}" in seen["options"] and f"{g}/{bens}" not in seen["options"]
     assert seen["suggested"] == "Widget story"
@@ -281,24 +310,40 @@ print(json.dumps(report))
     assert "You already asked to show this piece" in seen["again"], seen["again"]
     assert "Give your piece a title of 1 to 80 characters" in seen["no_title"], seen["no_title"]
     mine_row = [row for row in seen["list"] if "Loud" in row]
-    assert mine_row == ["<b>&lt;b&gt;Loud&lt;/b&gt; &amp; proud</b>: Waiting for your teacher to look at it. "
-                        "Your teacher also needs your family&#x27;s OK first."]
+    assert mine_row == [
+        "<b>&lt;b&gt;Loud&lt;/b&gt; &amp; proud</b>: Waiting for your teacher to look at it. "
+        "Your teacher also needs your family&#x27;s OK first."
+    ]
 
     # Ben's box offers his pieces only and lists nothing of Ana's.
-    bens_view = in_kernel(hub, "ben", WIDGET + "report['list'] = [c.children[0].value for c in box.list.children]\n"
-                                               "print(json.dumps(report))\n")
+    bens_view = in_kernel(
+        hub,
+        "ben",
+        WIDGET + "report['list'] = [c.children[0].value for c in box.list.children]\nprint(json.dumps(report))\n",
+    )
     assert f"{g}/{bens}" in bens_view["options"] and f"{g}/{piece}" not in bens_view["options"]
     assert not [row for row in bens_view["list"] if "Loud" in row]
 
     proposal = next(p for p in mine(hub, "ana").json()["proposals"] if p["piece"] == piece)
-    assert api(hub, "tess", "POST", f"/groups/{g}/showcase/proposals/{proposal['id']}/decline",
-               json={"note": "Try <i>again</i> with a picture"}).status_code == 200
-    proposal = api(hub, "ana", "POST", f"/groups/{g}/showcase/proposals",
-                   json={"piece": piece, "title": "Second try"}).json()
+    assert (
+        api(
+            hub,
+            "tess",
+            "POST",
+            f"/groups/{g}/showcase/proposals/{proposal['id']}/decline",
+            json={"note": "Try <i>again</i> with a picture"},
+        ).status_code
+        == 200
+    )
+    proposal = api(
+        hub, "ana", "POST", f"/groups/{g}/showcase/proposals", json={"piece": piece, "title": "Second try"}
+    ).json()
     link = consent_and_approve(hub, proposal["id"])["link"]
     assert anonymous(hub, link).status_code == 200
 
-    code = WIDGET + """
+    code = (
+        WIDGET
+        + """
 rows = {c.children[0].value: c.children[1:] for c in box.list.children}
 report["rows"] = list(rows)
 button = next(b[0] for v, b in rows.items() if "Second try" in v)
@@ -310,12 +355,15 @@ button.click()
 report["twice"] = box.status.value
 print(json.dumps(report))
 """
+    )
     seen = in_kernel(hub, "ana", code)
     published = next(r for r in seen["rows"] if "Second try" in r)
     assert "On the showcase!" in published and f'href="{hub.url}{link}"' in published
     declined = next(r for r in seen["rows"] if "Loud" in r)
-    assert "Not this time." in declined and "Your teacher says: <i>Try &lt;i&gt;again&lt;/i&gt; with a picture</i>" \
-        in declined
+    assert (
+        "Not this time." in declined
+        and "Your teacher says: <i>Try &lt;i&gt;again&lt;/i&gt; with a picture</i>" in declined
+    )
     assert seen["button"] == "Withdraw"
     assert "Done!" in seen["withdrawn"] and "is withdrawn" in seen["withdrawn"]
     assert any("Second try" in r and "Taken down" in r for r in seen["after"])
@@ -329,9 +377,17 @@ print(json.dumps(report))
 def test_the_teacher_previews_exactly_the_page_approval_publishes(hub: RunningHub) -> None:
     g = hub.name("g")
     piece = share_story(hub, "ana", "Preview story")
-    r = api(hub, "ana", "POST", f"/groups/{g}/showcase/proposals",
-            json={"piece": piece, "title": f"Hi from {hub.name('ana')} <script>x</script>",
-                  "description": "About my <b>town</b>"})
+    r = api(
+        hub,
+        "ana",
+        "POST",
+        f"/groups/{g}/showcase/proposals",
+        json={
+            "piece": piece,
+            "title": f"Hi from {hub.name('ana')} <script>x</script>",
+            "description": "About my <b>town</b>",
+        },
+    )
     assert r.status_code == 201, r.text
     proposal = r.json()["id"]
 
@@ -350,8 +406,11 @@ def test_the_teacher_previews_exactly_the_page_approval_publishes(hub: RunningHu
     assert "/home/" not in seen.text
     # Looking publishes nothing.
     assert (sorted(pages.iterdir()) if pages.is_dir() else []) == before
-    assert [p["status"] for p in api(hub, "tess", "GET", f"/groups/{g}/showcase/proposals").json()["proposals"]
-            if p["id"] == proposal] == ["proposed"]
+    assert [
+        p["status"]
+        for p in api(hub, "tess", "GET", f"/groups/{g}/showcase/proposals").json()["proposals"]
+        if p["id"] == proposal
+    ] == ["proposed"]
     assert preview(hub, "admin", g, proposal).status_code == 200
 
     published = consent_and_approve(hub, proposal)
@@ -362,24 +421,33 @@ def test_the_teacher_previews_exactly_the_page_approval_publishes(hub: RunningHu
 def test_only_a_teacher_of_the_group_previews(hub: RunningHub) -> None:
     g, h = hub.name("g"), hub.name("h")
     piece = share_story(hub, "ana", "Private preview")
-    proposal = api(hub, "ana", "POST", f"/groups/{g}/showcase/proposals",
-                   json={"piece": piece, "title": "Private"}).json()["id"]
+    proposal = api(
+        hub, "ana", "POST", f"/groups/{g}/showcase/proposals", json={"piece": piece, "title": "Private"}
+    ).json()["id"]
     for who in ("ana", "ben", "zed", "ted"):
         r = preview(hub, who, g, proposal)
         assert r.status_code == 403, (who, r.status_code)
         assert "Private preview" not in r.text
     # Another group's teacher asking under their own group finds nothing of this one.
     assert preview(hub, "ted", h, proposal).status_code == 404
-    for bad in ("0123456789ab", "zzz", "..%2f..%2fconsent.json", "%2e%2e", quote(proposal + ".json"),
-                proposal.upper(), proposal + "0"):
+    for bad in (
+        "0123456789ab",
+        "zzz",
+        "..%2f..%2fconsent.json",
+        "%2e%2e",
+        quote(proposal + ".json"),
+        proposal.upper(),
+        proposal + "0",
+    ):
         r = preview(hub, "tess", g, bad)
         assert r.status_code == 404, (bad, r.status_code)
         assert "Private preview" not in r.text
     assert preview(hub, "tess", "..", proposal).status_code == 404
     assert preview(hub, "tess", "no%2fsuch", proposal).status_code in (403, 404)
     # No token, no cookie: the service sends a browser to log in and shows nothing.
-    r = requests.get(f"{hub.url}/services/classroom/groups/{g}/showcase/{proposal}/preview", timeout=30,
-                     allow_redirects=False)
+    r = requests.get(
+        f"{hub.url}/services/classroom/groups/{g}/showcase/{proposal}/preview", timeout=30, allow_redirects=False
+    )
     assert r.status_code in (302, 403) and "Private preview" not in r.text
 
 
@@ -388,8 +456,9 @@ def test_the_classroom_page_links_each_proposal_to_its_sandboxed_preview(hub: Ru
 
     g = hub.name("g")
     piece = share_story(hub, "ana", "Queue preview")
-    proposal = api(hub, "ana", "POST", f"/groups/{g}/showcase/proposals",
-                   json={"piece": piece, "title": "Queued"}).json()["id"]
+    proposal = api(
+        hub, "ana", "POST", f"/groups/{g}/showcase/proposals", json={"piece": piece, "title": "Queued"}
+    ).json()["id"]
     s = hub.login("tess")
     page = s.http.get(f"{hub.url}/services/classroom/", timeout=60).text
     href = f"/services/classroom/groups/{g}/showcase/{proposal}/preview"

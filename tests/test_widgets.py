@@ -88,6 +88,7 @@ def save_with_button(row_name: widgets.Text, button: widgets.Button, name: str) 
 
 # ---------------------------------------------------------------- PixelCanvas
 
+
 def test_pixel_canvas_paints_and_exports_a_png_with_the_painted_colour(workdir: Path) -> None:
     canvas = PixelCanvas()
     canvas.palette_buttons["red"].click()
@@ -130,7 +131,8 @@ def test_pixel_canvas_names_every_colour_in_text() -> None:
     canvas = PixelCanvas()
     canvas.palette_buttons["purple"].click()
     assert [button.description for button in canvas.palette_buttons.values()] == [
-        f"✓ {name}" if name == "purple" else name for name, _ in PALETTE]
+        f"✓ {name}" if name == "purple" else name for name, _ in PALETTE
+    ]
     assert canvas.current.value == "Painting with: purple"
     canvas.cell_grid.press(5, 6)
     assert canvas.cell_grid.title(5, 6) == "Row 6, column 7: purple"
@@ -143,9 +145,15 @@ def test_pixel_canvas_names_every_colour_in_text() -> None:
 
 # ---------------------------------------------------------------- CellGrid
 
+
 def test_cell_grid_press_is_decided_in_python_and_syncs_new_values() -> None:
-    grid = CellGrid(rows=["Row 1", "Row 2"], columns=3, values=[["white"] * 3, ["white"] * 3],
-                    colours={"white": "#ffffff", "red": "#e53935"}, marks={"red": "R"})
+    grid = CellGrid(
+        rows=["Row 1", "Row 2"],
+        columns=3,
+        values=[["white"] * 3, ["white"] * 3],
+        colours={"white": "#ffffff", "red": "#e53935"},
+        marks={"red": "R"},
+    )
     presses: list[tuple[int, int]] = []
     grid.on_press(lambda row, column: (presses.append((row, column)), grid.set(row, column, "red")))
     before = grid.values
@@ -176,15 +184,22 @@ def test_cell_grid_refuses_cells_that_are_not_there() -> None:
 
 # ---------------------------------------------------------------- BeatMaker
 
+
 def read_wav(data: bytes) -> tuple[int, int, int, int, bytes]:
     with wave.open(io.BytesIO(data), "rb") as sound:
-        return (sound.getframerate(), sound.getnchannels(), sound.getsampwidth(), sound.getnframes(),
-                sound.readframes(sound.getnframes()))
+        return (
+            sound.getframerate(),
+            sound.getnchannels(),
+            sound.getsampwidth(),
+            sound.getnframes(),
+            sound.readframes(sound.getnframes()),
+        )
 
 
 @pytest.mark.parametrize(("tempo", "repeats"), [(60, 1), (120, 1), (97, 3), (180, 2)])
-def test_beat_maker_plays_and_exports_a_wav_as_long_as_tempo_and_steps_say(workdir: Path, tempo: int,
-                                                                           repeats: int) -> None:
+def test_beat_maker_plays_and_exports_a_wav_as_long_as_tempo_and_steps_say(
+    workdir: Path, tempo: int, repeats: int
+) -> None:
     beat = BeatMaker()
     for step in (0, 4, 8, 12):
         press_step(beat, "kick", step)
@@ -226,12 +241,13 @@ def test_synth_loops_carry_sound_over_and_refuse_bad_input() -> None:
     samples = synth.render_samples(pattern, 180, repeats=2)
     loop = synth.loop_frames(180, 16)
     assert len(samples) == 2 * loop
-    assert not any(samples[:100]) and any(samples[loop:loop + 100]), "the last kick rings into the next loop"
+    assert not any(samples[:100]) and any(samples[loop : loop + 100]), "the last kick rings into the next loop"
     with pytest.raises(ValueError, match="Tempo"):
         synth.render_wav(pattern, 200)
 
 
 # ---------------------------------------------------------------- StoryBuilder
+
 
 def build_story() -> StoryBuilder:
     story = StoryBuilder()
@@ -295,9 +311,11 @@ def test_story_builder_deleting_a_scene_removes_the_choices_that_led_there() -> 
 
 # ---------------------------------------------------------------- ChartMaker
 
+
 def parks() -> pd.DataFrame:
-    return pd.DataFrame({"park": ["Elm", "Oak", "River", "Hill"], "visitors": [120, 85, 240, 60],
-                         "area": [1.5, 0.8, 3.2, 0.5]})
+    return pd.DataFrame(
+        {"park": ["Elm", "Oak", "River", "Hill"], "visitors": [120, 85, 240, 60], "area": [1.5, 0.8, 3.2, 0.5]}
+    )
 
 
 @pytest.mark.parametrize("chart", ["bar", "line", "scatter"])
@@ -337,6 +355,7 @@ def test_chart_maker_explains_a_table_without_numbers() -> None:
 
 # ---------------------------------------------------------------- DataCollector
 
+
 def test_validate_entry_names_each_bad_field_and_says_what_to_do() -> None:
     row, errors = validate_entry(SPEC, {"street": "", "trees": "lots", "noise": "nan", "kind": "palm"})
     assert row == {}
@@ -350,8 +369,9 @@ def test_validate_entry_names_each_bad_field_and_says_what_to_do() -> None:
     assert set(errors) == {"street", "trees", "noise"}
     assert errors["trees"].startswith("Trees you counted: '501' is out of range.")
     _, errors = validate_entry(SPEC, {"street": "x", "trees": "12.5"})
-    assert errors == {"trees": "Trees you counted: '12.5' is not a whole number from 0 to 500. "
-                               "Type digits only, like 12."}
+    assert errors == {
+        "trees": "Trees you counted: '12.5' is not a whole number from 0 to 500. Type digits only, like 12."
+    }
     row, errors = validate_entry(SPEC, {"street": " =SUM(A1) ", "trees": " 12 ", "noise": "3.5", "extra": "x"})
     assert errors == {}
     assert row == {"street": "'=SUM(A1)", "trees": 12, "noise": 3.5, "kind": ""}
@@ -380,7 +400,7 @@ def test_data_collector_rejects_a_bad_entry_in_the_form_and_adds_a_good_one(work
 
 def submit_from_another_process(csv_path: str, number: int, barrier: Any) -> None:
     form = DataCollector(SPEC, csv_path)
-    form.inputs["street"].value = f"Street {number}, by the \"old\" mill"
+    form.inputs["street"].value = f'Street {number}, by the "old" mill'
     form.inputs["trees"].value = str(number)
     form.inputs["noise"].value = "2.5"
     barrier.wait(timeout=30)
@@ -404,7 +424,7 @@ def test_twenty_students_submitting_at_once_leave_twenty_whole_rows(workdir: Pat
     table = pd.read_csv(path)
     assert len(table) == 20
     assert sorted(table["trees"]) == list(range(20))
-    assert set(table["street"]) == {f"Street {n}, by the \"old\" mill" for n in range(20)}
+    assert set(table["street"]) == {f'Street {n}, by the "old" mill' for n in range(20)}
     assert (table["noise"] == 2.5).all()
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     assert len(lines) == 21 and lines.count(lines[0]) == 1
@@ -477,6 +497,7 @@ def test_any_typed_text_survives_the_trip_through_the_csv(workdir: Path, text: s
 
 # ---------------------------------------------------------------- ReflectionBox
 
+
 def test_reflection_box_exports_markdown_and_comes_back_from_its_sidecar(workdir: Path) -> None:
     box = ReflectionBox(sidecar="reflection.json")
     box.answers["made"].value = "A beat about my street <3"
@@ -491,6 +512,7 @@ def test_reflection_box_exports_markdown_and_comes_back_from_its_sidecar(workdir
 
 
 # ---------------------------------------------------------------- what every widget shares
+
 
 def make_canvas() -> PixelCanvas:
     canvas = PixelCanvas(rows=6, columns=5)
@@ -527,8 +549,12 @@ def make_reflection() -> ReflectionBox:
 
 
 MAKERS: dict[str, Callable[[], Any]] = {
-    "pixel": make_canvas, "beat": make_beat, "story": build_story, "chart": make_chart,
-    "data": make_form, "reflection": make_reflection,
+    "pixel": make_canvas,
+    "beat": make_beat,
+    "story": build_story,
+    "chart": make_chart,
+    "data": make_form,
+    "reflection": make_reflection,
 }
 
 
@@ -554,8 +580,10 @@ def test_load_state_refuses_another_widget_and_damaged_state(make: Callable[[], 
     state = widget.state
     with pytest.raises(StateError, match="Open it with the right widget"):
         widget.load_state(state | {"kind": "something_else"})
-    damaged = {key: value for key, value in state.items() if key in ("kind", "version")} | {"spec": SPEC,
-                                                                                             "csv_path": "survey.csv"}
+    damaged = {key: value for key, value in state.items() if key in ("kind", "version")} | {
+        "spec": SPEC,
+        "csv_path": "survey.csv",
+    }
     with pytest.raises(ValueError):
         widget.load_state(damaged)
 
@@ -586,8 +614,13 @@ def corrupt_reflection(state: dict) -> None:
     state["learned"] = 42
 
 
-CORRUPTIONS = dict(zip(MAKERS, [corrupt_pixel, corrupt_beat, corrupt_story, corrupt_chart, corrupt_form,
-                                corrupt_reflection], strict=True))
+CORRUPTIONS = dict(
+    zip(
+        MAKERS,
+        [corrupt_pixel, corrupt_beat, corrupt_story, corrupt_chart, corrupt_form, corrupt_reflection],
+        strict=True,
+    )
+)
 
 
 @pytest.mark.parametrize("name", MAKERS)
@@ -618,28 +651,44 @@ def test_a_sidecar_keeps_the_creation_across_sessions_and_a_damaged_one_is_kept(
 @pytest.mark.parametrize("make", MAKERS.values(), ids=MAKERS.keys())
 def test_every_control_has_a_text_label(make: Callable[[], Any]) -> None:
     # Not Audio: a tooltip breaks its view in ipywidgets 8 (it reads a description Audio lacks).
-    controls = (widgets.Button, widgets.ToggleButton, widgets.Dropdown, widgets.Text, widgets.Textarea,
-                widgets.IntSlider, widgets.Checkbox, widgets.Image)
+    controls = (
+        widgets.Button,
+        widgets.ToggleButton,
+        widgets.Dropdown,
+        widgets.Text,
+        widgets.Textarea,
+        widgets.IntSlider,
+        widgets.Checkbox,
+        widgets.Image,
+    )
     found = [control for control in descendants(make()) if isinstance(control, controls)]
     assert found
-    unlabelled = [control for control in found if not (control.description if hasattr(control, "description")
-                                                       else "").strip() and not (control.tooltip or "").strip()]
+    unlabelled = [
+        control
+        for control in found
+        if not (control.description if hasattr(control, "description") else "").strip()
+        and not (control.tooltip or "").strip()
+    ]
     assert unlabelled == []
     for grid in (control for control in descendants(make()) if isinstance(control, CellGrid)):
         assert grid.label.strip() and all(name.strip() for name in grid.rows)
 
 
 EXPORTS: dict[str, tuple[Callable[[], Any], str, str]] = {
-    "pixel": (make_canvas, "export_png", ".png"), "beat": (make_beat, "export_wav", ".wav"),
-    "story-md": (build_story, "export_markdown", ".md"), "story-html": (build_story, "export_html", ".html"),
-    "chart": (make_chart, "export_png", ".png"), "reflection": (make_reflection, "export_markdown", ".md"),
+    "pixel": (make_canvas, "export_png", ".png"),
+    "beat": (make_beat, "export_wav", ".wav"),
+    "story-md": (build_story, "export_markdown", ".md"),
+    "story-html": (build_story, "export_html", ".html"),
+    "chart": (make_chart, "export_png", ".png"),
+    "reflection": (make_reflection, "export_markdown", ".md"),
     "sidecar": (make_canvas, "save_to", ".json"),
 }
 
 
 @pytest.mark.parametrize(("make", "method", "suffix"), EXPORTS.values(), ids=EXPORTS.keys())
-def test_exports_refuse_paths_that_leave_the_folder(workdir: Path, tmp_path: Path, make: Callable[[], Any],
-                                                     method: str, suffix: str) -> None:
+def test_exports_refuse_paths_that_leave_the_folder(
+    workdir: Path, tmp_path: Path, make: Callable[[], Any], method: str, suffix: str
+) -> None:
     export = getattr(make(), method)
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -671,8 +720,9 @@ def test_exports_refuse_paths_that_leave_the_folder(workdir: Path, tmp_path: Pat
     assert export(str(workdir / "inside" / f"ok{suffix}")) == workdir / "inside" / f"ok{suffix}"
 
 
-def test_the_writer_refuses_a_link_swapped_in_after_the_check(workdir: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_writer_refuses_a_link_swapped_in_after_the_check(
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "victim.png").write_bytes(b"keep me")

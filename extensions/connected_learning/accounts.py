@@ -45,8 +45,7 @@ def generate_password(length: int = 10) -> str:
     return "".join(secrets.choice(SLIP_ALPHABET) for _ in range(length))
 
 
-def validate_account(name: str, role: str, groups: Iterable[str], password: str,
-                     min_length: int) -> NewAccount:
+def validate_account(name: str, role: str, groups: Iterable[str], password: str, min_length: int) -> NewAccount:
     """Check one account request at the edge; raise AccountError naming the bad value."""
     try:
         validate_username(name)
@@ -150,8 +149,12 @@ def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
 
 
 DEMO_ACCOUNTS = (
-    ("ana", "student"), ("ben", "student"), ("cai", "student"),
-    ("tess", "teacher"), ("milo", "mentor"), ("admin", "admin"),
+    ("ana", "student"),
+    ("ben", "student"),
+    ("cai", "student"),
+    ("tess", "teacher"),
+    ("milo", "mentor"),
+    ("admin", "admin"),
 )
 DEMO_GROUP = "demo-class"
 

@@ -105,10 +105,15 @@ def prepare(course: Course, gid: int | None, teachers_gid: int | None = None) ->
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {course.group!r}\n"
         f"c.Exchange.root = {str(course.exchange_root)!r}\n"
-        "c.Exchange.path_includes_course = True\n")
+        "c.Exchange.path_includes_course = True\n"
+    )
     course.exchange_root.mkdir(exist_ok=True, mode=0o755)
-    for path, mode in ((course.exchange, 0o750), (course.exchange / "outbound", 0o2750),
-                       (course.exchange / "inbound", 0o2730), (course.exchange / "feedback", 0o2710)):
+    for path, mode in (
+        (course.exchange, 0o750),
+        (course.exchange / "outbound", 0o2750),
+        (course.exchange / "inbound", 0o2730),
+        (course.exchange / "feedback", 0o2710),
+    ):
         path.mkdir(exist_ok=True)
         if stat.S_ISLNK(os.lstat(path).st_mode):
             raise AssignmentError(f"{path} is a symbolic link; move it away.")
@@ -148,8 +153,7 @@ def _share_released(course: Course, gid: int | None) -> None:
             os.chmod(os.path.join(base, name), 0o644)  # its folder lets members in by exact name only
 
 
-def assign(course: Course, workbook: Workbook, students: list[str], due: dt.datetime | None,
-           gid: int | None) -> str:
+def assign(course: Course, workbook: Workbook, students: list[str], due: dt.datetime | None, gid: int | None) -> str:
     """Generate and release `workbook` to the group; return the assignment id.
 
     Raises:
@@ -197,7 +201,7 @@ def released(course: Course) -> list[str]:
 class Submission:
     student: str
     folder: Path
-    seen: dt.datetime   # when the operating system saw its newest part
+    seen: dt.datetime  # when the operating system saw its newest part
 
 
 def _newest_change(folder: Path) -> float:

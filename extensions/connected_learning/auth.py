@@ -33,8 +33,14 @@ from .settings import validate_username
 
 def teacher_scopes(group: str) -> list[str]:
     """What a teacher of `group` may do in the hub: that group's users and servers, nothing more."""
-    return [f"list:users!group={group}", f"read:users!group={group}", f"read:users:activity!group={group}",
-            f"servers!group={group}", f"access:servers!group={group}", f"read:groups!group={group}"]
+    return [
+        f"list:users!group={group}",
+        f"read:users!group={group}",
+        f"read:users:activity!group={group}",
+        f"servers!group={group}",
+        f"access:servers!group={group}",
+        f"read:groups!group={group}",
+    ]
 
 
 def site_roles(roles_file: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -45,19 +51,23 @@ def site_roles(roles_file: str | os.PathLike[str]) -> list[dict[str, Any]]:
         raw = {}
     roles: list[dict[str, Any]] = []
     for group, users in sorted(raw.get("teacher", {}).items()):
-        roles.append({
-            "name": f"teacher-{group}",
-            "description": f"Teaches group {group}: sees its learners and starts or stops their servers.",
-            "scopes": teacher_scopes(group),
-            "users": sorted(users),
-        })
+        roles.append(
+            {
+                "name": f"teacher-{group}",
+                "description": f"Teaches group {group}: sees its learners and starts or stops their servers.",
+                "scopes": teacher_scopes(group),
+                "users": sorted(users),
+            }
+        )
     for group, users in sorted(raw.get("mentor", {}).items()):
-        roles.append({
-            "name": f"mentor-{group}",
-            "description": f"Mentors group {group}: reads its peer-review folder and gives feedback.",
-            "scopes": [f"read:groups!group={group}"],
-            "users": sorted(users),
-        })
+        roles.append(
+            {
+                "name": f"mentor-{group}",
+                "description": f"Mentors group {group}: reads its peer-review folder and gives feedback.",
+                "scopes": [f"read:groups!group={group}"],
+                "users": sorted(users),
+            }
+        )
     return roles
 
 
@@ -80,13 +90,17 @@ class ClhubLoginHandler(NativeLoginHandler):
 
 class ClhubAuthenticator(NativeAuthenticator):
     roles_file = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="The site's roles file (JSON: {'teacher': {group: [users]}, 'mentor': {...}}), written by "
-             "`clhub` and the classroom service. Example: '/var/lib/clhub/hub/site-roles.json'.")
+        "`clhub` and the classroom service. Example: '/var/lib/clhub/hub/site-roles.json'.",
+    )
     password_changes_file = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="JSON list of users whose password a teacher reset: they must choose a new one at their "
-             "next log-in. Example: '/var/lib/clhub/hub/password-changes.json'.")
+        "next log-in. Example: '/var/lib/clhub/hub/password-changes.json'.",
+    )
 
     def validate_username(self, username: str) -> bool:
         try:
@@ -147,10 +161,13 @@ class ClhubAuthenticator(NativeAuthenticator):
     def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         if self.must_change_password(user.name):
             raise web.HTTPError(
-                403, "Your teacher gave you a temporary password. Choose your own password first: "
-                     "open Change password from the menu (/hub/change-password).")
+                403,
+                "Your teacher gave you a temporary password. Choose your own password first: "
+                "open Change password from the menu (/hub/change-password).",
+            )
         return super().pre_spawn_start(user, spawner)
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
-        return [(path, ClhubLoginHandler if path == r"/login" else handler)
-                for path, handler in super().get_handlers(app)]
+        return [
+            (path, ClhubLoginHandler if path == r"/login" else handler) for path, handler in super().get_handlers(app)
+        ]

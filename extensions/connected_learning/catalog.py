@@ -28,8 +28,16 @@ VERSION = re.compile(r"^\d+(\.\d+){0,3}\Z")
 NOT_DELIVERED = ("workbook.toml", "TEACHER.md")
 
 REQUIRED = {
-    "id": str, "title": str, "version": str, "interests": list, "subjects": list,
-    "level": str, "minutes": int, "summary": str, "notebooks": list, "licence": str,
+    "id": str,
+    "title": str,
+    "version": str,
+    "interests": list,
+    "subjects": list,
+    "level": str,
+    "minutes": int,
+    "summary": str,
+    "notebooks": list,
+    "licence": str,
 }
 OPTIONAL = {"files": list, "assignable": bool}
 
@@ -98,8 +106,13 @@ def _safe_relpath(value: str) -> bool:
     p = PurePosixPath(value)
     # Only the normal spelling: "./a", "a//b" or "a/" would never match the path the
     # provisioner finds in a home, so every start would copy over the learner's edit.
-    return str(p) == value and not p.is_absolute() and ".." not in p.parts and \
-        p.parts[0] not in (".", "") and not any(part.startswith(".") for part in p.parts)
+    return (
+        str(p) == value
+        and not p.is_absolute()
+        and ".." not in p.parts
+        and p.parts[0] not in (".", "")
+        and not any(part.startswith(".") for part in p.parts)
+    )
 
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -115,7 +128,7 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
 def _load_interests(root: Path, problems: list[str]) -> dict[str, Interest]:
     path = root / "interests.toml"
     if not path.is_file():
-        problems.append(f"{path}: missing; it lists the interests, e.g. [interests.music] title = \"Music\".")
+        problems.append(f'{path}: missing; it lists the interests, e.g. [interests.music] title = "Music".')
         return {}
     raw = _read_toml(path, problems)
     if raw is None:
@@ -129,16 +142,20 @@ def _load_interests(root: Path, problems: list[str]) -> dict[str, Interest]:
         if not SLUG.match(key):
             problems.append(f"{path}: interest key {key!r} must be lowercase letters, digits and '-'.")
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("title"), str) \
-                or not isinstance(entry.get("description"), str):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("title"), str)
+            or not isinstance(entry.get("description"), str)
+        ):
             problems.append(f"{path}: [interests.{key}] needs text keys 'title' and 'description'.")
             continue
         found[key] = Interest(key, entry["title"], entry["description"])
     return found
 
 
-def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Interest],
-                    problems: list[str]) -> Workbook | None:
+def _check_workbook(
+    path: Path, raw: dict[str, Any], interests: dict[str, Interest], problems: list[str]
+) -> Workbook | None:
     before = len(problems)
     folder = path.parent
 
@@ -155,8 +172,12 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
             continue
         value = raw[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            expected = {list: "a list like [\"a\", \"b\"]", int: "a whole number", str: "text in quotes",
-                        bool: "true or false"}[kind]
+            expected = {
+                list: 'a list like ["a", "b"]',
+                int: "a whole number",
+                str: "text in quotes",
+                bool: "true or false",
+            }[kind]
             problem(key, f"must be {expected}, not {value!r}.")
         elif kind is list and not all(isinstance(v, str) for v in value):
             problem(key, "must be a list of text values.")
@@ -166,10 +187,12 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
         return None
 
     if raw["id"] != folder.name or not SLUG.match(raw["id"]):
-        problem("id", f"= {raw['id']!r} must equal the folder name {folder.name!r} "
-                      "and use lowercase letters, digits and '-'.")
+        problem(
+            "id",
+            f"= {raw['id']!r} must equal the folder name {folder.name!r} and use lowercase letters, digits and '-'.",
+        )
     if not VERSION.match(raw["version"]):
-        problem("version", f"= {raw['version']!r} must look like \"1.0\" or \"2.1.3\".")
+        problem("version", f'= {raw["version"]!r} must look like "1.0" or "2.1.3".')
     if not raw["interests"]:
         problem("interests", "must name at least one interest.")
     for i in raw["interests"]:
@@ -193,8 +216,11 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
     for key, entries in (("notebooks", raw["notebooks"]), ("files", files)):
         for rel in entries:
             if not _safe_relpath(rel):
-                problem(key, f"entry {rel!r} must be a relative path inside the workbook folder "
-                             "(no '..', no leading '/' or '.').")
+                problem(
+                    key,
+                    f"entry {rel!r} must be a relative path inside the workbook folder "
+                    "(no '..', no leading '/' or '.').",
+                )
             elif key == "notebooks" and not rel.endswith(".ipynb"):
                 problem(key, f"entry {rel!r} is not a .ipynb file.")
             elif rel in NOT_DELIVERED:
@@ -211,18 +237,29 @@ def _check_workbook(path: Path, raw: dict[str, Any], interests: dict[str, Intere
                 continue
             graded += sum(1 for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
         if not graded:
-            problem("assignable", "is true, but no notebook has an nbgrader autograded cell; "
-                                  "create them with JupyterLab's Create Assignment panel.")
+            problem(
+                "assignable",
+                "is true, but no notebook has an nbgrader autograded cell; "
+                "create them with JupyterLab's Create Assignment panel.",
+            )
     all_entries = [*raw["notebooks"], *files]
     if len(set(all_entries)) != len(all_entries):
         problem("files", "lists a file twice.")
     if len(problems) > before:
         return None
     return Workbook(
-        id=raw["id"], title=raw["title"], version=raw["version"],
-        interests=tuple(raw["interests"]), subjects=tuple(raw["subjects"]), level=raw["level"],
-        minutes=raw["minutes"], summary=raw["summary"], notebooks=tuple(raw["notebooks"]),
-        files=tuple(files), licence=raw["licence"], folder=folder,
+        id=raw["id"],
+        title=raw["title"],
+        version=raw["version"],
+        interests=tuple(raw["interests"]),
+        subjects=tuple(raw["subjects"]),
+        level=raw["level"],
+        minutes=raw["minutes"],
+        summary=raw["summary"],
+        notebooks=tuple(raw["notebooks"]),
+        files=tuple(files),
+        licence=raw["licence"],
+        folder=folder,
         assignable=raw.get("assignable", False),
     )
 

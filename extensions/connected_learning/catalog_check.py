@@ -58,10 +58,12 @@ def check_licences(wb: Workbook) -> list[str]:
     """The workbook's licence file and licence key, and a SOURCE file beside every data file."""
     problems = []
     if not any((wb.folder / name).is_file() for name in LICENCE_FILES):
-        problems.append(f"{wb.folder}: LICENSE.md is missing; add one that states the licence of the "
-                        f"content ({wb.licence or 'e.g. CC-BY-4.0'}) and how to credit it.")
+        problems.append(
+            f"{wb.folder}: LICENSE.md is missing; add one that states the licence of the "
+            f"content ({wb.licence or 'e.g. CC-BY-4.0'}) and how to credit it."
+        )
     if not wb.licence.strip():
-        problems.append(f"{wb.folder / 'workbook.toml'}: licence is empty; set it, e.g. licence = \"CC-BY-4.0\".")
+        problems.append(f'{wb.folder / "workbook.toml"}: licence is empty; set it, e.g. licence = "CC-BY-4.0".')
     for data_file in _data_files(wb.folder):
         problems.extend(_check_source(data_file))
     return problems
@@ -72,8 +74,12 @@ def _data_files(folder: Path) -> list[Path]:
     found = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).parts
-        if path.is_file() and "data" in rel[:-1] and path.name not in SOURCE_FILES \
-                and not any(part.startswith(".") or part in JUNK for part in rel):
+        if (
+            path.is_file()
+            and "data" in rel[:-1]
+            and path.name not in SOURCE_FILES
+            and not any(part.startswith(".") or part in JUNK for part in rel)
+        ):
             found.append(path)
     return found
 
@@ -81,22 +87,26 @@ def _data_files(folder: Path) -> list[Path]:
 def _check_source(data_file: Path) -> list[str]:
     source = next((data_file.parent / n for n in SOURCE_FILES if (data_file.parent / n).is_file()), None)
     if source is None:
-        return [f"{data_file}: no SOURCE.md beside it; add {data_file.parent / 'SOURCE.md'} saying where "
-                f"{data_file.name} comes from and its licence (or that the project made it up, e.g. CC0-1.0)."]
+        return [
+            f"{data_file}: no SOURCE.md beside it; add {data_file.parent / 'SOURCE.md'} saying where "
+            f"{data_file.name} comes from and its licence (or that the project made it up, e.g. CC0-1.0)."
+        ]
     text = source.read_text(encoding="utf-8", errors="replace")
     problems = []
     if data_file.name not in text:
         problems.append(f"{source}: does not name {data_file.name}; say where that file comes from.")
     if not LICENCE_WORDS.search(text):
-        problems.append(f"{source}: names no licence; add one, e.g. \"Licence: CC0-1.0 (public domain)\".")
+        problems.append(f'{source}: names no licence; add one, e.g. "Licence: CC0-1.0 (public domain)".')
     return problems
 
 
 def check_teacher_guide(wb: Workbook) -> list[str]:
     guide = wb.folder / "TEACHER.md"
     if not guide.is_file() or not guide.read_text(encoding="utf-8", errors="replace").strip():
-        return [f"{guide}: missing or empty; write the teacher guide (goals, time needed, how to run it "
-                "in a one-hour session, what good work looks like)."]
+        return [
+            f"{guide}: missing or empty; write the teacher guide (goals, time needed, how to run it "
+            "in a one-hour session, what good work looks like)."
+        ]
     return []
 
 
@@ -115,8 +125,9 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, list[str]]:
             warnings.simplefilter("ignore", MissingIDFieldWarning)
             nbformat.validate(copy.deepcopy(nb))
     except (OSError, ValueError, nbformat.ValidationError) as e:  # ValueError covers bad JSON and UTF-8
-        return None, [f"{path}: is not a valid notebook ({_first_line(str(e))}); "
-                      "open and save it again in JupyterLab 4."]
+        return None, [
+            f"{path}: is not a valid notebook ({_first_line(str(e))}); open and save it again in JupyterLab 4."
+        ]
     return nb, []
 
 
@@ -125,20 +136,31 @@ def check_clean(path: Path, nb: nbformat.NotebookNode) -> list[str]:
     problems = []
     spec = nb.metadata.get("kernelspec") or {}
     if spec.get("name") != KERNEL or not spec.get("display_name"):
-        problems.append(f"{path}: metadata.kernelspec must name the {KERNEL!r} kernel (with a display_name); "
-                        "open it in JupyterLab, pick the Python 3 kernel and save.")
+        problems.append(
+            f"{path}: metadata.kernelspec must name the {KERNEL!r} kernel (with a display_name); "
+            "open it in JupyterLab, pick the Python 3 kernel and save."
+        )
     if "widgets" in nb.metadata:
-        problems.append(f"{path}: metadata.widgets holds saved widget state; clear it "
-                        "(Edit > Clear Outputs of All Cells, then save) before adding the workbook.")
-    dirty = [i for i, c in enumerate(nb.cells)
-             if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
+        problems.append(
+            f"{path}: metadata.widgets holds saved widget state; clear it "
+            "(Edit > Clear Outputs of All Cells, then save) before adding the workbook."
+        )
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
     if dirty:
-        problems.append(f"{path}: cells {_list(dirty)} have saved outputs or execution counts; clear them, e.g. "
-                        f"jupyter nbconvert --clear-output --inplace {path.name}")
+        problems.append(
+            f"{path}: cells {_list(dirty)} have saved outputs or execution counts; clear them, e.g. "
+            f"jupyter nbconvert --clear-output --inplace {path.name}"
+        )
     missing = [i for i, c in enumerate(nb.cells) if not c.get("id")]
     if missing:
-        problems.append(f"{path}: cells {_list(missing)} have no id; save it with JupyterLab 4 "
-                        "(notebook format 4.5) so every cell gets one.")
+        problems.append(
+            f"{path}: cells {_list(missing)} have no id; save it with JupyterLab 4 "
+            "(notebook format 4.5) so every cell gets one."
+        )
     return problems
 
 
@@ -211,12 +233,16 @@ def check_readability(path: Path, nb: nbformat.NotebookNode, summary: str = "") 
     grade = reading_grade("\n".join(text for _, text in parts))
     if grade <= MAX_GRADE:
         return []
-    hard = sorted(((reading_grade(t), i) for i, t in parts
-                   if i is not None and textstat.lexicon_count(t) >= MIN_CELL_WORDS), reverse=True)
+    hard = sorted(
+        ((reading_grade(t), i) for i, t in parts if i is not None and textstat.lexicon_count(t) >= MIN_CELL_WORDS),
+        reverse=True,
+    )
     hardest = ", ".join(f"cell {i} (grade {g:.1f})" for g, i in hard[:3] if g > MAX_GRADE)
-    return [f"{path}: the student-facing text (markdown cells and the workbook.toml summary) reads at "
-            f"grade {grade:.1f} (Flesch-Kincaid); the most allowed is {MAX_GRADE}. Use shorter sentences "
-            f"and everyday words" + (f", starting with {hardest}." if hardest else ".")]
+    return [
+        f"{path}: the student-facing text (markdown cells and the workbook.toml summary) reads at "
+        f"grade {grade:.1f} (Flesch-Kincaid); the most allowed is {MAX_GRADE}. Use shorter sentences "
+        f"and everyday words" + (f", starting with {hardest}." if hardest else ".")
+    ]
 
 
 # -------------------------------------------------------------------------------- execution
@@ -239,13 +265,13 @@ def run_notebook(folder: Path, rel: str, timeout: int = NOTEBOOK_TIMEOUT) -> lis
             return [f"{path}: could not be run ({type(e).__name__}: {_first_line(str(e))})."]
 
 
-async def _run_cells(nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: Path,
-                     timeout: int) -> list[str]:
+async def _run_cells(nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: Path, timeout: int) -> list[str]:
     # Unix sockets in the temporary folder, not TCP ports: nothing else on a shared lab
     # computer can reach the kernel (and ipykernel does not warn about plain-text TCP).
     ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
-    client = NotebookClient(nb, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}},
-                            shutdown_kernel="immediate", config=ipc)
+    client = NotebookClient(
+        nb, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}, shutdown_kernel="immediate", config=ipc
+    )
     try:
         async with client.async_setup_kernel():
             deadline = time.monotonic() + timeout
@@ -255,15 +281,21 @@ async def _run_cells(nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: 
                 try:
                     await client.async_execute_cell(cell, index)
                 except CellTimeoutError:
-                    return [f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) was still running when "
-                            f"the notebook's {timeout} s were up; make it run faster (smaller data, fewer "
-                            "steps): the whole notebook must run top to bottom within that time."]
+                    return [
+                        f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) was still running when "
+                        f"the notebook's {timeout} s were up; make it run faster (smaller data, fewer "
+                        "steps): the whole notebook must run top to bottom within that time."
+                    ]
                 except DeadKernelError:
-                    return [f"{path}: the kernel died in cell {index} (counting from 0; id {cell.get('id')!r}); "
-                            "it may use too much memory."]
+                    return [
+                        f"{path}: the kernel died in cell {index} (counting from 0; id {cell.get('id')!r}); "
+                        "it may use too much memory."
+                    ]
                 except CellExecutionError as e:
-                    return [f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) raised "
-                            f"{e.ename}: {_first_line(e.evalue)}; fix the cell so the notebook runs top to bottom."]
+                    return [
+                        f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) raised "
+                        f"{e.ename}: {_first_line(e.evalue)}; fix the cell so the notebook runs top to bottom."
+                    ]
     finally:
         # When the kernel fails to start, nbclient leaves an exit hook behind (that would
         # print a traceback at exit) and may leave the kernel process: end both here.
@@ -278,8 +310,7 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
-def run_notebooks(notebooks: list[tuple[Path, str]], jobs: int = JOBS,
-                  timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
+def run_notebooks(notebooks: list[tuple[Path, str]], jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
     """Run (workbook folder, notebook) pairs, `jobs` at a time; problems in the given order."""
     if not notebooks:
         return []
@@ -292,8 +323,7 @@ def run_notebooks(notebooks: list[tuple[Path, str]], jobs: int = JOBS,
 # -------------------------------------------------------------------------------- all of it
 
 
-def deep_check(catalog: Catalog, execute: bool = True, jobs: int = JOBS,
-               timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
+def deep_check(catalog: Catalog, execute: bool = True, jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
     """Every problem inside the catalog's workbooks (empty when clean).
 
     Args:
@@ -328,4 +358,3 @@ def reading_grades(catalog: Catalog) -> dict[Path, float]:
             if nb is not None:
                 grades[wb.folder / rel] = notebook_grade(nb, wb.summary)
     return grades
-

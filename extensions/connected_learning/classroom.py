@@ -76,8 +76,11 @@ class Hub:
     async def call(self, method: str, path: str, body: Any = None) -> Any:
         """One REST call; the decoded reply (None when empty). Raises HTTPClientError."""
         r = await self.client.fetch(
-            self.api + path, method=method, headers={"Authorization": f"token {self.token}"},
-            body=None if method in ("GET", "DELETE") else json.dumps(body if body is not None else {}))
+            self.api + path,
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+            body=None if method in ("GET", "DELETE") else json.dumps(body if body is not None else {}),
+        )
         return json.loads(r.body) if r.body else None
 
     def forget(self, name: str) -> None:
@@ -137,6 +140,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         try:
             return self.check_hub_user(model)
         except UserNotAllowed:
+
             def refuse(*args: Any, **kwargs: Any) -> None:
                 raise web.HTTPError(403, f"{model.get('kind', 'user')} {model.get('name')} may not use the classroom.")
 

@@ -41,8 +41,9 @@ class RosterMixin(BaseHandler):
         memberships = await self.hub.memberships()
         groups = await self.hub.groups()
         try:
-            result = roster.validate_roster(data, min_password_length=self.site.min_password_length,
-                                            existing_users=memberships)
+            result = roster.validate_roster(
+                data, min_password_length=self.site.min_password_length, existing_users=memberships
+            )
         except roster.RosterError as e:
             return [roster.RosterProblem(1, "", "", e.message)], None
         if not result.ok:
@@ -52,19 +53,31 @@ class RosterMixin(BaseHandler):
             return denied, None
         try:
             outcome = await enrolment.apply(
-                result.rows, layout=DataLayout(self.site.data_dir), hub=self.hub.call, existing_groups=groups,
-                memberships=memberships, system_accounts=choose_spawner(self.site) == "local",
-                group_prefix=self.settings["group_prefix"])
+                result.rows,
+                layout=DataLayout(self.site.data_dir),
+                hub=self.hub.call,
+                existing_groups=groups,
+                memberships=memberships,
+                system_accounts=choose_spawner(self.site) == "local",
+                group_prefix=self.settings["group_prefix"],
+            )
         except (HTTPClientError, ClhubError, OSError) as e:
             log.exception("Class list import by %s failed part-way", actor.name)
-            raise web.HTTPError(500, f"The class list was checked but creating the accounts failed part-way: {e}. "
-                                     "Import the same file again: accounts already made are kept.") from e
+            raise web.HTTPError(
+                500,
+                f"The class list was checked but creating the accounts failed part-way: {e}. "
+                "Import the same file again: accounts already made are kept.",
+            ) from e
         imported = {r.username for r in result.rows}
         for name in imported:
             self.hub.forget(name)
         await self.rename_in_groups(imported)
-        log.info("%s imported a class list: %d new accounts, groups %s", actor.name, len(outcome.created),
-                      sorted({g for _, g in outcome.joined}))
+        log.info(
+            "%s imported a class list: %d new accounts, groups %s",
+            actor.name,
+            len(outcome.created),
+            sorted({g for _, g in outcome.joined}),
+        )
         return [], outcome
 
     async def rename_in_groups(self, users: set[str]) -> None:
@@ -74,8 +87,9 @@ class RosterMixin(BaseHandler):
         except HTTPClientError as e:
             log.warning("Display names reach the groups' folders at the next sweep: %s", e)
             return
-        await repair_folders(self.site, {g: u for g, u in members.items() if users & set(u)},
-                             self.settings["group_prefix"])
+        await repair_folders(
+            self.site, {g: u for g, u in members.items() if users & set(u)}, self.settings["group_prefix"]
+        )
 
     def slips_page(self, outcome: enrolment.Outcome) -> str:
         url = self.site.public_url or f"{self.request.protocol}://{self.request.host}"
@@ -84,9 +98,17 @@ class RosterMixin(BaseHandler):
 
 class RosterPage(RosterMixin):
     def render_form(self, problems: list[roster.RosterProblem] | None = None) -> str:
-        return self.settings["jinja"].get_template("roster.html").render(
-            prefix=self.settings["prefix"], xsrf=self.xsrf_token.decode(), problems=problems or [],
-            header=",".join(roster.HEADER), site_name=self.site.name)
+        return (
+            self.settings["jinja"]
+            .get_template("roster.html")
+            .render(
+                prefix=self.settings["prefix"],
+                xsrf=self.xsrf_token.decode(),
+                problems=problems or [],
+                header=",".join(roster.HEADER),
+                site_name=self.site.name,
+            )
+        )
 
     @web.authenticated
     async def get(self) -> None:
@@ -111,14 +133,25 @@ class RosterAPI(RosterMixin):
         problems, outcome = await self.import_roster(self.request.body)
         if outcome is None:
             self.set_status(422)
-            self.finish({"status": 422, "message": f"{len(problems)} problem(s); nothing was created.",
-                         "problems": [{"line": p.line, "column": p.column, "value": p.value, "reason": p.reason}
-                                      for p in problems]})
+            self.finish(
+                {
+                    "status": 422,
+                    "message": f"{len(problems)} problem(s); nothing was created.",
+                    "problems": [
+                        {"line": p.line, "column": p.column, "value": p.value, "reason": p.reason} for p in problems
+                    ],
+                }
+            )
             return
         self.set_status(201)
-        self.finish({"created": outcome.created, "groups_created": outcome.groups_created,
-                     "joined": [list(j) for j in outcome.joined],
-                     "slips": [{"display_name": d, "username": u, "password": p} for d, u, p in outcome.slips]})
+        self.finish(
+            {
+                "created": outcome.created,
+                "groups_created": outcome.groups_created,
+                "joined": [list(j) for j in outcome.joined],
+                "slips": [{"display_name": d, "username": u, "password": p} for d, u, p in outcome.slips],
+            }
+        )
 
 
 class PasswordAPI(BaseHandler):
@@ -134,11 +167,11 @@ class PasswordAPI(BaseHandler):
             raise web.HTTPError(404, f"There is no user {name!r} in {group}.") from None
         if group not in target.get("groups", []):
             raise web.HTTPError(404, f"There is no user {name!r} in {group}.")
-        if target.get("admin") or (any(r.startswith("teacher-") for r in target.get("roles", []))
-                                   and not me.get("admin")):
+        if target.get("admin") or (
+            any(r.startswith("teacher-") for r in target.get("roles", [])) and not me.get("admin")
+        ):
             raise web.HTTPError(403, f"Only an administrator can reset the password of {name!r}.")
-        password = await enrolment.reset_password(DataLayout(self.site.data_dir), name,
-                                                  self.site.min_password_length)
+        password = await enrolment.reset_password(DataLayout(self.site.data_dir), name, self.site.min_password_length)
         log.info("%s reset the password of %s", me["name"], name)
         return target, password
 
@@ -156,8 +189,11 @@ class PasswordForm(PasswordAPI):
         _, password = await self.reset(group, name)
         display = read_display_names(DataLayout(self.site.data_dir)).get(name, name)
         url = self.site.public_url or f"{self.request.protocol}://{self.request.host}"
-        self.finish(slips.render_slips([(display, name, password)], url, site_name=self.site.name,
-                                       title=f"New password for {name}"))
+        self.finish(
+            slips.render_slips(
+                [(display, name, password)], url, site_name=self.site.name, title=f"New password for {name}"
+            )
+        )
 
 
 def routes(prefix: str, api: str) -> list[tuple[str, type]]:

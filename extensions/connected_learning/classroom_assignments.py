@@ -56,9 +56,13 @@ class AssignmentsBase(APIHandler):
 
         One request for every user's model (with roles), not one per member.
         """
-        return sorted(u["name"] for u in await self.hub.get("/users")
-                      if group in u.get("groups", []) and not u.get("admin")
-                      and not any(r.startswith(("teacher-", "mentor-")) for r in u.get("roles", [])))
+        return sorted(
+            u["name"]
+            for u in await self.hub.get("/users")
+            if group in u.get("groups", [])
+            and not u.get("admin")
+            and not any(r.startswith(("teacher-", "mentor-")) for r in u.get("roles", []))
+        )
 
     async def run(self, action: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -110,14 +114,22 @@ class AssignmentStepAPI(AssignmentsBase):
             raise web.HTTPError(404, f"{aid[:60]!r} has not been assigned to {group}.")
         students = await self.students(group)
         if step == "collect":
-            done = await self.step(group, assignments.collect, course, aid, set(students),
-                                  check_owner=choose_spawner(self.site) == "local")
+            done = await self.step(
+                group, assignments.collect, course, aid, set(students), check_owner=choose_spawner(self.site) == "local"
+            )
             reply: dict[str, Any] = {"collected": done}
         elif step == "autograde":
-            results = await self.step(group, grading.autograde_all, course.root, aid,
-                                     [s for s in students if (course.root / "submitted" / s / aid).is_dir()])
-            reply = {"scores": {k: v for k, v in results.items() if not isinstance(v, Exception)},
-                     "errors": {k: str(v) for k, v in results.items() if isinstance(v, Exception)}}
+            results = await self.step(
+                group,
+                grading.autograde_all,
+                course.root,
+                aid,
+                [s for s in students if (course.root / "submitted" / s / aid).is_dir()],
+            )
+            reply = {
+                "scores": {k: v for k, v in results.items() if not isinstance(v, Exception)},
+                "errors": {k: str(v) for k, v in results.items() if isinstance(v, Exception)},
+            }
         elif step == "feedback":
             reply = {"released": await self.step(group, assignments.release_feedback, course, aid, self.gid(group))}
         else:

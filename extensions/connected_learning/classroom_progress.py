@@ -47,14 +47,23 @@ class GroupPages(AssignmentsBase):
         submitted = {aid: {s for s in students if (course.root / "submitted" / s / aid).is_dir()} for aid in released}
         homes = {s: h for s in students if (h := self.home_of(s))}
         return await self.run(
-            progress.group_table, students, homes=homes, names=read_display_names(DataLayout(self.site.data_dir)),
-            catalog=load_catalog(self.site.catalog_dir), peer_folder=peer_review_dir(self.site.data_dir, group),
-            scores=scores, submitted=submitted)
+            progress.group_table,
+            students,
+            homes=homes,
+            names=read_display_names(DataLayout(self.site.data_dir)),
+            catalog=load_catalog(self.site.catalog_dir),
+            peer_folder=peer_review_dir(self.site.data_dir, group),
+            scores=scores,
+            submitted=submitted,
+        )
 
     def page(self, template: str, **values: Any) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(self.settings["jinja"].get_template(template).render(
-            prefix=self.settings["prefix"], site_name=self.site.name, xsrf=self.xsrf_token.decode(), **values))
+        self.finish(
+            self.settings["jinja"]
+            .get_template(template)
+            .render(prefix=self.settings["prefix"], site_name=self.site.name, xsrf=self.xsrf_token.decode(), **values)
+        )
 
 
 class ProgressPage(GroupPages):
@@ -70,8 +79,16 @@ class ProgressPage(GroupPages):
             for col, title in (("exercises_done", "Exercises done"), ("score", "Assignment points")):
                 png = await self.run(progress.bar_chart_png, table, col, title)
                 charts.append({"title": title, "src": "data:image/png;base64," + base64.b64encode(png).decode()})
-        self.page("progress.html", group=group, rows=table.to_dict("records"), columns=progress.COLUMNS,
-                  headings=progress.HEADINGS, sort=column, descending=descending, charts=charts)
+        self.page(
+            "progress.html",
+            group=group,
+            rows=table.to_dict("records"),
+            columns=progress.COLUMNS,
+            headings=progress.HEADINGS,
+            sort=column,
+            descending=descending,
+            charts=charts,
+        )
 
 
 class ProgressCSV(GroupPages):
@@ -97,8 +114,14 @@ class StudentPage(GroupPages):
         table = (await self.table(group)).set_index("student").loc[student]
         home = self.home_of(student)
         detail = await self.run(progress.student_table, home, load_catalog(self.site.catalog_dir)) if home else None
-        self.page("student.html", group=group, student=student, summary=table.to_dict(),
-                  headings=progress.HEADINGS, rows=[] if detail is None else detail.to_dict("records"))
+        self.page(
+            "student.html",
+            group=group,
+            student=student,
+            summary=table.to_dict(),
+            headings=progress.HEADINGS,
+            rows=[] if detail is None else detail.to_dict("records"),
+        )
 
 
 class AssignmentsPage(GroupPages):
@@ -109,8 +132,14 @@ class AssignmentsPage(GroupPages):
         rows = []
         for aid in released:
             scores = assignments.scores(course, aid)
-            rows.append({"id": aid, "submitted": sum((course.root / "submitted" / s / aid).is_dir() for s in students),
-                         "graded": len(scores), "students": len(students)})
+            rows.append(
+                {
+                    "id": aid,
+                    "submitted": sum((course.root / "submitted" / s / aid).is_dir() for s in students),
+                    "graded": len(scores),
+                    "students": len(students),
+                }
+            )
         catalog = load_catalog(self.site.catalog_dir)
         assignable = sorted((w.id, w.title) for w in catalog.workbooks.values() if w.assignable)
         self.page("assignments.html", group=group, rows=rows, assignable=assignable, message=message, error=error)
@@ -144,15 +173,27 @@ class AssignmentsPage(GroupPages):
                 if aid not in assignments.released(course):
                     raise assignments.AssignmentError(f"{aid[:60]!r} has not been assigned to {group}.")
                 if action == "collect":
-                    done = await self.step(group, assignments.collect, course, aid, set(students),
-                                          check_owner=choose_spawner(self.site) == "local")
+                    done = await self.step(
+                        group,
+                        assignments.collect,
+                        course,
+                        aid,
+                        set(students),
+                        check_owner=choose_spawner(self.site) == "local",
+                    )
                     message = f"Collected {len(done)} submission(s) of {aid}."
                 elif action == "autograde":
-                    results = await self.step(group, grading.autograde_all, course.root, aid,
-                                             [s for s in students if (course.root / "submitted" / s / aid).is_dir()])
+                    results = await self.step(
+                        group,
+                        grading.autograde_all,
+                        course.root,
+                        aid,
+                        [s for s in students if (course.root / "submitted" / s / aid).is_dir()],
+                    )
                     bad = [k for k, v in results.items() if isinstance(v, Exception)]
                     message = f"Graded {len(results) - len(bad)} submission(s) of {aid}." + (
-                        f" Could not grade: {', '.join(bad)}." if bad else "")
+                        f" Could not grade: {', '.join(bad)}." if bad else ""
+                    )
                 elif action == "feedback":
                     done = await self.step(group, assignments.release_feedback, course, aid, self.gid(group))
                     message = f"Feedback on {aid} released to {len(done)} learner(s)."

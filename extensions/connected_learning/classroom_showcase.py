@@ -40,8 +40,24 @@ from .showcase_snapshot import SnapshotError
 
 
 def proposal_json(proposal: dict[str, Any]) -> dict[str, Any]:
-    answer = {k: proposal.get(k) for k in ("id", "group", "piece", "version", "owner", "author_display", "title",
-                                           "description", "status", "created", "decided_by", "decided", "note")}
+    answer = {
+        k: proposal.get(k)
+        for k in (
+            "id",
+            "group",
+            "piece",
+            "version",
+            "owner",
+            "author_display",
+            "title",
+            "description",
+            "status",
+            "created",
+            "decided_by",
+            "decided",
+            "note",
+        )
+    }
     if "consent" in proposal:
         answer["consent"] = proposal["consent"]
     if proposal.get("status") == "published" and proposal.get("token"):
@@ -95,7 +111,8 @@ class ShowcaseAPI(APIHandler):
             place = self.place(group)
             names = await self.names_in(group)
             await asyncio.get_running_loop().run_in_executor(
-                None, lambda: gallery.refresh(place, usernames=names, gid=publish.reader_gid()))
+                None, lambda: gallery.refresh(place, usernames=names, gid=publish.reader_gid())
+            )
         except Exception:
             log.exception("The showcase gallery of %s was not refreshed", group)
 
@@ -140,8 +157,14 @@ class ProposalsAPI(ShowcaseAPI):
         if not member_of(me, group):
             raise web.HTTPError(403, f"You are not a member of the group {group!r}.")
         body = self.json_body()
-        proposal = await self.run(publish.propose, place, me["name"], str(body.get("piece", "")),
-                                  body.get("title", ""), body.get("description", ""))
+        proposal = await self.run(
+            publish.propose,
+            place,
+            me["name"],
+            str(body.get("piece", "")),
+            body.get("title", ""),
+            body.get("description", ""),
+        )
         log.info("%s proposed %s of %s for the showcase", me["name"], proposal["piece"], group)
         self.set_status(201)
         self.finish(proposal_json(proposal))
@@ -167,10 +190,18 @@ class DecisionAPI(ShowcaseAPI):
         me = await self.require_teacher(group)
         if action == "approve":
             names = await self.names_in(group)
-            proposal = await self.run(publish.approve, place, proposal_id, me["name"], usernames=names,
-                                      home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
-                                      gid=publish.reader_gid(), live=self.site.showcase_live,
-                                      live_gid=publish.live_gid(), lang=language(self.json_body()))
+            proposal = await self.run(
+                publish.approve,
+                place,
+                proposal_id,
+                me["name"],
+                usernames=names,
+                home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
+                gid=publish.reader_gid(),
+                live=self.site.showcase_live,
+                live_gid=publish.live_gid(),
+                lang=language(self.json_body()),
+            )
             log.info("%s approved %s of %s for the showcase", me["name"], proposal["piece"], group)
         else:
             note = self.json_body().get("note", "")
@@ -246,8 +277,15 @@ class GalleryAPI(ShowcaseAPI):
         enabled = body.get("enabled")
         enabled = {"true": True, "false": False}.get(enabled, enabled) if isinstance(enabled, str) else enabled
         names = await self.names_in(group)
-        state = await self.run(gallery.set_enabled, place, enabled, me["name"], usernames=names,
-                               gid=publish.reader_gid(), lang=body.get("lang", "en"))
+        state = await self.run(
+            gallery.set_enabled,
+            place,
+            enabled,
+            me["name"],
+            usernames=names,
+            gid=publish.reader_gid(),
+            lang=body.get("lang", "en"),
+        )
         log.info("%s turned the showcase gallery of %s %s", me["name"], group, "on" if state["enabled"] else "off")
         self.answer(group, state)
 
@@ -273,8 +311,14 @@ class PreviewPage(ShowcaseAPI):
         me = await self.require_teacher(group)
         proposal = await self.run(publish.get_proposal, place, proposal_id)
         names = await self.names_in(group)
-        made = await self.run(publish.render_proposal, place, proposal, me["name"], usernames=names,
-                              home_paths=home_paths(self.site.data_dir, names | {me["name"]}))
+        made = await self.run(
+            publish.render_proposal,
+            place,
+            proposal,
+            me["name"],
+            usernames=names,
+            home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
+        )
         page = made.page
         if self.site.showcase_live:
             code = await self.run(publish.live_code_listing, made.snapshot)
@@ -296,4 +340,3 @@ def routes(prefix: str, api: str) -> list[tuple[str, type]]:
         (group + r"/consent/([^/]+)", ConsentAPI),
         (api + r"/showcase/([^/]+)", WithdrawAPI),
     ]
-

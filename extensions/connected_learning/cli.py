@@ -45,16 +45,20 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
     if not problems:
         if not args.no_execute:
             count = sum(len(w.notebooks) for w in catalog.workbooks.values())
-            print(f"Running {count} notebooks headless (at most {NOTEBOOK_TIMEOUT} s each; "
-                  "--no-execute skips this)...", flush=True)
+            print(
+                f"Running {count} notebooks headless (at most {NOTEBOOK_TIMEOUT} s each; --no-execute skips this)...",
+                flush=True,
+            )
         problems = deep_check(catalog, execute=not args.no_execute)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in the catalog at {root}.", file=sys.stderr)
         return 1
-    print(f"The catalog at {root} is fine: {len(catalog.workbooks)} workbooks, "
-          f"{len(catalog.interests)} interests" + (" (notebooks not run)." if args.no_execute else "."))
+    print(
+        f"The catalog at {root} is fine: {len(catalog.workbooks)} workbooks, "
+        f"{len(catalog.interests)} interests" + (" (notebooks not run)." if args.no_execute else ".")
+    )
     return 0
 
 
@@ -86,11 +90,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     if _hub_running(f"http://127.0.0.1:{settings.port}"):
         raise ClhubError("The hub is running; stop it first, or add accounts through the classroom service.")
     password = args.password or accounts.generate_password()
-    account = accounts.validate_account(args.name, args.role, args.group or [], password,
-                                        settings.min_password_length)
+    account = accounts.validate_account(args.name, args.role, args.group or [], password, settings.min_password_length)
     accounts.create_accounts(DataLayout(settings.data_dir), [account])
-    print(f"Account {account.name} ({account.role}) is ready." +
-          ("" if args.password else f" Password: {password}"))
+    print(f"Account {account.name} ({account.role}) is ready." + ("" if args.password else f" Password: {password}"))
     return 0
 
 
@@ -107,15 +109,16 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         raise ClhubError(f"The hub does not answer at {base}; start it (clhub up), then import again.")
     token = os.environ.get("CLHUB_TOKEN", "")
     if not token:
-        raise ClhubError("Set CLHUB_TOKEN to an API token of an administrator or teacher "
-                         f"(make one at {settings.url}/hub/token), then import again.")
+        raise ClhubError(
+            "Set CLHUB_TOKEN to an API token of an administrator or teacher "
+            f"(make one at {settings.url}/hub/token), then import again."
+        )
     data = Path(args.file).read_bytes()
     headers = {"Authorization": f"token {token}", "Content-Type": "text/csv"}
     if settings.subdomain_host:
         # With per-user subdomains the proxy routes by host name: services answer on the site's.
         headers["Host"] = urllib.parse.urlsplit(settings.url).netloc
-    request = urllib.request.Request(f"{base}/services/classroom/api/roster", data=data, method="POST",
-                                     headers=headers)
+    request = urllib.request.Request(f"{base}/services/classroom/api/roster", data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
             reply = json.loads(response.read())
@@ -134,8 +137,10 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # passwords: for your eyes only
     with os.fdopen(fd, "w") as f:
         f.write(render_slips(slips, settings.url, site_name=settings.name))
-    print(f"{len(reply['created'])} new account(s), {len(reply['joined'])} group membership(s). "
-          f"Login slips with the passwords: {out}")
+    print(
+        f"{len(reply['created'])} new account(s), {len(reply['joined'])} group membership(s). "
+        f"Login slips with the passwords: {out}"
+    )
     return 0
 
 
@@ -165,10 +170,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     password = given or accounts.generate_password()
     if _hub_running(settings.url):
         raise ClhubError(f"Something already answers at {settings.url}; stop it or set CLHUB_PORT.")
-    accounts.create_accounts(DataLayout(settings.data_dir),
-                             accounts.demo_accounts(password, settings.min_password_length))
-    print(f"Demo accounts: students ana, ben, cai (group {accounts.DEMO_GROUP}), teacher tess, "
-          "mentor milo, admin admin.")
+    accounts.create_accounts(
+        DataLayout(settings.data_dir), accounts.demo_accounts(password, settings.min_password_length)
+    )
+    print(
+        f"Demo accounts: students ana, ben, cai (group {accounts.DEMO_GROUP}), teacher tess, mentor milo, admin admin."
+    )
     if not given:
         print(f"Their password (shown only now): {password}")
     print(f"Open {settings.url} in a browser. Ctrl-C stops everything.", flush=True)
@@ -192,11 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_up)
 
     catalog = sub.add_parser("catalog", help="the workbook catalog").add_subparsers(dest="what", required=True)
-    p = catalog.add_parser("check", help="validate every workbook: metadata, licences, reading grade, "
-                                         "and that each notebook runs")
+    p = catalog.add_parser(
+        "check", help="validate every workbook: metadata, licences, reading grade, and that each notebook runs"
+    )
     p.add_argument("catalog", nargs="?", help="catalog folder (default: the site's)")
-    p.add_argument("--no-execute", action="store_true",
-                   help="skip running the notebooks (fast: metadata, licences and reading grade only)")
+    p.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="skip running the notebooks (fast: metadata, licences and reading grade only)",
+    )
     p.set_defaults(func=cmd_catalog_check)
 
     settings = sub.add_parser("settings", help="the site settings file").add_subparsers(dest="what", required=True)
@@ -226,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     from .showcase_cli import add_commands as add_showcase_commands
+
     add_showcase_commands(sub)
     return parser
 

@@ -48,8 +48,9 @@ class Outcome:
     slips: list[tuple[str, str, str]] = field(default_factory=list)  # (display name, user, password)
 
 
-def check_permission(rows: Sequence[RosterRow], actor: Actor, existing_groups: Iterable[str],
-                     memberships: Mapping[str, Iterable[str]]) -> list[RosterProblem]:
+def check_permission(
+    rows: Sequence[RosterRow], actor: Actor, existing_groups: Iterable[str], memberships: Mapping[str, Iterable[str]]
+) -> list[RosterProblem]:
     """What `actor` may not do among `rows`, one problem per row (empty: all allowed).
 
     Args:
@@ -62,9 +63,11 @@ def check_permission(rows: Sequence[RosterRow], actor: Actor, existing_groups: I
     known_groups = set(existing_groups)
     for row in rows:
         if row.group not in actor.teaches:
-            why = (f"you do not teach the group {row.group!r}; ask an administrator to add it"
-                   if row.group in known_groups else f"the group {row.group!r} does not exist; only an "
-                   "administrator can create groups")
+            why = (
+                f"you do not teach the group {row.group!r}; ask an administrator to add it"
+                if row.group in known_groups
+                else f"the group {row.group!r} does not exist; only an administrator can create groups"
+            )
         elif row.role == "teacher":
             why = "only an administrator can add teachers"
         elif not row.new_account and not set(memberships.get(row.username, ())) & actor.teaches:
@@ -102,9 +105,16 @@ def flag_password_change(layout: DataLayout, name: str) -> None:
 # ------------------------------------------------------------------ apply
 
 
-async def apply(rows: Sequence[RosterRow], *, layout: DataLayout, hub: HubCall, existing_groups: Iterable[str],
-                memberships: Mapping[str, Iterable[str]], system_accounts: bool,
-                group_prefix: str = "clhub-") -> Outcome:
+async def apply(
+    rows: Sequence[RosterRow],
+    *,
+    layout: DataLayout,
+    hub: HubCall,
+    existing_groups: Iterable[str],
+    memberships: Mapping[str, Iterable[str]],
+    system_accounts: bool,
+    group_prefix: str = "clhub-",
+) -> Outcome:
     """Create what `rows` (valid and allowed) ask for; return what was done and the slips.
 
     Raises:

@@ -120,8 +120,7 @@ class GradeError(ClhubError):
 
     code = "grade"
 
-    def __init__(self, student: str, message: str, *, code: str, log: str = "",
-                 score: float | None = None) -> None:
+    def __init__(self, student: str, message: str, *, code: str, log: str = "", score: float | None = None) -> None:
         super().__init__(message, code=code)
         self.student = student
         self.log = log
@@ -134,8 +133,10 @@ class GradeError(ClhubError):
 def validate_assignment(name: str) -> str:
     """Return `name` if it is a safe assignment (workbook) id, else raise GradingError."""
     if not isinstance(name, str) or not SLUG.match(name):
-        raise GradingError(f"{name!r} is not a valid assignment name: use the workbook's id, "
-                           "lowercase letters and digits joined by '-' (like \"beat-lab\").")
+        raise GradingError(
+            f"{name!r} is not a valid assignment name: use the workbook's id, "
+            "lowercase letters and digits joined by '-' (like \"beat-lab\")."
+        )
     return name
 
 
@@ -169,15 +170,21 @@ def plan_grading(course_dir: Path, assignment: str, students: Iterable[str] | No
         except SettingsError as e:
             if students is not None:
                 raise GradingError(f"Cannot grade student {name!r}: {e}", code="bad-name") from None
-            refused[name] = GradeError(name, f"The folder {SUBMITTED}/{name!r} was not graded: {e} "
-                                       "Rename it to the student's user name, then grade again.",
-                                       code="bad-name")
+            refused[name] = GradeError(
+                name,
+                f"The folder {SUBMITTED}/{name!r} was not graded: {e} "
+                "Rename it to the student's user name, then grade again.",
+                code="bad-name",
+            )
             continue
         folder = submitted / name / assignment
         if folder.is_symlink() or (submitted / name).is_symlink() or not folder.is_dir():
-            refused[name] = GradeError(name, f"{name} has no submission of {assignment!r} (no folder "
-                                       f"{SUBMITTED}/{name}/{assignment}): collect it first.",
-                                       code="no-submission")
+            refused[name] = GradeError(
+                name,
+                f"{name} has no submission of {assignment!r} (no folder "
+                f"{SUBMITTED}/{name}/{assignment}): collect it first.",
+                code="no-submission",
+            )
             continue
         chosen.append(name)
     return Plan(chosen, refused)
@@ -196,9 +203,15 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def autograde_all(course_dir: Path | str, assignment: str, students: Iterable[str] | None = None, *,
-                  workers: int | None = None, timeout: int | None = None,
-                  submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> dict[str, float | GradeError]:
+def autograde_all(
+    course_dir: Path | str,
+    assignment: str,
+    students: Iterable[str] | None = None,
+    *,
+    workers: int | None = None,
+    timeout: int | None = None,
+    submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT,
+) -> dict[str, float | GradeError]:
     """Autograde every submission of `assignment` in the nbgrader course at `course_dir`.
 
     Each submission is graded by nbgrader's `Autograde` (as `nbgrader autograde --force`),
@@ -224,8 +237,11 @@ def autograde_all(course_dir: Path | str, assignment: str, students: Iterable[st
     course = Path(course_dir).resolve()
     validate_assignment(assignment)
     if not (course / GRADEBOOK).is_file():
-        raise GradingError(f"{course} has no {GRADEBOOK}: generate the assignment first "
-                           f"(nbgrader generate_assignment {assignment}, in that folder).", code="no-gradebook")
+        raise GradingError(
+            f"{course} has no {GRADEBOOK}: generate the assignment first "
+            f"(nbgrader generate_assignment {assignment}, in that folder).",
+            code="no-gradebook",
+        )
     if workers is not None and workers < 1:
         raise GradingError(f"workers must be at least 1, not {workers}.", code="bad-workers")
     plan = plan_grading(course, assignment, students)
@@ -239,9 +255,16 @@ def autograde_all(course_dir: Path | str, assignment: str, students: Iterable[st
             results.update(pool.run(plan.students, count))
         finally:
             pool.close()
-        log.info("Autograded %d submissions of %s in %.1f s with %d workers (gradebook lock: held %.2f s, "
-                 "waited %.2f s in all)", len(plan.students), assignment, time.monotonic() - started, count,
-                 pool.lock_held, pool.lock_waited)
+        log.info(
+            "Autograded %d submissions of %s in %.1f s with %d workers (gradebook lock: held %.2f s, "
+            "waited %.2f s in all)",
+            len(plan.students),
+            assignment,
+            time.monotonic() - started,
+            count,
+            pool.lock_held,
+            pool.lock_waited,
+        )
     for name, outcome in results.items():
         if isinstance(outcome, GradeError):
             log.warning("%s: %s: %s\n%s", assignment, name, outcome.message, outcome.log)
@@ -349,14 +372,30 @@ class _Pool:
         # multiprocessing's spawn either, which re-runs the caller's main script.
         ours, theirs = socket.socketpair()
         with theirs:
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])))
+            env = dict(
+                os.environ,
+                PYTHONPATH=os.pathsep.join(
+                    filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])
+                ),
+            )
             process = subprocess.Popen(
-                [sys.executable, "-c", WORKER_COMMAND, str(theirs.fileno()), str(self.course), self.assignment,
-                 "" if self.timeout is None else str(self.timeout), str(self.submission_timeout)],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
-        self.workers.append(_Worker(process, Connection(ours.detach()),
-                                    deadline=time.monotonic() + WORKER_START_TIMEOUT))
+                [
+                    sys.executable,
+                    "-c",
+                    WORKER_COMMAND,
+                    str(theirs.fileno()),
+                    str(self.course),
+                    self.assignment,
+                    "" if self.timeout is None else str(self.timeout),
+                    str(self.submission_timeout),
+                ],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        self.workers.append(
+            _Worker(process, Connection(ours.detach()), deadline=time.monotonic() + WORKER_START_TIMEOUT)
+        )
 
     def run(self, students: list[str], count: int) -> dict[str, float | GradeError]:
         queue = deque(students)
@@ -371,8 +410,10 @@ class _Pool:
                     w.conn.send(("grade", w.student))
             soonest = min(w.deadline for w in self.workers)
             # A worker that dies closes its end of the socket, which wakes this wait too.
-            wait([w.conn for w in self.workers],
-                 timeout=None if soonest == math.inf else max(0.0, soonest - time.monotonic()) + 0.01)
+            wait(
+                [w.conn for w in self.workers],
+                timeout=None if soonest == math.inf else max(0.0, soonest - time.monotonic()) + 0.01,
+            )
             for w in list(self.workers):
                 self._check(w, results, queue)
         return results
@@ -391,8 +432,10 @@ class _Pool:
             return
         if not w.ready:  # died or hung while starting: go on with the others, if any
             self._kill(w)
-            why = (f"A grading process could not start (exit code {w.process.returncode}); the hub's log says "
-                   "why. Try again; if it fails again, check that nbgrader works: nbgrader --version.")
+            why = (
+                f"A grading process could not start (exit code {w.process.returncode}); the hub's log says "
+                "why. Try again; if it fails again, check that nbgrader works: nbgrader --version."
+            )
             if not self.workers and not results:
                 raise GradingError(why, code="worker-failed")
             log.error("%s Going on with %d.", why, len(self.workers))
@@ -402,14 +445,20 @@ class _Pool:
             return
         if w.student is not None and alive:
             results[w.student] = GradeError(
-                w.student, f"Grading {w.student}'s submission took longer than {self.submission_timeout:.0f} s "
+                w.student,
+                f"Grading {w.student}'s submission took longer than {self.submission_timeout:.0f} s "
                 "and was stopped. Look for an endless loop in the notebook, or grade it again with a longer "
-                "submission_timeout if it is only slow.", code="timeout")
+                "submission_timeout if it is only slow.",
+                code="timeout",
+            )
         elif w.student is not None:
             results[w.student] = GradeError(
-                w.student, f"The process grading {w.student}'s submission stopped unexpectedly (exit code "
+                w.student,
+                f"The process grading {w.student}'s submission stopped unexpectedly (exit code "
                 f"{w.process.returncode}), perhaps out of memory. Grade {w.student} again; if it happens again, "
-                "look in the notebook for code that uses a lot of memory.", code="crashed")
+                "look in the notebook for code that uses a lot of memory.",
+                code="crashed",
+            )
         self._kill(w)
         if queue:
             self.start_worker()
@@ -493,12 +542,16 @@ def worker_main() -> None:
     # seconds importing nbgrader takes here. Only its FormatChecker uses it, which
     # nbformat's validation never does, so a worker goes without.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-    _worker_main(Connection(int(fd)), course, assignment, int(timeout) if timeout else None,
-                 float(submission_timeout))
+    _worker_main(Connection(int(fd)), course, assignment, int(timeout) if timeout else None, float(submission_timeout))
 
 
-def _worker_main(conn: Connection, course: str, assignment: str, timeout: int | None,
-                 submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> None:
+def _worker_main(
+    conn: Connection,
+    course: str,
+    assignment: str,
+    timeout: int | None,
+    submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT,
+) -> None:
     """Grade the students the parent sends over `conn`, one at a time, until told to stop."""
     try:
         grader = _Grader(Path(course), assignment, timeout, submission_timeout)
@@ -523,17 +576,23 @@ def _worker_main(conn: Connection, course: str, assignment: str, timeout: int | 
         try:
             outcome = grader.grade(student)
         except Exception as e:  # ours, not nbgrader's: this student fails, the worker goes on
-            outcome = {"code": "failed", "log": traceback.format_exc(), "message": (
-                f"{student}'s submission could not be graded ({type(e).__name__}: {e}). The hub's log has "
-                f"the details; grade {student} again.")}
+            outcome = {
+                "code": "failed",
+                "log": traceback.format_exc(),
+                "message": (
+                    f"{student}'s submission could not be graded ({type(e).__name__}: {e}). The hub's log has "
+                    f"the details; grade {student} again."
+                ),
+            }
         conn.send(("done", student, outcome, grader.lock.held - held, grader.lock.waited - waited))
 
 
 class _Grader:
     """nbgrader's Autograde for one course and assignment, with its gradebook writes locked."""
 
-    def __init__(self, course: Path, assignment: str, timeout: int | None,
-                 submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> None:
+    def __init__(
+        self, course: Path, assignment: str, timeout: int | None, submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT
+    ) -> None:
         from traitlets.config import Config, PyFileConfigLoader
 
         from .sandbox import fenced_kernel_manager
@@ -586,7 +645,9 @@ class _Grader:
             except MissingEntry:
                 raise GradingError(
                     f"The gradebook of {self.course} has no assignment {self.assignment!r}: generate it "
-                    f"first (nbgrader generate_assignment {self.assignment}).", code="no-assignment") from None
+                    f"first (nbgrader generate_assignment {self.assignment}).",
+                    code="no-assignment",
+                ) from None
             finally:
                 self.gradebook.db.remove()
 
@@ -608,11 +669,17 @@ class _Grader:
         finally:
             self.gradebook.db.remove()  # a fresh session next time: nothing read stays cached
         if self.timed_out:
-            return {"code": "cell-timeout", "score": score, "log": nbgrader_log, "message": (
-                f"nbgrader stopped {', '.join(self.timed_out)} in {student}'s submission for running too "
-                f"long and counted {'it' if len(self.timed_out) == 1 else 'them'} as failed: {score:g} of "
-                f"{max_score:g}. Look for an endless loop; to allow more time, grade again with a longer "
-                "timeout.")}
+            return {
+                "code": "cell-timeout",
+                "score": score,
+                "log": nbgrader_log,
+                "message": (
+                    f"nbgrader stopped {', '.join(self.timed_out)} in {student}'s submission for running too "
+                    f"long and counted {'it' if len(self.timed_out) == 1 else 'them'} as failed: {score:g} of "
+                    f"{max_score:g}. Look for an endless loop; to allow more time, grade again with a longer "
+                    "timeout."
+                ),
+            }
         return score
 
 
@@ -623,20 +690,33 @@ def _failure(student: str, error: BaseException | None, nbgrader_log: str) -> di
     from nbgrader.preprocessors.execute import UnresponsiveKernelError
 
     what = f"{type(error).__name__}: {error}".splitlines()[0][:300] if error else "see the log"
-    if isinstance(error, (nbformat.reader.NotJSONError, nbformat.ValidationError, json.JSONDecodeError,
-                          UnicodeDecodeError)):
-        code, message = "unreadable", (
-            f"{student}'s notebook cannot be read ({what}): it may be damaged. Ask {student} to open it, "
-            "repair it or start from a fresh copy, and submit again.")
+    if isinstance(
+        error, (nbformat.reader.NotJSONError, nbformat.ValidationError, json.JSONDecodeError, UnicodeDecodeError)
+    ):
+        code, message = (
+            "unreadable",
+            (
+                f"{student}'s notebook cannot be read ({what}): it may be damaged. Ask {student} to open it, "
+                "repair it or start from a fresh copy, and submit again."
+            ),
+        )
     elif isinstance(error, (UnresponsiveKernelError, DeadKernelError, CellTimeoutError)):
-        code, message = "kernel", (
-            f"The kernel running {student}'s notebook died or did not stop when nbgrader interrupted a cell "
-            f"that ran too long ({what}). Look for an endless loop or code that uses up memory in {student}'s "
-            f"submission, then grade {student} again.")
+        code, message = (
+            "kernel",
+            (
+                f"The kernel running {student}'s notebook died or did not stop when nbgrader interrupted a cell "
+                f"that ran too long ({what}). Look for an endless loop or code that uses up memory in {student}'s "
+                f"submission, then grade {student} again."
+            ),
+        )
     else:
-        code, message = "failed", (
-            f"nbgrader could not autograde {student}'s submission ({what}). The hub's log has nbgrader's "
-            f"report; fix the cause, then grade {student} again.")
+        code, message = (
+            "failed",
+            (
+                f"nbgrader could not autograde {student}'s submission ({what}). The hub's log has nbgrader's "
+                f"report; fix the cause, then grade {student} again."
+            ),
+        )
     return {"code": code, "message": message, "log": nbgrader_log}
 
 
@@ -662,8 +742,16 @@ def _locked_autograde(lock: GradebookLock, timed_out: list[str]) -> type:
         OverwriteKernelspec,
     )
 
-    unlocked = (ClearOutput, DeduplicateIds, CheckCellMetadata, IgnorePattern, ClearMetadataPreprocessor,
-                LimitOutput, OverwriteCells, OverwriteKernelspec)
+    unlocked = (
+        ClearOutput,
+        DeduplicateIds,
+        CheckCellMetadata,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        OverwriteCells,
+        OverwriteKernelspec,
+    )
     made: dict[type, type] = {}
 
     def locked(preprocessor: type) -> type:
@@ -672,6 +760,7 @@ def _locked_autograde(lock: GradebookLock, timed_out: list[str]) -> type:
         if preprocessor in made:
             return made[preprocessor]
         if issubclass(preprocessor, Execute):
+
             def preprocess(self: Any, nb: Any, resources: Any) -> Any:
                 nb, resources = preprocessor.preprocess(self, nb, resources)
                 for index, cell in enumerate(nb.cells):
@@ -680,6 +769,7 @@ def _locked_autograde(lock: GradebookLock, timed_out: list[str]) -> type:
                         timed_out.append(f"cell {name!r} of {resources['nbgrader']['notebook']}.ipynb")
                 return nb, resources
         else:
+
             def preprocess(self: Any, nb: Any, resources: Any) -> Any:
                 with lock():
                     return preprocessor.preprocess(self, nb, resources)

@@ -34,14 +34,17 @@ DEMO_WARNING = (
 
 def proxy_command() -> list[str]:
     """The configurable-http-proxy to run: CLHUB_PROXY, then the checkout's npm install, then PATH."""
-    for candidate in (os.environ.get("CLHUB_PROXY", ""),
-                      str(REPO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"),
-                      shutil.which("configurable-http-proxy") or ""):
+    for candidate in (
+        os.environ.get("CLHUB_PROXY", ""),
+        str(REPO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"),
+        shutil.which("configurable-http-proxy") or "",
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return [candidate]
     raise SystemExit(
         "configurable-http-proxy was not found. Run `npm ci` in the repository (make demo does), "
-        "or set CLHUB_PROXY to its path.")
+        "or set CLHUB_PROXY to its path."
+    )
 
 
 def _secret_file(path: Path, nbytes: int = 32) -> str:
@@ -94,12 +97,16 @@ def check_site(settings: SiteSettings) -> Catalog:
     catalog = load_catalog(settings.catalog_dir)
     for key in settings.interests:
         if key not in catalog.interests:
-            raise SettingsError(f"{settings.source}: workbooks.interests names {key!r}, which the catalog "
-                                f"does not know; known: {', '.join(catalog.interests)}.")
+            raise SettingsError(
+                f"{settings.source}: workbooks.interests names {key!r}, which the catalog "
+                f"does not know; known: {', '.join(catalog.interests)}."
+            )
     for wid in settings.everyone:
         if wid not in catalog.workbooks:
-            raise SettingsError(f"{settings.source}: workbooks.everyone names {wid!r}, which is not a "
-                                f"workbook of the catalog; known: {', '.join(sorted(catalog.workbooks))}.")
+            raise SettingsError(
+                f"{settings.source}: workbooks.everyone names {wid!r}, which is not a "
+                f"workbook of the catalog; known: {', '.join(sorted(catalog.workbooks))}."
+            )
     return catalog
 
 
@@ -113,18 +120,34 @@ def ensure_system_user(name: str) -> None:
         return
     except KeyError:
         pass
-    done = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                           "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ],
+        capture_output=True,
+        text=True,
+    )
     try:
         pwd.getpwnam(name)  # another hub on this machine may have made it meanwhile
     except KeyError:
-        raise SystemExit(f"Cannot create the system user {name} for a showcase service: "
-                         f"{done.stderr.strip()}. Create it with `useradd --system --user-group "
-                         f"{name}` and start the hub again.") from None
+        raise SystemExit(
+            f"Cannot create the system user {name} for a showcase service: "
+            f"{done.stderr.strip()}. Create it with `useradd --system --user-group "
+            f"{name}` and start the hub again."
+        ) from None
 
 
-def _showcase_service(name: str, port: int, module: str, user: str, kind: str,
-                      environment: dict[str, str]) -> dict[str, Any]:
+def _showcase_service(
+    name: str, port: int, module: str, user: str, kind: str, environment: dict[str, str]
+) -> dict[str, Any]:
     """A showcase service: no log-in, run by its own system user on a real (local) site."""
     service: dict[str, Any] = {
         "name": name,
@@ -145,25 +168,39 @@ def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
     from .showcase_publish import SHOWCASE_USER, prepare_folders, reader_gid
 
     service = _showcase_service(
-        "showcase", settings.showcase_port, "connected_learning.showcase", SHOWCASE_USER, kind,
-        {"CLHUB_SHOWCASE_PAGES": str(Path(settings.data_dir) / "showcase" / "pages"),
-         "CLHUB_PUBLIC_URL": settings.public_url})
+        "showcase",
+        settings.showcase_port,
+        "connected_learning.showcase",
+        SHOWCASE_USER,
+        kind,
+        {
+            "CLHUB_SHOWCASE_PAGES": str(Path(settings.data_dir) / "showcase" / "pages"),
+            "CLHUB_PUBLIC_URL": settings.public_url,
+        },
+    )
     prepare_folders(settings.data_dir, reader_gid())
     return service
 
 
 def showcase_live_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
-    """"Play with it": Voila for published notebooks."""
+    """The "Play with it" service: Voila for published notebooks."""
     from .showcase_publish import LIVE_USER, live_gid, prepare_live_folder
 
     service = _showcase_service(
-        "showcase-live", settings.showcase_live_port, "connected_learning.showcase_live", LIVE_USER, kind,
-        {"CLHUB_SHOWCASE_LIVE": str(Path(settings.data_dir) / "showcase" / "live"),
-         "CLHUB_LIVE_KERNELS": str(settings.live_kernels),
-         "CLHUB_LIVE_MEMORY_MB": str(settings.live_kernel_memory_mb),
-         "CLHUB_LIVE_IDLE_SECONDS": str(settings.live_idle_minutes * 60),
-         "CLHUB_LIVE_PREHEAT": str(settings.live_preheat),
-         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"})
+        "showcase-live",
+        settings.showcase_live_port,
+        "connected_learning.showcase_live",
+        LIVE_USER,
+        kind,
+        {
+            "CLHUB_SHOWCASE_LIVE": str(Path(settings.data_dir) / "showcase" / "live"),
+            "CLHUB_LIVE_KERNELS": str(settings.live_kernels),
+            "CLHUB_LIVE_MEMORY_MB": str(settings.live_kernel_memory_mb),
+            "CLHUB_LIVE_IDLE_SECONDS": str(settings.live_idle_minutes * 60),
+            "CLHUB_LIVE_PREHEAT": str(settings.live_preheat),
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        },
+    )
     prepare_live_folder(settings.data_dir, live_gid())
     return service
 
@@ -251,8 +288,11 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     classroom_url = f"http://127.0.0.1:{settings.classroom_port}"
     c.WorkbookSpawnerMixin.classroom_url = classroom_url + CLASSROOM_PREFIX
     # A learner's server token may also call the classroom service (reports from a notebook).
-    c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
-                                     "access:services!service=classroom"]
+    c.Spawner.server_token_scopes = [
+        "users:activity!user",
+        "access:servers!server",
+        "access:services!service=classroom",
+    ]
     c.LocalWorkbookSpawner.max_processes = settings.max_processes
     c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
@@ -277,38 +317,62 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     roles: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
     if settings.idle_timeout_minutes:
-        services.append({
-            "name": "idle-culler",
-            "command": [sys.executable, "-m", "jupyterhub_idle_culler",
-                        f"--timeout={settings.idle_timeout_minutes * 60}",
-                        f"--cull-every={max(30, min(300, settings.idle_timeout_minutes * 15))}"],
-        })
-        roles.append({
-            "name": "idle-culler",
-            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-            "services": ["idle-culler"],
-        })
+        services.append(
+            {
+                "name": "idle-culler",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--timeout={settings.idle_timeout_minutes * 60}",
+                    f"--cull-every={max(30, min(300, settings.idle_timeout_minutes * 15))}",
+                ],
+            }
+        )
+        roles.append(
+            {
+                "name": "idle-culler",
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                "services": ["idle-culler"],
+            }
+        )
     # The classroom service: moderation now, class lists and assignments as they land.
-    services.append({
-        "name": "classroom",
-        "display": True,
-        "oauth_no_confirm": True,
-        "url": classroom_url,
-        "command": [sys.executable, "-m", "connected_learning.classroom"],
-        "environment": {"CLHUB_SITE": str(settings.source), "CLHUB_DATA_DIR": str(settings.data_dir),
-                        "CLHUB_PORT": str(settings.port), "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
-                        # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.
-                        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
-                                                 "/bin", "/usr/sbin", "/sbin"])},
-    })
-    roles.append({
-        "name": "classroom-service",
-        "description": "Reads users, their roles and groups, to decide who may do what; creates the "
-                       "accounts and groups of imported class lists.",
-        "scopes": ["list:users", "read:users", "read:roles:users", "list:groups", "read:groups",
-                   "admin:users", "admin:groups"],
-        "services": ["classroom"],
-    })
+    services.append(
+        {
+            "name": "classroom",
+            "display": True,
+            "oauth_no_confirm": True,
+            "url": classroom_url,
+            "command": [sys.executable, "-m", "connected_learning.classroom"],
+            "environment": {
+                "CLHUB_SITE": str(settings.source),
+                "CLHUB_DATA_DIR": str(settings.data_dir),
+                "CLHUB_PORT": str(settings.port),
+                "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
+                # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.
+                "PATH": os.pathsep.join(
+                    [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+                ),
+            },
+        }
+    )
+    roles.append(
+        {
+            "name": "classroom-service",
+            "description": "Reads users, their roles and groups, to decide who may do what; creates the "
+            "accounts and groups of imported class lists.",
+            "scopes": [
+                "list:users",
+                "read:users",
+                "read:roles:users",
+                "list:groups",
+                "read:groups",
+                "admin:users",
+                "admin:groups",
+            ],
+            "services": ["classroom"],
+        }
+    )
     services.append(showcase_service(settings, kind))
     if settings.showcase_live:
         services.append(showcase_live_service(settings, kind))

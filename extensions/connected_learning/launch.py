@@ -30,16 +30,29 @@ def hub_command(config: Path = HUB_CONFIG) -> list[str]:
     return [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(config)]
 
 
-def start_hub(site_file: str | os.PathLike[str], mode: str, *, cwd: str | os.PathLike[str],
-              env: Mapping[str, str] | None = None, log: IO[bytes] | int | None = None,
-              new_session: bool = True, config: Path | None = None) -> subprocess.Popen[bytes]:
+def start_hub(
+    site_file: str | os.PathLike[str],
+    mode: str,
+    *,
+    cwd: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    log: IO[bytes] | int | None = None,
+    new_session: bool = True,
+    config: Path | None = None,
+) -> subprocess.Popen[bytes]:
     """Start the hub for `site_file` in `mode` ("site" or "demo") and return the process."""
     full_env = dict(os.environ if env is None else env)
     full_env["CLHUB_SITE"] = str(site_file)
     full_env["CLHUB_MODE"] = mode
     return subprocess.Popen(
-        hub_command(config or HUB_CONFIG), cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT if log else None,
-        preexec_fn=_restore_sigint, start_new_session=new_session)
+        hub_command(config or HUB_CONFIG),
+        cwd=cwd,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+        preexec_fn=_restore_sigint,
+        start_new_session=new_session,
+    )
 
 
 def wait_for_hub(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
@@ -73,8 +86,7 @@ def _stop_leftover_proxy(pid_file: Path) -> None:
             pass
 
 
-def stop_hub(proc: subprocess.Popen[bytes], proxy_pid_file: Path | None = None,
-             grace: float = 20) -> None:
+def stop_hub(proc: subprocess.Popen[bytes], proxy_pid_file: Path | None = None, grace: float = 20) -> None:
     """Stop the hub (and, in demo mode, everything it started) within `grace` seconds.
 
     Must not be called from a signal handler while another thread or frame waits on

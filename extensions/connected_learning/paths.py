@@ -1,12 +1,12 @@
 """The data folder's layout on one machine, in one place.
 
-    <data>/hub/          hub database, cookie secret, proxy token (root only)
-    <data>/hub/interests/ each learner's remembered interests
-    <data>/releases/     published student versions of the workbooks (world-readable)
-    <data>/homes/        learners' homes in demo mode
-    <data>/groups/       group folders (peer review)
-    <data>/showcase/     published pieces
-    <data>/exchange/     nbgrader exchange
+<data>/hub/          hub database, cookie secret, proxy token (root only)
+<data>/hub/interests/ each learner's remembered interests
+<data>/releases/     published student versions of the workbooks (world-readable)
+<data>/homes/        learners' homes in demo mode
+<data>/groups/       group folders (peer review)
+<data>/showcase/     published pieces
+<data>/exchange/     nbgrader exchange
 """
 
 from __future__ import annotations

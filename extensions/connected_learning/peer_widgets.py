@@ -242,8 +242,9 @@ class ReviewPanel(widgets.VBox):
             if suffix in IMAGE_TYPES:
                 # A caption names the picture (the Image view has no alt text, and a tooltip breaks it).
                 shown.append(widgets.HTML(f"<i>Picture: {html.escape(name)}</i>"))
-                shown.append(widgets.Image(value=data, format=IMAGE_TYPES[suffix],
-                                           layout=widgets.Layout(max_width="480px")))
+                shown.append(
+                    widgets.Image(value=data, format=IMAGE_TYPES[suffix], layout=widgets.Layout(max_width="480px"))
+                )
             elif suffix == ".wav":
                 shown.append(widgets.Audio(value=data, format="wav", autoplay=False, loop=False))
             elif suffix in (".md", ".txt", ".csv"):

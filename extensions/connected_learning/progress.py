@@ -33,13 +33,29 @@ from .provision import MANIFEST, WORKBOOKS_DIR
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 EXERCISE = re.compile(r"\bExercise\b", re.IGNORECASE)
-COLUMNS = ["student", "name", "workbooks_started", "exercises_done", "exercises", "pieces_shared",
-           "feedback_given", "feedback_received", "assignments_submitted", "score"]
+COLUMNS = [
+    "student",
+    "name",
+    "workbooks_started",
+    "exercises_done",
+    "exercises",
+    "pieces_shared",
+    "feedback_given",
+    "feedback_received",
+    "assignments_submitted",
+    "score",
+]
 HEADINGS = {
-    "student": "User name", "name": "Name", "workbooks_started": "Workbooks started",
-    "exercises_done": "Exercises done", "exercises": "Exercises in their workbooks",
-    "pieces_shared": "Pieces shared", "feedback_given": "Feedback given", "feedback_received": "Feedback received",
-    "assignments_submitted": "Assignments submitted", "score": "Assignment points",
+    "student": "User name",
+    "name": "Name",
+    "workbooks_started": "Workbooks started",
+    "exercises_done": "Exercises done",
+    "exercises": "Exercises in their workbooks",
+    "pieces_shared": "Pieces shared",
+    "feedback_given": "Feedback given",
+    "feedback_received": "Feedback received",
+    "assignments_submitted": "Assignments submitted",
+    "score": "Assignment points",
 }
 
 
@@ -119,9 +135,16 @@ def home_progress(home: str | os.PathLike[str], catalog: Catalog) -> list[Notebo
         os.close(home_fd)
 
 
-def group_table(students: Iterable[str], *, homes: Mapping[str, str], names: Mapping[str, str], catalog: Catalog,
-                peer_folder: str | os.PathLike[str] | None, scores: Mapping[str, Mapping[str, float]],
-                submitted: Mapping[str, set[str]]) -> pd.DataFrame:
+def group_table(
+    students: Iterable[str],
+    *,
+    homes: Mapping[str, str],
+    names: Mapping[str, str],
+    catalog: Catalog,
+    peer_folder: str | os.PathLike[str] | None,
+    scores: Mapping[str, Mapping[str, float]],
+    submitted: Mapping[str, set[str]],
+) -> pd.DataFrame:
     """One row per student of the group, with the columns of COLUMNS.
 
     Args:
@@ -142,18 +165,20 @@ def group_table(students: Iterable[str], *, homes: Mapping[str, str], names: Map
         notebooks = home_progress(homes[student], catalog) if student in homes else []
         given = sum(1 for v in views for e in v.feedback if e.reviewer == student)
         received = sum(len(v.feedback) for v in views if v.owner == student)
-        rows.append({
-            "student": student,
-            "name": names.get(student, ""),
-            "workbooks_started": len({n.workbook for n in notebooks if n.started}),
-            "exercises_done": sum(n.exercises_done for n in notebooks),
-            "exercises": sum(n.exercises for n in notebooks),
-            "pieces_shared": sum(1 for v in views if v.ok and v.owner == student),
-            "feedback_given": given,
-            "feedback_received": received,
-            "assignments_submitted": sum(1 for s in submitted.values() if student in s),
-            "score": float(sum(per.get(student, 0.0) for per in scores.values())),
-        })
+        rows.append(
+            {
+                "student": student,
+                "name": names.get(student, ""),
+                "workbooks_started": len({n.workbook for n in notebooks if n.started}),
+                "exercises_done": sum(n.exercises_done for n in notebooks),
+                "exercises": sum(n.exercises for n in notebooks),
+                "pieces_shared": sum(1 for v in views if v.ok and v.owner == student),
+                "feedback_given": given,
+                "feedback_received": received,
+                "assignments_submitted": sum(1 for s in submitted.values() if student in s),
+                "score": float(sum(per.get(student, 0.0) for per in scores.values())),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -176,7 +201,8 @@ def to_csv(table: pd.DataFrame) -> str:
     for column in safe.columns:
         if pd.api.types.is_object_dtype(safe[column]) or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+                lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
+            )
     return safe.rename(columns=HEADINGS).to_csv(index=False)
 
 

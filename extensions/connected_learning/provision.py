@@ -38,7 +38,7 @@ NOT_A_FILE = "!not-a-regular-file"
 class ReleaseFile:
     """One file the catalog offers: where it goes in ~/workbooks, its digest and source."""
 
-    path: str        # relative to ~/workbooks, e.g. "beat-lab/beat-lab.ipynb"
+    path: str  # relative to ~/workbooks, e.g. "beat-lab/beat-lab.ipynb"
     digest: str
     version: str
     source: str = ""  # absolute path in the catalog; the planner never reads it
@@ -46,11 +46,11 @@ class ReleaseFile:
 
 @dataclass(frozen=True)
 class Action:
-    kind: str        # "copy" (new), "update" (untouched, newer release), "beside" (edited)
-    path: str        # destination relative to ~/workbooks
+    kind: str  # "copy" (new), "update" (untouched, newer release), "beside" (edited)
+    path: str  # destination relative to ~/workbooks
     source: str
     digest: str
-    record: str      # the release path whose manifest entry this action fulfils
+    record: str  # the release path whose manifest entry this action fulfils
 
 
 @dataclass
@@ -80,8 +80,7 @@ def beside_name(path: str, version: str, taken: Iterable[str]) -> str:
         n += 1
 
 
-def plan(release: Mapping[str, ReleaseFile], manifest: Mapping[str, str],
-         home: Mapping[str, str]) -> Plan:
+def plan(release: Mapping[str, ReleaseFile], manifest: Mapping[str, str], home: Mapping[str, str]) -> Plan:
     """Decide what to write so that the home gets the release without losing an edit.
 
     Args:
@@ -286,8 +285,14 @@ def resolve_releases(root: Path, picks: Iterable[str]) -> dict[str, Path]:
     for pick in picks:
         wid, _, name = pick.partition("=")
         folder = root / wid / name
-        if not wid or not name or "/" in pick or pick.startswith(".") or name.startswith(".") \
-                or not (folder / RELEASE_COMPLETE).is_file():
+        if (
+            not wid
+            or not name
+            or "/" in pick
+            or pick.startswith(".")
+            or name.startswith(".")
+            or not (folder / RELEASE_COMPLETE).is_file()
+        ):
             raise ValueError(f"{pick!r} is not a published release under {root}")
         chosen[wid] = folder
     return chosen
@@ -316,12 +321,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Deliver published workbook releases into a learner's home.")
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--releases", required=True, type=Path, help="the folder of published releases")
-    parser.add_argument("--group-folder", action="append", default=[],
-                        help="group=/path of a peer-review folder to link as ~/peer-review/<group>")
-    parser.add_argument("--assignments", action="append", default=[],
-                        help="group=/path of an nbgrader outbound folder: released assignments to fetch")
-    parser.add_argument("--course", action="append", default=[],
-                        help="group=/path of a course folder a teacher grades in, linked as ~/courses/<group>")
+    parser.add_argument(
+        "--group-folder",
+        action="append",
+        default=[],
+        help="group=/path of a peer-review folder to link as ~/peer-review/<group>",
+    )
+    parser.add_argument(
+        "--assignments",
+        action="append",
+        default=[],
+        help="group=/path of an nbgrader outbound folder: released assignments to fetch",
+    )
+    parser.add_argument(
+        "--course",
+        action="append",
+        default=[],
+        help="group=/path of a course folder a teacher grades in, linked as ~/courses/<group>",
+    )
     parser.add_argument("picks", nargs="*", help="workbook-id=release-folder-name")
     args = parser.parse_args(argv)
     os.umask(0o077)

@@ -53,8 +53,16 @@ PRLIMIT = "prlimit"
 SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Environment variables a kernel may receive from its manager; everything else is dropped
 # (the hub's and services' tokens above all).
-PASSED_ENV = ("NBGRADER_EXECUTION", "JPY_SESSION_NAME", "LANG", "LC_ALL", "TZ", "SCRIPT_NAME", "PATH_INFO",
-              "QUERY_STRING")
+PASSED_ENV = (
+    "NBGRADER_EXECUTION",
+    "JPY_SESSION_NAME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+)
 PASSED_ENV_PREFIXES = ("VOILA_", "SERVER_")
 KERNEL_HOME = "/tmp"
 # Who fenced code runs as when the manager is root and names nobody else: owns nothing.
@@ -124,10 +132,16 @@ def plan(fence: Fence, argv: list[str]) -> list[str]:
     """
     inside = os.path.normpath(fence.inside)
     needed = [*fence.readable, fence.kernel_dir, *(path for path, _ in fence.system)]
-    if not os.path.isabs(inside) or inside == "/" or any(
-            p and (p == inside or p.startswith(inside + os.sep)) for p in needed):
-        raise FenceError(f"The fence's work folder {fence.inside!r} would hide a folder the fenced program "
-                         "needs; choose another path, like '/fenced'.", code="fence-path")
+    if (
+        not os.path.isabs(inside)
+        or inside == "/"
+        or any(p and (p == inside or p.startswith(inside + os.sep)) for p in needed)
+    ):
+        raise FenceError(
+            f"The fence's work folder {fence.inside!r} would hide a folder the fenced program "
+            "needs; choose another path, like '/fenced'.",
+            code="fence-path",
+        )
     command: list[str] = []
     if fence.run_as is not None:
         uid, gid = fence.run_as
@@ -163,22 +177,25 @@ def plan(fence: Fence, argv: list[str]) -> list[str]:
 def kernel_env(given: Mapping[str, str], *, python_bin: str) -> dict[str, str]:
     """The environment of a fenced kernel: the allow-listed part of `given`, and a few of ours."""
     env = {k: v for k, v in given.items() if k in PASSED_ENV or k.startswith(PASSED_ENV_PREFIXES)}
-    env.update(HOME=KERNEL_HOME, PATH=f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
-               MPLCONFIGDIR=f"{KERNEL_HOME}/matplotlib", PYTHONDONTWRITEBYTECODE="1",
-               # glibc reserves 64 MB of address space per thread arena; a kernel's dozen threads
-               # would eat the address-space limit before the learner's code runs.
-               MALLOC_ARENA_MAX="2",
-               # "No parent to watch" to ipykernel (the fence's --die-with-parent ends the kernel
-               # with its manager; in the fence's own /proc the real parent is not visible).
-               JPY_PARENT_PID="1")
+    env.update(
+        HOME=KERNEL_HOME,
+        PATH=f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+        MPLCONFIGDIR=f"{KERNEL_HOME}/matplotlib",
+        PYTHONDONTWRITEBYTECODE="1",
+        # glibc reserves 64 MB of address space per thread arena; a kernel's dozen threads
+        # would eat the address-space limit before the learner's code runs.
+        MALLOC_ARENA_MAX="2",
+        # "No parent to watch" to ipykernel (the fence's --die-with-parent ends the kernel
+        # with its manager; in the fence's own /proc the real parent is not visible).
+        JPY_PARENT_PID="1",
+    )
     env.setdefault("LANG", "C.UTF-8")
     return env
 
 
 def python_folders() -> tuple[str, ...]:
     """The Python environment and this package, for read-only binds (nested ones left out)."""
-    folders = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
-               str(Path(__file__).resolve().parent)}
+    folders = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), str(Path(__file__).resolve().parent)}
     keep = sorted(f for f in folders if not f.startswith("/usr/") and f != "/usr")
     return tuple(f for f in keep if not any(f != o and f.startswith(o + os.sep) for o in keep))
 
@@ -187,9 +204,12 @@ def require_tools() -> None:
     """Raise FenceError unless bubblewrap, setpriv and prlimit are installed."""
     missing = [tool for tool in (BWRAP, SETPRIV, PRLIMIT) if shutil.which(tool) is None]
     if missing:
-        raise FenceError(f"{', '.join(missing)} not found: learners' code runs only inside a bubblewrap "
-                         "fence. Install Debian's bubblewrap and util-linux packages "
-                         "(apt-get install bubblewrap util-linux), then try again.", code="no-bwrap")
+        raise FenceError(
+            f"{', '.join(missing)} not found: learners' code runs only inside a bubblewrap "
+            "fence. Install Debian's bubblewrap and util-linux packages "
+            "(apt-get install bubblewrap util-linux), then try again.",
+            code="no-bwrap",
+        )
 
 
 def identity(user: str) -> tuple[int, int] | None:
@@ -201,12 +221,15 @@ def identity(user: str) -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
-        raise FenceError(f"The system user {user!r} that runs fenced code does not exist: start the hub "
-                         f"once (clhub up creates it) or create it with `useradd --system {user}`.",
-                         code="no-fence-user") from None
+        raise FenceError(
+            f"The system user {user!r} that runs fenced code does not exist: start the hub "
+            f"once (clhub up creates it) or create it with `useradd --system {user}`.",
+            code="no-fence-user",
+        ) from None
     if entry.pw_uid == 0:
-        raise FenceError(f"The fence's user {user!r} is root: choose an unprivileged system user.",
-                         code="fence-user-root")
+        raise FenceError(
+            f"The fence's user {user!r} is root: choose an unprivileged system user.", code="fence-user-root"
+        )
     return entry.pw_uid, entry.pw_gid
 
 
@@ -219,19 +242,35 @@ class FencedKernel(LoggingConfigurable):
     that nothing the kernel does reaches the original.
     """
 
-    fence_user = Unicode("", config=True, help=(
-        "System user the fenced kernel runs as when the manager runs as root (created by the hub's "
-        "preparation); empty for 'nobody'. A manager that is not root stays its own user, fenced all "
-        "the same. Example: 'clhub-grader'."))
-    copy_work = Bool(False, config=True, help=(
-        "Copy the kernel's working folder and let the kernel write the copy (True, grading), or bind the "
-        "folder read-only (False, the live showcase). Default False."))
-    inside = Unicode("/fenced", config=True, help=(
-        "Where the working folder appears inside the fence; it must not contain the Python environment. "
-        "Default '/fenced'."))
+    fence_user = Unicode(
+        "",
+        config=True,
+        help=(
+            "System user the fenced kernel runs as when the manager runs as root (created by the hub's "
+            "preparation); empty for 'nobody'. A manager that is not root stays its own user, fenced all "
+            "the same. Example: 'clhub-grader'."
+        ),
+    )
+    copy_work = Bool(
+        False,
+        config=True,
+        help=(
+            "Copy the kernel's working folder and let the kernel write the copy (True, grading), or bind the "
+            "folder read-only (False, the live showcase). Default False."
+        ),
+    )
+    inside = Unicode(
+        "/fenced",
+        config=True,
+        help=(
+            "Where the working folder appears inside the fence; it must not contain the Python environment. "
+            "Default '/fenced'."
+        ),
+    )
     memory_mb = Integer(1024, config=True, help="Address-space limit of the kernel in MB; 0 for none. Default 1024.")
-    processes = Integer(64, config=True, help=(
-        "Most processes (threads included) in the fence; stops a fork flood. Default 64."))
+    processes = Integer(
+        64, config=True, help=("Most processes (threads included) in the fence; stops a fork flood. Default 64.")
+    )
     cpu_seconds = Integer(0, config=True, help="CPU seconds the kernel may use in all; 0 for no limit. Default 0.")
     file_mb = Integer(64, config=True, help="Largest file the kernel may write, in MB. Default 64.")
     tmp_mb = Integer(64, config=True, help="Size of the fence's private /tmp in MB. Default 64.")
@@ -270,11 +309,23 @@ class FencedKernel(LoggingConfigurable):
             for root, dirs, files in os.walk(self._fence_dir):
                 for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                     os.chown(name, *run_as, follow_symlinks=False)
-        return Fence(work=work, inside=self.inside, writable=self.copy_work, kernel_dir=self._fence_dir,
-                     readable=python_folders(), run_as=run_as,
-                     limits=Limits(memory_mb=self.memory_mb, processes=self.processes, cpu_seconds=self.cpu_seconds,
-                                   file_mb=self.file_mb, tmp_mb=self.tmp_mb),
-                     env=kernel_env(env, python_bin=str(Path(sys.executable).parent)), system=system_view())
+        return Fence(
+            work=work,
+            inside=self.inside,
+            writable=self.copy_work,
+            kernel_dir=self._fence_dir,
+            readable=python_folders(),
+            run_as=run_as,
+            limits=Limits(
+                memory_mb=self.memory_mb,
+                processes=self.processes,
+                cpu_seconds=self.cpu_seconds,
+                file_mb=self.file_mb,
+                tmp_mb=self.tmp_mb,
+            ),
+            env=kernel_env(env, python_bin=str(Path(sys.executable).parent)),
+            system=system_view(),
+        )
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)  # type: ignore[misc]

@@ -27,188 +27,217 @@ SPAWNERS = ("auto", "local", "demo")
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str]]] = {
     "site": {
         "name": (
-            str, "Connected Learning Hub",
-            "Name shown on every page. Example: \"Riverside Library Lab\".",
+            str,
+            "Connected Learning Hub",
+            'Name shown on every page. Example: "Riverside Library Lab".',
         ),
         "public_url": (
-            str, "",
-            "Address people type, e.g. \"https://lab.riverside.org\"; learners' servers get "
+            str,
+            "",
+            'Address people type, e.g. "https://lab.riverside.org"; learners\' servers get '
             "subdomains of its host. Empty: http://<bind_ip>:<port>, with localhost for 127.0.0.1 "
             "(a real site with user_subdomains must set it).",
         ),
         "bind_ip": (
-            str, "127.0.0.1",
-            "Address the proxy listens on. \"0.0.0.0\" for every network interface.",
+            str,
+            "127.0.0.1",
+            'Address the proxy listens on. "0.0.0.0" for every network interface.',
         ),
         "port": (
-            int, 8000,
+            int,
+            8000,
             "Port the proxy listens on, 1-65535. Default 8000.",
         ),
         "hub_port": (
-            int, 8081,
-            "Port of the hub itself on 127.0.0.1, used by servers and services. Default "
-            "8081.",
+            int,
+            8081,
+            "Port of the hub itself on 127.0.0.1, used by servers and services. Default 8081.",
         ),
         "proxy_api_port": (
-            int, 8001,
+            int,
+            8001,
             "Port of the proxy's control API on 127.0.0.1. Default 8001.",
         ),
         "classroom_port": (
-            int, 8082,
+            int,
+            8082,
             "Port of the classroom service on 127.0.0.1 (teachers' pages, moderation); people "
             "reach it through the proxy at /services/classroom/. Default 8082.",
         ),
         "showcase_port": (
-            int, 8083,
+            int,
+            8083,
             "Port of the showcase service on 127.0.0.1 (published pieces for families, no log-in); "
             "people reach it through the proxy at /services/showcase/. Default 8083.",
         ),
         "showcase_live_port": (
-            int, 8084,
-            "Port of the live showcase (\"Play with it\", Voila) on 127.0.0.1; people reach it "
+            int,
+            8084,
+            'Port of the live showcase ("Play with it", Voila) on 127.0.0.1; people reach it '
             "through the proxy at /services/showcase-live/. Default 8084.",
         ),
         "data_dir": (
-            str, "/var/lib/clhub",
-            "Folder for the hub database, secrets, group folders and showcase. Relative "
-            "paths count from this file.",
+            str,
+            "/var/lib/clhub",
+            "Folder for the hub database, secrets, group folders and showcase. Relative paths count from this file.",
         ),
         "admin_users": (
-            list, ["admin"],
-            "Hub accounts with full admin rights. Example: [\"admin\", \"it-desk\"].",
+            list,
+            ["admin"],
+            'Hub accounts with full admin rights. Example: ["admin", "it-desk"].',
         ),
         "user_subdomains": (
-            bool, True,
+            bool,
+            True,
             "Give each learner's server its own address, <name>.<site host> (e.g. "
             "https://ana.hub.example.org/user/ana/), so that a page served by a learner's code "
             "cannot act with the log-in of whoever opens it. Needs a wildcard DNS name "
             "(*.hub.example.org) and, with https, a wildcard certificate; the demo uses "
             "*.localhost. Default true. false puts every server under the hub's own address "
-            "(see \"Learners' own addresses\" in the README for what that risks).",
+            '(see "Learners\' own addresses" in the README for what that risks).',
         ),
         "spawner": (
-            str, "auto",
-            "How servers start: \"local\" (a real system user each, needs root), \"demo\" "
-            "(all as the invoking user, not isolated), \"auto\" (local when run as root, "
+            str,
+            "auto",
+            'How servers start: "local" (a real system user each, needs root), "demo" '
+            '(all as the invoking user, not isolated), "auto" (local when run as root, '
             "else demo).",
         ),
     },
     "workbooks": {
         "catalog_dir": (
-            str, "../workbooks",
+            str,
+            "../workbooks",
             "Folder of the workbook catalog. Relative paths count from this file.",
         ),
         "interests": (
-            list, [],
+            list,
+            [],
             "Interests offered in the form, keys of the catalog's interests.toml. Empty: "
             "every interest that has a workbook.",
         ),
         "everyone": (
-            list, ["start-here"],
+            list,
+            ["start-here"],
             "Workbook ids every learner gets, whatever their interests.",
         ),
     },
     "limits": {
         "memory_mb": (
-            int, 1024,
+            int,
+            1024,
             "Memory limit of each learner's server in MB (0: none). Default 1024. Enforced where the "
             "spawner can (Kubernetes); on one machine it is passed to the server as MEM_LIMIT.",
         ),
         "cpu": (
-            (int, float), 1.0,
+            (int, float),
+            1.0,
             "CPU cores each learner's server may use (0: no limit). Default 1.0. Enforced where the "
             "spawner can (Kubernetes); on one machine it is passed to the server as CPU_LIMIT.",
         ),
         "max_processes": (
-            int, 256,
-            "Most processes one learner may run at once (0: no limit), stops fork bombs. "
-            "Default 256.",
+            int,
+            256,
+            "Most processes one learner may run at once (0: no limit), stops fork bombs. Default 256.",
         ),
         "idle_timeout_minutes": (
-            int, 30,
+            int,
+            30,
             "Stop a server after this many idle minutes (0: never). Default 30.",
         ),
         "start_timeout_seconds": (
-            int, 120,
+            int,
+            120,
             "Give up on a server that is not ready after this many seconds. Default 120.",
         ),
     },
     "peer_review": {
         "enabled": (
-            bool, True,
+            bool,
+            True,
             "Peer-review folders for every group. Default true.",
         ),
         "off_for_groups": (
-            list, [],
-            "Groups without peer review (their folder is kept but closed). Example: "
-            "[\"year7-maths\"].",
+            list,
+            [],
+            'Groups without peer review (their folder is kept but closed). Example: ["year7-maths"].',
         ),
         "anonymous_feedback": (
-            bool, False,
-            "Hide reviewers' names from authors in every group (teachers still see them). "
-            "Default false.",
+            bool,
+            False,
+            "Hide reviewers' names from authors in every group (teachers still see them). Default false.",
         ),
         "anonymous_for_groups": (
-            list, [],
-            "Groups with anonymous feedback even when anonymous_feedback is false. Example: "
-            "[\"library-club\"].",
+            list,
+            [],
+            'Groups with anonymous feedback even when anonymous_feedback is false. Example: ["library-club"].',
         ),
         "max_piece_mb": (
-            (int, float), 10,
-            "Largest piece a learner may share, all its files together, in MB (0.1-500). "
-            "Default 10.",
+            (int, float),
+            10,
+            "Largest piece a learner may share, all its files together, in MB (0.1-500). Default 10.",
         ),
         "allowed_types": (
-            list, [".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".wav", ".md", ".txt", ".csv", ".html", ".json"],
+            list,
+            [".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".wav", ".md", ".txt", ".csv", ".html", ".json"],
             "File types a piece may hold, as name endings.",
         ),
     },
     "showcase": {
         "live": (
-            bool, True,
-            "Offer \"Play with it\", the live version of published notebooks (Voila, no "
+            bool,
+            True,
+            'Offer "Play with it", the live version of published notebooks (Voila, no '
             "log-in, run as the system user clhub-live). Default true.",
         ),
         "live_kernels": (
-            int, 8,
+            int,
+            8,
             "Most live kernels at once, preheated ones included (1-200); visitors beyond it "
             "see the saved version with a note. Default 8.",
         ),
         "live_kernel_memory_mb": (
-            int, 768,
-            "Address-space limit of each live kernel in MB (512-8192); a bare kernel reserves "
-            "about 350. Default 768.",
+            int,
+            768,
+            "Address-space limit of each live kernel in MB (512-8192); a bare kernel reserves about 350. Default 768.",
         ),
         "live_idle_minutes": (
-            (int, float), 5,
+            (int, float),
+            5,
             "Stop a live kernel nobody has used for this many minutes (0.1-240). Default 5.",
         ),
         "live_preheat": (
-            int, 2,
+            int,
+            2,
             "Live kernels kept started and run for the most recently opened pieces, so the "
             "next visitor gets the page at once (0: none; less than live_kernels). Default 2.",
         ),
     },
     "login": {
         "cookie_lifetime_hours": (
-            (int, float), 4,
+            (int, float),
+            4,
             "How long a log-in lasts on a computer, in hours (0 < h <= 720). Default 4: "
             "short, for shared library computers.",
         ),
         "min_password_length": (
-            int, 8,
+            int,
+            8,
             "Shortest password accepted, 4-128 characters. Default 8.",
         ),
         "failed_logins_before_lockout": (
-            int, 5,
+            int,
+            5,
             "Failed log-ins in a row before an account is locked for a while. Default 5.",
         ),
         "lockout_seconds": (
-            int, 600,
+            int,
+            600,
             "How long a locked account waits, in seconds. Default 600.",
         ),
         "self_signup": (
-            bool, False,
+            bool,
+            False,
             "Let visitors create their own accounts (an admin still approves them). Default "
             "false: accounts come from `clhub` and class lists.",
         ),
@@ -315,29 +344,41 @@ def address_problem(settings: SiteSettings) -> str | None:
     host = urlsplit(settings.url).hostname or ""
     if not _is_ip_address(host):
         return None
-    given = (f"site.public_url = {settings.public_url!r}" if settings.public_url
-             else f"site.public_url is empty and site.bind_ip = {settings.bind_ip!r}")
-    return (f"{settings.source}: site.user_subdomains is on, so every learner's server gets its own address, "
-            f"<name>.<site host>; that needs a host name, not an IP address ({given}). Set site.public_url to "
-            "the site's address, e.g. \"https://hub.example.org\", with a wildcard DNS name *.hub.example.org "
-            "for this server; or set site.user_subdomains = false (the README's \"Learners' own addresses\" "
-            "says what that risks).")
+    given = (
+        f"site.public_url = {settings.public_url!r}"
+        if settings.public_url
+        else f"site.public_url is empty and site.bind_ip = {settings.bind_ip!r}"
+    )
+    return (
+        f"{settings.source}: site.user_subdomains is on, so every learner's server gets its own address, "
+        f"<name>.<site host>; that needs a host name, not an IP address ({given}). Set site.public_url to "
+        'the site\'s address, e.g. "https://hub.example.org", with a wildcard DNS name *.hub.example.org '
+        "for this server; or set site.user_subdomains = false (the README's \"Learners' own addresses\" "
+        "says what that risks)."
+    )
 
 
 def settings_warnings(settings: SiteSettings) -> list[str]:
     """Settings that are valid but put people at risk, in words for the site administrator."""
     if settings.user_subdomains:
         return []
-    return [f"{settings.source}: site.user_subdomains = false: every learner's server answers under the hub's "
-            "own address, so a page a learner's code serves there runs with the log-in of whoever opens it, a "
-            "teacher or an admin included; it can make API tokens in their name and, with them, reset "
-            "passwords or read other learners' work. Keep it on unless every account belongs to someone you "
-            "trust (README: \"Learners' own addresses\")."]
+    return [
+        f"{settings.source}: site.user_subdomains = false: every learner's server answers under the hub's "
+        "own address, so a page a learner's code serves there runs with the log-in of whoever opens it, a "
+        "teacher or an admin included; it can make API tokens in their name and, with them, reset "
+        "passwords or read other learners' work. Keep it on unless every account belongs to someone you "
+        'trust (README: "Learners\' own addresses").'
+    ]
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {int: "a whole number", float: "a number", str: "text in quotes",
-             bool: "true or false", list: "a list like [\"a\", \"b\"]"}
+    names = {
+        int: "a whole number",
+        float: "a number",
+        str: "text in quotes",
+        bool: "true or false",
+        list: 'a list like ["a", "b"]',
+    }
     if isinstance(expected, tuple):
         return " or ".join(names[t] for t in expected)
     return names[expected]
@@ -384,8 +425,7 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
     for section in raw:
         if section not in SCHEMA:
             raise SettingsError(
-                f"{where_file}: unknown section [{section}]; allowed: "
-                + ", ".join(f"[{s}]" for s in SCHEMA) + "."
+                f"{where_file}: unknown section [{section}]; allowed: " + ", ".join(f"[{s}]" for s in SCHEMA) + "."
             )
         if not isinstance(raw[section], dict):
             raise SettingsError(f"{where_file}: {section} must be a section like [{section}].")
@@ -394,8 +434,7 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
         for key in given:
             if key not in keys:
                 raise SettingsError(
-                    f"{where_file}: unknown key {section}.{key}; allowed in [{section}]: "
-                    + ", ".join(keys) + "."
+                    f"{where_file}: unknown key {section}.{key}; allowed in [{section}]: " + ", ".join(keys) + "."
                 )
         for key, (expected, default, _help) in keys.items():
             value = given.get(key, default)
@@ -415,14 +454,17 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
     if len({values[key] for key in ports}) < len(ports):
         raise SettingsError(
             f"{where_file}: site.port, site.hub_port, site.proxy_api_port, site.classroom_port, "
-            "site.showcase_port and site.showcase_live_port must be six different ports.")
+            "site.showcase_port and site.showcase_live_port must be six different ports."
+        )
     if not 0.1 <= values["max_piece_mb"] <= 500:
         raise bad("max_piece_mb", "is out of range; use 0.1-500.")
     allowed_types = _str_list(f"{where_file}: peer_review.allowed_types", values["allowed_types"])
     for suffix in allowed_types:
         if not re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
-            raise SettingsError(f"{where_file}: peer_review.allowed_types: {suffix!r} is not a file ending "
-                                "like \".png\" (a dot, then lowercase letters or digits).")
+            raise SettingsError(
+                f"{where_file}: peer_review.allowed_types: {suffix!r} is not a file ending "
+                'like ".png" (a dot, then lowercase letters or digits).'
+            )
     group_lists = {}
     for key in ("off_for_groups", "anonymous_for_groups"):
         group_lists[key] = _str_list(f"{where_file}: peer_review.{key}", values[key])
@@ -432,7 +474,7 @@ def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
             except SettingsError as e:
                 raise SettingsError(f"{where_file}: peer_review.{key}: {e}") from None
     if values["public_url"] and not re.match(r"^https?://[^\s/]+(/[^\s]*)?\Z", values["public_url"]):
-        raise bad("public_url", "is not a web address; example: \"https://lab.example.org\".")
+        raise bad("public_url", 'is not a web address; example: "https://lab.example.org".')
     for key in ("memory_mb", "max_processes", "idle_timeout_minutes", "lockout_seconds"):
         if values[key] < 0:
             raise bad(key, "must be 0 or more.")
@@ -544,7 +586,7 @@ def load_settings(path: str | os.PathLike[str], overrides: dict[str, Any] | None
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
         if not key or not isinstance(raw.setdefault(section, {}), dict):
-            raise SettingsError(f"{source}: cannot override {dotted!r}; use \"section.key\" of a [section].")
+            raise SettingsError(f'{source}: cannot override {dotted!r}; use "section.key" of a [section].')
         raw[section][key] = value
     return parse_settings(raw, source)
 

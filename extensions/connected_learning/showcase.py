@@ -154,8 +154,11 @@ class Base(web.RequestHandler):
         # Visitors never see a traceback; the log has it (tornado logs 5xx with exc_info).
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.finish(NOT_FOUND if status_code == 404 else
-                    NOT_FOUND.replace("This page is not here", "Something went wrong; try again soon"))
+        self.finish(
+            NOT_FOUND
+            if status_code == 404
+            else NOT_FOUND.replace("This page is not here", "Something went wrong; try again soon")
+        )
 
 
 class PageHandler(Base):

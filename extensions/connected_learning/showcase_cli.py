@@ -70,8 +70,10 @@ class Classroom:
         base = os.environ.get("CLHUB_CLASSROOM_URL", "")
         token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
         if not base or not token:
-            raise ClassroomError("The showcase needs the classroom service, which this server cannot reach. "
-                                 "Run this inside your server on the hub.")
+            raise ClassroomError(
+                "The showcase needs the classroom service, which this server cannot reach. "
+                "Run this inside your server on the hub."
+            )
         return cls(base.rstrip("/"), token)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -103,8 +105,11 @@ class Classroom:
             raise ClassroomError("The classroom service sent an answer that is not JSON.") from None
 
     def propose(self, group: str, piece: str, title: str, description: str) -> dict[str, Any]:
-        return self.call("POST", f"/groups/{quote(group, safe='')}/showcase/proposals",
-                         {"piece": piece, "title": title, "description": description})
+        return self.call(
+            "POST",
+            f"/groups/{quote(group, safe='')}/showcase/proposals",
+            {"piece": piece, "title": title, "description": description},
+        )
 
     def mine(self, group: str) -> list[dict[str, Any]]:
         """My proposals in `group`, newest first."""
@@ -171,8 +176,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
     identity = peer_review.Identity.current()
     group = group_of(identity, args.piece, args.group)
     proposal = Classroom.from_env().propose(group, args.piece, args.title, args.description or "")
-    print(f"Proposed {proposal.get('title', '')!r} for the showcase in {group}. Your teacher decides; "
-          "see `clhub showcase list`.")
+    print(
+        f"Proposed {proposal.get('title', '')!r} for the showcase in {group}. Your teacher decides; "
+        "see `clhub showcase list`."
+    )
     return 0
 
 
@@ -199,12 +206,11 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
         client.withdraw(args.which)
     else:
         identity = peer_review.Identity.current()
-        groups = [g for g in my_groups(identity, args.group)
-                  if any(p.get("id") == args.which for p in client.mine(g))]
+        groups = [g for g in my_groups(identity, args.group) if any(p.get("id") == args.which for p in client.mine(g))]
         if not groups:
             raise ClassroomError(f"You have no proposal {args.which!r}; `clhub showcase list` shows yours.", 404)
         client.withdraw_proposal(groups[0], args.which)
-    print("Withdrawn: it will not be published, and a family link it had answers \"not here\" from now on.")
+    print('Withdrawn: it will not be published, and a family link it had answers "not here" from now on.')
     return 0
 
 

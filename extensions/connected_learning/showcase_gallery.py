@@ -42,8 +42,7 @@ LOCK_FILE = ".gallery.lock"
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "title": "What we made",
-        "intro": "Pieces made by young people in our group, published with a teacher's approval. "
-                 "Tap one to see it.",
+        "intro": "Pieces made by young people in our group, published with a teacher's approval. Tap one to see it.",
         "by": "by {name}",
         "someone": "a young maker",
         "empty": "Nothing is published here yet. Come back soon!",
@@ -51,8 +50,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "es": {
         "title": "Lo que hicimos",
-        "intro": "Obras de jóvenes de nuestro grupo, publicadas con la aprobación de un docente. "
-                 "Toca una para verla.",
+        "intro": "Obras de jóvenes de nuestro grupo, publicadas con la aprobación de un docente. Toca una para verla.",
         "by": "de {name}",
         "someone": "una persona joven del grupo",
         "empty": "Todavía no hay nada publicado aquí. ¡Vuelve pronto!",
@@ -165,8 +163,14 @@ def read_state(place: Place) -> dict[str, Any]:
     token = state.get("token")
     if not isinstance(token, str) or not publish.TOKEN.match(token):
         return {"enabled": False}
-    return {"enabled": True, "token": token, "link": publish.family_link(token),
-            "lang": page_language(str(state.get("lang", "en"))), "by": state.get("by", ""), "at": state.get("at", "")}
+    return {
+        "enabled": True,
+        "token": token,
+        "link": publish.family_link(token),
+        "lang": page_language(str(state.get("lang", "en"))),
+        "by": state.get("by", ""),
+        "at": state.get("at", ""),
+    }
 
 
 @contextlib.contextmanager
@@ -214,8 +218,9 @@ def _save_state(place: Place, state: dict[str, Any]) -> None:
     atomic_write_bytes(_state_path(place), json.dumps(state, indent=1).encode(), mode=0o600)
 
 
-def set_enabled(place: Place, enabled: Any, by: str, *, usernames: Collection[str] = (), gid: int | None = None,
-                lang: Any = "en") -> dict[str, Any]:
+def set_enabled(
+    place: Place, enabled: Any, by: str, *, usernames: Collection[str] = (), gid: int | None = None, lang: Any = "en"
+) -> dict[str, Any]:
     """Turn the group's gallery on (writing its page) or off (removing it); returns `read_state`.
 
     Args:
@@ -229,8 +234,9 @@ def set_enabled(place: Place, enabled: Any, by: str, *, usernames: Collection[st
         ShowcaseError: `enabled` is not a boolean.
     """
     if not isinstance(enabled, bool):
-        raise publish.ShowcaseError('Say "enabled": true to turn the gallery on, "enabled": false to turn it off.',
-                                    code="bad-gallery")
+        raise publish.ShowcaseError(
+            'Say "enabled": true to turn the gallery on, "enabled": false to turn it off.', code="bad-gallery"
+        )
     with _locked(place):
         state = read_state(place)
         where = publish.prepare_folders(place.data_dir, gid)

@@ -82,14 +82,24 @@ LIVE_TMP_MB = 16
 LIVE_PROCESSES = 48
 SWEEP_SECONDS = 2.0
 # Voila's own routes a live page needs; every other route of Voila's app is left out.
-KEPT_ROUTES = ("/api/kernels/", "/voila/static/", "/voila/templates/", "/voila/api/themes/",
-               "/voila/api/shutdown/", "/voila/labextensions/", "/voila/files/", "/voila/query/")
+KEPT_ROUTES = (
+    "/api/kernels/",
+    "/voila/static/",
+    "/voila/templates/",
+    "/voila/api/themes/",
+    "/voila/api/shutdown/",
+    "/voila/labextensions/",
+    "/voila/files/",
+    "/voila/query/",
+)
 # The page runs Voila's scripts in an opaque origin: whatever an output of the piece holds
 # cannot read the hub's cookies or call the hub's API with the visitor's session.
 # Stylesheets and fonts only from here: Voila's template would fetch Font Awesome from a CDN,
 # telling a third party about every family's visit.
-LIVE_CSP = ("sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox; "
-            "style-src 'self' 'unsafe-inline'; font-src 'self' data:")
+LIVE_CSP = (
+    "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox; "
+    "style-src 'self' 'unsafe-inline'; font-src 'self' data:"
+)
 NOT_FOR_VISITORS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension", "@voila-dashboards/jupyterlab-preview"]
 IMAGES_ONLY = [r".*\.(png|jpg|jpeg|gif|svg|webp)"]
 
@@ -119,7 +129,12 @@ class LiveKernelSpecs(KernelSpecManager):
     def _spec(self) -> KernelSpec:
         return KernelSpec(
             argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            display_name="Python 3", language="python", resource_dir="", metadata={}, interrupt_mode="message")
+            display_name="Python 3",
+            language="python",
+            resource_dir="",
+            metadata={},
+            interrupt_mode="message",
+        )
 
     def find_kernel_specs(self) -> dict[str, str]:
         return {KERNEL_NAME: ""}
@@ -281,8 +296,9 @@ class LiveHandler(TornadoVoilaHandler):
         """Drop broken pool entries, and mark the kernel Voila is about to hand out as active."""
         pool = getattr(self.live, "_pools", {}).get(path, [])
         for task in list(pool):
-            if task.done() and (task.cancelled() or task.exception() is not None
-                                or task.result()["kernel_id"] not in self.live):
+            if task.done() and (
+                task.cancelled() or task.exception() is not None or task.result()["kernel_id"] not in self.live
+            ):
                 pool.remove(task)
         if pool and pool[0].done():
             self.live.mark_active(pool[0].result()["kernel_id"])
@@ -308,8 +324,11 @@ class LiveHandler(TornadoVoilaHandler):
 
 def fill_pool(manager: LiveKernels, notebook: str) -> None:
     """Start a pooled kernel for `notebook` when its pool is empty and the ceiling allows."""
-    if (hasattr(manager, "fill_if_needed") and not getattr(manager, "_pools", {}).get(notebook)
-            and manager.in_use() < manager.max_kernels):
+    if (
+        hasattr(manager, "fill_if_needed")
+        and not getattr(manager, "_pools", {}).get(notebook)
+        and manager.in_use() < manager.max_kernels
+    ):
         manager.fill_if_needed(delay=0, notebook_name=notebook)
 
 
@@ -366,23 +385,38 @@ class LiveVoila(Voila):
     name = "clhub-showcase-live"
 
     def init_handlers(self) -> list[Any]:
-        kept = [(h[0], open_to_sandbox(h[1]), *h[2:]) for h in super().init_handlers()
-                if any(part in h[0] for part in KEPT_ROUTES)]
+        kept = [
+            (h[0], open_to_sandbox(h[1]), *h[2:])
+            for h in super().init_handlers()
+            if any(part in h[0] for part in KEPT_ROUTES)
+        ]
         prefix = self.base_url
         return [
-            (prefix + r"p/([^/]+)/?", LiveHandler, {
-                "template_paths": self.template_paths,
-                "config": self.config,
-                "voila_configuration": self.voila_configuration,
-            }),
+            (
+                prefix + r"p/([^/]+)/?",
+                LiveHandler,
+                {
+                    "template_paths": self.template_paths,
+                    "config": self.config,
+                    "voila_configuration": self.voila_configuration,
+                },
+            ),
             (prefix.rstrip("/") + "/?", HealthHandler),
             *kept,
             (r".*", NotFoundHandler),
         ]
 
 
-def voila_argv(root: Path, prefix: str, port: int, *, max_kernels: int, idle_seconds: float, preheat: int,
-               memory_mb: int = DEFAULT_MEMORY_MB) -> list[str]:
+def voila_argv(
+    root: Path,
+    prefix: str,
+    port: int,
+    *,
+    max_kernels: int,
+    idle_seconds: float,
+    preheat: int,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> list[str]:
     """Voila's settings for the live service, as command-line options (the configurable way)."""
     return [
         str(root),
@@ -448,9 +482,15 @@ def main() -> None:
     # gone with the machine's /tmp.
     os.environ["HOME"] = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="clhub-live-home-")
     tempfile.tempdir = None  # read TMPDIR again
-    argv = voila_argv(root, prefix, port, max_kernels=int(os.environ.get("CLHUB_LIVE_KERNELS", "8")),
-                      idle_seconds=float(os.environ.get("CLHUB_LIVE_IDLE_SECONDS", "300")), preheat=preheat,
-                      memory_mb=memory_mb)
+    argv = voila_argv(
+        root,
+        prefix,
+        port,
+        max_kernels=int(os.environ.get("CLHUB_LIVE_KERNELS", "8")),
+        idle_seconds=float(os.environ.get("CLHUB_LIVE_IDLE_SECONDS", "300")),
+        preheat=preheat,
+        memory_mb=memory_mb,
+    )
     app = LiveVoila.instance()
     app.initialize(argv)
     warm = Preheat(preheat)
@@ -458,8 +498,9 @@ def main() -> None:
     from tornado.ioloop import IOLoop, PeriodicCallback
 
     def start_sweeping() -> None:
-        PeriodicCallback(lambda: asyncio.ensure_future(sweep(app.kernel_manager, root, warm)),
-                         SWEEP_SECONDS * 1000).start()
+        PeriodicCallback(
+            lambda: asyncio.ensure_future(sweep(app.kernel_manager, root, warm)), SWEEP_SECONDS * 1000
+        ).start()
 
     IOLoop.current().add_callback(start_sweeping)
     log.info("Live showcase on %s as uid %d, serving %s", url, os.getuid(), root)

@@ -97,8 +97,9 @@ def validate_proposal_id(proposal_id: str) -> str:
 def validate_title(title: Any) -> str:
     text = clean_line(title if isinstance(title, str) else "", MAX_TITLE + 1)
     if not 1 <= len(text) <= MAX_TITLE:
-        raise ShowcaseError(f"Give your piece a title of 1 to {MAX_TITLE} characters "
-                            f"(this one has {len(text)}).", code="bad-title")
+        raise ShowcaseError(
+            f"Give your piece a title of 1 to {MAX_TITLE} characters (this one has {len(text)}).", code="bad-title"
+        )
     return text
 
 
@@ -231,8 +232,10 @@ def live_code_listing(snapshot: dict[str, bytes]) -> str:
     if files is None:
         return ""
     notebook = nbformat.reads(files[LIVE_NOTEBOOK].decode("utf-8"), as_version=4)
-    cells = [f'<h3>Cell {n}</h3>\n<pre class="clh-code"><code>{html.escape(cell.source)}</code></pre>'
-             for n, cell in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1)]
+    cells = [
+        f'<h3>Cell {n}</h3>\n<pre class="clh-code"><code>{html.escape(cell.source)}</code></pre>'
+        for n, cell in enumerate((c for c in notebook.cells if c.cell_type == "code"), start=1)
+    ]
     return LIVE_CODE_SECTION.format(cells="\n".join(cells) or "<p>This notebook has no code.</p>")
 
 
@@ -388,9 +391,20 @@ def propose(place: Place, owner: str, piece_id: str, title: Any, description: An
             if other.get("piece") == piece_id and other.get("status") in OPEN_STATES:
                 raise Conflict(f"{piece_id!r} is {other['status']} already (proposal {other['id']}).")
         proposal = {
-            "id": secrets.token_hex(6), "group": place.group, "piece": piece_id, "version": view.version,
-            "owner": owner, "author_display": view.author_display, "title": title, "description": description,
-            "status": "proposed", "created": now(), "decided_by": "", "decided": "", "note": "", "token": "",
+            "id": secrets.token_hex(6),
+            "group": place.group,
+            "piece": piece_id,
+            "version": view.version,
+            "owner": owner,
+            "author_display": view.author_display,
+            "title": title,
+            "description": description,
+            "status": "proposed",
+            "created": now(),
+            "decided_by": "",
+            "decided": "",
+            "note": "",
+            "token": "",
         }
         _save(place, proposal)
     return proposal
@@ -407,7 +421,8 @@ def _display_for(place: Place, proposal: dict[str, Any], names: Collection[str])
         raise ShowcaseError(
             f"{proposal['owner']} has no display name families may see (a first name and an initial, or a "
             "pseudonym). Import the class list with a display name for them, then approve again.",
-            code="no-display-name")
+            code="no-display-name",
+        )
     return display.strip()
 
 
@@ -421,8 +436,16 @@ class Rendering:
     display: str
 
 
-def render_proposal(place: Place, proposal: dict[str, Any], by: str, *, usernames: Collection[str],
-                    home_paths: Collection[str] = (), lang: str = "en", live_url: str | None = None) -> Rendering:
+def render_proposal(
+    place: Place,
+    proposal: dict[str, Any],
+    by: str,
+    *,
+    usernames: Collection[str],
+    home_paths: Collection[str] = (),
+    lang: str = "en",
+    live_url: str | None = None,
+) -> Rendering:
     """Snapshot, clean and render a proposal's piece as `approve` publishes it; writes nothing.
 
     `approve` calls it, and so does the teacher's preview, so both show the same page.
@@ -443,11 +466,12 @@ def render_proposal(place: Place, proposal: dict[str, Any], by: str, *, username
     names = {*usernames, owner, by}
     display = _display_for(place, proposal, names)
     try:
-        files = pieces.version_files(place.shared, proposal["piece"], proposal["version"],
-                                     limit=20_000_000)
+        files = pieces.version_files(place.shared, proposal["piece"], proposal["version"], limit=20_000_000)
     except OSError as e:
-        raise ShowcaseError(f"Version {proposal['version']} of {proposal['piece']!r} cannot be read ({e}). "
-                            "Ask the author to share it again and propose the new version.") from None
+        raise ShowcaseError(
+            f"Version {proposal['version']} of {proposal['piece']!r} cannot be read ({e}). "
+            "Ask the author to share it again and propose the new version."
+        ) from None
     snapshot = clean_snapshot(files, author_display=display, usernames=names, home_paths=home_paths)
     scrub = Scrubber.build(display, names, home_paths)
     title = scrub.text(proposal["title"])
@@ -462,9 +486,18 @@ def render_proposal(place: Place, proposal: dict[str, Any], by: str, *, username
     return Rendering(snapshot, title, page, display)
 
 
-def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[str],
-            home_paths: Collection[str] = (), gid: int | None = None, lang: str = "en",
-            live: bool = False, live_gid: int | None = None) -> dict[str, Any]:
+def approve(
+    place: Place,
+    proposal_id: str,
+    by: str,
+    *,
+    usernames: Collection[str],
+    home_paths: Collection[str] = (),
+    gid: int | None = None,
+    lang: str = "en",
+    live: bool = False,
+    live_gid: int | None = None,
+) -> dict[str, Any]:
     """Publish a proposal: snapshot, page, unguessable token. Only with family consent recorded.
 
     Args:
@@ -487,8 +520,15 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
         if not has_consent(place.data_dir, owner):
             raise Refused(f"No family consent is recorded for {owner}: record it first, then approve.")
         token = secrets.token_urlsafe(24)
-        made = render_proposal(place, proposal, by, usernames=usernames, home_paths=home_paths, lang=lang,
-                               live_url=live_link(token) if live else None)
+        made = render_proposal(
+            place,
+            proposal,
+            by,
+            usernames=usernames,
+            home_paths=home_paths,
+            lang=lang,
+            live_url=live_link(token) if live else None,
+        )
         snapshot, title, page, display = made.snapshot, made.title, made.page, made.display
 
         where = prepare_folders(place.data_dir, gid)
@@ -497,8 +537,15 @@ def approve(place: Place, proposal_id: str, by: str, *, usernames: Collection[st
         (staged / "files").mkdir(mode=0o700)
         for name, data in snapshot.items():
             _write(staged / "files" / name, data)
-        meta = {"token": token, "group": place.group, "proposal": proposal_id, "owner": owner,
-                "title": title, "published": now(), "by": by}
+        meta = {
+            "token": token,
+            "group": place.group,
+            "proposal": proposal_id,
+            "owner": owner,
+            "title": title,
+            "published": now(),
+            "by": by,
+        }
         _write(staged / META, json.dumps(meta).encode())
         os.rename(staged, where.snapshots / token)
 

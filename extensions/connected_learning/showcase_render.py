@@ -103,15 +103,83 @@ INLINE_ONCE_BYTES = 64_000
 # --- the sanitizer ----------------------------------------------------------------------
 
 _TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details", "div",
-    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
-    "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary",
-    "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "audio", "source",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+    "audio",
+    "source",
 }
 # Removed together with everything inside them (the rest of unknown tags keeps its text).
 _DROP_WITH_CONTENT = {
-    "script", "style", "template", "noscript", "iframe", "frame", "frameset", "object", "embed", "applet",
-    "svg", "math", "title", "textarea", "select", "button", "canvas", "video", "picture", "head",
+    "script",
+    "style",
+    "template",
+    "noscript",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "svg",
+    "math",
+    "title",
+    "textarea",
+    "select",
+    "button",
+    "canvas",
+    "video",
+    "picture",
+    "head",
 }
 _ATTRIBUTES = {
     "*": {"class", "title", "lang", "dir", "role", "aria-label", "aria-hidden", "style"},
@@ -127,8 +195,15 @@ _ATTRIBUTES = {
     "details": {"open"},
 }
 _STYLE_PROPERTIES = {
-    "color", "background-color", "text-align", "font-weight", "font-style", "text-decoration", "width",
-    "max-width", "white-space",
+    "color",
+    "background-color",
+    "text-align",
+    "font-weight",
+    "font-style",
+    "text-decoration",
+    "width",
+    "max-width",
+    "white-space",
 }
 # A style attribute passes only when it is plain: no functions (url(, image-set(...)), no
 # escapes, quotes or at-rules that could smuggle one in.
@@ -202,13 +277,28 @@ _BOXES = {"BoxModel", "HBoxModel", "VBoxModel", "GridBoxModel"}
 _SECTIONS = {"TabModel", "AccordionModel", "StackModel"}
 _TEXT_INPUTS = {"TextModel", "TextareaModel", "ComboboxModel"}
 _VALUES = {
-    "IntSliderModel", "FloatSliderModel", "FloatLogSliderModel", "IntRangeSliderModel", "FloatRangeSliderModel",
-    "BoundedIntTextModel", "BoundedFloatTextModel", "IntTextModel", "FloatTextModel", "IntProgressModel",
-    "FloatProgressModel", "DatePickerModel", "ColorPickerModel",
+    "IntSliderModel",
+    "FloatSliderModel",
+    "FloatLogSliderModel",
+    "IntRangeSliderModel",
+    "FloatRangeSliderModel",
+    "BoundedIntTextModel",
+    "BoundedFloatTextModel",
+    "IntTextModel",
+    "FloatTextModel",
+    "IntProgressModel",
+    "FloatProgressModel",
+    "DatePickerModel",
+    "ColorPickerModel",
 }
 _SELECTIONS = {
-    "DropdownModel", "RadioButtonsModel", "SelectModel", "ToggleButtonsModel", "SelectionSliderModel",
-    "SelectMultipleModel", "SelectionRangeSliderModel",
+    "DropdownModel",
+    "RadioButtonsModel",
+    "SelectModel",
+    "ToggleButtonsModel",
+    "SelectionSliderModel",
+    "SelectMultipleModel",
+    "SelectionRangeSliderModel",
 }
 _CELL_GRID = "connected_learning.widgets.cell_grid.CellGrid"
 _CONTROL_PANEL = "connected_learning.widgets.control_panel.ControlPanel"
@@ -273,14 +363,16 @@ def _cell_grid(state: Mapping[str, Any]) -> str:
             cells.append(f'<span class="clh-grid-name">{_esc(name)}</span>')
         for value in line:
             colour = colours.get(value) if isinstance(value, str) and isinstance(colours, dict) else None
-            style = f' style="background-color: {colour}; color: {_text_colour(colour)}"' if (
-                isinstance(colour, str) and _HEX.fullmatch(colour)) else ""
+            style = (
+                f' style="background-color: {colour}; color: {_text_colour(colour)}"'
+                if (isinstance(colour, str) and _HEX.fullmatch(colour))
+                else ""
+            )
             mark = marks.get(value, "") if isinstance(marks, dict) else ""
             cells.append(f"<span{style}>{_esc(mark)}</span>")
         lines.append(f'<div class="clh-grid-row">{"".join(cells)}</div>')
     label = _esc(state.get("label") or "")
-    return (f'<div class="clh-grid" role="img" aria-label="{label}" style="max-width: {width}px">'
-            f'{"".join(lines)}</div>')
+    return f'<div class="clh-grid" role="img" aria-label="{label}" style="max-width: {width}px">{"".join(lines)}</div>'
 
 
 def _control_panel(state: Mapping[str, Any]) -> str:
@@ -353,8 +445,11 @@ class _WidgetDrawer:
                 value = " – ".join(str(v) for v in value)
             if value is None or value == "":
                 return "", NOTHING
-            swatch = (f'<span class="clh-swatch" style="background-color: {value}"></span>'
-                      if name == "ColorPickerModel" and _HEX.fullmatch(str(value)) else "")
+            swatch = (
+                f'<span class="clh-swatch" style="background-color: {value}"></span>'
+                if name == "ColorPickerModel" and _HEX.fullmatch(str(value))
+                else ""
+            )
             return f'<p class="clh-value">{lead}{swatch}<b>{_esc(value)}</b></p>', VALUE
         if name in ("ImageModel", "AudioModel"):
             return self._media(model, state)
@@ -388,7 +483,8 @@ class _WidgetDrawer:
                 titles = [titles.get(str(i), "") for i in range(len(drawn))]
             drawn = [
                 (f"<section><h3>{_esc(titles[i])}</h3>{text}</section>", kind)
-                if i < len(titles) and isinstance(titles[i], str) and titles[i] else (text, kind)
+                if i < len(titles) and isinstance(titles[i], str) and titles[i]
+                else (text, kind)
                 for i, (text, kind) in enumerate(drawn)
             ]
         parts = [text for text, kind in drawn if kind in (CONTENT, LABEL)]
@@ -414,8 +510,10 @@ class _WidgetDrawer:
             return f'<img src="{_data_uri(mime, data)}" alt="{alt}"{size}>', CONTENT
         if sniff_audio(data) is None:
             return "", NOTHING
-        return (f'<audio controls preload="none" src="{_data_uri("audio/wav", data)}">'
-                f'{_esc(message("no_audio", self.lang))}</audio>'), CONTENT
+        return (
+            f'<audio controls preload="none" src="{_data_uri("audio/wav", data)}">'
+            f"{_esc(message('no_audio', self.lang))}</audio>"
+        ), CONTENT
 
     def output(self, output: Mapping[str, Any], depth: int = 0, seen: frozenset[str] = frozenset()) -> str:
         """One output kept by an Output widget, drawn the way nbconvert would, without scripts."""
@@ -505,8 +603,9 @@ background:#f3f3f5}
 footer{border-top:1px solid #ddd;padding:16px;font-size:.85rem;color:#4a4a55;text-align:center}
 """
 # Even if a page were served without the showcase's header: no scripts, nothing fetched, no forms.
-_CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
-        "base-uri 'none'; form-action 'none'")
+_CSP = (
+    "default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+)
 
 
 def _kind(name: str) -> str:
@@ -563,12 +662,18 @@ def _notebook_html(name: str, data: bytes, lang: str, live: bool, show_code: boo
     try:
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception:  # nbformat raises many kinds for a damaged file
-        raise SnapshotError(f"{name!r} in this snapshot cannot be read; publish the piece again.",
-                            code="bad-notebook") from None
+        raise SnapshotError(
+            f"{name!r} in this snapshot cannot be read; publish the piece again.", code="bad-notebook"
+        ) from None
     _prepare_notebook(notebook, lang, live, above)
     exporter = HTMLExporter(
-        template_name="basic", exclude_input=not show_code, exclude_input_prompt=True, exclude_output_prompt=True,
-        exclude_anchor_links=True, exclude_raw=True, extra_template_basedirs=[],
+        template_name="basic",
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_anchor_links=True,
+        exclude_raw=True,
+        extra_template_basedirs=[],
     )
     if show_code:
         exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={REMOVE_INPUT}), enabled=True)
@@ -585,21 +690,24 @@ def _table_html(data: bytes, lang: str) -> str:
         return f"<pre>{_esc(text[:20_000])}</pre>"
     shown = rows[: MAX_CSV_ROWS + 1]
     head, *body = shown or [[]]
-    cells = "".join(f"<th scope=\"col\">{_esc(c)}</th>" for c in head[:MAX_CSV_COLUMNS])
+    cells = "".join(f'<th scope="col">{_esc(c)}</th>' for c in head[:MAX_CSV_COLUMNS])
     lines = [f"<tr>{''.join(f'<td>{_esc(c)}</td>' for c in row[:MAX_CSV_COLUMNS])}</tr>" for row in body]
     more = len(rows) - len(shown)
     tail = f"<p>{_esc(message('more_rows', lang, count=more))}</p>" if more > 0 else ""
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{''.join(lines)}</tbody></table>{tail}"
 
 
-def _file_html(name: str, data: bytes, media: Mapping[str, str], lang: str, live: bool, show_code: bool,
-               above: Mapping[str, str]) -> str:
+def _file_html(
+    name: str, data: bytes, media: Mapping[str, str], lang: str, live: bool, show_code: bool, above: Mapping[str, str]
+) -> str:
     kind, suffix, caption = _kind(name), PurePosixPath(name).suffix.lower(), _esc(_caption(name))
     if kind == "image" and name in media:
         return f'<figure><img src="{media[name]}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
     if kind == "audio" and name in media:
-        return (f'<figure><figcaption>{caption}</figcaption><audio controls preload="none" src="{media[name]}">'
-                f'{_esc(message("no_audio", lang))}</audio></figure>')
+        return (
+            f'<figure><figcaption>{caption}</figcaption><audio controls preload="none" src="{media[name]}">'
+            f"{_esc(message('no_audio', lang))}</audio></figure>"
+        )
     if kind == "notebook":
         return _notebook_html(name, data, lang, live, show_code, above)
     if kind == "table":
@@ -657,8 +765,10 @@ def render_page(
     byline = _esc(message("made_by", language, name=author_display))
     play = ""
     if live_url is not None:
-        play = (f'<p><a class="clh-play" href="{_esc(live_url)}">{_esc(message("play", language))}</a></p>'
-                f'<p class="clh-hint">{_esc(message("play_hint", language))}</p>')
+        play = (
+            f'<p><a class="clh-play" href="{_esc(live_url)}">{_esc(message("play", language))}</a></p>'
+            f'<p class="clh-hint">{_esc(message("play_hint", language))}</p>'
+        )
     return (
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'

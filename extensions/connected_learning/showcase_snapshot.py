@@ -85,10 +85,20 @@ REMOVE_INPUT = "remove-input"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: Output types a page can show without running anything; the rest are dropped.
-OUTPUT_TYPES = frozenset({
-    "text/plain", "text/html", "text/markdown", "text/latex", "image/svg+xml", "application/json",
-    "image/png", "image/jpeg", "image/gif", WIDGET_VIEW,
-})
+OUTPUT_TYPES = frozenset(
+    {
+        "text/plain",
+        "text/html",
+        "text/markdown",
+        "text/latex",
+        "image/svg+xml",
+        "application/json",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        WIDGET_VIEW,
+    }
+)
 BINARY_OUTPUTS = {"image/png": "image/png", "image/jpeg": "image/jpeg", "image/gif": "image/gif"}
 
 _HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
@@ -143,11 +153,17 @@ class Scrubber:
     renames: Mapping[str, str]
 
     @classmethod
-    def build(cls, display: str, usernames: Collection[str], home_paths: Collection[str],
-              renames: Mapping[str, str] | None = None) -> Scrubber:
+    def build(
+        cls,
+        display: str,
+        usernames: Collection[str],
+        home_paths: Collection[str],
+        renames: Mapping[str, str] | None = None,
+    ) -> Scrubber:
         renames = dict(renames or {})
-        homes = sorted({h.rstrip("/") for h in home_paths if isinstance(h, str) and h.strip("/")}, key=len,
-                       reverse=True)
+        homes = sorted(
+            {h.rstrip("/") for h in home_paths if isinstance(h, str) and h.strip("/")}, key=len, reverse=True
+        )
         names = sorted({u for u in usernames if isinstance(u, str) and u.strip()}, key=len, reverse=True)
         parts = []
         if homes:
@@ -201,7 +217,10 @@ def _check_name(name: Any) -> str:
         raise SnapshotError("A file in this piece has no name; share it again.", code="bad-file-name")
     shown = name[:60]
     if (
-        "/" in name or "\\" in name or name.startswith(".") or len(name) > MAX_NAME
+        "/" in name
+        or "\\" in name
+        or name.startswith(".")
+        or len(name) > MAX_NAME
         or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name)
     ):
         raise SnapshotError(
@@ -316,20 +335,30 @@ def _clean_widget_state(widgets: Any, shown: set[str], scrub: Scrubber) -> dict[
         return None
     cleaned: dict[str, Any] = {}
     for model_id, model in keep.items():
-        entry = {k: scrub.value(v, keys=False) for k, v in model.items()
-                 if k in ("model_name", "model_module", "model_module_version", "state")}
+        entry = {
+            k: scrub.value(v, keys=False)
+            for k, v in model.items()
+            if k in ("model_name", "model_module", "model_module_version", "state")
+        }
         buffers = model.get("buffers")
         if isinstance(buffers, list):
             # Pictures and sounds travel as base64 buffers: kept byte for byte, never scrubbed as text.
             entry["buffers"] = [
                 {"encoding": "base64", "path": b["path"], "data": base64.b64encode(decoded).decode("ascii")}
                 for b in buffers
-                if isinstance(b, dict) and isinstance(b.get("path"), list) and b.get("encoding") == "base64"
+                if isinstance(b, dict)
+                and isinstance(b.get("path"), list)
+                and b.get("encoding") == "base64"
                 and (decoded := _decode_base64(b.get("data"))) is not None
             ]
         cleaned[model_id] = entry
-    return {WIDGET_STATE: {"version_major": saved.get("version_major", 2),
-                           "version_minor": saved.get("version_minor", 0), "state": cleaned}}
+    return {
+        WIDGET_STATE: {
+            "version_major": saved.get("version_major", 2),
+            "version_minor": saved.get("version_minor", 0),
+            "state": cleaned,
+        }
+    }
 
 
 def _notebook_metadata(metadata: Mapping[str, Any], scrub: Scrubber) -> dict[str, Any]:
@@ -337,8 +366,9 @@ def _notebook_metadata(metadata: Mapping[str, Any], scrub: Scrubber) -> dict[str
     spec = metadata.get("kernelspec")
     if isinstance(spec, dict) and isinstance(spec.get("name"), str):
         # The schema wants name and display_name; a live version needs the name to start a kernel.
-        kept["kernelspec"] = {k: scrub.text(str(spec[k])[:80]) for k in ("name", "display_name", "language")
-                              if k in spec}
+        kept["kernelspec"] = {
+            k: scrub.text(str(spec[k])[:80]) for k in ("name", "display_name", "language") if k in spec
+        }
         kept["kernelspec"].setdefault("display_name", kept["kernelspec"]["name"])
     info = metadata.get("language_info")
     if isinstance(info, dict) and isinstance(info.get("name"), str):

@@ -101,12 +101,18 @@ class ProposeBox(widgets.VBox):
         except ClhubError as e:
             _say(self.status, kid_words("list", e), ok=False)
         self.piece = widgets.Dropdown(description="My piece", style=WIDE, layout=FULL)
-        self.title = widgets.Text(description="Title", style=WIDE, layout=FULL,
-                                  placeholder="The name your family will see")
-        self.description = widgets.Textarea(description="About it", style=WIDE, layout=FULL,
-                                            placeholder="A few words: what is it, how did you make it?")
-        self.button = widgets.Button(description="Propose", icon="star", button_style="primary",
-                                     tooltip="Ask your teacher to put this piece on the showcase")
+        self.title = widgets.Text(
+            description="Title", style=WIDE, layout=FULL, placeholder="The name your family will see"
+        )
+        self.description = widgets.Textarea(
+            description="About it", style=WIDE, layout=FULL, placeholder="A few words: what is it, how did you make it?"
+        )
+        self.button = widgets.Button(
+            description="Propose",
+            icon="star",
+            button_style="primary",
+            tooltip="Ask your teacher to put this piece on the showcase",
+        )
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.list = widgets.VBox()
         self.button.on_click(lambda _: self.propose())
@@ -117,9 +123,19 @@ class ProposeBox(widgets.VBox):
             "and a few words, and press Propose. Your teacher looks at it first. When it is on the showcase, "
             "you get a link your family can open on a phone."
         )
-        super().__init__([intro, self.piece, self.title, self.description,
-                          widgets.HBox([self.button, self.refresh_button]), self.status,
-                          widgets.HTML("<b>What I proposed</b>"), self.list], **kwargs)
+        super().__init__(
+            [
+                intro,
+                self.piece,
+                self.title,
+                self.description,
+                widgets.HBox([self.button, self.refresh_button]),
+                self.status,
+                widgets.HTML("<b>What I proposed</b>"),
+                self.list,
+            ],
+            **kwargs,
+        )
         self.views: dict[str, tuple[str, pieces.PieceView]] = {}
         self.proposals: list[tuple[str, dict[str, Any]]] = []
         self.load()
@@ -143,8 +159,11 @@ class ProposeBox(widgets.VBox):
         self.piece.value = keep if keep in self.views else next(iter(self.views), None)
         self.button.disabled = not self.views or self.client is None
         if not self.views:
-            _say(self.status, "Share a piece with your group first (the Share it step of a workbook), "
-                              "then press Refresh.", ok=False)
+            _say(
+                self.status,
+                "Share a piece with your group first (the Share it step of a workbook), then press Refresh.",
+                ok=False,
+            )
         self.load_proposals()
 
     def load_proposals(self) -> None:
@@ -162,8 +181,9 @@ class ProposeBox(widgets.VBox):
         for group, proposal in self.proposals:
             row: list[widgets.Widget] = [widgets.HTML(proposal_html(proposal))]
             if proposal.get("status") in ("proposed", "published") and proposal.get("id"):
-                withdraw = widgets.Button(description="Withdraw", icon="trash",
-                                          tooltip=f"Take {proposal.get('title', '')} off the showcase")
+                withdraw = widgets.Button(
+                    description="Withdraw", icon="trash", tooltip=f"Take {proposal.get('title', '')} off the showcase"
+                )
                 withdraw.on_click(lambda _, g=group, p=proposal: self.withdraw(p, g))
                 row.append(withdraw)
             rows.append(widgets.VBox(row))
@@ -206,7 +226,10 @@ class ProposeBox(widgets.VBox):
         except ClhubError as e:
             _say(self.status, kid_words("withdraw", e), ok=False)
             return False
-        _say(self.status, f"{proposal.get('title', '')!r} is withdrawn: it is not on the showcase, and a link it "
-                          "had does not work any more.")
+        _say(
+            self.status,
+            f"{proposal.get('title', '')!r} is withdrawn: it is not on the showcase, and a link it "
+            "had does not work any more.",
+        )
         self.load_proposals()
         return True

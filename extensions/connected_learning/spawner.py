@@ -78,8 +78,13 @@ def delivery_message(summary: dict[str, Any]) -> str:
     if summary["updated"]:
         parts.append(_count(summary["updated"], "file updated", "files updated"))
     if summary["beside"]:
-        parts.append(_count(len(summary["beside"]), "new version saved beside a file you changed",
-                            "new versions saved beside files you changed"))
+        parts.append(
+            _count(
+                len(summary["beside"]),
+                "new version saved beside a file you changed",
+                "new versions saved beside files you changed",
+            )
+        )
     return "Your workbooks are ready" + (": " + ", ".join(parts) if parts else "")
 
 
@@ -87,57 +92,87 @@ class WorkbookSpawnerMixin(Configurable):
     """Interests, workbooks and learner settings for any JupyterHub Spawner class."""
 
     catalog_dir = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="Folder of the workbook catalog (interests.toml and <interest>/<id>/workbook.toml). "
-             "Example: '/srv/clhub/workbooks'. Required.")
+        "Example: '/srv/clhub/workbooks'. Required.",
+    )
     everyone_workbooks = List(
-        Unicode(), config=True,
-        help="Workbook ids every learner receives whatever their interests. Example: ['start-here'].")
+        Unicode(),
+        config=True,
+        help="Workbook ids every learner receives whatever their interests. Example: ['start-here'].",
+    )
     offered_interests = List(
-        Unicode(), config=True,
+        Unicode(),
+        config=True,
         help="Interests offered in the form, keys of interests.toml. Default []: every interest "
-             "that has at least one workbook.")
+        "that has at least one workbook.",
+    )
     releases_dir = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="Folder where the hub publishes the student versions of workbooks (solutions "
-             "removed); learners' processes copy from it, so it must be readable by all. "
-             "Example: '/var/lib/clhub/releases'. Required.")
+        "removed); learners' processes copy from it, so it must be readable by all. "
+        "Example: '/var/lib/clhub/releases'. Required.",
+    )
     interests_dir = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="Folder where the hub remembers each learner's interests (one JSON file each). "
-             "Example: '/var/lib/clhub/hub/interests'. Required.")
+        "Example: '/var/lib/clhub/hub/interests'. Required.",
+    )
     provision_timeout = Integer(
-        60, config=True, help="Seconds the workbook delivery may take before the start fails. Default 60.")
+        60, config=True, help="Seconds the workbook delivery may take before the start fails. Default 60."
+    )
     provision_python = Unicode(
-        sys.executable, config=True,
+        sys.executable,
+        config=True,
         help="Python that runs the delivery step as the learner; it must be readable by every "
-             "learner. Default: the hub's own interpreter.")
+        "learner. Default: the hub's own interpreter.",
+    )
     singleuser_config = Unicode(
-        str(PACKAGE_DIR / "singleuser_config.py"), config=True,
+        str(PACKAGE_DIR / "singleuser_config.py"),
+        config=True,
         help="Jupyter Server config file every learner's server loads (extensions off, lab "
-             "settings). Default: the one shipped in the package.")
+        "settings). Default: the one shipped in the package.",
+    )
     disabled_server_extensions = Dict(
-        QUIET_EXTENSIONS, config=True,
+        QUIET_EXTENSIONS,
+        config=True,
         help="Server extensions switched off in learners' servers, to start faster and use less "
-             "memory. Default: LSP, Notebook 7, Voila and nbgrader's extensions.")
+        "memory. Default: LSP, Notebook 7, Voila and nbgrader's extensions.",
+    )
     interest_label = Callable(
-        default_value=None, allow_none=True, config=True,
-        help="Optional callable (interest key -> label) for the form; default: the catalog title.")
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Optional callable (interest key -> label) for the form; default: the catalog title.",
+    )
     data_dir = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="The site's data folder; the group folders live in <data_dir>/groups/. Example: "
-             "'/var/lib/clhub'. Required for peer review.")
+        "'/var/lib/clhub'. Required for peer review.",
+    )
     group_policy = Callable(
-        default_value=None, allow_none=True, config=True,
+        default_value=None,
+        allow_none=True,
+        config=True,
         help="Callable (hub group name -> folders.GroupPolicy): whether the group has peer review, "
-             "anonymous feedback, size and type limits. Default: peer review on, with default limits.")
+        "anonymous feedback, size and type limits. Default: peer review on, with default limits.",
+    )
     display_name = Callable(
-        default_value=None, allow_none=True, config=True,
-        help="Callable (user name -> the name peers see, e.g. 'Ana B.'). Default: the user name.")
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Callable (user name -> the name peers see, e.g. 'Ana B.'). Default: the user name.",
+    )
     classroom_url = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="Address of the classroom service as learners' servers reach it, e.g. "
-             "'http://127.0.0.1:8082/services/classroom/'. Empty: reports are unavailable.")
+        "'http://127.0.0.1:8082/services/classroom/'. Empty: reports are unavailable.",
+    )
     demo_mode = Bool(False, help="True for spawners whose accounts share one system user.")
 
     _waiting = 0  # servers of this hub being polled by wait_until_answering, shared
@@ -170,8 +205,9 @@ class WorkbookSpawnerMixin(Configurable):
             # Checked at hub start; this is an edit made while the hub runs.
             self.log.error("The workbook catalog is broken, learners cannot start: %s", e)
             raise web.HTTPError(
-                503, "The workbooks are being updated. Please try again in a few minutes, "
-                     "or ask a librarian or teacher.") from e
+                503,
+                "The workbooks are being updated. Please try again in a few minutes, or ask a librarian or teacher.",
+            ) from e
 
     def interests_offered(self) -> list[str]:
         catalog = self.catalog
@@ -195,8 +231,8 @@ class WorkbookSpawnerMixin(Configurable):
             if not isinstance(value, str) or value not in offered:
                 shown = value if isinstance(value, str) else repr(value)
                 raise web.HTTPError(
-                    400, f"{shown[:60]!r} is not an interest offered here. Choose from: "
-                         + ", ".join(offered) + ".")
+                    400, f"{shown[:60]!r} is not an interest offered here. Choose from: " + ", ".join(offered) + "."
+                )
             if value not in chosen:
                 chosen.append(value)
         return chosen
@@ -219,11 +255,14 @@ class WorkbookSpawnerMixin(Configurable):
                 f'<div class="checkbox clhub-interest"><label>'
                 f'<input type="checkbox" name="interests" value="{html.escape(key)}"{mark}> '
                 f'<strong>{html.escape(label)}</strong> <span class="text-muted">{html.escape(about)}</span>'
-                f'</label></div>')
+                f"</label></div>"
+            )
         return (
             '<fieldset class="clhub-interests"><legend>What are you into? Pick one or more.</legend>'
-            '<p>We will give you workbooks about the things you pick. You can change this later.</p>'
-            + "".join(rows) + "</fieldset>")
+            "<p>We will give you workbooks about the things you pick. You can change this later.</p>"
+            + "".join(rows)
+            + "</fieldset>"
+        )
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
         return {"interests": self.validate_interests(formdata.get("interests", []))}
@@ -334,7 +373,8 @@ class WorkbookSpawnerMixin(Configurable):
                 validate_username(group)
                 policy = self.group_policy(group) if self.group_policy else folders.GroupPolicy(group)
                 folder = await loop.run_in_executor(
-                    None, folders.apply_group, self.data_dir, policy, self.group_gid(group))
+                    None, folders.apply_group, self.data_dir, policy, self.group_gid(group)
+                )
             except (ClhubError, OSError) as e:
                 self.log.error("The folder of group %r cannot be prepared: %s", group, e)
                 continue
@@ -348,17 +388,32 @@ class WorkbookSpawnerMixin(Configurable):
         picks = await self.published_releases(self.workbooks_for_learner())
         links = await self.prepare_group_folders()
         outbound = {g: os.path.join(self.data_dir, "exchange", g, "outbound") for g in links} if self.data_dir else {}
-        cmd = [self.provision_python, "-I", "-m", "connected_learning.provision",
-               "--home", home, "--releases", self.releases_dir,
-               *(f"--group-folder={group}={path}" for group, path in links.items()),
-               *(f"--assignments={group}={path}" for group, path in outbound.items() if os.path.isdir(path)),
-               *(f"--course={group}={os.path.join(self.data_dir, 'courses', group)}"
-                 for group in (self.taught_groups()[:1] if self.data_dir else [])),
-               *picks]
+        cmd = [
+            self.provision_python,
+            "-I",
+            "-m",
+            "connected_learning.provision",
+            "--home",
+            home,
+            "--releases",
+            self.releases_dir,
+            *(f"--group-folder={group}={path}" for group, path in links.items()),
+            *(f"--assignments={group}={path}" for group, path in outbound.items() if os.path.isdir(path)),
+            *(
+                f"--course={group}={os.path.join(self.data_dir, 'courses', group)}"
+                for group in (self.taught_groups()[:1] if self.data_dir else [])
+            ),
+            *picks,
+        ]
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         proc = await asyncio.create_subprocess_exec(
-            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-            cwd=home, preexec_fn=self.provision_preexec())
+            *cmd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=home,
+            preexec_fn=self.provision_preexec(),
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.provision_timeout)
         except TimeoutError:
@@ -377,7 +432,7 @@ class WorkbookSpawnerMixin(Configurable):
 
     def taught_groups(self) -> list[str]:
         """The groups this user teaches (hub roles teacher-<group>)."""
-        return sorted(r.name[len("teacher-"):] for r in self.user.roles if r.name.startswith("teacher-"))
+        return sorted(r.name[len("teacher-") :] for r in self.user.roles if r.name.startswith("teacher-"))
 
     def learner_args(self) -> list[str]:
         return [f"--config={self.singleuser_config}", f"--ServerApp.root_dir={self.learner_home()}"]
@@ -409,7 +464,8 @@ class WorkbookSpawnerMixin(Configurable):
             env["CLHUB_EXCHANGE"] = os.path.join(self.data_dir, "exchange")
         # nbgrader's settings for learners (exchange, private submissions, the hub user as student).
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-            p for p in (str(PACKAGE_DIR / "nbgrader_learner"), env.get("JUPYTER_CONFIG_PATH", "")) if p)
+            p for p in (str(PACKAGE_DIR / "nbgrader_learner"), env.get("JUPYTER_CONFIG_PATH", "")) if p
+        )
         # `clhub share` and friends in the learner's terminal come from the hub's environment.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH") or "/usr/bin:/bin"])
         return env
@@ -436,15 +492,20 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
 
     home_root = Unicode("/home", config=True, help="Folder that holds learners' homes. Default '/home'.")
     learner_marker_group = Unicode(
-        "clhub-learners", config=True,
+        "clhub-learners",
+        config=True,
         help="System group every account created by the hub belongs to; an existing system "
-             "account outside it is never used for a server. Default 'clhub-learners'.")
+        "account outside it is never used for a server. Default 'clhub-learners'.",
+    )
     system_group_prefix = Unicode(
-        "clhub-", config=True,
+        "clhub-",
+        config=True,
         help="Prefix of the system group made for each hub group, so that hub group 'demo-class' "
-             "becomes system group 'clhub-demo-class'. Default 'clhub-'.")
+        "becomes system group 'clhub-demo-class'. Default 'clhub-'.",
+    )
     max_processes = Integer(
-        256, config=True, help="Most processes a learner may run (RLIMIT_NPROC); 0: no limit. Default 256.")
+        256, config=True, help="Most processes a learner may run (RLIMIT_NPROC); 0: no limit. Default 256."
+    )
 
     def learner_home(self) -> str:
         return os.path.join(self.home_root, self.user.name)
@@ -459,12 +520,18 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
                 except system_users.SystemUserError:
                     self.log.warning("No course group for %s: the group name %r is too long", self.user.name, group)
             await system_users.ensure_learner(
-                self.user.name, self.learner_marker_group, self.system_group_prefix, groups,
-                home_root=self.home_root, extra_groups=teaching)
+                self.user.name,
+                self.learner_marker_group,
+                self.system_group_prefix,
+                groups,
+                home_root=self.home_root,
+                extra_groups=teaching,
+            )
         except system_users.SystemUserError as e:
             self.log.error("Cannot prepare the system account of %s: %s", self.user.name, e)
             raise web.HTTPError(
-                500, "Your account could not be set up on this computer. Ask a librarian or teacher for help.") from e
+                500, "Your account could not be set up on this computer. Ask a librarian or teacher for help."
+            ) from e
 
     def provision_preexec(self) -> Any:
         return set_user_setuid(self.user.name)
@@ -479,8 +546,10 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
         def preexec() -> None:
             if limit:
                 import resource
+
                 resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
             setuid()
+
         return preexec
 
 
@@ -517,6 +586,6 @@ class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
         self.log.warning(
             "Demo spawner: %s's server runs as the same system user as every other account; "
             "learners are NOT isolated from each other. Use the local spawner (run as root) for a real site.",
-            self.user.name)
+            self.user.name,
+        )
         return await super().start()
-

@@ -42,8 +42,9 @@ def system_group_name(prefix: str, hub_group: str) -> str:
     name = f"{prefix}{hub_group}"
     validate_username(name.replace(".", "-")[:31])  # same safe alphabet as user names
     if len(name) > 32:
-        raise SystemUserError(f"The group name {hub_group!r} is too long for a system group; "
-                              f"use at most {32 - len(prefix)} characters.")
+        raise SystemUserError(
+            f"The group name {hub_group!r} is too long for a system group; use at most {32 - len(prefix)} characters."
+        )
     return name
 
 
@@ -56,12 +57,12 @@ def plan_memberships(marker: str, prefix: str, hub_groups: list[str]) -> list[st
 
 
 async def _run(*cmd: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     if proc.returncode != 0:
         raise SystemUserError(
-            f"`{' '.join(cmd)}` failed with exit code {proc.returncode}: {err.decode(errors='replace').strip()}")
+            f"`{' '.join(cmd)}` failed with exit code {proc.returncode}: {err.decode(errors='replace').strip()}"
+        )
 
 
 def _group_exists(name: str) -> bool:
@@ -95,13 +96,21 @@ def lookup_learner(name: str, marker: str) -> Account | None:
         raise SystemUserError(
             f"A system account called {name!r} already exists and was not created by Connected "
             f"Learning Hub (uid {entry.pw_uid}); rename the hub user or add the account to the "
-            f"{marker!r} group if it really is a learner's.", code="foreign-account")
+            f"{marker!r} group if it really is a learner's.",
+            code="foreign-account",
+        )
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
 
 
-async def ensure_learner(name: str, marker: str, prefix: str, hub_groups: list[str],
-                         home_root: str = "/home", shell: str = "/bin/bash",
-                         extra_groups: list[str] | None = None) -> Account:
+async def ensure_learner(
+    name: str,
+    marker: str,
+    prefix: str,
+    hub_groups: list[str],
+    home_root: str = "/home",
+    shell: str = "/bin/bash",
+    extra_groups: list[str] | None = None,
+) -> Account:
     """Create (if needed) the learner's system account and set its group memberships.
 
     The home is created mode 0700. Memberships are replaced, not added to, so a learner
@@ -117,9 +126,20 @@ async def ensure_learner(name: str, marker: str, prefix: str, hub_groups: list[s
         account = lookup_learner(name, marker)
         if account is None:
             home = os.path.join(home_root, name)
-            await _run("useradd", "--create-home", "--home-dir", home, "--shell", shell,
-                       "--user-group", "--comment", "Connected Learning Hub learner",
-                       "--groups", ",".join(wanted), name)
+            await _run(
+                "useradd",
+                "--create-home",
+                "--home-dir",
+                home,
+                "--shell",
+                shell,
+                "--user-group",
+                "--comment",
+                "Connected Learning Hub learner",
+                "--groups",
+                ",".join(wanted),
+                name,
+            )
         elif set(current_groups(name)) - {name} != set(wanted):
             await _run("usermod", "--groups", ",".join(wanted), name)
         account = lookup_learner(name, marker)

@@ -216,19 +216,32 @@ class CellGrid(ipywidgets.DOMWidget):
     _css = traitlets.Unicode(_CSS).tag(sync=True)
     _anywidget_id = traitlets.Unicode("connected_learning.widgets.cell_grid.CellGrid").tag(sync=True)
 
-    rows = traitlets.List(traitlets.Unicode(), help="Names of the rows, top to bottom, as read in each "
-                          "cell's title, e.g. ['Row 1', 'Row 2'] or ['kick', 'snare'].").tag(sync=True)
+    rows = traitlets.List(
+        traitlets.Unicode(),
+        help="Names of the rows, top to bottom, as read in each "
+        "cell's title, e.g. ['Row 1', 'Row 2'] or ['kick', 'snare'].",
+    ).tag(sync=True)
     columns = traitlets.Int(0, help="Number of columns (cells per row), e.g. 16.").tag(sync=True)
-    values = traitlets.List(traitlets.List(traitlets.Unicode()), help="What each cell shows, row by row: "
-                            "a name that `colours` and `marks` look up, e.g. 'white' or 'on'.").tag(sync=True)
-    colours = traitlets.Dict(help="Background colour of a cell per value, '#rrggbb', e.g. {'on': '#2e7d32'}; "
-                             "the text colour follows from it.").tag(sync=True)
-    marks = traitlets.Dict(help="Text shown in a cell per value, e.g. {'on': '✓', 'off': '·'}, so colour is "
-                           "never the only cue; values without a mark show nothing.").tag(sync=True)
-    pressed_value = traitlets.Unicode("", help="For on/off grids, the value that means pressed (e.g. 'on'); "
-                                      "then every cell has aria-pressed. Empty: no aria-pressed.").tag(sync=True)
-    column_word = traitlets.Unicode("column", help="What a column is called in titles and the header, "
-                                    "e.g. 'step' gives 'kick, step 1: off'.").tag(sync=True)
+    values = traitlets.List(
+        traitlets.List(traitlets.Unicode()),
+        help="What each cell shows, row by row: a name that `colours` and `marks` look up, e.g. 'white' or 'on'.",
+    ).tag(sync=True)
+    colours = traitlets.Dict(
+        help="Background colour of a cell per value, '#rrggbb', e.g. {'on': '#2e7d32'}; "
+        "the text colour follows from it."
+    ).tag(sync=True)
+    marks = traitlets.Dict(
+        help="Text shown in a cell per value, e.g. {'on': '✓', 'off': '·'}, so colour is "
+        "never the only cue; values without a mark show nothing."
+    ).tag(sync=True)
+    pressed_value = traitlets.Unicode(
+        "",
+        help="For on/off grids, the value that means pressed (e.g. 'on'); "
+        "then every cell has aria-pressed. Empty: no aria-pressed.",
+    ).tag(sync=True)
+    column_word = traitlets.Unicode(
+        "column", help="What a column is called in titles and the header, e.g. 'step' gives 'kick, step 1: off'."
+    ).tag(sync=True)
     headers = traitlets.Bool(False, help="Show row names and column numbers around the grid.").tag(sync=True)
     label = traitlets.Unicode("", help="Accessible name of the whole grid, e.g. 'Pixel art squares'.").tag(sync=True)
     cell_size = traitlets.Int(24, help="Width and height of a cell in CSS pixels, e.g. 24.").tag(sync=True)
@@ -242,8 +255,9 @@ class CellGrid(ipywidgets.DOMWidget):
     def _valid_values(self, proposal: Any) -> list[list[str]]:
         values = proposal["value"]
         if len(values) != len(self.rows) or any(len(line) != self.columns for line in values):
-            raise traitlets.TraitError(f"values must be {len(self.rows)} rows of {self.columns} cells; "
-                                       "change rows and columns with reshape().")
+            raise traitlets.TraitError(
+                f"values must be {len(self.rows)} rows of {self.columns} cells; change rows and columns with reshape()."
+            )
         return values
 
     def reshape(self, rows: list[str], columns: int, fill: str) -> None:

@@ -63,8 +63,11 @@ def _numeric_columns(data: pd.DataFrame) -> list[str]:
     """The columns that can go up the side: numbers, but not true/false."""
     import pandas as pd
 
-    return [column for column in data.columns
-            if pd.api.types.is_numeric_dtype(data[column]) and not pd.api.types.is_bool_dtype(data[column])]
+    return [
+        column
+        for column in data.columns
+        if pd.api.types.is_numeric_dtype(data[column]) and not pd.api.types.is_bool_dtype(data[column])
+    ]
 
 
 class ChartMaker(CreationState, widgets.VBox):
@@ -78,26 +81,49 @@ class ChartMaker(CreationState, widgets.VBox):
 
     kind = "chart_maker"
 
-    def __init__(self, data: pd.DataFrame | None = None, *, title: str = "",
-                 sidecar: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        data: pd.DataFrame | None = None,
+        *,
+        title: str = "",
+        sidecar: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.status = make_status()
         self._drawing = False
         self.x = widgets.Dropdown(description="Across the bottom (x):", style=WIDE)
         self.y = widgets.Dropdown(description="Up the side (y):", style=WIDE)
-        self.chart = widgets.Dropdown(options=[(label, key) for key, label in CHARTS.items()], value="bar",
-                                      description="Chart type:", style=WIDE)
-        self.title = widgets.Text(value=title, description="Chart title:", style=WIDE, continuous_update=False,
-                                  placeholder="What does your chart show?", layout=widgets.Layout(width="95%"))
+        self.chart = widgets.Dropdown(
+            options=[(label, key) for key, label in CHARTS.items()], value="bar", description="Chart type:", style=WIDE
+        )
+        self.title = widgets.Text(
+            value=title,
+            description="Chart title:",
+            style=WIDE,
+            continuous_update=False,
+            placeholder="What does your chart show?",
+            layout=widgets.Layout(width="95%"),
+        )
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
         self.about = widgets.Label()
         for control in (self.x, self.y, self.chart, self.title):
             control.observe(self._on_change, "value")
-        self.file_name, self.export_button, export = export_row("my_chart.png", "Save PNG", self.export_png,
-                                                                self.status)
-        super().__init__(children=[
-            widgets.HTML("<b>Chart maker</b>: pick what goes across and up, pick a chart type, give it a title."),
-            widgets.HBox([self.x, self.y]), self.chart, self.title, self.image, self.about, export, self.status,
-        ], **kwargs)
+        self.file_name, self.export_button, export = export_row(
+            "my_chart.png", "Save PNG", self.export_png, self.status
+        )
+        super().__init__(
+            children=[
+                widgets.HTML("<b>Chart maker</b>: pick what goes across and up, pick a chart type, give it a title."),
+                widgets.HBox([self.x, self.y]),
+                self.chart,
+                self.title,
+                self.image,
+                self.about,
+                export,
+                self.status,
+            ],
+            **kwargs,
+        )
         self.set_data(data)
         self._start_sidecar(sidecar)
 
@@ -109,8 +135,10 @@ class ChartMaker(CreationState, widgets.VBox):
         if not isinstance(data, pd.DataFrame):
             raise ValueError(f"ChartMaker needs a pandas DataFrame, not {type(data).__name__}.")
         if len(data) > MAX_ROWS:
-            raise ValueError(f"This table has {len(data)} rows; ChartMaker takes up to {MAX_ROWS}. "
-                             "Pick the rows you need first, for example data.head(100).")
+            raise ValueError(
+                f"This table has {len(data)} rows; ChartMaker takes up to {MAX_ROWS}. "
+                "Pick the rows you need first, for example data.head(100)."
+            )
         data = data.reset_index(drop=True)
         data.columns = [str(column) for column in data.columns]
         if len(set(data.columns)) != len(data.columns):
@@ -172,8 +200,10 @@ class ChartMaker(CreationState, widgets.VBox):
         values = self.data[y].dropna()
         span = f", from {values.min():g} to {values.max():g}" if len(values) else ""
         title = self.title.value.strip()
-        return (f"{CHARTS[self.chart.value].capitalize()}{f' titled “{title}”' if title else ''}: "
-                f"{y} (up the side) by {x} (across the bottom), {len(values)} values{span}.")
+        return (
+            f"{CHARTS[self.chart.value].capitalize()}{f' titled “{title}”' if title else ''}: "
+            f"{y} (up the side) by {x} (across the bottom), {len(values)} values{span}."
+        )
 
     def redraw(self) -> None:
         """Draw the chart for the current choices."""
@@ -194,8 +224,13 @@ class ChartMaker(CreationState, widgets.VBox):
 
     def _dump(self) -> dict[str, Any]:
         rows = [[_json_value(value) for value in row] for row in self.data.itertuples(index=False, name=None)]
-        return {"x": self.x.value, "y": self.y.value, "chart": self.chart.value, "title": self.title.value,
-                "data": {"columns": list(self.data.columns), "rows": rows}}
+        return {
+            "x": self.x.value,
+            "y": self.y.value,
+            "chart": self.chart.value,
+            "title": self.title.value,
+            "data": {"columns": list(self.data.columns), "rows": rows},
+        }
 
     def _restore(self, state: dict[str, Any]) -> None:
         import pandas as pd

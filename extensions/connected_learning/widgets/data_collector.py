@@ -45,8 +45,15 @@ class DataCollector(CreationState, widgets.VBox):
 
     kind = "data_collector"
 
-    def __init__(self, spec: Any, csv_path: str | os.PathLike[str], *, title: str = "Add your entry",
-                 sidecar: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        csv_path: str | os.PathLike[str],
+        *,
+        title: str = "Add your entry",
+        sidecar: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.fields = check_spec(spec)
         self.csv_path = os.fspath(csv_path)
         if not isinstance(self.csv_path, str) or not self.csv_path.endswith(".csv"):
@@ -61,17 +68,30 @@ class DataCollector(CreationState, widgets.VBox):
             tip = field["help"] or f"Type {hint(field)}"
             if field["type"] == "choice":
                 control: widgets.Text | widgets.Dropdown = widgets.Dropdown(
-                    options=[(_CHOOSE, ""), *((choice, choice) for choice in field["choices"])], value="",
-                    description=label, style=WIDE, tooltip=tip)
+                    options=[(_CHOOSE, ""), *((choice, choice) for choice in field["choices"])],
+                    value="",
+                    description=label,
+                    style=WIDE,
+                    tooltip=tip,
+                )
             else:
-                control = widgets.Text(description=label, placeholder=hint(field), style=WIDE, tooltip=tip,
-                                       layout=widgets.Layout(width="95%"))
+                control = widgets.Text(
+                    description=label,
+                    placeholder=hint(field),
+                    style=WIDE,
+                    tooltip=tip,
+                    layout=widgets.Layout(width="95%"),
+                )
             control.observe(lambda _: self._changed(), "value")
             self.inputs[field["name"]] = control
             self.errors[field["name"]] = widgets.Label()
             rows += [control, self.errors[field["name"]]]
-        self.submit_button = widgets.Button(description="Add my entry", icon="check", button_style="primary",
-                                            tooltip=f"Check your entry and add it to {os.path.basename(self.csv_path)}")
+        self.submit_button = widgets.Button(
+            description="Add my entry",
+            icon="check",
+            button_style="primary",
+            tooltip=f"Check your entry and add it to {os.path.basename(self.csv_path)}",
+        )
         self.submit_button.on_click(lambda _: self.submit())
         super().__init__(children=[widgets.Label(title), *rows, self.submit_button, self.status], **kwargs)
         self._start_sidecar(sidecar)

@@ -48,8 +48,10 @@ def check_spec(spec: Any) -> list[dict[str, Any]]:
         unknown = set(field) - {"name", "type", "label", "required", "min", "max", "choices", "help"}
         name = field.get("name")
         if not isinstance(name, str) or not _NAME.match(name) or name in RESERVED:
-            raise ValueError(f"Field {number} has the name {name!r}; use small letters, digits and '_', "
-                             f"starting with a letter (and not {', '.join(RESERVED)}).")
+            raise ValueError(
+                f"Field {number} has the name {name!r}; use small letters, digits and '_', "
+                f"starting with a letter (and not {', '.join(RESERVED)})."
+            )
         if unknown:
             raise ValueError(f"Field {name!r} has keys this form does not know: {', '.join(sorted(unknown))}.")
         if name in names:
@@ -58,21 +60,32 @@ def check_spec(spec: Any) -> list[dict[str, Any]]:
         kind = field.get("type", "text")
         if kind not in FIELD_TYPES:
             raise ValueError(f"Field {name!r} has type {kind!r}; use one of {', '.join(FIELD_TYPES)}.")
-        clean = {"name": name, "type": kind, "label": str(field.get("label") or name.replace("_", " ").capitalize()),
-                 "required": bool(field.get("required", False)), "min": field.get("min"), "max": field.get("max"),
-                 "choices": None, "help": str(field.get("help") or "")}
+        clean = {
+            "name": name,
+            "type": kind,
+            "label": str(field.get("label") or name.replace("_", " ").capitalize()),
+            "required": bool(field.get("required", False)),
+            "min": field.get("min"),
+            "max": field.get("max"),
+            "choices": None,
+            "help": str(field.get("help") or ""),
+        }
         for key in ("min", "max"):
             value = clean[key]
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
-                                      or not math.isfinite(value)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            ):
                 raise ValueError(f"Field {name!r}: {key} must be a number, not {value!r}.")
         if clean["min"] is not None and clean["max"] is not None and clean["min"] > clean["max"]:
             raise ValueError(f"Field {name!r}: min ({clean['min']}) is bigger than max ({clean['max']}).")
         if kind == "choice":
             choices = field.get("choices")
-            if (not isinstance(choices, list | tuple) or not choices or not all(isinstance(c, str) and c.strip()
-                                                                                 for c in choices)
-                    or len(set(choices)) != len(choices)):
+            if (
+                not isinstance(choices, list | tuple)
+                or not choices
+                or not all(isinstance(c, str) and c.strip() for c in choices)
+                or len(set(choices)) != len(choices)
+            ):
                 raise ValueError(f"Field {name!r} is a choice, so it needs a list of different, non-empty choices.")
             clean["choices"] = list(choices)
         fields.append(clean)
@@ -82,17 +95,30 @@ def check_spec(spec: Any) -> list[dict[str, Any]]:
 def hint(field: Mapping[str, Any]) -> str:
     """What to type into a field, in words: 'a whole number from 0 to 120'."""
     low, high = field["min"], field["max"]
-    limits = (f" from {low:g} to {high:g}" if low is not None and high is not None else
-              f" of at least {low:g}" if low is not None else f" of at most {high:g}" if high is not None else "")
+    limits = (
+        f" from {low:g} to {high:g}"
+        if low is not None and high is not None
+        else f" of at least {low:g}"
+        if low is not None
+        else f" of at most {high:g}"
+        if high is not None
+        else ""
+    )
     if field["type"] == "int":
         return "a whole number" + limits + (", like 12" if not limits else "")
     if field["type"] == "float":
         return "a number" + limits + (", like 3.5" if not limits else "")
     if field["type"] == "choice":
         return "one of the choices in the list"
-    length = (f" of {low:g} to {high:g} letters" if low is not None and high is not None else
-              f" of at least {low:g} letters" if low is not None else f" of at most {high:g} letters"
-              if high is not None else "")
+    length = (
+        f" of {low:g} to {high:g} letters"
+        if low is not None and high is not None
+        else f" of at least {low:g} letters"
+        if low is not None
+        else f" of at most {high:g} letters"
+        if high is not None
+        else ""
+    )
     return "some words" + length
 
 
@@ -197,13 +223,15 @@ def append_row(csv_path: str | os.PathLike[str], fieldnames: Sequence[str], row:
         else:
             first = os.pread(fd, min(info.st_size, 65536), 0).decode("utf-8", "replace").split("\n", 1)[0]
             if first.rstrip("\r") + "\n" != header:
-                raise ValueError(f"{os.path.basename(path)!r} has the columns {first.strip()!r}, but this form "
-                                 f"writes {header.strip()!r}. Ask your teacher which data file to use.")
+                raise ValueError(
+                    f"{os.path.basename(path)!r} has the columns {first.strip()!r}, but this form "
+                    f"writes {header.strip()!r}. Ask your teacher which data file to use."
+                )
             # A row cut short by a crash elsewhere must not swallow ours.
             data = line if os.pread(fd, 1, info.st_size - 1) == b"\n" else "\n" + line
         view = memoryview(data.encode("utf-8"))
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)  # releases the lock

@@ -36,9 +36,17 @@ from connected_learning.widgets.files import atomic_write, check_export_path
 __all__ = ["PALETTE", "PixelCanvas"]
 
 PALETTE: tuple[tuple[str, str], ...] = (
-    ("white", "#ffffff"), ("black", "#000000"), ("grey", "#9e9e9e"), ("red", "#e53935"),
-    ("orange", "#fb8c00"), ("yellow", "#fdd835"), ("green", "#43a047"), ("blue", "#1e88e5"),
-    ("purple", "#8e24aa"), ("pink", "#f48fb1"), ("brown", "#795548"),
+    ("white", "#ffffff"),
+    ("black", "#000000"),
+    ("grey", "#9e9e9e"),
+    ("red", "#e53935"),
+    ("orange", "#fb8c00"),
+    ("yellow", "#fdd835"),
+    ("green", "#43a047"),
+    ("blue", "#1e88e5"),
+    ("purple", "#8e24aa"),
+    ("pink", "#f48fb1"),
+    ("brown", "#795548"),
 )
 MAX_SIDE = 48
 MAX_UNDO = 500
@@ -102,20 +110,34 @@ class PixelCanvas(CreationState, widgets.VBox):
 
     kind = "pixel_canvas"
 
-    def __init__(self, rows: int = 16, columns: int = 16, palette: Any = PALETTE, *,
-                 sidecar: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        rows: int = 16,
+        columns: int = 16,
+        palette: Any = PALETTE,
+        *,
+        sidecar: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         shared = SharedModels()
         plain = shared.layout
         self.status = make_status(shared)
         self._undo: list[list[tuple[int, int, str]]] = []
-        self.letters = widgets.Checkbox(value=False, description="Show colour letters in the squares", indent=False,
-                                        layout=plain)
+        self.letters = widgets.Checkbox(
+            value=False, description="Show colour letters in the squares", indent=False, layout=plain
+        )
         self.letters.observe(lambda _: self._show_letters(), "value")
-        self.undo_button = widgets.Button(description="Undo", icon="undo", tooltip="Take back the last change",
-                                          style=shared.button, layout=plain)
+        self.undo_button = widgets.Button(
+            description="Undo", icon="undo", tooltip="Take back the last change", style=shared.button, layout=plain
+        )
         self.undo_button.on_click(lambda _: self.undo())
-        self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="Paint every square background",
-                                           style=shared.button, layout=plain)
+        self.clear_button = widgets.Button(
+            description="Clear",
+            icon="eraser",
+            tooltip="Paint every square background",
+            style=shared.button,
+            layout=plain,
+        )
         self.clear_button.on_click(lambda _: self.clear())
         self._colours_label = widgets.Label("Colours:", style=shared.label, layout=plain)
         self._palette_layout = widgets.Layout(width="auto", border="1px solid #555")  # shared by palette buttons
@@ -126,27 +148,49 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.palette_box = widgets.HBox(self._palette_children(), layout=widgets.Layout(flex_flow="row wrap"))
         auto_width = widgets.Layout(width="auto")
         wide = DescriptionStyle(description_width="initial")
-        self.row_choice = widgets.Dropdown(options=list(range(1, rows + 1)), description="Row:", style=wide,
-                                           layout=auto_width)
-        self.column_choice = widgets.Dropdown(options=list(range(1, columns + 1)), description="Column:", style=wide,
-                                              layout=auto_width)
-        self.paint_button = widgets.Button(description="Paint square", icon="paint-brush", style=shared.button,
-                                           layout=plain, tooltip="Paint the square at the chosen row and column")
+        self.row_choice = widgets.Dropdown(
+            options=list(range(1, rows + 1)), description="Row:", style=wide, layout=auto_width
+        )
+        self.column_choice = widgets.Dropdown(
+            options=list(range(1, columns + 1)), description="Column:", style=wide, layout=auto_width
+        )
+        self.paint_button = widgets.Button(
+            description="Paint square",
+            icon="paint-brush",
+            style=shared.button,
+            layout=plain,
+            tooltip="Paint the square at the chosen row and column",
+        )
         self.paint_button.on_click(lambda _: self.paint(self.row_choice.value - 1, self.column_choice.value - 1))
-        self.cell_grid = CellGrid(rows=self._row_names(), columns=columns, values=[list(line) for line in self.grid],
-                                  colours=self.colours, marks={}, column_word="column", cell_size=24,
-                                  label="Pixel art squares", layout=plain)
+        self.cell_grid = CellGrid(
+            rows=self._row_names(),
+            columns=columns,
+            values=[list(line) for line in self.grid],
+            colours=self.colours,
+            marks={},
+            column_word="column",
+            cell_size=24,
+            label="Pixel art squares",
+            layout=plain,
+        )
         self.cell_grid.on_press(self.paint)
-        self.file_name, self.export_button, export = export_row("my_pixel_art.png", "Save PNG", self.export_png,
-                                                                self.status, shared)
+        self.file_name, self.export_button, export = export_row(
+            "my_pixel_art.png", "Save PNG", self.export_png, self.status, shared
+        )
         kwargs.setdefault("layout", plain)
-        super().__init__(children=[
-            widgets.HTML("<b>Pixel art</b>: choose a colour, then press squares to paint them.", layout=plain),
-            self.palette_box, self.current,
-            widgets.HBox([self.undo_button, self.clear_button, self.letters], layout=plain),
-            widgets.HBox([self.row_choice, self.column_choice, self.paint_button], layout=plain),
-            self.cell_grid, export, self.status,
-        ], **kwargs)
+        super().__init__(
+            children=[
+                widgets.HTML("<b>Pixel art</b>: choose a colour, then press squares to paint them.", layout=plain),
+                self.palette_box,
+                self.current,
+                widgets.HBox([self.undo_button, self.clear_button, self.letters], layout=plain),
+                widgets.HBox([self.row_choice, self.column_choice, self.paint_button], layout=plain),
+                self.cell_grid,
+                export,
+                self.status,
+            ],
+            **kwargs,
+        )
         self._start_sidecar(sidecar)
 
     def _use_palette(self, rows: int, columns: int, palette: Any) -> None:
@@ -161,8 +205,12 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.palette_buttons: dict[str, widgets.Button] = {}
         for name, hex_colour in self.palette:
             style = widgets.ButtonStyle(button_color=hex_colour, text_color=_text_colour(hex_colour))
-            button = widgets.Button(description=f"✓ {name}" if name == self.colour else name,
-                                    tooltip=f"Paint with {name}", style=style, layout=self._palette_layout)
+            button = widgets.Button(
+                description=f"✓ {name}" if name == self.colour else name,
+                tooltip=f"Paint with {name}",
+                style=style,
+                layout=self._palette_layout,
+            )
             button.on_click(lambda _, name=name: self.choose(name))
             self.palette_buttons[name] = button
         self.rows, self.columns = rows, columns
@@ -208,8 +256,9 @@ class PixelCanvas(CreationState, widgets.VBox):
 
     def clear(self) -> None:
         """Paint every square with the background colour (undo brings the drawing back)."""
-        changed = [(r, c, name) for r, line in enumerate(self.grid) for c, name in enumerate(line)
-                   if name != self.background]
+        changed = [
+            (r, c, name) for r, line in enumerate(self.grid) for c, name in enumerate(line) if name != self.background
+        ]
         if not changed:
             return
         self._remember(changed)
@@ -256,22 +305,38 @@ class PixelCanvas(CreationState, widgets.VBox):
         return atomic_write(target, self.to_png(scale), suffix=".png")
 
     def _dump(self) -> dict[str, Any]:
-        return {"rows": self.rows, "columns": self.columns, "palette": [list(pair) for pair in self.palette],
-                "colour": self.colour, "cells": [list(line) for line in self.grid]}
+        return {
+            "rows": self.rows,
+            "columns": self.columns,
+            "palette": [list(pair) for pair in self.palette],
+            "colour": self.colour,
+            "cells": [list(line) for line in self.grid],
+        }
 
     def _restore(self, state: dict[str, Any]) -> None:
         # Check everything before changing anything: a bad file must not wipe the drawing on screen.
         rows, columns, cells = state["rows"], state["columns"], state["cells"]
         _check_sides(rows, columns)
         names = {name for name, _ in _check_palette(state["palette"])}
-        if not isinstance(cells, list) or len(cells) != rows or any(
-                not isinstance(line, list) or len(line) != columns for line in cells):
+        if (
+            not isinstance(cells, list)
+            or len(cells) != rows
+            or any(not isinstance(line, list) or len(line) != columns for line in cells)
+        ):
             raise StateError("The saved squares do not match the saved canvas size.")
         unknown = {str(name) for line in cells for name in line if not isinstance(name, str) or name not in names}
         if unknown or state["colour"] not in names:
-            raise StateError(f"The saved drawing uses colours that are not in its palette: "
-                             f"{', '.join(sorted(unknown)) or state['colour']}.")
+            raise StateError(
+                f"The saved drawing uses colours that are not in its palette: "
+                f"{', '.join(sorted(unknown)) or state['colour']}."
+            )
         self._setup(rows, columns, state["palette"])
-        self._set_cells([(row, column, name) for row, line in enumerate(cells)
-                         for column, name in enumerate(line) if name != self.background])
+        self._set_cells(
+            [
+                (row, column, name)
+                for row, line in enumerate(cells)
+                for column, name in enumerate(line)
+                if name != self.background
+            ]
+        )
         self.choose(state["colour"])

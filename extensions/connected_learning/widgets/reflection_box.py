@@ -47,15 +47,28 @@ class ReflectionBox(CreationState, widgets.VBox):
         self.status = make_status()
         self.answers: dict[str, widgets.Textarea] = {}
         for key, (question, placeholder) in QUESTIONS.items():
-            box = widgets.Textarea(description=question, placeholder=placeholder, continuous_update=False,
-                                   style={"description_width": "12em"}, tooltip=question,
-                                   layout=widgets.Layout(width="95%", height="5em"))
+            box = widgets.Textarea(
+                description=question,
+                placeholder=placeholder,
+                continuous_update=False,
+                style={"description_width": "12em"},
+                tooltip=question,
+                layout=widgets.Layout(width="95%", height="5em"),
+            )
             box.observe(lambda _: self._changed(), "value")
             self.answers[key] = box
-        self.file_name, self.export_button, export = export_row("my_reflection.md", "Save as Markdown",
-                                                                self.export_markdown, self.status)
-        super().__init__(children=[widgets.HTML("<b>Look back</b>: answer in a few sentences."),
-                                   *self.answers.values(), export, self.status], **kwargs)
+        self.file_name, self.export_button, export = export_row(
+            "my_reflection.md", "Save as Markdown", self.export_markdown, self.status
+        )
+        super().__init__(
+            children=[
+                widgets.HTML("<b>Look back</b>: answer in a few sentences."),
+                *self.answers.values(),
+                export,
+                self.status,
+            ],
+            **kwargs,
+        )
         self._start_sidecar(sidecar)
 
     def to_markdown(self) -> str:
@@ -78,7 +91,8 @@ class ReflectionBox(CreationState, widgets.VBox):
     def _restore(self, state: dict[str, Any]) -> None:
         for key in QUESTIONS:
             if not isinstance(state[key], str) or len(state[key]) > MAX_ANSWER:
-                raise StateError(f"The saved answer to {QUESTIONS[key][0]!r} must be text of at most {MAX_ANSWER} "
-                                 "characters.")
+                raise StateError(
+                    f"The saved answer to {QUESTIONS[key][0]!r} must be text of at most {MAX_ANSWER} characters."
+                )
         for key, box in self.answers.items():
             box.value = state[key]

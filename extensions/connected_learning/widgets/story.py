@@ -27,8 +27,11 @@ _SCENE_ID = re.compile(r"^scene-[1-9][0-9]{0,3}$")
 
 def new_story() -> dict[str, Any]:
     """A story with one empty scene to start from."""
-    return {"title": "My story", "start": "scene-1",
-            "scenes": [{"id": "scene-1", "title": "The beginning", "text": "", "choices": []}]}
+    return {
+        "title": "My story",
+        "start": "scene-1",
+        "scenes": [{"id": "scene-1", "title": "The beginning", "text": "", "choices": []}],
+    }
 
 
 def new_scene_id(story: dict[str, Any]) -> str:
@@ -62,15 +65,24 @@ def check_story(data: Any) -> dict[str, Any]:
         choices = scene.get("choices")
         if not isinstance(choices, list) or len(choices) > MAX_CHOICES:
             raise StateError(f"Scene {number} may have at most {MAX_CHOICES} choices.")
-        clean.append({
-            "id": scene_id,
-            "title": _text(scene.get("title"), f"The title of scene {number}", MAX_TITLE),
-            "text": _text(scene.get("text"), f"The text of scene {number}", MAX_TEXT),
-            "choices": [{"label": _text(choice.get("label") if isinstance(choice, dict) else None,
-                                        f"A choice in scene {number}", MAX_TITLE),
-                         "target": choice.get("target") if isinstance(choice, dict) else None}
-                        for choice in choices],
-        })
+        clean.append(
+            {
+                "id": scene_id,
+                "title": _text(scene.get("title"), f"The title of scene {number}", MAX_TITLE),
+                "text": _text(scene.get("text"), f"The text of scene {number}", MAX_TEXT),
+                "choices": [
+                    {
+                        "label": _text(
+                            choice.get("label") if isinstance(choice, dict) else None,
+                            f"A choice in scene {number}",
+                            MAX_TITLE,
+                        ),
+                        "target": choice.get("target") if isinstance(choice, dict) else None,
+                    }
+                    for choice in choices
+                ],
+            }
+        )
     ids = [scene["id"] for scene in clean]
     if len(set(ids)) != len(ids):
         raise StateError("Two scenes have the same id; every scene needs its own.")
@@ -80,8 +92,7 @@ def check_story(data: Any) -> dict[str, Any]:
                 raise StateError(f"A choice in {scene['title']!r} leads to {choice['target']!r}, which is not a scene.")
     if data.get("start") not in ids:
         raise StateError(f"The story starts at {data.get('start')!r}, which is not a scene.")
-    return {"title": _text(data.get("title"), "The story title", MAX_TITLE), "start": data["start"],
-            "scenes": clean}
+    return {"title": _text(data.get("title"), "The story title", MAX_TITLE), "start": data["start"], "scenes": clean}
 
 
 def _one_line(text: str) -> str:
@@ -89,8 +100,9 @@ def _one_line(text: str) -> str:
 
 
 def _titles(story: dict[str, Any]) -> dict[str, str]:
-    return {scene["id"]: _one_line(scene["title"]) or f"Scene {number}"
-            for number, scene in enumerate(story["scenes"], 1)}
+    return {
+        scene["id"]: _one_line(scene["title"]) or f"Scene {number}" for number, scene in enumerate(story["scenes"], 1)
+    }
 
 
 def _ordered(story: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,6 +116,7 @@ def to_markdown(story: dict[str, Any]) -> str:
     '<', '>' and '&' in learner text are written as HTML entities, so a Markdown viewer
     shows them as text and never as HTML.
     """
+
     def plain(text: str) -> str:
         return html.escape(text, quote=False)
 
@@ -117,9 +130,11 @@ def to_markdown(story: dict[str, Any]) -> str:
         if scene["text"].strip():
             lines += [plain(scene["text"].strip()), ""]
         for choice in scene["choices"]:
-            lines.append(f"- [{label(choice['label']) or 'Go on'}](#{choice['target']})"
-                         f" (goes to: {plain(titles[choice['target']])})")
-        lines += ([""] if scene["choices"] else ["*The end.*", ""])
+            lines.append(
+                f"- [{label(choice['label']) or 'Go on'}](#{choice['target']})"
+                f" (goes to: {plain(titles[choice['target']])})"
+            )
+        lines += [""] if scene["choices"] else ["*The end.*", ""]
     return "\n".join(lines)
 
 
@@ -132,15 +147,25 @@ body:not(:has(section:target)) section.start{display:block}}"""
 
 def to_html(story: dict[str, Any]) -> str:
     """The story as one self-contained HTML page with no script; every piece of learner text is escaped."""
+
     def esc(text: str) -> str:
         return html.escape(text, quote=True)
 
     titles = _titles(story)
     title = esc(_one_line(story["title"]) or "My story")
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{title}</title>", f"<style>{_CSS}</style>", "</head>", "<body>", f"<h1>{title}</h1>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{title}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{title}</h1>",
+    ]
     for scene in _ordered(story):
         start = ' class="start"' if scene["id"] == story["start"] else ""
         parts.append(f'<section id="{esc(scene["id"])}"{start}>')
@@ -150,8 +175,10 @@ def to_html(story: dict[str, Any]) -> str:
                 parts.append("<p>" + "<br>\n".join(esc(line) for line in paragraph.strip().splitlines()) + "</p>")
         if scene["choices"]:
             parts.append("<ul>")
-            parts += [f'<li><a href="#{esc(choice["target"])}">{esc(_one_line(choice["label"])) or "Go on"}</a></li>'
-                      for choice in scene["choices"]]
+            parts += [
+                f'<li><a href="#{esc(choice["target"])}">{esc(_one_line(choice["label"])) or "Go on"}</a></li>'
+                for choice in scene["choices"]
+            ]
             parts.append("</ul>")
         else:
             parts.append(f'<p><em>The end.</em> <a href="#{esc(story["start"])}">Start again</a></p>')

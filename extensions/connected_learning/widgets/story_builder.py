@@ -51,19 +51,30 @@ class StoryBuilder(CreationState, widgets.VBox):
         self.story_title = widgets.Text(description="Story title:", style=WIDE, layout=_FULL, continuous_update=False)
         self.scene_choice = widgets.Dropdown(description="Scene to edit:", style=WIDE)
         self.scene_title = widgets.Text(description="Scene title:", style=WIDE, layout=_FULL, continuous_update=False)
-        self.scene_text = widgets.Textarea(description="What happens:", style=WIDE, continuous_update=False,
-                                           placeholder="Write what happens in this scene.",
-                                           layout=widgets.Layout(width="95%", height="8em"))
+        self.scene_text = widgets.Textarea(
+            description="What happens:",
+            style=WIDE,
+            continuous_update=False,
+            placeholder="Write what happens in this scene.",
+            layout=widgets.Layout(width="95%", height="8em"),
+        )
         self.choices_box = widgets.VBox()
-        self.add_choice_button = widgets.Button(description="Add a choice", icon="code-fork",
-                                                tooltip="Add a choice to this scene; it leads to a new scene")
+        self.add_choice_button = widgets.Button(
+            description="Add a choice", icon="code-fork", tooltip="Add a choice to this scene; it leads to a new scene"
+        )
         self.add_scene_button = widgets.Button(description="Add a scene", icon="plus", tooltip="Add an empty scene")
-        self.delete_button = widgets.Button(description="Delete this scene", icon="trash",
-                                            tooltip="Delete this scene and the choices that lead to it")
-        self.start_button = widgets.Button(description="Start the story here", icon="flag",
-                                           tooltip="Make this scene the first one")
-        self.play_button = widgets.Button(description="Play the story", icon="play", button_style="primary",
-                                          tooltip="Read your story from the start and make choices")
+        self.delete_button = widgets.Button(
+            description="Delete this scene", icon="trash", tooltip="Delete this scene and the choices that lead to it"
+        )
+        self.start_button = widgets.Button(
+            description="Start the story here", icon="flag", tooltip="Make this scene the first one"
+        )
+        self.play_button = widgets.Button(
+            description="Play the story",
+            icon="play",
+            button_style="primary",
+            tooltip="Read your story from the start and make choices",
+        )
         self.add_choice_button.on_click(lambda _: self.add_choice())
         self.add_scene_button.on_click(lambda _: self.add_scene())
         self.delete_button.on_click(lambda _: self.delete_scene())
@@ -76,16 +87,30 @@ class StoryBuilder(CreationState, widgets.VBox):
         self.play_view = widgets.HTML(layout=_FULL)
         self.play_choices = widgets.VBox()
         self.choice_buttons: list[widgets.Button] = []
-        self.markdown_name, self.markdown_button, markdown = export_row("my_story.md", "Save Markdown",
-                                                                        self.export_markdown, self.status)
-        self.html_name, self.html_button, html_row = export_row("my_story.html", "Save web page",
-                                                                self.export_html, self.status)
-        super().__init__(children=[
-            widgets.HTML("<b>Story builder</b>: write scenes, give them choices, then play your story."),
-            self.story_title, self.scene_choice, self.scene_title, self.scene_text, self.choices_box,
-            widgets.HBox([self.add_choice_button, self.add_scene_button, self.delete_button, self.start_button]),
-            self.play_button, self.play_view, self.play_choices, markdown, html_row, self.status,
-        ], **kwargs)
+        self.markdown_name, self.markdown_button, markdown = export_row(
+            "my_story.md", "Save Markdown", self.export_markdown, self.status
+        )
+        self.html_name, self.html_button, html_row = export_row(
+            "my_story.html", "Save web page", self.export_html, self.status
+        )
+        super().__init__(
+            children=[
+                widgets.HTML("<b>Story builder</b>: write scenes, give them choices, then play your story."),
+                self.story_title,
+                self.scene_choice,
+                self.scene_title,
+                self.scene_text,
+                self.choices_box,
+                widgets.HBox([self.add_choice_button, self.add_scene_button, self.delete_button, self.start_button]),
+                self.play_button,
+                self.play_view,
+                self.play_choices,
+                markdown,
+                html_row,
+                self.status,
+            ],
+            **kwargs,
+        )
         self._refresh()
         self._start_sidecar(sidecar)
 
@@ -95,9 +120,14 @@ class StoryBuilder(CreationState, widgets.VBox):
         return next(scene for scene in self.story["scenes"] if scene["id"] == wanted)
 
     def _options(self) -> list[tuple[str, str]]:
-        return [(f"{number}. {' '.join(scene['title'].split()) or 'untitled'}"
-                 + (" (start)" if scene["id"] == self.story["start"] else ""), scene["id"])
-                for number, scene in enumerate(self.story["scenes"], 1)]
+        return [
+            (
+                f"{number}. {' '.join(scene['title'].split()) or 'untitled'}"
+                + (" (start)" if scene["id"] == self.story["start"] else ""),
+                scene["id"],
+            )
+            for number, scene in enumerate(self.story["scenes"], 1)
+        ]
 
     def _refresh(self) -> None:
         """Show the story in the editor, without the editor's own observers writing it back."""
@@ -111,12 +141,21 @@ class StoryBuilder(CreationState, widgets.VBox):
             self.scene_text.value = scene["text"]
             rows = []
             for number, choice in enumerate(scene["choices"], 1):
-                label = widgets.Text(value=choice["label"], description=f"Choice {number}:", style=WIDE,
-                                     continuous_update=False, placeholder="What the reader can choose")
-                target = widgets.Dropdown(options=self._options(), value=choice["target"], description="leads to:",
-                                          style=WIDE)
-                remove = widgets.Button(description=f"Remove choice {number}", icon="times",
-                                        tooltip=f"Remove choice {number} (its scene stays)")
+                label = widgets.Text(
+                    value=choice["label"],
+                    description=f"Choice {number}:",
+                    style=WIDE,
+                    continuous_update=False,
+                    placeholder="What the reader can choose",
+                )
+                target = widgets.Dropdown(
+                    options=self._options(), value=choice["target"], description="leads to:", style=WIDE
+                )
+                remove = widgets.Button(
+                    description=f"Remove choice {number}",
+                    icon="times",
+                    tooltip=f"Remove choice {number} (its scene stays)",
+                )
                 label.observe(lambda change, c=choice: self._edit(c, "label", change["new"]), "value")
                 target.observe(lambda change, c=choice: self._edit(c, "target", change["new"]), "value")
                 remove.on_click(lambda _, index=number - 1: self.remove_choice(index))
@@ -132,7 +171,7 @@ class StoryBuilder(CreationState, widgets.VBox):
     def _edit(self, target: dict[str, Any], key: str, value: str) -> None:
         if self._quiet:
             return
-        target[key] = value[:model.MAX_TEXT if key == "text" else model.MAX_TITLE]
+        target[key] = value[: model.MAX_TEXT if key == "text" else model.MAX_TITLE]
         if key == "title":
             self._refresh()
         self._changed()
@@ -162,8 +201,9 @@ class StoryBuilder(CreationState, widgets.VBox):
             self._say(f"A story can have {model.MAX_SCENES} scenes at most.")
             return self.editing
         scene_id = model.new_scene_id(self.story)
-        self.story["scenes"].append({"id": scene_id, "title": f"Scene {len(self.story['scenes']) + 1}",
-                                     "text": "", "choices": []})
+        self.story["scenes"].append(
+            {"id": scene_id, "title": f"Scene {len(self.story['scenes']) + 1}", "text": "", "choices": []}
+        )
         self.edit(scene_id)
         self._changed()
         return scene_id
@@ -214,17 +254,23 @@ class StoryBuilder(CreationState, widgets.VBox):
         scene = self.scene(scene_id or self.story["start"])
         self.playing = scene["id"]
         text = "<br>".join(html.escape(line) for line in scene["text"].strip().splitlines())
-        self.play_view.value = (f"<h3>{html.escape(scene['title'] or 'Untitled scene')}</h3>"
-                                f"<p>{text or '<i>(This scene has no text yet.)</i>'}</p>")
+        self.play_view.value = (
+            f"<h3>{html.escape(scene['title'] or 'Untitled scene')}</h3>"
+            f"<p>{text or '<i>(This scene has no text yet.)</i>'}</p>"
+        )
         self.choice_buttons = []
         for choice in scene["choices"]:
             label = " ".join(choice["label"].split()) or "Go on"
-            button = widgets.Button(description=label[:60], tooltip=f"Choose: {label}",
-                                    layout=widgets.Layout(width="auto"))
+            button = widgets.Button(
+                description=label[:60], tooltip=f"Choose: {label}", layout=widgets.Layout(width="auto")
+            )
             button.on_click(lambda _, target=choice["target"]: self.play(target))
             self.choice_buttons.append(button)
-        again = widgets.Button(description="Start again" if scene["choices"] else "The end. Play again",
-                               icon="repeat", tooltip="Go back to the first scene")
+        again = widgets.Button(
+            description="Start again" if scene["choices"] else "The end. Play again",
+            icon="repeat",
+            tooltip="Go back to the first scene",
+        )
         again.on_click(lambda _: self.play())
         close_all(self.play_choices.children)
         self.play_choices.children = [*self.choice_buttons, again]
