@@ -51,6 +51,8 @@ test: install chromium
 	  d="$(CURDIR)"; while [ "$$d" != "/" ]; do chmod o+x "$$d"; d=$$(dirname "$$d"); done; \
 	  chmod -R o+rX $(VENV) extensions workbooks hub_config node_modules; fi
 	$(BIN)/ruff check extensions tests benchmarks
+	$(BIN)/ruff format --check extensions tests benchmarks
+	$(BIN)/mypy extensions/connected_learning
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install
@@ -58,6 +60,8 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check extensions tests benchmarks
+	$(BIN)/ruff format --check extensions tests benchmarks
+	$(BIN)/mypy extensions/connected_learning
 
 clean-demo:
 	rm -rf .clhub-demo

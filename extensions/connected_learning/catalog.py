@@ -179,9 +179,9 @@ def _check_workbook(
                 bool: "true or false",
             }[kind]
             problem(key, f"must be {expected}, not {value!r}.")
-        elif kind is list and not all(isinstance(v, str) for v in value):
+        elif isinstance(value, list) and not all(isinstance(v, str) for v in value):
             problem(key, "must be a list of text values.")
-        elif kind is str and not value.strip():
+        elif isinstance(value, str) and not value.strip():
             problem(key, "must not be empty.")
     if len(problems) > before:
         return None

@@ -276,7 +276,8 @@ async def _run_cells(nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: 
         async with client.async_setup_kernel():
             deadline = time.monotonic() + timeout
             # nbclient's timeout is per cell; giving each cell only what is left makes it per notebook.
-            client.timeout_func = lambda cell: max(0.01, deadline - time.monotonic())
+            # nbclient annotates int seconds but takes any number (it calls float() on it).
+            client.timeout_func = lambda cell: max(0.01, deadline - time.monotonic())  # type: ignore[assignment]
             for index, cell in enumerate(nb.cells):
                 try:
                     await client.async_execute_cell(cell, index)

@@ -125,7 +125,7 @@ class StudentPage(GroupPages):
 
 
 class AssignmentsPage(GroupPages):
-    async def render(self, group: str, message: str = "", error: str = "") -> None:
+    async def show(self, group: str, message: str = "", error: str = "") -> None:
         course = self.course(group)
         released = assignments.released(course)
         students = await self.students(group)
@@ -147,7 +147,7 @@ class AssignmentsPage(GroupPages):
     @web.authenticated
     async def get(self, group: str) -> None:
         await self.require_teacher(group)
-        await self.render(group)
+        await self.show(group)
 
     @web.authenticated
     async def post(self, group: str) -> None:
@@ -200,13 +200,13 @@ class AssignmentsPage(GroupPages):
                 else:
                     raise assignments.AssignmentError(f"Unknown action {action[:20]!r}.")
         except web.HTTPError as e:
-            await self.render(group, error=e.log_message or "That did not work.")
+            await self.show(group, error=e.log_message or "That did not work.")
             return
         except assignments.AssignmentError as e:
-            await self.render(group, error=e.message)
+            await self.show(group, error=e.message)
             return
         log.info("%s: %s in %s", me["name"], action, group)
-        await self.render(group, message=message)
+        await self.show(group, message=message)
 
 
 def routes(prefix: str) -> list[tuple[str, type]]:

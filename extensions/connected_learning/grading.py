@@ -752,9 +752,9 @@ def _locked_autograde(lock: GradebookLock, timed_out: list[str]) -> type:
         OverwriteCells,
         OverwriteKernelspec,
     )
-    made: dict[type, type] = {}
+    made: dict[type[Any], type[Any]] = {}
 
-    def locked(preprocessor: type) -> type:
+    def locked(preprocessor: type[Any]) -> type[Any]:
         if issubclass(preprocessor, unlocked):
             return preprocessor
         if preprocessor in made:
@@ -783,8 +783,8 @@ def _locked_autograde(lock: GradebookLock, timed_out: list[str]) -> type:
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self.sanitize_preprocessors = [locked(p) for p in self.sanitize_preprocessors]
-            self.autograde_preprocessors = [locked(p) for p in self.autograde_preprocessors]
+            self.sanitize_preprocessors: list[type[Any]] = [locked(p) for p in self.sanitize_preprocessors]
+            self.autograde_preprocessors: list[type[Any]] = [locked(p) for p in self.autograde_preprocessors]
 
         def init_assignment(self, assignment_id: str, student_id: str) -> None:
             try:

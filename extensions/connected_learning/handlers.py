@@ -6,14 +6,19 @@ The new choice is remembered at once and takes effect at the learner's next star
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from jupyterhub.handlers import BaseHandler
 from tornado import web
 
 from . import interests_store
 
+if TYPE_CHECKING:
+    from .spawner import WorkbookSpawnerMixin
+
 
 class InterestsHandler(BaseHandler):
-    def _spawner(self):  # type: ignore[no-untyped-def]
+    def _spawner(self) -> WorkbookSpawnerMixin:
         from .spawner import WorkbookSpawnerMixin
 
         spawner = self.current_user.spawner
@@ -21,7 +26,9 @@ class InterestsHandler(BaseHandler):
             raise web.HTTPError(404, "This hub does not use the workbook spawner.")
         return spawner
 
-    async def _render(self, spawner, chosen: list[str], message: str = "", error: str = "") -> None:  # type: ignore[no-untyped-def]
+    async def _render(
+        self, spawner: WorkbookSpawnerMixin, chosen: list[str], message: str = "", error: str = ""
+    ) -> None:
         html = await self.render_template(
             "interests.html",
             form=spawner.interest_form_html(checked=chosen),

@@ -104,7 +104,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("share", help="share a snapshot of files with your group's peer-review folder")
     p.add_argument("paths", nargs="+", help="files in your home: a notebook and/or creations")
     p.add_argument("--title", required=True)

@@ -363,7 +363,7 @@ def give_feedback(
     if view.owner == identity.username:
         raise PeerReviewError("This is your own piece: ask a peer for feedback instead.")
     feedback_dir = folder / piece_id / FEEDBACK_DIR
-    entry = {**fields, "reaction": reaction, "created": now(), "version": view.version}
+    entry: dict[str, Any] = {**fields, "reaction": reaction, "created": now(), "version": view.version}
     with _my_lock(identity.home, "feedback"):
         target = _my_feedback_file(feedback_dir, identity)
         data: dict[str, Any] = {"reviewer": identity.username, "entries": []}

@@ -232,7 +232,7 @@ def _feedback_of(piece_fd: int, who: Authorship) -> list[FeedbackEntry]:
             for item in raw.get("entries", [])[:200] if isinstance(raw.get("entries"), list) else []:
                 if not isinstance(item, dict):
                     continue
-                reaction = item.get("reaction") if item.get("reaction") in REACTIONS else ""
+                reaction = item["reaction"] if item.get("reaction") in REACTIONS else ""
                 entries.append(
                     FeedbackEntry(
                         reviewer=reviewer,

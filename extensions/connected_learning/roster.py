@@ -243,7 +243,7 @@ def _physical_lines(text: str) -> list[str]:
 def _records(lines: list[str], problems: list[RosterProblem]) -> list[_Record]:
     """Split `lines` into CSV records of one line each; a record that is not is a problem."""
     reader = csv.reader((line + "\n" for line in lines), strict=True)
-    records = []
+    records: list[_Record] = []
     while True:
         start = reader.line_num + 1
         try:

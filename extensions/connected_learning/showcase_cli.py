@@ -214,7 +214,7 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     showcase = sub.add_parser("showcase", help="propose a shared piece for the family showcase, follow it")
     what = showcase.add_subparsers(dest="what", required=True)
 

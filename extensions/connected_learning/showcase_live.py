@@ -169,7 +169,8 @@ class LiveKernels(AsyncMappingKernelManager):
     def in_use(self) -> int:
         return len(self.list_kernel_ids()) + self._starting
 
-    async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
+    # jupyter_client types start_kernel as the sync method; the async managers replace it with a coroutine.
+    async def start_kernel(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
         if self.in_use() >= self.max_kernels and not await self._give_up_a_pooled_kernel():
             raise Full(f"{self.max_kernels} live kernels are running")
         self._starting += 1
@@ -193,7 +194,8 @@ class LiveKernels(AsyncMappingKernelManager):
     def mark_active(self, kernel_id: str) -> None:
         """The kernel was just handed to a visitor: its idle time starts now, not at its pre-run."""
         if kernel_id in self:
-            self.get_kernel(kernel_id).last_activity = utcnow()
+            # An attribute jupyter_server adds to every kernel it manages.
+            self.get_kernel(kernel_id).last_activity = utcnow()  # type: ignore[attr-defined]
 
 
 class Preheat:
@@ -275,7 +277,7 @@ class LiveHandler(TornadoVoilaHandler):
     def live(self) -> LiveKernels:
         return self.settings["kernel_manager"]
 
-    async def get(self, token: str) -> None:  # type: ignore[override]
+    async def get(self, token: str) -> None:
         path = notebook_path(Path(self.settings["live_root"]), token)
         if path is None:
             self.set_status(404)
@@ -370,7 +372,7 @@ def open_to_sandbox(handler: type) -> type:
     """`handler`, answering the sandboxed page's requests (origin "null"): fonts, for one, are
     fetched in CORS mode. Everything these routes serve is public, and no cookie is used."""
 
-    class Open(handler):  # type: ignore[misc, valid-type]
+    class Open(handler):
         def set_default_headers(self) -> None:
             super().set_default_headers()
             self.set_header("Access-Control-Allow-Origin", "*")

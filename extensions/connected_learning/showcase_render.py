@@ -351,7 +351,7 @@ def _cell_grid(state: Mapping[str, Any]) -> str:
         return ""
     if not all(isinstance(line, list) and len(line) <= 64 for line in values):
         return ""
-    size = state.get("cell_size") if isinstance(state.get("cell_size"), int) else 24
+    size = cell_size if isinstance(cell_size := state.get("cell_size"), int) else 24
     columns = max(len(line) for line in values)
     headers = state.get("headers") is True
     width = columns * max(8, min(size, 48)) + (96 if headers else 0)
@@ -383,7 +383,7 @@ def _control_panel(state: Mapping[str, Any]) -> str:
             style, text = part
             parts.append(f"<{style}>{_esc(text)}</{style}>" if style in ("b", "i") else _esc(text))
     out = [f"<p>{''.join(parts)}</p>"] if parts else []
-    values = state.get("values") if isinstance(state.get("values"), dict) else {}
+    values = saved_values if isinstance(saved_values := state.get("values"), dict) else {}
     for row in state.get("rows") or []:
         for spec in row if isinstance(row, list) else []:
             if not isinstance(spec, dict) or spec.get("kind") == "button" or spec.get("name") not in values:
@@ -419,7 +419,7 @@ class _WidgetDrawer:
             return "", NOTHING
         seen = seen | {model_id}
         name = model.get("model_name") or state.get("_model_name")
-        description = state.get("description") if isinstance(state.get("description"), str) else ""
+        description = described if isinstance(described := state.get("description"), str) else ""
         description = description.strip()
         if description and description[-1].isalnum():
             description += ":"
@@ -454,7 +454,7 @@ class _WidgetDrawer:
         if name in ("ImageModel", "AudioModel"):
             return self._media(model, state)
         if name == "OutputModel":
-            outputs = state.get("outputs") if isinstance(state.get("outputs"), list) else []
+            outputs = kept if isinstance(kept := state.get("outputs"), list) else []
             drawn = "".join(self.output(o, depth + 1, seen) for o in outputs if isinstance(o, dict))
             return (f"<div>{drawn}</div>", CONTENT) if drawn else ("", NOTHING)
         if name == "AnyModel" and state.get("_anywidget_id") == _CELL_GRID:
@@ -520,7 +520,7 @@ class _WidgetDrawer:
         if output.get("output_type") == "stream" and output.get("name") == "stdout":
             text = output.get("text", "")
             return f"<pre>{_esc(''.join(text) if isinstance(text, list) else text)}</pre>"
-        data = output.get("data") if isinstance(output.get("data"), dict) else {}
+        data = bundle if isinstance(bundle := output.get("data"), dict) else {}
         view = data.get(WIDGET_VIEW)
         if isinstance(view, dict) and isinstance(view.get("model_id"), str):
             return self.draw(view["model_id"], depth, seen)[0]
@@ -543,7 +543,7 @@ def render_widget(model_id: str, widget_state: Mapping[str, Any], *, lang: str =
     `widget_state` is the notebook's `metadata.widgets["application/vnd.jupyter.widget-state+json"]`.
     The result is not yet sanitized: `render_page` sanitizes the whole page body.
     """
-    models = widget_state.get("state") if isinstance(widget_state.get("state"), dict) else {}
+    models = state if isinstance(state := widget_state.get("state"), dict) else {}
     drawn, kind = _WidgetDrawer(models, lang).draw(model_id)
     return drawn if kind in (CONTENT, VALUE) else ""
 
@@ -633,7 +633,7 @@ def _media_map(snapshot: Mapping[str, bytes]) -> dict[str, str]:
 def _prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, str]) -> None:
     """Replace what nbconvert would draw with scripts (widgets, SVG) by static HTML, in place."""
     saved = (notebook.metadata.get("widgets") or {}).get(WIDGET_STATE) or {}
-    drawer = _WidgetDrawer(saved.get("state") if isinstance(saved.get("state"), dict) else {}, lang, above)
+    drawer = _WidgetDrawer(models if isinstance(models := saved.get("state"), dict) else {}, lang, above)
     note = f'<p class="clh-note">{_esc(message("live_only" if live else "not_saved", lang))}</p>'
     for cell in notebook.cells:
         for output in cell.get("outputs", []):

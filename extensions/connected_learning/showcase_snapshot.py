@@ -391,7 +391,7 @@ def clean_notebook(data: bytes, scrub: Scrubber, *, shown_as: str = "the noteboo
     except Exception:  # nbformat raises many kinds (NotJSONError, ValidationError, KeyError...) for a bad file
         raise damaged from None
     try:
-        cells = []
+        cells: list[nbformat.NotebookNode] = []
         shown_widgets: set[str] = set()
         for cell in source.cells:
             kind = cell.get("cell_type")

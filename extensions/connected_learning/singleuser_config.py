@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
+c = get_config()  # type: ignore[name-defined]  # noqa: F821 (provided by traitlets when the file is loaded)
 
 c.ServerApp.jpserver_extensions = json.loads(os.environ.get("CLHUB_DISABLED_EXTENSIONS", "{}"))
 c.LabApp.app_settings_dir = str(Path(__file__).parent / "lab_settings")

@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado import web
@@ -90,6 +91,16 @@ def delivery_message(summary: dict[str, Any]) -> str:
 
 class WorkbookSpawnerMixin(Configurable):
     """Interests, workbooks and learner settings for any JupyterHub Spawner class."""
+
+    if TYPE_CHECKING:
+        # Provided by jupyterhub's Spawner, which every class using this mixin also inherits.
+        log: logging.Logger
+        user: Any
+        orm_spawner: Any
+        db: Any
+        server: Any
+        active: bool
+        _log_name: str
 
     catalog_dir = Unicode(
         "",
@@ -248,7 +259,9 @@ class WorkbookSpawnerMixin(Configurable):
         rows = []
         for key in self.interests_offered():
             interest = catalog.interests.get(key)
-            label = self.interest_label(key) if self.interest_label else (interest.title if interest else key)
+            label = (
+                self.interest_label(key) if self.interest_label is not None else (interest.title if interest else key)
+            )
             about = interest.description if interest else ""
             mark = " checked" if key in checked else ""
             rows.append(
@@ -371,7 +384,7 @@ class WorkbookSpawnerMixin(Configurable):
         for group in sorted(g.name for g in self.user.groups):
             try:
                 validate_username(group)
-                policy = self.group_policy(group) if self.group_policy else folders.GroupPolicy(group)
+                policy = self.group_policy(group) if self.group_policy is not None else folders.GroupPolicy(group)
                 folder = await loop.run_in_executor(
                     None, folders.apply_group, self.data_dir, policy, self.group_gid(group)
                 )
@@ -455,7 +468,9 @@ class WorkbookSpawnerMixin(Configurable):
             env["CLHUB_FRAME_SELF"] = "1"
         env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(disabled)
         env["HOME"] = self.learner_home()
-        env["CLHUB_DISPLAY_NAME"] = self.display_name(self.user.name) if self.display_name else self.user.name
+        env["CLHUB_DISPLAY_NAME"] = (
+            self.display_name(self.user.name) if self.display_name is not None else self.user.name
+        )
         if self.classroom_url:
             env["CLHUB_CLASSROOM_URL"] = self.classroom_url
         if self.demo_mode:

@@ -4,7 +4,7 @@
 # teacher's server, the course folder of the group they teach.
 import os
 
-c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+c = get_config()  # type: ignore[name-defined]  # noqa: F821 (provided by traitlets when it loads this file)
 c.Exchange.root = os.environ.get("CLHUB_EXCHANGE", "/var/lib/clhub/exchange")
 c.Exchange.path_includes_course = True
 c.Exchange.assignment_dir = os.path.join(os.environ.get("HOME", "."), "assignments")

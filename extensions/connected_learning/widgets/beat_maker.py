@@ -27,6 +27,7 @@ State: {"steps", "tempo", "repeats", "sound",
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ class BeatMaker(CreationState, widgets.VBox):
     """
 
     kind = "beat_maker"
+    children: Sequence[widgets.Widget]  # VBox's trait (ipywidgets has no types): set a list, read a tuple
 
     def __init__(
         self, steps: int = 16, tempo: int = 100, *, sidecar: str | os.PathLike[str] | None = None, **kwargs: Any

@@ -301,7 +301,7 @@ class ControlPanel(ipywidgets.DOMWidget):
 
     def _handle_message(self, _: Any, content: Any, buffers: Any) -> None:
         name = content.get("name") if isinstance(content, dict) and content.get("event") == "press" else None
-        if name not in self._specs or self._specs[name]["kind"] != "button":
+        if not isinstance(name, str) or name not in self._specs or self._specs[name]["kind"] != "button":
             log.warning("ControlPanel ignored an unknown message from the browser: %r", content)
             return
         self.press(name)

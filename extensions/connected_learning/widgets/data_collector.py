@@ -134,7 +134,7 @@ class DataCollector(CreationState, widgets.VBox):
         if not isinstance(state, dict):
             raise StateError("A saved form must be a JSON object.")
         try:
-            widget = cls(state.get("spec"), state.get("csv_path"), **kwargs)
+            widget = cls(state.get("spec"), state.get("csv_path", ""), **kwargs)
         except (TypeError, ValueError) as error:
             raise StateError(f"This saved form cannot be opened: {error}") from None
         widget.load_state(state)
