@@ -1,4 +1,4 @@
-"""The classroom service at /services/classroom/: moderation of peer review, for now.
+"""The classroom service at /services/classroom/: teachers' pages and API, and its base.
 
 A JupyterHub-managed service behind the hub's OAuth. It is where privileged actions
 happen, so it runs as root beside the hub and checks the hub's roles before each one:

@@ -1,6 +1,6 @@
 """Publishing to the showcase: proposals, family consent, approval, withdrawal.
 
-The root side of issue 5's publishing. The classroom service calls these functions after
+The root side of publishing. The classroom service calls these functions after
 it has checked the hub's roles; they never trust a path a learner could have changed: the
 piece is read with `pieces.version_files` (no symlink is followed), cleaned with
 `showcase_snapshot.clean_snapshot` and rendered once with `showcase_render.render_page`.

@@ -1,6 +1,6 @@
 """The copy of a piece that gets published: checked, stripped and scrubbed of who made it.
 
-When a teacher approves a piece for the showcase (issue 5), the service reads the files of
+When a teacher approves a piece for the showcase, the service reads the files of
 the approved version (`pieces.version_files`), passes them through `clean_snapshot`, stores
 what comes back and renders it with `showcase_render.render_page`. Everything here is pure:
 bytes in, bytes out, nothing read from or written to disk, so it can be tested exhaustively.
