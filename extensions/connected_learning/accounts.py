@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,6 @@ ROLES = ("student", "teacher", "mentor", "admin")
 DISPLAY_NAMES = "display-names.json"  # in <data>/hub: {user: the name peers and families see}
 PASSWORD_CHANGES = "password-changes.json"  # in <data>/hub: users who must choose a new password
 # Letters and digits that cannot be mistaken for each other on a printed login slip.
-SLIP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 class AccountError(ClhubError):
@@ -39,10 +37,6 @@ class NewAccount:
     password: str
     role: str
     groups: tuple[str, ...]
-
-
-def generate_password(length: int = 10) -> str:
-    return "".join(secrets.choice(SLIP_ALPHABET) for _ in range(length))
 
 
 def validate_account(name: str, role: str, groups: Iterable[str], password: str, min_length: int) -> NewAccount:

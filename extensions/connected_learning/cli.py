@@ -28,6 +28,7 @@ from .catalog import CatalogError, scan_catalog
 from .errors import ClhubError
 from .hubconfig import check_site
 from .paths import DataLayout
+from .roster import generate_password
 from .settings import env_overrides, load_settings, settings_reference, settings_warnings
 
 REPO_DIR = launch.REPO_DIR
@@ -89,7 +90,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, env_overrides())
     if _hub_running(f"http://127.0.0.1:{settings.port}"):
         raise ClhubError("The hub is running; stop it first, or add accounts through the classroom service.")
-    password = args.password or accounts.generate_password()
+    password = args.password or generate_password(settings.min_password_length)
     account = accounts.validate_account(args.name, args.role, args.group or [], password, settings.min_password_length)
     accounts.create_accounts(DataLayout(settings.data_dir), [account])
     print(f"Account {account.name} ({account.role}) is ready." + ("" if args.password else f" Password: {password}"))
@@ -167,7 +168,7 @@ def _run_hub(site_file: Path, mode: str) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = load_settings(DEMO_FILE, env_overrides())
     given = os.environ.get("CLHUB_DEMO_PASSWORD", "")
-    password = given or accounts.generate_password()
+    password = given or generate_password(settings.min_password_length)
     if _hub_running(settings.url):
         raise ClhubError(f"Something already answers at {settings.url}; stop it or set CLHUB_PORT.")
     accounts.create_accounts(
