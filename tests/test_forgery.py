@@ -29,7 +29,7 @@ import requests
 from jupyterhub.spawner import set_user_setuid
 from tornado import web
 
-from connected_learning import classroom, folders, showcase_gallery, showcase_publish
+from connected_learning import classroom_app, folders, showcase_gallery, showcase_publish
 from hubclient import HubSession
 from realhub import PASSWORD, RunningHub
 
@@ -174,7 +174,7 @@ def every_unsafe_request(hub: RunningHub) -> list[tuple[str, str, dict[str, Any]
 
 def handler_of(path: str) -> type:
     """The classroom's handler for `path`, found the way tornado finds it (the first route that matches)."""
-    return next(cls for pattern, cls in classroom.routes(PREFIX) if re.fullmatch(pattern, path))
+    return next(cls for pattern, cls in classroom_app.routes(PREFIX) if re.fullmatch(pattern, path))
 
 
 def test_every_state_changing_endpoint_of_the_classroom_wants_the_xsrf_token(hub: RunningHub) -> None:
@@ -182,7 +182,7 @@ def test_every_state_changing_endpoint_of_the_classroom_wants_the_xsrf_token(hub
     # The list reaches every handler that changes something: a new one must join it.
     changing = {
         cls
-        for _, cls in classroom.routes(PREFIX)
+        for _, cls in classroom_app.routes(PREFIX)
         if any(getattr(cls, m) is not getattr(web.RequestHandler, m) for m in UNSAFE)
     }
     assert changing <= {handler_of(path) for _, path, _ in requests_}

@@ -10,7 +10,9 @@ gives that token `access:services!service=classroom`), teachers use its pages.
 It also keeps the group folders in shape: at start and every `sweep_seconds` it creates
 or repairs the peer-review folder of every hub group (`folders.apply_group`).
 
-    python -m connected_learning.classroom     (started by the hub; see hubconfig.py)
+The feature modules (`classroom_accounts`, `classroom_assignments`, `classroom_progress`,
+`classroom_showcase`) import this one; `classroom_app` assembles them all into the service.
+Imports run one way: app -> features -> this base -> the domain modules.
 """
 
 from __future__ import annotations
@@ -23,22 +25,19 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-from tornado.httpserver import HTTPServer
-from tornado.ioloop import IOLoop
 
 from . import folders, moderation, showcase_gallery, showcase_publish, system_users
 from .accounts import read_display_names
 from .errors import ClhubError
 from .hubconfig import choose_spawner
 from .paths import DataLayout
-from .settings import SiteSettings, env_overrides, load_settings
+from .settings import SiteSettings
 
 log = logging.getLogger("clhub.classroom")
 TEMPLATES = Path(__file__).parent / "templates" / "classroom"
@@ -413,60 +412,3 @@ async def sweep(app: web.Application) -> None:
         except (HTTPClientError, OSError) as e:
             log.warning("Group folders not checked this time: %s", e)
         await asyncio.sleep(app.settings["sweep_seconds"])
-
-
-def routes(prefix: str) -> list[tuple[str, type]]:
-    """Every URL of the classroom and its handler: this module's, then each feature module's."""
-    from . import classroom_accounts, classroom_assignments, classroom_progress, classroom_showcase
-
-    api = url_path_join(prefix, "api")
-    group = r"/groups/([^/]+)"
-    return [
-        (prefix, HomePage),
-        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-        (url_path_join(prefix, r"groups/([^/]+)/act"), ActionForm),
-        (api + "/groups", GroupsAPI),
-        (api + group + "/pieces", PiecesAPI),
-        (api + group + r"/pieces/([^/]+)/?(hide|unhide)?", PieceAPI),
-        (api + group + r"/pieces/([^/]+)/feedback/([^/]+)/?(hide)?", FeedbackAPI),
-        (api + group + "/reports", ReportsAPI),
-        (api + group + r"/reports/([^/]+)/dismiss", ReportAPI),
-        *classroom_accounts.routes(prefix, api),
-        *classroom_assignments.routes(api),
-        *classroom_progress.routes(prefix),
-        *classroom_showcase.routes(prefix, api),
-    ]
-
-
-def make_app(site: SiteSettings, prefix: str) -> web.Application:
-    jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
-    return web.Application(
-        routes(prefix),
-        cookie_secret=os.urandom(32),
-        xsrf_cookies=True,
-        hub=Hub(),
-        site=site,
-        prefix=prefix,
-        jinja=jinja,
-        sweep_seconds=float(os.environ.get("CLHUB_SWEEP_SECONDS", "60")),
-        group_prefix=os.environ.get("CLHUB_GROUP_PREFIX", "clhub-"),
-    )
-
-
-def main() -> None:
-    # Files the service writes in a course are shared with the group's teachers (formgrader).
-    os.umask(0o007)
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s classroom] %(message)s")
-    site = load_settings(os.environ["CLHUB_SITE"], env_overrides())
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/classroom/")
-    app = make_app(site, prefix)
-    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
-    HTTPServer(app, xheaders=True).listen(url.port or 80, url.hostname or "127.0.0.1")
-    log.info("Classroom service on %s", url.geturl())
-    loop = IOLoop.current()
-    loop.add_callback(sweep, app)
-    loop.start()
-
-
-if __name__ == "__main__":
-    main()

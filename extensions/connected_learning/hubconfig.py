@@ -343,7 +343,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
             "display": True,
             "oauth_no_confirm": True,
             "url": classroom_url,
-            "command": [sys.executable, "-m", "connected_learning.classroom"],
+            "command": [sys.executable, "-m", "connected_learning.classroom_app"],
             "environment": {
                 "CLHUB_SITE": str(settings.source),
                 "CLHUB_DATA_DIR": str(settings.data_dir),
