@@ -222,8 +222,8 @@ def identity(user: str) -> tuple[int, int] | None:
         entry = pwd.getpwnam(user)
     except KeyError:
         raise FenceError(
-            f"The system user {user!r} that runs fenced code does not exist: start the hub "
-            f"once (clhub up creates it) or create it with `useradd --system {user}`.",
+            f"The system user {user!r} that runs fenced code does not exist: create it with "
+            f"`useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {user}`, then try again.",
             code="no-fence-user",
         ) from None
     if entry.pw_uid == 0:
