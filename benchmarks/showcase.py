@@ -61,7 +61,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from realhub import RunningHub, free_port, launch_hub, teardown_hub  # noqa: E402
+from realhub import RunningHub, fenced_kernels_below, free_port, launch_hub, teardown_hub  # noqa: E402
 from test_showcase import CLHUB, api, as_learner, consent, decide  # noqa: E402
 
 PIECES = 3
@@ -155,17 +155,8 @@ def showcase_service_pid(hub: RunningHub) -> int:
 
 
 def live_kernels(service: int) -> list[int]:
-    """The live service's kernels: ipykernel processes inside the fences (bwrap) it started."""
-    found, below = [], children(service)
-    while below:
-        pid = below.pop()
-        argv = cmdline(pid).split(b"\0")
-        # The kernel itself, not the bubblewrap processes around it (their argv names it too).
-        if b"ipykernel_launcher" in argv and not argv[0].endswith((b"bwrap", b"setpriv", b"prlimit")):
-            found.append(pid)
-        else:
-            below.extend(children(pid))
-    return found
+    """The live service's kernels, inside the fences (bwrap) it started."""
+    return fenced_kernels_below({service})
 
 
 def cpu_seconds(pid: int) -> float:

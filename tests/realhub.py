@@ -34,6 +34,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listener(host: str) -> socket.socket:
+    """A listening socket on `host` for an attack to aim at; a connection that arrived waits in
+    its queue. Control: it accepts a connection from outside any fence."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen(8)
+    socket.create_connection(sock.getsockname(), timeout=3).close()
+    sock.accept()[0].close()
+    sock.setblocking(False)
+    return sock
+
+
+def fenced_kernels_below(parents: set[int]) -> list[int]:
+    """The ipykernel processes below `parents`: the kernels themselves, not the bubblewrap,
+    setpriv and prlimit processes around them (their command lines name the kernel too)."""
+    children: dict[int, list[int]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        # The command name in parentheses may hold spaces: the fields after it are fixed.
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(pid))
+    found, below = [], [c for parent in parents for c in children.get(parent, [])]
+    while below:
+        pid = below.pop()
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"ipykernel_launcher" in argv and not argv[0].endswith((b"bwrap", b"setpriv", b"prlimit")):
+            found.append(pid)
+        else:
+            below.extend(children.get(pid, []))
+    return found
+
+
 def unique_prefix() -> str:
     return "t" + secrets.token_hex(2)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from connected_learning.grading import (
     plan_grading,
     validate_assignment,
 )
+from realhub import listener
 
 QUIZ = "quiz"
 GOOD = {  # student: (answer cell, double cell, the score they deserve)
@@ -354,16 +354,6 @@ print("ATTACK " + json.dumps(record))
 """
 
 
-def _listener(host: str) -> socket.socket:
-    """A listening socket on `host`; control: it accepts a connection from outside the fence."""
-    listener = socket.socket()
-    listener.bind((host, 0))
-    listener.listen(8)
-    socket.create_connection(listener.getsockname(), timeout=3).close()
-    listener.accept()[0].close()
-    return listener
-
-
 def _attack_record(notebook: Path) -> dict:
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
@@ -389,7 +379,7 @@ def test_a_submission_runs_fenced_and_still_gets_its_score(template: Path, envir
     public.write_text("public")
     public.chmod(0o644)
     # The "hub" and another address of this machine: listeners that accept from outside the fence.
-    hub_port, other = _listener("127.0.0.1"), _listener("127.0.0.2")
+    hub_port, other = listener("127.0.0.1"), listener("127.0.0.2")
     attack = ATTACK.format(
         home=str(home),
         diary=str(home / "diary.txt"),
@@ -409,11 +399,10 @@ def test_a_submission_runs_fenced_and_still_gets_its_score(template: Path, envir
     assert record["mine"].startswith("succeeded"), record  # control: it ran, and wrote where it may
     for target in ("home", "diary", "secret", "public", "gradebook", "submitted", "hub", "other"):
         assert record[target].startswith("failed"), (target, record)
-    for listener in (hub_port, other):
-        listener.setblocking(False)
+    for aimed_at in (hub_port, other):
         with pytest.raises(BlockingIOError):  # nothing arrived
-            listener.accept()
-        listener.close()
+            aimed_at.accept()
+        aimed_at.close()
     assert str(os.getpid()) not in record["pids"] and len(record["pids"]) <= 3, record["pids"]
     if os.geteuid() == 0:
         import pwd

@@ -14,7 +14,6 @@ import json
 import os
 import pwd
 import re
-import socket
 import sys
 import time
 import uuid
@@ -26,26 +25,14 @@ import requests
 from tornado.websocket import websocket_connect
 
 from connected_learning.showcase_publish import LIVE_USER
-from realhub import RunningHub
+from realhub import RunningHub, fenced_kernels_below, listener
 from test_showcase import CLHUB, as_learner, consent, decide
 
 pytestmark = pytest.mark.integration
 LIMIT = 2
 
 
-def _listener(host: str) -> tuple[socket.socket, int]:
-    """A port the live kernel will try: a connection that arrived would wait in its queue."""
-    listener = socket.socket()
-    listener.bind((host, 0))
-    listener.listen(8)
-    # Control: it does accept a connection from outside the fence.
-    socket.create_connection(listener.getsockname(), timeout=3).close()
-    listener.accept()[0].close()
-    listener.setblocking(False)
-    return listener, listener.getsockname()[1]
-
-
-LISTENERS = [_listener("127.0.0.1"), _listener("127.0.0.2")]
+LISTENERS = [(sock, sock.getsockname()[1]) for sock in (listener("127.0.0.1"), listener("127.0.0.2"))]
 
 
 def notebook(hub: RunningHub) -> str:
@@ -191,33 +178,23 @@ def live_url(hub: RunningHub, token: str) -> str:
 
 
 def kernel_uids(hub: RunningHub) -> list[int]:
-    """The owners of this hub's live kernels: ipykernel processes below this hub's live service
-    (other hubs on the machine may have their own; a fenced kernel's environment is empty)."""
+    """The owners of this hub's live kernels, below this hub's live service (other hubs on the
+    machine may have their own; a fenced kernel's environment is empty)."""
     mine = f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}".encode() + b"\0"
-    parents: dict[int, int] = {}
-    services = []
+    services = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            parents[int(pid)] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
             if (
                 b"connected_learning.showcase_live" in Path(f"/proc/{pid}/cmdline").read_bytes()
                 and mine in Path(f"/proc/{pid}/environ").read_bytes()
             ):
-                services.append(int(pid))
+                services.add(int(pid))
         except OSError:
             continue
-    below, grew = set(services), True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in below} - below
-        below |= more
-        grew = bool(more)
     uids = []
-    for pid in below - set(services):
+    for pid in fenced_kernels_below(services):
         try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            # The kernel itself, not the bubblewrap processes around it (their argv names it too).
-            if b"ipykernel_launcher" in argv and not argv[0].endswith((b"bwrap", b"setpriv", b"prlimit")):
-                uids.append(os.stat(f"/proc/{pid}").st_uid)
+            uids.append(os.stat(f"/proc/{pid}").st_uid)
         except OSError:
             continue
     return uids
@@ -259,9 +236,9 @@ def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub:
         ("1", "unreachable"),
         ("2", "unreachable"),
     ]
-    for listener, _port in LISTENERS:
+    for aimed_at, _port in LISTENERS:
         with pytest.raises(BlockingIOError):  # nothing arrived
-            listener.accept()
+            aimed_at.accept()
     assert "memory refused" in page.text
     assert set(kernel_uids(hub)) == {pwd.getpwnam(LIVE_USER).pw_uid}
 
