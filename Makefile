@@ -66,7 +66,7 @@ lint: install
 clean-demo:
 	rm -rf .clhub-demo
 
-# The JupyterLab plug-in is committed prebuilt (extensions/connected_learning/labextensions);
+# The JupyterLab plug-in is committed prebuilt (extensions/connected_learning/learner/labextensions);
 # after changing extensions/clhub-lab/src, rebuild it with:
 labextension: install
 	cd extensions/clhub-lab && npm ci --no-audit --no-fund --loglevel=error && PATH=$(CURDIR)/$(BIN):$$PATH jupyter labextension build .

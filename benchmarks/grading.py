@@ -43,8 +43,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "extensions"))
 
-from connected_learning.catalog import load_catalog  # noqa: E402
-from connected_learning.grading import autograde_all, default_workers  # noqa: E402
+from connected_learning.assignments.grading import autograde_all, default_workers  # noqa: E402
+from connected_learning.catalog.load import load_catalog  # noqa: E402
 
 WORKBOOK = "beat-lab"
 SUBMISSIONS = 30

@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "extensions"))
 
-from connected_learning import pieces  # noqa: E402
+from connected_learning.peer_review import pieces  # noqa: E402
 
 SIZES = (100, 1_000, 10_000)
 FEEDBACK_PER_PIECE = 5

@@ -144,13 +144,13 @@ def service_pid(hub: RunningHub, module: bytes, marker: str) -> int:
 
 def live_service_pid(hub: RunningHub) -> int:
     return service_pid(
-        hub, b"connected_learning.showcase_live", f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}"
+        hub, b"connected_learning.showcase.live", f"CLHUB_SHOWCASE_LIVE={hub.data_dir / 'showcase' / 'live'}"
     )
 
 
 def showcase_service_pid(hub: RunningHub) -> int:
     return service_pid(
-        hub, b"connected_learning.showcase", f"CLHUB_SHOWCASE_PAGES={hub.data_dir / 'showcase' / 'pages'}"
+        hub, b"connected_learning.showcase.service", f"CLHUB_SHOWCASE_PAGES={hub.data_dir / 'showcase' / 'pages'}"
     )
 
 

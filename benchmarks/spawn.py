@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from connected_learning import system_users  # noqa: E402
+from connected_learning.host import system_users  # noqa: E402
 from realhub import RunningHub, launch_hub, teardown_hub, unique_prefix  # noqa: E402
 
 RUSH = 30

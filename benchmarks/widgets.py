@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "extensions"))
 
-from connected_learning.catalog import load_catalog  # noqa: E402
+from connected_learning.catalog.load import load_catalog  # noqa: E402
 
 RUNS = 15
 WORKBOOK = "beat-lab"

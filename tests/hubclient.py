@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, cookiejar_from_dict
 
-from connected_learning.hubconfig import subdomain_hook
+from connected_learning.hub.config import subdomain_hook
 
 
 def is_subdomain_of_localhost(url: str) -> bool:

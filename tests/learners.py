@@ -22,7 +22,8 @@ from pathlib import Path
 
 from jupyterhub.spawner import set_user_setuid
 
-from connected_learning import folders, system_users
+from connected_learning.host import system_users
+from connected_learning.peer_review import folders
 
 PYTHON = sys.executable
 CLHUB = str(Path(sys.executable).parent / "clhub")
@@ -86,7 +87,7 @@ class Learners:
             PYTHON,
             "-I",
             "-m",
-            "connected_learning.provision",
+            "connected_learning.learner.provision",
             "--home",
             str(self.home(short)),
             "--releases",

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connected_learning import accounts, enrolment, launch
+from connected_learning.accounts import enrolment
+from connected_learning.accounts import store as accounts
+from connected_learning.hub import launch
 from connected_learning.paths import DataLayout
 from hubclient import HubAPI, HubSession, server_url
 

@@ -24,7 +24,7 @@ import pytest
 import requests
 from jupyterhub.spawner import set_user_setuid
 
-from connected_learning.assignments import Course
+from connected_learning.assignments.course import Course
 from realhub import REPO, RunningHub
 
 pytestmark = pytest.mark.integration

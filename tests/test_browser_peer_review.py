@@ -20,7 +20,7 @@ from jupyterhub.spawner import set_user_setuid
 from playwright.sync_api import Locator, Page, expect
 
 from conftest import RunningHub, open_logged_in
-from connected_learning import folders, pieces
+from connected_learning.peer_review import folders, pieces
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 KERNEL_WAIT = 120_000  # ms the kernel may take on a busy machine
@@ -85,7 +85,7 @@ def test_share_review_and_read_feedback_in_jupyterlab(hub: RunningHub, browser: 
                 "id": "share",
                 "metadata": {},
                 "outputs": [],
-                "source": "from connected_learning.peer_widgets import ShareBox\n"
+                "source": "from connected_learning.peer_review.widgets import ShareBox\n"
                 "ShareBox(['my_pet.png'], workbook='pixel-pets')",
             }
         ],

@@ -39,8 +39,8 @@ from jupyterhub.spawner import set_user_setuid
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from connected_learning import showcase_publish as publish
-from connected_learning.showcase_render import markdown_html, render_page
+from connected_learning.showcase import publish
+from connected_learning.showcase.render import markdown_html, render_page
 from realhub import PASSWORD, REPO, RunningHub
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -33,7 +33,7 @@ from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
 from conftest import REPO, RunningHub, free_port, open_logged_in
-from connected_learning.catalog import Workbook, load_catalog
+from connected_learning.catalog.load import Workbook, load_catalog
 from connected_learning.widgets.pixel_canvas import PALETTE
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from connected_learning.catalog import CatalogError, load_catalog, scan_catalog
+from connected_learning.catalog.load import CatalogError, load_catalog, scan_catalog
 from connected_learning.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,8 +17,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from connected_learning.catalog import load_catalog
-from connected_learning.catalog_check import (
+from connected_learning.catalog.check import (
     MAX_GRADE,
     check_readability,
     deep_check,
@@ -26,6 +25,7 @@ from connected_learning.catalog_check import (
     reading_grade,
     reading_grades,
 )
+from connected_learning.catalog.load import load_catalog
 from connected_learning.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ import pytest
 import requests
 from jupyterhub.spawner import set_user_setuid
 
-from connected_learning import folders, pieces
+from connected_learning.peer_review import folders, pieces
 from kernelclient import run_code
 from realhub import RunningHub
 

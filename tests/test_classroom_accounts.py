@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from connected_learning.auth import site_roles
+from connected_learning.hub.authenticator import site_roles
 from realhub import PASSWORD, RunningHub
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ import pytest
 from jupyterhub.spawner import set_user_setuid
 
 from conftest import REPO, RunningHub, free_port
-from connected_learning import launch
+from connected_learning.hub import launch
 from hubclient import HubSession
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,10 @@ import requests
 from jupyterhub.spawner import set_user_setuid
 from tornado import web
 
-from connected_learning import classroom_app, folders, showcase_gallery, showcase_publish
+from connected_learning.classroom import app as classroom_app
+from connected_learning.peer_review import folders
+from connected_learning.showcase import gallery as showcase_gallery
+from connected_learning.showcase import publish as showcase_publish
 from hubclient import HubSession
 from realhub import PASSWORD, RunningHub
 
@@ -273,7 +276,7 @@ def test_a_forged_header_changes_nothing_in_peer_review_or_the_showcase(hub: Run
 
 
 def test_the_hubs_interests_page_wants_the_xsrf_token(hub: RunningHub) -> None:
-    from connected_learning import interests_store
+    from connected_learning.hub import interests as interests_store
 
     ana = hub.name("ana")
     interests = hub.data_dir / "hub" / "interests"
@@ -300,7 +303,7 @@ def test_a_learners_server_wants_the_xsrf_token(hub: RunningHub) -> None:
     # which JupyterHub's identity provider serves: token-authenticated only when the hub confirmed the token.
     from jupyter_server.base.handlers import JupyterHandler
 
-    from connected_learning import lazy_assignments
+    from connected_learning.learner import lazy_assignments
 
     assert all(handler.check_xsrf_cookie is JupyterHandler.check_xsrf_cookie for _, handler in lazy_assignments.ROUTES)
     ana = hub.name("ana")

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from connected_learning.grading import (
+from connected_learning.assignments.grading import (
     GRADER_USER,
     LOCK_FILE,
     GradebookLock,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORD, RunningHub
-from connected_learning.catalog import load_catalog
+from connected_learning.catalog.load import load_catalog
 from kernelclient import run_code
 
 pytestmark = pytest.mark.integration

@@ -97,5 +97,5 @@ def test_the_check_sees_a_circle_hidden_in_a_function() -> None:
     assert cycles(graph) == [["a", "b", "c"]]
     # The real graph: the classroom's features import its base, and the base none of them.
     real = import_graph()
-    assert "connected_learning.classroom" in real["connected_learning.classroom_showcase"]
-    assert not {m for m in real["connected_learning.classroom"] if m.startswith("connected_learning.classroom_")}
+    assert "connected_learning.classroom.base" in real["connected_learning.classroom.showcase"]
+    assert not {m for m in real["connected_learning.classroom.base"] if m.startswith("connected_learning.classroom_")}

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import needs_root
-from connected_learning import folders, pieces
-from connected_learning.peer_widgets import feedback_html
-from connected_learning.pieces import FeedbackEntry, overview_text
+from connected_learning.peer_review import folders, pieces
+from connected_learning.peer_review.pieces import FeedbackEntry, overview_text
+from connected_learning.peer_review.widgets import feedback_html
 from learners import Learners
 
 pytestmark = pytest.mark.integration
@@ -364,7 +364,7 @@ def test_a_broken_or_hostile_folder_does_not_break_the_overview(lab: Learners) -
     panel = lab.python(
         "ben",
         "import os\nos.environ['JUPYTERHUB_USER'] = " + repr(lab.name("ben")) + "\n"
-        "from connected_learning.peer_widgets import ReviewPanel\n"
+        "from connected_learning.peer_review.widgets import ReviewPanel\n"
         f"p = ReviewPanel({str(shared)!r})\n"
         "print(sorted(p.views))",
     )
@@ -422,7 +422,8 @@ WORKER = """
 import os, sys, time, subprocess, json
 me, others, folder = sys.argv[1], sys.argv[2].split(','), sys.argv[3]
 open('art.png', 'w').write('art of ' + me)
-from connected_learning import peer_review, pieces
+from connected_learning.peer_review import sharing as peer_review
+from connected_learning.peer_review import pieces
 view = peer_review.share(folder, ['art.png'], 'Art of ' + me)
 print(json.dumps({'piece': view.id}), flush=True)
 done = set()

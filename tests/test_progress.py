@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from connected_learning import progress
-from connected_learning.catalog import load_catalog
+from connected_learning.catalog.load import load_catalog
+from connected_learning.classroom import progress_table as progress
 from realhub import REPO
 
 CATALOG = load_catalog(REPO / "workbooks")

@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from connected_learning import provision, release
-from connected_learning.catalog import load_catalog
-from connected_learning.provision import (
+from connected_learning.catalog import release
+from connected_learning.catalog.load import load_catalog
+from connected_learning.learner import provision
+from connected_learning.learner.provision import (
     MANIFEST,
     NOT_A_FILE,
     Action,

@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from connected_learning import release
-from connected_learning.catalog import load_catalog
-from connected_learning.provision import provision_home
+from connected_learning.catalog import release
+from connected_learning.catalog.load import load_catalog
+from connected_learning.learner.provision import provision_home
 
 SOLUTION = "answer = 6 * 7  # THE SECRET SOLUTION"
 HIDDEN = "assert answer == 42  # A HIDDEN TEST"
@@ -114,7 +114,7 @@ def test_a_learner_provisioned_from_a_release_never_gets_the_solution(tmp_path: 
 
 
 def test_an_assignable_workbook_needs_autograded_cells(tmp_path: Path) -> None:
-    from connected_learning.catalog import scan_catalog
+    from connected_learning.catalog.load import scan_catalog
 
     root = _catalog(tmp_path)
     meta = root / "sports" / "goal-maths" / "workbook.toml"

@@ -17,8 +17,7 @@ import qrcode.constants
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connected_learning.errors import ClhubError
-from connected_learning.roster import (
+from connected_learning.accounts.roster import (
     HEADER,
     MAX_BYTES,
     MAX_ROWS,
@@ -30,8 +29,9 @@ from connected_learning.roster import (
     generate_password,
     validate_roster,
 )
+from connected_learning.accounts.slips import SLIPS_PER_SHEET, Slip, SlipError, login_url, qr_svg, render_slips
+from connected_learning.errors import ClhubError
 from connected_learning.settings import validate_username
-from connected_learning.slips import SLIPS_PER_SHEET, Slip, SlipError, login_url, qr_svg, render_slips
 
 HEADER_LINE = ",".join(HEADER)
 MIN = 8

@@ -390,7 +390,7 @@ def test_settings_check_warns_when_servers_share_the_hubs_address(
 def test_the_hub_puts_servers_on_subdomains_and_services_on_its_own_host(tmp_path: Path) -> None:
     from traitlets.config import Config
 
-    from connected_learning.hubconfig import configure
+    from connected_learning.hub.config import configure
 
     text = (
         f'[site]\ndata_dir = "data"\nspawner = "demo"\nport = 8123\n[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n'
@@ -495,7 +495,7 @@ def test_the_hubs_own_user_name_pattern_refuses_a_trailing_newline() -> None:
     """JupyterHub checks `username_pattern` with re.match: "$" would let "ana\\n" through."""
     import re
 
-    from connected_learning.hubconfig import USERNAME_PATTERN
+    from connected_learning.hub.config import USERNAME_PATTERN
 
     assert re.match(USERNAME_PATTERN, "ana") and re.match(USERNAME_PATTERN, "a" * 31)
     for bad in ("ana\n", "Ana", "a" * 32, "ana/x", "-ana"):

@@ -21,8 +21,8 @@ import pytest
 import requests
 from jupyterhub.spawner import set_user_setuid
 
-from connected_learning import folders
-from connected_learning.showcase_publish import SHOWCASE_USER
+from connected_learning.peer_review import folders
+from connected_learning.showcase.publish import SHOWCASE_USER
 from realhub import RunningHub
 
 pytestmark = pytest.mark.integration
@@ -204,7 +204,7 @@ def test_the_showcase_runs_as_its_own_user_who_reads_pages_and_no_home(hub: Runn
             environ = Path(f"/proc/{pid}/environ").read_bytes()
         except OSError:
             continue
-        if b"connected_learning.showcase" in cmdline and str(pages).encode() in environ:
+        if b"connected_learning.showcase.service" in cmdline and str(pages).encode() in environ:
             mine.append(os.stat(f"/proc/{pid}").st_uid)
     assert mine == [pwd.getpwnam(SHOWCASE_USER).pw_uid]
     # What that user can and cannot read, decided by the operating system.

@@ -22,10 +22,10 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from connected_learning import enrolment
+from connected_learning.accounts import enrolment
 from connected_learning.paths import DataLayout
-from connected_learning.showcase_gallery import Entry, render_gallery
-from connected_learning.showcase_publish import SHOWCASE_USER
+from connected_learning.showcase.gallery import Entry, render_gallery
+from connected_learning.showcase.publish import SHOWCASE_USER
 from realhub import RunningHub
 from test_showcase import api, as_learner, token
 

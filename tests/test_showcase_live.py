@@ -24,7 +24,7 @@ import pytest
 import requests
 from tornado.websocket import websocket_connect
 
-from connected_learning.showcase_publish import LIVE_USER
+from connected_learning.showcase.publish import LIVE_USER
 from realhub import RunningHub, fenced_kernels_below, listener
 from test_showcase import CLHUB, as_learner, consent, decide
 
@@ -185,7 +185,7 @@ def kernel_uids(hub: RunningHub) -> list[int]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if (
-                b"connected_learning.showcase_live" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                b"connected_learning.showcase.live" in Path(f"/proc/{pid}/cmdline").read_bytes()
                 and mine in Path(f"/proc/{pid}/environ").read_bytes()
             ):
                 services.add(int(pid))

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlparse
 import pytest
 import requests
 
-from connected_learning import folders
+from connected_learning.peer_review import folders
 from kernelclient import run_code
 from realhub import RunningHub
 from test_showcase import api, as_learner, token
@@ -270,7 +270,7 @@ def test_the_showcase_notebook_is_delivered_beside_my_feedback(hub: RunningHub) 
 
 WIDGET = """
 import json
-from connected_learning.showcase_widgets import ProposeBox
+from connected_learning.showcase.widgets import ProposeBox
 box = ProposeBox()
 report = {"options": [value for _, value in box.piece.options]}
 """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connected_learning import showcase_publish as publish
+from connected_learning.showcase import publish
 
 
 def test_a_fresh_token_passes_and_anything_else_is_not_found() -> None:

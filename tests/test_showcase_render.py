@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from connected_learning.showcase_render import (
+from connected_learning.showcase.render import (
     MESSAGES,
     markdown_html,
     page_language,
@@ -33,7 +33,7 @@ from connected_learning.showcase_render import (
     render_widget,
     sanitize_html,
 )
-from connected_learning.showcase_snapshot import WIDGET_STATE, WIDGET_VIEW, SnapshotError, clean_snapshot
+from connected_learning.showcase.snapshot import WIDGET_STATE, WIDGET_VIEW, SnapshotError, clean_snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 USER, OTHER = "agarcia42", "bnguyen7"

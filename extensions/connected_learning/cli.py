@@ -8,7 +8,7 @@
     clhub user add NAME ...       create or update an account (hub stopped)
     clhub roster import FILE      a class list into the running hub (CLHUB_TOKEN: an admin's token)
     clhub share|withdraw|pieces|feedback|remix|report ...
-                                  peer review, from a learner's terminal (see peer_cli.py)
+                                  peer review, from a learner's terminal (see peer_review/cli.py)
 
 Errors print a message that names the bad value and exit non-zero; no tracebacks.
 """
@@ -23,12 +23,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from . import accounts, launch
-from .catalog import CatalogError, scan_catalog
+from .accounts import store as accounts
+from .accounts.roster import generate_password
+from .catalog.load import CatalogError, scan_catalog
 from .errors import ClhubError
-from .hubconfig import check_site
+from .hub import launch
+from .hub.config import check_site
 from .paths import DataLayout
-from .roster import generate_password
 from .settings import env_overrides, load_settings, settings_reference, settings_warnings
 
 REPO_DIR = launch.REPO_DIR
@@ -38,7 +39,7 @@ DEMO_FILE = REPO_DIR / "hub_config" / "demo.toml"
 
 def cmd_catalog_check(args: argparse.Namespace) -> int:
     # Imported here: nbclient and textstat are needed by this command only, not by `clhub up`.
-    from .catalog_check import NOTEBOOK_TIMEOUT, deep_check
+    from .catalog.check import NOTEBOOK_TIMEOUT, deep_check
 
     root = Path(args.catalog or load_settings(SITE_FILE).catalog_dir)
     catalog, problems = scan_catalog(root)
@@ -131,7 +132,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         for problem in body.get("problems", []):
             print(f"{args.file}: line {problem['line']}: {problem['reason']}", file=sys.stderr)
         raise ClhubError(body.get("message") or f"The classroom service refused the import ({e.code}).") from None
-    from .slips import render_slips
+    from .accounts.slips import render_slips
 
     slips = [(s["display_name"], s["username"], s["password"]) for s in reply["slips"]]
     out = Path(args.slips or f"login-slips-{time.strftime('%Y%m%d-%H%M%S')}.html")
@@ -234,10 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="settings file")
     p.set_defaults(func=cmd_roster_import)
 
-    from .peer_cli import add_commands
+    from .peer_review.cli import add_commands
 
     add_commands(sub)
-    from .showcase_cli import add_commands as add_showcase_commands
+    from .showcase.cli import add_commands as add_showcase_commands
 
     add_showcase_commands(sub)
     return parser

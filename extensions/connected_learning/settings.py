@@ -3,7 +3,7 @@
 `load_settings` reads it, checks every key against `SCHEMA` and returns a frozen
 `SiteSettings`. A bad file raises `SettingsError` whose message names the file, the key,
 the bad value and what is allowed, so that the hub refuses to start with a message a
-library's IT person can act on. Nothing here touches JupyterHub; `hubconfig` applies the
+library's IT person can act on. Nothing here touches JupyterHub; `hub.config` applies the
 result.
 """
 

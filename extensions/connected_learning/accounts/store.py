@@ -1,0 +1,160 @@
+"""Hub accounts made by `clhub`: user, password, groups and site role, in one step.
+
+Used while the hub is stopped (`clhub demo` creates the demo accounts before it starts
+the hub; `clhub user add` refuses to run beside a running hub). It writes JupyterHub's
+own tables through `jupyterhub.orm`, NativeAuthenticator's password table (bcrypt), and
+the site's role file that `auth.site_roles` turns into hub roles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import bcrypt
+
+from ..errors import ClhubError
+from ..learner.provision import atomic_write_text
+from ..paths import DataLayout
+from ..settings import validate_username
+
+ROLES = ("student", "teacher", "mentor", "admin")
+DISPLAY_NAMES = "display-names.json"  # in <data>/hub: {user: the name peers and families see}
+PASSWORD_CHANGES = "password-changes.json"  # in <data>/hub: users who must choose a new password
+# Letters and digits that cannot be mistaken for each other on a printed login slip.
+
+
+class AccountError(ClhubError):
+    code = "bad-account"
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    name: str
+    password: str
+    role: str
+    groups: tuple[str, ...]
+
+
+def validate_account(name: str, role: str, groups: Iterable[str], password: str, min_length: int) -> NewAccount:
+    """Check one account request at the edge; raise AccountError naming the bad value."""
+    try:
+        validate_username(name)
+        for group in groups:
+            validate_username(group)
+    except ClhubError as e:
+        raise AccountError(str(e)) from None
+    if role not in ROLES:
+        raise AccountError(f"{role!r} is not a role; use one of: {', '.join(ROLES)}.")
+    if len(password) < min_length:
+        raise AccountError(f"The password for {name!r} is too short; use at least {min_length} characters.")
+    return NewAccount(name, password, role, tuple(groups))
+
+
+def read_display_names(layout: DataLayout) -> dict[str, str]:
+    """Display names from class lists, {user name: "Ana M."}; empty when there are none."""
+    try:
+        names = json.loads((layout.hub / DISPLAY_NAMES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in names.items() if isinstance(v, str) and v} if isinstance(names, dict) else {}
+
+
+def update_roles_file(layout: DataLayout, entries: Iterable[tuple[str, str, Iterable[str]]]) -> None:
+    """Record who teaches and mentors which group, from (user, role, groups) entries.
+
+    The site's roles file is what `auth.site_roles` turns into hub roles; a user listed
+    here with another role in a group is taken off that group's teacher/mentor lists.
+    """
+    try:
+        data = json.loads(layout.roles_file.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    for name, user_role, groups in entries:
+        for group in groups:
+            for role in ("teacher", "mentor"):
+                table = data.setdefault(role, {})
+                members = set(table.get(group, []))
+                members.discard(name)
+                if role == user_role:
+                    members.add(name)
+                table[group] = sorted(members)
+    atomic_write_text(layout.roles_file, json.dumps(data, indent=1, sort_keys=True))
+
+
+def store_password(db: Any, name: str, password: str) -> None:
+    """Put a bcrypt hash of `password` in NativeAuthenticator's table (in session `db`)."""
+    from nativeauthenticator.orm import UserInfo
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
+    info = UserInfo.find(db, name)
+    if info is None:
+        db.add(UserInfo(username=name, password=hashed, is_authorized=True))
+    else:
+        info.password = hashed
+        info.is_authorized = True
+
+
+def set_passwords(layout: DataLayout, passwords: Mapping[str, str]) -> None:
+    """Set passwords in the hub database (the hub reads them at each log-in, running or not)."""
+    from jupyterhub import orm
+    from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
+
+    db = orm.new_session_factory(layout.db_url)()
+    try:
+        for name, password in passwords.items():
+            store_password(db, name, password)
+        db.commit()
+    finally:
+        db.close()
+
+
+def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
+    """Create or update `accounts` in the hub database (the hub must be stopped)."""
+    from jupyterhub import orm
+    from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
+
+    layout.create()
+    db = orm.new_session_factory(layout.db_url)()
+    try:
+        for account in accounts:
+            user = orm.User.find(db, account.name)
+            if user is None:
+                user = orm.User(name=account.name)
+                db.add(user)
+            user.admin = account.role == "admin"
+            for group_name in account.groups:
+                group = orm.Group.find(db, group_name)
+                if group is None:
+                    group = orm.Group(name=group_name)
+                    db.add(group)
+                if group not in user.groups:
+                    user.groups.append(group)
+            store_password(db, account.name, account.password)
+            update_roles_file(layout, [(account.name, account.role, account.groups)])
+        db.commit()
+    finally:
+        db.close()
+    os.chmod(layout.db, 0o600)
+
+
+DEMO_ACCOUNTS = (
+    ("ana", "student"),
+    ("ben", "student"),
+    ("cai", "student"),
+    ("tess", "teacher"),
+    ("milo", "mentor"),
+    ("admin", "admin"),
+)
+DEMO_GROUP = "demo-class"
+
+
+def demo_accounts(password: str, min_length: int) -> list[NewAccount]:
+    return [
+        validate_account(name, role, [] if role == "admin" else [DEMO_GROUP], password, min_length)
+        for name, role in DEMO_ACCOUNTS
+    ]

@@ -1,0 +1,361 @@
+"""The deep checks of the workbook catalog, run by `clhub catalog check` after catalog.py's.
+
+catalog.py reads and validates the workbook.toml files; this module looks inside the
+workbooks: every notebook runs top to bottom headless, its student-facing text reads at
+grade 8 or below, licences and data sources are present, and the notebooks are stored
+clean with complete metadata. `deep_check` returns every problem found, each naming the
+file (and the cell or key) and saying what to do. The checks are pure functions of the
+files, except `run_notebook`, which starts a kernel in a temporary copy of the workbook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import copy
+import json
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import textstat
+from jupyter_core.utils import ensure_async
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat.warnings import MissingIDFieldWarning
+from traitlets.config import Config
+
+from .load import Catalog, Workbook
+
+# The highest US school grade the student-facing text may read at: the learners are 11 to 16.
+MAX_GRADE = 8
+# Cells with fewer words give Flesch-Kincaid too little to go on to be named as the hardest.
+MIN_CELL_WORDS = 30
+# Seconds the cells of one notebook may take in all, from the moment its kernel is ready.
+NOTEBOOK_TIMEOUT = 60
+# Notebooks run at the same time, each with its own kernel: the machines have 2 cores.
+JOBS = 2
+KERNEL = "python3"
+LICENCE_FILES = ("LICENSE.md", "LICENSE")
+SOURCE_FILES = ("SOURCE.md", "SOURCE.txt")
+# Words that show a SOURCE file says under which terms the data may be used.
+LICENCE_WORDS = re.compile(r"licen|\bCC\b|CC0|CC-|public domain", re.IGNORECASE)
+# Folders a workbook may carry that are never content (left by Jupyter or Python).
+JUNK = (".ipynb_checkpoints", "__pycache__")
+
+
+# ----------------------------------------------------------------------- licences and files
+
+
+def check_licences(wb: Workbook) -> list[str]:
+    """The workbook's licence file and licence key, and a SOURCE file beside every data file."""
+    problems = []
+    if not any((wb.folder / name).is_file() for name in LICENCE_FILES):
+        problems.append(
+            f"{wb.folder}: LICENSE.md is missing; add one that states the licence of the "
+            f"content ({wb.licence or 'e.g. CC-BY-4.0'}) and how to credit it."
+        )
+    if not wb.licence.strip():
+        problems.append(f'{wb.folder / "workbook.toml"}: licence is empty; set it, e.g. licence = "CC-BY-4.0".')
+    for data_file in _data_files(wb.folder):
+        problems.extend(_check_source(data_file))
+    return problems
+
+
+def _data_files(folder: Path) -> list[Path]:
+    """Every file inside a folder called `data` (at any depth), SOURCE files excepted."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).parts
+        if (
+            path.is_file()
+            and "data" in rel[:-1]
+            and path.name not in SOURCE_FILES
+            and not any(part.startswith(".") or part in JUNK for part in rel)
+        ):
+            found.append(path)
+    return found
+
+
+def _check_source(data_file: Path) -> list[str]:
+    source = next((data_file.parent / n for n in SOURCE_FILES if (data_file.parent / n).is_file()), None)
+    if source is None:
+        return [
+            f"{data_file}: no SOURCE.md beside it; add {data_file.parent / 'SOURCE.md'} saying where "
+            f"{data_file.name} comes from and its licence (or that the project made it up, e.g. CC0-1.0)."
+        ]
+    text = source.read_text(encoding="utf-8", errors="replace")
+    problems = []
+    if data_file.name not in text:
+        problems.append(f"{source}: does not name {data_file.name}; say where that file comes from.")
+    if not LICENCE_WORDS.search(text):
+        problems.append(f'{source}: names no licence; add one, e.g. "Licence: CC0-1.0 (public domain)".')
+    return problems
+
+
+def check_teacher_guide(wb: Workbook) -> list[str]:
+    guide = wb.folder / "TEACHER.md"
+    if not guide.is_file() or not guide.read_text(encoding="utf-8", errors="replace").strip():
+        return [
+            f"{guide}: missing or empty; write the teacher guide (goals, time needed, how to run it "
+            "in a one-hour session, what good work looks like)."
+        ]
+    return []
+
+
+# ------------------------------------------------------------------------ notebook metadata
+
+
+def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, list[str]]:
+    """The notebook at `path` as stored (no cell ids added), or None with the reason it cannot be used."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or raw.get("nbformat") != 4:
+            raise ValueError("not a notebook in format 4")
+        nb = nbformat.from_dict(raw)
+        # Validate a copy: nbformat quietly adds missing cell ids to what it validates.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
+            nbformat.validate(copy.deepcopy(nb))
+    except (OSError, ValueError, nbformat.ValidationError) as e:  # ValueError covers bad JSON and UTF-8
+        return None, [
+            f"{path}: is not a valid notebook ({_first_line(str(e))}); open and save it again in JupyterLab 4."
+        ]
+    return nb, []
+
+
+def check_clean(path: Path, nb: nbformat.NotebookNode) -> list[str]:
+    """Kernelspec present, no saved outputs, execution counts or widget state, a cell id each."""
+    problems = []
+    spec = nb.metadata.get("kernelspec") or {}
+    if spec.get("name") != KERNEL or not spec.get("display_name"):
+        problems.append(
+            f"{path}: metadata.kernelspec must name the {KERNEL!r} kernel (with a display_name); "
+            "open it in JupyterLab, pick the Python 3 kernel and save."
+        )
+    if "widgets" in nb.metadata:
+        problems.append(
+            f"{path}: metadata.widgets holds saved widget state; clear it "
+            "(Edit > Clear Outputs of All Cells, then save) before adding the workbook."
+        )
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
+    if dirty:
+        problems.append(
+            f"{path}: cells {_list(dirty)} have saved outputs or execution counts; clear them, e.g. "
+            f"jupyter nbconvert --clear-output --inplace {path.name}"
+        )
+    missing = [i for i, c in enumerate(nb.cells) if not c.get("id")]
+    if missing:
+        problems.append(
+            f"{path}: cells {_list(missing)} have no id; save it with JupyterLab 4 "
+            "(notebook format 4.5) so every cell gets one."
+        )
+    return problems
+
+
+def _list(indexes: Iterable[int]) -> str:
+    return ", ".join(str(i) for i in indexes) + " (counting from 0)"
+
+
+# ------------------------------------------------------------------------------ readability
+
+# Whole-text Flesch-Kincaid grade, and why: FK is the usual "US school grade" formula and,
+# over a whole notebook, its per-sentence noise averages out while a long hard passage
+# still counts for its length. textstat's text_standard mixes in Dale-Chall and Linsear
+# Write, which mark words like "notebook" or "kernel" as hard and jump by whole grades on
+# short texts; a median over cells would let half the cells be as hard as they like.
+
+
+def plain_text(markdown: str) -> str:
+    """What a learner reads in `markdown`: no code, URLs or markup; one sentence per line.
+
+    Headings, list items and table cells are read as units, so each ends a sentence;
+    otherwise FK would glue a heading and a list into one 60-word "sentence".
+    """
+    text = re.sub(r"```.*?```|~~~.*?~~~", " ", markdown, flags=re.S)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"<https?://[^>]*>|https?://\S+|www\.\S+", " ", text)
+    text = re.sub(r"<[^>\n]+>|&[a-z]+;", " ", text)
+    lines = []
+    for raw in text.splitlines():
+        if re.fullmatch(r"[\s|:\-=]*", raw):  # blank, table rule, heading underline
+            continue
+        line = re.sub(r"^\s*(#+|>+|[-*+]|\d+[.)])\s+", "", raw)
+        line = re.sub(r"\s*\|\s*", ". ", line.strip().strip("|"))
+        line = re.sub(r"[*_~]+", "", line)
+        # Emoji and other symbols are not words: textstat would count them as such.
+        line = "".join(ch for ch in line if not unicodedata.category(ch).startswith("S"))
+        line = line.strip(" .")
+        if line:
+            lines.append(line if line[-1] in ".!?:;" else line + ".")
+    return "\n".join(lines)
+
+
+def reading_grade(text: str) -> float:
+    """Flesch-Kincaid grade of plain `text`; 0.0 when it has no words."""
+    if textstat.lexicon_count(text) == 0:
+        return 0.0
+    return float(textstat.flesch_kincaid_grade(text))
+
+
+def student_text(nb: nbformat.NotebookNode, summary: str = "") -> list[tuple[int | None, str]]:
+    """(cell index, plain text) of the summary (index None) and each markdown cell."""
+    parts: list[tuple[int | None, str]] = [(None, plain_text(summary))] if summary.strip() else []
+    parts += [(i, plain_text(_source(c))) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
+    return parts
+
+
+def _source(cell: nbformat.NotebookNode) -> str:
+    # Stored notebooks may keep a cell's source as a list of lines.
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def notebook_grade(nb: nbformat.NotebookNode, summary: str = "") -> float:
+    return reading_grade("\n".join(text for _, text in student_text(nb, summary)))
+
+
+def check_readability(path: Path, nb: nbformat.NotebookNode, summary: str = "") -> list[str]:
+    """A problem when the notebook's text with the workbook summary reads above MAX_GRADE."""
+    parts = student_text(nb, summary)
+    grade = reading_grade("\n".join(text for _, text in parts))
+    if grade <= MAX_GRADE:
+        return []
+    hard = sorted(
+        ((reading_grade(t), i) for i, t in parts if i is not None and textstat.lexicon_count(t) >= MIN_CELL_WORDS),
+        reverse=True,
+    )
+    hardest = ", ".join(f"cell {i} (grade {g:.1f})" for g, i in hard[:3] if g > MAX_GRADE)
+    return [
+        f"{path}: the student-facing text (markdown cells and the workbook.toml summary) reads at "
+        f"grade {grade:.1f} (Flesch-Kincaid); the most allowed is {MAX_GRADE}. Use shorter sentences "
+        f"and everyday words" + (f", starting with {hardest}." if hardest else ".")
+    ]
+
+
+# -------------------------------------------------------------------------------- execution
+
+
+def run_notebook(folder: Path, rel: str, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
+    """Run notebook `rel` of the workbook in `folder` top to bottom, in a temporary copy.
+
+    The kernel's working folder is the notebook's folder in the copy, as in a learner's
+    home, so files the notebook writes never land in the repository.
+    """
+    path = folder / rel
+    with tempfile.TemporaryDirectory(prefix="clhub-check-") as tmp:
+        work = Path(tmp) / folder.name
+        shutil.copytree(folder, work, ignore=shutil.ignore_patterns(*JUNK))
+        try:
+            nb = nbformat.read(work / rel, as_version=4)
+            return asyncio.run(_run_cells(nb, (work / rel).parent, Path(tmp), path, timeout))
+        except Exception as e:  # the kernel would not start, or died: still one problem, not a crash
+            return [f"{path}: could not be run ({type(e).__name__}: {_first_line(str(e))})."]
+
+
+async def _run_cells(nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: Path, timeout: int) -> list[str]:
+    # Unix sockets in the temporary folder, not TCP ports: nothing else on a shared lab
+    # computer can reach the kernel (and ipykernel does not warn about plain-text TCP).
+    ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+    client = NotebookClient(
+        nb, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}, shutdown_kernel="immediate", config=ipc
+    )
+    try:
+        async with client.async_setup_kernel():
+            deadline = time.monotonic() + timeout
+            # nbclient's timeout is per cell; giving each cell only what is left makes it per notebook.
+            # nbclient annotates int seconds but takes any number (it calls float() on it).
+            client.timeout_func = lambda cell: max(0.01, deadline - time.monotonic())  # type: ignore[assignment]
+            for index, cell in enumerate(nb.cells):
+                try:
+                    await client.async_execute_cell(cell, index)
+                except CellTimeoutError:
+                    return [
+                        f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) was still running when "
+                        f"the notebook's {timeout} s were up; make it run faster (smaller data, fewer "
+                        "steps): the whole notebook must run top to bottom within that time."
+                    ]
+                except DeadKernelError:
+                    return [
+                        f"{path}: the kernel died in cell {index} (counting from 0; id {cell.get('id')!r}); "
+                        "it may use too much memory."
+                    ]
+                except CellExecutionError as e:
+                    return [
+                        f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) raised "
+                        f"{e.ename}: {_first_line(e.evalue)}; fix the cell so the notebook runs top to bottom."
+                    ]
+    finally:
+        # When the kernel fails to start, nbclient leaves an exit hook behind (that would
+        # print a traceback at exit) and may leave the kernel process: end both here.
+        atexit.unregister(client._cleanup_kernel)
+        if client.km is not None and client.km.has_kernel:
+            await ensure_async(client.km.shutdown_kernel(now=True))
+    return []
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = next((s for s in text.strip().splitlines() if s.strip()), "")
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def run_notebooks(notebooks: list[tuple[Path, str]], jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
+    """Run (workbook folder, notebook) pairs, `jobs` at a time; problems in the given order."""
+    if not notebooks:
+        return []
+    # Threads are enough: each run waits on its own kernel process and event loop.
+    with ThreadPoolExecutor(max(1, min(jobs, len(notebooks))), thread_name_prefix="clhub-check") as pool:
+        results = list(pool.map(lambda item: run_notebook(item[0], item[1], timeout), notebooks))
+    return [problem for result in results for problem in result]
+
+
+# -------------------------------------------------------------------------------- all of it
+
+
+def deep_check(catalog: Catalog, execute: bool = True, jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
+    """Every problem inside the catalog's workbooks (empty when clean).
+
+    Args:
+        catalog: a catalog that passed `scan_catalog`.
+        execute: also run every notebook headless (the slow part; False for metadata only).
+        jobs: notebooks run at the same time.
+        timeout: seconds the cells of one notebook may take in all.
+    """
+    problems: list[str] = []
+    runnable: list[tuple[Path, str]] = []
+    for wb in sorted(catalog.workbooks.values(), key=lambda w: w.id):
+        problems += check_licences(wb)
+        problems += check_teacher_guide(wb)
+        for rel in wb.notebooks:
+            nb, unreadable = read_notebook(wb.folder / rel)
+            problems += unreadable
+            if nb is not None:
+                problems += check_clean(wb.folder / rel, nb)
+                problems += check_readability(wb.folder / rel, nb, wb.summary)
+                runnable.append((wb.folder, rel))
+    if execute:
+        problems += run_notebooks(runnable, jobs, timeout)
+    return problems
+
+
+def reading_grades(catalog: Catalog) -> dict[Path, float]:
+    """The reading grade of each notebook of the catalog (for reports)."""
+    grades = {}
+    for wb in catalog.workbooks.values():
+        for rel in wb.notebooks:
+            nb, _ = read_notebook(wb.folder / rel)
+            if nb is not None:
+                grades[wb.folder / rel] = notebook_grade(nb, wb.summary)
+    return grades

@@ -1,0 +1,97 @@
+"""The classroom service assembled: every feature module's handlers in one tornado app.
+
+Shaped like JupyterHub's `apihandlers/`: `classroom` is the base (hub client, handler bases,
+the one XSRF policy, moderation's handlers), each `classroom_*` feature module ends with its
+`routes`, and this module collects them. Imports run one way: this app -> the features ->
+the base -> the domain modules.
+
+    python -m connected_learning.classroom.app     (started by the hub; see hub/config.py)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import urlparse
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+
+from ..settings import SiteSettings, env_overrides, load_settings
+from . import accounts as classroom_accounts
+from . import assignments as classroom_assignments
+from . import progress as classroom_progress
+from . import showcase as classroom_showcase
+from .base import (
+    TEMPLATES,
+    ActionForm,
+    FeedbackAPI,
+    GroupsAPI,
+    HomePage,
+    Hub,
+    PieceAPI,
+    PiecesAPI,
+    ReportAPI,
+    ReportsAPI,
+    log,
+    sweep,
+)
+
+
+def routes(prefix: str) -> list[tuple[str, type]]:
+    """Every URL of the classroom and its handler: the base module's, then each feature module's."""
+    api = url_path_join(prefix, "api")
+    group = r"/groups/([^/]+)"
+    return [
+        (prefix, HomePage),
+        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+        (url_path_join(prefix, r"groups/([^/]+)/act"), ActionForm),
+        (api + "/groups", GroupsAPI),
+        (api + group + "/pieces", PiecesAPI),
+        (api + group + r"/pieces/([^/]+)/?(hide|unhide)?", PieceAPI),
+        (api + group + r"/pieces/([^/]+)/feedback/([^/]+)/?(hide)?", FeedbackAPI),
+        (api + group + "/reports", ReportsAPI),
+        (api + group + r"/reports/([^/]+)/dismiss", ReportAPI),
+        *classroom_accounts.routes(prefix, api),
+        *classroom_assignments.routes(api),
+        *classroom_progress.routes(prefix),
+        *classroom_showcase.routes(prefix, api),
+    ]
+
+
+def make_app(site: SiteSettings, prefix: str) -> web.Application:
+    jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    return web.Application(
+        routes(prefix),
+        cookie_secret=os.urandom(32),
+        xsrf_cookies=True,
+        hub=Hub(),
+        site=site,
+        prefix=prefix,
+        jinja=jinja,
+        sweep_seconds=float(os.environ.get("CLHUB_SWEEP_SECONDS", "60")),
+        group_prefix=os.environ.get("CLHUB_GROUP_PREFIX", "clhub-"),
+    )
+
+
+def main() -> None:
+    # Files the service writes in a course are shared with the group's teachers (formgrader).
+    os.umask(0o007)
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s classroom] %(message)s")
+    site = load_settings(os.environ["CLHUB_SITE"], env_overrides())
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/classroom/")
+    app = make_app(site, prefix)
+    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    HTTPServer(app, xheaders=True).listen(url.port or 80, url.hostname or "127.0.0.1")
+    log.info("Classroom service on %s", url.geturl())
+    loop = IOLoop.current()
+    loop.add_callback(sweep, app)
+    loop.start()
+
+
+if __name__ == "__main__":
+    main()

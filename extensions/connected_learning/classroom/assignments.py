@@ -1,0 +1,148 @@
+"""The classroom service's assignment API: assign, collect, autograde, release feedback, scores.
+
+    POST /services/classroom/api/groups/<g>/assignments            {"workbook": id, "due": ISO date?}
+    GET  /services/classroom/api/groups/<g>/assignments            released ids and each student's score
+    POST /services/classroom/api/groups/<g>/assignments/<id>/collect
+    POST /services/classroom/api/groups/<g>/assignments/<id>/autograde
+    POST /services/classroom/api/groups/<g>/assignments/<id>/feedback
+
+Only a teacher of <g> (or an admin) may call them. The work is `assignments` (nbgrader,
+as root) and `grading.autograde_all`, in a thread so the service keeps answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from tornado import web
+
+from ..assignments import course as assignments
+from ..assignments import grading
+from ..catalog.load import CatalogError, load_catalog
+from ..host import system_users
+from ..hub.config import choose_spawner
+from .base import APIHandler, log
+
+
+class AssignmentsBase(APIHandler):
+    def course(self, group: str) -> assignments.Course:
+        return assignments.Course(self.site.data_dir, self.place(group).group)
+
+    def gid(self, group: str) -> int | None:
+        if choose_spawner(self.site) != "local":
+            return None
+        return assignments.group_gid(self.settings["group_prefix"], group)
+
+    async def teachers_gid(self, group: str) -> int | None:
+        """The system group of the group's teachers (made if missing); None in demo mode."""
+        if choose_spawner(self.site) != "local":
+            return None
+        try:
+            name = system_users.system_group_name(system_users.TEACH_PREFIX, group)
+        except system_users.SystemUserError:
+            return None  # too long a name for a second system group: the course stays root's
+        await system_users.ensure_group(name)
+        return assignments.group_gid("", name)
+
+    async def step(self, group: str, action: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one nbgrader step, then give the course back to the group's teachers."""
+        try:
+            return await self.run(action, *args, **kwargs)
+        finally:
+            await self.run(assignments.prepare, self.course(group), self.gid(group), await self.teachers_gid(group))
+
+    async def students(self, group: str) -> list[str]:
+        """The group's learners: members who are neither admins nor its teachers or mentors.
+
+        One request for every user's model (with roles), not one per member.
+        """
+        return sorted(
+            u["name"]
+            for u in await self.hub.get("/users")
+            if group in u.get("groups", [])
+            and not u.get("admin")
+            and not any(r.startswith(("teacher-", "mentor-")) for r in u.get("roles", []))
+        )
+
+    async def run(self, action: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, lambda: action(*args, **kwargs))
+        except (assignments.AssignmentError, grading.GradingError) as e:
+            raise web.HTTPError(getattr(e, "status", 400), e.message) from None
+
+
+class AssignmentsAPI(AssignmentsBase):
+    @web.authenticated
+    async def get(self, group: str) -> None:
+        await self.require_teacher(group)
+        course = self.course(group)
+        out = []
+        for aid in assignments.released(course):
+            out.append({"id": aid, "scores": await self.run(assignments.scores, course, aid)})
+        self.finish({"assignments": out})
+
+    @web.authenticated
+    async def post(self, group: str) -> None:
+        me = await self.require_teacher(group)
+        body = self.json_body()
+        try:
+            catalog = load_catalog(self.site.catalog_dir)
+        except CatalogError as e:
+            raise web.HTTPError(503, f"The workbook catalog is broken: {e}") from None
+        workbook = catalog.workbooks.get(str(body.get("workbook", "")))
+        if workbook is None:
+            raise web.HTTPError(400, f"{str(body.get('workbook'))[:60]!r} is not a workbook of the catalog.")
+        due = None
+        if body.get("due"):
+            try:
+                due = dt.datetime.fromisoformat(str(body["due"]))
+            except ValueError:
+                raise web.HTTPError(400, f"{str(body['due'])[:40]!r} is not a date like 2026-12-01T17:00.") from None
+        students = await self.students(group)
+        aid = await self.step(group, assignments.assign, self.course(group), workbook, students, due, self.gid(group))
+        log.info("%s assigned %s to %s (due %s)", me["name"], aid, group, due)
+        self.set_status(201)
+        self.finish({"id": aid, "students": students, "due": due.isoformat() if due else None})
+
+
+class AssignmentStepAPI(AssignmentsBase):
+    @web.authenticated
+    async def post(self, group: str, aid: str, step: str) -> None:
+        me = await self.require_teacher(group)
+        course = self.course(group)
+        if aid not in assignments.released(course):
+            raise web.HTTPError(404, f"{aid[:60]!r} has not been assigned to {group}.")
+        students = await self.students(group)
+        if step == "collect":
+            done = await self.step(
+                group, assignments.collect, course, aid, set(students), check_owner=choose_spawner(self.site) == "local"
+            )
+            reply: dict[str, Any] = {"collected": done}
+        elif step == "autograde":
+            results = await self.step(
+                group,
+                grading.autograde_all,
+                course.root,
+                aid,
+                [s for s in students if (course.root / "submitted" / s / aid).is_dir()],
+            )
+            reply = {
+                "scores": {k: v for k, v in results.items() if not isinstance(v, Exception)},
+                "errors": {k: str(v) for k, v in results.items() if isinstance(v, Exception)},
+            }
+        elif step == "feedback":
+            reply = {"released": await self.step(group, assignments.release_feedback, course, aid, self.gid(group))}
+        else:
+            raise web.HTTPError(404, f"Unknown step {step[:20]!r}; use collect, autograde or feedback.")
+        log.info("%s: %s %s of %s", me["name"], step, aid, group)
+        self.finish(reply)
+
+
+def routes(api: str) -> list[tuple[str, type]]:
+    group = r"/groups/([^/]+)"
+    return [
+        (api + group + "/assignments", AssignmentsAPI),
+        (api + group + r"/assignments/([^/]+)/(collect|autograde|feedback)", AssignmentStepAPI),
+    ]

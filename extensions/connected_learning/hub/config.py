@@ -1,0 +1,383 @@
+"""Turn validated site settings into JupyterHub configuration.
+
+`hub_config/jupyterhub_config.py` calls `configure(c)`; everything a site can change
+comes from the settings file (see `settings.py`), everything else is decided here once:
+NativeAuthenticator with lock-out, the workbook spawner, the data folder layout, the idle
+culler service, logout that stops the server, and short cookies for shared computers.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..accounts.store import PASSWORD_CHANGES
+from ..catalog.load import Catalog, load_catalog
+from ..paths import DataLayout
+from ..peer_review import folders
+from ..settings import USERNAME_PATTERN, SettingsError, SiteSettings, address_problem, env_overrides, load_settings
+
+REPO_DIR = Path(__file__).resolve().parents[3]
+CLASSROOM_PREFIX = "/services/classroom/"
+GROUP_PREFIX = "clhub-"
+TEMPLATES = Path(__file__).parent / "templates"
+DEMO_WARNING = (
+    "Demo mode: every account runs as the same system user, so accounts are "
+    "<strong>not isolated from each other</strong>. Do not use this for real learners."
+)
+
+
+def proxy_command() -> list[str]:
+    """The configurable-http-proxy to run: CLHUB_PROXY, then the checkout's npm install, then PATH."""
+    for candidate in (
+        os.environ.get("CLHUB_PROXY", ""),
+        str(REPO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"),
+        shutil.which("configurable-http-proxy") or "",
+    ):
+        if candidate and os.access(candidate, os.X_OK):
+            return [candidate]
+    raise SystemExit(
+        "configurable-http-proxy was not found. Run `npm ci` in the repository (make demo does), "
+        "or set CLHUB_PROXY to its path."
+    )
+
+
+def _secret_file(path: Path, nbytes: int = 32) -> str:
+    """Read a secret kept in `path`, creating it (mode 0600) the first time."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(nbytes))
+    return path.read_text().strip()
+
+
+def display_name(layout: DataLayout, user: str) -> str:
+    """The name peers see for `user`: from the class list (display-names.json), else the user name."""
+    from ..accounts.store import read_display_names
+
+    return read_display_names(layout).get(user) or user
+
+
+def subdomain_hook(name: str, domain: str, kind: str) -> str:
+    """JupyterHub's `subdomain_hook`: where a user's server or a service lives.
+
+    A user's server gets its own origin, <name>.<hub host> (JupyterHub's own IDNA naming,
+    e.g. ana.hub.example.org); services stay on the hub's host itself, so that the classroom
+    and the showcase keep their addresses (<hub host>/services/<name>/) and need no DNS name
+    of their own. JupyterHub's default would put each at <name>--service.<hub host>.
+    """
+    from jupyterhub.utils import subdomain_hook_idna
+
+    if kind == "service":
+        return domain
+    return str(subdomain_hook_idna(name, domain, kind))
+
+
+def choose_spawner(settings: SiteSettings) -> str:
+    if settings.spawner == "auto":
+        return "local" if os.geteuid() == 0 else "demo"
+    return settings.spawner
+
+
+def check_site(settings: SiteSettings) -> Catalog:
+    """Check the settings against the catalog; return the catalog.
+
+    Raises:
+        CatalogError: a workbook.toml or interests.toml is broken (file and key named).
+        SettingsError: the settings name an interest or workbook the catalog lacks.
+    """
+    problem = address_problem(settings)
+    if problem:
+        raise SettingsError(problem)
+    catalog = load_catalog(settings.catalog_dir)
+    for key in settings.interests:
+        if key not in catalog.interests:
+            raise SettingsError(
+                f"{settings.source}: workbooks.interests names {key!r}, which the catalog "
+                f"does not know; known: {', '.join(catalog.interests)}."
+            )
+    for wid in settings.everyone:
+        if wid not in catalog.workbooks:
+            raise SettingsError(
+                f"{settings.source}: workbooks.everyone names {wid!r}, which is not a "
+                f"workbook of the catalog; known: {', '.join(sorted(catalog.workbooks))}."
+            )
+    return catalog
+
+
+def ensure_system_user(name: str) -> None:
+    """Create a service's system user (no home, no shell, own group) if it is missing."""
+    import pwd
+    import subprocess
+
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    done = subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    try:
+        pwd.getpwnam(name)  # another hub on this machine may have made it meanwhile
+    except KeyError:
+        raise SystemExit(
+            f"Cannot create the system user {name} for a showcase service: "
+            f"{done.stderr.strip()}. Create it with `useradd --system --user-group "
+            f"{name}` and start the hub again."
+        ) from None
+
+
+def _showcase_service(
+    name: str, port: int, module: str, user: str, kind: str, environment: dict[str, str]
+) -> dict[str, Any]:
+    """A showcase service: no log-in, run by its own system user on a real (local) site."""
+    service: dict[str, Any] = {
+        "name": name,
+        "oauth_no_confirm": True,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", module],
+        "cwd": "/",
+        "environment": environment,
+    }
+    if kind == "local" and os.geteuid() == 0:
+        ensure_system_user(user)
+        service["user"] = user
+    return service
+
+
+def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
+    """The family-facing showcase service: published pages, by token."""
+    from ..showcase.publish import SHOWCASE_USER, prepare_folders, reader_gid
+
+    service = _showcase_service(
+        "showcase",
+        settings.showcase_port,
+        "connected_learning.showcase.service",
+        SHOWCASE_USER,
+        kind,
+        {
+            "CLHUB_SHOWCASE_PAGES": str(Path(settings.data_dir) / "showcase" / "pages"),
+            "CLHUB_PUBLIC_URL": settings.public_url,
+        },
+    )
+    prepare_folders(settings.data_dir, reader_gid())
+    return service
+
+
+def showcase_live_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
+    """The "Play with it" service: Voila for published notebooks."""
+    from ..showcase.publish import LIVE_USER, live_gid, prepare_live_folder
+
+    service = _showcase_service(
+        "showcase-live",
+        settings.showcase_live_port,
+        "connected_learning.showcase.live",
+        LIVE_USER,
+        kind,
+        {
+            "CLHUB_SHOWCASE_LIVE": str(Path(settings.data_dir) / "showcase" / "live"),
+            "CLHUB_LIVE_KERNELS": str(settings.live_kernels),
+            "CLHUB_LIVE_MEMORY_MB": str(settings.live_kernel_memory_mb),
+            "CLHUB_LIVE_IDLE_SECONDS": str(settings.live_idle_minutes * 60),
+            "CLHUB_LIVE_PREHEAT": str(settings.live_preheat),
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        },
+    )
+    prepare_live_folder(settings.data_dir, live_gid())
+    return service
+
+
+def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> SiteSettings:
+    """Apply the site settings to the JupyterHub config object `c` and return them.
+
+    Args:
+        c: the `get_config()` object of jupyterhub_config.py.
+        site_file: the settings file; default CLHUB_SITE, else hub_config/site.toml.
+        mode: "site" (a real site: servers survive a hub restart) or "demo" (stop
+            everything on exit); default CLHUB_MODE, else "site".
+    """
+    from .spawner import DemoWorkbookSpawner, LocalWorkbookSpawner
+
+    site_file = site_file or os.environ.get("CLHUB_SITE") or str(REPO_DIR / "hub_config" / "site.toml")
+    mode = mode or os.environ.get("CLHUB_MODE", "site")
+    settings = load_settings(site_file, env_overrides())
+    check_site(settings)
+    layout = DataLayout(settings.data_dir)
+    layout.create()
+
+    # Where things live, and secrets that survive a restart (so servers do too).
+    c.JupyterHub.db_url = f"sqlite:///{layout.db}"
+    c.JupyterHub.cookie_secret_file = str(layout.hub / "jupyterhub_cookie_secret")
+    c.ConfigurableHTTPProxy.auth_token = _secret_file(layout.hub / "proxy_token")
+    c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
+    c.ConfigurableHTTPProxy.command = proxy_command()
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+    if settings.public_url:
+        c.JupyterHub.public_url = settings.public_url + "/"
+    if settings.subdomain_host:
+        # A learner's server runs code the learner controls: on its own origin, what it serves
+        # cannot act with a visitor's hub log-in (JupyterHub's answer for untrusted users).
+        c.JupyterHub.subdomain_host = settings.subdomain_host
+        c.JupyterHub.subdomain_hook = subdomain_hook
+        # Domain-locked `__Host-` cookies: a learner's subdomain cannot toss a cookie onto the
+        # hub's host (JupyterHub's advisory GHSA-7r3h-4ph8-w38g asks for both together).
+        # Browsers take them over https only, so a plain-http demo goes without.
+        c.JupyterHub.cookie_host_prefix_enabled = settings.subdomain_host.startswith("https://")
+    c.JupyterHub.ip = settings.bind_ip
+    c.JupyterHub.port = settings.port
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = settings.hub_port
+    c.JupyterHub.cleanup_servers = mode == "demo"
+    c.JupyterHub.cleanup_proxy = True
+
+    # Log-in: accounts come from clhub and class lists, never from the open internet.
+    c.JupyterHub.authenticator_class = "connected_learning.hub.authenticator.ClhubAuthenticator"
+    c.Authenticator.allow_all = False
+    c.Authenticator.allow_existing_users = True
+    c.Authenticator.admin_users = set(settings.admin_users)
+    c.Authenticator.username_pattern = USERNAME_PATTERN
+    c.NativeAuthenticator.enable_signup = settings.self_signup
+    c.NativeAuthenticator.open_signup = False
+    c.NativeAuthenticator.minimum_password_length = settings.min_password_length
+    c.NativeAuthenticator.check_common_password = True
+    c.NativeAuthenticator.allowed_failed_logins = settings.failed_logins_before_lockout
+    c.NativeAuthenticator.seconds_before_next_try = settings.lockout_seconds
+    # Teacher and mentor roles come from the site's roles file, at log-in and every minute.
+    c.ClhubAuthenticator.manage_roles = True
+    c.ClhubAuthenticator.reset_managed_roles_on_startup = True
+    c.ClhubAuthenticator.roles_file = str(layout.roles_file)
+    c.ClhubAuthenticator.password_changes_file = str(layout.hub / PASSWORD_CHANGES)
+    c.Authenticator.auth_refresh_age = 60
+
+    # Shared library computers: short log-ins, and logging out stops the server.
+    c.JupyterHub.cookie_max_age_days = settings.cookie_lifetime_hours / 24
+    c.JupyterHub.shutdown_on_logout = True
+    c.JupyterHub.redirect_to_server = True
+
+    # The workbook spawner.
+    kind = choose_spawner(settings)
+    spawner_cls = LocalWorkbookSpawner if kind == "local" else DemoWorkbookSpawner
+    c.JupyterHub.spawner_class = spawner_cls
+    c.WorkbookSpawnerMixin.catalog_dir = str(settings.catalog_dir)
+    c.WorkbookSpawnerMixin.everyone_workbooks = list(settings.everyone)
+    c.WorkbookSpawnerMixin.offered_interests = list(settings.interests)
+    c.WorkbookSpawnerMixin.interests_dir = str(layout.interests)
+    c.WorkbookSpawnerMixin.releases_dir = str(layout.releases)
+    c.DemoWorkbookSpawner.homes_dir = str(layout.homes)
+    c.WorkbookSpawnerMixin.data_dir = str(layout.root)
+    c.WorkbookSpawnerMixin.group_policy = functools.partial(folders.policy_for, settings)
+    c.WorkbookSpawnerMixin.display_name = functools.partial(display_name, layout)
+    classroom_url = f"http://127.0.0.1:{settings.classroom_port}"
+    c.WorkbookSpawnerMixin.classroom_url = classroom_url + CLASSROOM_PREFIX
+    # A learner's server token may also call the classroom service (reports from a notebook).
+    c.Spawner.server_token_scopes = [
+        "users:activity!user",
+        "access:servers!server",
+        "access:services!service=classroom",
+    ]
+    c.LocalWorkbookSpawner.max_processes = settings.max_processes
+    c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
+    c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    c.Spawner.start_timeout = settings.start_timeout_seconds
+    c.Spawner.http_timeout = settings.start_timeout_seconds
+    if settings.memory_mb:
+        c.Spawner.mem_limit = f"{settings.memory_mb}M"
+    if settings.cpu:
+        c.Spawner.cpu_limit = settings.cpu
+
+    # Pages: the site's name everywhere, the interests page, and a plain warning in demo mode.
+    c.JupyterHub.template_paths = [str(TEMPLATES)]
+    template_vars: dict[str, Any] = {"clhub_site_name": settings.name}
+    if kind == "demo":
+        template_vars["announcement"] = DEMO_WARNING
+    c.JupyterHub.template_vars = template_vars
+    from .handlers import InterestsHandler
+
+    c.JupyterHub.extra_handlers = [(r"/interests", InterestsHandler)]
+
+    # Stop idle servers, so a forgotten session on a library computer ends by itself.
+    roles: list[dict[str, Any]] = []
+    services: list[dict[str, Any]] = []
+    if settings.idle_timeout_minutes:
+        services.append(
+            {
+                "name": "idle-culler",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--timeout={settings.idle_timeout_minutes * 60}",
+                    f"--cull-every={max(30, min(300, settings.idle_timeout_minutes * 15))}",
+                ],
+            }
+        )
+        roles.append(
+            {
+                "name": "idle-culler",
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                "services": ["idle-culler"],
+            }
+        )
+    # The classroom service: moderation now, class lists and assignments as they land.
+    services.append(
+        {
+            "name": "classroom",
+            "display": True,
+            "oauth_no_confirm": True,
+            "url": classroom_url,
+            "command": [sys.executable, "-m", "connected_learning.classroom.app"],
+            "environment": {
+                "CLHUB_SITE": str(settings.source),
+                "CLHUB_DATA_DIR": str(settings.data_dir),
+                "CLHUB_PORT": str(settings.port),
+                "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
+                # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.
+                "PATH": os.pathsep.join(
+                    [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+                ),
+            },
+        }
+    )
+    roles.append(
+        {
+            "name": "classroom-service",
+            "description": "Reads users, their roles and groups, to decide who may do what; creates the "
+            "accounts and groups of imported class lists.",
+            "scopes": [
+                "list:users",
+                "read:users",
+                "read:roles:users",
+                "list:groups",
+                "read:groups",
+                "admin:users",
+                "admin:groups",
+            ],
+            "services": ["classroom"],
+        }
+    )
+    services.append(showcase_service(settings, kind))
+    if settings.showcase_live:
+        services.append(showcase_live_service(settings, kind))
+    # Every user may open the classroom service; what they may do there is its own check.
+    roles.append({"name": "user", "scopes": ["self", "access:services!service=classroom"]})
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = roles
+    return settings

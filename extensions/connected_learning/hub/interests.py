@@ -1,0 +1,36 @@
+"""Where the hub remembers each learner's interests: one small JSON file per account.
+
+The folder belongs to the hub (mode 0700); files are written atomically. Names reaching
+here are hub user names, validated again because they become file names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..learner.provision import atomic_write_text
+from ..settings import validate_username
+
+
+def _path(folder: str, username: str) -> str:
+    return os.path.join(folder, validate_username(username) + ".json")
+
+
+def read(folder: str, username: str) -> list[str] | None:
+    """The interests remembered for `username`, or None when none were chosen yet."""
+    try:
+        with open(_path(folder, username), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    chosen = data.get("interests") if isinstance(data, dict) else None
+    if isinstance(chosen, list) and all(isinstance(i, str) for i in chosen) and chosen:
+        return chosen
+    return None
+
+
+def write(folder: str, username: str, interests: list[str]) -> None:
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    atomic_write_text(Path(_path(folder, username)), json.dumps({"interests": interests}))

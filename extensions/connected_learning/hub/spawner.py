@@ -1,0 +1,609 @@
+"""The workbook spawner: interests, provisioning and a quiet JupyterLab, over any Spawner.
+
+`WorkbookSpawnerMixin` adds to a JupyterHub spawner: the interest form (`options_form`),
+validation of `interests` with HTTP 400 naming a bad value, remembering the choice,
+delivering workbooks into the home before the server starts (as the learner, in a child
+process), progress messages for the spawn page, and the single-user settings every
+learner gets. Two concrete spawners use it:
+
+- `LocalWorkbookSpawner`: a real system user per learner (created on demand), private
+  homes, one system group per hub group. The default when the hub runs as root.
+- `DemoWorkbookSpawner`: every server runs as the user who started the hub, homes under
+  the data folder. For a laptop; accounts are NOT isolated from each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from tornado import web
+from traitlets import Bool, Callable, Dict, Integer, List, Unicode, default
+from traitlets.config import Configurable
+
+from ..catalog import release
+from ..catalog.load import Catalog, CatalogError, Workbook, load_catalog
+from ..errors import ClhubError
+from ..host import system_users
+from ..peer_review import folders
+from ..settings import validate_username
+from . import interests as interests_store
+
+LEARNER_DIR = Path(__file__).resolve().parent.parent / "learner"
+# Server extensions a learner's server does not need: each costs start-up time and memory.
+QUIET_EXTENSIONS = {
+    "jupyter_lsp": False,
+    "notebook": False,
+    "notebook_shim": False,
+    "voila.server_extension": False,
+    "nbgrader.server_extensions.formgrader": False,
+    # nbgrader's assignment list is served by connected_learning.learner.lazy_assignments instead,
+    # which imports nbgrader only when a learner opens the Assignments panel.
+    "nbgrader.server_extensions.assignment_list": False,
+    "connected_learning.learner.lazy_assignments": True,
+    "nbgrader.server_extensions.validate_assignment": False,
+    "nbgrader.server_extensions.course_list": False,
+}
+
+# What a teacher's server runs besides: nbgrader's formgrader and its course list.
+TEACHER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+
+_catalogs: dict[str, tuple[float, Catalog]] = {}
+_publish_locks: dict[str, asyncio.Lock] = {}
+
+
+def cached_catalog(root: str) -> Catalog:
+    """The catalog at `root`, read again only when a workbook.toml changed (checked by mtime)."""
+    stamp = max((p.stat().st_mtime for p in Path(root).glob("*/*/workbook.toml")), default=0.0)
+    stamp = max(stamp, Path(root, "interests.toml").stat().st_mtime)
+    cached = _catalogs.get(root)
+    if cached is None or cached[0] != stamp:
+        _catalogs[root] = (stamp, load_catalog(Path(root)))
+    return _catalogs[root][1]
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def delivery_message(summary: dict[str, Any]) -> str:
+    """The progress line a learner reads after delivery, e.g. "Your workbooks are ready: 2 new files"."""
+    parts = []
+    if summary["copied"]:
+        parts.append(_count(summary["copied"], "new file", "new files"))
+    if summary["updated"]:
+        parts.append(_count(summary["updated"], "file updated", "files updated"))
+    if summary["beside"]:
+        parts.append(
+            _count(
+                len(summary["beside"]),
+                "new version saved beside a file you changed",
+                "new versions saved beside files you changed",
+            )
+        )
+    return "Your workbooks are ready" + (": " + ", ".join(parts) if parts else "")
+
+
+class WorkbookSpawnerMixin(Configurable):
+    """Interests, workbooks and learner settings for any JupyterHub Spawner class."""
+
+    if TYPE_CHECKING:
+        # Provided by jupyterhub's Spawner, which every class using this mixin also inherits.
+        log: logging.Logger
+        user: Any
+        orm_spawner: Any
+        db: Any
+        server: Any
+        active: bool
+        _log_name: str
+
+    catalog_dir = Unicode(
+        "",
+        config=True,
+        help="Folder of the workbook catalog (interests.toml and <interest>/<id>/workbook.toml). "
+        "Example: '/srv/clhub/workbooks'. Required.",
+    )
+    everyone_workbooks = List(
+        Unicode(),
+        config=True,
+        help="Workbook ids every learner receives whatever their interests. Example: ['start-here'].",
+    )
+    offered_interests = List(
+        Unicode(),
+        config=True,
+        help="Interests offered in the form, keys of interests.toml. Default []: every interest "
+        "that has at least one workbook.",
+    )
+    releases_dir = Unicode(
+        "",
+        config=True,
+        help="Folder where the hub publishes the student versions of workbooks (solutions "
+        "removed); learners' processes copy from it, so it must be readable by all. "
+        "Example: '/var/lib/clhub/releases'. Required.",
+    )
+    interests_dir = Unicode(
+        "",
+        config=True,
+        help="Folder where the hub remembers each learner's interests (one JSON file each). "
+        "Example: '/var/lib/clhub/hub/interests'. Required.",
+    )
+    provision_timeout = Integer(
+        60, config=True, help="Seconds the workbook delivery may take before the start fails. Default 60."
+    )
+    provision_python = Unicode(
+        sys.executable,
+        config=True,
+        help="Python that runs the delivery step as the learner; it must be readable by every "
+        "learner. Default: the hub's own interpreter.",
+    )
+    singleuser_config = Unicode(
+        str(LEARNER_DIR / "singleuser_config.py"),
+        config=True,
+        help="Jupyter Server config file every learner's server loads (extensions off, lab "
+        "settings). Default: the one shipped in the package.",
+    )
+    disabled_server_extensions = Dict(
+        QUIET_EXTENSIONS,
+        config=True,
+        help="Server extensions switched off in learners' servers, to start faster and use less "
+        "memory. Default: LSP, Notebook 7, Voila and nbgrader's extensions.",
+    )
+    interest_label = Callable(
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Optional callable (interest key -> label) for the form; default: the catalog title.",
+    )
+    data_dir = Unicode(
+        "",
+        config=True,
+        help="The site's data folder; the group folders live in <data_dir>/groups/. Example: "
+        "'/var/lib/clhub'. Required for peer review.",
+    )
+    group_policy = Callable(
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Callable (hub group name -> folders.GroupPolicy): whether the group has peer review, "
+        "anonymous feedback, size and type limits. Default: peer review on, with default limits.",
+    )
+    display_name = Callable(
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Callable (user name -> the name peers see, e.g. 'Ana B.'). Default: the user name.",
+    )
+    classroom_url = Unicode(
+        "",
+        config=True,
+        help="Address of the classroom service as learners' servers reach it, e.g. "
+        "'http://127.0.0.1:8082/services/classroom/'. Empty: reports are unavailable.",
+    )
+    demo_mode = Bool(False, help="True for spawners whose accounts share one system user.")
+
+    _waiting = 0  # servers of this hub being polled by wait_until_answering, shared
+    _progress_log: list[dict[str, Any]]
+    _progress_done: bool
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        return type(self).render_interest_form
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self) -> Any:
+        return type(self).apply_interests
+
+    @default("default_url")
+    def _default_default_url(self) -> str:
+        return "/lab/tree/workbooks"
+
+    @default("disable_user_config")
+    def _default_disable_user_config(self) -> bool:
+        return True
+
+    # ----------------------------------------------------------- interests
+
+    @property
+    def catalog(self) -> Catalog:
+        try:
+            return cached_catalog(self.catalog_dir)
+        except CatalogError as e:
+            # Checked at hub start; this is an edit made while the hub runs.
+            self.log.error("The workbook catalog is broken, learners cannot start: %s", e)
+            raise web.HTTPError(
+                503,
+                "The workbooks are being updated. Please try again in a few minutes, or ask a librarian or teacher.",
+            ) from e
+
+    def interests_offered(self) -> list[str]:
+        catalog = self.catalog
+        return list(self.offered_interests) or catalog.interests_with_workbooks(self.everyone_workbooks)
+
+    def remembered_interests(self) -> list[str] | None:
+        return interests_store.read(self.interests_dir, self.user.name)
+
+    def validate_interests(self, values: Any) -> list[str]:
+        """Return the chosen interests, or raise HTTP 400 naming the first bad value.
+
+        This is the one place where the interests a browser or API client sends are checked.
+        """
+        offered = self.interests_offered()
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not values:
+            raise web.HTTPError(400, "Choose at least one interest.")
+        chosen: list[str] = []
+        for value in values:
+            if not isinstance(value, str) or value not in offered:
+                shown = value if isinstance(value, str) else repr(value)
+                raise web.HTTPError(
+                    400, f"{shown[:60]!r} is not an interest offered here. Choose from: " + ", ".join(offered) + "."
+                )
+            if value not in chosen:
+                chosen.append(value)
+        return chosen
+
+    def render_interest_form(self) -> str:
+        """The interest form, shown on a learner's first start only (empty afterwards)."""
+        if self.remembered_interests():
+            return ""
+        return self.interest_form_html(checked=[])
+
+    def interest_form_html(self, checked: list[str]) -> str:
+        catalog = self.catalog
+        rows = []
+        for key in self.interests_offered():
+            interest = catalog.interests.get(key)
+            label = (
+                self.interest_label(key) if self.interest_label is not None else (interest.title if interest else key)
+            )
+            about = interest.description if interest else ""
+            mark = " checked" if key in checked else ""
+            rows.append(
+                f'<div class="checkbox clhub-interest"><label>'
+                f'<input type="checkbox" name="interests" value="{html.escape(key)}"{mark}> '
+                f'<strong>{html.escape(label)}</strong> <span class="text-muted">{html.escape(about)}</span>'
+                f"</label></div>"
+            )
+        return (
+            '<fieldset class="clhub-interests"><legend>What are you into? Pick one or more.</legend>'
+            "<p>We will give you workbooks about the things you pick. You can change this later.</p>"
+            + "".join(rows)
+            + "</fieldset>"
+        )
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
+        return {"interests": self.validate_interests(formdata.get("interests", []))}
+
+    async def apply_interests(self, user_options: dict[str, Any]) -> None:
+        """Apply `interests` from the form or the API; remember them when they are valid."""
+        if "interests" in user_options:
+            try:
+                chosen = self.validate_interests(user_options["interests"])
+            except web.HTTPError:
+                # JupyterHub stored these options as the next default; bad input must change nothing.
+                previous = self.remembered_interests()
+                self.orm_spawner.user_options = {"interests": previous} if previous else {}
+                self.db.commit()
+                raise
+            interests_store.write(self.interests_dir, self.user.name, chosen)
+
+    def workbooks_for_learner(self) -> list[Workbook]:
+        chosen = self.remembered_interests() or []
+        return self.catalog.for_interests(chosen, self.everyone_workbooks)
+
+    async def published_releases(self, workbooks: list[Workbook]) -> list[str]:
+        """Publish (once per content) the student versions; return `id=folder` picks."""
+        loop = asyncio.get_running_loop()
+        picks = []
+        for workbook in workbooks:
+            lock = _publish_locks.setdefault(workbook.id, asyncio.Lock())
+            async with lock:
+                folder = await loop.run_in_executor(None, release.publish, workbook, Path(self.releases_dir))
+            picks.append(f"{workbook.id}={folder.name}")
+        return picks
+
+    # ----------------------------------------------------------- progress
+
+    def report(self, progress: int, message: str) -> None:
+        self.log.info("%s: %s", self._log_name, message)
+        self._progress_log.append({"progress": progress, "message": message})
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        sent = 0
+        while True:
+            log = getattr(self, "_progress_log", [])
+            while sent < len(log):
+                yield log[sent]
+                sent += 1
+            if getattr(self, "_progress_done", True):
+                return
+            await asyncio.sleep(0.1)
+
+    # ----------------------------------------------------------- start
+
+    async def wait_until_answering(self, ip: str, port: int) -> None:
+        """Return as soon as the new server answers HTTP, or when it cannot any more.
+
+        The hub checks a new server with growing pauses and notices it up to seconds late;
+        polling every 0.1 s here lets the hub's first check succeed. Any HTTP answer
+        counts; a server that exits or stays silent is left for the hub to report.
+        """
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+        url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
+        client = AsyncHTTPClient()
+        deadline = asyncio.get_running_loop().time() + self.http_timeout  # type: ignore[attr-defined]
+        WorkbookSpawnerMixin._waiting += 1
+        try:
+            while asyncio.get_running_loop().time() < deadline:
+                if await self.poll() is not None:  # type: ignore[attr-defined]
+                    return
+                try:
+                    await client.fetch(url, request_timeout=2, follow_redirects=False)
+                    return
+                except HTTPClientError as e:
+                    if e.code != 599:
+                        return  # an HTTP error status is an answer; 599 means no answer yet
+                except OSError:
+                    pass
+                # In a rush the hub's own CPU is precious: poll less often the more servers wait.
+                await asyncio.sleep(min(0.5, 0.05 * (1 + WorkbookSpawnerMixin._waiting)))
+        finally:
+            WorkbookSpawnerMixin._waiting -= 1
+
+    def learner_home(self) -> str:
+        raise NotImplementedError
+
+    def provision_preexec(self) -> Any:
+        """preexec_fn that makes the delivery step run as the learner (None: as the hub)."""
+        return None
+
+    async def prepare_learner(self) -> None:
+        """Make sure the learner's account and home exist (subclasses)."""
+
+    def group_gid(self, group: str) -> int | None:
+        """The system group id that owns `group`'s folder; None: nothing is chowned (demo)."""
+        return None
+
+    async def prepare_group_folders(self) -> dict[str, str]:
+        """Create or repair the folders of the learner's groups; return those to link.
+
+        A group whose name cannot be a folder name is skipped (and logged); a group with
+        peer review switched off gets its folder closed and no link.
+        """
+        links: dict[str, str] = {}
+        if not self.data_dir:
+            return links
+        loop = asyncio.get_running_loop()
+        for group in sorted(g.name for g in self.user.groups):
+            try:
+                validate_username(group)
+                policy = self.group_policy(group) if self.group_policy is not None else folders.GroupPolicy(group)
+                folder = await loop.run_in_executor(
+                    None, folders.apply_group, self.data_dir, policy, self.group_gid(group)
+                )
+            except (ClhubError, OSError) as e:
+                self.log.error("The folder of group %r cannot be prepared: %s", group, e)
+                continue
+            if policy.peer_review:
+                links[group] = str(folder)
+        return links
+
+    async def deliver_workbooks(self) -> dict[str, Any]:
+        """Run the delivery step as the learner and return its summary."""
+        home = self.learner_home()
+        picks = await self.published_releases(self.workbooks_for_learner())
+        links = await self.prepare_group_folders()
+        outbound = {g: os.path.join(self.data_dir, "exchange", g, "outbound") for g in links} if self.data_dir else {}
+        cmd = [
+            self.provision_python,
+            "-I",
+            "-m",
+            "connected_learning.learner.provision",
+            "--home",
+            home,
+            "--releases",
+            self.releases_dir,
+            *(f"--group-folder={group}={path}" for group, path in links.items()),
+            *(f"--assignments={group}={path}" for group, path in outbound.items() if os.path.isdir(path)),
+            *(
+                f"--course={group}={os.path.join(self.data_dir, 'courses', group)}"
+                for group in (self.taught_groups()[:1] if self.data_dir else [])
+            ),
+            *picks,
+        ]
+        env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=home,
+            preexec_fn=self.provision_preexec(),
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), self.provision_timeout)
+        except TimeoutError:
+            proc.kill()
+            raise web.HTTPError(500, "Your workbooks took too long to copy. Please try again.") from None
+        try:
+            summary = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            summary = {"error": err.decode(errors="replace")[-2000:] or "no output"}
+        if proc.returncode != 0 or "error" in summary:
+            self.log.error("Delivering workbooks to %s failed: %s", self.user.name, summary.get("error"))
+            raise web.HTTPError(500, "Your workbooks could not be copied. Ask a librarian or teacher for help.")
+        for problem in summary.get("problems", []):
+            self.log.warning("Workbook delivery for %s skipped %s", self.user.name, problem)
+        return summary
+
+    def taught_groups(self) -> list[str]:
+        """The groups this user teaches (hub roles teacher-<group>)."""
+        return sorted(r.name[len("teacher-") :] for r in self.user.roles if r.name.startswith("teacher-"))
+
+    def learner_args(self) -> list[str]:
+        return [f"--config={self.singleuser_config}", f"--ServerApp.root_dir={self.learner_home()}"]
+
+    def get_args(self) -> list[str]:
+        return [*super().get_args(), *self.learner_args()]  # type: ignore[misc]
+
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()  # type: ignore[misc]
+        disabled = dict(self.disabled_server_extensions)
+        taught = self.taught_groups()
+        if taught and self.data_dir:
+            # A teacher grades in their own server: nbgrader's formgrader on the first group
+            # they teach, whose course folder their system user shares (see assignments.py).
+            for name in TEACHER_EXTENSIONS:
+                disabled.pop(name, None)
+            env["CLHUB_COURSE_ID"] = taught[0]
+            # Through ~/courses/<group>: the formgrader wants its course inside the server's root.
+            env["CLHUB_COURSE_ROOT"] = os.path.join(self.learner_home(), "courses", taught[0])
+            env["CLHUB_FRAME_SELF"] = "1"
+        env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(disabled)
+        env["HOME"] = self.learner_home()
+        env["CLHUB_DISPLAY_NAME"] = (
+            self.display_name(self.user.name) if self.display_name is not None else self.user.name
+        )
+        if self.classroom_url:
+            env["CLHUB_CLASSROOM_URL"] = self.classroom_url
+        if self.demo_mode:
+            env["CLHUB_DEMO_MODE"] = "1"
+        if self.data_dir:
+            env["CLHUB_EXCHANGE"] = os.path.join(self.data_dir, "exchange")
+        # nbgrader's settings for learners (exchange, private submissions, the hub user as student).
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            p for p in (str(LEARNER_DIR / "nbgrader_learner"), env.get("JUPYTER_CONFIG_PATH", "")) if p
+        )
+        # `clhub share` and friends in the learner's terminal come from the hub's environment.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH") or "/usr/bin:/bin"])
+        return env
+
+    async def start(self) -> Any:
+        self._progress_log = []
+        self._progress_done = False
+        try:
+            self.report(10, "Getting your space ready")
+            await self.prepare_learner()
+            self.report(30, "Copying your workbooks")
+            summary = await self.deliver_workbooks()
+            self.report(60, delivery_message(summary))
+            self.report(70, "Starting JupyterLab")
+            ip, port = await super().start()  # type: ignore[misc]
+            await self.wait_until_answering(ip, port)
+            return ip, port
+        finally:
+            self._progress_done = True
+
+
+class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
+    """Each learner's server runs as their own system user, created on first start."""
+
+    home_root = Unicode("/home", config=True, help="Folder that holds learners' homes. Default '/home'.")
+    learner_marker_group = Unicode(
+        "clhub-learners",
+        config=True,
+        help="System group every account created by the hub belongs to; an existing system "
+        "account outside it is never used for a server. Default 'clhub-learners'.",
+    )
+    system_group_prefix = Unicode(
+        "clhub-",
+        config=True,
+        help="Prefix of the system group made for each hub group, so that hub group 'demo-class' "
+        "becomes system group 'clhub-demo-class'. Default 'clhub-'.",
+    )
+    max_processes = Integer(
+        256, config=True, help="Most processes a learner may run (RLIMIT_NPROC); 0: no limit. Default 256."
+    )
+
+    def learner_home(self) -> str:
+        return os.path.join(self.home_root, self.user.name)
+
+    async def prepare_learner(self) -> None:
+        groups = sorted(g.name for g in self.user.groups)
+        try:
+            teaching = []
+            for group in self.taught_groups():
+                try:
+                    teaching.append(system_users.system_group_name(system_users.TEACH_PREFIX, group))
+                except system_users.SystemUserError:
+                    self.log.warning("No course group for %s: the group name %r is too long", self.user.name, group)
+            await system_users.ensure_learner(
+                self.user.name,
+                self.learner_marker_group,
+                self.system_group_prefix,
+                groups,
+                home_root=self.home_root,
+                extra_groups=teaching,
+            )
+        except system_users.SystemUserError as e:
+            self.log.error("Cannot prepare the system account of %s: %s", self.user.name, e)
+            raise web.HTTPError(
+                500, "Your account could not be set up on this computer. Ask a librarian or teacher for help."
+            ) from e
+
+    def provision_preexec(self) -> Any:
+        return set_user_setuid(self.user.name)
+
+    def group_gid(self, group: str) -> int | None:
+        return folders.system_gid(system_users.system_group_name(self.system_group_prefix, group))
+
+    def make_preexec_fn(self, name: str) -> Any:
+        setuid = set_user_setuid(name)
+        limit = self.max_processes
+
+        def preexec() -> None:
+            if limit:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+            setuid()
+
+        return preexec
+
+
+class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
+    """Every learner's server runs as the user who started the hub: a laptop demo.
+
+    Accounts are NOT isolated from each other: any learner's code can read every home.
+    """
+
+    homes_dir = Unicode("", config=True, help="Folder holding the demo homes, one per account. Required.")
+    demo_mode = Bool(True)
+
+    def learner_home(self) -> str:
+        return os.path.join(self.homes_dir, self.user.name)
+
+    async def prepare_learner(self) -> None:
+        os.makedirs(self.learner_home(), mode=0o700, exist_ok=True)
+
+    def make_preexec_fn(self, name: str) -> Any:
+        return None
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        env["USER"] = self.user.name
+        env["HOME"] = self.learner_home()
+        return env
+
+    def get_args(self) -> list[str]:
+        args = super().get_args()
+        if os.getuid() == 0:
+            args.append("--allow-root")
+        return args
+
+    async def start(self) -> Any:
+        self.log.warning(
+            "Demo spawner: %s's server runs as the same system user as every other account; "
+            "learners are NOT isolated from each other. Use the local spawner (run as root) for a real site.",
+            self.user.name,
+        )
+        return await super().start()

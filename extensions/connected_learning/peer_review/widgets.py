@@ -1,0 +1,370 @@
+"""Widgets of peer review: share from a workbook, review a peer's piece, read my feedback.
+
+    from connected_learning.peer_review.widgets import ShareBox, ReviewPanel, FeedbackInbox
+    ShareBox(["beat-lab.ipynb", "my_drums.wav"], title="My first beat", workbook="beat-lab")
+    ReviewPanel()        # in the group folder's REVIEW.ipynb
+    FeedbackInbox()      # ~/peer-review/MY-FEEDBACK.ipynb: all feedback on all my pieces
+
+They call `peer_review` (as the learner: the operating system decides what they may
+touch) and show every piece of text a peer wrote escaped, never as HTML. Each has a
+status line that screen readers announce, and every control has a visible label.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..errors import ClhubError
+from . import pieces
+from . import sharing as peer_review
+from .folders import read_policy
+from .pieces import REACTIONS, FeedbackEntry, PieceView
+
+WIDE = {"description_width": "10em"}
+IMAGE_TYPES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".gif": "gif"}
+
+
+def _status() -> widgets.HTML:
+    # role="status" makes screen readers read each new message aloud.
+    return widgets.HTML("")
+
+
+def _say(status: widgets.HTML, message: str, ok: bool = True) -> None:
+    mark = "Done:" if ok else "Problem:"
+    status.value = f'<div role="status" aria-live="polite"><b>{mark}</b> {html.escape(message)}</div>'
+
+
+def feedback_html(entries: Sequence[FeedbackEntry], *, anonymous: bool, viewer: str) -> str:
+    """Feedback entries as HTML in which every peer-written character is escaped."""
+    if not entries:
+        return "<p><i>No feedback yet.</i></p>"
+    rows = []
+    for entry in entries:
+        who = "You" if entry.reviewer == viewer else ("A peer" if anonymous else entry.reviewer_display)
+        parts = [f"<b>{html.escape(who)}</b>"]
+        if entry.reaction:
+            parts.append(f"reacted: {html.escape(REACTIONS[entry.reaction])}")
+        for label, text in (
+            ("What works", entry.works),
+            ("An idea to try", entry.idea),
+            ("A question", entry.question),
+        ):
+            if text:
+                parts.append(f"<br><u>{label}</u>: <span style='white-space: pre-wrap'>{html.escape(text)}</span>")
+        rows.append("<li>" + " ".join(parts) + "</li>")
+    return "<ul>" + "".join(rows) + "</ul>"
+
+
+def piece_heading(view: PieceView) -> str:
+    text = f"<b>{html.escape(view.title)}</b> by {html.escape(view.author_display)} (version {view.version})"
+    if view.remix_of:
+        text += f"<br>Remixed from <i>{html.escape(view.remix_of.get('title', ''))}</i>"
+        if view.remix_of.get("author_display"):  # empty once the original is no longer here
+            text += f" by {html.escape(view.remix_of['author_display'])}"
+    return text
+
+
+class ShareBox(widgets.VBox):
+    """Share files of this workbook with one of my groups.
+
+    Args:
+        files: paths (relative to the notebook's folder) of the notebook or creations.
+        title: a suggested title.
+        workbook: the workbook id, recorded with the piece.
+    """
+
+    def __init__(self, files: Sequence[str], *, title: str = "", workbook: str = "", **kwargs: Any) -> None:
+        self.files = [os.path.abspath(f) for f in files]
+        self.workbook = workbook
+        self.status = _status()
+        try:
+            self.identity: peer_review.Identity | None = peer_review.Identity.current()
+            groups = pieces.links_in_home(self.identity.home)
+        except ClhubError as e:
+            self.identity, groups = None, {}
+            _say(self.status, str(e), ok=False)
+        self.title = widgets.Text(value=title, description="Title", style=WIDE, placeholder="Give it a name")
+        self.group = widgets.Dropdown(options=list(groups), description="Share with", style=WIDE)
+        self.button = widgets.Button(
+            description="Share with my group", icon="share", tooltip="Share a copy with your group's peer-review folder"
+        )
+        self.button.on_click(lambda _: self.share())
+        names = ", ".join(Path(f).name for f in self.files)
+        intro = widgets.HTML(
+            f"<b>Share it</b>: your group will see a copy of {html.escape(names)}. "
+            "Save your notebook first (Ctrl+S). You can take it back later."
+        )
+        if not groups:
+            self.button.disabled = True
+            if self.identity is not None:
+                _say(self.status, "You are not in a group with a peer-review folder yet.", ok=False)
+        super().__init__([intro, self.title, self.group, self.button, self.status], **kwargs)
+
+    def share(self) -> PieceView | None:
+        if self.identity is None:
+            return None
+        folder = pieces.links_in_home(self.identity.home).get(self.group.value or "")
+        if folder is None:
+            _say(self.status, "Choose a group first.", ok=False)
+            return None
+        try:
+            view = peer_review.share(
+                folder, self.files, self.title.value, identity=self.identity, workbook=self.workbook
+            )
+        except (ClhubError, OSError) as e:
+            _say(self.status, str(e), ok=False)
+            return None
+        _say(self.status, f"Shared {view.title!r} with {self.group.value} (version {view.version}).")
+        return view
+
+
+class ReviewPanel(widgets.VBox):
+    """Read a peer's piece, give feedback, remix it or report it (REVIEW.ipynb)."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+        self.folder = Path(folder or os.getcwd())
+        self.policy = read_policy(self.folder)
+        self.identity = peer_review.Identity.current()
+        self.choice = widgets.Dropdown(description="Piece", style=WIDE, layout=widgets.Layout(width="95%"))
+        self.heading = widgets.HTML()
+        self.preview = widgets.VBox()
+        self.existing = widgets.HTML()
+        self.works = widgets.Textarea(
+            description="What works",
+            style=WIDE,
+            placeholder="What do you like? Be specific.",
+            layout=widgets.Layout(width="95%"),
+        )
+        self.idea = widgets.Textarea(
+            description="An idea to try",
+            style=WIDE,
+            placeholder="One thing they could try next",
+            layout=widgets.Layout(width="95%"),
+        )
+        self.question = widgets.Textarea(
+            description="A question",
+            style=WIDE,
+            placeholder="Something you wonder about",
+            layout=widgets.Layout(width="95%"),
+        )
+        self.reaction = widgets.Dropdown(
+            options=[(label or "(none)", key) for key, label in REACTIONS.items()], description="Reaction", style=WIDE
+        )
+        self.send = widgets.Button(description="Send feedback", icon="paper-plane")
+        self.remix_button = widgets.Button(
+            description="Remix it", icon="copy", tooltip="Copy this piece into your workbooks/remixes folder"
+        )
+        self.reason = widgets.Text(description="What is wrong?", style=WIDE, placeholder="Tell your teacher")
+        self.report_button = widgets.Button(
+            description="Report to my teacher", icon="flag", layout=widgets.Layout(width="auto")
+        )
+        self.status = _status()
+        self.send.on_click(lambda _: self.give_feedback())
+        self.remix_button.on_click(lambda _: self.remix())
+        self.report_button.on_click(lambda _: self.report())
+        self.choice.observe(lambda _: self.show(), "value")
+        self.refresh = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh.on_click(lambda _: self.load())
+        super().__init__(
+            [
+                widgets.HTML(
+                    f"<b>Peer review: {html.escape(self.policy.group)}</b>. Pick a piece, look at it, "
+                    "and tell its maker what works, an idea to try, or a question. Be kind and specific."
+                ),
+                widgets.HBox([self.choice, self.refresh]),
+                self.heading,
+                self.preview,
+                self.existing,
+                self.works,
+                self.idea,
+                self.question,
+                self.reaction,
+                widgets.HBox([self.send, self.remix_button]),
+                widgets.HBox([self.reason, self.report_button]),
+                self.status,
+            ],
+            **kwargs,
+        )
+        self.load()
+
+    def load(self) -> None:
+        try:
+            self.views = {v.id: v for v in pieces.read_group(self.folder)}
+        except OSError:
+            self.views = {}
+            _say(self.status, "This group's folder cannot be read: are you still a member?", ok=False)
+        options = [
+            (f"{v.title} by {v.author_display}" if v.ok else f"{v.id} (cannot be read)", v.id)
+            for v in self.views.values()
+        ]
+        keep = self.choice.value
+        self.choice.options = options
+        ids = [value for _, value in options]
+        # New options leave no piece chosen (ipywidgets 8): keep the one shown, else the first.
+        self.choice.value = keep if keep in ids else (ids[0] if ids else None)
+        self.show()
+
+    @property
+    def current(self) -> PieceView | None:
+        return self.views.get(self.choice.value or "")
+
+    def show(self) -> None:
+        view = self.current
+        self.preview.children = ()
+        if view is None:
+            self.heading.value = "<p><i>Nothing has been shared in this group yet.</i></p>"
+            self.existing.value = ""
+            return
+        if not view.ok:
+            self.heading.value = f"<p>{html.escape(view.problem)}</p>"
+            self.existing.value = ""
+            return
+        self.heading.value = piece_heading(view) + "<br>Files: " + html.escape(", ".join(view.files))
+        self.preview.children = tuple(self._previews(view))
+        anonymous = self.policy.anonymous_feedback and view.owner == self.identity.username
+        self.existing.value = "<b>Feedback so far</b>" + feedback_html(
+            view.feedback, anonymous=anonymous, viewer=self.identity.username
+        )
+
+    def _previews(self, view: PieceView) -> list[widgets.Widget]:
+        try:
+            files = pieces.version_files(self.folder, view.id, view.version, self.policy.max_piece_bytes)
+        except OSError:
+            return [widgets.HTML("<i>The files of this piece cannot be shown.</i>")]
+        shown: list[widgets.Widget] = []
+        for name, data in files.items():
+            suffix = Path(name).suffix.lower()
+            if suffix in IMAGE_TYPES:
+                # A caption names the picture (the Image view has no alt text, and a tooltip breaks it).
+                shown.append(widgets.HTML(f"<i>Picture: {html.escape(name)}</i>"))
+                shown.append(
+                    widgets.Image(value=data, format=IMAGE_TYPES[suffix], layout=widgets.Layout(max_width="480px"))
+                )
+            elif suffix == ".wav":
+                shown.append(widgets.Audio(value=data, format="wav", autoplay=False, loop=False))
+            elif suffix in (".md", ".txt", ".csv"):
+                text = data[:4000].decode("utf-8", errors="replace")
+                shown.append(widgets.HTML(f"<pre style='white-space: pre-wrap'>{html.escape(text)}</pre>"))
+        return shown
+
+    def give_feedback(self) -> None:
+        view = self.current
+        if view is None:
+            _say(self.status, "Pick a piece first.", ok=False)
+            return
+        try:
+            peer_review.give_feedback(
+                self.folder,
+                view.id,
+                works=self.works.value,
+                idea=self.idea.value,
+                question=self.question.value,
+                reaction=self.reaction.value,
+                identity=self.identity,
+            )
+        except (ClhubError, OSError) as e:
+            _say(self.status, str(e), ok=False)
+            return
+        self.works.value = self.idea.value = self.question.value = ""
+        self.reaction.value = ""
+        _say(self.status, f"Thank you! {view.author_display} will see your feedback.")
+        self.load()
+
+    def remix(self) -> None:
+        view = self.current
+        if view is None:
+            return
+        try:
+            target = peer_review.remix(self.folder, view.id, group=self.policy.group, identity=self.identity)
+        except (ClhubError, OSError) as e:
+            _say(self.status, str(e), ok=False)
+            return
+        _say(self.status, f"Copied to {target.relative_to(self.identity.home)}. Open it from the file browser.")
+
+    def report(self) -> None:
+        view = self.current
+        if view is None:
+            return
+        try:
+            peer_review.report(self.policy.group, view.id, self.reason.value)
+        except ClhubError as e:
+            _say(self.status, str(e), ok=False)
+            return
+        self.reason.value = ""
+        _say(self.status, "Your teacher will look at it. Thank you for telling us.")
+
+
+class FeedbackInbox(widgets.VBox):
+    """All feedback on all of my pieces, in every group; withdraw a piece or report feedback from here."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.identity = peer_review.Identity.current()
+        self.list = widgets.VBox()
+        self.status = _status()
+        refresh = widgets.Button(description="Refresh", icon="refresh")
+        refresh.on_click(lambda _: self.load())
+        super().__init__([widgets.HTML("<b>Feedback on my pieces</b>"), refresh, self.list, self.status], **kwargs)
+        self.load()
+
+    def load(self) -> None:
+        found = pieces.my_feedback(self.identity.home, self.identity.username)
+        groups = pieces.links_in_home(self.identity.home)
+        rows: list[widgets.Widget] = []
+        for group, view in found:
+            anonymous = read_policy(groups[group]).anonymous_feedback
+            withdraw = widgets.Button(description="Withdraw", icon="trash", tooltip=f"Take {view.title} out of {group}")
+            withdraw.on_click(lambda _, g=group, v=view: self.withdraw(g, v))
+            parts: list[widgets.Widget] = [
+                widgets.HTML(
+                    f"{piece_heading(view)} in <i>{html.escape(group)}</i>"
+                    + feedback_html(view.feedback, anonymous=anonymous, viewer=self.identity.username)
+                ),
+                withdraw,
+            ]
+            if view.feedback:
+                parts.append(self._report_row(group, view, anonymous))
+            rows.append(widgets.VBox(parts))
+        if not rows:
+            rows.append(widgets.HTML("<p><i>You have not shared anything yet.</i></p>"))
+        self.list.children = tuple(rows)
+
+    def _report_row(self, group: str, view: PieceView, anonymous: bool) -> widgets.Widget:
+        """Report one feedback entry that is unkind or not OK to the group's teacher."""
+        options = []
+        for entry in view.feedback:
+            who = "A peer" if anonymous else entry.reviewer_display
+            text = (entry.works or entry.idea or entry.question or REACTIONS[entry.reaction])[:40]
+            options.append((f"{who}: {text}", entry.file))
+        which = widgets.Dropdown(options=options, description="Feedback", style=WIDE)
+        reason = widgets.Text(description="What is wrong?", style=WIDE, placeholder="Tell your teacher")
+        button = widgets.Button(description="Report this feedback", icon="flag", layout=widgets.Layout(width="auto"))
+
+        def send(_: Any) -> None:
+            try:
+                peer_review.report(group, view.id, reason.value, which.value or "")
+            except ClhubError as e:
+                _say(self.status, str(e), ok=False)
+                return
+            reason.value = ""
+            _say(self.status, "Your teacher will look at it. Thank you for telling us.")
+
+        button.on_click(send)
+        return widgets.HBox([which, reason, button])
+
+    def withdraw(self, group: str, view: PieceView) -> None:
+        folder = pieces.links_in_home(self.identity.home).get(group)
+        try:
+            if folder is None:
+                raise peer_review.PeerReviewError(f"You are no longer in {group}.")
+            peer_review.withdraw(folder, view.id, identity=self.identity)
+        except (ClhubError, OSError) as e:
+            _say(self.status, str(e), ok=False)
+            return
+        _say(self.status, f"{view.title!r} is no longer shared with {group}.")
+        self.load()
