@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import os
-import pwd
 import shutil
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from traitlets import Bool, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .errors import ClhubError
+from .host.current import current as current_host
 
 BWRAP = "bwrap"
 SETPRIV = "setpriv"
@@ -213,24 +213,24 @@ def require_tools() -> None:
 
 
 def identity(user: str) -> tuple[int, int] | None:
-    """(uid, gid) of the system user `user` (`nobody` when empty) to drop to when running as
-    root: fenced code never runs as root. None when not running as root."""
-    if os.geteuid() != 0:
-        return None
+    """(uid, gid) of the system user `user` (`nobody` when empty) to drop to, as the host says:
+    fenced code never runs as root. None where the host runs everything as one user."""
     user = user or FALLBACK_USER
     try:
-        entry = pwd.getpwnam(user)
+        entry = current_host().run_as(user)
     except KeyError:
         raise FenceError(
             f"The system user {user!r} that runs fenced code does not exist: create it with "
             f"`useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {user}`, then try again.",
             code="no-fence-user",
         ) from None
-    if entry.pw_uid == 0:
+    if entry is None:
+        return None
+    if entry.uid == 0:
         raise FenceError(
             f"The fence's user {user!r} is root: choose an unprivileged system user.", code="fence-user-root"
         )
-    return entry.pw_uid, entry.pw_gid
+    return entry.uid, entry.gid
 
 
 class FencedKernel(LoggingConfigurable):

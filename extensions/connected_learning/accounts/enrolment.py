@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..host import system_users
+from ..host.base import Host
 from ..learner.provision import atomic_write_text
 from ..paths import DataLayout
 from .roster import RosterProblem, RosterRow, generate_password
@@ -112,7 +112,7 @@ async def apply(
     hub: HubCall,
     existing_groups: Iterable[str],
     memberships: Mapping[str, Iterable[str]],
-    system_accounts: bool,
+    host: Host,
     group_prefix: str = "clhub-",
 ) -> Outcome:
     """Create what `rows` (valid and allowed) ask for; return what was done and the slips.
@@ -145,10 +145,9 @@ async def apply(
         if row.password is not None and row.username not in seen:
             seen.add(row.username)
             outcome.slips.append((row.display_name, row.username, row.password))
-    if system_accounts:
-        for name in sorted({r.username for r in rows}):
-            groups = sorted(set(memberships.get(name, ())) | {r.group for r in rows if r.username == name})
-            await system_users.ensure_learner(name, "clhub-learners", group_prefix, groups)
+    for name in sorted({r.username for r in rows}):
+        groups = sorted(set(memberships.get(name, ())) | {r.group for r in rows if r.username == name})
+        await host.ensure_learner(name, group_prefix, groups)
     return outcome
 
 

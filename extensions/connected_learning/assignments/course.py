@@ -24,7 +24,6 @@ nbgrader's.
 from __future__ import annotations
 
 import datetime as dt
-import grp
 import os
 import pwd
 import shutil
@@ -337,9 +336,3 @@ def link_courses(home: str | os.PathLike[str], courses: dict[str, str]) -> dict[
     """
     return link_folders(home, "courses", courses)
 
-
-def group_gid(prefix: str, group: str) -> int | None:
-    try:
-        return grp.getgrnam(f"{prefix}{group}").gr_gid
-    except KeyError:
-        return None

@@ -283,10 +283,9 @@ def prepare_fence() -> None:
         require_tools()
     except FenceError as e:
         raise GradingError(e.message, code=e.code) from None
-    if os.geteuid() == 0:
-        from ..hub.config import ensure_system_user
+    from ..host.current import current
 
-        ensure_system_user(GRADER_USER)
+    current().service_user(GRADER_USER)  # made where the host has system users
 
 
 class GradebookLock:

@@ -20,7 +20,6 @@ from tornado.httpclient import HTTPClientError
 from ..accounts import enrolment, roster, slips
 from ..accounts.store import read_display_names
 from ..errors import ClhubError
-from ..hub.config import choose_spawner
 from ..paths import DataLayout
 from ..settings import validate_username
 from .base import BaseHandler, log, repair_folders, teaches
@@ -58,7 +57,7 @@ class RosterMixin(BaseHandler):
                 hub=self.hub.call,
                 existing_groups=groups,
                 memberships=memberships,
-                system_accounts=choose_spawner(self.site) == "local",
+                host=self.host,
                 group_prefix=self.settings["group_prefix"],
             )
         except (HTTPClientError, ClhubError, OSError) as e:
@@ -88,7 +87,7 @@ class RosterMixin(BaseHandler):
             log.warning("Display names reach the groups' folders at the next sweep: %s", e)
             return
         await repair_folders(
-            self.site, {g: u for g, u in members.items() if users & set(u)}, self.settings["group_prefix"]
+            self.site, self.host, {g: u for g, u in members.items() if users & set(u)}, self.settings["group_prefix"]
         )
 
     def slips_page(self, outcome: enrolment.Outcome) -> str:

@@ -21,6 +21,8 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
+from ..host.base import Host
+from ..host.current import current as current_host
 from ..settings import SiteSettings, env_overrides, load_settings
 from . import accounts as classroom_accounts
 from . import assignments as classroom_assignments
@@ -63,7 +65,8 @@ def routes(prefix: str) -> list[tuple[str, type]]:
     ]
 
 
-def make_app(site: SiteSettings, prefix: str) -> web.Application:
+def make_app(site: SiteSettings, prefix: str, host: Host | None = None) -> web.Application:
+    """The service's tornado app; `host` defaults to the one the hub chose (CLHUB_HOST)."""
     jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
     return web.Application(
         routes(prefix),
@@ -71,6 +74,7 @@ def make_app(site: SiteSettings, prefix: str) -> web.Application:
         xsrf_cookies=True,
         hub=Hub(),
         site=site,
+        host=host or current_host(site.data_dir),
         prefix=prefix,
         jinja=jinja,
         sweep_seconds=float(os.environ.get("CLHUB_SWEEP_SECONDS", "60")),

@@ -20,9 +20,9 @@ from tornado import web
 
 from ..assignments import course as assignments
 from ..assignments import grading
+from ..assignments.grading_errors import GradingError
 from ..catalog.load import CatalogError, load_catalog
 from ..host import system_users
-from ..hub.config import choose_spawner
 from .base import APIHandler, log
 
 
@@ -31,20 +31,19 @@ class AssignmentsBase(APIHandler):
         return assignments.Course(self.site.data_dir, self.place(group).group)
 
     def gid(self, group: str) -> int | None:
-        if choose_spawner(self.site) != "local":
+        try:
+            name = system_users.system_group_name(self.settings["group_prefix"], self.place(group).group)
+        except system_users.SystemUserError:
             return None
-        return assignments.group_gid(self.settings["group_prefix"], group)
+        return self.host.group_gid(name)
 
     async def teachers_gid(self, group: str) -> int | None:
         """The system group of the group's teachers (made if missing); None in demo mode."""
-        if choose_spawner(self.site) != "local":
-            return None
         try:
             name = system_users.system_group_name(system_users.TEACH_PREFIX, group)
         except system_users.SystemUserError:
             return None  # too long a name for a second system group: the course stays root's
-        await system_users.ensure_group(name)
-        return assignments.group_gid("", name)
+        return await self.host.ensure_group(name)
 
     async def step(self, group: str, action: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one nbgrader step, then give the course back to the group's teachers."""
@@ -69,7 +68,7 @@ class AssignmentsBase(APIHandler):
     async def run(self, action: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.get_running_loop().run_in_executor(None, lambda: action(*args, **kwargs))
-        except (assignments.AssignmentError, grading.GradingError) as e:
+        except (assignments.AssignmentError, GradingError) as e:
             raise web.HTTPError(getattr(e, "status", 400), e.message) from None
 
 
@@ -117,7 +116,7 @@ class AssignmentStepAPI(AssignmentsBase):
         students = await self.students(group)
         if step == "collect":
             done = await self.step(
-                group, assignments.collect, course, aid, set(students), check_owner=choose_spawner(self.site) == "local"
+                group, assignments.collect, course, aid, set(students), check_owner=self.host.isolated
             )
             reply: dict[str, Any] = {"collected": done}
         elif step == "autograde":

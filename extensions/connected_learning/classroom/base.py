@@ -35,7 +35,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from ..accounts.store import read_display_names
 from ..errors import ClhubError
 from ..host import system_users
-from ..hub.config import choose_spawner
+from ..host.base import Host
 from ..paths import DataLayout
 from ..peer_review import folders, moderation
 from ..settings import SiteSettings
@@ -167,6 +167,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     @property
     def site(self) -> SiteSettings:
         return self.settings["site"]
+
+    @property
+    def host(self) -> Host:
+        return self.settings["host"]
 
     def place(self, group: str) -> moderation.Place:
         return moderation.Place(self.site.data_dir, moderation.validate_group(group))
@@ -388,18 +392,14 @@ class ActionForm(BaseHandler):
 # ------------------------------------------------------------------ folders
 
 
-async def repair_folders(site: SiteSettings, members: Mapping[str, Iterable[str]], prefix: str) -> None:
+async def repair_folders(site: SiteSettings, host: Host, members: Mapping[str, Iterable[str]], prefix: str) -> None:
     """Create or repair the folders of the groups `members` ({group: users}), their system groups
     first (as root), and write each group's display names there for its members to read."""
     names = read_display_names(DataLayout(site.data_dir))
     for group, users in members.items():
         try:
             moderation.validate_group(group)
-            gid = None
-            if choose_spawner(site) == "local":
-                name = system_users.system_group_name(prefix, group)
-                await system_users.ensure_group(name)
-                gid = folders.system_gid(name)
+            gid = await host.ensure_group(system_users.system_group_name(prefix, group))
             folders.apply_group(site.data_dir, folders.policy_for(site, group), gid)
             folders.write_members(site.data_dir, group, {u: names[u] for u in users if u in names}, gid)
         except (ClhubError, OSError) as e:
@@ -411,7 +411,7 @@ async def sweep(app: web.Application) -> None:
     hub: Hub = app.settings["hub"]
     while True:
         try:
-            await repair_folders(site, await hub.group_members(), app.settings["group_prefix"])
+            await repair_folders(site, app.settings["host"], await hub.group_members(), app.settings["group_prefix"])
         except (HTTPClientError, OSError) as e:
             log.warning("Group folders not checked this time: %s", e)
         await asyncio.sleep(app.settings["sweep_seconds"])

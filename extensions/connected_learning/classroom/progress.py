@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import pwd
 from typing import Any
 
 from tornado import web
@@ -23,7 +22,6 @@ from ..accounts.store import read_display_names
 from ..assignments import course as assignments
 from ..assignments import grading
 from ..catalog.load import load_catalog
-from ..hub.config import choose_spawner
 from ..paths import DataLayout
 from ..peer_review.folders import peer_review_dir
 from ..settings import validate_username
@@ -33,21 +31,13 @@ from .base import log
 
 
 class GroupPages(AssignmentsBase):
-    def home_of(self, name: str) -> str | None:
-        if choose_spawner(self.site) == "local":
-            try:
-                return pwd.getpwnam(name).pw_dir
-            except KeyError:
-                return None
-        return str(DataLayout(self.site.data_dir).homes / name)
-
     async def table(self, group: str) -> Any:
         students = await self.students(group)
         course = self.course(group)
         released = assignments.released(course)
         scores = {aid: assignments.scores(course, aid) for aid in released}
         submitted = {aid: {s for s in students if (course.root / "submitted" / s / aid).is_dir()} for aid in released}
-        homes = {s: h for s in students if (h := self.home_of(s))}
+        homes = {s: h for s in students if (h := self.host.home(s))}
         return await self.run(
             progress.group_table,
             students,
@@ -114,7 +104,7 @@ class StudentPage(GroupPages):
         if student not in await self.students(group):
             raise web.HTTPError(404, f"{student!r} is not a learner of {group}.")
         table = (await self.table(group)).set_index("student").loc[student]
-        home = self.home_of(student)
+        home = self.host.home(student)
         detail = await self.run(progress.student_table, home, load_catalog(self.site.catalog_dir)) if home else None
         self.page(
             "student.html",
@@ -181,7 +171,7 @@ class AssignmentsPage(GroupPages):
                         course,
                         aid,
                         set(students),
-                        check_owner=choose_spawner(self.site) == "local",
+                        check_owner=self.host.isolated,
                     )
                     message = f"Collected {len(done)} submission(s) of {aid}."
                 elif action == "autograde":

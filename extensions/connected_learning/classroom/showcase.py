@@ -110,7 +110,7 @@ class ShowcaseAPI(APIHandler):
             place = self.place(group)
             names = await self.names_in(group)
             await asyncio.get_running_loop().run_in_executor(
-                None, lambda: gallery.refresh(place, usernames=names, gid=publish.reader_gid())
+                None, lambda: gallery.refresh(place, usernames=names, gid=publish.reader_gid(self.host))
             )
         except Exception:
             log.exception("The showcase gallery of %s was not refreshed", group)
@@ -196,9 +196,9 @@ class DecisionAPI(ShowcaseAPI):
                 me["name"],
                 usernames=names,
                 home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
-                gid=publish.reader_gid(),
+                gid=publish.reader_gid(self.host),
                 live=self.site.showcase_live,
-                live_gid=publish.live_gid(),
+                live_gid=publish.live_gid(self.host),
                 lang=language(self.json_body()),
             )
             log.info("%s approved %s of %s for the showcase", me["name"], proposal["piece"], group)
@@ -282,7 +282,7 @@ class GalleryAPI(ShowcaseAPI):
             enabled,
             me["name"],
             usernames=names,
-            gid=publish.reader_gid(),
+            gid=publish.reader_gid(self.host),
             lang=body.get("lang", "en"),
         )
         log.info("%s turned the showcase gallery of %s %s", me["name"], group, "on" if state["enabled"] else "off")

@@ -18,6 +18,8 @@ from typing import Any
 
 from ..accounts.store import PASSWORD_CHANGES
 from ..catalog.load import Catalog, load_catalog
+from ..host.base import Host
+from ..host.current import for_site
 from ..paths import DataLayout
 from ..peer_review import folders
 from ..settings import USERNAME_PATTERN, SettingsError, SiteSettings, address_problem, env_overrides, load_settings
@@ -78,12 +80,6 @@ def subdomain_hook(name: str, domain: str, kind: str) -> str:
     return str(subdomain_hook_idna(name, domain, kind))
 
 
-def choose_spawner(settings: SiteSettings) -> str:
-    if settings.spawner == "auto":
-        return "local" if os.geteuid() == 0 else "demo"
-    return settings.spawner
-
-
 def check_site(settings: SiteSettings) -> Catalog:
     """Check the settings against the catalog; return the catalog.
 
@@ -110,60 +106,25 @@ def check_site(settings: SiteSettings) -> Catalog:
     return catalog
 
 
-def ensure_system_user(name: str) -> None:
-    """Create a service's system user (no home, no shell, own group) if it is missing."""
-    import pwd
-    import subprocess
-
-    try:
-        pwd.getpwnam(name)
-        return
-    except KeyError:
-        pass
-    done = subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    try:
-        pwd.getpwnam(name)  # another hub on this machine may have made it meanwhile
-    except KeyError:
-        raise SystemExit(
-            f"Cannot create the system user {name} for a showcase service: "
-            f"{done.stderr.strip()}. Create it with `useradd --system --user-group "
-            f"{name}` and start the hub again."
-        ) from None
-
-
 def _showcase_service(
-    name: str, port: int, module: str, user: str, kind: str, environment: dict[str, str]
+    name: str, port: int, module: str, user: str, host: Host, environment: dict[str, str]
 ) -> dict[str, Any]:
-    """A showcase service: no log-in, run by its own system user on a real (local) site."""
+    """A showcase service: no log-in, run by its own system user where the host has them."""
     service: dict[str, Any] = {
         "name": name,
         "oauth_no_confirm": True,
         "url": f"http://127.0.0.1:{port}",
         "command": [sys.executable, "-m", module],
         "cwd": "/",
-        "environment": environment,
+        "environment": {**environment, **host.environment()},
     }
-    if kind == "local" and os.geteuid() == 0:
-        ensure_system_user(user)
-        service["user"] = user
+    run_as = host.service_user(user)
+    if run_as:
+        service["user"] = run_as
     return service
 
 
-def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
+def showcase_service(settings: SiteSettings, host: Host) -> dict[str, Any]:
     """The family-facing showcase service: published pages, by token."""
     from ..showcase.publish import SHOWCASE_USER, prepare_folders, reader_gid
 
@@ -172,17 +133,17 @@ def showcase_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
         settings.showcase_port,
         "connected_learning.showcase.service",
         SHOWCASE_USER,
-        kind,
+        host,
         {
             "CLHUB_SHOWCASE_PAGES": str(Path(settings.data_dir) / "showcase" / "pages"),
             "CLHUB_PUBLIC_URL": settings.public_url,
         },
     )
-    prepare_folders(settings.data_dir, reader_gid())
+    prepare_folders(settings.data_dir, reader_gid(host))
     return service
 
 
-def showcase_live_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
+def showcase_live_service(settings: SiteSettings, host: Host) -> dict[str, Any]:
     """The "Play with it" service: Voila for published notebooks."""
     from ..showcase.publish import LIVE_USER, live_gid, prepare_live_folder
 
@@ -191,7 +152,7 @@ def showcase_live_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
         settings.showcase_live_port,
         "connected_learning.showcase.live",
         LIVE_USER,
-        kind,
+        host,
         {
             "CLHUB_SHOWCASE_LIVE": str(Path(settings.data_dir) / "showcase" / "live"),
             "CLHUB_LIVE_KERNELS": str(settings.live_kernels),
@@ -201,7 +162,7 @@ def showcase_live_service(settings: SiteSettings, kind: str) -> dict[str, Any]:
             "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
         },
     )
-    prepare_live_folder(settings.data_dir, live_gid())
+    prepare_live_folder(settings.data_dir, live_gid(host))
     return service
 
 
@@ -214,8 +175,6 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         mode: "site" (a real site: servers survive a hub restart) or "demo" (stop
             everything on exit); default CLHUB_MODE, else "site".
     """
-    from .spawner import DemoWorkbookSpawner, LocalWorkbookSpawner
-
     site_file = site_file or os.environ.get("CLHUB_SITE") or str(REPO_DIR / "hub_config" / "site.toml")
     mode = mode or os.environ.get("CLHUB_MODE", "site")
     settings = load_settings(site_file, env_overrides())
@@ -273,9 +232,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.JupyterHub.redirect_to_server = True
 
     # The workbook spawner.
-    kind = choose_spawner(settings)
-    spawner_cls = LocalWorkbookSpawner if kind == "local" else DemoWorkbookSpawner
-    c.JupyterHub.spawner_class = spawner_cls
+    host = for_site(settings.spawner, settings.data_dir)
+    c.JupyterHub.spawner_class = host.spawner
     c.WorkbookSpawnerMixin.catalog_dir = str(settings.catalog_dir)
     c.WorkbookSpawnerMixin.everyone_workbooks = list(settings.everyone)
     c.WorkbookSpawnerMixin.offered_interests = list(settings.interests)
@@ -306,7 +264,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     # Pages: the site's name everywhere, the interests page, and a plain warning in demo mode.
     c.JupyterHub.template_paths = [str(TEMPLATES)]
     template_vars: dict[str, Any] = {"clhub_site_name": settings.name}
-    if kind == "demo":
+    if host.demo:
         template_vars["announcement"] = DEMO_WARNING
     c.JupyterHub.template_vars = template_vars
     from .handlers import InterestsHandler
@@ -349,6 +307,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
                 "CLHUB_DATA_DIR": str(settings.data_dir),
                 "CLHUB_PORT": str(settings.port),
                 "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
+                **host.environment(),
                 # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.
                 "PATH": os.pathsep.join(
                     [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
@@ -373,9 +332,9 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
             "services": ["classroom"],
         }
     )
-    services.append(showcase_service(settings, kind))
+    services.append(showcase_service(settings, host))
     if settings.showcase_live:
-        services.append(showcase_live_service(settings, kind))
+        services.append(showcase_live_service(settings, host))
     # Every user may open the classroom service; what they may do there is its own check.
     roles.append({"name": "user", "scopes": ["self", "access:services!service=classroom"]})
     c.JupyterHub.services = services

@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado import web
-from traitlets import Bool, Callable, Dict, Integer, List, Unicode, default
+from traitlets import Callable, Dict, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
 from ..catalog import release
 from ..catalog.load import Catalog, CatalogError, Workbook, load_catalog
 from ..errors import ClhubError
 from ..host import system_users
+from ..host.current import HOSTS
 from ..peer_review import folders
 from ..settings import validate_username
 from . import interests as interests_store
@@ -187,7 +188,7 @@ class WorkbookSpawnerMixin(Configurable):
         help="Address of the classroom service as learners' servers reach it, e.g. "
         "'http://127.0.0.1:8082/services/classroom/'. Empty: reports are unavailable.",
     )
-    demo_mode = Bool(False, help="True for spawners whose accounts share one system user.")
+    host_name = "system"  # the host (`host.current.HOSTS`) this spawner's servers run on
 
     _waiting = 0  # servers of this hub being polled by wait_until_answering, shared
     _progress_log: list[dict[str, Any]]
@@ -476,8 +477,7 @@ class WorkbookSpawnerMixin(Configurable):
         )
         if self.classroom_url:
             env["CLHUB_CLASSROOM_URL"] = self.classroom_url
-        if self.demo_mode:
-            env["CLHUB_DEMO_MODE"] = "1"
+        env.update(HOSTS[self.host_name](Path(self.data_dir)).environment())
         if self.data_dir:
             env["CLHUB_EXCHANGE"] = os.path.join(self.data_dir, "exchange")
         # nbgrader's settings for learners (exchange, private submissions, the hub user as student).
@@ -578,7 +578,7 @@ class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
     """
 
     homes_dir = Unicode("", config=True, help="Folder holding the demo homes, one per account. Required.")
-    demo_mode = Bool(True)
+    host_name = "same-user"
 
     def learner_home(self) -> str:
         return os.path.join(self.homes_dir, self.user.name)
@@ -587,7 +587,12 @@ class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
         os.makedirs(self.learner_home(), mode=0o700, exist_ok=True)
 
     def make_preexec_fn(self, name: str) -> Any:
-        return None
+        home = self.learner_home()
+
+        def preexec() -> None:
+            os.chdir(home)  # as the system spawner does: a kernel started without a path begins at home
+
+        return preexec
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         env["USER"] = self.user.name

@@ -66,12 +66,6 @@ def user_name(uid: int) -> str:
     return name
 
 
-def demo_mode() -> bool:
-    """True in a learner's server of the same-user demo (the spawner says so), for writers:
-    who am I, and which files are mine. Readers ask the folder instead (`Authorship`)."""
-    return os.environ.get("CLHUB_DEMO_MODE") == "1"
-
-
 def member_names(folder_fd: int) -> dict[str, str]:
     """The display names the class list gave the group's members, {user: "Ana M."}.
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClhubError
+from ..host.current import current as current_host
 from ..learner.provision import atomic_write_bytes
 from . import pieces
 from .folders import read_policy
@@ -56,7 +57,7 @@ class Identity:
     def current(cls) -> Identity:
         """The learner this process runs as (JUPYTERHUB_USER only in demo mode)."""
         uid = os.getuid()
-        name = os.environ.get("JUPYTERHUB_USER", "") if pieces.demo_mode() else pieces.user_name(uid)
+        name = current_host().whoami(uid, os.environ.get("JUPYTERHUB_USER", ""))
         if not name:
             raise PeerReviewError("Cannot tell who you are: JUPYTERHUB_USER is not set.")
         display = clean_line(os.environ.get("CLHUB_DISPLAY_NAME", ""), 60) or name
@@ -297,7 +298,7 @@ def _own_piece_dir(folder: Path, piece_id: str, identity: Identity) -> Path:
         raise PeerReviewError(f"There is no piece called {piece_id!r} in this group.") from None
     if not stat.S_ISDIR(info.st_mode):
         raise PeerReviewError(f"{piece_id!r} is not a piece.")
-    if pieces.demo_mode():
+    if not current_host().isolated:
         view = pieces.read_group(folder, owner=identity.username, with_feedback=False)
         mine = any(v.id == piece_id for v in view)
     else:
@@ -395,7 +396,7 @@ def _my_feedback_file(feedback_dir: Path, identity: Identity) -> Path:
             if path == plain:
                 return plain
             continue
-        if stat.S_ISREG(info.st_mode) and info.st_uid == identity.uid and (not pieces.demo_mode() or path == plain):
+        if stat.S_ISREG(info.st_mode) and info.st_uid == identity.uid and (current_host().isolated or path == plain):
             return path
     return feedback_dir / f"{identity.username}.{secrets.token_hex(4)}.json"
 

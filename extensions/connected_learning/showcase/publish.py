@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import grp
 import html
 import json
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClhubError
+from ..host.base import Host
 from ..learner.provision import atomic_write_bytes
 from ..peer_review import pieces
 from ..peer_review.moderation import Place, validate_group, validate_piece_id
@@ -148,23 +148,14 @@ def proposals_dir(place: Place) -> Path:
     return place.private / "showcase"
 
 
-def _gid_of(user: str) -> int | None:
-    if os.geteuid() != 0:
-        return None
-    try:
-        return grp.getgrnam(user).gr_gid
-    except KeyError:
-        return None
-
-
-def reader_gid() -> int | None:
+def reader_gid(host: Host) -> int | None:
     """The group id of the showcase service's system user, None where there is none (demo mode)."""
-    return _gid_of(SHOWCASE_USER)
+    return host.group_gid(SHOWCASE_USER)
 
 
-def live_gid() -> int | None:
+def live_gid(host: Host) -> int | None:
     """The group id of the live service's system user, None where there is none (demo mode)."""
-    return _gid_of(LIVE_USER)
+    return host.group_gid(LIVE_USER)
 
 
 def prepare_live_folder(data_dir: str | os.PathLike[str], gid: int | None) -> Path:
