@@ -40,7 +40,8 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from connected_learning.showcase import publish
-from connected_learning.showcase.render import markdown_html, render_page
+from connected_learning.showcase.render import render_page
+from connected_learning.showcase.sanitize import markdown_html
 from realhub import PASSWORD, REPO, RunningHub
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -21,16 +21,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from connected_learning.assignments.grading import (
-    GRADER_USER,
-    LOCK_FILE,
-    GradebookLock,
-    GradeError,
-    GradingError,
-    autograde_all,
-    plan_grading,
-    validate_assignment,
-)
+from connected_learning.assignments.gradebook_lock import LOCK_FILE, GradebookLock
+from connected_learning.assignments.grading import autograde_all, plan_grading, validate_assignment
+from connected_learning.assignments.grading_errors import GradeError, GradingError
+from connected_learning.assignments.grading_worker import GRADER_USER
 from realhub import listener
 
 QUIZ = "quiz"

@@ -25,14 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from connected_learning.showcase.render import (
-    MESSAGES,
-    markdown_html,
-    page_language,
-    render_page,
-    render_widget,
-    sanitize_html,
-)
+from connected_learning.showcase.messages import MESSAGES, page_language
+from connected_learning.showcase.render import render_page
+from connected_learning.showcase.sanitize import markdown_html, sanitize_html
+from connected_learning.showcase.saved_widgets import render_widget
 from connected_learning.showcase.snapshot import WIDGET_STATE, WIDGET_VIEW, SnapshotError, clean_snapshot
 
 REPO = Path(__file__).resolve().parent.parent

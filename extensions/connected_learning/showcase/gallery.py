@@ -33,7 +33,7 @@ from ..learner.provision import atomic_write_bytes
 from ..peer_review.moderation import Place
 from ..peer_review.sharing import now
 from . import publish
-from .render import page_language
+from .messages import page_language
 from .snapshot import Scrubber
 
 STATE_FILE = "gallery.json"

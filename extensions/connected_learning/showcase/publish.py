@@ -181,7 +181,7 @@ def live_copy(snapshot: dict[str, bytes]) -> dict[str, bytes] | None:
     it for the notebook's code to open. None when the piece has no notebook."""
     import nbformat
 
-    from .render import markdown_html, sanitize_html
+    from .sanitize import markdown_html, sanitize_html
 
     notebooks = [n for n in snapshot if n.lower().endswith(".ipynb")]
     if not notebooks:
