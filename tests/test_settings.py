@@ -6,22 +6,28 @@ bad value and what is allowed. Settings files are written to tmp_path.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
 from connected_learning.cli import main
 from connected_learning.settings import (
-    FIELD_NAMES,
-    SCHEMA,
+    SETTINGS,
+    Setting,
     SettingsError,
+    SiteSettings,
     address_problem,
+    env_overrides,
     load_settings,
     settings_reference,
     settings_warnings,
     validate_username,
 )
+from connected_learning.settings_schema import SECTIONS, toml_value
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "hub_config" / "site.toml"
@@ -88,15 +94,14 @@ def test_the_shipped_site_file_asks_for_the_sites_address(capsys: pytest.Capture
 
 def test_defaults_apply_to_an_empty_file(tmp_path: Path) -> None:
     s = load_settings(settings_file(tmp_path, ""))
-    for section, keys in SCHEMA.items():
-        for key, (_type, default, _help) in keys.items():
-            value = getattr(s, FIELD_NAMES.get(key, key))
-            if key in ("data_dir", "catalog_dir"):
-                assert value == (tmp_path / default).resolve(), key
-            elif isinstance(default, list):
-                assert value == tuple(default), f"{section}.{key}"
-            else:
-                assert value == default, f"{section}.{key}"
+    for setting in SETTINGS:
+        value = getattr(s, setting.attr)
+        if setting.type is Path:
+            assert value == (tmp_path / setting.default).resolve(), setting.name
+        elif isinstance(setting.default, list):
+            assert value == tuple(setting.default), setting.name
+        else:
+            assert value == setting.default, setting.name
     assert s.url == "http://localhost:8000"  # 127.0.0.1 has no subdomains; localhost does
 
 
@@ -170,9 +175,9 @@ BAD: list[tuple[str, str, list[str]]] = [
     ("admins-with-number", "[site]\nadmin_users = [1]\n", ["site.admin_users", "list of text", "1 is not text"]),
     ("interests-with-number", "[workbooks]\ninterests = [1]\n", ["workbooks.interests", "1"]),
     ("port-zero", "[site]\nport = 0\n", ["site.port = 0", "out of range", "1-65535"]),
-    ("classroom-port-clash", "[site]\nclassroom_port = 8000\n", ["site.classroom_port", "six different ports"]),
-    ("showcase-port-clash", "[site]\nshowcase_port = 8082\n", ["site.showcase_port", "six different ports"]),
-    ("live-port-clash", "[site]\nshowcase_live_port = 8083\n", ["site.showcase_live_port", "six different ports"]),
+    ("classroom-port-clash", "[site]\nclassroom_port = 8000\n", ["site.classroom_port", "must be different ports"]),
+    ("showcase-port-clash", "[site]\nshowcase_port = 8082\n", ["site.showcase_port", "must be different ports"]),
+    ("live-port-clash", "[site]\nshowcase_live_port = 8083\n", ["site.showcase_live_port", "must be different ports"]),
     ("live-kernels-zero", "[showcase]\nlive_kernels = 0\n", ["showcase.live_kernels = 0", "between 1 and 200"]),
     ("live-memory-tiny", "[showcase]\nlive_kernel_memory_mb = 64\n", ["showcase.live_kernel_memory_mb = 64"]),
     ("live-idle-zero", "[showcase]\nlive_idle_minutes = 0\n", ["showcase.live_idle_minutes = 0", "0.1 and 240"]),
@@ -199,10 +204,10 @@ BAD: list[tuple[str, str, list[str]]] = [
         [
             "site.port, site.hub_port, site.proxy_api_port, site.classroom_port, site.showcase_port and "
             "site.showcase_live_port",
-            "six different ports",
+            "must be different ports",
         ],
     ),
-    ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["six different ports"]),
+    ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["site.proxy_api_port = 8000 is also site.port"]),
     ("subdomains-as-text", '[site]\nuser_subdomains = "yes"\n', ["site.user_subdomains", "true or false"]),
     ("bad-spawner", '[site]\nspawner = "kubernetes"\n', ["site.spawner = 'kubernetes'", "auto, local, demo"]),
     (
@@ -310,7 +315,7 @@ def test_overrides_reach_a_section_the_file_lacks(tmp_path: Path) -> None:
     [
         ({"site.port": "9000"}, ["site.port", "a whole number", "'9000'"]),
         ({"site.port": 70000}, ["site.port = 70000", "1-65535"]),
-        ({"site.port": 8081}, ["six different ports"]),
+        ({"site.port": 8081}, ["site.hub_port = 8081 is also site.port", "must be different ports"]),
         ({"site.prot": 9000}, ["unknown key site.prot"]),
         ({"sitex.port": 9000}, ["unknown section [sitex]"]),
     ],
@@ -457,16 +462,103 @@ def test_validate_username_accepts_safe_names(name: str) -> None:
     assert validate_username(name) == name
 
 
+# ------------------------------------------------------------------ the declarations
+# Generated from SETTINGS, so that a new setting is covered without a new test.
+
+
+def setting_id(setting: Setting) -> str:
+    return setting.name
+
+
+def test_each_declaration_is_one_key_and_one_field() -> None:
+    names = [setting.name for setting in SETTINGS]
+    attrs = [setting.attr for setting in SETTINGS]
+    assert len(set(names)) == len(names) and len(set(attrs)) == len(attrs)
+    assert sorted(f.name for f in dataclasses.fields(SiteSettings)) == sorted(["source", *attrs])
+    assert not [f.name for f in dataclasses.fields(SiteSettings) if f.default is not dataclasses.MISSING], (
+        "defaults live in the declarations only"
+    )
+
+
+def test_each_field_holds_what_its_annotation_says(tmp_path: Path) -> None:
+    s = load_settings(settings_file(tmp_path, ""))
+    hints = typing.get_type_hints(SiteSettings)
+    for setting in SETTINGS:
+        hint = hints[setting.attr]
+        value = getattr(s, setting.attr)
+        assert isinstance(value, typing.get_origin(hint) or hint), setting.name
+        assert not isinstance(value, bool) or hint is bool, setting.name
+        if hint == tuple[str, ...]:
+            assert all(isinstance(item, str) for item in value), setting.name
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
+def test_each_default_passes_its_own_check(setting: Setting) -> None:
+    assert setting.problem(setting.default) is None
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
+def test_a_wrong_type_is_refused_for_each_key(tmp_path: Path, setting: Setting) -> None:
+    wrong = 5 if setting.type in (str, Path) else "5"
+    path = settings_file(tmp_path, f"[{setting.section}]\n{setting.key} = {toml_value(wrong)}\n")
+    message = error_for(path)
+    for words in (str(path), setting.name, f"must be {setting.type_name()}", repr(wrong)):
+        assert words in message, f"{words!r} not in {message!r}"
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.type is list], ids=setting_id)
+def test_a_list_of_something_other_than_text_is_refused(tmp_path: Path, setting: Setting) -> None:
+    message = error_for(settings_file(tmp_path, f"[{setting.section}]\n{setting.key} = [5]\n"))
+    assert f"{setting.name} must be a list of text values; 5 is not text." in message
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_an_unknown_key_is_refused_naming_every_known_one(tmp_path: Path, section: str) -> None:
+    path = settings_file(tmp_path, f"[{section}]\nno_such_key = 1\n")
+    known = ", ".join(setting.key for setting in SETTINGS if setting.section == section)
+    assert error_for(path) == f"{path}: unknown key {section}.no_such_key; allowed in [{section}]: {known}."
+
+
+def test_a_help_text_that_states_the_default_states_the_declared_one() -> None:
+    for setting in SETTINGS:
+        if "Default " in setting.help:
+            assert re.search(rf"Default {re.escape(toml_value(setting.default))}[.:]", setting.help), setting.name
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.env], ids=setting_id)
+def test_each_environment_override_reaches_its_setting(tmp_path: Path, setting: Setting) -> None:
+    given = str(setting.default)
+    overrides = env_overrides({setting.env: given, "CLHUB_UNRELATED": "x"})
+    assert list(overrides) == [setting.name]
+    s = load_settings(settings_file(tmp_path, ""), overrides)
+    assert getattr(s, setting.attr) == setting.kept(overrides[setting.name], tmp_path)
+    assert env_overrides({setting.env: ""}) == {}
+
+
+def test_environment_overrides_are_read_from_the_current_folder_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert env_overrides({"CLHUB_PORT": "9000", "CLHUB_DATA_DIR": "data"}) == {
+        "site.port": 9000,
+        "site.data_dir": os.path.join(tmp_path, "data"),
+    }
+    with pytest.raises(SettingsError) as raised:
+        env_overrides({"CLHUB_PORT": "eighty"})
+    for words in ("CLHUB_PORT='eighty'", "a whole number", "site.port"):
+        assert words in str(raised.value)
+
+
 # ------------------------------------------------------------------ reference
 
 
 def test_the_reference_mentions_every_section_key_and_help_text() -> None:
     reference = settings_reference()
-    for section, keys in SCHEMA.items():
+    for section in SECTIONS:
         assert f"### [{section}]" in reference
-        for key, (_type, _default, help_text) in keys.items():
-            assert f"| `{key}` |" in reference, key
-            assert help_text in reference, key
+    for setting in SETTINGS:
+        section = reference.split(f"### [{setting.section}]")[1].split("### [")[0]
+        assert f"| `{setting.key}` | `{toml_value(setting.default)}` | {setting.help} |" in section, setting.name
 
 
 def test_the_reference_shows_defaults_as_toml() -> None:
@@ -475,7 +567,7 @@ def test_the_reference_shows_defaults_as_toml() -> None:
     assert '| `admin_users` | `["admin"]` |' in reference
     assert "| `self_signup` | `false` |" in reference
     rows = [line for line in reference.splitlines() if re.match(r"\| `\w+` \|", line)]
-    assert len(rows) == sum(len(keys) for keys in SCHEMA.values())
+    assert len(rows) == len(SETTINGS)
 
 
 def test_clhub_settings_reference_prints_it(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,476 @@
+"""What each key of the site settings file is, declared once.
+
+A `Setting` holds a key's section, TOML type, default, help text and value check, and
+`SETTINGS` lists them all. From them come the per-key checks (`Setting.problem`), the
+values `settings.SiteSettings` keeps (`Setting.kept`), the environment overrides and the
+README's settings reference (`settings_reference`, `clhub settings reference`). A new key
+is one more `Setting` here plus its `SiteSettings` field; a test holds the two together.
+`settings.py` reads the file and checks what involves more than one key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ClhubError
+
+SPAWNERS = ("auto", "local", "demo")
+USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}\Z"  # \Z: "$" lets "ana\n" through
+_USERNAME = re.compile(USERNAME_PATTERN)
+
+
+class SettingsError(ClhubError):
+    code = "bad-settings"
+
+
+def validate_username(name: str) -> str:
+    """Return `name` if it is a safe account name, else raise SettingsError.
+
+    Account names become system user names and folder names, so only lowercase
+    letters, digits, '-' and '_' are accepted, starting with a letter, at most 31
+    characters: no path characters, no spaces, no dots.
+    """
+    if not isinstance(name, str) or not _USERNAME.match(name):
+        raise SettingsError(
+            f"{name!r} is not a valid user name: use 1-31 lowercase letters, digits, '-' or "
+            "'_', starting with a letter (no spaces, dots or slashes)."
+        )
+    return name
+
+
+# ------------------------------------------------------------------ what a declaration is
+
+# A declared type is a TOML type, or Path: text naming a folder, relative to the settings
+# file, kept as an absolute path. `list` is a list of text, kept as a tuple; NUMBER is kept
+# as a float. Each maps to (what TOML gives, how a message names it).
+_TOML: dict[type, tuple[type, str]] = {
+    int: (int, "a whole number"),
+    float: (float, "a number"),
+    str: (str, "text in quotes"),
+    bool: (bool, "true or false"),
+    list: (list, 'a list like ["a", "b"]'),
+    Path: (str, 'a folder in quotes, like "data"'),
+}
+NUMBER = (int, float)
+Types = tuple[type, ...]  # outside the class, where `type` is not Setting.type
+
+Check = Callable[[Any], str | None]
+"""Why a value of the declared type is refused ("is out of range; use 1-65535."), or None.
+A list setting's check is applied to each item and names the item itself."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of the settings file: everything the code and the reference know about it.
+
+    `help` is the reference's text: units, the default and an example. `field` is the
+    SiteSettings attribute when it differs from `key`; `env` an environment variable that
+    overrides the file; `tidy` turns an accepted value into the kept one.
+    """
+
+    section: str
+    key: str
+    type: type | Types
+    default: Any
+    help: str
+    check: Check | None = None
+    field: str = ""
+    env: str = ""
+    tidy: Callable[[Any], Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages and the README write the key: "site.port"."""
+        return f"{self.section}.{self.key}"
+
+    @property
+    def attr(self) -> str:
+        """The SiteSettings attribute that holds the value."""
+        return self.field or self.key
+
+    def type_name(self) -> str:
+        """The declared type in a site administrator's words: "a whole number or a number"."""
+        return " or ".join(_TOML[t][1] for t in self._types())
+
+    def _types(self) -> Types:
+        return self.type if isinstance(self.type, tuple) else (self.type,)
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` cannot be this setting, naming the key, the value and what is allowed; None if it can."""
+        if not self._has_type(value):
+            return f"{self.name} must be {self.type_name()}, not {value!r}."
+        if self.type is list:
+            return self._items_problem(value)
+        why = self.check(value) if self.check else None
+        return f"{self.name} = {value!r} {why}" if why else None
+
+    def _has_type(self, value: Any) -> bool:
+        types = self._types()
+        # bool is an int in Python; a port of `true` is still a mistake.
+        bool_as_number = isinstance(value, bool) and bool not in types
+        return isinstance(value, tuple(_TOML[t][0] for t in types)) and not bool_as_number
+
+    def _items_problem(self, items: list[Any]) -> str | None:
+        for item in items:
+            if not isinstance(item, str):
+                return f"{self.name} must be a list of text values; {item!r} is not text."
+            why = self.check(item) if self.check else None
+            if why:
+                return f"{self.name}: {why}"
+        return None
+
+    def kept(self, value: Any, base: Path) -> Any:
+        """The SiteSettings value for an accepted `value`, read from a file in folder `base`."""
+        if self.type is list:
+            return tuple(value)
+        if self.type is Path:
+            return (base / value).resolve()
+        if self.type == NUMBER:
+            return float(value)
+        return self.tidy(value) if self.tidy else value
+
+
+# ------------------------------------------------------------------ checks
+
+
+def _rule(ok: Callable[[Any], bool], why: str) -> Check:
+    return lambda value: None if ok(value) else why
+
+
+def at_least(low: float) -> Check:
+    return _rule(lambda value: value >= low, f"must be {low} or more.")
+
+
+def between(low: float, high: float) -> Check:
+    return _rule(lambda value: low <= value <= high, f"must be between {low} and {high}.")
+
+
+def one_of(choices: tuple[str, ...]) -> Check:
+    return _rule(lambda value: value in choices, "is not allowed; use one of: " + ", ".join(choices) + ".")
+
+
+PORT = _rule(lambda port: 1 <= port <= 65535, "is out of range; use 1-65535.")
+WEB_ADDRESS = _rule(
+    lambda url: not url or re.match(r"^https?://[^\s/]+(/[^\s]*)?\Z", url) is not None,
+    'is not a web address; example: "https://lab.example.org".',
+)
+
+
+def _file_ending(suffix: str) -> str | None:
+    if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
+        return None
+    return f'{suffix!r} is not a file ending like ".png" (a dot, then lowercase letters or digits).'
+
+
+def _user_name(name: str) -> str | None:
+    try:
+        validate_username(name)
+    except SettingsError as e:
+        return str(e)
+    return None
+
+
+# ------------------------------------------------------------------ the declarations
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "site", "name", str, "Connected Learning Hub", 'Name shown on every page. Example: "Riverside Library Lab".'
+    ),
+    Setting(
+        "site",
+        "public_url",
+        str,
+        "",
+        'Address people type, e.g. "https://lab.riverside.org"; learners\' servers get subdomains of its host. '
+        "Empty: http://<bind_ip>:<port>, with localhost for 127.0.0.1 (a real site with user_subdomains must set it).",
+        check=WEB_ADDRESS,
+        tidy=lambda url: url.rstrip("/"),
+    ),
+    Setting(
+        "site", "bind_ip", str, "127.0.0.1", 'Address the proxy listens on. "0.0.0.0" for every network interface.'
+    ),
+    Setting(
+        "site", "port", int, 8000, "Port the proxy listens on, 1-65535. Default 8000.", check=PORT, env="CLHUB_PORT"
+    ),
+    Setting(
+        "site",
+        "hub_port",
+        int,
+        8081,
+        "Port of the hub itself on 127.0.0.1, used by servers and services. Default 8081.",
+        check=PORT,
+    ),
+    Setting(
+        "site", "proxy_api_port", int, 8001, "Port of the proxy's control API on 127.0.0.1. Default 8001.", check=PORT
+    ),
+    Setting(
+        "site",
+        "classroom_port",
+        int,
+        8082,
+        "Port of the classroom service on 127.0.0.1 (teachers' pages, moderation); people reach it through the "
+        "proxy at /services/classroom/. Default 8082.",
+        check=PORT,
+    ),
+    Setting(
+        "site",
+        "showcase_port",
+        int,
+        8083,
+        "Port of the showcase service on 127.0.0.1 (published pieces for families, no log-in); people reach it "
+        "through the proxy at /services/showcase/. Default 8083.",
+        check=PORT,
+    ),
+    Setting(
+        "site",
+        "showcase_live_port",
+        int,
+        8084,
+        'Port of the live showcase ("Play with it", Voila) on 127.0.0.1; people reach it through the proxy at '
+        "/services/showcase-live/. Default 8084.",
+        check=PORT,
+    ),
+    Setting(
+        "site",
+        "data_dir",
+        Path,
+        "/var/lib/clhub",
+        "Folder for the hub database, secrets, group folders and showcase. Relative paths count from this file.",
+        env="CLHUB_DATA_DIR",
+    ),
+    Setting(
+        "site",
+        "admin_users",
+        list,
+        ["admin"],
+        'Hub accounts with full admin rights. Example: ["admin", "it-desk"].',
+        check=_user_name,
+    ),
+    Setting(
+        "site",
+        "user_subdomains",
+        bool,
+        True,
+        "Give each learner's server its own address, <name>.<site host> (e.g. https://ana.hub.example.org/user/ana/), "
+        "so that a page served by a learner's code cannot act with the log-in of whoever opens it. Needs a wildcard "
+        "DNS name (*.hub.example.org) and, with https, a wildcard certificate; the demo uses *.localhost. Default "
+        "true. false puts every server under the hub's own address (see \"Learners' own addresses\" in the README "
+        "for what that risks).",
+    ),
+    Setting(
+        "site",
+        "spawner",
+        str,
+        "auto",
+        'How servers start: "local" (a real system user each, needs root), "demo" (all as the invoking user, not '
+        'isolated), "auto" (local when run as root, else demo).',
+        check=one_of(SPAWNERS),
+    ),
+    Setting(
+        "workbooks",
+        "catalog_dir",
+        Path,
+        "../workbooks",
+        "Folder of the workbook catalog. Relative paths count from this file.",
+    ),
+    Setting(
+        "workbooks",
+        "interests",
+        list,
+        [],
+        "Interests offered in the form, keys of the catalog's interests.toml. Empty: every interest that has a "
+        "workbook.",
+    ),
+    Setting(
+        "workbooks", "everyone", list, ["start-here"], "Workbook ids every learner gets, whatever their interests."
+    ),
+    Setting(
+        "limits",
+        "memory_mb",
+        int,
+        1024,
+        "Memory limit of each learner's server in MB (0: none). Default 1024. Enforced where the spawner can "
+        "(Kubernetes); on one machine it is passed to the server as MEM_LIMIT.",
+        check=at_least(0),
+    ),
+    Setting(
+        "limits",
+        "cpu",
+        NUMBER,
+        1.0,
+        "CPU cores each learner's server may use (0: no limit). Default 1.0. Enforced where the spawner can "
+        "(Kubernetes); on one machine it is passed to the server as CPU_LIMIT.",
+        check=at_least(0),
+    ),
+    Setting(
+        "limits",
+        "max_processes",
+        int,
+        256,
+        "Most processes one learner may run at once (0: no limit), stops fork bombs. Default 256.",
+        check=at_least(0),
+    ),
+    Setting(
+        "limits",
+        "idle_timeout_minutes",
+        int,
+        30,
+        "Stop a server after this many idle minutes (0: never). Default 30.",
+        check=at_least(0),
+    ),
+    Setting(
+        "limits",
+        "start_timeout_seconds",
+        int,
+        120,
+        "Give up on a server that is not ready after this many seconds. Default 120.",
+        check=_rule(lambda seconds: seconds >= 10, "is too short; use 10 or more."),
+    ),
+    Setting(
+        "peer_review", "enabled", bool, True, "Peer-review folders for every group. Default true.", field="peer_review"
+    ),
+    Setting(
+        "peer_review",
+        "off_for_groups",
+        list,
+        [],
+        'Groups without peer review (their folder is kept but closed). Example: ["year7-maths"].',
+        check=_user_name,
+    ),
+    Setting(
+        "peer_review",
+        "anonymous_feedback",
+        bool,
+        False,
+        "Hide reviewers' names from authors in every group (teachers still see them). Default false.",
+    ),
+    Setting(
+        "peer_review",
+        "anonymous_for_groups",
+        list,
+        [],
+        'Groups with anonymous feedback even when anonymous_feedback is false. Example: ["library-club"].',
+        check=_user_name,
+    ),
+    Setting(
+        "peer_review",
+        "max_piece_mb",
+        NUMBER,
+        10,
+        "Largest piece a learner may share, all its files together, in MB (0.1-500). Default 10.",
+        check=_rule(lambda mb: 0.1 <= mb <= 500, "is out of range; use 0.1-500."),
+    ),
+    Setting(
+        "peer_review",
+        "allowed_types",
+        list,
+        [".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".wav", ".md", ".txt", ".csv", ".html", ".json"],
+        "File types a piece may hold, as name endings.",
+        check=_file_ending,
+    ),
+    Setting(
+        "showcase",
+        "live",
+        bool,
+        True,
+        'Offer "Play with it", the live version of published notebooks (Voila, no log-in, run as the system user '
+        "clhub-live). Default true.",
+        field="showcase_live",
+    ),
+    Setting(
+        "showcase",
+        "live_kernels",
+        int,
+        8,
+        "Most live kernels at once, preheated ones included (1-200); visitors beyond it see the saved version with "
+        "a note. Default 8.",
+        check=between(1, 200),
+    ),
+    Setting(
+        "showcase",
+        "live_kernel_memory_mb",
+        int,
+        768,
+        "Address-space limit of each live kernel in MB (512-8192); a bare kernel reserves about 350. Default 768.",
+        check=between(512, 8192),
+    ),
+    Setting(
+        "showcase",
+        "live_idle_minutes",
+        NUMBER,
+        5,
+        "Stop a live kernel nobody has used for this many minutes (0.1-240). Default 5.",
+        check=between(0.1, 240),
+    ),
+    Setting(
+        "showcase",
+        "live_preheat",
+        int,
+        2,
+        "Live kernels kept started and run for the most recently opened pieces, so the next visitor gets the page "
+        "at once (0: none; less than live_kernels). Default 2.",
+        check=at_least(0),  # and less than live_kernels: _preheat_fits
+    ),
+    Setting(
+        "login",
+        "cookie_lifetime_hours",
+        NUMBER,
+        4,
+        "How long a log-in lasts on a computer, in hours (0 < h <= 720). Default 4: short, for shared library "
+        "computers.",
+        check=_rule(lambda hours: 0 < hours <= 720, "must be more than 0 and at most 720 (30 days)."),
+    ),
+    Setting(
+        "login",
+        "min_password_length",
+        int,
+        8,
+        "Shortest password accepted, 4-128 characters. Default 8.",
+        check=between(4, 128),
+    ),
+    Setting(
+        "login",
+        "failed_logins_before_lockout",
+        int,
+        5,
+        "Failed log-ins in a row before an account is locked for a while. Default 5.",
+        check=at_least(1),
+    ),
+    Setting(
+        "login",
+        "lockout_seconds",
+        int,
+        600,
+        "How long a locked account waits, in seconds. Default 600.",
+        check=at_least(0),
+    ),
+    Setting(
+        "login",
+        "self_signup",
+        bool,
+        False,
+        "Let visitors create their own accounts (an admin still approves them). Default false: accounts come from "
+        "`clhub` and class lists.",
+    ),
+)
+SECTIONS = tuple(dict.fromkeys(setting.section for setting in SETTINGS))
+
+
+def settings_reference() -> str:
+    """The settings reference in Markdown, generated from the declarations' help texts."""
+    lines = []
+    for section in SECTIONS:
+        lines.append(f"\n### [{section}]\n\n| key | default | meaning |\n| --- | --- | --- |")
+        for setting in SETTINGS:
+            if setting.section == section:
+                lines.append(f"| `{setting.key}` | `{toml_value(setting.default)}` | {setting.help} |")
+    return "\n".join(lines).strip() + "\n"
+
+
+def toml_value(value: Any) -> str:
+    """`value` as a settings file writes it: true, 8000, "text", ["a", "b"]."""
+    return str(value).lower() if isinstance(value, bool) else repr(value).replace("'", '"')
