@@ -14,7 +14,7 @@ of that course, from the call until every score is in the gradebook:
 
 Both start fresh interpreters that import nbgrader (our workers, the command). Ours skip
 the IRI grammar nbgrader's validation never uses and kill each kernel once its notebook has
-run rather than wait for it to shut down (see `grading`'s docstring). After every
+run rather than wait for it to shut down (see `grading_worker`'s docstring). After every
 run the per-student total scores are read from its gradebook with nbgrader's Gradebook and
 must be the scores the answers deserve, so all four runs agree. The figure is the mean of
 the two runs of each. Target (issue 6): at least 1.7x faster on 2 CPUs, i.e. ours at most

@@ -335,4 +335,3 @@ def link_courses(home: str | os.PathLike[str], courses: dict[str, str]) -> dict[
     The formgrader only works on a course inside the server's root folder; the link puts it there.
     """
     return link_folders(home, "courses", courses)
-

@@ -70,7 +70,11 @@ class Host:
         raise NotImplementedError
 
     def service_user(self, name: str) -> str | None:
-        """The system user a service or a fence runs as (made if missing); None: as the hub itself."""
+        """The system user a service or a fence runs as; None: as the hub itself. Makes nothing."""
+        raise NotImplementedError
+
+    def ensure_service_user(self, name: str) -> str | None:
+        """`service_user(name)`, made if it is missing (a preparation step, as root)."""
         raise NotImplementedError
 
     def run_as(self, user: str) -> RunAs | None:

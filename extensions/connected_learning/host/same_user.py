@@ -38,5 +38,8 @@ class SameUserHost(Host):
     def service_user(self, name: str) -> str | None:
         return None
 
+    def ensure_service_user(self, name: str) -> str | None:
+        return None
+
     def run_as(self, user: str) -> RunAs | None:
         return None

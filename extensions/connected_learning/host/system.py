@@ -73,9 +73,19 @@ class SystemHost(Host):
         await system_users.ensure_learner(user, LEARNERS_GROUP, prefix, groups)
 
     def service_user(self, name: str) -> str | None:
-        if os.geteuid() != 0:  # a system host's hub is root; a tool run by hand may not be
-            return None
-        ensure_system_user(name)
+        return name
+
+    def ensure_service_user(self, name: str) -> str | None:
+        if os.geteuid() == 0:
+            ensure_system_user(name)
+        else:
+            try:  # a tool run by hand, not as root: it can only use what is there
+                pwd.getpwnam(name)
+            except KeyError:
+                raise SystemExit(
+                    f"The system user {name} is missing and only root can create it: run this as root, or "
+                    f"create it with `useradd --system --user-group {name}`."
+                ) from None
         return name
 
     def run_as(self, user: str) -> RunAs | None:

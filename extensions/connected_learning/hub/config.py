@@ -4,13 +4,15 @@
 comes from the settings file (see `settings.py`), everything else is decided here once:
 NativeAuthenticator with lock-out, the workbook spawner, the data folder layout, the idle
 culler service, logout that stops the server, and short cookies for shared computers.
+
+`configure` only reads and sets configuration: folders, secrets and system users are made
+by `prepare.prepare_site`, which `launch.start_hub` runs before the hub starts.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -23,6 +25,7 @@ from ..host.current import for_site
 from ..paths import DataLayout
 from ..peer_review import folders
 from ..settings import USERNAME_PATTERN, SettingsError, SiteSettings, address_problem, env_overrides, load_settings
+from .prepare import PROXY_TOKEN
 
 REPO_DIR = Path(__file__).resolve().parents[3]
 CLASSROOM_PREFIX = "/services/classroom/"
@@ -47,15 +50,6 @@ def proxy_command() -> list[str]:
         "configurable-http-proxy was not found. Run `npm ci` in the repository (make demo does), "
         "or set CLHUB_PROXY to its path."
     )
-
-
-def _secret_file(path: Path, nbytes: int = 32) -> str:
-    """Read a secret kept in `path`, creating it (mode 0600) the first time."""
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(nbytes))
-    return path.read_text().strip()
 
 
 def display_name(layout: DataLayout, user: str) -> str:
@@ -126,9 +120,9 @@ def _showcase_service(
 
 def showcase_service(settings: SiteSettings, host: Host) -> dict[str, Any]:
     """The family-facing showcase service: published pages, by token."""
-    from ..showcase.publish import SHOWCASE_USER, prepare_folders, reader_gid
+    from ..showcase.publish import SHOWCASE_USER
 
-    service = _showcase_service(
+    return _showcase_service(
         "showcase",
         settings.showcase_port,
         "connected_learning.showcase.service",
@@ -139,15 +133,13 @@ def showcase_service(settings: SiteSettings, host: Host) -> dict[str, Any]:
             "CLHUB_PUBLIC_URL": settings.public_url,
         },
     )
-    prepare_folders(settings.data_dir, reader_gid(host))
-    return service
 
 
 def showcase_live_service(settings: SiteSettings, host: Host) -> dict[str, Any]:
     """The "Play with it" service: Voila for published notebooks."""
-    from ..showcase.publish import LIVE_USER, live_gid, prepare_live_folder
+    from ..showcase.publish import LIVE_USER
 
-    service = _showcase_service(
+    return _showcase_service(
         "showcase-live",
         settings.showcase_live_port,
         "connected_learning.showcase.live",
@@ -162,8 +154,6 @@ def showcase_live_service(settings: SiteSettings, host: Host) -> dict[str, Any]:
             "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
         },
     )
-    prepare_live_folder(settings.data_dir, live_gid(host))
-    return service
 
 
 def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> SiteSettings:
@@ -180,12 +170,13 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     settings = load_settings(site_file, env_overrides())
     check_site(settings)
     layout = DataLayout(settings.data_dir)
-    layout.create()
 
     # Where things live, and secrets that survive a restart (so servers do too).
     c.JupyterHub.db_url = f"sqlite:///{layout.db}"
     c.JupyterHub.cookie_secret_file = str(layout.hub / "jupyterhub_cookie_secret")
-    c.ConfigurableHTTPProxy.auth_token = _secret_file(layout.hub / "proxy_token")
+    proxy_token = layout.hub / PROXY_TOKEN  # made by prepare_site; absent: a new token each start
+    if proxy_token.is_file():
+        c.ConfigurableHTTPProxy.auth_token = proxy_token.read_text().strip()
     c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
     c.ConfigurableHTTPProxy.command = proxy_command()
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"

@@ -18,6 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from ..host.current import for_site
+from ..settings import env_overrides, load_settings
+from .prepare import prepare_site
+
 REPO_DIR = Path(__file__).resolve().parents[3]
 HUB_CONFIG = REPO_DIR / "hub_config" / "jupyterhub_config.py"
 
@@ -40,8 +44,11 @@ def start_hub(
     new_session: bool = True,
     config: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start the hub for `site_file` in `mode` ("site" or "demo") and return the process."""
+    """Prepare the site (`prepare.prepare_site`), then start its hub in `mode` ("site" or
+    "demo") and return the process."""
     full_env = dict(os.environ if env is None else env)
+    settings = load_settings(site_file, env_overrides(full_env))
+    prepare_site(settings, for_site(settings.spawner, settings.data_dir))
     full_env["CLHUB_SITE"] = str(site_file)
     full_env["CLHUB_MODE"] = mode
     return subprocess.Popen(

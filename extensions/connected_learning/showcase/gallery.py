@@ -7,7 +7,7 @@ stored exactly like a piece's page, under its own unguessable token, so the show
 serves it at `/services/showcase/p/<token>` without knowing it is a gallery:
 
     <data>/groups/<g>/moderation/showcase/gallery.json   {enabled, token, lang, by, at} (root only)
-    <data>/showcase/pages/<token>/index.html              the page (as `showcase_publish.approve` writes one)
+    <data>/showcase/pages/<token>/index.html              the page (as `publish.approve` writes one)
 
 `refresh` rewrites the page after every approve, decline and withdraw. Turning the gallery
 off renames the page away at once (its link answers 404); turning it on again makes a new

@@ -3,7 +3,7 @@
 The root side of publishing. The classroom service calls these functions after
 it has checked the hub's roles; they never trust a path a learner could have changed: the
 piece is read with `pieces.version_files` (no symlink is followed), cleaned with
-`showcase_snapshot.clean_snapshot` and rendered once with `showcase_render.render_page`.
+`snapshot.clean_snapshot` and rendered once with `render.render_page`.
 
     <data>/groups/<g>/moderation/showcase/<id>.json   one proposal and its fate (root only)
     <data>/showcase/consent.json                       family consent per student (root, 0600)
@@ -607,7 +607,7 @@ def _take_down(data_dir: str | os.PathLike[str], token: str) -> None:
     where = Showcase(Path(data_dir))
     validate_token(token)
     # The page first: from this moment the link answers 404; then the live copy, whose
-    # kernels the live service stops within seconds (`showcase_live.sweep`).
+    # kernels the live service stops within seconds (`live.sweep`).
     _remove_dir(where.pages / token, where.snapshots)
     _remove_dir(where.live / token, where.snapshots)
     _remove_dir(where.snapshots / token, where.snapshots)

@@ -201,7 +201,7 @@ def render_page(
     """The static page of a published piece: one HTML document with everything inline.
 
     Args:
-        snapshot: file name -> bytes, as returned by `showcase_snapshot.clean_snapshot`.
+        snapshot: file name -> bytes, as returned by `snapshot.clean_snapshot`.
         title: the piece's title, as the student gave it.
         author_display: the name families see.
         lang: language of the words the page adds ("en" or "es"; others fall back to English).

@@ -1,7 +1,7 @@
 """The showcase service at /services/showcase/: published pieces for families, no account needed.
 
 A JupyterHub-managed service without the hub's OAuth: a parent opens a link or scans a QR
-code on a phone. It serves only what `showcase_publish.approve` wrote, by token, and nothing
+code on a phone. It serves only what `publish.approve` wrote, by token, and nothing
 else: the token must match a strict pattern before the disk is touched, the page is opened
 without following symlinks, and any other path gets the same friendly 404. On a real site it
 runs as the system user `clhub-showcase`, which can read the published pages and nobody's

@@ -2,7 +2,7 @@
 
 When a teacher approves a piece for the showcase, the service reads the files of
 the approved version (`pieces.version_files`), passes them through `clean_snapshot`, stores
-what comes back and renders it with `showcase_render.render_page`. Everything here is pure:
+what comes back and renders it with `render.render_page`. Everything here is pure:
 bytes in, bytes out, nothing read from or written to disk, so it can be tested exhaustively.
 
 What the published copy keeps and loses (rule 2 of DESIGN.md, "Rules that protect people"):

@@ -7,7 +7,7 @@ The learner picks one of their pieces shared in a group folder (read with `piece
 learner), gives it a title and a few words, and proposes it; below, their proposals with
 what the teacher decided, the teacher's note and the family link, and a Withdraw button
 for a waiting or published one. Every step is a call to the classroom service through
-`showcase_cli.Classroom` (the service decides who may do what); refusals are put in words
+`cli.Classroom` (the service decides who may do what); refusals are put in words
 a 12-year-old understands, and everything anybody typed is shown escaped.
 """
 
