@@ -21,7 +21,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-proxy: node_modules/.installed
+# The proxy goes beside the environment's Python, where the hub looks for it: the installed
+# package knows nothing of this checkout.
+proxy: node_modules/.installed $(VENV)/.installed
+	ln -sf $(CURDIR)/node_modules/.bin/configurable-http-proxy $(BIN)/configurable-http-proxy
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -51,7 +51,7 @@ def _start_demo(
         become = set_user_setuid(as_user, chdir=False)
     with open(out, "w") as f:
         return subprocess.Popen(
-            [CLHUB, "demo"],
+            [CLHUB, "demo", "--site", str(REPO / "hub_config" / "demo.toml")],
             env=env,
             stdout=f,
             stderr=subprocess.STDOUT,

@@ -30,18 +30,14 @@ from .errors import ClhubError
 from .hub import launch
 from .hub.config import check_site
 from .paths import DataLayout
-from .settings import env_overrides, load_settings, settings_reference, settings_warnings
-
-REPO_DIR = launch.REPO_DIR
-SITE_FILE = REPO_DIR / "hub_config" / "site.toml"
-DEMO_FILE = REPO_DIR / "hub_config" / "demo.toml"
+from .settings import DEFAULT_DEMO, DEFAULT_SITE, env_overrides, load_settings, settings_reference, settings_warnings
 
 
 def cmd_catalog_check(args: argparse.Namespace) -> int:
     # Imported here: nbclient and textstat are needed by this command only, not by `clhub up`.
     from .catalog.check import NOTEBOOK_TIMEOUT, deep_check
 
-    root = Path(args.catalog or load_settings(SITE_FILE).catalog_dir)
+    root = Path(args.catalog or load_settings(DEFAULT_SITE).catalog_dir)
     catalog, problems = scan_catalog(root)
     # The deep checks read what workbook.toml names, so they wait until it is sound.
     if not problems:
@@ -65,7 +61,7 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 
 
 def cmd_settings_check(args: argparse.Namespace) -> int:
-    settings = load_settings(args.file or os.environ.get("CLHUB_SITE") or SITE_FILE)
+    settings = load_settings(args.file or os.environ.get("CLHUB_SITE") or DEFAULT_SITE)
     check_site(settings)
     warnings = settings_warnings(settings)
     for warning in warnings:
@@ -88,7 +84,7 @@ def _hub_running(url: str) -> bool:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, env_overrides())
+    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or DEFAULT_SITE, env_overrides())
     if _hub_running(f"http://127.0.0.1:{settings.port}"):
         raise ClhubError("The hub is running; stop it first, or add accounts through the classroom service.")
     password = args.password or generate_password(settings.min_password_length)
@@ -105,7 +101,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     import urllib.parse
     import urllib.request
 
-    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE, env_overrides())
+    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or DEFAULT_SITE, env_overrides())
     base = f"http://127.0.0.1:{settings.port}"
     if not _hub_running(base):
         raise ClhubError(f"The hub does not answer at {base}; start it (clhub up), then import again.")
@@ -167,7 +163,8 @@ def _run_hub(site_file: Path, mode: str) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = load_settings(DEMO_FILE, env_overrides())
+    demo_file = Path(args.site or DEFAULT_DEMO).resolve()
+    settings = load_settings(demo_file, env_overrides())
     given = os.environ.get("CLHUB_DEMO_PASSWORD", "")
     password = given or generate_password(settings.min_password_length)
     if _hub_running(settings.url):
@@ -181,11 +178,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not given:
         print(f"Their password (shown only now): {password}")
     print(f"Open {settings.url} in a browser. Ctrl-C stops everything.", flush=True)
-    return _run_hub(DEMO_FILE, "demo")
+    return _run_hub(demo_file, "demo")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    site = Path(args.site or os.environ.get("CLHUB_SITE") or SITE_FILE).resolve()
+    site = Path(args.site or os.environ.get("CLHUB_SITE") or DEFAULT_SITE).resolve()
     cmd_settings_check(argparse.Namespace(file=site))
     return _run_hub(site, "site")
 
@@ -195,9 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="create the demo accounts and run the hub on 127.0.0.1")
+    p.add_argument("--site", help="the demo's settings file (default: hub_config/demo.toml in this folder)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("up", help="run a real site from its settings file")
-    p.add_argument("--site", help="settings file (default: CLHUB_SITE or hub_config/site.toml)")
+    p.add_argument("--site", help="settings file (default: CLHUB_SITE or hub_config/site.toml in this folder)")
     p.set_defaults(func=cmd_up)
 
     catalog = sub.add_parser("catalog", help="the workbook catalog").add_subparsers(dest="what", required=True)

@@ -47,6 +47,12 @@ __all__ = [
     "validate_username",
 ]
 
+# Where `clhub` looks without --site or CLHUB_SITE: the current folder, as JupyterHub looks for
+# its jupyterhub_config.py (the README's commands run in the checkout). Never a path taken
+# from the installed package, which may live far from any checkout.
+DEFAULT_SITE = Path("hub_config") / "site.toml"
+DEFAULT_DEMO = Path("hub_config") / "demo.toml"
+
 
 @dataclass(frozen=True)
 class SiteSettings:

@@ -1,6 +1,6 @@
 """Turn validated site settings into JupyterHub configuration.
 
-`hub_config/jupyterhub_config.py` calls `configure(c)`; everything a site can change
+`hub/jupyterhub_config.py` calls `configure(c)`; everything a site can change
 comes from the settings file (see `settings.py`), everything else is decided here once:
 NativeAuthenticator with lock-out, the workbook spawner, the data folder layout, the idle
 culler service, logout that stops the server, and short cookies for shared computers.
@@ -24,10 +24,17 @@ from ..host.base import Host
 from ..host.current import for_site
 from ..paths import DataLayout
 from ..peer_review import folders
-from ..settings import USERNAME_PATTERN, SettingsError, SiteSettings, address_problem, env_overrides, load_settings
+from ..settings import (
+    DEFAULT_SITE,
+    USERNAME_PATTERN,
+    SettingsError,
+    SiteSettings,
+    address_problem,
+    env_overrides,
+    load_settings,
+)
 from .prepare import PROXY_TOKEN
 
-REPO_DIR = Path(__file__).resolve().parents[3]
 CLASSROOM_PREFIX = "/services/classroom/"
 GROUP_PREFIX = "clhub-"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,17 +45,18 @@ DEMO_WARNING = (
 
 
 def proxy_command() -> list[str]:
-    """The configurable-http-proxy to run: CLHUB_PROXY, then the checkout's npm install, then PATH."""
+    """The configurable-http-proxy to run: CLHUB_PROXY, then the one beside this Python (`make`
+    links the checkout's npm install there), then PATH."""
     for candidate in (
         os.environ.get("CLHUB_PROXY", ""),
-        str(REPO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"),
+        str(Path(sys.executable).parent / "configurable-http-proxy"),
         shutil.which("configurable-http-proxy") or "",
     ):
         if candidate and os.access(candidate, os.X_OK):
             return [candidate]
     raise SystemExit(
-        "configurable-http-proxy was not found. Run `npm ci` in the repository (make demo does), "
-        "or set CLHUB_PROXY to its path."
+        "configurable-http-proxy was not found. Run `make install` in the checkout (it installs it "
+        "from npm beside this Python), or set CLHUB_PROXY to its path."
     )
 
 
@@ -161,11 +169,11 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
 
     Args:
         c: the `get_config()` object of jupyterhub_config.py.
-        site_file: the settings file; default CLHUB_SITE, else hub_config/site.toml.
+        site_file: the settings file; default CLHUB_SITE, else `settings.DEFAULT_SITE`.
         mode: "site" (a real site: servers survive a hub restart) or "demo" (stop
             everything on exit); default CLHUB_MODE, else "site".
     """
-    site_file = site_file or os.environ.get("CLHUB_SITE") or str(REPO_DIR / "hub_config" / "site.toml")
+    site_file = site_file or os.environ.get("CLHUB_SITE") or str(DEFAULT_SITE)
     mode = mode or os.environ.get("CLHUB_MODE", "site")
     settings = load_settings(site_file, env_overrides())
     check_site(settings)

@@ -1,6 +1,6 @@
 """Starting and stopping a hub process: one way for `clhub`, the tests and the benchmarks.
 
-The hub runs `hub_config/jupyterhub_config.py` in its own process group with SIGINT
+The hub runs the package's `hub/jupyterhub_config.py` in its own process group with SIGINT
 restored to the default (a hub started from a background shell otherwise passes an
 ignored SIGINT to its services and waits 30 s for each at shutdown). `stop_hub` sends
 SIGTERM and, after a grace period, kills the whole group.
@@ -22,8 +22,7 @@ from ..host.current import for_site
 from ..settings import env_overrides, load_settings
 from .prepare import prepare_site
 
-REPO_DIR = Path(__file__).resolve().parents[3]
-HUB_CONFIG = REPO_DIR / "hub_config" / "jupyterhub_config.py"
+HUB_CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
 
 
 def _restore_sigint() -> None:
