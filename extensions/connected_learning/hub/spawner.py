@@ -4,12 +4,8 @@
 validation of `interests` with HTTP 400 naming a bad value, remembering the choice,
 delivering workbooks into the home before the server starts (as the learner, in a child
 process), progress messages for the spawn page, and the single-user settings every
-learner gets. Two concrete spawners use it:
-
-- `LocalWorkbookSpawner`: a real system user per learner (created on demand), private
-  homes, one system group per hub group. The default when the hub runs as root.
-- `DemoWorkbookSpawner`: every server runs as the user who started the hub, homes under
-  the data folder. For a laptop; accounts are NOT isolated from each other.
+learner gets. The spawners of one machine (`local_spawners.py`) put it over JupyterHub's
+LocalProcessSpawner; the host seam (`host/`) chooses which one a site runs.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado import web
 from traitlets import Callable, Dict, Integer, List, Unicode, default
 from traitlets.config import Configurable
@@ -32,7 +27,6 @@ from traitlets.config import Configurable
 from ..catalog import release
 from ..catalog.load import Catalog, CatalogError, Workbook, load_catalog
 from ..errors import ClhubError
-from ..host import system_users
 from ..host.current import HOSTS
 from ..peer_review import folders
 from ..settings import validate_username
@@ -503,112 +497,3 @@ class WorkbookSpawnerMixin(Configurable):
             return ip, port
         finally:
             self._progress_done = True
-
-
-class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
-    """Each learner's server runs as their own system user, created on first start."""
-
-    home_root = Unicode("/home", config=True, help="Folder that holds learners' homes. Default '/home'.")
-    learner_marker_group = Unicode(
-        "clhub-learners",
-        config=True,
-        help="System group every account created by the hub belongs to; an existing system "
-        "account outside it is never used for a server. Default 'clhub-learners'.",
-    )
-    system_group_prefix = Unicode(
-        "clhub-",
-        config=True,
-        help="Prefix of the system group made for each hub group, so that hub group 'demo-class' "
-        "becomes system group 'clhub-demo-class'. Default 'clhub-'.",
-    )
-    max_processes = Integer(
-        256, config=True, help="Most processes a learner may run (RLIMIT_NPROC); 0: no limit. Default 256."
-    )
-
-    def learner_home(self) -> str:
-        return os.path.join(self.home_root, self.user.name)
-
-    async def prepare_learner(self) -> None:
-        groups = sorted(g.name for g in self.user.groups)
-        try:
-            teaching = []
-            for group in self.taught_groups():
-                try:
-                    teaching.append(system_users.system_group_name(system_users.TEACH_PREFIX, group))
-                except system_users.SystemUserError:
-                    self.log.warning("No course group for %s: the group name %r is too long", self.user.name, group)
-            await system_users.ensure_learner(
-                self.user.name,
-                self.learner_marker_group,
-                self.system_group_prefix,
-                groups,
-                home_root=self.home_root,
-                extra_groups=teaching,
-            )
-        except system_users.SystemUserError as e:
-            self.log.error("Cannot prepare the system account of %s: %s", self.user.name, e)
-            raise web.HTTPError(
-                500, "Your account could not be set up on this computer. Ask a librarian or teacher for help."
-            ) from e
-
-    def provision_preexec(self) -> Any:
-        return set_user_setuid(self.user.name)
-
-    def group_gid(self, group: str) -> int | None:
-        return folders.system_gid(system_users.system_group_name(self.system_group_prefix, group))
-
-    def make_preexec_fn(self, name: str) -> Any:
-        setuid = set_user_setuid(name)
-        limit = self.max_processes
-
-        def preexec() -> None:
-            if limit:
-                import resource
-
-                resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
-            setuid()
-
-        return preexec
-
-
-class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
-    """Every learner's server runs as the user who started the hub: a laptop demo.
-
-    Accounts are NOT isolated from each other: any learner's code can read every home.
-    """
-
-    homes_dir = Unicode("", config=True, help="Folder holding the demo homes, one per account. Required.")
-    host_name = "same-user"
-
-    def learner_home(self) -> str:
-        return os.path.join(self.homes_dir, self.user.name)
-
-    async def prepare_learner(self) -> None:
-        os.makedirs(self.learner_home(), mode=0o700, exist_ok=True)
-
-    def make_preexec_fn(self, name: str) -> Any:
-        home = self.learner_home()
-
-        def preexec() -> None:
-            os.chdir(home)  # as the system spawner does: a kernel started without a path begins at home
-
-        return preexec
-
-    def user_env(self, env: dict[str, str]) -> dict[str, str]:
-        env["USER"] = self.user.name
-        env["HOME"] = self.learner_home()
-        return env
-
-    def get_args(self) -> list[str]:
-        args = super().get_args()
-        if os.getuid() == 0:
-            args.append("--allow-root")
-        return args
-
-    async def start(self) -> Any:
-        self.log.warning(
-            "Demo spawner: %s's server runs as the same system user as every other account; "
-            "learners are NOT isolated from each other. Use the local spawner (run as root) for a real site.",
-            self.user.name,
-        )
-        return await super().start()
