@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from connected_learning.showcase import publish
+from connected_learning.showcase.live_copy import live_code_listing
 
 
 def test_a_fresh_token_passes_and_anything_else_is_not_found() -> None:
@@ -93,9 +94,9 @@ def test_the_preview_lists_every_code_cell_the_live_page_runs_escaped() -> None:
             new_code_cell("print('</pre><script>alert(1)</script>')"),
         ]
     )
-    listing = publish.live_code_listing({"dance.ipynb": nbformat.writes(nb).encode(), "data.csv": b"a,b"})
+    listing = live_code_listing({"dance.ipynb": nbformat.writes(nb).encode(), "data.csv": b"a,b"})
     assert "Cell 1" in listing and "Cell 2" in listing and "Cell 3" not in listing
     assert "socket.create_connection((&#x27;127.0.0.1&#x27;, 8000))" in listing
     assert "<script>" not in listing and "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in listing
     assert "Hello" not in listing  # Markdown is the page itself, not code
-    assert publish.live_code_listing({"story.md": b"# A story"}) == ""
+    assert live_code_listing({"story.md": b"# A story"}) == ""

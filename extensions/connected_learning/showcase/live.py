@@ -66,7 +66,7 @@ from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
 from ..sandbox import FencedKernel, FenceError, require_tools
-from .publish import LIVE_NOTEBOOK as NOTEBOOK
+from .live_copy import LIVE_NOTEBOOK as NOTEBOOK
 from .publish import TOKEN, family_link
 from .service import NOT_FOUND
 
