@@ -4,6 +4,10 @@
     POST /services/classroom/roster            check the file; on success create and show the slips
     POST /services/classroom/api/roster        the same for scripts (`clhub roster import`): CSV body
     POST /services/classroom/api/groups/<g>/users/<u>/password   a temporary password (teacher of g)
+    POST /services/classroom/groups/<g>/users/<u>/password       the same as a printable slip
+
+Only an admin or a teacher of some group imports; each row must then be theirs to make
+(`enrolment.check_permission`: a teacher adds students and mentors to the groups they teach).
 
 A class list is checked whole (`roster.validate_roster`, then `enrolment.check_permission`)
 and applied only when every row is sound and allowed; otherwise the answer lists every
@@ -12,6 +16,7 @@ problem with its line number and nothing is created (HTTP 422).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tornado import web
@@ -22,16 +27,25 @@ from ..accounts.store import read_display_names
 from ..errors import ClhubError
 from ..paths import DataLayout
 from ..settings import validate_username
-from .base import BaseHandler, log, repair_folders, teaches
+from .base import BaseHandler, log
+from .folders import repair_folders
+from .rules import groups_taught, teacher_of_any_group, teacher_of_group
+
+
+def reset_password(layout: DataLayout, name: str, min_length: int) -> str:
+    """`enrolment.reset_password`, for a thread: it is declared async but only writes the hub's database."""
+    return asyncio.run(enrolment.reset_password(layout, name, min_length))
+
+
+def public_url(handler: BaseHandler) -> str:
+    """The hub's address for the slips: the site's, else the one this request came to."""
+    return handler.site.public_url or f"{handler.request.protocol}://{handler.request.host}"
 
 
 class RosterMixin(BaseHandler):
     async def actor(self) -> enrolment.Actor:
-        me = await self.me()
-        groups = await self.hub.groups()
-        taught = frozenset(g for g in groups if teaches(me, g))
-        if not me.get("admin") and not taught:
-            raise web.HTTPError(403, "Only teachers and administrators can import class lists.")
+        me = self.me
+        taught = frozenset(groups_taught(me, await self.hub.groups()))
         return enrolment.Actor(me["name"], bool(me.get("admin")), taught)
 
     async def import_roster(self, data: bytes) -> tuple[list[roster.RosterProblem], enrolment.Outcome | None]:
@@ -40,8 +54,11 @@ class RosterMixin(BaseHandler):
         memberships = await self.hub.memberships()
         groups = await self.hub.groups()
         try:
-            result = roster.validate_roster(
-                data, min_password_length=self.site.min_password_length, existing_users=memberships
+            result = await self.run(
+                roster.validate_roster,
+                data,
+                min_password_length=self.site.min_password_length,
+                existing_users=memberships,
             )
         except roster.RosterError as e:
             return [roster.RosterProblem(1, "", "", e.message)], None
@@ -51,6 +68,8 @@ class RosterMixin(BaseHandler):
         if denied:
             return denied, None
         try:
+            # The hub's API on this loop; the few files it writes (passwords, names, roles) are
+            # enrolment's to move off the loop.
             outcome = await enrolment.apply(
                 result.rows,
                 layout=DataLayout(self.site.data_dir),
@@ -61,6 +80,7 @@ class RosterMixin(BaseHandler):
                 group_prefix=self.settings["group_prefix"],
             )
         except (HTTPClientError, ClhubError, OSError) as e:
+            # Not the usual answer for the error: the list was applied in part, and the way on is to send it again.
             log.exception("Class list import by %s failed part-way", actor.name)
             raise web.HTTPError(
                 500,
@@ -90,31 +110,23 @@ class RosterMixin(BaseHandler):
             self.site, self.host, {g: u for g, u in members.items() if users & set(u)}, self.settings["group_prefix"]
         )
 
-    def slips_page(self, outcome: enrolment.Outcome) -> str:
-        url = self.site.public_url or f"{self.request.protocol}://{self.request.host}"
-        return slips.render_slips(outcome.slips, url, site_name=self.site.name, title="Login slips")
+    async def slips_page(self, outcome: enrolment.Outcome) -> str:
+        return await self.run(
+            slips.render_slips, outcome.slips, public_url(self), site_name=self.site.name, title="Login slips"
+        )
 
 
 class RosterPage(RosterMixin):
     def render_form(self, problems: list[roster.RosterProblem] | None = None) -> str:
-        return (
-            self.settings["jinja"]
-            .get_template("roster.html")
-            .render(
-                prefix=self.settings["prefix"],
-                xsrf=self.xsrf_token.decode(),
-                problems=problems or [],
-                header=",".join(roster.HEADER),
-                site_name=self.site.name,
-            )
+        return self.render_template(
+            "roster.html", xsrf=self.xsrf_token.decode(), problems=problems or [], header=",".join(roster.HEADER)
         )
 
-    @web.authenticated
+    @teacher_of_any_group
     async def get(self) -> None:
-        await self.actor()
         self.finish(self.render_form())
 
-    @web.authenticated
+    @teacher_of_any_group
     async def post(self) -> None:
         files = self.request.files.get("classlist")
         data = files[0]["body"] if files else self.get_body_argument("text", "").encode()
@@ -123,11 +135,11 @@ class RosterPage(RosterMixin):
             self.set_status(422)
             self.finish(self.render_form(problems))
             return
-        self.finish(self.slips_page(outcome))
+        self.finish(await self.slips_page(outcome))
 
 
 class RosterAPI(RosterMixin):
-    @web.authenticated
+    @teacher_of_any_group
     async def post(self) -> None:
         problems, outcome = await self.import_roster(self.request.body)
         if outcome is None:
@@ -155,7 +167,11 @@ class RosterAPI(RosterMixin):
 
 class PasswordAPI(BaseHandler):
     async def reset(self, group: str, name: str) -> tuple[dict[str, Any], str]:
-        me = await self.require_teacher(group)
+        """A temporary password for `name`, a learner of `group` (the caller teaches it: the method's rule).
+
+        Beyond the rule: only an admin resets the password of a teacher or an admin.
+        """
+        me = self.me
         try:
             validate_username(name)
         except ClhubError:
@@ -170,11 +186,11 @@ class PasswordAPI(BaseHandler):
             any(r.startswith("teacher-") for r in target.get("roles", [])) and not me.get("admin")
         ):
             raise web.HTTPError(403, f"Only an administrator can reset the password of {name!r}.")
-        password = await enrolment.reset_password(DataLayout(self.site.data_dir), name, self.site.min_password_length)
+        password = await self.run(reset_password, DataLayout(self.site.data_dir), name, self.site.min_password_length)
         log.info("%s reset the password of %s", me["name"], name)
         return target, password
 
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str, name: str) -> None:
         _, password = await self.reset(group, name)
         self.finish({"username": name, "password": password, "must_change": True})
@@ -183,22 +199,23 @@ class PasswordAPI(BaseHandler):
 class PasswordForm(PasswordAPI):
     """The teacher page's Reset password button: shows a slip with the temporary password."""
 
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str, name: str) -> None:
         _, password = await self.reset(group, name)
-        display = read_display_names(DataLayout(self.site.data_dir)).get(name, name)
-        url = self.site.public_url or f"{self.request.protocol}://{self.request.host}"
-        self.finish(
-            slips.render_slips(
-                [(display, name, password)], url, site_name=self.site.name, title=f"New password for {name}"
-            )
+        names = await self.run(read_display_names, DataLayout(self.site.data_dir))
+        page = await self.run(
+            slips.render_slips,
+            [(names.get(name, name), name, password)],
+            public_url(self),
+            site_name=self.site.name,
+            title=f"New password for {name}",
         )
+        self.finish(page)
 
 
-def routes(prefix: str, api: str) -> list[tuple[str, type]]:
-    return [
-        (prefix + "roster", RosterPage),
-        (api + "/roster", RosterAPI),
-        (api + r"/groups/([^/]+)/users/([^/]+)/password", PasswordAPI),
-        (prefix + r"groups/([^/]+)/users/([^/]+)/password", PasswordForm),
-    ]
+default_handlers = [
+    (r"roster", RosterPage),
+    (r"api/roster", RosterAPI),
+    (r"api/groups/([^/]+)/users/([^/]+)/password", PasswordAPI),
+    (r"groups/([^/]+)/users/([^/]+)/password", PasswordForm),
+]

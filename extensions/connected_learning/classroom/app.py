@@ -1,9 +1,11 @@
 """The classroom service assembled: every feature module's handlers in one tornado app.
 
-Shaped like JupyterHub's `apihandlers/`: `classroom` is the base (hub client, handler bases,
-the one XSRF policy, moderation's handlers), each `classroom_*` feature module ends with its
-`routes`, and this module collects them. Imports run one way: this app -> the features ->
-the base -> the domain modules.
+Shaped like JupyterHub's `apihandlers/`: `base` holds the hub client, the handler bases,
+the one XSRF policy and the one error mapping; `rules` the authorization each handler
+method declares; each feature module (`home`, `moderation`, `accounts`, `assignments`,
+`progress`, `showcase`) ends with its `default_handlers`, URL patterns below the service's
+prefix, and this module collects them. `folders` keeps the groups' folders in shape.
+Imports run one way: this app -> the features -> rules -> base -> the domain modules.
 
     python -m connected_learning.classroom.app     (started by the hub; see hub/config.py)
 """
@@ -16,7 +18,6 @@ from urllib.parse import urlparse
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler
-from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
@@ -24,45 +25,19 @@ from tornado.ioloop import IOLoop
 from ..host.base import Host
 from ..host.current import current as current_host
 from ..settings import SiteSettings, env_overrides, load_settings
-from . import accounts as classroom_accounts
-from . import assignments as classroom_assignments
-from . import progress as classroom_progress
-from . import showcase as classroom_showcase
-from .base import (
-    TEMPLATES,
-    ActionForm,
-    FeedbackAPI,
-    GroupsAPI,
-    HomePage,
-    Hub,
-    PieceAPI,
-    PiecesAPI,
-    ReportAPI,
-    ReportsAPI,
-    log,
-    sweep,
-)
+from . import accounts, assignments, home, moderation, progress, showcase
+from .base import TEMPLATES, Hub, log
+from .folders import sweep
+
+FEATURES = (home, moderation, accounts, assignments, progress, showcase)
 
 
 def routes(prefix: str) -> list[tuple[str, type]]:
-    """Every URL of the classroom and its handler: the base module's, then each feature module's."""
-    api = url_path_join(prefix, "api")
-    group = r"/groups/([^/]+)"
-    return [
-        (prefix, HomePage),
-        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-        (url_path_join(prefix, r"groups/([^/]+)/act"), ActionForm),
-        (api + "/groups", GroupsAPI),
-        (api + group + "/pieces", PiecesAPI),
-        (api + group + r"/pieces/([^/]+)/?(hide|unhide)?", PieceAPI),
-        (api + group + r"/pieces/([^/]+)/feedback/([^/]+)/?(hide)?", FeedbackAPI),
-        (api + group + "/reports", ReportsAPI),
-        (api + group + r"/reports/([^/]+)/dismiss", ReportAPI),
-        *classroom_accounts.routes(prefix, api),
-        *classroom_assignments.routes(api),
-        *classroom_progress.routes(prefix),
-        *classroom_showcase.routes(prefix, api),
-    ]
+    """Every URL of the classroom and its handler, each feature module's in turn (first match wins)."""
+    found: list[tuple[str, type]] = [(prefix + "oauth_callback", HubOAuthCallbackHandler)]
+    for feature in FEATURES:
+        found.extend((prefix + pattern, handler) for pattern, handler in feature.default_handlers)
+    return found
 
 
 def make_app(site: SiteSettings, prefix: str, host: Host | None = None) -> web.Application:

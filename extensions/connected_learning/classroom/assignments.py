@@ -12,7 +12,6 @@ as root) and `grading.autograde_all`, in a thread so the service keeps answering
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
@@ -20,10 +19,20 @@ from tornado import web
 
 from ..assignments import course as assignments
 from ..assignments import grading
-from ..assignments.grading_errors import GradingError
-from ..catalog.load import CatalogError, load_catalog
+from ..catalog.load import load_catalog
 from ..host import system_users
 from .base import APIHandler, log
+from .rules import teacher_of_group
+
+
+def submitted(course: assignments.Course, aid: str, students: list[str]) -> list[str]:
+    """The students whose submission of `aid` was collected (blocking: looks on disk)."""
+    return [s for s in students if (course.root / "submitted" / s / aid).is_dir()]
+
+
+def listing(course: assignments.Course) -> list[dict[str, Any]]:
+    """Every assignment released in the course and each student's score (blocking)."""
+    return [{"id": aid, "scores": assignments.scores(course, aid)} for aid in assignments.released(course)]
 
 
 class AssignmentsBase(APIHandler):
@@ -31,6 +40,7 @@ class AssignmentsBase(APIHandler):
         return assignments.Course(self.site.data_dir, self.place(group).group)
 
     def gid(self, group: str) -> int | None:
+        """The group's system group id (blocking: asks the system's group database)."""
         try:
             name = system_users.system_group_name(self.settings["group_prefix"], self.place(group).group)
         except system_users.SystemUserError:
@@ -46,11 +56,12 @@ class AssignmentsBase(APIHandler):
         return await self.host.ensure_group(name)
 
     async def step(self, group: str, action: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one nbgrader step, then give the course back to the group's teachers."""
+        """Run one nbgrader step in a thread, then give the course back to the group's teachers."""
         try:
             return await self.run(action, *args, **kwargs)
         finally:
-            await self.run(assignments.prepare, self.course(group), self.gid(group), await self.teachers_gid(group))
+            teachers = await self.teachers_gid(group)
+            await self.run(lambda: assignments.prepare(self.course(group), self.gid(group), teachers))
 
     async def students(self, group: str) -> list[str]:
         """The group's learners: members who are neither admins nor its teachers or mentors.
@@ -65,31 +76,16 @@ class AssignmentsBase(APIHandler):
             and not any(r.startswith(("teacher-", "mentor-")) for r in u.get("roles", []))
         )
 
-    async def run(self, action: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, lambda: action(*args, **kwargs))
-        except (assignments.AssignmentError, GradingError) as e:
-            raise web.HTTPError(getattr(e, "status", 400), e.message) from None
-
 
 class AssignmentsAPI(AssignmentsBase):
-    @web.authenticated
+    @teacher_of_group
     async def get(self, group: str) -> None:
-        await self.require_teacher(group)
-        course = self.course(group)
-        out = []
-        for aid in assignments.released(course):
-            out.append({"id": aid, "scores": await self.run(assignments.scores, course, aid)})
-        self.finish({"assignments": out})
+        self.finish({"assignments": await self.run(listing, self.course(group))})
 
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str) -> None:
-        me = await self.require_teacher(group)
         body = self.json_body()
-        try:
-            catalog = load_catalog(self.site.catalog_dir)
-        except CatalogError as e:
-            raise web.HTTPError(503, f"The workbook catalog is broken: {e}") from None
+        catalog = await self.run(load_catalog, self.site.catalog_dir)
         workbook = catalog.workbooks.get(str(body.get("workbook", "")))
         if workbook is None:
             raise web.HTTPError(400, f"{str(body.get('workbook'))[:60]!r} is not a workbook of the catalog.")
@@ -100,18 +96,18 @@ class AssignmentsAPI(AssignmentsBase):
             except ValueError:
                 raise web.HTTPError(400, f"{str(body['due'])[:40]!r} is not a date like 2026-12-01T17:00.") from None
         students = await self.students(group)
-        aid = await self.step(group, assignments.assign, self.course(group), workbook, students, due, self.gid(group))
-        log.info("%s assigned %s to %s (due %s)", me["name"], aid, group, due)
+        gid = await self.run(self.gid, group)
+        aid = await self.step(group, assignments.assign, self.course(group), workbook, students, due, gid)
+        log.info("%s assigned %s to %s (due %s)", self.me["name"], aid, group, due)
         self.set_status(201)
         self.finish({"id": aid, "students": students, "due": due.isoformat() if due else None})
 
 
 class AssignmentStepAPI(AssignmentsBase):
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str, aid: str, step: str) -> None:
-        me = await self.require_teacher(group)
         course = self.course(group)
-        if aid not in assignments.released(course):
+        if aid not in await self.run(assignments.released, course):
             raise web.HTTPError(404, f"{aid[:60]!r} has not been assigned to {group}.")
         students = await self.students(group)
         if step == "collect":
@@ -120,28 +116,22 @@ class AssignmentStepAPI(AssignmentsBase):
             )
             reply: dict[str, Any] = {"collected": done}
         elif step == "autograde":
-            results = await self.step(
-                group,
-                grading.autograde_all,
-                course.root,
-                aid,
-                [s for s in students if (course.root / "submitted" / s / aid).is_dir()],
-            )
+            ready = await self.run(submitted, course, aid, students)
+            results = await self.step(group, grading.autograde_all, course.root, aid, ready)
             reply = {
                 "scores": {k: v for k, v in results.items() if not isinstance(v, Exception)},
                 "errors": {k: str(v) for k, v in results.items() if isinstance(v, Exception)},
             }
         elif step == "feedback":
-            reply = {"released": await self.step(group, assignments.release_feedback, course, aid, self.gid(group))}
+            gid = await self.run(self.gid, group)
+            reply = {"released": await self.step(group, assignments.release_feedback, course, aid, gid)}
         else:
             raise web.HTTPError(404, f"Unknown step {step[:20]!r}; use collect, autograde or feedback.")
-        log.info("%s: %s %s of %s", me["name"], step, aid, group)
+        log.info("%s: %s %s of %s", self.me["name"], step, aid, group)
         self.finish(reply)
 
 
-def routes(api: str) -> list[tuple[str, type]]:
-    group = r"/groups/([^/]+)"
-    return [
-        (api + group + "/assignments", AssignmentsAPI),
-        (api + group + r"/assignments/([^/]+)/(collect|autograde|feedback)", AssignmentStepAPI),
-    ]
+default_handlers = [
+    (r"api/groups/([^/]+)/assignments", AssignmentsAPI),
+    (r"api/groups/([^/]+)/assignments/([^/]+)/(collect|autograde|feedback)", AssignmentStepAPI),
+]

@@ -1,66 +1,51 @@
-"""The classroom service at /services/classroom/: teachers' pages and API, and its base.
+"""The base of the classroom service at /services/classroom/: what every handler builds on.
 
-A JupyterHub-managed service behind the hub's OAuth. It is where privileged actions
-happen, so it runs as root beside the hub and checks the hub's roles before each one:
-a user may moderate group G when the hub says they are an admin or hold the role
-`teacher-G`; a member of G (the hub's groups) may report a piece of G. Anything else
-gets 403. Students reach its API from their server with their server's token (the hub
+A JupyterHub-managed service behind the hub's OAuth. It is where privileged actions happen,
+so on a real site it runs as root beside the hub and checks the hub's roles before each
+one (`rules`). Students reach its API from their server with their server's token (the hub
 gives that token `access:services!service=classroom`), teachers use its pages.
 
-It also keeps the group folders in shape: at start and every `sweep_seconds` it creates
-or repairs the peer-review folder of every hub group (`folders.apply_group`).
-
-The feature modules (`classroom_accounts`, `classroom.assignments`, `classroom_progress`,
-`classroom_showcase`) import this one; `classroom_app` assembles them all into the service.
-Imports run one way: app -> features -> this base -> the domain modules.
+Here: the hub's REST API as this service sees it (`Hub`), the handler bases with the one
+XSRF policy (`BaseHandler.prepare`), the one mapping from the package's errors to HTTP
+answers (`answer_for`), and `run`, which keeps disk work off the event loop. The feature
+modules (`moderation`, `home`, `accounts`, `assignments`, `progress`, `showcase`) build on
+this one and `rules`; `app` assembles them. Imports run one way: app -> features -> rules ->
+this base -> the domain modules.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.httpclient import AsyncHTTPClient
 
-from ..accounts.store import read_display_names
+from ..catalog.load import CatalogError
 from ..errors import ClhubError
-from ..host import system_users
 from ..host.base import Host
-from ..paths import DataLayout
-from ..peer_review import folders, moderation
+from ..host.current import HostError
+from ..host.system_users import SystemUserError
+from ..peer_review import moderation
+from ..sandbox import FenceError
 from ..settings import SiteSettings
-from ..showcase import gallery as showcase_gallery
-from ..showcase import publish as showcase_publish
+from ..showcase.snapshot import SnapshotError
 
 log = logging.getLogger("clhub.classroom")
 TEMPLATES = Path(__file__).parent / "templates"
 USER_CACHE_SECONDS = 10.0
-
-
-# ------------------------------------------------------------------ who may do what
-
-
-def teaches(user: dict[str, Any], group: str) -> bool:
-    """May `user` (a hub user model with roles) moderate `group`?"""
-    return bool(user.get("admin")) or f"teacher-{group}" in user.get("roles", [])
-
-
-def member_of(user: dict[str, Any], group: str) -> bool:
-    return group in user.get("groups", [])
-
-
-def groups_taught(user: dict[str, Any], all_groups: list[str]) -> list[str]:
-    return [g for g in all_groups if teaches(user, g)]
+T = TypeVar("T")
 
 
 class Hub:
@@ -109,14 +94,55 @@ class Hub:
         return {u["name"]: list(u.get("groups", [])) for u in await self.get("/users")}
 
 
+# ------------------------------------------------------------------ errors -> HTTP answers
+
+
+class Answer(NamedTuple):
+    status: int
+    message: str
+
+
+# The one mapping from the package's errors to HTTP answers. A handler lets a `ClhubError`
+# rise; the most specific class of its ancestry found here, or carrying its own `status`
+# (moderation's, the showcase's and the assignments' errors do), decides the status.
+# `{}` is the error's own message, which is safe to show.
+STATUS_OF: dict[type[ClhubError], tuple[int, str]] = {
+    SnapshotError: (422, "{}"),  # the piece cannot be published as it is: the message says why
+    CatalogError: (503, "The workbook catalog is broken: {}"),  # an administrator must fix the files
+    SystemUserError: (500, "{}"),  # the machine refused a system user or group: the site's problem
+    HostError: (500, "{}"),
+    FenceError: (500, "{}"),
+}
+DEFAULT_STATUS = 400  # any other ClhubError: the request cannot be done as asked, the message says why
+
+
+def answer_for(error: ClhubError) -> Answer:
+    """The HTTP status and the message a visitor sees for `error`."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            status, template = STATUS_OF[cls]
+            return Answer(status, template.format(error.message))
+        if isinstance(cls.__dict__.get("status"), int):
+            return Answer(cls.__dict__["status"], error.message)
+    return Answer(DEFAULT_STATUS, error.message)
+
+
 # ------------------------------------------------------------------ handlers
 
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+@dataclass(frozen=True)
+class Owned:
+    """What an ownership rule found: who made the thing a request names, and in which group."""
+
+    owner: str
+    group: str
+
+
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
-    """Every page and API of the classroom: who is asking, and the one XSRF policy.
+    """Every page and API of the classroom: who is asking, the one XSRF policy, the one error mapping.
 
     The user is identified once, in `prepare()`, asynchronously: HubAuth asks the hub about
     a token in the request first and, only when the hub confirms it, marks the request
@@ -126,9 +152,16 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     request merely carrying an `Authorization` header proves nothing: a browser page on
     another site can add any header to a request that also carries the visitor's cookie.
     Subclasses do not override `check_xsrf_cookie`, `prepare` or `get_current_user`.
+
+    Each handler method declares who may call it with a decorator of `rules`, which checks
+    before the method runs and sets `me` (the caller's hub model with roles and groups).
+    Domain errors (`ClhubError`) are not caught in handlers: they rise to `send_error`,
+    which answers with `answer_for`'s status and message.
     """
 
     _identifying = False
+    _me: dict[str, Any] | None = None
+    owned: Owned | None = None  # set by an ownership rule (`rules.author_or_teacher`)
 
     async def prepare(self) -> None:
         self._identifying = True
@@ -172,41 +205,65 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def host(self) -> Host:
         return self.settings["host"]
 
-    def place(self, group: str) -> moderation.Place:
-        return moderation.Place(self.site.data_dir, moderation.validate_group(group))
+    @property
+    def me(self) -> dict[str, Any]:
+        """The caller's hub model (name, admin, roles, groups), as the method's rule checked it."""
+        if self._me is None:
+            raise RuntimeError(f"{type(self).__name__}.{self.request.method} declares no rule (see rules.py).")
+        return self._me
 
-    async def me(self) -> dict[str, Any]:
+    async def hub_user(self) -> dict[str, Any]:
+        """The caller's model from the hub, with roles and groups; 403 for a service or nobody."""
         user = self.current_user
         if not user or user.get("kind") != "user":
             raise web.HTTPError(403, "Only hub users can use the classroom.")
         return await self.hub.user(user["name"])
 
-    async def require_teacher(self, group: str) -> dict[str, Any]:
-        me = await self.me()
-        if not teaches(me, group):
-            raise web.HTTPError(403, f"You do not teach the group {group!r}.")
-        return me
+    def place(self, group: str) -> moderation.Place:
+        return moderation.Place(self.site.data_dir, moderation.validate_group(group))
+
+    async def run(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`action(*args, **kwargs)` in a thread: disk and CPU work never stalls the other requests."""
+        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(action, *args, **kwargs))
+
+    def render_template(self, template: str, **values: Any) -> str:
+        return (
+            self.settings["jinja"]
+            .get_template(template)
+            .render(prefix=self.settings["prefix"], site_name=self.site.name, **values)
+        )
+
+    def page(self, template: str, **values: Any) -> None:
+        """Finish with a page of the templates folder (with the XSRF token for its forms)."""
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(self.render_template(template, xsrf=self.xsrf_token.decode(), **values))
+
+    # -------------------------------------------------------------- the one error mapping
+
+    def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
+        if isinstance(value, ClhubError) and (answer := answer_for(value)).status < 500:
+            log.warning("%d %s %s: %s", answer.status, self.request.method, self.request.uri, answer.message)
+            return
+        super().log_exception(typ, value, tb)
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, ClhubError):
+            status_code = answer_for(error).status
+        super().send_error(status_code, **kwargs)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         reason = self._reason
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, web.HTTPError) and exc.log_message:
-            reason = exc.log_message
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, ClhubError):
+            reason = answer_for(error).message
+        elif isinstance(error, web.HTTPError) and error.log_message:
+            reason = error.log_message
         if self.request.path.startswith(url_path_join(self.settings["prefix"], "api")):
             self.finish({"status": status_code, "message": reason})
         else:
             self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.finish(
-                self.settings["jinja"]
-                .get_template("error.html")
-                .render(status=status_code, message=reason, prefix=self.settings["prefix"])
-            )
-
-    async def _act(self, action: Any, *args: Any) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, action, *args)
-        except moderation.ModerationError as e:
-            raise web.HTTPError(e.status, e.message) from None
+            self.finish(self.render_template("error.html", status=status_code, message=reason))
 
 
 class APIHandler(BaseHandler):
@@ -218,200 +275,3 @@ class APIHandler(BaseHandler):
         if not isinstance(body, dict):
             raise web.HTTPError(400, "The request body must be a JSON object.")
         return body
-
-
-class GroupsAPI(APIHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        me = await self.me()
-        self.finish({"teaches": groups_taught(me, await self.hub.groups()), "member_of": me.get("groups", [])})
-
-
-def piece_json(view: Any, hidden: bool) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "owner": view.owner,
-        "title": view.title,
-        "author_display": view.author_display,
-        "version": view.version,
-        "hidden": hidden,
-        "problem": view.problem,
-        "files": view.files,
-        "remix_of": view.remix_of,
-        "feedback": [
-            {
-                "file": f.file,
-                "reviewer": f.reviewer,
-                "works": f.works,
-                "idea": f.idea,
-                "question": f.question,
-                "reaction": f.reaction,
-                "created": f.created,
-            }
-            for f in view.feedback
-        ],
-    }
-
-
-class PiecesAPI(APIHandler):
-    @web.authenticated
-    async def get(self, group: str) -> None:
-        await self.require_teacher(group)
-        found = moderation.list_pieces(self.place(group))
-        self.finish({"pieces": [piece_json(view, hidden) for view, hidden in found]})
-
-
-class PieceAPI(APIHandler):
-    @web.authenticated
-    async def post(self, group: str, piece: str, action: str) -> None:
-        await self.require_teacher(group)
-        actions = {"hide": moderation.hide_piece, "unhide": moderation.unhide_piece}
-        if action not in actions:
-            raise web.HTTPError(404, f"Unknown action {action!r}; use hide or unhide.")
-        await self._act(actions[action], self.place(group), piece)
-        self.finish({"piece": piece, "done": action})
-
-    @web.authenticated
-    async def delete(self, group: str, piece: str, action: str = "") -> None:
-        await self.require_teacher(group)
-        await self._act(moderation.delete_piece, self.place(group), piece)
-        self.set_status(204)
-        self.finish()
-
-
-class FeedbackAPI(APIHandler):
-    @web.authenticated
-    async def post(self, group: str, piece: str, file: str, action: str) -> None:
-        await self.require_teacher(group)
-        if action != "hide":
-            raise web.HTTPError(404, f"Unknown action {action!r}; use hide.")
-        await self._act(moderation.hide_feedback, self.place(group), piece, file)
-        self.finish({"piece": piece, "feedback": file, "done": "hide"})
-
-    @web.authenticated
-    async def delete(self, group: str, piece: str, file: str, action: str = "") -> None:
-        await self.require_teacher(group)
-        await self._act(moderation.delete_feedback, self.place(group), piece, file)
-        self.set_status(204)
-        self.finish()
-
-
-class ReportsAPI(APIHandler):
-    @web.authenticated
-    async def get(self, group: str) -> None:
-        await self.require_teacher(group)
-        self.finish({"reports": moderation.list_reports(self.place(group))})
-
-    @web.authenticated
-    async def post(self, group: str) -> None:
-        me = await self.me()
-        if not (member_of(me, group) or teaches(me, group)):
-            raise web.HTTPError(403, f"You are not a member of the group {group!r}.")
-        body = self.json_body()
-        try:
-            report = moderation.add_report(
-                self.place(group),
-                me["name"],
-                str(body.get("piece", "")),
-                str(body.get("reason", "")),
-                str(body.get("feedback", "") or ""),
-            )
-        except moderation.ModerationError as e:
-            raise web.HTTPError(e.status, e.message) from None
-        self.set_status(201)
-        self.finish({"id": report["id"], "status": report["status"]})
-
-
-class ReportAPI(APIHandler):
-    @web.authenticated
-    async def post(self, group: str, report_id: str) -> None:
-        me = await self.require_teacher(group)
-        await self._act(moderation.close_report, self.place(group), report_id, "dismissed", me["name"])
-        self.finish({"id": report_id, "status": "dismissed"})
-
-
-class HomePage(BaseHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        me = await self.me()
-        groups = []
-        names = read_display_names(DataLayout(self.site.data_dir))
-        for group in groups_taught(me, await self.hub.groups()):
-            place = self.place(group)
-            members = (await self.hub.get(f"/groups/{quote(group)}")).get("users", [])
-            groups.append(
-                {
-                    "name": group,
-                    "members": [{"name": m, "display": names.get(m, "")} for m in sorted(members)],
-                    "pieces": moderation.list_pieces(place),
-                    "reports": [r for r in moderation.list_reports(place) if r["status"] == "open"],
-                    "proposals": showcase_publish.list_proposals(place),
-                    "gallery": showcase_gallery.read_state(place),
-                }
-            )
-        page = (
-            self.settings["jinja"]
-            .get_template("home.html")
-            .render(
-                me=me,
-                groups=groups,
-                prefix=self.settings["prefix"],
-                xsrf=self.xsrf_token.decode(),
-                site_name=self.site.name,
-            )
-        )
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(page)
-
-
-class ActionForm(BaseHandler):
-    """The teacher page's buttons: POST forms that call the same moderation functions."""
-
-    @web.authenticated
-    async def post(self, group: str) -> None:
-        me = await self.require_teacher(group)
-        action = self.get_body_argument("action", "")
-        piece = self.get_body_argument("piece", "")
-        place = self.place(group)
-        forms = {
-            "hide": lambda: moderation.hide_piece(place, piece),
-            "unhide": lambda: moderation.unhide_piece(place, piece),
-            "delete": lambda: moderation.delete_piece(place, piece),
-            "hide-feedback": lambda: moderation.hide_feedback(place, piece, self.get_body_argument("file", "")),
-            "delete-feedback": lambda: moderation.delete_feedback(place, piece, self.get_body_argument("file", "")),
-            "dismiss": lambda: moderation.close_report(
-                place, self.get_body_argument("report", ""), "dismissed", me["name"]
-            ),
-        }
-        if action not in forms:
-            raise web.HTTPError(400, f"Unknown action {action[:30]!r}.")
-        await self._act(forms[action])
-        self.redirect(self.settings["prefix"] + f"#group-{group}")
-
-
-# ------------------------------------------------------------------ folders
-
-
-async def repair_folders(site: SiteSettings, host: Host, members: Mapping[str, Iterable[str]], prefix: str) -> None:
-    """Create or repair the folders of the groups `members` ({group: users}), their system groups
-    first (as root), and write each group's display names there for its members to read."""
-    names = read_display_names(DataLayout(site.data_dir))
-    for group, users in members.items():
-        try:
-            moderation.validate_group(group)
-            gid = await host.ensure_group(system_users.system_group_name(prefix, group))
-            folders.apply_group(site.data_dir, folders.policy_for(site, group), gid)
-            folders.write_members(site.data_dir, group, {u: names[u] for u in users if u in names}, gid)
-        except (ClhubError, OSError) as e:
-            log.error("Cannot prepare the folder of group %s: %s", group, e)
-
-
-async def sweep(app: web.Application) -> None:
-    site: SiteSettings = app.settings["site"]
-    hub: Hub = app.settings["hub"]
-    while True:
-        try:
-            await repair_folders(site, app.settings["host"], await hub.group_members(), app.settings["group_prefix"])
-        except (HTTPClientError, OSError) as e:
-            log.warning("Group folders not checked this time: %s", e)
-        await asyncio.sleep(app.settings["sweep_seconds"])

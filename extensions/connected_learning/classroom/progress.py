@@ -22,50 +22,41 @@ from ..accounts.store import read_display_names
 from ..assignments import course as assignments
 from ..assignments import grading
 from ..catalog.load import load_catalog
+from ..errors import ClhubError
 from ..paths import DataLayout
 from ..peer_review.folders import peer_review_dir
 from ..settings import validate_username
 from . import progress_table as progress
-from .assignments import AssignmentsBase
-from .base import log
+from .assignments import AssignmentsBase, submitted
+from .base import answer_for, log
+from .rules import teacher_of_group
 
 
 class GroupPages(AssignmentsBase):
     async def table(self, group: str) -> Any:
-        students = await self.students(group)
+        return await self.run(self.group_table, group, await self.students(group))
+
+    def group_table(self, group: str, students: list[str]) -> Any:
+        """The group's progress table (blocking: reads the course, the homes and the group's folder)."""
         course = self.course(group)
         released = assignments.released(course)
-        scores = {aid: assignments.scores(course, aid) for aid in released}
-        submitted = {aid: {s for s in students if (course.root / "submitted" / s / aid).is_dir()} for aid in released}
-        homes = {s: h for s in students if (h := self.host.home(s))}
-        return await self.run(
-            progress.group_table,
+        return progress.group_table(
             students,
-            homes=homes,
+            homes={s: h for s in students if (h := self.host.home(s))},
             names=read_display_names(DataLayout(self.site.data_dir)),
             catalog=load_catalog(self.site.catalog_dir),
             peer_folder=peer_review_dir(self.site.data_dir, group),
-            scores=scores,
-            submitted=submitted,
-        )
-
-    def page(self, template: str, **values: Any) -> None:
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(
-            self.settings["jinja"]
-            .get_template(template)
-            .render(prefix=self.settings["prefix"], site_name=self.site.name, xsrf=self.xsrf_token.decode(), **values)
+            scores={aid: assignments.scores(course, aid) for aid in released},
+            submitted={aid: set(submitted(course, aid, students)) for aid in released},
         )
 
 
 class ProgressPage(GroupPages):
-    @web.authenticated
+    @teacher_of_group
     async def get(self, group: str) -> None:
-        await self.require_teacher(group)
-        table = await self.table(group)
         column = self.get_argument("sort", "student")
         descending = self.get_argument("order", "asc") == "desc"
-        table = progress.sort_table(table, column, descending)
+        table = await self.run(progress.sort_table, await self.table(group), column, descending)
         charts = []
         if len(table):
             for col, title in (("exercises_done", "Exercises done"), ("score", "Assignment points")):
@@ -84,19 +75,22 @@ class ProgressPage(GroupPages):
 
 
 class ProgressCSV(GroupPages):
-    @web.authenticated
+    @teacher_of_group
     async def get(self, group: str) -> None:
-        await self.require_teacher(group)
-        table = await self.table(group)
+        csv = await self.run(progress.to_csv, await self.table(group))
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="progress-{group}.csv"')
-        self.finish(progress.to_csv(table))
+        self.finish(csv)
 
 
 class StudentPage(GroupPages):
-    @web.authenticated
+    def detail(self, student: str) -> Any:
+        """One learner's workbooks, None when they have no home yet (blocking: reads it)."""
+        home = self.host.home(student)
+        return progress.student_table(home, load_catalog(self.site.catalog_dir)) if home else None
+
+    @teacher_of_group
     async def get(self, group: str, student: str) -> None:
-        await self.require_teacher(group)
         try:
             validate_username(student)
         except Exception:
@@ -104,8 +98,7 @@ class StudentPage(GroupPages):
         if student not in await self.students(group):
             raise web.HTTPError(404, f"{student!r} is not a learner of {group}.")
         table = (await self.table(group)).set_index("student").loc[student]
-        home = self.host.home(student)
-        detail = await self.run(progress.student_table, home, load_catalog(self.site.catalog_dir)) if home else None
+        detail = await self.run(self.detail, student)
         self.page(
             "student.html",
             group=group,
@@ -117,95 +110,82 @@ class StudentPage(GroupPages):
 
 
 class AssignmentsPage(GroupPages):
-    async def show(self, group: str, message: str = "", error: str = "") -> None:
+    def overview(self, group: str, students: list[str]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+        """Each released assignment's counts, and the workbooks one may assign (blocking)."""
         course = self.course(group)
-        released = assignments.released(course)
-        students = await self.students(group)
-        rows = []
-        for aid in released:
-            scores = assignments.scores(course, aid)
-            rows.append(
-                {
-                    "id": aid,
-                    "submitted": sum((course.root / "submitted" / s / aid).is_dir() for s in students),
-                    "graded": len(scores),
-                    "students": len(students),
-                }
-            )
+        rows = [
+            {
+                "id": aid,
+                "submitted": len(submitted(course, aid, students)),
+                "graded": len(assignments.scores(course, aid)),
+                "students": len(students),
+            }
+            for aid in assignments.released(course)
+        ]
         catalog = load_catalog(self.site.catalog_dir)
-        assignable = sorted((w.id, w.title) for w in catalog.workbooks.values() if w.assignable)
+        return rows, sorted((w.id, w.title) for w in catalog.workbooks.values() if w.assignable)
+
+    async def show(self, group: str, message: str = "", error: str = "") -> None:
+        rows, assignable = await self.run(self.overview, group, await self.students(group))
         self.page("assignments.html", group=group, rows=rows, assignable=assignable, message=message, error=error)
 
-    @web.authenticated
+    @teacher_of_group
     async def get(self, group: str) -> None:
-        await self.require_teacher(group)
         await self.show(group)
 
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str) -> None:
-        me = await self.require_teacher(group)
         action = self.get_body_argument("action", "")
-        course = self.course(group)
-        students = await self.students(group)
         try:
-            if action == "assign":
-                catalog = load_catalog(self.site.catalog_dir)
-                workbook = catalog.workbooks.get(self.get_body_argument("workbook", ""))
-                if workbook is None:
-                    raise assignments.AssignmentError("Choose a workbook to assign.")
-                due_text = self.get_body_argument("due", "").strip()
-                try:
-                    due = dt.datetime.fromisoformat(due_text) if due_text else None
-                except ValueError:
-                    raise assignments.AssignmentError(f"{due_text[:30]!r} is not a date and time.") from None
-                aid = await self.step(group, assignments.assign, course, workbook, students, due, self.gid(group))
-                message = f"{workbook.title} is assigned. Learners find it in assignments/{group} at their next start."
-            else:
-                aid = self.get_body_argument("assignment", "")
-                if aid not in assignments.released(course):
-                    raise assignments.AssignmentError(f"{aid[:60]!r} has not been assigned to {group}.")
-                if action == "collect":
-                    done = await self.step(
-                        group,
-                        assignments.collect,
-                        course,
-                        aid,
-                        set(students),
-                        check_owner=self.host.isolated,
-                    )
-                    message = f"Collected {len(done)} submission(s) of {aid}."
-                elif action == "autograde":
-                    results = await self.step(
-                        group,
-                        grading.autograde_all,
-                        course.root,
-                        aid,
-                        [s for s in students if (course.root / "submitted" / s / aid).is_dir()],
-                    )
-                    bad = [k for k, v in results.items() if isinstance(v, Exception)]
-                    message = f"Graded {len(results) - len(bad)} submission(s) of {aid}." + (
-                        f" Could not grade: {', '.join(bad)}." if bad else ""
-                    )
-                elif action == "feedback":
-                    done = await self.step(group, assignments.release_feedback, course, aid, self.gid(group))
-                    message = f"Feedback on {aid} released to {len(done)} learner(s)."
-                else:
-                    raise assignments.AssignmentError(f"Unknown action {action[:20]!r}.")
-        except web.HTTPError as e:
-            await self.show(group, error=e.log_message or "That did not work.")
+            message = await self.act(group, action)
+        except ClhubError as e:  # the page shows what went wrong above its buttons, not an error page
+            await self.show(group, error=answer_for(e).message)
             return
-        except assignments.AssignmentError as e:
-            await self.show(group, error=e.message)
-            return
-        log.info("%s: %s in %s", me["name"], action, group)
+        log.info("%s: %s in %s", self.me["name"], action, group)
         await self.show(group, message=message)
 
+    async def act(self, group: str, action: str) -> str:
+        """Do what the page's button `action` asks; what to tell the teacher."""
+        course = self.course(group)
+        students = await self.students(group)
+        if action == "assign":
+            catalog = await self.run(load_catalog, self.site.catalog_dir)
+            workbook = catalog.workbooks.get(self.get_body_argument("workbook", ""))
+            if workbook is None:
+                raise assignments.AssignmentError("Choose a workbook to assign.")
+            due_text = self.get_body_argument("due", "").strip()
+            try:
+                due = dt.datetime.fromisoformat(due_text) if due_text else None
+            except ValueError:
+                raise assignments.AssignmentError(f"{due_text[:30]!r} is not a date and time.") from None
+            gid = await self.run(self.gid, group)
+            await self.step(group, assignments.assign, course, workbook, students, due, gid)
+            return f"{workbook.title} is assigned. Learners find it in assignments/{group} at their next start."
+        aid = self.get_body_argument("assignment", "")
+        if aid not in await self.run(assignments.released, course):
+            raise assignments.AssignmentError(f"{aid[:60]!r} has not been assigned to {group}.")
+        if action == "collect":
+            done = await self.step(
+                group, assignments.collect, course, aid, set(students), check_owner=self.host.isolated
+            )
+            return f"Collected {len(done)} submission(s) of {aid}."
+        if action == "autograde":
+            ready = await self.run(submitted, course, aid, students)
+            results = await self.step(group, grading.autograde_all, course.root, aid, ready)
+            bad = [k for k, v in results.items() if isinstance(v, Exception)]
+            return f"Graded {len(results) - len(bad)} submission(s) of {aid}." + (
+                f" Could not grade: {', '.join(bad)}." if bad else ""
+            )
+        if action == "feedback":
+            gid = await self.run(self.gid, group)
+            done = await self.step(group, assignments.release_feedback, course, aid, gid)
+            return f"Feedback on {aid} released to {len(done)} learner(s)."
+        raise assignments.AssignmentError(f"Unknown action {action[:20]!r}.")
 
-def routes(prefix: str) -> list[tuple[str, type]]:
-    group = prefix + r"groups/([^/]+)"
-    return [
-        (group + "/progress", ProgressPage),
-        (group + r"/progress\.csv", ProgressCSV),
-        (group + r"/progress/([^/]+)", StudentPage),
-        (group + "/assignments", AssignmentsPage),
-    ]
+
+default_handlers = [
+    (r"groups/([^/]+)/progress", ProgressPage),
+    (r"groups/([^/]+)/progress\.csv", ProgressCSV),
+    (r"groups/([^/]+)/progress/([^/]+)", StudentPage),
+    (r"groups/([^/]+)/assignments", AssignmentsPage),
+]

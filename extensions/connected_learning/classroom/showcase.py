@@ -14,16 +14,18 @@
 
 A member proposes only a piece whose folder they own (the operating system's word, read by
 `pieces.read_one`); only a teacher approves, so a student approving their own piece gets
-403 like anybody else. The work happens in `showcase_publish`, as root, off the event loop.
+403 like anybody else. The work happens in `showcase.publish`, as root, in a thread.
 Answers that concern a published piece carry its family link, `/services/showcase/p/<token>`.
-After every approve, decline and withdraw the group's gallery (`showcase_gallery`) is
+After every approve, decline and withdraw the group's gallery (`showcase.gallery`) is
 rewritten, when the group has one turned on.
+A mentor is a member: they propose and follow only pieces of their own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import pwd
+from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -31,11 +33,14 @@ from tornado import web
 from tornado.httpclient import HTTPClientError
 
 from ..errors import ClhubError
+from ..host.base import Host
 from ..paths import DataLayout
+from ..peer_review.moderation import Place
 from ..settings import validate_username
 from ..showcase import gallery, publish
-from ..showcase.snapshot import SnapshotError
-from .base import APIHandler, log, member_of, teaches
+from ..showcase.live_copy import live_code_listing
+from .base import APIHandler, BaseHandler, Owned, log
+from .rules import author_or_teacher, member_of_group, member_or_teacher_of_group, teacher_of_group
 
 
 def proposal_json(proposal: dict[str, Any]) -> dict[str, Any]:
@@ -65,57 +70,6 @@ def proposal_json(proposal: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-class ShowcaseAPI(APIHandler):
-    async def run(self, action: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking publishing step off the event loop; its errors become HTTP answers."""
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, lambda: action(*args, **kwargs))
-        except publish.ShowcaseError as e:
-            raise web.HTTPError(e.status, e.message) from None
-        except SnapshotError as e:  # the piece cannot be published as it is: the message says why
-            raise web.HTTPError(422, e.message) from None
-        except ClhubError as e:
-            raise web.HTTPError(400, e.message) from None
-
-    def json_body(self) -> dict[str, Any]:
-        # The teacher's page posts plain forms; scripts post JSON.
-        if self.request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
-            return {k: self.get_body_argument(k) for k in self.request.body_arguments if k != "_xsrf"}
-        return super().json_body()
-
-    def answer(self, group: str, reply: dict[str, Any]) -> None:
-        """JSON for scripts; back to the classroom page for the page's buttons."""
-        if self.get_body_argument("from_page", "") == "1":
-            self.redirect(self.settings["prefix"] + f"#showcase-{group}")
-        else:
-            self.finish(reply)
-
-    def group_place(self, group: str) -> Any:
-        try:
-            return self.place(group)
-        except ClhubError as e:
-            raise web.HTTPError(404, e.message) from None
-
-    async def names_in(self, group: str) -> set[str]:
-        """Every user name of the group: none of them may appear on a published page."""
-        try:
-            model = await self.hub.get(f"/groups/{quote(group)}")
-        except HTTPClientError:
-            return set()
-        return set(model.get("users", []))
-
-    async def refresh_gallery(self, group: str) -> None:
-        """Rewrite the group's gallery after a change; the change itself stands whatever happens here."""
-        try:
-            place = self.place(group)
-            names = await self.names_in(group)
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: gallery.refresh(place, usernames=names, gid=publish.reader_gid(self.host))
-            )
-        except Exception:
-            log.exception("The showcase gallery of %s was not refreshed", group)
-
-
 def mine_json(proposal: dict[str, Any]) -> dict[str, Any]:
     """A proposal as its author sees it: no teacher's user name."""
     answer = proposal_json(proposal)
@@ -123,7 +77,8 @@ def mine_json(proposal: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def home_paths(data_dir: Any, names: set[str]) -> list[str]:
+def home_paths(data_dir: Path, names: Collection[str]) -> list[str]:
+    """Every home folder of `names`: none may appear on a published page (blocking: asks the user database)."""
     homes = [str(DataLayout(data_dir).homes / n) for n in names]
     for name in names:
         try:
@@ -141,30 +96,87 @@ def language(body: dict[str, Any]) -> str:
     return lang
 
 
+def approve(
+    place: Place, proposal_id: str, by: str, names: set[str], host: Host, live: bool, lang: str
+) -> dict[str, Any]:
+    """`publish.approve` with what it must keep off the page and the service users' groups (blocking)."""
+    return publish.approve(
+        place,
+        proposal_id,
+        by,
+        usernames=names,
+        home_paths=home_paths(place.data_dir, names | {by}),
+        gid=publish.reader_gid(host),
+        live=live,
+        live_gid=publish.live_gid(host),
+        lang=lang,
+    )
+
+
+def preview(place: Place, proposal_id: str, by: str, names: set[str], live: bool) -> str:
+    """The page approving the proposal would publish, with the code a live page would run (blocking)."""
+    proposal = publish.get_proposal(place, proposal_id)
+    made = publish.render_proposal(
+        place, proposal, by, usernames=names, home_paths=home_paths(place.data_dir, names | {by})
+    )
+    page = made.page
+    if live:
+        code = live_code_listing(made.snapshot)
+        if code:  # a piece without a notebook previews exactly as it publishes
+            page = page.replace("</main>", f"{code}\n</main>", 1)
+    return page
+
+
+class ShowcaseAPI(APIHandler):
+    def json_body(self) -> dict[str, Any]:
+        # The teacher's page posts plain forms; scripts post JSON.
+        if self.request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            return {k: self.get_body_argument(k) for k in self.request.body_arguments if k != "_xsrf"}
+        return super().json_body()
+
+    def answer(self, group: str, reply: dict[str, Any]) -> None:
+        """JSON for scripts; back to the classroom page for the page's buttons."""
+        if self.get_body_argument("from_page", "") == "1":
+            self.redirect(self.settings["prefix"] + f"#showcase-{group}")
+        else:
+            self.finish(reply)
+
+    async def names_in(self, group: str) -> set[str]:
+        """Every user name of the group: none of them may appear on a published page."""
+        try:
+            model = await self.hub.get(f"/groups/{quote(group)}")
+        except HTTPClientError:
+            return set()
+        return set(model.get("users", []))
+
+    async def refresh_gallery(self, group: str) -> None:
+        """Rewrite the group's gallery after a change; the change itself stands whatever happens here."""
+        try:
+            place = self.place(group)
+            names = await self.names_in(group)
+            await self.run(lambda: gallery.refresh(place, usernames=names, gid=publish.reader_gid(self.host)))
+        except Exception:
+            log.exception("The showcase gallery of %s was not refreshed", group)
+
+
 class ProposalsAPI(ShowcaseAPI):
-    @web.authenticated
+    @teacher_of_group
     async def get(self, group: str) -> None:
-        place = self.group_place(group)
-        await self.require_teacher(group)
-        found = await self.run(publish.list_proposals, place)
+        found = await self.run(publish.list_proposals, self.place(group))
         self.finish({"proposals": [proposal_json(p) for p in found]})
 
-    @web.authenticated
+    @member_of_group
     async def post(self, group: str) -> None:
-        place = self.group_place(group)
-        me = await self.me()
-        if not member_of(me, group):
-            raise web.HTTPError(403, f"You are not a member of the group {group!r}.")
         body = self.json_body()
         proposal = await self.run(
             publish.propose,
-            place,
-            me["name"],
+            self.place(group),
+            self.me["name"],
             str(body.get("piece", "")),
             body.get("title", ""),
             body.get("description", ""),
         )
-        log.info("%s proposed %s of %s for the showcase", me["name"], proposal["piece"], group)
+        log.info("%s proposed %s of %s for the showcase", self.me["name"], proposal["piece"], group)
         self.set_status(201)
         self.finish(proposal_json(proposal))
 
@@ -172,49 +184,33 @@ class ProposalsAPI(ShowcaseAPI):
 class MineAPI(ShowcaseAPI):
     """A member's own proposals in the group, and nobody else's."""
 
-    @web.authenticated
+    @member_or_teacher_of_group
     async def get(self, group: str) -> None:
-        place = self.group_place(group)
-        me = await self.me()
-        if not (member_of(me, group) or teaches(me, group)):
-            raise web.HTTPError(403, f"You are not a member of the group {group!r}.")
-        found = await self.run(publish.list_proposals, place)
-        self.finish({"proposals": [mine_json(p) for p in found if p.get("owner") == me["name"]]})
+        found = await self.run(publish.list_proposals, self.place(group))
+        self.finish({"proposals": [mine_json(p) for p in found if p.get("owner") == self.me["name"]]})
 
 
 class DecisionAPI(ShowcaseAPI):
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str, proposal_id: str, action: str) -> None:
-        place = self.group_place(group)
-        me = await self.require_teacher(group)
+        me = self.me["name"]
+        place = self.place(group)
         if action == "approve":
+            lang = language(self.json_body())
             names = await self.names_in(group)
-            proposal = await self.run(
-                publish.approve,
-                place,
-                proposal_id,
-                me["name"],
-                usernames=names,
-                home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
-                gid=publish.reader_gid(self.host),
-                live=self.site.showcase_live,
-                live_gid=publish.live_gid(self.host),
-                lang=language(self.json_body()),
-            )
-            log.info("%s approved %s of %s for the showcase", me["name"], proposal["piece"], group)
+            proposal = await self.run(approve, place, proposal_id, me, names, self.host, self.site.showcase_live, lang)
+            log.info("%s approved %s of %s for the showcase", me, proposal["piece"], group)
         else:
             note = self.json_body().get("note", "")
-            proposal = await self.run(publish.decline, place, proposal_id, me["name"], note)
-            log.info("%s declined proposal %s of %s", me["name"], proposal_id, group)
+            proposal = await self.run(publish.decline, place, proposal_id, me, note)
+            log.info("%s declined proposal %s of %s", me, proposal_id, group)
         await self.refresh_gallery(group)
         self.answer(group, proposal_json(proposal))
 
 
 class ConsentAPI(ShowcaseAPI):
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str, student: str) -> None:
-        self.group_place(group)
-        me = await self.require_teacher(group)
         try:
             validate_username(student)
             target = await self.hub.user(student)
@@ -226,66 +222,63 @@ class ConsentAPI(ShowcaseAPI):
         given = {"true": True, "false": False}.get(given, given) if isinstance(given, str) else given
         if not isinstance(given, bool):
             raise web.HTTPError(400, 'Say "given": true when the family agreed, "given": false when not.')
-        record = await self.run(publish.record_consent, self.site.data_dir, student, given, me["name"])
-        log.info("%s recorded family consent %s for %s", me["name"], given, student)
+        record = await self.run(publish.record_consent, self.site.data_dir, student, given, self.me["name"])
+        log.info("%s recorded family consent %s for %s", self.me["name"], given, student)
         self.answer(group, {"student": student, **record})
 
 
+async def proposal_owner(handler: BaseHandler, group: str, proposal_id: str) -> Owned:
+    """Who proposed `proposal_id` of `group` (404 when there is no such proposal)."""
+    proposal = await handler.run(publish.get_proposal, handler.place(group), proposal_id)
+    return Owned(str(proposal.get("owner", "")), group)
+
+
+async def page_owner(handler: BaseHandler, token: str) -> Owned:
+    """Whose published piece the link `token` shows, and in which group (404 when none)."""
+    meta = await handler.run(publish.published_meta, handler.site.data_dir, token)
+    return Owned(str(meta.get("owner", "")), str(meta.get("group", "")))
+
+
 class ProposalAPI(ShowcaseAPI):
-    @web.authenticated
+    @author_or_teacher(proposal_owner, "Only the author and their teachers can withdraw this proposal.")
     async def delete(self, group: str, proposal_id: str) -> None:
         """The author or a teacher of the group withdraws a proposal, waiting or published."""
-        place = self.group_place(group)
-        me = await self.me()
-        proposal = await self.run(publish.get_proposal, place, proposal_id)
-        if me["name"] != proposal.get("owner") and not teaches(me, group):
-            raise web.HTTPError(403, "Only the author and their teachers can withdraw this proposal.")
-        proposal = await self.run(publish.withdraw_proposal, place, proposal_id, me["name"])
-        log.info("%s withdrew proposal %s of %s", me["name"], proposal_id, group)
+        await self.run(publish.withdraw_proposal, self.place(group), proposal_id, self.me["name"])
+        log.info("%s withdrew proposal %s of %s", self.me["name"], proposal_id, group)
         await self.refresh_gallery(group)
         self.set_status(204)
         self.finish()
 
 
 class WithdrawAPI(ShowcaseAPI):
-    @web.authenticated
+    @author_or_teacher(page_owner, "Only the author and their teachers can withdraw this piece.")
     async def delete(self, token: str) -> None:
-        me = await self.me()
-        meta = await self.run(publish.published_meta, self.site.data_dir, token)
-        if me["name"] != meta.get("owner") and not teaches(me, str(meta.get("group", ""))):
-            raise web.HTTPError(403, "Only the author and their teachers can withdraw this piece.")
-        await self.run(publish.withdraw, self.site.data_dir, token, me["name"])
-        log.info("%s withdrew showcase page %s… of %s", me["name"], token[:6], meta.get("group"))
-        await self.refresh_gallery(str(meta.get("group", "")))
+        group = self.owned.group if self.owned else ""
+        await self.run(publish.withdraw, self.site.data_dir, token, self.me["name"])
+        log.info("%s withdrew showcase page %s… of %s", self.me["name"], token[:6], group)
+        await self.refresh_gallery(group)
         self.set_status(204)
         self.finish()
 
 
 class GalleryAPI(ShowcaseAPI):
-    @web.authenticated
+    @teacher_of_group
     async def get(self, group: str) -> None:
-        place = self.group_place(group)
-        await self.require_teacher(group)
-        self.finish(await self.run(gallery.read_state, place))
+        self.finish(await self.run(gallery.read_state, self.place(group)))
 
-    @web.authenticated
+    @teacher_of_group
     async def post(self, group: str) -> None:
-        place = self.group_place(group)
-        me = await self.require_teacher(group)
         body = self.json_body()
         enabled = body.get("enabled")
         enabled = {"true": True, "false": False}.get(enabled, enabled) if isinstance(enabled, str) else enabled
         names = await self.names_in(group)
+        place, me, lang = self.place(group), self.me["name"], body.get("lang", "en")
         state = await self.run(
-            gallery.set_enabled,
-            place,
-            enabled,
-            me["name"],
-            usernames=names,
-            gid=publish.reader_gid(self.host),
-            lang=body.get("lang", "en"),
+            lambda: gallery.set_enabled(
+                place, enabled, me, usernames=names, gid=publish.reader_gid(self.host), lang=lang
+            )
         )
-        log.info("%s turned the showcase gallery of %s %s", me["name"], group, "on" if state["enabled"] else "off")
+        log.info("%s turned the showcase gallery of %s %s", me, group, "on" if state["enabled"] else "off")
         self.answer(group, state)
 
 
@@ -304,38 +297,21 @@ class PreviewPage(ShowcaseAPI):
         self.set_header("Referrer-Policy", "no-referrer")
         self.set_header("X-Frame-Options", "SAMEORIGIN")
 
-    @web.authenticated
+    @teacher_of_group
     async def get(self, group: str, proposal_id: str) -> None:
-        place = self.group_place(group)
-        me = await self.require_teacher(group)
-        proposal = await self.run(publish.get_proposal, place, proposal_id)
         names = await self.names_in(group)
-        made = await self.run(
-            publish.render_proposal,
-            place,
-            proposal,
-            me["name"],
-            usernames=names,
-            home_paths=home_paths(self.site.data_dir, names | {me["name"]}),
-        )
-        page = made.page
-        if self.site.showcase_live:
-            code = await self.run(publish.live_code_listing, made.snapshot)
-            if code:  # a piece without a notebook previews exactly as it publishes
-                page = page.replace("</main>", f"{code}\n</main>", 1)
+        page = await self.run(preview, self.place(group), proposal_id, self.me["name"], names, self.site.showcase_live)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(page)
 
 
-def routes(prefix: str, api: str) -> list[tuple[str, type]]:
-    group = api + r"/groups/([^/]+)/showcase"
-    return [
-        (prefix + r"groups/([^/]+)/showcase/([^/]+)/preview", PreviewPage),
-        (group + "/mine", MineAPI),
-        (group + "/gallery", GalleryAPI),
-        (group + "/proposals", ProposalsAPI),
-        (group + r"/proposals/([^/]+)/(approve|decline)", DecisionAPI),
-        (group + r"/proposals/([^/]+)", ProposalAPI),
-        (group + r"/consent/([^/]+)", ConsentAPI),
-        (api + r"/showcase/([^/]+)", WithdrawAPI),
-    ]
+default_handlers = [
+    (r"groups/([^/]+)/showcase/([^/]+)/preview", PreviewPage),
+    (r"api/groups/([^/]+)/showcase/mine", MineAPI),
+    (r"api/groups/([^/]+)/showcase/gallery", GalleryAPI),
+    (r"api/groups/([^/]+)/showcase/proposals", ProposalsAPI),
+    (r"api/groups/([^/]+)/showcase/proposals/([^/]+)/(approve|decline)", DecisionAPI),
+    (r"api/groups/([^/]+)/showcase/proposals/([^/]+)", ProposalAPI),
+    (r"api/groups/([^/]+)/showcase/consent/([^/]+)", ConsentAPI),
+    (r"api/showcase/([^/]+)", WithdrawAPI),
+]

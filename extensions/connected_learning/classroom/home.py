@@ -1,0 +1,57 @@
+"""The classroom service's front door: the teacher's page and who-am-I for scripts.
+
+    GET /services/classroom/              every group the caller teaches: members, pieces,
+                                          open reports, showcase proposals, the gallery
+    GET /services/classroom/api/groups    {"teaches": [...], "member_of": [...]}
+
+Any hub user may open them; a student's page lists no group (they teach none). What the
+page shows of a group is read from disk in a thread, one group at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ..accounts.store import read_display_names
+from ..paths import DataLayout
+from ..peer_review import moderation
+from ..showcase import gallery, publish
+from .base import APIHandler, BaseHandler
+from .rules import groups_taught, hub_user
+
+
+def group_overview(place: moderation.Place, members: list[str], names: dict[str, str]) -> dict[str, Any]:
+    """What the teacher's page shows of one group (blocking: reads the group's folders)."""
+    return {
+        "name": place.group,
+        "members": [{"name": m, "display": names.get(m, "")} for m in sorted(members)],
+        "pieces": moderation.list_pieces(place),
+        "reports": [r for r in moderation.list_reports(place) if r["status"] == "open"],
+        "proposals": publish.list_proposals(place),
+        "gallery": gallery.read_state(place),
+    }
+
+
+class HomePage(BaseHandler):
+    @hub_user
+    async def get(self) -> None:
+        groups = []
+        names = await self.run(read_display_names, DataLayout(self.site.data_dir))
+        for group in groups_taught(self.me, await self.hub.groups()):
+            members = (await self.hub.get(f"/groups/{quote(group)}")).get("users", [])
+            groups.append(await self.run(group_overview, self.place(group), members, names))
+        self.page("home.html", me=self.me, groups=groups)
+
+
+class GroupsAPI(APIHandler):
+    @hub_user
+    async def get(self) -> None:
+        me = self.me
+        self.finish({"teaches": groups_taught(me, await self.hub.groups()), "member_of": me.get("groups", [])})
+
+
+default_handlers = [
+    (r"", HomePage),
+    (r"api/groups", GroupsAPI),
+]
