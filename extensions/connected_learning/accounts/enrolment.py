@@ -15,6 +15,7 @@ their next log-in (see `auth.ClhubAuthenticator`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,9 +138,10 @@ async def apply(
         await hub("POST", f"/groups/{group}/users", {"users": sorted(set(users))})
         outcome.joined.extend((u, group) for u in sorted(set(users)))
     passwords = {r.username: r.password for r in rows if r.password is not None}
-    set_passwords(layout, passwords)
-    update_display_names(layout, {r.username: r.display_name for r in rows})
-    update_roles_file(layout, [(r.username, r.role, [r.group]) for r in rows])
+    # The hub's files: written in a thread, so the classroom's other requests go on meanwhile.
+    await asyncio.to_thread(set_passwords, layout, passwords)
+    await asyncio.to_thread(update_display_names, layout, {r.username: r.display_name for r in rows})
+    await asyncio.to_thread(update_roles_file, layout, [(r.username, r.role, [r.group]) for r in rows])
     seen = set()
     for row in rows:
         if row.password is not None and row.username not in seen:
@@ -151,7 +153,7 @@ async def apply(
     return outcome
 
 
-async def reset_password(layout: DataLayout, name: str, min_length: int) -> str:
+def reset_password(layout: DataLayout, name: str, min_length: int) -> str:
     """A new temporary password for `name`; they must choose their own at their next log-in."""
     password = generate_password(min_length)
     set_passwords(layout, {name: password})

@@ -16,7 +16,6 @@ problem with its line number and nothing is created (HTTP 422).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tornado import web
@@ -30,11 +29,6 @@ from ..settings import validate_username
 from .base import BaseHandler, log
 from .folders import repair_folders
 from .rules import groups_taught, teacher_of_any_group, teacher_of_group
-
-
-def reset_password(layout: DataLayout, name: str, min_length: int) -> str:
-    """`enrolment.reset_password`, for a thread: it is declared async but only writes the hub's database."""
-    return asyncio.run(enrolment.reset_password(layout, name, min_length))
 
 
 def public_url(handler: BaseHandler) -> str:
@@ -186,7 +180,9 @@ class PasswordAPI(BaseHandler):
             any(r.startswith("teacher-") for r in target.get("roles", [])) and not me.get("admin")
         ):
             raise web.HTTPError(403, f"Only an administrator can reset the password of {name!r}.")
-        password = await self.run(reset_password, DataLayout(self.site.data_dir), name, self.site.min_password_length)
+        password = await self.run(
+            enrolment.reset_password, DataLayout(self.site.data_dir), name, self.site.min_password_length
+        )
         log.info("%s reset the password of %s", me["name"], name)
         return target, password
 
