@@ -175,7 +175,7 @@ start_timeout_seconds = 120
 
 [login]
 failed_logins_before_lockout = 3
-lockout_seconds = 600
+lockout_seconds = 60
 {extra}
 """
 

@@ -437,16 +437,20 @@ SETTINGS: tuple[Setting, ...] = (
         "failed_logins_before_lockout",
         int,
         5,
-        "Failed log-ins in a row before an account is locked for a while. Default 5.",
+        "Failed log-ins in a row before the guessing browser must wait between tries. Counted apart for each "
+        "browser that has logged in as that account before (its device cookie) and for all other browsers "
+        "together: a guesser brakes only browsers the owner never used, never locks the owner out. Default 5.",
         check=at_least(1),
     ),
     Setting(
         "login",
         "lockout_seconds",
         int,
-        600,
-        "How long a locked account waits, in seconds. Default 600.",
-        check=at_least(0),
+        60,
+        "The longest wait between two tries of a braked browser, in seconds (1-60); waits start at 5 seconds "
+        "and double with each further failure. Also the longest an owner on a new computer is kept out. "
+        "A new password (a teacher's reset) lifts the brake at once. Default 60.",
+        check=between(1, 60),
     ),
     Setting(
         "login",

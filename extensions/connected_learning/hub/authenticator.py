@@ -1,8 +1,15 @@
 """Log-in for Connected Learning Hub: NativeAuthenticator with safe user names and site roles.
 
 Accounts are created by `clhub` and by class-list imports, with bcrypt passwords in the
-hub database; failed log-ins lock an account for a while (NativeAuthenticator's
-`allowed_failed_logins`). User names must be safe as system user and folder names.
+hub database. User names must be safe as system user and folder names.
+
+Password guessing is braked for the guesser, not the account's owner (`login_brake`, in
+place of NativeAuthenticator's lock-out, which let anybody lock anybody out): a browser
+that logged in as X carries a signed device cookie for X and is braked only by its own
+failures; every other browser shares one brake per account, with waits that grow to at
+most a minute. A braked browser is told how long to wait. A name that does not exist gets
+the same answer after the same bcrypt work (against a dummy hash), so the page does not
+reveal which names exist. bcrypt runs in a thread, off the hub's event loop.
 
 Roles: teachers and mentors of a group get the hub roles `teacher-<group>` and
 `mentor-<group>` (RBAC scopes filtered with `!group=`), from the site's roles file that
@@ -16,19 +23,29 @@ to the change-password page, and no server starts until they have chosen their o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
+import time
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.utils import maybe_future, url_path_join
+import bcrypt
+from jupyterhub.utils import url_path_join
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
+from nativeauthenticator.orm import UserInfo
 from tornado import web
-from traitlets import Unicode
+from traitlets import Float, Integer, Unicode
 
 from ..errors import ClhubError
 from ..settings import validate_username
+from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
+from .sessions import ClhubLogoutHandler, names_other_server
+
+DEVICE_COOKIE = "clhub-device"
+INVALID_LOGIN = "Invalid username or password."
 
 
 def teacher_scopes(group: str) -> list[str]:
@@ -79,13 +96,59 @@ def read_flags(path: str) -> set[str]:
     return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
+class LoginRefused(web.HTTPError):
+    """A log-in answered with a message of its own (braked, or not approved yet), not a plain failure."""
+
+    def __init__(self, status: int, message: str, retry_after: int = 0) -> None:
+        super().__init__(status, message)
+        self.retry_after = retry_after
+
+
 class ClhubLoginHandler(NativeLoginHandler):
-    """NativeAuthenticator's log-in page; a learner with a temporary password goes to change it."""
+    """The log-in page: a plain message when braked, never another person's `next`.
+
+    A learner with a temporary password goes to change it first.
+    """
+
+    async def get(self) -> None:
+        next_url = self.get_argument("next", "")
+        if next_url and self.current_user is None and names_other_server(next_url, self.base_url):
+            # Left by the previous person at this computer (Back after log-out): a clean page.
+            self.redirect(self.settings["login_url"])
+            return
+        await super().get()
 
     def get_next_url(self, user: Any = None, default: Any = None) -> str:
         if user is not None and self.authenticator.must_change_password(user.name):
             return url_path_join(self.hub.base_url, "change-password")
+        next_url = self.get_argument("next", "")
+        if user is not None and next_url and names_other_server(next_url, self.base_url, user.name):
+            self.request.query_arguments.pop("next", None)
+            self.request.arguments.pop("next", None)
         return super().get_next_url(user, default)
+
+    async def post(self) -> None:
+        data = {
+            arg: self.get_argument(arg, strip=arg == "username")
+            for arg in self.request.body_arguments
+            if arg != "_xsrf"
+        }
+        data.setdefault("username", "")
+        data.setdefault("password", "")
+        try:
+            user = await self.login_user(data)
+        except LoginRefused as refused:
+            self.set_status(refused.status_code)
+            if refused.retry_after:
+                self.set_header("Retry-After", str(refused.retry_after))
+            self.finish(await self._render(login_error=refused.log_message, username=data["username"]))
+            return
+        if user:
+            self._jupyterhub_user = user
+            self.redirect(self.get_next_url(user))
+            return
+        self.set_status(403)
+        self.finish(await self._render(login_error=INVALID_LOGIN, username=data["username"]))
 
 
 class ClhubAuthenticator(NativeAuthenticator):
@@ -101,6 +164,46 @@ class ClhubAuthenticator(NativeAuthenticator):
         help="JSON list of users whose password a teacher reset: they must choose a new one at their "
         "next log-in. Example: '/var/lib/clhub/hub/password-changes.json'.",
     )
+    brake_free_failures = Integer(
+        5,
+        config=True,
+        help="Failed log-ins in a row from one source (a browser with the account's device cookie, or all "
+        "other browsers together) before that source must wait. Default 5.",
+    )
+    brake_first_wait_seconds = Float(
+        5.0,
+        config=True,
+        help="The first wait, in seconds, once a source is braked; each further failure doubles it, up to "
+        "brake_longest_wait_seconds. Default 5.",
+    )
+    brake_longest_wait_seconds = Float(
+        60.0,
+        config=True,
+        help="The longest wait, in seconds, between two tries of a braked source: the longest an account's "
+        "owner on a new computer is kept out. Default 60.",
+    )
+    device_cookie_days = Float(
+        90.0,
+        config=True,
+        help="How long a browser stays known for the accounts that logged in with it (the device cookie), in "
+        "days. Default 90.",
+    )
+    device_cookie_accounts = Integer(
+        40,
+        config=True,
+        help="Most accounts one browser's device cookie names (a shared computer: the most recent ones are "
+        "kept). Default 40.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.brake = LoginBrake(
+            free_failures=self.brake_free_failures,
+            first_wait=self.brake_first_wait_seconds,
+            longest_wait=self.brake_longest_wait_seconds,
+        )
+        self._logins: dict[str, float] = {}  # name -> time.monotonic() of their last log-in
+        self._dummy_hash = b""
 
     def validate_username(self, username: str) -> bool:
         try:
@@ -129,11 +232,80 @@ class ClhubAuthenticator(NativeAuthenticator):
         user = handler.find_user(name) if handler is not None else None
         return name in self.admin_users or bool(user is not None and user.admin)
 
+    # ----------------------------------------------------------- log-in and its brake
+
+    def _devices(self, handler: Any) -> dict[str, str]:
+        """The accounts this browser logged in as: {name: nonce}, from its signed device cookie."""
+        raw = handler.get_secure_cookie(DEVICE_COOKIE, max_age_days=self.device_cookie_days)
+        try:
+            value = json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def _remember_device(self, handler: Any, name: str, devices: dict[str, str]) -> None:
+        devices = {k: v for k, v in devices.items() if k != name}
+        devices[name] = devices.get(name) or secrets.token_urlsafe(9)
+        kept = dict(list(devices.items())[-self.device_cookie_accounts :])
+        handler.set_secure_cookie(
+            DEVICE_COOKIE,
+            json.dumps(kept, separators=(",", ":")),
+            expires_days=self.device_cookie_days,
+            path=handler.hub.base_url,
+            httponly=True,
+            samesite="Lax",
+            secure=handler.request.protocol == "https",
+        )
+
+    def _user_info(self, name: str) -> Any:
+        # populate_existing: the classroom service changes passwords through its own connection.
+        return self.db.query(UserInfo).filter(UserInfo.username == name).populate_existing().first()
+
+    def _hash_for_unknown(self) -> bytes:
+        if not self._dummy_hash:
+            self._dummy_hash = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt())
+        return self._dummy_hash
+
     async def authenticate(self, handler: Any, data: dict[str, str]) -> dict[str, Any] | None:
-        name = await maybe_future(super().authenticate(handler, data))
-        if not name:
+        """Check a log-in; braked sources and accounts not approved yet get a `LoginRefused`.
+
+        Returns:
+            The user's model with their roles, or None for a wrong name or password.
+        Raises:
+            LoginRefused: 429 with the seconds to wait, or 403 for an account an admin has not
+                approved yet (said only to someone who gave its password).
+        """
+        name = self.normalize_username(data.get("username", ""))
+        password = data.get("password", "")
+        devices = self._devices(handler) if handler is not None else {}
+        source: Source = device_source(devices[name]) if name in devices else account_source(name)
+        info = self._user_info(name)
+        fingerprint: bytes = info.password if info is not None else b""
+        wait = self.brake.wait_seconds(source, fingerprint)
+        if wait:
+            raise LoginRefused(429, wait_message(wait), retry_after=wait)
+        hashed = fingerprint or self._hash_for_unknown()
+        good = await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed)
+        if good and info is not None and info.has_2fa:
+            good = bool(info.is_valid_token(data.get("2fa")))
+        if not good or info is None:
+            wait = self.brake.failed(source, fingerprint)
+            if wait:  # say so now, not after one more try
+                raise LoginRefused(429, wait_message(wait), retry_after=wait)
             return None
+        if not info.is_authorized:
+            raise LoginRefused(403, f"User {name} has not been authorized by an administrator yet.")
+        self.brake.succeeded(source)
+        if handler is not None:
+            self._remember_device(handler, name, devices)
+        self._logins[name] = time.monotonic()
         return {"name": name, "roles": self.roles_for(name, self._is_admin(handler, name))}
+
+    def logged_in_since(self, name: str, since: float) -> bool:
+        """Whether `name` logged in after `since` (a time.monotonic() value) in this hub process."""
+        return self._logins.get(name, float("-inf")) > since
 
     async def refresh_user(self, user: Any, handler: Any = None) -> dict[str, Any]:
         return {"name": user.name, "roles": self.roles_for(user.name, bool(user.admin))}
@@ -170,4 +342,4 @@ class ClhubAuthenticator(NativeAuthenticator):
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
         return [
             (path, ClhubLoginHandler if path == r"/login" else handler) for path, handler in super().get_handlers(app)
-        ]
+        ] + [(r"/logout", ClhubLogoutHandler)]

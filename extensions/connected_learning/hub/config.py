@@ -216,8 +216,10 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.NativeAuthenticator.open_signup = False
     c.NativeAuthenticator.minimum_password_length = settings.min_password_length
     c.NativeAuthenticator.check_common_password = True
-    c.NativeAuthenticator.allowed_failed_logins = settings.failed_logins_before_lockout
-    c.NativeAuthenticator.seconds_before_next_try = settings.lockout_seconds
+    # Guessing is braked per browser (ClhubAuthenticator's brake), never by locking the account.
+    c.NativeAuthenticator.allowed_failed_logins = 0
+    c.ClhubAuthenticator.brake_free_failures = settings.failed_logins_before_lockout
+    c.ClhubAuthenticator.brake_longest_wait_seconds = settings.lockout_seconds
     # Teacher and mentor roles come from the site's roles file, at log-in and every minute.
     c.ClhubAuthenticator.manage_roles = True
     c.ClhubAuthenticator.reset_managed_roles_on_startup = True
@@ -227,7 +229,9 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
 
     # Shared library computers: short log-ins, and logging out stops the server.
     c.JupyterHub.cookie_max_age_days = settings.cookie_lifetime_hours / 24
-    c.JupyterHub.shutdown_on_logout = True
+    c.JupyterHub.shutdown_on_logout = True  # a server still starting too (hub/sessions.py)
+    # No hub page or API answer is kept by the browser: Back after logging out shows nothing personal.
+    c.JupyterHub.tornado_settings = {"headers": {"Cache-Control": "no-store"}}
     c.JupyterHub.redirect_to_server = True
 
     # The workbook spawner.
@@ -267,8 +271,9 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         template_vars["announcement"] = DEMO_WARNING
     c.JupyterHub.template_vars = template_vars
     from .handlers import InterestsHandler
+    from .sessions import default_handlers as session_handlers
 
-    c.JupyterHub.extra_handlers = [(r"/interests", InterestsHandler)]
+    c.JupyterHub.extra_handlers = [(r"/interests", InterestsHandler), *session_handlers]
 
     # Stop idle servers, so a forgotten session on a library computer ends by itself.
     roles: list[dict[str, Any]] = []
