@@ -24,7 +24,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tornado import web
@@ -60,6 +60,7 @@ class FakeHub:
 
     people: dict[str, Person]
     service_token: str
+    sessions_ended: list[str] = field(default_factory=list)  # names, in the order the service ended them
 
     def users(self) -> list[Person]:
         return [p for p in self.people.values() if p.kind == "user"]
@@ -79,6 +80,7 @@ class FakeHub:
                 (r"/hub/api/users/([^/]+)", _User, {"hub": self}),
                 (r"/hub/api/groups", _Groups, {"hub": self}),
                 (r"/hub/api/groups/([^/]+)", _Group, {"hub": self}),
+                (r"/hub/api/clhub/users/([^/]+)/sessions", _Sessions, {"hub": self}),
             ]
         )
 
@@ -136,6 +138,15 @@ class _Group(_HubAPI):
         if name not in groups:
             raise web.HTTPError(404)
         self.finish({"name": name, "users": groups[name]})
+
+
+class _Sessions(_HubAPI):
+    def delete(self, name: str) -> None:
+        self.service_only()
+        if not any(p.name == name for p in self.hub.users()):
+            raise web.HTTPError(404)
+        self.hub.sessions_ended.append(name)
+        self.set_status(204)
 
 
 class Servers:

@@ -19,9 +19,7 @@ def hub(make_hub) -> RunningHub:
     return make_hub({"ana": ("student", ["class"]), "ben": ("student", ["class"])})
 
 
-def test_back_after_logout_then_the_next_learner_lands_in_their_own_space(
-    hub: RunningHub, browser, artifacts
-) -> None:
+def test_back_after_logout_then_the_next_learner_lands_in_their_own_space(hub: RunningHub, browser, artifacts) -> None:
     ana, ben = hub.name("ana"), hub.name("ben")
     page = open_logged_in(browser, hub, "ana")
     page.get_by_label("Music").check()

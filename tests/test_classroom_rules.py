@@ -369,8 +369,12 @@ def test_a_path_with_dot_segments_matches_no_route(classroom: Classroom) -> None
 
 
 def test_only_an_admin_resets_a_teachers_password_and_only_in_the_group(classroom: Classroom) -> None:
+    ended = classroom.servers.hub.sessions_ended
+    before = len(ended)
     assert classroom.call("POST", "api/groups/g/users/tina/password", "teacher").status == 403
+    assert len(ended) == before  # a refused reset ends nobody's sessions
     assert classroom.call("POST", "api/groups/g/users/tina/password", "admin").status == 200
+    assert ended[before:] == ["tina"]  # a reset ends the learner's sessions, tokens and server
     assert classroom.call("POST", "api/groups/g/users/zed/password", "teacher").status == 404
     assert classroom.call("POST", "api/groups/h/users/zed/password", "teacher").status == 403
     assert classroom.call("POST", "api/groups/g/users/..%2fada/password", "teacher").status == 404

@@ -183,7 +183,9 @@ class PasswordAPI(BaseHandler):
         password = await self.run(
             enrolment.reset_password, DataLayout(self.site.data_dir), name, self.site.min_password_length
         )
-        log.info("%s reset the password of %s", me["name"], name)
+        # Whoever was using the account (perhaps not its owner) is out at once: browsers, tokens, server.
+        await self.hub.end_sessions(name)
+        log.info("%s reset the password of %s and ended their sessions", me["name"], name)
         return target, password
 
     @teacher_of_group

@@ -73,6 +73,10 @@ class Hub:
     def forget(self, name: str) -> None:
         self._users.pop(name, None)
 
+    async def end_sessions(self, name: str) -> None:
+        """End `name`'s hub log-ins, tokens and servers (the hub's `hub/sessions.py`)."""
+        await self.call("DELETE", f"/clhub/users/{quote(name)}/sessions")
+
     async def user(self, name: str) -> dict[str, Any]:
         """The user's model with roles and groups, cached for a few seconds."""
         cached = self._users.get(name)
@@ -181,6 +185,11 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
             self.redirect = refuse  # type: ignore[method-assign]
             return None
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # Learners' names, work and grades: never kept by the browser of a shared computer.
+        self.set_header("Cache-Control", "no-store")
 
     def get_current_user(self) -> dict[str, Any] | None:
         # `prepare()` sets the user; HubAuthenticated's own lookup would block the event loop
