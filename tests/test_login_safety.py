@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import subprocess
 import threading
 import time
 
@@ -31,6 +32,8 @@ def hub(make_hub) -> RunningHub:
             "ben": ("student", ["class"]),
             "cai": ("student", ["class"]),
             "dee": ("student", ["class"]),
+            "eve": ("student", ["class"]),
+            "fay": ("student", ["class"]),
             "tess": ("teacher", ["class"]),
         }
     )
@@ -149,20 +152,33 @@ def test_the_log_in_page_forgets_the_previous_persons_address(hub: RunningHub) -
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/hub/user/{ben}/lab"), r.headers["Location"]
 
 
-def test_logging_out_while_the_server_starts_leaves_no_server(hub: RunningHub) -> None:
-    ben = hub.name("ben")
-    s = hub.login("ben")
+def _start_in_background(hub: RunningHub, name: str) -> threading.Thread:
+    """Start `name`'s server through the API in a thread; return once the start is under way."""
     starter = HubAPI(hub.url, hub.api.http.headers["Authorization"].removeprefix("token "))
-    spawn = threading.Thread(target=lambda: starter.post(f"/users/{ben}/server", json={"interests": ["music"]}))
+    spawn = threading.Thread(target=lambda: starter.post(f"/users/{name}/server", json={"interests": ["music"]}))
     spawn.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        server = hub.api.get(f"/users/{ben}").json()["servers"].get("")
+        server = hub.api.get(f"/users/{name}").json()["servers"].get("")
         if server and server.get("pending") == "spawn":
-            break
+            return spawn
         time.sleep(0.05)
-    else:
-        pytest.fail("ben's server never started")
+    pytest.fail(f"{name}'s server never started")
+
+
+def _no_processes_of(name: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["pgrep", "-u", name], capture_output=True).returncode == 1:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_logging_out_while_the_server_starts_leaves_no_server(hub: RunningHub) -> None:
+    ben = hub.name("ben")
+    s = hub.login("ben")
+    spawn = _start_in_background(hub, ben)
     assert s.http.get(f"{hub.url}/hub/logout", allow_redirects=False).status_code == 302
     spawn.join(timeout=60)
     hub.api.wait_for_server(ben, ready=False, timeout=90)
@@ -199,3 +215,27 @@ def test_a_password_reset_ends_sessions_tokens_and_server_and_lifts_the_brake(hu
     assert lab.status_code != 200
     # The new password works at once, even from the browser that guessed.
     assert guesser.login(dee, temporary).status_code == 302
+
+
+def test_an_admin_removing_a_learner_ends_their_sessions_tokens_and_server(hub: RunningHub) -> None:
+    eve = hub.name("eve")
+    s = hub.login("eve")
+    assert s.spawn_with_form(["music"]).status_code == 302
+    s.wait_ready(eve)
+    token = _user_token(hub, eve)
+    assert hub.api.delete(f"/users/{eve}", timeout=120).status_code == 204
+    home = s.http.get(f"{hub.url}/hub/home", allow_redirects=False)
+    assert home.status_code == 302 and "/hub/login" in home.headers["Location"]
+    assert requests.get(f"{hub.url}/hub/api/user", headers={"Authorization": f"token {token}"}).status_code == 403
+    assert _no_processes_of(eve)
+    assert hub.session().login(eve, PASSWORD).status_code == 403
+
+
+def test_an_admin_removing_a_learner_whose_server_is_starting_leaves_no_server(hub: RunningHub) -> None:
+    fay = hub.name("fay")
+    spawn = _start_in_background(hub, fay)
+    assert hub.api.delete(f"/users/{fay}", timeout=180).status_code == 204
+    spawn.join(timeout=60)
+    assert hub.api.get(f"/users/{fay}").status_code == 404
+    assert _no_processes_of(fay)
+    assert f"Stopping {fay}'s server, started while they were being removed" in hub.log()

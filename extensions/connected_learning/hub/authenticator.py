@@ -42,7 +42,7 @@ from traitlets import Float, Integer, Unicode
 from ..errors import ClhubError
 from ..settings import validate_username
 from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
-from .sessions import ClhubLogoutHandler, names_other_server
+from .sessions import STOP_WAIT_MARGIN_SECONDS, ClhubLogoutHandler, names_other_server
 
 DEVICE_COOKIE = "clhub-device"
 INVALID_LOGIN = "Invalid username or password."
@@ -338,6 +338,29 @@ class ClhubAuthenticator(NativeAuthenticator):
                 "open Change password from the menu (/hub/change-password).",
             )
         return super().pre_spawn_start(user, spawner)
+
+    def delete_user(self, user: Any) -> Any:
+        """Removing a user: JupyterHub stops a ready server first, not one still starting.
+
+        Such a server is stopped as soon as its start ends, before the user is removed
+        (a coroutine then; NativeAuthenticator's own callers pass a user without servers).
+        """
+        starting = [name for name, sp in getattr(user, "spawners", {}).items() if sp.pending == "spawn"]
+        if not starting:
+            return super().delete_user(user)
+
+        async def stop_then_delete() -> Any:
+            for server_name in starting:
+                spawner = user.spawners[server_name]
+                deadline = time.monotonic() + float(spawner.start_timeout) + STOP_WAIT_MARGIN_SECONDS
+                while spawner.pending and time.monotonic() < deadline:
+                    await asyncio.sleep(0.25)
+                if spawner.active and not spawner.pending:
+                    self.log.info("Stopping %s's server, started while they were being removed", user.name)
+                    await user.stop(server_name)
+            return super(ClhubAuthenticator, self).delete_user(user)
+
+        return stop_then_delete()
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
         return [
