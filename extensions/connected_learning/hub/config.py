@@ -34,6 +34,7 @@ from ..settings import (
     load_settings,
 )
 from .prepare import PROXY_TOKEN
+from .recovery import SITE_MARKER, site_marker
 
 CLASSROOM_PREFIX = "/services/classroom/"
 GROUP_PREFIX = "clhub-"
@@ -341,6 +342,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         services.append(showcase_live_service(settings, host))
     # Every user may open the classroom service; what they may do there is its own check.
     roles.append({"name": "user", "scopes": ["self", "access:services!service=classroom"]})
+    for service in services:  # so that the next start finds this site's leftovers (recovery.py)
+        service.setdefault("environment", {})[SITE_MARKER] = site_marker(layout.root)
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles
     return settings

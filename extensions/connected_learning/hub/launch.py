@@ -21,6 +21,7 @@ from typing import IO
 from ..host.current import for_site
 from ..settings import env_overrides, load_settings
 from .prepare import prepare_site
+from .recovery import SITE_MARKER, check_ports, site_marker, stop_leftovers
 
 HUB_CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
 
@@ -44,11 +45,19 @@ def start_hub(
     config: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Prepare the site (`prepare.prepare_site`), then start its hub in `mode` ("site" or
-    "demo") and return the process."""
+    "demo") and return the process.
+
+    Leftovers of this site's previous hub (proxy, services) are stopped first, and a port
+    that something else holds stops the start with a message (`recovery`).
+    """
     full_env = dict(os.environ if env is None else env)
     settings = load_settings(site_file, env_overrides(full_env))
+    # A hub killed outright leaves its proxy and services holding the ports: stop this site's.
+    stop_leftovers(settings.data_dir)
+    check_ports(settings)
     prepare_site(settings, for_site(settings.spawner, settings.data_dir))
     full_env["CLHUB_SITE"] = str(site_file)
+    full_env[SITE_MARKER] = site_marker(settings.data_dir)  # the proxy inherits it
     full_env["CLHUB_MODE"] = mode
     return subprocess.Popen(
         hub_command(config or HUB_CONFIG),

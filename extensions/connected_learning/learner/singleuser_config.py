@@ -20,6 +20,9 @@ c.LabApp.news_url = None
 # "Log Out", so that logging out on a shared computer loses nothing.
 c.LabApp.extra_labextensions_path = [str(Path(__file__).parent / "labextensions")]
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+# A save replaces the file whole (temporary file, fsync, rename): a server killed mid-save
+# leaves the old file, never an empty or half-written one.
+c.ServerApp.contents_manager_class = "connected_learning.learner.atomic_contents.AtomicContentsManager"
 # Pages must not be kept by the browser: after logging out on a shared computer, Back has
 # to ask the server again (and land on the log-in page), not show the learner's work.
 headers = {"Cache-Control": "no-store"}
