@@ -7,6 +7,8 @@
     clhub settings reference      the settings reference (Markdown)
     clhub user add NAME ...       create or update an account (hub stopped)
     clhub roster import FILE      a class list into the running hub (CLHUB_TOKEN: an admin's token)
+    clhub backup FILE             an archive of the site, also while it runs (hub/backup.py)
+    clhub restore FILE            bring it back (--data-dir DIR: an empty folder; --force)
     clhub share|withdraw|pieces|feedback|remix|report ...
                                   peer review, from a learner's terminal (see peer_review/cli.py)
 
@@ -239,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .showcase.cli import add_commands as add_showcase_commands
 
     add_showcase_commands(sub)
+    from .hub.backup import add_commands as add_backup_commands
+
+    add_backup_commands(sub)
     return parser
 
 
