@@ -41,3 +41,10 @@ c.ServerApp.tornado_settings = {"headers": headers}
 c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.preprocessors = ["nbconvert.preprocessors.sanitize.SanitizeHTML"]
 c.SanitizeHTML.enabled = True
+# A save into a full disk (each learner's home is a file system of its own) tells the learner
+# what happened and what to do, over whichever contents manager is set above.
+from connected_learning.learner.full_disk import DEFAULT_MANAGER, learner_contents_manager  # noqa: E402
+
+c.ServerApp.contents_manager_class = learner_contents_manager(
+    c.ServerApp.contents_manager_class if "contents_manager_class" in c.ServerApp else DEFAULT_MANAGER
+)
