@@ -9,10 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint install proxy chromium fence clean-demo labextension
+.PHONY: demo test bench lint install proxy chromium fence disks clean-demo labextension
 
 # Learners' processes cannot write __pycache__ into the checkout: compile it for them.
-install: $(VENV)/.installed proxy fence
+install: $(VENV)/.installed proxy fence disks
 	$(BIN)/python -m compileall -q extensions
 
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +39,13 @@ fence:
 	@command -v bwrap >/dev/null && command -v setpriv >/dev/null && command -v prlimit >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux; \
 	  else echo "Install Debian's bubblewrap package (sudo apt-get install bubblewrap)"; exit 1; fi; }
+
+# Each learner's home is an ext4 file system of its own (host/disks.py): mkfs.ext4, e2fsck and
+# resize2fs come with e2fsprogs, which slim Debian images leave out; mount and losetup are always there.
+disks:
+	@command -v mkfs.ext4 >/dev/null && command -v resize2fs >/dev/null && command -v e2fsck >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs; \
+	  else echo "Install Debian's e2fsprogs package (sudo apt-get install e2fsprogs) for learners' disks"; fi; }
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 chromium:

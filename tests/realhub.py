@@ -10,6 +10,7 @@ the hub caused to exist. Names carry a random prefix so parallel runs never meet
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 from connected_learning.accounts import enrolment
 from connected_learning.accounts import store as accounts
+from connected_learning.host import disks
 from connected_learning.hub import launch
 from connected_learning.paths import DataLayout
 from hubclient import HubAPI, HubSession, server_url
@@ -195,7 +197,20 @@ def _admin_token(url: str, admin: str) -> str:
 
 def _remove_system_user(name: str) -> None:
     subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+    _unmount_disk(name)
     subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def _unmount_disk(name: str) -> None:
+    """The learner's own disk (host/disks.py) stays mounted on their home after a stop: unmount
+    it, which frees its loop device too."""
+    try:
+        home = pwd.getpwnam(name).pw_dir
+    except KeyError:
+        return
+    if disks.mount_source(Path("/proc/self/mountinfo").read_text(), home) is not None:
+        if subprocess.run(["umount", home], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", home], capture_output=True)  # a killed process not yet gone
 
 
 def _remove_system_group(name: str) -> None:
@@ -211,6 +226,7 @@ def launch_hub(
     prefix: str | None = None,
     subdomains: bool = True,
     host: str = "localhost",
+    data_dir: Path | None = None,
 ) -> RunningHub:
     """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix.
 
@@ -218,7 +234,8 @@ def launch_hub(
     and each server at http://<name>.<host>:<port>/user/<name>/: `host` "localhost" is the
     demo's layout, "hub.localhost" a real site's (hub and servers share a registrable
     domain, so they are the same *site* to a browser). Without, everything is at
-    http://127.0.0.1:<port> (the same-origin layout).
+    http://127.0.0.1:<port> (the same-origin layout). `data_dir` puts the site's data folder
+    elsewhere than in the hub's own temporary folder (the caller removes it).
     """
     prefix = prefix or unique_prefix()
     # Not under pytest's 0700 temp folder: learners' processes must reach the catalog copy.
@@ -229,7 +246,7 @@ def launch_hub(
         catalog_dir = workdir / "workbooks"
         shutil.copytree(REPO / "workbooks", catalog_dir)
         subprocess.run(["chmod", "-R", "a+rX", str(catalog_dir)], check=True)
-    data_dir = workdir / "data"
+    data_dir = data_dir or workdir / "data"  # elsewhere: the caller's to remove
     admin = f"{prefix}admin"
     ports = tuple(free_port() for _ in range(6))
     site_file = workdir / "site.toml"

@@ -239,3 +239,14 @@ def test_an_admin_removing_a_learner_whose_server_is_starting_leaves_no_server(h
     assert hub.api.get(f"/users/{fay}").status_code == 404
     assert _no_processes_of(fay)
     assert f"Stopping {fay}'s server, started while they were being removed" in hub.log()
+
+
+def test_an_expired_log_in_form_says_so_plainly(hub: RunningHub) -> None:
+    s = hub.session()
+    s.xsrf()
+    r = s.http.post(
+        f"{hub.url}/hub/login?next=",
+        data={"username": hub.name("ana"), "password": PASSWORD, "_xsrf": "expired"},
+        allow_redirects=False,
+    )
+    assert r.status_code == 403 and "Login form invalid or expired. Try again." in r.text, (r.status_code, r.text[:500])

@@ -7,6 +7,7 @@
 <data>/groups/       group folders (peer review)
 <data>/showcase/     published pieces
 <data>/exchange/     nbgrader exchange
+<data>/disks/        each learner's file system, <user>.img (root only; host/disks.py)
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class DataLayout:
     @property
     def homes(self) -> Path:
         return self.root / "homes"
+
+    @property
+    def disks(self) -> Path:
+        return self.root / "disks"
 
     def create(self) -> None:
         """Create the folders the hub needs, private to the hub's user."""

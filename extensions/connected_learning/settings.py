@@ -85,6 +85,7 @@ class SiteSettings:
     memory_mb: int
     cpu: float
     max_processes: int
+    disk_mb: int
     idle_timeout_minutes: int
     start_timeout_seconds: int
     # [peer_review]

@@ -19,6 +19,7 @@ from typing import Any
 from .errors import ClhubError
 
 SPAWNERS = ("auto", "local", "demo")
+DISK_MB = (16, 1024 * 1024)  # a learner's disk: ext4 with a journal and a few notebooks, up to 1 TB
 USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}\Z"  # \Z: "$" lets "ana\n" through
 _USERNAME = re.compile(USERNAME_PATTERN)
 
@@ -313,6 +314,17 @@ SETTINGS: tuple[Setting, ...] = (
         256,
         "Most processes one learner may run at once (0: no limit), stops fork bombs. Default 256.",
         check=at_least(0),
+    ),
+    Setting(
+        "limits",
+        "disk_mb",
+        int,
+        1024,
+        "Disk space of each learner's files in MB, 0 or 16-1048576: their home is a file system of its own of "
+        "this size (<data_dir>/disks/<user>.img), so nobody can fill the disk the hub and others need. Default "
+        "1024. Raising it grows each disk at its learner's next start; lowering it below an existing disk is "
+        "refused. 0: no new disks (existing ones stay in use). One machine as root only; not in the demo.",
+        check=_rule(lambda mb: mb == 0 or DISK_MB[0] <= mb <= DISK_MB[1], "is out of range; use 0 or 16-1048576."),
     ),
     Setting(
         "limits",

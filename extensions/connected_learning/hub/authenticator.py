@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+from jinja2 import ChoiceLoader, FileSystemLoader
 from jupyterhub.utils import url_path_join
 from nativeauthenticator import NativeAuthenticator
+from nativeauthenticator.handlers import TEMPLATE_DIR as NATIVE_TEMPLATES
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.orm import UserInfo
 from tornado import web
@@ -109,6 +111,32 @@ class ClhubLoginHandler(NativeLoginHandler):
 
     A learner with a temporary password goes to change it first.
     """
+
+    _render_sync = False
+    _sync_templates_registered = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # NativeAuthenticator gives only the async template environment its pages.
+        env = self.settings.get("jinja2_env_sync")
+        if env is not None and not ClhubLoginHandler._sync_templates_registered:
+            env.loader = ChoiceLoader([env.loader, FileSystemLoader([NATIVE_TEMPLATES])])
+            ClhubLoginHandler._sync_templates_registered = True
+
+    def _render(
+        self, login_error: str | None = None, username: str | None = None, sync: bool = False, **ignored: Any
+    ) -> Any:
+        # JupyterHub shows its own errors of this form (an expired form) on the form itself, from
+        # its synchronous `write_error`, with more fields than NativeAuthenticator's `_render`
+        # takes: without this the learner gets a blank page.
+        self._render_sync = sync
+        try:
+            return super()._render(login_error=login_error, username=username)
+        finally:
+            self._render_sync = False
+
+    def render_template(self, name: str, sync: bool = False, **ns: Any) -> Any:
+        return super().render_template(name, sync=sync or self._render_sync, **ns)
 
     async def get(self) -> None:
         next_url = self.get_argument("next", "")

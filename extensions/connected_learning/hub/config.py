@@ -256,6 +256,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         "access:services!service=classroom",
     ]
     c.LocalWorkbookSpawner.max_processes = settings.max_processes
+    c.LocalWorkbookSpawner.disk_mb = settings.disk_mb
+    c.LocalWorkbookSpawner.disks_dir = str(layout.disks)
     c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     c.Spawner.start_timeout = settings.start_timeout_seconds

@@ -10,6 +10,7 @@ Registered as the `jupyterhub.spawners` entry points `workbook-local` and `workb
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -17,7 +18,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado import web
 from traitlets import Integer, Unicode
 
-from ..host import system_users
+from ..host import disks, system_users
 from ..peer_review import folders
 from .spawner import WorkbookSpawnerMixin
 
@@ -42,6 +43,21 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
         256, config=True, help="Most processes a learner may run (RLIMIT_NPROC); 0: no limit. Default 256."
     )
 
+    disk_mb = Integer(
+        0,
+        config=True,
+        help="Size in MB of each learner's own file system, mounted on their home (a sparse ext4 image "
+        "in disks_dir), so that nobody can fill the disk others need; 0: none. Growing it takes effect "
+        "at each learner's next start; a disk is never shrunk. Default 0; the site setting limits.disk_mb "
+        "sets it. Example: 1024.",
+    )
+    disks_dir = Unicode(
+        "",
+        config=True,
+        help="Folder of the learners' disk images (<user>.img), root's alone. Example: '/var/lib/clhub/disks'. "
+        "Empty: no per-learner disks.",
+    )
+
     def learner_home(self) -> str:
         return os.path.join(self.home_root, self.user.name)
 
@@ -54,7 +70,7 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
                     teaching.append(system_users.system_group_name(system_users.TEACH_PREFIX, group))
                 except system_users.SystemUserError:
                     self.log.warning("No course group for %s: the group name %r is too long", self.user.name, group)
-            await system_users.ensure_learner(
+            account = await system_users.ensure_learner(
                 self.user.name,
                 self.learner_marker_group,
                 self.system_group_prefix,
@@ -67,6 +83,29 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
             raise web.HTTPError(
                 500, "Your account could not be set up on this computer. Ask a librarian or teacher for help."
             ) from e
+
+        await self.prepare_disk(account)
+
+    async def prepare_disk(self, account: system_users.Account) -> None:
+        """Mount the learner's own file system on their home (made, moved in or grown as needed)."""
+        if not self.disks_dir:
+            return
+        learner = disks.Learner(account.name, account.uid, account.gid, account.home)
+        loop = asyncio.get_running_loop()
+        try:
+            steps = await loop.run_in_executor(None, disks.ensure_disk, self.disks_dir, learner, self.disk_mb)
+        except (disks.DiskError, OSError) as e:
+            self.log.error("Cannot prepare the disk of %s: %s", self.user.name, e)
+            raise web.HTTPError(
+                500, "Your space on this computer could not be prepared. Ask a librarian or teacher for help."
+            ) from e
+        if disks.GROW_POSTPONED in steps:
+            self.log.warning(
+                "The disk of %s keeps its size until a later start: a process of theirs still uses it.",
+                self.user.name,
+            )
+        elif steps and steps != (disks.OWN,):
+            self.log.info("Disk of %s: %s", self.user.name, ", ".join(steps))
 
     def provision_preexec(self) -> Any:
         return set_user_setuid(self.user.name)

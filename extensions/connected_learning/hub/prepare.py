@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
+from ..host import disks
 from ..host.base import Host
 from ..paths import DataLayout
 from ..settings import SiteSettings
@@ -34,6 +36,10 @@ def prepare_site(settings: SiteSettings, host: Host) -> None:
     layout = DataLayout(settings.data_dir)
     layout.create()
     secret_file(layout.hub / PROXY_TOKEN)
+    # Only the system host makes learners' disks; a smaller disk_mb is refused here, before anyone starts.
+    disks.check_no_shrink(layout.disks, settings.disk_mb)
+    for note in disks.mount_all(layout.disks):  # after a reboot: every home shows its files again
+        print(f"Connected Learning Hub: {note}", file=sys.stderr)
     host.ensure_service_user(publish.SHOWCASE_USER)
     publish.prepare_folders(settings.data_dir, publish.reader_gid(host))
     if settings.showcase_live:
