@@ -28,7 +28,8 @@ def make_hub() -> Iterator:
     """Factory: make_hub({"ana": ("student", ["class"])}, spawner="local", own_catalog=False).
 
     subdomains=False starts the same-origin layout (every server under the hub's host);
-    host="hub.localhost" a real site's layout (see realhub.launch_hub).
+    host="hub.localhost" a real site's layout (see realhub.launch_hub); limits="memory_mb = 256"
+    adds lines to the site's [limits] section.
     """
     hubs: list[RunningHub] = []
 
@@ -39,6 +40,7 @@ def make_hub() -> Iterator:
         extra_settings: str = "",
         subdomains: bool = True,
         host: str = "localhost",
+        limits: str = "",
     ) -> RunningHub:
         if spawner == "local":
             needs_root()
@@ -49,6 +51,7 @@ def make_hub() -> Iterator:
             extra_settings=extra_settings,
             subdomains=subdomains,
             host=host,
+            limits=limits,
         )
         hubs.append(hub)
         return hub

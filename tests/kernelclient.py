@@ -2,7 +2,8 @@
 
 Asks the hub where the learner's server is (with per-user subdomains, its own host),
 starts a kernel with the REST API, sends one `execute_request` over the kernel's
-websocket and returns what the code printed (stdout and stderr) and any error name.
+websocket and returns what the code printed (stdout and stderr) and any error name, ending
+in "[kernel restarting]" when the kernel died meanwhile.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ async def _run(ws_url: str, token: str, code: str, timeout: float) -> str:
             if raw is None:
                 raise ConnectionError("the kernel websocket closed")
             reply = json.loads(raw)
+            state = reply["content"].get("execution_state") if reply["header"]["msg_type"] == "status" else None
+            if state in ("restarting", "dead"):  # the kernel died (the server's status, no parent)
+                output.append(f"[kernel {state}]")
+                return "".join(output)
             if reply.get("parent_header", {}).get("msg_id") != msg["header"]["msg_id"]:
                 continue
             kind = reply["header"]["msg_type"]

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from connected_learning.accounts import enrolment
 from connected_learning.accounts import store as accounts
 from connected_learning.host import disks
+from connected_learning.host.cgroups import find_groups, read_machine, release
 from connected_learning.hub import launch
 from connected_learning.paths import DataLayout
 from hubclient import HubAPI, HubSession, server_url
@@ -149,6 +150,7 @@ def _site_toml(
     extra: str,
     subdomains: bool,
     public_url: str,
+    limits: str = "",
 ) -> str:
     port, hub_port, api_port, classroom_port, showcase_port, live_port = ports
     return f"""
@@ -174,6 +176,7 @@ everyone = ["start-here"]
 [limits]
 idle_timeout_minutes = 0
 start_timeout_seconds = 120
+{limits}
 
 [login]
 failed_logins_before_lockout = 3
@@ -226,6 +229,7 @@ def launch_hub(
     prefix: str | None = None,
     subdomains: bool = True,
     host: str = "localhost",
+    limits: str = "",
     data_dir: Path | None = None,
 ) -> RunningHub:
     """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix.
@@ -235,7 +239,8 @@ def launch_hub(
     demo's layout, "hub.localhost" a real site's (hub and servers share a registrable
     domain, so they are the same *site* to a browser). Without, everything is at
     http://127.0.0.1:<port> (the same-origin layout). `data_dir` puts the site's data folder
-    elsewhere than in the hub's own temporary folder (the caller removes it).
+    elsewhere than in the hub's own temporary folder (the caller removes it). `limits`: lines
+    of the [limits] section.
     """
     prefix = prefix or unique_prefix()
     # Not under pytest's 0700 temp folder: learners' processes must reach the catalog copy.
@@ -253,7 +258,7 @@ def launch_hub(
     # "localhost" comes from bind_ip, as in the demo; another host name is the site's public_url.
     public_url = f"http://{host}:{ports[0]}" if subdomains and host != "localhost" else ""
     site_file.write_text(
-        _site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains, public_url)
+        _site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains, public_url, limits)
     )
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]
     group_names: set[str] = set()
@@ -292,6 +297,10 @@ def teardown_hub(hub: RunningHub, remove_users: bool = True) -> None:
     if hub.proc is not None:
         hub.stop_all_servers()
         hub.stop()
+    if os.geteuid() == 0:  # control groups a server left behind (host/limits.py)
+        groups = find_groups(read_machine())
+        for user in hub.users:
+            release(list(groups.get(user, {}).values()))
     if remove_users and os.geteuid() == 0:
         for user in hub.users:
             _remove_system_user(user)

@@ -7,6 +7,7 @@
     clhub settings reference      the settings reference (Markdown)
     clhub user add NAME ...       create or update an account (hub stopped)
     clhub roster import FILE      a class list into the running hub (CLHUB_TOKEN: an admin's token)
+    clhub usage                   each active learner's memory, CPU time and processes (their cgroups)
     clhub backup FILE             an archive of the site, also while it runs (hub/backup.py)
     clhub restore FILE            bring it back (--data-dir DIR: an empty folder; --force)
     clhub share|withdraw|pieces|feedback|remix|report ...
@@ -144,6 +145,28 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Each learner with a running server: what their control group uses now."""
+    from .host import cgroups
+
+    layout = cgroups.read_machine()
+    if layout.kind == "none":
+        raise ClhubError("This machine has no control groups, so learners' use is not measured.")
+    found = cgroups.find_groups(layout)
+    if not found:
+        print(f"No learner has a running server ({layout.describe()}).")
+        return 0
+    print(f"{'learner':<24} {'memory MB':>10} {'limit MB':>9} {'CPU s':>9} {'processes':>9} {'stopped (memory)':>16}")
+    for user, folders in sorted(found.items()):
+        u = cgroups.usage(user, folders)
+        limit = f"{u.memory_limit_bytes / 2**20:.0f}" if u.memory_limit_bytes else "-"
+        print(
+            f"{user:<24} {u.memory_bytes / 2**20:>10.1f} {limit:>9} {u.cpu_seconds:>9.1f} {u.processes:>9} "
+            f"{u.oom_kills:>16}"
+        )
+    return 0
+
+
 def _run_hub(site_file: Path, mode: str) -> int:
     """Run the hub in the foreground until it exits or Ctrl-C / SIGTERM stops it."""
     settings = load_settings(site_file, env_overrides())
@@ -234,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slips", help="where to write the login slips (HTML; default login-slips-<time>.html)")
     p.add_argument("--site", help="settings file")
     p.set_defaults(func=cmd_roster_import)
+
+    p = sub.add_parser("usage", help="each active learner's memory, CPU time and processes (run as root)")
+    p.set_defaults(func=cmd_usage)
 
     from .peer_review.cli import add_commands
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado import web
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
-from ..host import disks, system_users
+from ..host import cgroups, disks, limits, system_users
 from ..peer_review import folders
 from .spawner import WorkbookSpawnerMixin
 
@@ -40,7 +40,20 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
         "becomes system group 'clhub-demo-class'. Default 'clhub-'.",
     )
     max_processes = Integer(
-        256, config=True, help="Most processes a learner may run (RLIMIT_NPROC); 0: no limit. Default 256."
+        256,
+        config=True,
+        help="Most processes (tasks) a learner's server may run, kernels included; 0: no limit. "
+        "Enforced by the learner's control group (pids), or RLIMIT_NPROC where there are no cgroups. Default 256.",
+    )
+    cgroup_limits = Bool(
+        True,
+        config=True,
+        help="Put each learner's whole server in a control group of its own that enforces mem_limit, "
+        "cpu_limit and max_processes (systemd, cgroup v2 or v1, whichever the machine has; see "
+        "host/limits.py). Default True.",
+    )
+    oom_check_seconds = Integer(
+        5, config=True, help="How often the hub looks for processes the memory limit stopped, in seconds. Default 5."
     )
 
     disk_mb = Integer(
@@ -83,7 +96,6 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
             raise web.HTTPError(
                 500, "Your account could not be set up on this computer. Ask a librarian or teacher for help."
             ) from e
-
         await self.prepare_disk(account)
 
     async def prepare_disk(self, account: system_users.Account) -> None:
@@ -113,18 +125,135 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
     def group_gid(self, group: str) -> int | None:
         return folders.system_gid(system_users.system_group_name(self.system_group_prefix, group))
 
+    # ------------------------------------------------------------ limits (host/limits.py)
+
+    _oom_watch: asyncio.Task[None] | None = None
+    _limits_plan: limits.Plan | None = None
+
+    def learner_limits(self) -> limits.Limits:
+        return limits.Limits(int((self.mem_limit or 0) // (1024 * 1024)), self.cpu_limit or 0.0, self.max_processes)
+
+    def limits_plan(self) -> limits.Plan | None:
+        """The learner's control group, None where limits are off or this machine has no cgroups."""
+        layout = machine_layout()
+        if not self.cgroup_limits or layout.kind == "none" or not self.learner_limits():
+            return None
+        return limits.plan(self.user.name, self.learner_limits(), layout)
+
+    async def make_limits(self) -> limits.Plan | None:
+        plan = self.limits_plan()
+        if plan is None:
+            if self.cgroup_limits and machine_layout().kind == "none":
+                self.log.warning(
+                    "No control groups on this machine: %s's memory and CPU are NOT limited "
+                    "(processes: RLIMIT_NPROC only).",
+                    self.user.name,
+                )
+            return None
+        if plan.command:
+            return plan  # systemd makes the scope as it starts the server (see start)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, cgroups.release, plan.folders)  # leftovers of a crashed server
+            await loop.run_in_executor(None, cgroups.make, plan)
+        except (limits.LimitsError, OSError) as e:
+            self.log.error("Cannot limit %s's server (%s): %s", self.user.name, machine_layout().describe(), e)
+            raise web.HTTPError(
+                500, "Your server could not be given its share of this computer. Ask a librarian or teacher for help."
+            ) from e
+        self.log.info(
+            "%s's server runs within %s (%s)", self.user.name, self.learner_limits(), machine_layout().describe()
+        )
+        return plan
+
+    async def release_limits(self) -> None:
+        plan = self.limits_plan()
+        if plan is None:
+            return
+        if plan.command:
+            await asyncio.get_running_loop().run_in_executor(None, cgroups.stop_scope, plan.unit)
+            return
+        if not await asyncio.get_running_loop().run_in_executor(None, cgroups.release, plan.folders):
+            self.log.warning("The control group of %s is still busy: %s", self.user.name, ", ".join(plan.folders))
+
+    async def watch_memory(self, folders: dict[str, str]) -> None:
+        """Log, in plain words, each time the memory limit stops one of the learner's processes."""
+        seen = cgroups.oom_kills(folders)
+        while True:
+            await asyncio.sleep(self.oom_check_seconds)
+            now = cgroups.oom_kills(folders)
+            if now > seen:
+                self.log.warning(
+                    "%s (%d process(es) stopped by the memory limit): %s",
+                    self.user.name,
+                    now - seen,
+                    limits.memory_message(self.learner_limits().memory_mb),
+                )
+                seen = now
+
+    async def start(self) -> Any:
+        plan = await self.make_limits()
+        self._limits_plan = plan
+        cmd: list[str] = list(self.cmd)  # type: ignore[has-type]
+        if plan is not None and plan.command:
+            self.cmd = [*plan.command, *cmd]  # systemd-run starts the server in its scope, as the learner
+        try:
+            started = await super().start()
+        except BaseException:
+            await self.release_limits()
+            raise
+        finally:
+            self.cmd = cmd
+        if plan is not None and self.learner_limits().memory_mb:
+            self._oom_watch = asyncio.ensure_future(
+                self.watch_memory(cgroups.folders_of(machine_layout(), self.user.name))
+            )
+        return started
+
+    async def stop(self, now: bool = False) -> None:
+        if self._oom_watch is not None:
+            self._oom_watch.cancel()
+            self._oom_watch = None
+        try:
+            await super().stop(now=now)
+        finally:
+            await self.release_limits()  # what the learner left running goes with the server
+
     def make_preexec_fn(self, name: str) -> Any:
         setuid = set_user_setuid(name)
-        limit = self.max_processes
+        plan = self._limits_plan
+        nproc = 0 if plan is not None else self.max_processes
+        if plan is not None and plan.command:
+            home = self.learner_home()
+
+            def in_scope() -> None:
+                os.chdir(home)  # systemd-run --uid switches to the learner itself, after making the scope
+
+            return in_scope
 
         def preexec() -> None:
-            if limit:
+            # Still root: join the learner's group before anything else runs, so every
+            # kernel the server forks is inside it too.
+            if plan is not None:
+                cgroups.join(plan)
+            if nproc:  # no cgroup counts the learner's processes: the per-user limit must
                 import resource
 
-                resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+                resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             setuid()
 
         return preexec
+
+
+_layout: limits.Layout | None = None
+
+
+def machine_layout() -> limits.Layout:
+    """This machine's control groups, read once per hub process."""
+    global _layout
+    if _layout is None:
+        _layout = cgroups.read_machine()
+    return _layout
 
 
 class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
@@ -164,7 +293,8 @@ class DemoWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
     async def start(self) -> Any:
         self.log.warning(
             "Demo spawner: %s's server runs as the same system user as every other account; "
-            "learners are NOT isolated from each other. Use the local spawner (run as root) for a real site.",
+            "learners are NOT isolated from each other, and their memory, CPU and processes are NOT limited "
+            "(control groups need root). Use the local spawner (run as root) for a real site.",
             self.user.name,
         )
         return await super().start()

@@ -48,3 +48,6 @@ from connected_learning.learner.full_disk import DEFAULT_MANAGER, learner_conten
 c.ServerApp.contents_manager_class = learner_contents_manager(
     c.ServerApp.contents_manager_class if "contents_manager_class" in c.ServerApp else DEFAULT_MANAGER
 )
+# A kernel stopped by the learner's memory limit (their control group) says so in the cell
+# that was running, in plain words, instead of only "the kernel appears to have died".
+c.ServerApp.kernel_websocket_connection_class = "connected_learning.learner.memory_notice.MemoryNoticeConnection"
