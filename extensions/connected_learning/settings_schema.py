@@ -294,8 +294,9 @@ SETTINGS: tuple[Setting, ...] = (
         "memory_mb",
         int,
         1024,
-        "Memory limit of each learner's server in MB (0: none). Default 1024. Enforced where the spawner can "
-        "(Kubernetes); on one machine it is passed to the server as MEM_LIMIT.",
+        "Memory of each learner's whole server in MB, kernels included, no swap (0: none). Default 1024. "
+        "Enforced by the learner's control group on one machine (run as root) and by Kubernetes; a kernel "
+        "that asks for more is stopped and the learner is told why.",
         check=at_least(0),
     ),
     Setting(
@@ -303,8 +304,9 @@ SETTINGS: tuple[Setting, ...] = (
         "cpu",
         NUMBER,
         1.0,
-        "CPU cores each learner's server may use (0: no limit). Default 1.0. Enforced where the spawner can "
-        "(Kubernetes); on one machine it is passed to the server as CPU_LIMIT.",
+        "CPU cores each learner's whole server may use (0: no limit), e.g. 0.5. Default 1.0. Enforced by the "
+        "learner's control group (run as root) and by Kubernetes; a busy machine is also shared equally "
+        "between learners, however many processes each runs.",
         check=at_least(0),
     ),
     Setting(
@@ -312,7 +314,8 @@ SETTINGS: tuple[Setting, ...] = (
         "max_processes",
         int,
         256,
-        "Most processes one learner may run at once (0: no limit), stops fork bombs. Default 256.",
+        "Most processes (threads count) one learner's server may run at once, kernels included (0: no "
+        "limit); stops fork bombs. Default 256.",
         check=at_least(0),
     ),
     Setting(
