@@ -119,12 +119,14 @@ MOUNTINFO = (
     "46 22 7:1 / /home/with\\040space rw,nosuid,nodev - ext4 /dev/loop1 rw\n"
     "47 45 7:2 / /home/ana rw,nosuid,nodev - ext4 /dev/loop2 rw\n"
     "48 45 0:50 / /home/ana/sub rw - tmpfs tmpfs rw\n"
+    "49 22 7:3 / /home/zoë\\040b rw - ext4 /dev/loop3 rw\n"
 )
 
 
 def test_mount_source_finds_the_topmost_mount_of_a_folder() -> None:
     assert disks.mount_source(MOUNTINFO, "/home/ana") == "/dev/loop2"
     assert disks.mount_source(MOUNTINFO, "/home/with space") == "/dev/loop1"
+    assert disks.mount_source(MOUNTINFO, "/home/zoë b") == "/dev/loop3"  # only \ooo is decoded
     assert disks.mount_source(MOUNTINFO, "/home/ben") is None
     assert disks.mount_source(MOUNTINFO, "/home") is None
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import struct
 import subprocess
@@ -102,7 +103,7 @@ def plan(wanted_mb: int, facts: DiskFacts, user: str = "the learner") -> tuple[s
 
 def _unescape(field: str) -> str:
     """A path as /proc/self/mountinfo writes it: space, tab, newline and backslash as octal."""
-    return field.encode().decode("unicode_escape") if "\\" in field else field
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def mount_source(mountinfo: str, mountpoint: str) -> str | None:
@@ -185,7 +186,7 @@ def mounted_device(learner: Learner, image: Path, mountinfo: str | None = None) 
     source = mount_source(_mountinfo() if mountinfo is None else mountinfo, learner.home)
     if source is None:
         return None
-    if loop_backing_file(source) == str(image):
+    if loop_backing_file(source) == os.path.realpath(image):  # the kernel names it without links
         return source
     raise DiskError(f"{learner.home} already has {source} mounted on it, not {image}; unmount it, then start again.")
 
