@@ -154,6 +154,13 @@ def test_the_file_system_size_comes_from_the_superblock(tmp_path: Path) -> None:
         disks.filesystem_bytes(tmp_path / "not.img")
 
 
+def test_a_new_disk_takes_little_real_space(tmp_path: Path) -> None:
+    image = tmp_path / "big.img"
+    disks._mkfs(image, 1024, disks.Learner("lrn", os.getuid(), os.getgid(), str(tmp_path)))
+    assert disks.filesystem_bytes(image) == 1024 * disks.MB
+    assert image.stat().st_blocks * 512 < 8 * disks.MB  # sparse, with a small journal
+
+
 def test_the_hub_refuses_to_start_with_a_disk_mb_that_would_shrink_a_disk(tmp_path: Path) -> None:
     _image(tmp_path / "ana.img", 40)
     _image(tmp_path / "ben.img", 20)
