@@ -151,8 +151,8 @@ class ClhubLoginHandler(NativeLoginHandler):
             return url_path_join(self.hub.base_url, "change-password")
         next_url = self.get_argument("next", "")
         if user is not None and next_url and names_other_server(next_url, self.base_url, user.name):
-            self.request.query_arguments.pop("next", None)
-            self.request.arguments.pop("next", None)
+            for arguments in (self.request.query_arguments, self.request.body_arguments, self.request.arguments):
+                arguments.pop("next", None)
         return super().get_next_url(user, default)
 
     async def post(self) -> None:
@@ -313,6 +313,7 @@ class ClhubAuthenticator(NativeAuthenticator):
         fingerprint: bytes = info.password if info is not None else b""
         wait = self.brake.wait_seconds(source, fingerprint)
         if wait:
+            self.log.warning("Log-in for %r braked for %d s more (%s)", name[:40], wait, source[0])
             raise LoginRefused(429, wait_message(wait), retry_after=wait)
         hashed = fingerprint or self._hash_for_unknown()
         good = await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed)
@@ -321,6 +322,7 @@ class ClhubAuthenticator(NativeAuthenticator):
         if not good or info is None:
             wait = self.brake.failed(source, fingerprint)
             if wait:  # say so now, not after one more try
+                self.log.warning("Log-in for %r braked for %d s after failures (%s)", name[:40], wait, source[0])
                 raise LoginRefused(429, wait_message(wait), retry_after=wait)
             return None
         if not info.is_authorized:
