@@ -239,6 +239,12 @@ def test_the_home_moves_onto_its_own_disk_whole_and_stays_the_learners(learner: 
     assert os.statvfs(learner.home).f_blocks * os.statvfs(learner.home).f_frsize <= 20 * disks.MB
     assert image.stat().st_blocks * 512 < 20 * disks.MB  # sparse
     assert sorted(os.listdir(tmp_path / "homes")) == ["lrn"]  # no .fill left behind
+    taken = image.stat().st_blocks
+    (Path(learner.home) / "work" / "big.bin").unlink()
+    os.sync()
+    assert image.stat().st_blocks < taken  # a deleted file's room goes back to the machine
+    (Path(learner.home) / "work" / "big.bin").write_bytes(b"\1" * 300_000)
+    os.chown(Path(learner.home) / "work" / "big.bin", 65534, 65534)
 
     # Again: nothing to do. Then grown; then a shrink is refused and changes nothing.
     assert disks.ensure_disk(tmp_path / "disks", learner, 20) == (disks.OWN,)

@@ -9,7 +9,7 @@ keep theirs.
 <data>/disks/               0700 root
 <data>/disks/<user>.img     the learner's file system (sparse: takes only what is used)
 <data>/disks/<user>.new     while their home is moved in the first time (gone after)
-<home>                      mount point of <user>.img (nosuid, nodev), owner the learner, 0700
+<home>                      mount point of <user>.img (nosuid, nodev, discard), owner the learner, 0700
 <home>.fill                 while the home is moved in: where <user>.new is mounted (gone after)
 <home>.before-disk-<time>   what an unmounted home held beside an existing image (kept, logged)
 
@@ -35,7 +35,8 @@ from pathlib import Path
 from ..errors import ClhubError
 
 MB = 1024 * 1024
-MOUNT_OPTIONS = "loop,nosuid,nodev"
+# discard: a file the learner deletes gives its space back to the machine (holes in the image).
+MOUNT_OPTIONS = "loop,nosuid,nodev,discard"
 JOURNAL_MB = 4  # enough for notebooks' writes; what a new disk takes on the real disk at once
 
 # The steps of a plan, in the order they run.
