@@ -281,3 +281,18 @@ def test_the_setting_reaches_the_system_spawner(tmp_path: Path) -> None:
     configure(c, str(tmp_path / "site.toml"), mode="site")
     assert c.LocalWorkbookSpawner.disk_mb == 64
     assert c.LocalWorkbookSpawner.disks_dir == str(tmp_path / "data" / "disks")
+
+
+def test_files_written_into_an_unmounted_home_are_kept_beside_it(learner: disks.Learner) -> None:
+    tmp_path = Path(learner.home).parent.parent
+    before = disks.tree(learner.home)
+    disks.ensure_disk(tmp_path / "disks", learner, 20)
+    subprocess.run(["umount", learner.home], check=True)  # a reboot
+    assert os.listdir(learner.home) == []
+    (Path(learner.home) / "stray.txt").write_text("written while the disk was away")
+    assert disks.ensure_disk(tmp_path / "disks", learner, 20) == (disks.PUT_ASIDE, disks.MOUNT, disks.OWN)
+    assert disks.tree(learner.home) == before
+    [aside] = (tmp_path / "homes").glob("lrn.before-disk-*")
+    assert (aside / "stray.txt").read_text() == "written while the disk was away"
+    assert (os.stat(aside).st_uid, stat.S_IMODE(os.stat(aside).st_mode)) == (65534, 0o700)  # still private
+    assert stat.S_IMODE(os.stat(learner.home).st_mode) == 0o700
