@@ -102,6 +102,9 @@ def test_unknown_names_get_the_same_answer_in_about_the_same_time(hub: RunningHu
     assert 0.5 < ratio < 2.0, (known, unknown)
     for short in ("cai", "dee"):
         assert hub.session().login(hub.name(short), PASSWORD).status_code == 302  # clears their counts
+    # A password longer than bcrypt takes (72 bytes) is a wrong password, not a server error.
+    too_long = hub.session().login(hub.name("cai"), "x" * 100)
+    assert too_long.status_code == 403 and "Invalid username or password" in too_long.text
 
 
 def test_personal_pages_are_never_cached(hub: RunningHub) -> None:

@@ -48,6 +48,7 @@ from .sessions import STOP_WAIT_MARGIN_SECONDS, ClhubLogoutHandler, names_other_
 
 DEVICE_COOKIE = "clhub-device"
 INVALID_LOGIN = "Invalid username or password."
+BCRYPT_MAX_BYTES = 72
 
 
 def teacher_scopes(group: str) -> list[str]:
@@ -316,7 +317,10 @@ class ClhubAuthenticator(NativeAuthenticator):
             self.log.warning("Log-in for %r braked for %d s more (%s)", name[:40], wait, source[0])
             raise LoginRefused(429, wait_message(wait), retry_after=wait)
         hashed = fingerprint or self._hash_for_unknown()
-        good = await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed)
+        encoded = password.encode()
+        # bcrypt 5 refuses more than 72 bytes; such a password was never stored, but costs the same work.
+        good = await asyncio.to_thread(bcrypt.checkpw, encoded[:BCRYPT_MAX_BYTES], hashed)
+        good = good and len(encoded) <= BCRYPT_MAX_BYTES
         if good and info is not None and info.has_2fa:
             good = bool(info.is_valid_token(data.get("2fa")))
         if not good or info is None:
