@@ -296,3 +296,20 @@ def test_files_written_into_an_unmounted_home_are_kept_beside_it(learner: disks.
     assert (aside / "stray.txt").read_text() == "written while the disk was away"
     assert (os.stat(aside).st_uid, stat.S_IMODE(os.stat(aside).st_mode)) == (65534, 0o700)  # still private
     assert stat.S_IMODE(os.stat(learner.home).st_mode) == 0o700
+
+
+def test_a_disk_in_use_keeps_its_size_until_a_later_start(learner: disks.Learner) -> None:
+    tmp_path = Path(learner.home).parent.parent
+    disks.ensure_disk(tmp_path / "disks", learner, 20)
+    stray = subprocess.Popen(["sleep", "60"], cwd=learner.home)  # a process the learner left running
+    try:
+        steps = disks.ensure_disk(tmp_path / "disks", learner, 32)
+        assert steps == (disks.GROW_POSTPONED,)
+        image = tmp_path / "disks" / "lrn.img"
+        assert disks.mounted_device(learner, image) is not None
+        assert disks.filesystem_bytes(image) == 20 * disks.MB
+    finally:
+        stray.kill()
+        stray.wait()
+    assert disks.ensure_disk(tmp_path / "disks", learner, 32)[:2] == (disks.UNMOUNT, disks.GROW)
+    assert disks.filesystem_bytes(tmp_path / "disks" / "lrn.img") == 32 * disks.MB
