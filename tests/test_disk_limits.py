@@ -95,12 +95,12 @@ def hub(site: Path) -> Iterator[RunningHub]:
     config.write_text(
         f"exec(compile(open({str(HUB_CONFIG)!r}).read(), {str(HUB_CONFIG)!r}, 'exec'))\n"
         f"c.LocalWorkbookSpawner.home_root = {str(site / 'homes')!r}\n"
-        f"c.LocalWorkbookSpawner.disk_mb = {DISK_MB}\n"  # what limits.disk_mb sets (test_disks tests that)
     )
     running = launch_hub(
         {"ana": ("student", []), "ben": ("student", [])},
         config=config,
         data_dir=site / "data",
+        limits=f"disk_mb = {DISK_MB}",
     )
     try:
         yield running
