@@ -121,7 +121,9 @@ def test_a_server_killed_mid_save_leaves_the_old_notebook_whole(hub: RunningHub)
     saver.start()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if any(e.name.startswith(".~save-big.ipynb-") for e in os.scandir(home)):
+        # Any save-in-progress file beside it: ours (.~save-big.ipynb-*.tmp) or jupyter_server's
+        # own backup copy (.~big.ipynb), made just before it writes into the file itself.
+        if any(e.name.startswith((".~save-big.ipynb-", ".~big.ipynb")) for e in os.scandir(home)):
             os.killpg(pid, signal.SIGKILL)  # the server and everything in its session
             break
         time.sleep(0.001)
