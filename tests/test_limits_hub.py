@@ -2,7 +2,8 @@
 
 One hub with small limits (memory 400 MB, 1 CPU, 80 processes) and three learners. What
 one learner's code does to memory, CPU or processes stops inside their own control group,
-while the others' kernels keep answering. Needs root and this machine's cgroups.
+while the others' kernels keep answering; also after a hub restart, and a stop removes the
+group with everything in it. Needs root and this machine's cgroups. In file order.
 """
 
 from __future__ import annotations
@@ -117,6 +118,21 @@ def test_a_learner_burning_cpu_gets_their_quota_and_leaves_others_their_share(hu
     # ... and ana's one process gets as much as all of his: shared per process, she would get
     # a quarter of what he gets.
     assert ana_cores / ben_cores > 0.7, (ana_cores, ben_cores)
+
+
+def test_after_a_hub_restart_the_limits_hold_and_the_hub_still_notices(hub: RunningHub) -> None:
+    pid = int(hub.api.get(f"/users/{hub.name('ana')}").json()["servers"][""]["state"]["pid"])
+    hub.stop()
+    hub.start()
+    hub.api.wait_for_server(hub.name("ana"))
+    assert pid in cgroups._pids(_group(hub, "ana")["memory" if MACHINE.kind == "v1" else ""])
+    grab = f"print('allocating', flush=True)\nblob = b'x' * ({3 * MEMORY_MB} * 2**20)\n"
+    assert "used more memory than this computer gives each learner" in _run(hub, "ana", grab, timeout=90)
+    line = f"{hub.name('ana')} (1 process(es) stopped by the memory limit)"
+    deadline = time.monotonic() + 15
+    while hub.log().count(line) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert hub.log().count(line) == 2, "the restarted hub does not watch the running server"
 
 
 def test_a_fork_flood_stops_at_the_limit_inside_the_learners_group(hub: RunningHub) -> None:

@@ -204,11 +204,21 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
             raise
         finally:
             self.cmd = cmd
-        if plan is not None and self.learner_limits().memory_mb:
+        self.watch_memory_once()
+        return started
+
+    def watch_memory_once(self) -> None:
+        """Start `watch_memory` unless it runs already, or there is no memory limit to watch."""
+        if self._oom_watch is None and self.learner_limits().memory_mb and self.limits_plan() is not None:
             self._oom_watch = asyncio.ensure_future(
                 self.watch_memory(cgroups.folders_of(machine_layout(), self.user.name))
             )
-        return started
+
+    async def poll(self) -> int | None:
+        status: int | None = await super().poll()
+        if status is None and self.pid:
+            self.watch_memory_once()  # a server that outlived a hub restart is watched again
+        return status
 
     async def stop(self, now: bool = False) -> None:
         if self._oom_watch is not None:
