@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 CLHUB = str(Path(sys.executable).parent / "clhub")
 # Files the running hub rewrites or that restore changes on purpose (the hub's database
 # forgets the old machine's servers); SQLite files are compared by what they hold; learners'
-# disk images are not kept (their homes are, file by file).
+# disk images are not kept (their homes are, file by file, without the image's lost+found).
 VOLATILE = ("proxy.pid",)
 
 
@@ -50,7 +50,11 @@ def tree(root: Path) -> dict[str, tuple[str, str, int, str]]:
             path = Path(folder) / name
             st = path.lstat()
             rel = str(path.relative_to(root))
-            if rel.startswith("disks") or name in VOLATILE or name.endswith((".sqlite", ".db", "-journal")):
+            if (
+                rel.startswith(("disks", "lost+found"))
+                or name in VOLATILE
+                or name.endswith((".sqlite", ".db", "-journal"))
+            ):
                 continue
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else ""
             if path.is_symlink():

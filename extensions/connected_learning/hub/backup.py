@@ -144,6 +144,8 @@ def _add_tree(tar: tarfile.TarFile, root: str, arc_root: str, scratch: str) -> i
             tar.add(folder, arcname=arc_folder, recursive=False)
         if rel == "." and arc_root == "data":
             dirs[:] = [d for d in dirs if d not in SKIP_DATA_FOLDERS]
+        elif rel == ".":
+            dirs[:] = [d for d in dirs if d != "lost+found"]  # a home that is its own file system
         # os.walk lists a link to a folder among the folders and does not enter it: keep the link.
         links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
         dirs[:] = [d for d in dirs if d not in links]
