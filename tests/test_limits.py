@@ -3,6 +3,7 @@ applier against this machine's real control groups (root only)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import subprocess
@@ -211,3 +212,33 @@ def test_the_applier_limits_a_real_group_and_removes_it_with_everything_inside()
     finally:
         cgroups.release(p.folders)
     assert not any(os.path.exists(f) for f in p.folders) and user not in cgroups.find_groups(MACHINE)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or MACHINE.kind != "v1", reason="needs root and cgroup v1")
+def test_a_refused_write_names_the_file_and_what_to_do() -> None:
+    """cgroup v2's rule, seen through v1's equivalent refusal: a value the kernel will not take."""
+    user = "tl" + secrets.token_hex(3)
+    p = plan(user, Limits(memory_mb=64), MACHINE)
+    bad = limits.Plan(p.folders, ((f"{p.folders[0]}/memory.limit_in_bytes", "sixty-four"),), p.procs)
+    try:
+        with pytest.raises(
+            LimitsError, match=r"Cannot write 'sixty-four' to /sys/fs/cgroup/memory/.*memory.limit_in_bytes"
+        ):
+            cgroups.make(bad)
+    finally:
+        assert cgroups.release(p.folders)
+
+
+def test_a_busy_v2_parent_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel answers EBUSY when a v2 group with processes is asked to hand out controllers."""
+    target = str(tmp_path / "hub" / "cgroup.subtree_control")
+    real_open = open
+
+    def refusing_open(path, *args, **kwargs):  # noqa: ANN001, ANN202 (stands in for the kernel's cgroup file)
+        if str(path) == target:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(cgroups, "open", refusing_open, raising=False)  # only the applier's opens
+    with pytest.raises(LimitsError, match="holds processes .* Start the hub in a control group of its own"):
+        cgroups.make(limits.Plan((), ((target, "+memory +cpu +pids"),), ()))

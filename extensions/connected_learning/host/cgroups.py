@@ -54,6 +54,14 @@ def _write(path: str, value: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as e:
+        if e.errno == errno.EBUSY and path.endswith("/cgroup.subtree_control"):
+            # cgroup v2 hands controllers only to children of a group without processes.
+            raise LimitsError(
+                f"Cannot write {value!r} to {path}: the control group {os.path.dirname(path)} holds processes "
+                "(the hub's own, or others), and cgroup v2 lets such a group give no controllers to learners' "
+                "groups. Start the hub in a control group of its own (a container whose other processes sit in "
+                "a leaf group, or a systemd service), then start the learner's server again."
+            ) from e
         raise LimitsError(f"Cannot write {value!r} to {path}: {e.strerror}.") from e
 
 
