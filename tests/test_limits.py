@@ -242,3 +242,17 @@ def test_a_busy_v2_parent_is_explained(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(cgroups, "open", refusing_open, raising=False)  # only the applier's opens
     with pytest.raises(LimitsError, match="holds processes .* Start the hub in a control group of its own"):
         cgroups.make(limits.Plan((), ((target, "+memory +cpu +pids"),), ()))
+
+
+def test_the_notice_tells_each_memory_stop_once_and_only_in_a_learners_group(tmp_path: Path) -> None:
+    from connected_learning.learner import memory_notice
+
+    control = tmp_path / "memory.oom_control"
+    control.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    counter = memory_notice.OomCounter({"memory": str(tmp_path)})
+    assert counter.new_kills() == 0  # a stop from before this server's kernels is not theirs
+    control.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+    assert counter.new_kills() == 2 and counter.new_kills() == 0
+    # This test runs in no learner's group (as the demo's servers do): nothing to watch.
+    assert memory_notice.own_memory_folders() == {}
+    assert "(512 MB), so it was stopped. Save your work" in limits.memory_message(512)
