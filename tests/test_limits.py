@@ -256,3 +256,27 @@ def test_the_notice_tells_each_memory_stop_once_and_only_in_a_learners_group(tmp
     # This test runs in no learner's group (as the demo's servers do): nothing to watch.
     assert memory_notice.own_memory_folders() == {}
     assert "(512 MB), so it was stopped. Save your work" in limits.memory_message(512)
+
+
+def test_the_learners_group_weighs_one_hub_process_per_learner() -> None:
+    """At the default weight, thirty learners starting together shared one hub process's CPU
+    (the spawn benchmark's rush took 1.6x the stock spawner's time)."""
+    assert limits.parent_weight("cpu.shares", 0) == "1024"
+    assert limits.parent_weight("cpu.shares", 30) == str(30 * 1024)
+    assert limits.parent_weight("cpu.shares", 10_000) == "262144"  # v1's largest
+    assert limits.parent_weight("cpu.weight", 30) == "3000"
+    assert limits.parent_weight("cpu.weight", 500) == "10000"  # v2's largest
+    assert limits.parent_weight("memory.limit_in_bytes", 3) is None
+
+
+def test_making_and_releasing_groups_reweighs_their_parent(tmp_path: Path) -> None:
+    parent = tmp_path / "cpu" / "clhub"
+    parent.mkdir(parents=True)
+    (parent / "cpu.shares").write_text("1024")
+    for user in ("ana", "ben", "cai"):
+        (parent / user).mkdir()
+    cgroups.weigh_parents([str(parent / "ana")])
+    assert (parent / "cpu.shares").read_text() == str(3 * 1024)
+    (parent / "cai").rmdir()
+    cgroups.weigh_parents([str(parent / "ana")])
+    assert (parent / "cpu.shares").read_text() == str(2 * 1024)

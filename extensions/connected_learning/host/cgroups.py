@@ -14,6 +14,7 @@ Thin on purpose; what to write is decided in `limits.py`. Run as root by the hub
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -74,6 +75,22 @@ def make(plan: Plan) -> None:
             raise LimitsError(f"Cannot create the control group {folder}: {e.strerror}.") from e
     for path, value in plan.writes:
         _write(path, value)
+    weigh_parents(plan.folders)
+
+
+def weigh_parents(folders: tuple[str, ...] | list[str]) -> None:
+    """Give the `clhub` groups above `folders` the CPU weight of the learners they hold now."""
+    for parent in {os.path.dirname(f) for f in folders}:
+        for file in ("cpu.shares", "cpu.weight"):
+            path = os.path.join(parent, file)
+            if os.path.exists(path):
+                try:
+                    learners = sum(1 for e in os.scandir(parent) if e.is_dir(follow_symlinks=False))
+                except OSError:
+                    continue
+                value = limits.parent_weight(file, learners)
+                if value is not None:
+                    _write(path, value)
 
 
 def join(plan: Plan, pid: int = 0) -> None:
@@ -121,6 +138,8 @@ def release(folders: tuple[str, ...] | list[str], timeout: float = 10) -> bool:
                     raise LimitsError(f"Cannot remove the control group {folder}: {e.strerror}.") from e
         if left:
             time.sleep(0.05)
+    with contextlib.suppress(LimitsError):
+        weigh_parents(folders)  # one learner fewer
     return not left
 
 

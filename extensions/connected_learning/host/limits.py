@@ -47,6 +47,23 @@ class LimitsError(ClhubError):
     code = "limits"
 
 
+def parent_weight(file: str, learners: int) -> str | None:
+    """The CPU weight of the `clhub` group that holds `learners` learners' groups.
+
+    The group competes with each of the hub's own processes (the hub, the proxy, the services)
+    as ONE task: at the default weight, thirty learners starting together would share what a
+    single hub process gets. Weighing it as one task per learner gives every learner's server
+    what one process got before there were groups, and no learner more (each has its own
+    equal share and quota inside). `file`: "cpu.shares" (v1) or "cpu.weight" (v2).
+    """
+    n = max(1, learners)
+    if file == "cpu.shares":
+        return str(min(262144, 1024 * n))
+    if file == "cpu.weight":
+        return str(min(10000, 100 * n))
+    return None
+
+
 @dataclass(frozen=True)
 class Limits:
     """What each learner may use; 0 means no limit on that resource."""
