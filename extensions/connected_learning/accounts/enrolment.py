@@ -106,6 +106,14 @@ def flag_password_change(layout: DataLayout, name: str) -> None:
 # ------------------------------------------------------------------ apply
 
 
+def _write_hub_files(layout: DataLayout, rows: Sequence[RosterRow], passwords: dict[str, str]) -> None:
+    """The class list's passwords, display names and roles, in the hub's files (one thread hop:
+    the classroom's other requests go on meanwhile)."""
+    set_passwords(layout, passwords)
+    update_display_names(layout, {r.username: r.display_name for r in rows})
+    update_roles_file(layout, [(r.username, r.role, [r.group]) for r in rows])
+
+
 async def apply(
     rows: Sequence[RosterRow],
     *,
@@ -138,10 +146,7 @@ async def apply(
         await hub("POST", f"/groups/{group}/users", {"users": sorted(set(users))})
         outcome.joined.extend((u, group) for u in sorted(set(users)))
     passwords = {r.username: r.password for r in rows if r.password is not None}
-    # The hub's files: written in a thread, so the classroom's other requests go on meanwhile.
-    await asyncio.to_thread(set_passwords, layout, passwords)
-    await asyncio.to_thread(update_display_names, layout, {r.username: r.display_name for r in rows})
-    await asyncio.to_thread(update_roles_file, layout, [(r.username, r.role, [r.group]) for r in rows])
+    await asyncio.to_thread(_write_hub_files, layout, rows, passwords)
     seen = set()
     for row in rows:
         if row.password is not None and row.username not in seen:

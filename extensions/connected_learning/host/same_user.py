@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..paths import DataLayout
 from .base import Host, RunAs
 
 
@@ -20,7 +21,7 @@ class SameUserHost(Host):
     spawner = "workbook-demo"
 
     def home(self, user: str) -> str | None:
-        path = self.data_dir / "homes" / user
+        path = DataLayout(self.data_dir).homes / user
         return str(path) if path.is_dir() else None
 
     def whoami(self, uid: int, hub_user: str) -> str:
