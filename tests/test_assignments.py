@@ -200,7 +200,11 @@ open(os.path.join({str(anas)!r}, 'timestamp.txt'), 'w').write('2000-01-01 00:00:
     scores = r.json()["scores"]
     assert scores[hub.name("ben")] == 3 and scores[hub.name("ana")] == 0, r.json()
     listed = service(hub, "tess", "GET", f"/groups/{g}/assignments").json()["assignments"]
-    assert listed == [{"id": WORKBOOK, "scores": scores}]
+    assert [(a["id"], a["scores"], a["due"]) for a in listed] == [(WORKBOOK, scores, "2030-06-01T17:00:00+00:00")]
+    assert {s["student"]: s["words"] for s in listed[0]["learners"]} == {
+        hub.name("ben"): "Marked: 3 of 3 points",
+        hub.name("ana"): "Marked: 0 of 3 points",
+    }
 
     r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/feedback")
     assert r.status_code == 200, r.text

@@ -310,8 +310,11 @@ def scores(course: Course, aid: str) -> dict[str, float]:
 def deliver(home: str | os.PathLike[str], outbound: dict[str, str]) -> dict[str, list[str]]:
     """Copy released assignments not yet in `~/assignments/<group>/<id>/` (as the learner).
 
-    Like nbgrader's fetch: an assignment already there is never touched.
+    Like nbgrader's fetch: an assignment already there is never touched. A new one starts
+    from the learner's own answers in `~/workbooks/<id>/` (`own_work.start_from_own_work`).
     """
+    from .own_work import start_from_own_work
+
     done: dict[str, list[str]] = {}
     base = Path(home) / "assignments"
     for group, folder in sorted(outbound.items()):
@@ -325,6 +328,7 @@ def deliver(home: str | os.PathLike[str], outbound: dict[str, str]) -> dict[str,
                 continue
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.copytree(os.path.join(folder, aid), target, symlinks=True)
+            start_from_own_work(target, home, aid)
             done.setdefault(group, []).append(aid)
     return done
 

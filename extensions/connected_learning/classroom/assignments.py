@@ -1,7 +1,9 @@
 """The classroom service's assignment API: assign, collect, autograde, release feedback, scores.
 
-    POST /services/classroom/api/groups/<g>/assignments            {"workbook": id, "due": ISO date?}
-    GET  /services/classroom/api/groups/<g>/assignments            released ids and each student's score
+    POST /services/classroom/api/groups/<g>/assignments            {"workbook": id, "due": ISO date?, "tz_offset": min?}
+    GET  /services/classroom/api/groups/<g>/assignments            released ids, due dates, each student's score
+                                                                   and status (`assignments.status`)
+    POST /services/classroom/api/groups/<g>/assignments/<id>/due   {"due": ISO date or "" for none, "tz_offset": min?}
     POST /services/classroom/api/groups/<g>/assignments/<id>/collect
     POST /services/classroom/api/groups/<g>/assignments/<id>/autograde
     POST /services/classroom/api/groups/<g>/assignments/<id>/feedback
@@ -19,6 +21,7 @@ from tornado import web
 
 from ..assignments import course as assignments
 from ..assignments import grading
+from ..assignments.status import assignment_status, parse_due, set_due
 from ..catalog.load import load_catalog
 from ..host import system_users
 from .base import APIHandler, log
@@ -30,9 +33,22 @@ def submitted(course: assignments.Course, aid: str, students: list[str]) -> list
     return [s for s in students if (course.root / "submitted" / s / aid).is_dir()]
 
 
-def listing(course: assignments.Course) -> list[dict[str, Any]]:
-    """Every assignment released in the course and each student's score (blocking)."""
-    return [{"id": aid, "scores": assignments.scores(course, aid)} for aid in assignments.released(course)]
+def listing(
+    course: assignments.Course, students: list[str], homes: dict[str, str], check_owner: bool
+) -> list[dict[str, Any]]:
+    """Every assignment released in the course: due date, scores, each student's status (blocking)."""
+    return [
+        {
+            "scores": assignments.scores(course, aid),
+            **assignment_status(course, aid, students, homes, check_owner=check_owner).json(),
+        }
+        for aid in assignments.released(course)
+    ]
+
+
+def due_from(body: dict[str, Any]) -> dt.datetime | None:
+    """The due date a request carries (`due`, `tz_offset`), checked against the time now."""
+    return parse_due(body.get("due"), offset_minutes=body.get("tz_offset"), now=dt.datetime.now(dt.UTC))
 
 
 class AssignmentsBase(APIHandler):
@@ -63,6 +79,15 @@ class AssignmentsBase(APIHandler):
             teachers = await self.teachers_gid(group)
             await self.run(lambda: assignments.prepare(self.course(group), self.gid(group), teachers))
 
+    def homes(self, students: list[str]) -> dict[str, str]:
+        """Each student's home folder, where the host has one (blocking)."""
+        return {s: h for s in students if (h := self.host.home(s))}
+
+    async def statuses(self, group: str) -> list[dict[str, Any]]:
+        students = await self.students(group)
+        homes = await self.run(self.homes, students)
+        return await self.run(listing, self.course(group), students, homes, self.host.isolated)
+
     async def students(self, group: str) -> list[str]:
         """The group's learners: members who are neither admins nor its teachers or mentors.
 
@@ -80,7 +105,7 @@ class AssignmentsBase(APIHandler):
 class AssignmentsAPI(AssignmentsBase):
     @teacher_of_group
     async def get(self, group: str) -> None:
-        self.finish({"assignments": await self.run(listing, self.course(group))})
+        self.finish({"assignments": await self.statuses(group)})
 
     @teacher_of_group
     async def post(self, group: str) -> None:
@@ -89,12 +114,7 @@ class AssignmentsAPI(AssignmentsBase):
         workbook = catalog.workbooks.get(str(body.get("workbook", "")))
         if workbook is None:
             raise web.HTTPError(400, f"{str(body.get('workbook'))[:60]!r} is not a workbook of the catalog.")
-        due = None
-        if body.get("due"):
-            try:
-                due = dt.datetime.fromisoformat(str(body["due"]))
-            except ValueError:
-                raise web.HTTPError(400, f"{str(body['due'])[:40]!r} is not a date like 2026-12-01T17:00.") from None
+        due = due_from(body)
         students = await self.students(group)
         gid = await self.run(self.gid, group)
         aid = await self.step(group, assignments.assign, self.course(group), workbook, students, due, gid)
@@ -131,7 +151,20 @@ class AssignmentStepAPI(AssignmentsBase):
         self.finish(reply)
 
 
+class DueAPI(AssignmentsBase):
+    @teacher_of_group
+    async def post(self, group: str, aid: str) -> None:
+        course = self.course(group)
+        if aid not in await self.run(assignments.released, course):
+            raise web.HTTPError(404, f"{aid[:60]!r} has not been assigned to {group}.")
+        due = due_from(self.json_body())
+        await self.step(group, set_due, course, aid, due)
+        log.info("%s set the due date of %s in %s to %s", self.me["name"], aid, group, due)
+        self.finish({"id": aid, "due": due.isoformat() if due else None})
+
+
 default_handlers = [
     (r"api/groups/([^/]+)/assignments", AssignmentsAPI),
     (r"api/groups/([^/]+)/assignments/([^/]+)/(collect|autograde|feedback)", AssignmentStepAPI),
+    (r"api/groups/([^/]+)/assignments/([^/]+)/due", DueAPI),
 ]

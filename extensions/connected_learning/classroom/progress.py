@@ -4,7 +4,8 @@
     GET  /services/classroom/groups/<g>/progress.csv          the same table as CSV
     GET  /services/classroom/groups/<g>/progress/<student>    one learner's workbooks
     GET  /services/classroom/groups/<g>/assignments           assign, collect, grade, feedback
-    POST /services/classroom/groups/<g>/assignments           the buttons of that page
+    POST /services/classroom/groups/<g>/assignments           the buttons of that page (assign, due,
+                                                              collect, autograde, feedback)
 
 Only a teacher of <g> or an admin. The tables are `progress` (pandas); the assignment
 steps are the same functions as the JSON API in `classroom.assignments`.
@@ -21,15 +22,21 @@ from tornado import web
 from ..accounts.store import read_display_names
 from ..assignments import course as assignments
 from ..assignments import grading
+from ..assignments.status import set_due
 from ..catalog.load import load_catalog
 from ..errors import ClhubError
 from ..paths import DataLayout
 from ..peer_review.folders import peer_review_dir
 from ..settings import validate_username
 from . import progress_table as progress
-from .assignments import AssignmentsBase, submitted
+from .assignments import AssignmentsBase, due_from, listing, submitted
 from .base import answer_for, log
 from .rules import teacher_of_group
+
+
+def utc_text(iso: str | None) -> str:
+    """An ISO time as the page shows it, e.g. "2030-06-01 17:00 UTC" (empty for None)."""
+    return f"{dt.datetime.fromisoformat(iso).astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC" if iso else ""
 
 
 class GroupPages(AssignmentsBase):
@@ -110,24 +117,45 @@ class StudentPage(GroupPages):
 
 
 class AssignmentsPage(GroupPages):
-    def overview(self, group: str, students: list[str]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-        """Each released assignment's counts, and the workbooks one may assign (blocking)."""
+    def overview(
+        self, group: str, students: list[str]
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, str]]:
+        """Each released assignment with its due date and learners' status, the workbooks one may
+        assign, and the learners' display names (blocking)."""
         course = self.course(group)
-        rows = [
-            {
-                "id": aid,
-                "submitted": len(submitted(course, aid, students)),
-                "graded": len(assignments.scores(course, aid)),
-                "students": len(students),
-            }
-            for aid in assignments.released(course)
-        ]
         catalog = load_catalog(self.site.catalog_dir)
-        return rows, sorted((w.id, w.title) for w in catalog.workbooks.values() if w.assignable)
+        titles = {w.id: w.title for w in catalog.workbooks.values()}
+        rows = []
+        for row in listing(course, students, self.homes(students), self.host.isolated):
+            learners = row["learners"]
+            row["due_text"] = utc_text(row["due"])
+            for learner in learners:
+                learner["handed_in_text"] = utc_text(learner["handed_in"])
+            rows.append(
+                {
+                    **row,
+                    "title": titles.get(row["id"], row["id"]),
+                    "handed_in": sum(1 for s in learners if s["state"] in ("handed-in", "marked")),
+                    "submitted": len(submitted(course, row["id"], students)),
+                    "graded": sum(1 for s in learners if s["state"] == "marked"),
+                    "students": len(students),
+                }
+            )
+        names = read_display_names(DataLayout(self.site.data_dir))
+        assignable = sorted((w.id, w.title) for w in catalog.workbooks.values() if w.assignable)
+        return rows, assignable, names
 
     async def show(self, group: str, message: str = "", error: str = "") -> None:
-        rows, assignable = await self.run(self.overview, group, await self.students(group))
-        self.page("assignments.html", group=group, rows=rows, assignable=assignable, message=message, error=error)
+        rows, assignable, names = await self.run(self.overview, group, await self.students(group))
+        self.page(
+            "assignments.html",
+            group=group,
+            rows=rows,
+            assignable=assignable,
+            names=names,
+            message=message,
+            error=error,
+        )
 
     @teacher_of_group
     async def get(self, group: str) -> None:
@@ -144,6 +172,9 @@ class AssignmentsPage(GroupPages):
         log.info("%s: %s in %s", self.me["name"], action, group)
         await self.show(group, message=message)
 
+    def form(self, *names: str) -> dict[str, str]:
+        return {n: self.get_body_argument(n, "") for n in names}
+
     async def act(self, group: str, action: str) -> str:
         """Do what the page's button `action` asks; what to tell the teacher."""
         course = self.course(group)
@@ -153,17 +184,21 @@ class AssignmentsPage(GroupPages):
             workbook = catalog.workbooks.get(self.get_body_argument("workbook", ""))
             if workbook is None:
                 raise assignments.AssignmentError("Choose a workbook to assign.")
-            due_text = self.get_body_argument("due", "").strip()
-            try:
-                due = dt.datetime.fromisoformat(due_text) if due_text else None
-            except ValueError:
-                raise assignments.AssignmentError(f"{due_text[:30]!r} is not a date and time.") from None
+            due = due_from(self.form("due", "tz_offset"))
             gid = await self.run(self.gid, group)
             await self.step(group, assignments.assign, course, workbook, students, due, gid)
-            return f"{workbook.title} is assigned. Learners find it in assignments/{group} at their next start."
+            when = f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""
+            return (
+                f"{workbook.title} is assigned{when}. Learners find it in assignments/{group} at their next start, "
+                "starting from the answers they already wrote in the workbook."
+            )
         aid = self.get_body_argument("assignment", "")
         if aid not in await self.run(assignments.released, course):
             raise assignments.AssignmentError(f"{aid[:60]!r} has not been assigned to {group}.")
+        if action == "due":
+            due = due_from(self.form("due", "tz_offset"))
+            await self.step(group, set_due, course, aid, due)
+            return f"The due date of {aid} is now {due:%Y-%m-%d %H:%M} UTC." if due else f"{aid} has no due date now."
         if action == "collect":
             done = await self.step(
                 group, assignments.collect, course, aid, set(students), check_owner=self.host.isolated

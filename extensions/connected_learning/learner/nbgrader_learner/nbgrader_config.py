@@ -9,6 +9,8 @@ c.Exchange.root = os.environ.get("CLHUB_EXCHANGE", "/var/lib/clhub/exchange")
 c.Exchange.path_includes_course = True
 c.Exchange.assignment_dir = os.path.join(os.environ.get("HOME", "."), "assignments")
 c.ExchangeFactory.submit = "connected_learning.assignments.exchange.ClhubExchangeSubmit"
+# A fetched assignment starts from the learner's own answers in ~/workbooks/<id>/.
+c.ExchangeFactory.fetch_assignment = "connected_learning.assignments.exchange.ClhubExchangeFetchAssignment"
 if os.environ.get("JUPYTERHUB_USER") and not os.environ.get("CLHUB_COURSE_ROOT"):
     # nbgrader otherwise takes the name of the process's system user: under the demo
     # spawner every account is the same one.
