@@ -128,6 +128,9 @@ ENDPOINTS = [
     Endpoint("GET", f"{G}/reports", TEACHER),
     Endpoint("POST", f"{G}/reports", MEMBER_OR_TEACHER, json={"piece": "no-such-piece", "reason": "mean"}),
     Endpoint("POST", f"{G}/reports/no-such-report/dismiss", TEACHER),
+    Endpoint("GET", "groups/g/moderation", TEACHER),
+    Endpoint("GET", "groups/g/pieces/no-such-piece", TEACHER),
+    Endpoint("GET", "groups/g/pieces/no-such-piece/view", TEACHER),
     # accounts
     Endpoint("GET", "roster", ANY_TEACHER),
     Endpoint("POST", "roster", ANY_TEACHER, form={"text": ""}),
@@ -138,6 +141,7 @@ ENDPOINTS = [
     Endpoint("GET", f"{G}/assignments", TEACHER),
     Endpoint("POST", f"{G}/assignments", TEACHER, json={"workbook": "no-such-workbook"}),
     Endpoint("POST", f"{G}/assignments/no-such/collect", TEACHER),
+    Endpoint("POST", f"{G}/assignments/no-such/due", TEACHER, json={"due": ""}),
     # progress
     Endpoint("GET", "groups/g/progress", TEACHER),
     Endpoint("GET", "groups/g/progress.csv", TEACHER),
@@ -147,6 +151,9 @@ ENDPOINTS = [
     # showcase
     Endpoint("GET", f"groups/g/showcase/{PROPOSAL}/preview", TEACHER, prepare=ana_proposes),
     Endpoint("GET", f"{G}/showcase/mine", MEMBER_OR_TEACHER),
+    Endpoint("GET", "groups/g/showcase", TEACHER),
+    Endpoint("GET", f"groups/g/showcase/{PROPOSAL}/take-down", TEACHER, prepare=ana_publishes),
+    Endpoint("POST", f"groups/g/showcase/{MISSING_PROPOSAL}/take-down", TEACHER, form={}),
     Endpoint("GET", f"{G}/showcase/gallery", TEACHER),
     Endpoint("POST", f"{G}/showcase/gallery", TEACHER, json={"enabled": "maybe"}),
     Endpoint("GET", f"{G}/showcase/proposals", TEACHER),

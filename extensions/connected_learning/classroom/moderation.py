@@ -9,19 +9,34 @@
     POST   /services/classroom/api/groups/<g>/reports                        {piece, reason, feedback?} (member)
     POST   /services/classroom/api/groups/<g>/reports/<id>/dismiss
     POST   /services/classroom/groups/<g>/act                                the teacher page's buttons
+    GET    /services/classroom/groups/<g>/moderation                         reports and pieces, each one to open
+    GET    /services/classroom/groups/<g>/pieces/<p>                         one piece, read-only: its files,
+                                                                             feedback and the reports about it
+    GET    /services/classroom/groups/<g>/pieces/<p>/view                    the piece's files rendered, sandboxed
 
 A teacher of <g> or an admin moderates; a member (or teacher) of <g> reports. The work is
 `peer_review.moderation`, in a thread: it renames and removes entries of the group's folder
 without following anything a learner could have turned into a symlink.
+
+A teacher opens a reported piece read-only. Its files are a learner's: they are read without
+following symlinks (`pieces.version_files`), rendered like a showcase page (`showcase.render`:
+code shown as text, never run, everything through `showcase.sanitize`), and served on a URL of
+their own with `Content-Security-Policy: sandbox`, inside a sandboxed frame of the teacher's
+page, as the showcase preview is; the page around it escapes every word a learner wrote.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from tornado import web
 
-from ..peer_review import moderation
+from ..peer_review import moderation, pieces
+from ..showcase.render import render_page
+from ..showcase.sanitize import esc
+from ..showcase.snapshot import SnapshotError
 from .base import APIHandler, BaseHandler
 from .rules import member_or_teacher_of_group, teacher_of_group
 
@@ -141,7 +156,99 @@ class ActionForm(BaseHandler):
         self.redirect(self.settings["prefix"] + f"#group-{group}")
 
 
+MAX_PIECE_BYTES = 20_000_000
+SHOWN_TO_TEACHER = "Shown to a teacher as it was shared, read-only. Not published."
+
+
+def find_piece(place: moderation.Place, piece_id: str) -> tuple[pieces.PieceView, bool, Path]:
+    """A piece of the group, visible or hidden: (view, hidden, its folder); NotFound otherwise (blocking)."""
+    moderation.validate_piece_id(piece_id)
+    for folder, hidden in ((place.shared, False), (place.hidden, True)):
+        try:
+            view = pieces.read_one(folder, piece_id)
+        except OSError:
+            continue
+        if view.ok:
+            return view, hidden, folder
+    raise moderation.NotFound(f"There is no piece called {piece_id!r} in {place.group}.")
+
+
+def piece_page(place: moderation.Place, piece_id: str) -> dict[str, Any]:
+    """What the teacher's page of one piece shows (blocking)."""
+    view, hidden, _ = find_piece(place, piece_id)
+    reports = [r for r in moderation.list_reports(place) if r.get("piece") == piece_id]
+    return {"view": view, "hidden": hidden, "reports": reports}
+
+
+def rendered_piece(place: moderation.Place, piece_id: str) -> str:
+    """The piece's files as one sanitized page, code shown and never run (blocking)."""
+    view, _, folder = find_piece(place, piece_id)
+    try:
+        files = pieces.version_files(folder, piece_id, view.version, MAX_PIECE_BYTES)
+    except OSError as e:
+        return _note_page(view.title, f"The files of version {view.version} cannot be read: {e}.")
+    try:
+        page = render_page(files, title=view.title, author_display=view.author_display, show_code=True)
+    except SnapshotError as e:
+        return _note_page(view.title, e.message)
+    # The showcase's footer says "published"; this copy is shown to a teacher only.
+    return re.sub(r"<footer>.*?</footer>", f"<footer>{esc(SHOWN_TO_TEACHER)}</footer>", page, count=1, flags=re.S)
+
+
+def _note_page(title: str, note: str) -> str:
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title></head>'
+        f"<body><main><h1>{esc(title)}</h1><p>{esc(note)}</p></main></body></html>"
+    )
+
+
+class ModerationPage(BaseHandler):
+    """The group's open reports and every piece, each with a link that opens it."""
+
+    @teacher_of_group
+    async def get(self, group: str) -> None:
+        place = self.place(group)
+        found = await self.run(moderation.list_pieces, place)
+        reports = await self.run(moderation.list_reports, place)
+        self.page(
+            "moderation.html",
+            group=group,
+            pieces=found,
+            reports=[r for r in reports if r.get("status") == "open"],
+            closed=[r for r in reports if r.get("status") != "open"],
+        )
+
+
+class PiecePage(BaseHandler):
+    """One piece, read-only, with its feedback and the reports about it."""
+
+    @teacher_of_group
+    async def get(self, group: str, piece: str) -> None:
+        found = await self.run(piece_page, self.place(group), piece)
+        self.page("moderation_piece.html", group=group, **found)
+
+
+class PieceFiles(BaseHandler):
+    """The piece's files, rendered: learner-made content on the classroom's origin, so sandboxed."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", "sandbox")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Frame-Options", "SAMEORIGIN")
+
+    @teacher_of_group
+    async def get(self, group: str, piece: str) -> None:
+        page = await self.run(rendered_piece, self.place(group), piece)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(page)
+
+
 default_handlers = [
+    (r"groups/([^/]+)/moderation", ModerationPage),
+    (r"groups/([^/]+)/pieces/([^/]+)", PiecePage),
+    (r"groups/([^/]+)/pieces/([^/]+)/view", PieceFiles),
     (r"groups/([^/]+)/act", ActionForm),
     (r"api/groups/([^/]+)/pieces", PiecesAPI),
     (r"api/groups/([^/]+)/pieces/([^/]+)/?(hide|unhide)?", PieceAPI),

@@ -11,6 +11,9 @@
     GET    /services/classroom/api/groups/<g>/showcase/gallery              its state (teacher of g)
     POST   /services/classroom/api/groups/<g>/showcase/gallery              {enabled: true|false, lang} (teacher of g)
     GET    /services/classroom/groups/<g>/showcase/<id>/preview             what approval would publish (teacher of g)
+    GET    /services/classroom/groups/<g>/showcase                          the group's proposals and published pieces
+    GET    /services/classroom/groups/<g>/showcase/<id>/take-down           "take this piece down?" (teacher of g)
+    POST   /services/classroom/groups/<g>/showcase/<id>/take-down           {note?}: takes it down, back to the list
 
 A member proposes only a piece whose folder they own (the operating system's word, read by
 `pieces.read_one`); only a teacher approves, so a student approving their own piece gets
@@ -19,6 +22,10 @@ Answers that concern a published piece carry its family link, `/services/showcas
 After every approve, decline and withdraw the group's gallery (`showcase.gallery`) is
 rewritten, when the group has one turned on.
 A mentor is a member: they propose and follow only pieces of their own.
+A teacher takes a published piece down from the group's showcase page, after a confirmation
+page (a plain form: it works without scripts); it is `publish.withdraw_proposal`, as the
+author's own withdraw, so the family link answers 404 at once and the author sees "Taken
+down" (with the teacher's note) in MY-SHOWCASE.
 """
 
 from __future__ import annotations
@@ -305,7 +312,60 @@ class PreviewPage(ShowcaseAPI):
         self.finish(page)
 
 
+STATUS_WORDS = {
+    "proposed": "Waiting for your decision",
+    "published": "Published",
+    "declined": "Declined",
+    "withdrawn": "Taken down",
+}
+
+
+class ShowcasePage(ShowcaseAPI):
+    """The group's showcase: every proposal, the family link of each published piece, take-down links."""
+
+    @teacher_of_group
+    async def get(self, group: str) -> None:
+        found = await self.run(publish.list_proposals, self.place(group))
+        done = self.get_argument("taken_down", "")
+        taken = next((p for p in found if p.get("id") == done and p.get("status") == "withdrawn"), None)
+        self.page(
+            "showcase.html",
+            group=group,
+            proposals=[proposal_json(p) for p in found],
+            words=STATUS_WORDS,
+            taken=taken,
+        )
+
+
+class TakeDownPage(ShowcaseAPI):
+    """Take a published piece down: a confirmation page, then the form's POST does it."""
+
+    async def published(self, group: str, proposal_id: str) -> dict[str, Any]:
+        proposal = await self.run(publish.get_proposal, self.place(group), proposal_id)
+        if proposal.get("status") != "published":
+            raise web.HTTPError(
+                409, f"{proposal.get('title', proposal_id)!r} is not on the showcase (it is {proposal.get('status')})."
+            )
+        return proposal
+
+    @teacher_of_group
+    async def get(self, group: str, proposal_id: str) -> None:
+        proposal = await self.published(group, proposal_id)
+        self.page("take_down.html", group=group, p=proposal_json(proposal))
+
+    @teacher_of_group
+    async def post(self, group: str, proposal_id: str) -> None:
+        await self.published(group, proposal_id)
+        note = self.get_body_argument("note", "")
+        await self.run(publish.withdraw_proposal, self.place(group), proposal_id, self.me["name"], note)
+        log.info("%s took down showcase proposal %s of %s", self.me["name"], proposal_id, group)
+        await self.refresh_gallery(group)
+        self.redirect(self.settings["prefix"] + f"groups/{group}/showcase?taken_down={proposal_id}")
+
+
 default_handlers = [
+    (r"groups/([^/]+)/showcase", ShowcasePage),
+    (r"groups/([^/]+)/showcase/([^/]+)/take-down", TakeDownPage),
     (r"groups/([^/]+)/showcase/([^/]+)/preview", PreviewPage),
     (r"api/groups/([^/]+)/showcase/mine", MineAPI),
     (r"api/groups/([^/]+)/showcase/gallery", GalleryAPI),

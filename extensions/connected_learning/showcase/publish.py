@@ -567,7 +567,14 @@ def withdraw(data_dir: str | os.PathLike[str], token: str, by: str) -> dict[str,
     return proposal
 
 
-def withdraw_proposal(place: Place, proposal_id: str, by: str) -> dict[str, Any]:
+def withdraw_proposal(place: Place, proposal_id: str, by: str, note: Any = "") -> dict[str, Any]:
     """Withdraw a proposal whatever its state: a waiting one is never published, a published
-    one is taken down everywhere (as `withdraw`). Returns the proposal."""
-    return _close(place, proposal_id, by, "withdrawn")
+    one is taken down everywhere (as `withdraw`). `note`: a teacher's word to the author, who
+    sees it with the status. Returns the proposal."""
+    if not note:
+        return _close(place, proposal_id, by, "withdrawn")
+    try:
+        note = clean_text(note if isinstance(note, str) else "", MAX_NOTE, "note")
+    except PeerReviewError as e:
+        raise ShowcaseError(e.message, code="bad-note") from None
+    return _close(place, proposal_id, by, "withdrawn", note=note)
