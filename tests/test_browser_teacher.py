@@ -62,7 +62,9 @@ def test_import_print_assign_and_follow_progress(
     page.get_by_label("Due (optional)").fill("2030-06-01T17:00")
     page.get_by_role("button", name="Assign").click(no_wait_after=True)  # nbgrader takes its time
     expect(page.get_by_role("status")).to_contain_text("is assigned", timeout=180_000)
-    expect(page.get_by_role("cell", name="recipe-scaler")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("Recipe Scaler"))).to_be_visible()
+    expect(page.get_by_role("cell", name="Not opened yet")).to_have_count(len(students))  # nobody started yet
+    expect(page.get_by_text(re.compile(r"Due: 2030-06-0[12] \d\d:\d\d UTC"))).to_be_visible()
     page.screenshot(path=str(artifacts / "teacher-3-assigned.png"), full_page=True)
 
     page.get_by_role("link", name="Progress").click()
