@@ -171,3 +171,17 @@ def test_a_damaged_workbook_copy_leaves_the_blank_assignment(tmp_path: Path) -> 
     (folder / "recipe-scaler.ipynb").write_text(json.dumps(blank()))
     assert start_from_own_work(folder, tmp_path, "recipe-scaler") == {"recipe-scaler.ipynb": 0}
     assert (folder / "broken.ipynb").read_text() == "{not json either"  # left as it came
+
+
+def test_a_blank_cleared_with_another_stub_is_not_an_answer() -> None:
+    """The workbook copy came from a release cleared with nbgrader's old stub, the assignment
+    with the catalog's new one: the untouched answer is not carried, nor counted as written."""
+    old = "def scale(amount, serves, people):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    new = "def scale(amount, serves, people):\n    # YOUR ANSWER: write it here, in place of the three dots.\n    ..."
+    own, assignment = blank(), blank()
+    answer(own, "scale", old)
+    answer(assignment, "scale", new)
+    assert carry_answers(assignment, own) == 0 and source_of(assignment, "scale") == new
+    assert answers_written(assignment, own) == (0, 3)
+    answer(own, "scale", old.replace("raise NotImplementedError()", "return amount * people / serves"))
+    assert carry_answers(assignment, own) == 1 and "return amount * people / serves" in source_of(assignment, "scale")

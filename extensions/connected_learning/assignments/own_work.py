@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,6 +78,22 @@ def released_notebooks(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.ipynb") if p.is_file() and not p.is_symlink())
 
 
+# What nbgrader's ClearSolutions puts where an answer goes, in any of its versions (its default
+# stubs, and the catalog's `release.CODE_STUB`): an answer that is only these is not an answer.
+STUB_LINES = re.compile(
+    r"^\s*(# YOUR CODE HERE|raise NotImplementedError\(\)|YOUR ANSWER HERE|# YOUR ANSWER\b.*|\.\.\.)\s*$"
+)
+
+
+def unchanged(answer: str, blank: str) -> bool:
+    """Is `answer` still the blank, whichever stub the copy it came from was cleared with?"""
+
+    def substance(text: str) -> list[str]:
+        return [line.rstrip() for line in text.splitlines() if line.strip() and not STUB_LINES.match(line)]
+
+    return substance(answer) == substance(blank)
+
+
 def banner_cell(workbook_id: str, notebook: str, carried: int) -> dict[str, Any]:
     """The Markdown cell that says which copy counts (no nbgrader metadata: nbgrader ignores it)."""
     where = f"`workbooks/{workbook_id}/{notebook}`"
@@ -120,7 +137,7 @@ def carry_answers(assignment: dict[str, Any], own: dict[str, Any] | None) -> int
         gid = grader.get("grade_id") if isinstance(grader, dict) else None
         if gid not in blank or gid not in mine or kinds.get(gid) != cell.get("cell_type"):
             continue
-        if mine[gid].strip() == blank[gid].strip():
+        if unchanged(mine[gid], blank[gid]):
             continue  # untouched in the workbook copy too
         cell["source"] = mine[gid]
         carried += 1

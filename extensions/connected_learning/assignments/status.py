@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .course import AssignmentError, Course, submissions
-from .own_work import MAX_NOTEBOOK_BYTES, answer_cells, read_under, released_notebooks
+from .own_work import MAX_NOTEBOOK_BYTES, answer_cells, read_under, released_notebooks, unchanged
 
 LATEST_YEAR = 2099
 MAX_OFFSET_MINUTES = 14 * 60  # the widest time-zone offset there is (UTC+14, UTC-12)
@@ -98,7 +98,7 @@ def answers_written(released: Mapping[str, Any], copy: Mapping[str, Any]) -> tup
     """(answers changed from the blank, answer cells) between a released notebook and a learner's copy."""
     blank = answer_cells(released)
     mine = answer_cells(copy)
-    return sum(1 for gid, source in blank.items() if gid in mine and mine[gid].strip() != source.strip()), len(blank)
+    return sum(1 for gid, source in blank.items() if gid in mine and not unchanged(mine[gid], source)), len(blank)
 
 
 def _notebook(data: bytes | None) -> dict[str, Any] | None:
