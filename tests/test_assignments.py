@@ -324,3 +324,8 @@ def test_under_the_demo_spawner_each_account_submits_as_itself(make_hub: Any) ->
     r = service(demo, "tess", "POST", f"/groups/{d}/assignments/{WORKBOOK}/collect")
     assert r.status_code == 200, r.text
     assert sorted(r.json()["collected"]) == sorted([demo.name("ana"), demo.name("ben")])
+    (listed,) = service(demo, "tess", "GET", f"/groups/{d}/assignments").json()["assignments"]
+    assert {s["student"]: s["words"] for s in listed["learners"]} == {
+        demo.name("ana"): "Handed in",
+        demo.name("ben"): "Handed in",
+    }
