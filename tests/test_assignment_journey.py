@@ -115,7 +115,11 @@ def test_the_assignment_starts_from_own_work_and_the_teacher_follows_each_learne
     assert "Fraction(people, serves)" in json.dumps(hers)
     his = (home(hub, "cai") / copy).read_text()
     assert "Fraction(people, serves)" not in his and "this is the one you hand in" in his
-    assert (home(hub, "ana") / notebook).read_bytes() == answered  # her workbook copy is only read
+    # Her workbook copy keeps every cell of hers, under a note that says which copy is handed in.
+    kept = json.loads((home(hub, "ana") / notebook).read_text())
+    assert kept["cells"][1:] == json.loads(answered)["cells"]
+    assert f"`assignments/{g}/{WORKBOOK}/{WORKBOOK}.ipynb`" in "".join(kept["cells"][0]["source"])
+    assert (home(hub, "ana") / notebook).stat().st_uid == pwd.getpwnam(hub.name("ana")).pw_uid
 
     now = statuses(hub, g)
     assert now[hub.name("ana")]["words"] == "Working on it: 2 of 3 answers written"

@@ -185,3 +185,25 @@ def test_a_blank_cleared_with_another_stub_is_not_an_answer() -> None:
     assert answers_written(assignment, own) == (0, 3)
     answer(own, "scale", old.replace("raise NotImplementedError()", "return amount * people / serves"))
     assert carry_answers(assignment, own) == 1 and "return amount * people / serves" in source_of(assignment, "scale")
+
+
+def test_at_the_start_the_workbook_copy_says_where_its_answers_went(tmp_path: Path) -> None:
+    own = blank()
+    answer(own, "scale", "def scale(amount, serves, people):\n    return amount * Fraction(people, serves)")
+    folder = lay_out(tmp_path, own)
+    workbook = tmp_path / "workbooks" / "recipe-scaler" / "recipe-scaler.ipynb"
+    os.chmod(workbook, 0o600)
+    assert start_from_own_work(folder, tmp_path, "recipe-scaler", mark_workbook=True) == {"recipe-scaler.ipynb": 1}
+    got = json.loads(workbook.read_text())
+    assert got["cells"][0]["metadata"][BANNER_KEY]
+    assert "`assignments/g/recipe-scaler/recipe-scaler.ipynb`" in got["cells"][0]["source"]
+    assert got["cells"][1:] == own["cells"]  # the learner's own cells, every one, as they were
+    assert os.stat(workbook).st_mode & 0o777 == 0o600
+    nbformat.validate(nbformat.reads(workbook.read_text(), as_version=4))
+    assert sorted(p.name for p in workbook.parent.iterdir()) == ["recipe-scaler.ipynb"]
+    # Untouched workbook copies (nothing carried) are left exactly as they are.
+    other = tmp_path / "second"
+    folder = lay_out(other, blank())
+    before = (other / "workbooks" / "recipe-scaler" / "recipe-scaler.ipynb").read_bytes()
+    assert start_from_own_work(folder, other, "recipe-scaler", mark_workbook=True) == {"recipe-scaler.ipynb": 0}
+    assert (other / "workbooks" / "recipe-scaler" / "recipe-scaler.ipynb").read_bytes() == before

@@ -328,7 +328,7 @@ def deliver(home: str | os.PathLike[str], outbound: dict[str, str]) -> dict[str,
                 continue
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             shutil.copytree(os.path.join(folder, aid), target, symlinks=True)
-            start_from_own_work(target, home, aid)
+            start_from_own_work(target, home, aid, mark_workbook=True)  # at the start: no server runs
             done.setdefault(group, []).append(aid)
     return done
 

@@ -23,6 +23,8 @@ import json
 import logging
 import os
 import re
+import secrets
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -112,6 +114,18 @@ def banner_cell(workbook_id: str, notebook: str, carried: int) -> dict[str, Any]
     }
 
 
+def workbook_banner_cell(assignment_copy: str) -> dict[str, Any]:
+    """The Markdown cell put at the top of a workbook copy whose answers went into an assignment."""
+    return {
+        "cell_type": "markdown",
+        "id": "clhub-assigned",
+        "metadata": {BANNER_KEY: True},
+        "source": "**Your teacher assigned this workbook.** Your answers from here were copied into "
+        f"`{assignment_copy}`: keep working there and hand in that one. Changes made here from now on "
+        "are not handed in.",
+    }
+
+
 def carry_answers(assignment: dict[str, Any], own: dict[str, Any] | None) -> int:
     """Put the learner's changed answers from `own` into `assignment`'s answer cells; how many.
 
@@ -158,13 +172,63 @@ def _write_over(path: Path, notebook: dict[str, Any]) -> None:
         raise
 
 
+def mark_workbook_copy(home: str | os.PathLike[str], parts: list[str], assignment_copy: str) -> bool:
+    """Put `workbook_banner_cell` at the top of the learner's workbook copy `home`/`parts`.
+
+    Every step is opened without following a symlink and the new file replaces the old one
+    inside the folder's descriptor, with the old one's mode: nothing outside the learner's own
+    workbooks folder is written, even if a folder is swapped for a link meanwhile. False (and
+    the copy as it was) when it cannot be done, or when it carries the banner already.
+    """
+    fds: list[int] = []
+    try:
+        fd = pieces.open_dir(home)
+        fds.append(fd)
+        for part in parts[:-1]:
+            fd = pieces.open_dir(part, dir_fd=fd)
+            fds.append(fd)
+        name = parts[-1]
+        notebook = json.loads(pieces.read_bytes(fd, name, MAX_NOTEBOOK_BYTES))
+        cells = notebook.get("cells") if isinstance(notebook, dict) else None
+        if not isinstance(cells, list) or any(
+            isinstance(c, dict) and c.get("metadata", {}).get(BANNER_KEY) for c in cells
+        ):
+            return False
+        cells.insert(0, workbook_banner_cell(assignment_copy))
+        mode = stat.S_IMODE(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+        tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=fd)
+        try:
+            with os.fdopen(out, "w", encoding="utf-8") as f:
+                json.dump(notebook, f, indent=1, ensure_ascii=False)
+                f.write("\n")
+            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=fd)
+            except OSError:
+                pass
+            raise
+        return True
+    except (OSError, ValueError, AttributeError) as e:
+        log.warning("The workbook copy %s keeps no note about the assignment: %s", "/".join(parts), e)
+        return False
+    finally:
+        for opened in fds:
+            os.close(opened)
+
+
 def start_from_own_work(
-    folder: str | os.PathLike[str], home: str | os.PathLike[str], workbook_id: str
+    folder: str | os.PathLike[str], home: str | os.PathLike[str], workbook_id: str, *, mark_workbook: bool = False
 ) -> dict[str, int]:
     """Carry the learner's answers from `home`/workbooks/<id>/ into the fresh assignment `folder`.
 
     Run as the learner, on a folder just fetched or delivered. Returns {notebook: answers
     carried}; a notebook that cannot be read or written keeps its blank copy (logged).
+    `mark_workbook`: also put a note at the top of each workbook copy whose answers were
+    carried, saying which copy is handed in. Only while the learner's server is not running
+    (at the start): an open notebook changed under JupyterLab would ask the learner to choose
+    between their unsaved changes and the file.
     """
     done: dict[str, int] = {}
     target = Path(folder)
@@ -186,6 +250,8 @@ def start_from_own_work(
             assignment["cells"].insert(0, banner_cell(workbook_id, name, carried))
             _write_over(path, assignment)
             done[name] = carried
+            if mark_workbook and carried:
+                mark_workbook_copy(home, [WORKBOOKS, workbook_id, *name.split("/")], os.path.relpath(path, home))
         except (OSError, ValueError, TypeError, AttributeError, KeyError) as e:
             log.warning("The assignment copy %s keeps its blank answers: %s", path, e)
     return done
