@@ -6,6 +6,8 @@ them down at the end of the module: servers, hub, proxy, system users and groups
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -59,6 +61,16 @@ def make_hub() -> Iterator:
     yield factory
     for hub in hubs:
         teardown_hub(hub)
+
+
+@contextlib.contextmanager
+def one_demo_at_a_time() -> Iterator[None]:
+    """Hold while a `clhub demo` runs: every demo listens on the demo's fixed internal ports (the
+    hub's 8081, the classroom's 8082, ...) and, run as root, has the system users ana, ben, ...
+    So the test files that start one take turns, across xdist's workers too."""
+    with open("/tmp/clhub-tests-demo.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import pytest
 import requests
 from jupyterhub.spawner import set_user_setuid
 
-from conftest import REPO, RunningHub, free_port
+from conftest import REPO, RunningHub, free_port, one_demo_at_a_time
 from connected_learning.hub import launch
 from connected_learning.settings import SettingsError
 from hubclient import HubSession
@@ -36,6 +37,13 @@ from kernelclient import run_code
 
 pytestmark = pytest.mark.integration
 CLHUB = str(Path(sys.executable).parent / "clhub")
+
+
+@pytest.fixture(autouse=True)
+def _one_demo_at_a_time() -> Iterator[None]:
+    """The demos of this file and of test_browser_journeys.py use the same fixed ports: in turn."""
+    with one_demo_at_a_time():
+        yield
 
 
 def _start_demo(
