@@ -156,6 +156,97 @@ def test_a_cell_that_raises_is_named_with_its_notebook_cell_and_error(tmp_path: 
     assert problems[1].startswith(f"{b}: cell 1 ") and "NameError: name 'nope' is not defined" in problems[1]
 
 
+# ---------------------------------------------------- the learner's copy of an nbgrader notebook
+
+
+def graded(source: str, grade_id: str, *, check: bool) -> nbformat.NotebookNode:
+    """An nbgrader answer cell, or (`check`) a test cell worth 1 point."""
+    meta = {"grade": check, "grade_id": grade_id, "locked": check, "schema_version": 3}
+    meta |= {"solution": not check, "task": False} | ({"points": 1} if check else {})
+    return new_code_cell(source, metadata={"nbgrader": meta})
+
+
+DOUBLE = graded("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION", "double", check=False)
+PUZZLE = "from connected_learning.widgets.puzzles import puzzle"
+
+
+def test_a_learners_copy_that_raises_fails_the_check_naming_the_copy_notebook_and_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The teacher's versions run clean; the copies learners get stop Run All, and the check says where."""
+    root = make_catalog(
+        tmp_path / "workbooks",
+        {
+            # A visible test that raises while the answer is blank.
+            "a.ipynb": [
+                new_markdown_cell(EASY),
+                DOUBLE,
+                graded("assert double(2) == 4, 'Two times 2 is 4.'", "test-double", check=True),
+                new_code_cell("print('the end')"),
+            ],
+            # An answer cell that uses its own answer: raises in the learner's copy.
+            "b.ipynb": [
+                new_markdown_cell(EASY),
+                graded("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION\nprint(answer + 1)", "answer", check=False),
+                graded("assert answer", "test-answer", check=True),
+            ],
+        },
+    )
+    a, b = folder_of(root) / "a.ipynb", folder_of(root) / "b.ipynb"
+    a_id = nbformat.read(a, as_version=4).cells[2].id
+    assert main(["catalog", "check", str(root)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3, err
+    assert err[0].startswith(f"{a} (the learner's copy, answers blank): cell 2 (counting from 0; id {a_id!r}) raised")
+    assert "AssertionError: Two times 2 is 4." in err[0]
+    assert err[1].startswith(f"{b} (the learner's copy, answers blank): cell 1 ")
+    assert "NameError: name 'answer' is not defined" in err[1]
+    assert err[2] == f"2 problem(s) in the catalog at {root}."
+
+
+def test_puzzle_checks_run_to_the_end_in_the_learners_copy_and_are_solved_in_the_teachers(tmp_path: Path) -> None:
+    good = [
+        new_markdown_cell(EASY),
+        new_code_cell(PUZZLE),
+        DOUBLE,
+        graded("with puzzle(1):\n    assert double(2) == 4, 'Two times 2 is 4.'", "test-double", check=True),
+        new_code_cell("print('the end')"),
+    ]
+    root = make_catalog(tmp_path / "workbooks", {"good.ipynb": good})
+    assert deep_check(load_catalog(root)) == []
+
+
+def test_a_solution_that_fails_its_puzzle_or_a_check_that_passes_a_blank_answer_is_a_problem(tmp_path: Path) -> None:
+    wrong = graded(
+        "def double(x):\n    ### BEGIN SOLUTION\n    return 3 * x\n    ### END SOLUTION", "double", check=False
+    )
+    root = make_catalog(
+        tmp_path / "workbooks",
+        {
+            "wrong.ipynb": [
+                new_markdown_cell(EASY),
+                new_code_cell(PUZZLE),
+                wrong,
+                graded("with puzzle(1):\n    assert double(2) == 4, 'Two times 2 is 4.'", "test-double", check=True),
+            ],
+            "lax.ipynb": [
+                new_markdown_cell(EASY),
+                new_code_cell(PUZZLE),
+                DOUBLE,
+                graded("with puzzle(2):\n    assert callable(double)", "test-double", check=True),
+            ],
+        },
+    )
+    wrong_nb, lax_nb = folder_of(root) / "wrong.ipynb", folder_of(root) / "lax.ipynb"
+    problems = deep_check(load_catalog(root), jobs=2)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith(f"{wrong_nb} (the teacher's version): cell 3 ")
+    assert "puzzle 1 is not solved by the solution (line 2: assert double(2) == 4" in problems[0]
+    assert "fix the solution or the check" in problems[0]
+    assert problems[1].startswith(f"{lax_nb} (the learner's copy, answers blank): cell 3 ")
+    assert "says puzzle 2 is right while the answer is still blank" in problems[1]
+
+
 @pytest.mark.parametrize(
     "cells",
     [

@@ -76,7 +76,9 @@ def test_the_student_version_has_no_solution_and_no_hidden_test(tmp_path: Path) 
     folder = release.publish(workbook, tmp_path / "releases")
     text = (folder / "goal-maths.ipynb").read_text()
     assert "THE SECRET SOLUTION" not in text and "A HIDDEN TEST" not in text
-    assert "YOUR CODE HERE" in text
+    # The blank answer raises nothing (nbgrader's own stub raises NotImplementedError and stops Run All).
+    assert "NotImplementedError" not in text
+    assert nbformat.reads(text, as_version=4).cells[1].source == release.CODE_STUB
     assert "assert isinstance(answer, int)" in text  # the visible test stays
     nbformat.validate(nbformat.reads(text, as_version=4))
     # A notebook without nbgrader metadata is delivered byte for byte.

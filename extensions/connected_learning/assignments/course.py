@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.load import Workbook
+from ..catalog.release import CODE_STUB
 from ..errors import ClhubError
 from ..peer_review.folders import link_folders
 from ..settings import validate_username
@@ -72,6 +73,8 @@ class Course:
         c.Exchange.path_includes_course = True
         c.ExchangeReleaseAssignment.force = True
         c.Execute.timeout = 60
+        # The same blank answers as the workbooks' releases: Run All reaches the end.
+        c.ClearSolutions.code_stub = {"python": CODE_STUB}
         return c
 
     def api(self) -> Any:
@@ -105,6 +108,7 @@ def prepare(course: Course, gid: int | None, teachers_gid: int | None = None) ->
         f"c.CourseDirectory.course_id = {course.group!r}\n"
         f"c.Exchange.root = {str(course.exchange_root)!r}\n"
         "c.Exchange.path_includes_course = True\n"
+        f"c.ClearSolutions.code_stub = {{'python': {CODE_STUB!r}}}\n"
     )
     course.exchange_root.mkdir(exist_ok=True, mode=0o755)
     for path, mode in (

@@ -1,11 +1,14 @@
 """The deep checks of the workbook catalog, run by `clhub catalog check` after catalog.py's.
 
 catalog.py reads and validates the workbook.toml files; this module looks inside the
-workbooks: every notebook runs top to bottom headless, its student-facing text reads at
-grade 8 or below, licences and data sources are present, and the notebooks are stored
-clean with complete metadata. `deep_check` returns every problem found, each naming the
-file (and the cell or key) and saying what to do. The checks are pure functions of the
-files, except `run_notebook`, which starts a kernel in a temporary copy of the workbook.
+workbooks: every notebook runs top to bottom headless in the copy a learner gets (for a
+notebook in nbgrader's source format, both the teacher's version, whose solutions must
+solve every puzzle, and the released one, solutions cleared, which must run to its end
+without solving them), its student-facing text reads at grade 8 or below, licences and
+data sources are present, and the notebooks are stored clean with complete metadata.
+`deep_check` returns every problem found, each naming the file (and the copy and cell,
+or the key) and saying what to do. The checks are pure functions of the files, except
+`run_notebook`, which starts a kernel in a temporary copy of the workbook.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat.warnings import MissingIDFieldWarning
 from traitlets.config import Config
 
+from ..widgets.puzzles import results as puzzle_results
 from .load import Catalog, Workbook
+from .release import is_nbgrader_source, student_version
 
 # The highest US school grade the student-facing text may read at: the learners are 11 to 16.
 MAX_GRADE = 8
@@ -247,31 +252,73 @@ def check_readability(path: Path, nb: nbformat.NotebookNode, summary: str = "") 
 
 # -------------------------------------------------------------------------------- execution
 
+# Which copy of a notebook a run executes (see `runs_of`).
+AS_IS = "as-is"  # a notebook without nbgrader metadata: learners get it byte for byte
+TEACHER = "teacher"  # nbgrader's source format: solutions and hidden tests in place
+RELEASED = "released"  # what learners get of it: solutions and hidden tests cleared
+# How a problem names the copy it was found in, after the notebook's path.
+COPY_NAMES = {AS_IS: "", TEACHER: " (the teacher's version)", RELEASED: " (the learner's copy, answers blank)"}
 
-def run_notebook(folder: Path, rel: str, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
+
+def runs_of(nb: nbformat.NotebookNode) -> tuple[str, ...]:
+    """The copies of notebook `nb` to run: the learner's copy is always among them."""
+    return (TEACHER, RELEASED) if is_nbgrader_source(nb) else (AS_IS,)
+
+
+def run_notebook(folder: Path, rel: str, timeout: int = NOTEBOOK_TIMEOUT, copy: str = AS_IS) -> list[str]:
     """Run notebook `rel` of the workbook in `folder` top to bottom, in a temporary copy.
 
     The kernel's working folder is the notebook's folder in the copy, as in a learner's
-    home, so files the notebook writes never land in the repository.
+    home, so files the notebook writes never land in the repository. With `copy` RELEASED
+    the notebook run is the student version learners get (release.student_version).
     """
     path = folder / rel
+    name = f"{path}{COPY_NAMES[copy]}"
     with tempfile.TemporaryDirectory(prefix="clhub-check-") as tmp:
         work = Path(tmp) / folder.name
         shutil.copytree(folder, work, ignore=shutil.ignore_patterns(*JUNK))
         try:
+            if copy == RELEASED:
+                (work / rel).write_bytes(student_version(work / rel) or (work / rel).read_bytes())
             nb = nbformat.read(work / rel, as_version=4)
-            return asyncio.run(_run_cells(nb, (work / rel).parent, Path(tmp), path, timeout))
+            return asyncio.run(_run_cells(nb, (work / rel).parent, Path(tmp), name, timeout, copy))
         except Exception as e:  # the kernel would not start, or died: still one problem, not a crash
-            return [f"{path}: could not be run ({type(e).__name__}: {_first_line(str(e))})."]
+            return [f"{name}: could not be run ({type(e).__name__}: {_first_line(str(e))})."]
 
 
-async def _run_cells(nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: Path, timeout: int) -> list[str]:
+def check_puzzles(name: str, index: int, cell: nbformat.NotebookNode, copy: str) -> list[str]:
+    """Problems with the puzzle results a cell just gave (widgets.puzzles).
+
+    In the teacher's version the solutions must solve every puzzle, or grading would give
+    0 to a right answer; in the learner's copy, where every answer is blank, a check must
+    not say the puzzle is right.
+    """
+    where = f"{name}: cell {index} (counting from 0; id {cell.get('id')!r})"
+    problems = []
+    for result in puzzle_results(cell):
+        if copy == TEACHER and not result.get("solved"):
+            problems.append(
+                f"{where}: puzzle {result.get('puzzle')} is not solved by the solution "
+                f"({result.get('error')}); fix the solution or the check."
+            )
+        if copy == RELEASED and result.get("solved"):
+            problems.append(
+                f"{where}: says puzzle {result.get('puzzle')} is right while the answer is still blank; "
+                "make the check's visible asserts fail on a blank answer (`...`)."
+            )
+    return problems
+
+
+async def _run_cells(
+    nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: str, timeout: int, copy: str = AS_IS
+) -> list[str]:
     # Unix sockets in the temporary folder, not TCP ports: nothing else on a shared lab
     # computer can reach the kernel (and ipykernel does not warn about plain-text TCP).
     ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
     client = NotebookClient(
         nb, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}, shutdown_kernel="immediate", config=ipc
     )
+    problems: list[str] = []
     try:
         async with client.async_setup_kernel():
             deadline = time.monotonic() + timeout
@@ -282,28 +329,29 @@ async def _run_cells(nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: 
                 try:
                     await client.async_execute_cell(cell, index)
                 except CellTimeoutError:
-                    return [
+                    return problems + [
                         f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) was still running when "
                         f"the notebook's {timeout} s were up; make it run faster (smaller data, fewer "
                         "steps): the whole notebook must run top to bottom within that time."
                     ]
                 except DeadKernelError:
-                    return [
+                    return problems + [
                         f"{path}: the kernel died in cell {index} (counting from 0; id {cell.get('id')!r}); "
                         "it may use too much memory."
                     ]
                 except CellExecutionError as e:
-                    return [
+                    return problems + [
                         f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) raised "
                         f"{e.ename}: {_first_line(e.evalue)}; fix the cell so the notebook runs top to bottom."
                     ]
+                problems += check_puzzles(path, index, cell, copy)
     finally:
         # When the kernel fails to start, nbclient leaves an exit hook behind (that would
         # print a traceback at exit) and may leave the kernel process: end both here.
         atexit.unregister(client._cleanup_kernel)
         if client.km is not None and client.km.has_kernel:
             await ensure_async(client.km.shutdown_kernel(now=True))
-    return []
+    return problems
 
 
 def _first_line(text: str, limit: int = 200) -> str:
@@ -311,13 +359,15 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
-def run_notebooks(notebooks: list[tuple[Path, str]], jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
-    """Run (workbook folder, notebook) pairs, `jobs` at a time; problems in the given order."""
+def run_notebooks(
+    notebooks: list[tuple[Path, str]] | list[tuple[Path, str, str]], jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT
+) -> list[str]:
+    """Run (workbook folder, notebook[, copy]) items, `jobs` at a time; problems in the given order."""
     if not notebooks:
         return []
     # Threads are enough: each run waits on its own kernel process and event loop.
     with ThreadPoolExecutor(max(1, min(jobs, len(notebooks))), thread_name_prefix="clhub-check") as pool:
-        results = list(pool.map(lambda item: run_notebook(item[0], item[1], timeout), notebooks))
+        results = list(pool.map(lambda item: run_notebook(item[0], item[1], timeout, *item[2:]), notebooks))
     return [problem for result in results for problem in result]
 
 
@@ -334,7 +384,7 @@ def deep_check(catalog: Catalog, execute: bool = True, jobs: int = JOBS, timeout
         timeout: seconds the cells of one notebook may take in all.
     """
     problems: list[str] = []
-    runnable: list[tuple[Path, str]] = []
+    runnable: list[tuple[Path, str, str]] = []
     for wb in sorted(catalog.workbooks.values(), key=lambda w: w.id):
         problems += check_licences(wb)
         problems += check_teacher_guide(wb)
@@ -344,7 +394,7 @@ def deep_check(catalog: Catalog, execute: bool = True, jobs: int = JOBS, timeout
             if nb is not None:
                 problems += check_clean(wb.folder / rel, nb)
                 problems += check_readability(wb.folder / rel, nb, wb.summary)
-                runnable.append((wb.folder, rel))
+                runnable += [(wb.folder, rel, copy) for copy in runs_of(nb)]
     if execute:
         problems += run_notebooks(runnable, jobs, timeout)
     return problems

@@ -4,7 +4,9 @@ A workbook's source may be in nbgrader's source format, with solutions and hidde
 for teachers. Learners must never receive those, so the hub publishes each workbook once
 per version and content into `<data>/releases/<workbook-id>/<version>+<hash>/`: the
 delivered files, with nbgrader's own `ClearSolutions` and `ClearHiddenTests` applied to
-any notebook that carries nbgrader metadata. The folder is built beside its final name
+any notebook that carries nbgrader metadata. A cleared answer becomes `CODE_STUB`, which
+raises nothing, so Run All reaches the end of a released workbook (its check cells say
+"not solved yet" instead, see `widgets.puzzles`). The folder is built beside its final name
 and renamed into place, so a release is either complete or absent. Releases are
 world-readable; the catalog's sources need not be.
 """
@@ -22,10 +24,16 @@ from ..learner.provision import RELEASE_COMPLETE as COMPLETE
 from ..learner.provision import file_digest
 from .load import Workbook
 
+# What replaces a solution in the learner's copy (nbgrader's ClearSolutions.code_stub for
+# Python; nbgrader's own raises NotImplementedError and stops Run All). `...` is a no-op
+# wherever a solution may stand: a function's body (it then gives back None) or a value in
+# brackets (`answer = (\n    ### BEGIN SOLUTION ...)`, then the value is `...`).
+CODE_STUB = "# YOUR ANSWER: write it here, in place of the three dots.\n..."
+
 
 def release_name(workbook: Workbook) -> str:
     """`<version>+<hash>`: a new name whenever the version or any delivered file changes."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(CODE_STUB.encode())  # a new stub makes new student versions too
     for rel in sorted(workbook.delivered):
         h.update(f"{rel}\0{file_digest(workbook.folder / rel)}\0".encode())
     return f"{workbook.version}+{h.hexdigest()[:12]}"
@@ -45,7 +53,7 @@ def student_version(path: Path) -> bytes | None:
 
     nb = nbformat.reads(json.dumps(raw), as_version=4)
     resources: dict = {}
-    for preprocessor in (ClearSolutions(), ClearHiddenTests()):
+    for preprocessor in (ClearSolutions(code_stub={"python": CODE_STUB}), ClearHiddenTests()):
         nb, resources = preprocessor.preprocess(nb, resources)
     return nbformat.writes(nb).encode("utf-8")
 
