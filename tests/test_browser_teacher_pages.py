@@ -160,6 +160,17 @@ def test_moderation_opens_the_piece_safely_and_a_teacher_takes_a_piece_down(
     assert SECRET not in inner.content() and "leak.txt" not in inner.content()
     page.screenshot(path=str(artifacts / "teacher-pages-2-piece.png"), full_page=True)
     check_axe(page, "piece", artifacts)
+    # From the piece itself: hide it, show it again, dismiss the report; each time back on its page.
+    page.get_by_role("button", name="Hide it from the group").click()
+    expect(page.get_by_text("hidden from the group")).to_be_visible()
+    assert not (folder / piece).exists()  # out of the members' folder
+    expect(page.frame_locator("iframe").get_by_text("md-marker")).to_be_visible()  # still opens, hidden
+    page.get_by_role("button", name="Show it to the group again").click()
+    expect(page.get_by_role("button", name="Hide it from the group")).to_be_visible()
+    assert (folder / piece / "piece.json").is_file()
+    page.get_by_role("button", name="Dismiss this report").click()
+    expect(page.get_by_text("dismissed)")).to_be_visible()
+    expect(page.get_by_role("heading", name="My <b>street</b>")).to_be_visible()
     view = page.request.get(f"{classroom}/groups/{g}/pieces/{piece}/view")
     assert view.headers.get("content-security-policy") == "sandbox", view.headers
 

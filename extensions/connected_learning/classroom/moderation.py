@@ -153,7 +153,13 @@ class ActionForm(BaseHandler):
         if action not in forms:
             raise web.HTTPError(400, f"Unknown action {action[:30]!r}.")
         await self.run(forms[action])
-        self.redirect(self.settings["prefix"] + f"#group-{group}")
+        back = self.get_body_argument("back", "")
+        if back == "piece" and action in ("hide", "unhide", "dismiss", "hide-feedback"):
+            self.redirect(self.settings["prefix"] + f"groups/{group}/pieces/{moderation.validate_piece_id(piece)}")
+        elif back == "moderation":
+            self.redirect(self.settings["prefix"] + f"groups/{group}/moderation")
+        else:
+            self.redirect(self.settings["prefix"] + f"#group-{group}")
 
 
 MAX_PIECE_BYTES = 20_000_000
