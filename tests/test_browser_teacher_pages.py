@@ -159,6 +159,7 @@ def test_moderation_opens_the_piece_safely_and_a_teacher_takes_a_piece_down(
     assert inner.evaluate("document.querySelectorAll('script, [onerror], [onload]').length") == 0
     assert SECRET not in inner.content() and "leak.txt" not in inner.content()
     page.screenshot(path=str(artifacts / "teacher-pages-2-piece.png"), full_page=True)
+    page.locator("iframe").screenshot(path=str(artifacts / "teacher-pages-2-piece-files.png"))
     check_axe(page, "piece", artifacts)
     # From the piece itself: hide it, show it again, dismiss the report; each time back on its page.
     page.get_by_role("button", name="Hide it from the group").click()
