@@ -407,3 +407,121 @@ def test_a_submission_runs_fenced_and_still_gets_its_score(template: Path, envir
     assert results == {"mal": 3.0, "ben": 1.0}
     assert _scores(course) == {"mal": 3.0, "ben": 1.0}
     assert _processes_in(course) == []
+
+
+# Puzzle checks (widgets.puzzles): Run All goes on for a learner, grading still gives 0 to a blank.
+
+BEAT_LAB = Path(__file__).resolve().parents[1] / "workbooks" / "music" / "beat-lab" / "beat-lab.ipynb"
+PUZZLES = "beat-puzzles"
+SOLUTION_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
+# The first answer cell of "sly": every check says nothing at all, solved or not.
+SILENCE = "import connected_learning.widgets.puzzles as p\np.puzzle.__exit__ = lambda *args: True\n"
+# An answer cell of "fox": a result that says "solved", sent from the answer cell.
+FORGE = (
+    "from IPython.display import display\n"
+    "display({'text/plain': 'FORGED', 'application/vnd.clhub.puzzle+json': {'puzzle': 'bonus', 'solved': True}}, "
+    "raw=True)\n"
+)
+
+
+def _puzzle_course(root: Path) -> dict[str, str]:
+    """A course of Beat Lab's own puzzle cells and one check without hidden tests, released with
+    the hub's stub; returns the answer cells' solutions by grade id."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from connected_learning.catalog.release import CODE_STUB
+
+    beat = nbformat.read(BEAT_LAB, as_version=4)
+    cells = [new_code_cell("import math\nfrom connected_learning.widgets.puzzles import puzzle")]
+    cells += [cell for cell in beat.cells if "nbgrader" in cell.metadata]
+    # Without hidden tests, only the grader's reading of the check's result can give a blank 0.
+    cells += [
+        new_code_cell(
+            "bonus = (\n    ### BEGIN SOLUTION\n    7\n    ### END SOLUTION\n)", metadata=_meta("bonus", grade=False)
+        ),
+        new_code_cell(
+            "with puzzle('bonus'):\n    assert bonus == 7, 'Seven.'", metadata=_meta("test-bonus", grade=True, points=1)
+        ),
+    ]
+    (root / "source" / PUZZLES).mkdir(parents=True)
+    nbformat.write(new_notebook(cells=cells, metadata=PY), root / "source" / PUZZLES / f"{PUZZLES}.ipynb")
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.ClearSolutions.code_stub = {"python": CODE_STUB}
+    result = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config).generate_assignment(PUZZLES)
+    assert result["success"], result.get("log", "") + result.get("error", "")
+    return {
+        cell.metadata["nbgrader"]["grade_id"]: "\n".join(
+            line for line in cell.source.split("\n") if line.strip() not in SOLUTION_LINES
+        )
+        for cell in cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def _submit_answers(course: Path, student: str, answers: dict[str, str]) -> None:
+    """`student` hands in the released notebook with `answers` (grade id: source) written in."""
+    folder = course / "submitted" / student / PUZZLES
+    folder.mkdir(parents=True)
+    nb = nbformat.read(course / "release" / PUZZLES / f"{PUZZLES}.ipynb", as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    nbformat.write(nb, folder / f"{PUZZLES}.ipynb")
+    (folder / "timestamp.txt").write_text("2026-11-30 09:00:00.000000 UTC")
+
+
+def _check_cell(course: Path, student: str, grade_id: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(course / "autograded" / student / PUZZLES / f"{PUZZLES}.ipynb", as_version=4)
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+@pytest.mark.integration
+def test_puzzle_checks_give_full_marks_to_right_answers_and_0_to_blank_ones(environment: Path) -> None:
+    """Beat Lab's puzzle checks, graded by the real workers: the released copy runs to its end
+    for a learner, yet a blank or silenced check earns nothing, whatever the notebook does."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from connected_learning.assignments.grading_worker import PUZZLE_NOT_SOLVED
+    from connected_learning.widgets.puzzles import results
+
+    course = environment / "puzzles"
+    solutions = _puzzle_course(course)
+    assert sorted(solutions) == ["bonus", "loop-seconds", "seconds-per-step", "three-quarter-step"]
+    blank = "seconds-per-step"
+    _submit_answers(course, "ana", solutions)
+    _submit_answers(course, "dee", {})  # the release as it is
+    _submit_answers(course, "ben", {"bonus": "bonus = 7"})
+    _submit_answers(course, "sly", {blank: SILENCE + "def seconds_per_step(tempo):\n    ..."})
+    _submit_answers(course, "fox", {"bonus": FORGE + "bonus = 6"})
+    # nbgrader alone, on a copy: a blank answer's check without hidden tests raises nothing.
+    stock = environment / "puzzles-stock"
+    shutil.copytree(course, stock)
+    assert NbGraderAPI(coursedir=CourseDirectory(root=str(stock))).autograde(PUZZLES, "dee")["success"]
+
+    results_by_student = autograde_all(course, PUZZLES, workers=2, timeout=CELL_TIMEOUT * 5)
+
+    assert results_by_student == {"ana": 4.0, "dee": 0.0, "ben": 1.0, "sly": 0.0, "fox": 0.0}
+    # The blank release ran to its end: each check said "not solved yet", none raised on its own.
+    dee = _check_cell(course, "dee", "test-bonus")
+    assert results(dee) == [
+        {"puzzle": "bonus", "solved": False, "error": "line 2: assert bonus == 7, 'Seven.' (AssertionError: Seven.)"}
+    ]
+    assert "Puzzle bonus is not solved yet" in dee.outputs[0]["data"]["text/plain"]
+    assert [o.get("ename") for o in dee.outputs if o.output_type == "error"] == [PUZZLE_NOT_SOLVED]
+    # Stock nbgrader would have given that check its point: the grader's reading is what gives 0.
+    assert not any(o.output_type == "error" for o in _check_cell(stock, "dee", "test-bonus").outputs)
+    # sly's patch ran (its checks said nothing, not even "not solved"), and still earned nothing.
+    sly = _check_cell(course, "sly", "test-bonus")
+    assert results(sly) == [] and [o.get("ename") for o in sly.outputs if o.output_type == "error"] == [
+        PUZZLE_NOT_SOLVED
+    ]
+    # fox's forged result is in the answer cell, where no points are given.
+    forged = _check_cell(course, "fox", "bonus")
+    assert results(forged) == [{"puzzle": "bonus", "solved": True}]
+    assert results(_check_cell(course, "fox", "test-bonus"))[0]["solved"] is False
+    assert _processes_in(course) == []

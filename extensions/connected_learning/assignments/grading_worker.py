@@ -22,6 +22,10 @@ CPU seconds and file size. It works on a copy of the submission's autograded fol
 nothing it writes reaches a file nbgrader (as root) reads or writes afterwards; the scores
 are computed outside the fence, by nbgrader, from the outputs the kernel sent.
 
+Puzzles. A check cell written with `widgets.puzzles.puzzle` raises nothing when its puzzle
+is not solved (Run All must reach the end for a learner); `fail_unsolved_puzzles` gives it
+the error output nbgrader scores as 0, after the kernel has run, from the results it sent.
+
 Limits. A cell that runs past the `timeout` is interrupted by nbgrader, which counts it as
 failed and goes on: that student gets a GradeError "cell-timeout" carrying nbgrader's score.
 Every stage of nbgrader that may write to the gradebook runs under `GradebookLock`; the
@@ -47,6 +51,8 @@ log = logging.getLogger("clhub.grading")
 NBGRADER_CONFIG = "nbgrader_config.py"
 # nbgrader's Execute.error_on_timeout names the error it puts in a cell it had to stop.
 CELL_TIMEOUT_ENAME = "CellTimeoutError"
+# The error a check cell gets when its puzzle is not solved (see `fail_unsolved_puzzles`).
+PUZZLE_NOT_SOLVED = "PuzzleNotSolved"
 # The system user a submission's kernel runs as when grading runs as root: owns nothing.
 GRADER_USER = "clhub-grader"
 # Where the submission's copy appears inside the fence.
@@ -240,6 +246,30 @@ def _failure(student: str, error: BaseException | None, nbgrader_log: str) -> di
     return {"code": code, "message": message, "log": nbgrader_log}
 
 
+def fail_unsolved_puzzles(nb: Any) -> None:
+    """Give every check cell whose puzzle is not solved an error output, so nbgrader scores it 0.
+
+    A check written with `widgets.puzzles.puzzle` tells a learner "not solved yet" and
+    raises nothing, so that Run All goes on. Whether it earns its points is decided here,
+    outside the learner's kernel, from the results the check sent: nothing the notebook
+    sets (a variable, an environment variable) changes it, and a check cell that sent no
+    result, or fewer than it has checks, earns nothing either.
+    """
+    import nbformat
+
+    from ..widgets.puzzles import unsolved
+
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        reason = unsolved(cell)
+        if reason:
+            cell.outputs.append(
+                nbformat.v4.new_output("error", ename=PUZZLE_NOT_SOLVED, evalue=reason, traceback=[reason])
+            )
+
+
 def _locked_autograde(lock: GradebookLock, timed_out: list[str]) -> type:
     """nbgrader's Autograde with every stage that may write to the gradebook under `lock`.
 
@@ -283,6 +313,7 @@ def _locked_autograde(lock: GradebookLock, timed_out: list[str]) -> type:
 
             def preprocess(self: Any, nb: Any, resources: Any) -> Any:
                 nb, resources = preprocessor.preprocess(self, nb, resources)
+                fail_unsolved_puzzles(nb)
                 for index, cell in enumerate(nb.cells):
                     if any(o.get("ename") == CELL_TIMEOUT_ENAME for o in cell.get("outputs", [])):
                         name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"{index + 1}"
