@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from . import pieces
@@ -44,8 +45,27 @@ def cmd_share(args: argparse.Namespace) -> int:
 def cmd_withdraw(args: argparse.Namespace) -> int:
     identity = peer_review.Identity.current()
     group, folder = _folder(identity, args.group)
+    if args.undo:
+        view = peer_review.undo_withdraw(folder, args.piece, identity=identity)
+        print(f"{view.title!r} is shared with {group} again, with its feedback.")
+        return 0
+    if not args.yes:
+        question = (
+            f"Take {args.piece} back from {group}? Your group will no longer see it or the feedback on it.\n"
+            f"You can undo this for {pieces.UNDO_MINUTES} minutes. Type yes to take it back: "
+        )
+        if not sys.stdin.isatty():
+            raise peer_review.PeerReviewError(
+                f"Nothing was changed. To take {args.piece} back, run: clhub withdraw {args.piece} --yes"
+            )
+        if input(question).strip().lower() not in ("yes", "y"):
+            print("Nothing was changed.")
+            return 1
     peer_review.withdraw(folder, args.piece, identity=identity)
-    print(f"{args.piece} is no longer shared with {group}.")
+    print(
+        f"{args.piece} is no longer shared with {group}. Changed your mind? Within {pieces.UNDO_MINUTES} "
+        f"minutes, run: clhub withdraw {args.piece} --undo"
+    )
     return 0
 
 
@@ -113,8 +133,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workbook", help="the workbook it comes from")
     p.set_defaults(func=cmd_share)
 
-    p = sub.add_parser("withdraw", help="take one of your pieces out of the group folder")
+    p = sub.add_parser("withdraw", help="take one of your pieces out of the group folder (undo for a few minutes)")
     p.add_argument("piece")
+    p.add_argument("--yes", action="store_true", help="do not ask first")
+    p.add_argument("--undo", action="store_true", help="put a piece you took back in the group folder again")
     p.add_argument("--group")
     p.set_defaults(func=cmd_withdraw)
 

@@ -5,7 +5,7 @@
     <data>/groups/<g>/members.json      root:clhub-<g> 0640: the members' display names (`write_members`)
     <data>/groups/<g>/peer-review/      root:clhub-<g> 3770: setgid + sticky
     <data>/groups/<g>/peer-review/.group.json   root 0644: the group's peer-review policy
-    <data>/groups/<g>/peer-review/REVIEW.ipynb  root 0644: the review notebook, read-only
+    <data>/groups/<g>/peer-review/REVIEW.ipynb  root 0444: the group's review notebook, read-only
     <data>/groups/<g>/moderation/       root 0700: reports, hidden pieces (the service's)
 
 The operating system enforces the rules: members add entries (group write), the setgid
@@ -14,6 +14,15 @@ rename or remove it; non-members cannot even list the group's folder. `plan_grou
 pure and says which folders and modes a group needs; `apply_group` makes it so (as root
 on a real site, as the hub's own user in demo mode, where there is nothing to chown).
 The learner's side, `~/peer-review/<g>` links, is `link_group_folders`, run as the learner.
+
+Notebooks in a group's folder are the system's, never a learner's to save: `REVIEW.ipynb`
+there is root's and read-only (members cannot write, replace, rename or chmod it: the
+sticky bit and its owner see to that), so JupyterLab opens it read-only and never
+autosaves one learner's outputs into everybody's copy. Each learner works in their own
+`~/peer-review/REVIEW-<g>.ipynb`, made beside the links. In the same-user demo, where the
+operating system cannot tell learners apart, the learners' contents manager refuses every
+save into a group folder (`learner.atomic_contents`). Withdrawn pieces waiting for their
+undo time to pass (`pieces.Withdrawn`) are removed by `apply_group` once it is over.
 
 `members.json` is how people are named: the display names the class lists gave the group's
 members, copied by the classroom service from the hub's root-only display names whenever
@@ -27,13 +36,14 @@ import grp
 import json
 import os
 import stat
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ClhubError
 from ..settings import SiteSettings
-from .pieces import MEMBERS_FILE
+from .pieces import MEMBERS_FILE, purge_withdrawn
 
 PEER_REVIEW = "peer-review"
 MODERATION = "moderation"
@@ -136,12 +146,46 @@ def plan_group(data_dir: str | os.PathLike[str], policy: GroupPolicy) -> list[En
         Entry(shared, 0o3770, group_owned=True),
         Entry(root / MODERATION, 0o700, group_owned=False),
         Entry(shared / POLICY_FILE, 0o644, group_owned=False, kind="policy"),
-        Entry(shared / REVIEW_NOTEBOOK, 0o644, group_owned=False, kind="notebook"),
+        Entry(shared / REVIEW_NOTEBOOK, 0o444, group_owned=False, kind="notebook"),
     ]
 
 
-def review_notebook_text() -> str:
-    return (HERE / "review_notebook.ipynb").read_text()
+def review_notebook_text(group: str = "", own: bool = False) -> str:
+    """The review notebook: the group's shared, read-only copy, or a learner's own copy (`own`).
+
+    The shared copy says where the learner's own copy is; the learner's own copy opens the
+    group's folder through its `~/peer-review/<group>` link.
+    """
+    notebook = json.loads((HERE / "review_notebook.ipynb").read_text())
+    cells = notebook["cells"]
+    if own:
+        code = next(c for c in cells if c["cell_type"] == "code")
+        code["source"] = [
+            "from connected_learning.peer_widgets import ReviewPanel\n",
+            "\n",
+            f"ReviewPanel({f'~/{HOME_LINKS}/{group}'!r})",
+        ]
+    else:
+        cells.insert(
+            0,
+            {
+                "cell_type": "markdown",
+                "id": "review-shared",
+                "metadata": {},
+                "source": [
+                    "**This is your group's copy, so it is never saved.** ",
+                    f"Your own copy is `REVIEW-{group}.ipynb` in your `peer-review` folder."
+                    if group
+                    else "Your own copy is in your `peer-review` folder.",
+                ],
+            },
+        )
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def own_review_notebook(group: str) -> str:
+    """The file name of a learner's own review notebook for `group`, in `~/peer-review/`."""
+    return f"REVIEW-{group}.ipynb"
 
 
 def _write_root_file(path: Path, text: str, mode: int, gid: int | None = None) -> None:
@@ -177,11 +221,17 @@ def _write_root_file(path: Path, text: str, mode: int, gid: int | None = None) -
         raise
 
 
-def apply_group(data_dir: str | os.PathLike[str], policy: GroupPolicy, gid: int | None) -> Path:
+def apply_group(
+    data_dir: str | os.PathLike[str], policy: GroupPolicy, gid: int | None, *, at: float | None = None
+) -> Path:
     """Create or repair a group's folders; return its peer-review folder.
+
+    Withdrawn pieces whose time to undo is over are removed for good here (at every start of a
+    member's server, and whenever the classroom service repairs the group).
 
     Args:
         gid: the group's system group id, or None in demo mode (nothing is chowned).
+        at: the time now, in seconds since the epoch (tests pass their own).
 
     Raises:
         FolderError: a folder of the plan is a symlink or not a folder (never followed).
@@ -191,7 +241,7 @@ def apply_group(data_dir: str | os.PathLike[str], policy: GroupPolicy, gid: int 
             _write_root_file(entry.path, policy.as_json(), entry.mode)
             continue
         if entry.kind == "notebook":
-            _write_root_file(entry.path, review_notebook_text(), entry.mode)
+            _write_root_file(entry.path, review_notebook_text(policy.group), entry.mode)
             continue
         try:
             os.mkdir(entry.path, entry.mode & 0o777)
@@ -203,7 +253,9 @@ def apply_group(data_dir: str | os.PathLike[str], policy: GroupPolicy, gid: int 
         if gid is not None:
             os.chown(entry.path, 0, gid if entry.group_owned else 0)
         os.chmod(entry.path, entry.mode)
-    return peer_review_dir(data_dir, policy.group)
+    shared = peer_review_dir(data_dir, policy.group)
+    purge_withdrawn(shared, time.time() if at is None else at)
+    return shared
 
 
 def write_members(data_dir: str | os.PathLike[str], group: str, names: Mapping[str, str], gid: int | None) -> Path:
@@ -263,8 +315,16 @@ def link_folders(home: str | os.PathLike[str], base_name: str, targets: Mapping[
 
 
 def link_group_folders(home: str | os.PathLike[str], targets: Mapping[str, str]) -> dict[str, str]:
-    """`~/peer-review/<group>` for each group folder, and the learner's feedback and showcase notebooks beside them."""
+    """`~/peer-review/<group>` for each group folder, and the learner's own review, feedback and showcase notebooks.
+
+    A notebook already there is the learner's and is never rewritten.
+    """
     done = link_folders(home, HOME_LINKS, targets)
+    base = Path(home) / HOME_LINKS
+    for group in targets:
+        own = base / own_review_notebook(group)
+        if base.is_dir() and done.get(group) in ("linked", "kept") and not os.path.lexists(own):
+            own.write_text(review_notebook_text(group, own=True))
     for name, source in (
         (INBOX_NOTEBOOK, HERE / "feedback_notebook.ipynb"),
         (SHOWCASE_NOTEBOOK, SHOWCASE_DIR / "showcase_notebook.ipynb"),

@@ -28,6 +28,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -433,3 +434,88 @@ def overview_text(found: Sequence[tuple[str, PieceView]], viewer: str, anonymous
             ]
             lines.append(" | ".join(bits))
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ withdrawn, waiting to be removed
+
+UNDO_MINUTES = 10
+WITHDRAWN = re.compile(r"^\.withdrawn-([0-9]{1,12})-([0-9a-f]{8})-([a-z0-9][a-z0-9_-]{0,95})\Z")
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A piece its author withdrew: still on disk, hidden from the group, restorable until `until`.
+
+    Its folder is renamed `.withdrawn-<until>-<token>-<piece id>` in the same peer-review
+    folder and closed to the group (mode 0700), so the name itself is the state: it
+    survives a restart of the hub or of the learner's server, and whoever sees it after
+    `until` (the author, or the hub when it repairs the group's folders) removes it.
+    """
+
+    name: str  # the entry in the peer-review folder
+    piece_id: str
+    until: int  # seconds since the epoch
+    title: str = ""
+    owner_uid: int = -1
+    author: str = ""
+
+    def minutes_left(self, now: float) -> int:
+        return max(0, int((self.until - now + 59) // 60))
+
+
+def withdrawn_name(piece_id: str, until: int, token: str) -> str:
+    return f".withdrawn-{until}-{token}-{piece_id}"
+
+
+def list_withdrawn(folder: str | os.PathLike[str]) -> list[Withdrawn]:
+    """Every withdrawn piece in the peer-review folder `folder` that this process can see."""
+    found: list[Withdrawn] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries:
+        match = WITHDRAWN.match(entry.name)
+        if not match or not entry.is_dir(follow_symlinks=False):
+            continue
+        title, author = "", ""
+        try:
+            info = entry.stat(follow_symlinks=False)
+            piece_fd = open_dir(entry.path)
+            try:
+                raw, _ = read_json(piece_fd, PIECE_FILE)
+                title, author = _text(raw.get("title"), 200), _text(raw.get("author"), 100)
+            finally:
+                os.close(piece_fd)
+        except (OSError, ValueError):
+            info = None
+        found.append(
+            Withdrawn(
+                name=entry.name,
+                piece_id=match.group(3),
+                until=int(match.group(1)),
+                title=title or match.group(3),
+                owner_uid=info.st_uid if info else -1,
+                author=author,
+            )
+        )
+    return sorted(found, key=lambda w: (w.until, w.name))
+
+
+def purge_withdrawn(folder: str | os.PathLike[str], now: float) -> list[str]:
+    """Remove the withdrawn pieces whose undo time is over; return the names removed.
+
+    Anything this process may not remove (another learner's, on a real site) is left for
+    its author or the hub. Never follows a symlink.
+    """
+    removed = []
+    for gone in list_withdrawn(folder):
+        if gone.until > now:
+            continue
+        path = Path(folder) / gone.name
+        try:
+            shutil.rmtree(path)
+        except OSError:
+            continue
+        removed.append(gone.name)
+    return removed

@@ -19,6 +19,7 @@ import re
 import secrets
 import shutil
 import stat
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -234,6 +235,7 @@ def share(
         raise PeerReviewError("Give your piece a title.")
     sources = validate_share_sources(identity, paths, policy.max_piece_bytes, policy.allowed_types)
     source_key = sources[0].relpath
+    forget_withdrawn(folder, identity)
     with _my_lock(identity.home, "share"):
         found = _my_piece_for(folder, identity, source_key)
         if found:
@@ -308,18 +310,85 @@ def _own_piece_dir(folder: Path, piece_id: str, identity: Identity) -> Path:
     return path
 
 
-def withdraw(folder: str | os.PathLike[str], piece_id: str, *, identity: Identity | None = None) -> None:
-    """Take a piece (every version, and the feedback on it) out of the group folder.
+def withdraw(
+    folder: str | os.PathLike[str], piece_id: str, *, identity: Identity | None = None, at: float | None = None
+) -> pieces.Withdrawn:
+    """Take a piece (every version, and the feedback on it) out of the group folder, with time to undo it.
+
+    The piece is closed to the group at once and set aside (`pieces.Withdrawn`); `undo_withdraw`
+    puts it back for `pieces.UNDO_MINUTES` minutes, after which it is removed for good.
+
+    Args:
+        at: the time now, in seconds since the epoch (tests pass their own).
 
     Raises:
         PeerReviewError: no such piece, or it is somebody else's.
     """
     identity = identity or Identity.current()
-    path = _own_piece_dir(Path(folder), piece_id, identity)
-    # Renamed first, so readers never see half a piece; then removed.
-    gone = path.with_name(f".withdrawn-{piece_id}-{secrets.token_hex(4)}")
-    os.rename(path, gone)
-    shutil.rmtree(gone)
+    folder = Path(folder)
+    at = time.time() if at is None else at
+    path = _own_piece_dir(folder, piece_id, identity)
+    until = int(at) + pieces.UNDO_MINUTES * 60
+    gone = folder / pieces.withdrawn_name(piece_id, until, secrets.token_hex(4))
+    # Closed first, so the group can no longer read it even under its new name; then set aside.
+    os.chmod(path, 0o700)
+    try:
+        os.rename(path, gone)
+    except BaseException:
+        os.chmod(path, 0o2750)
+        raise
+    forget_withdrawn(folder, identity, at)
+    return next(w for w in pieces.list_withdrawn(folder) if w.name == gone.name)
+
+
+def my_withdrawn(folder: str | os.PathLike[str], identity: Identity, at: float | None = None) -> list[pieces.Withdrawn]:
+    """`identity`'s withdrawn pieces in `folder` that can still be put back."""
+    at = time.time() if at is None else at
+    isolated = current_host().isolated
+    return [
+        w
+        for w in pieces.list_withdrawn(folder)
+        if w.until > at
+        and (w.owner_uid == identity.uid if isolated else w.author == identity.username)
+        and w.piece_id.startswith(f"{identity.username}-")
+    ]
+
+
+def forget_withdrawn(folder: str | os.PathLike[str], identity: Identity, at: float | None = None) -> None:
+    """Remove for good `identity`'s withdrawn pieces whose time to undo is over (others' are left)."""
+    at = time.time() if at is None else at
+    isolated = current_host().isolated
+    for gone in pieces.list_withdrawn(folder):
+        mine = gone.owner_uid == identity.uid if isolated else gone.author == identity.username
+        if gone.until <= at and mine:
+            shutil.rmtree(Path(folder) / gone.name, ignore_errors=True)
+
+
+def undo_withdraw(
+    folder: str | os.PathLike[str], piece_id: str, *, identity: Identity | None = None, at: float | None = None
+) -> pieces.PieceView:
+    """Put a withdrawn piece back, with its feedback, while there is still time.
+
+    Raises:
+        PeerReviewError: nothing of that name to put back (never withdrawn, somebody else's,
+            or the time to undo is over), or a new piece has taken its name.
+    """
+    identity = identity or Identity.current()
+    folder = Path(folder)
+    waiting = [w for w in my_withdrawn(folder, identity, at) if w.piece_id == piece_id]
+    if not waiting:
+        raise PeerReviewError(
+            f"There is nothing to undo for {piece_id!r}: it was not taken back, or the "
+            f"{pieces.UNDO_MINUTES} minutes to undo it are over."
+        )
+    target = folder / piece_id
+    if os.path.lexists(target):
+        raise PeerReviewError(
+            f"You have shared a new piece called {piece_id!r} since; take that one back first, then undo."
+        )
+    os.rename(folder / waiting[-1].name, target)
+    os.chmod(target, 0o2750)
+    return pieces.read_one(folder, piece_id, with_feedback=False)
 
 
 # ------------------------------------------------------------------ feedback

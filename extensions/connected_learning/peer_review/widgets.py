@@ -2,7 +2,7 @@
 
     from connected_learning.peer_review.widgets import ShareBox, ReviewPanel, FeedbackInbox
     ShareBox(["beat-lab.ipynb", "my_drums.wav"], title="My first beat", workbook="beat-lab")
-    ReviewPanel()        # in the group folder's REVIEW.ipynb
+    ReviewPanel("~/peer-review/<group>")   # ~/peer-review/REVIEW-<group>.ipynb, the learner's own copy
     FeedbackInbox()      # ~/peer-review/MY-FEEDBACK.ipynb: all feedback on all my pieces
 
 They call `peer_review` (as the learner: the operating system decides what they may
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html
 import os
+import stat
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,13 @@ from .folders import read_policy
 from .pieces import REACTIONS, FeedbackEntry, PieceView
 
 WIDE = {"description_width": "10em"}
+
+
+def _auto() -> widgets.Layout:
+    """As wide as its words: a button's or a tick box's label is never cut off."""
+    return widgets.Layout(width="auto")
+
+
 IMAGE_TYPES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".gif": "gif"}
 
 
@@ -70,17 +79,56 @@ def piece_heading(view: PieceView) -> str:
     return text
 
 
+def workbook_file(folder: Path, name: str) -> tuple[Path | None, str]:
+    """Where `name` is in the workbook's `folder`, if it can be offered for sharing.
+
+    Returns (path, "") for a regular file inside `folder` reached without a symlink;
+    (None, "missing") when there is nothing of that name yet; otherwise (None, why not),
+    in plain words. `folder` must be a real path (no symlink in it).
+    """
+    raw = os.path.expanduser(str(name))
+    if not raw or os.path.isabs(raw) or ".." in Path(raw).parts:
+        return None, f"{name} is not in this workbook's folder, so it cannot be shared."
+    path = folder / raw
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, "missing"
+    except OSError:
+        return None, f"{name} cannot be opened, so it cannot be shared."
+    if stat.S_ISLNK(info.st_mode) or os.path.realpath(path) != str(path):
+        return None, f"{name} is a shortcut to another place, so it cannot be shared."
+    if not stat.S_ISREG(info.st_mode):
+        return None, f"{name} is not a file, so it cannot be shared."
+    return path, ""
+
+
 class ShareBox(widgets.VBox):
-    """Share files of this workbook with one of my groups.
+    """Share files of this workbook with one of my groups: the ones that exist, ticked by the learner.
+
+    Files the workbook lists but the learner has not saved yet are named in plain words
+    and left out; "Look for my files again" finds them once saved. Only files inside the
+    workbook's folder are offered (no `..`, no absolute names, no symlinks), and sharing
+    checks each again (`sharing.validate_share_sources`).
 
     Args:
         files: paths (relative to the notebook's folder) of the notebook or creations.
         title: a suggested title.
         workbook: the workbook id, recorded with the piece.
+        folder: the workbook's folder (default: the kernel's, i.e. the notebook's).
     """
 
-    def __init__(self, files: Sequence[str], *, title: str = "", workbook: str = "", **kwargs: Any) -> None:
-        self.files = [os.path.abspath(f) for f in files]
+    def __init__(
+        self,
+        files: Sequence[str],
+        *,
+        title: str = "",
+        workbook: str = "",
+        folder: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.folder = Path(os.path.realpath(folder or os.getcwd()))
+        self.wanted = [str(f) for f in files]
         self.workbook = workbook
         self.status = _status()
         try:
@@ -91,20 +139,64 @@ class ShareBox(widgets.VBox):
             _say(self.status, str(e), ok=False)
         self.title = widgets.Text(value=title, description="Title", style=WIDE, placeholder="Give it a name")
         self.group = widgets.Dropdown(options=list(groups), description="Share with", style=WIDE)
+        self.ticks: dict[str, widgets.Checkbox] = {}
+        self.choices = widgets.VBox()
+        self.missing = widgets.HTML()
+        self.look_again = widgets.Button(description="Look for my files again", icon="refresh", layout=_auto())
+        self.look_again.on_click(lambda _: self.scan())
         self.button = widgets.Button(
-            description="Share with my group", icon="share", tooltip="Share a copy with your group's peer-review folder"
+            description="Share with my group",
+            icon="share",
+            tooltip="Share a copy with your group's peer-review folder",
+            layout=_auto(),
         )
         self.button.on_click(lambda _: self.share())
-        names = ", ".join(Path(f).name for f in self.files)
         intro = widgets.HTML(
-            f"<b>Share it</b>: your group will see a copy of {html.escape(names)}. "
+            "<b>Share it</b>: tick what your group will see (they get a copy). "
             "Save your notebook first (Ctrl+S). You can take it back later."
         )
+        self.scan()
         if not groups:
             self.button.disabled = True
             if self.identity is not None:
                 _say(self.status, "You are not in a group with a peer-review folder yet.", ok=False)
-        super().__init__([intro, self.title, self.group, self.button, self.status], **kwargs)
+        super().__init__(
+            [
+                intro,
+                self.choices,
+                self.missing,
+                self.look_again,
+                self.title,
+                self.group,
+                self.button,
+                self.status,
+            ],
+            **kwargs,
+        )
+
+    def scan(self) -> None:
+        """Offer the listed files that are there now; say which are not, and why."""
+        ticks: dict[str, widgets.Checkbox] = {}
+        notes: list[str] = []
+        for name in self.wanted:
+            path, why = workbook_file(self.folder, name)
+            if path is None:
+                notes.append(f"You have not saved {name} yet — it will not be shared." if why == "missing" else why)
+                continue
+            old = self.ticks.get(name)
+            ticks[name] = widgets.Checkbox(
+                value=old.value if old is not None else True, description=name, indent=False, layout=_auto()
+            )
+        self.ticks = ticks
+        self.choices.children = tuple(ticks.values())
+        if not ticks:
+            notes.append("There is nothing to share yet: make something and save it first.")
+        self.missing.value = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+
+    @property
+    def chosen(self) -> list[str]:
+        """The names the learner ticked."""
+        return [name for name, tick in self.ticks.items() if tick.value]
 
     def share(self) -> PieceView | None:
         if self.identity is None:
@@ -113,10 +205,18 @@ class ShareBox(widgets.VBox):
         if folder is None:
             _say(self.status, "Choose a group first.", ok=False)
             return None
+        chosen = self.chosen
+        self.scan()  # a file deleted since it was offered is left out now, and said so
+        paths: list[Path] = []
+        for name in chosen:
+            path = workbook_file(self.folder, name)[0] if name in self.ticks else None
+            if path is not None:
+                paths.append(path)
+        if not paths:
+            _say(self.status, "Tick at least one file to share.", ok=False)
+            return None
         try:
-            view = peer_review.share(
-                folder, self.files, self.title.value, identity=self.identity, workbook=self.workbook
-            )
+            view = peer_review.share(folder, paths, self.title.value, identity=self.identity, workbook=self.workbook)
         except (ClhubError, OSError) as e:
             _say(self.status, str(e), ok=False)
             return None
@@ -128,7 +228,7 @@ class ReviewPanel(widgets.VBox):
     """Read a peer's piece, give feedback, remix it or report it (REVIEW.ipynb)."""
 
     def __init__(self, folder: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
-        self.folder = Path(folder or os.getcwd())
+        self.folder = Path(os.path.expanduser(str(folder))) if folder else Path(os.getcwd())
         self.policy = read_policy(self.folder)
         self.identity = peer_review.Identity.current()
         self.choice = widgets.Dropdown(description="Piece", style=WIDE, layout=widgets.Layout(width="95%"))
@@ -301,15 +401,18 @@ class ReviewPanel(widgets.VBox):
 
 
 class FeedbackInbox(widgets.VBox):
-    """All feedback on all of my pieces, in every group; withdraw a piece or report feedback from here."""
+    """All feedback on all my pieces in every group; withdraw a piece (asked first, with an undo), report feedback."""
 
     def __init__(self, **kwargs: Any) -> None:
         self.identity = peer_review.Identity.current()
         self.list = widgets.VBox()
+        self.waiting = widgets.VBox()
         self.status = _status()
         refresh = widgets.Button(description="Refresh", icon="refresh")
         refresh.on_click(lambda _: self.load())
-        super().__init__([widgets.HTML("<b>Feedback on my pieces</b>"), refresh, self.list, self.status], **kwargs)
+        super().__init__(
+            [widgets.HTML("<b>Feedback on my pieces</b>"), refresh, self.waiting, self.list, self.status], **kwargs
+        )
         self.load()
 
     def load(self) -> None:
@@ -318,21 +421,70 @@ class FeedbackInbox(widgets.VBox):
         rows: list[widgets.Widget] = []
         for group, view in found:
             anonymous = read_policy(groups[group]).anonymous_feedback
-            withdraw = widgets.Button(description="Withdraw", icon="trash", tooltip=f"Take {view.title} out of {group}")
-            withdraw.on_click(lambda _, g=group, v=view: self.withdraw(g, v))
+            withdraw = widgets.Button(
+                description="Withdraw", icon="trash", tooltip=f"Take {view.title} out of {group}", layout=_auto()
+            )
+            confirm = widgets.VBox()
+            withdraw.on_click(lambda _, g=group, v=view, c=confirm: self.ask(g, v, c))
             parts: list[widgets.Widget] = [
                 widgets.HTML(
                     f"{piece_heading(view)} in <i>{html.escape(group)}</i>"
                     + feedback_html(view.feedback, anonymous=anonymous, viewer=self.identity.username)
                 ),
                 withdraw,
+                confirm,
             ]
             if view.feedback:
                 parts.append(self._report_row(group, view, anonymous))
             rows.append(widgets.VBox(parts))
+        self._load_waiting(groups)
         if not rows:
             rows.append(widgets.HTML("<p><i>You have not shared anything yet.</i></p>"))
         self.list.children = tuple(rows)
+
+    def _load_waiting(self, groups: dict[str, Path]) -> None:
+        """The pieces I took back that I can still put back, each with its Undo button."""
+        rows: list[widgets.Widget] = []
+        at = time.time()
+        for group, folder in groups.items():
+            peer_review.forget_withdrawn(folder, self.identity, at)
+            for gone in peer_review.my_withdrawn(folder, self.identity, at):
+                minutes = gone.minutes_left(at)
+                left = "1 more minute" if minutes == 1 else f"{minutes} more minutes"
+                undo = widgets.Button(
+                    description=f"Undo: share {gone.title} again",
+                    icon="undo",
+                    tooltip=f"Put {gone.title} back in {group}, with its feedback",
+                    layout=_auto(),
+                )
+                undo.on_click(lambda _, g=group, w=gone: self.undo(g, w))
+                rows.append(
+                    widgets.VBox(
+                        [
+                            widgets.HTML(
+                                f"You took <b>{html.escape(gone.title)}</b> back from <i>{html.escape(group)}</i>. "
+                                f"You can still undo this for {left}; after that it is gone for good."
+                            ),
+                            undo,
+                        ]
+                    )
+                )
+        self.waiting.children = tuple(rows)
+
+    def ask(self, group: str, view: PieceView, confirm: widgets.VBox) -> None:
+        """Ask before taking a piece back: it takes the piece and all its feedback away from the group."""
+        yes = widgets.Button(description="Yes, take it back", icon="trash", button_style="danger", layout=_auto())
+        no = widgets.Button(description="No, keep it shared", layout=_auto())
+        yes.on_click(lambda _: self.withdraw(group, view))
+        no.on_click(lambda _: setattr(confirm, "children", ()))
+        confirm.children = (
+            widgets.HTML(
+                f"Take <b>{html.escape(view.title)}</b> back from <i>{html.escape(group)}</i>? "
+                "Your group will no longer see it or the feedback on it. "
+                f"You can undo this for {pieces.UNDO_MINUTES} minutes."
+            ),
+            widgets.HBox([yes, no]),
+        )
 
     def _report_row(self, group: str, view: PieceView, anonymous: bool) -> widgets.Widget:
         """Report one feedback entry that is unkind or not OK to the group's teacher."""
@@ -343,7 +495,7 @@ class FeedbackInbox(widgets.VBox):
             options.append((f"{who}: {text}", entry.file))
         which = widgets.Dropdown(options=options, description="Feedback", style=WIDE)
         reason = widgets.Text(description="What is wrong?", style=WIDE, placeholder="Tell your teacher")
-        button = widgets.Button(description="Report this feedback", icon="flag", layout=widgets.Layout(width="auto"))
+        button = widgets.Button(description="Report this feedback", icon="flag", layout=_auto())
 
         def send(_: Any) -> None:
             try:
@@ -366,5 +518,22 @@ class FeedbackInbox(widgets.VBox):
         except (ClhubError, OSError) as e:
             _say(self.status, str(e), ok=False)
             return
-        _say(self.status, f"{view.title!r} is no longer shared with {group}.")
+        _say(
+            self.status,
+            f"{view.title!r} is no longer shared with {group}. "
+            f"Changed your mind? Press Undo within {pieces.UNDO_MINUTES} minutes.",
+        )
+        self.load()
+
+    def undo(self, group: str, gone: pieces.Withdrawn) -> None:
+        folder = pieces.links_in_home(self.identity.home).get(group)
+        try:
+            if folder is None:
+                raise peer_review.PeerReviewError(f"You are no longer in {group}.")
+            view = peer_review.undo_withdraw(folder, gone.piece_id, identity=self.identity)
+        except (ClhubError, OSError) as e:
+            _say(self.status, str(e), ok=False)
+            self.load()
+            return
+        _say(self.status, f"{view.title!r} is shared with {group} again, with its feedback.")
         self.load()
