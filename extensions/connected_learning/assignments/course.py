@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.load import Workbook
-from ..catalog.release import CODE_STUB
 from ..errors import ClhubError
 from ..peer_review.folders import link_folders
 from ..settings import validate_username
+from ..widgets.puzzles import CODE_STUB
 
 SUBMISSION_LIMIT = 50 * 1024 * 1024  # bytes of one submission that collect copies at most
 

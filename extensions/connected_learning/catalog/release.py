@@ -22,13 +22,8 @@ from pathlib import Path
 
 from ..learner.provision import RELEASE_COMPLETE as COMPLETE
 from ..learner.provision import file_digest
+from ..widgets.puzzles import CODE_STUB
 from .load import Workbook
-
-# What replaces a solution in the learner's copy (nbgrader's ClearSolutions.code_stub for
-# Python; nbgrader's own raises NotImplementedError and stops Run All). `...` is a no-op
-# wherever a solution may stand: a function's body (it then gives back None) or a value in
-# brackets (`answer = (\n    ### BEGIN SOLUTION ...)`, then the value is `...`).
-CODE_STUB = "# YOUR ANSWER: write it here, in place of the three dots.\n..."
 
 
 def release_name(workbook: Workbook) -> str:

@@ -28,6 +28,12 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+# What replaces a solution in the learner's copy (nbgrader's ClearSolutions.code_stub for
+# Python, used by catalog.release and the courses; nbgrader's own raises NotImplementedError
+# and stops Run All). `...` is a no-op wherever a solution may stand: a function's body (it
+# then gives back None) or a value in brackets (`answer = (\n    ### BEGIN SOLUTION ...`),
+# whose value is then `...`. The YOUR ANSWER it shows is the one `not_yet_message` names.
+CODE_STUB = "# YOUR ANSWER: write it here, in place of the three dots.\n..."
 MIME_TYPE = "application/vnd.clhub.puzzle+json"
 # A check cell that uses this module: the grading worker expects a result from it.
 USES_PUZZLE = re.compile(r"^\s*with\s+puzzle\(", re.MULTILINE)
