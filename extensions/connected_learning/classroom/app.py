@@ -16,7 +16,6 @@ import logging
 import os
 from urllib.parse import urlparse
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 from tornado.httpserver import HTTPServer
@@ -26,7 +25,7 @@ from ..host.base import Host
 from ..host.current import current as current_host
 from ..settings import SiteSettings, env_overrides, load_settings
 from . import accounts, assignments, home, moderation, progress, showcase
-from .base import TEMPLATES, Hub, log
+from .base import Hub, jinja_environment, log
 from .folders import sweep
 
 FEATURES = (home, moderation, accounts, assignments, progress, showcase)
@@ -42,7 +41,7 @@ def routes(prefix: str) -> list[tuple[str, type]]:
 
 def make_app(site: SiteSettings, prefix: str, host: Host | None = None) -> web.Application:
     """The service's tornado app; `host` defaults to the one the hub chose (CLHUB_HOST)."""
-    jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    jinja = jinja_environment()
     return web.Application(
         routes(prefix),
         cookie_secret=os.urandom(32),

@@ -16,6 +16,7 @@ this base -> the domain modules.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import json
 import logging
@@ -27,8 +28,10 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
+from markupsafe import Markup, escape
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient
 
@@ -96,6 +99,42 @@ class Hub:
     async def memberships(self) -> dict[str, list[str]]:
         """Every user and their groups (for checking a class list)."""
         return {u["name"]: list(u.get("groups", [])) for u in await self.get("/users")}
+
+
+# ------------------------------------------------------------------ templates
+
+
+def local_time(value: str | float | dt.datetime | None) -> Markup:
+    """A moment as `<time class="clh-local">`: UTC text that base.html's script shows in local time.
+
+    `value` is an ISO 8601 text (with an offset, or UTC when it has none), seconds since the
+    epoch, or a datetime; nothing gives an empty string and an unreadable text is shown as it
+    is. Any template may use it: `{{ report.created | local_time }}` renders
+    `<time class="clh-local" datetime="2026-12-06T12:00:00Z">6 Dec 2026, 12:00 UTC</time>`,
+    which a browser without JavaScript shows as it is.
+    """
+    if value is None or value == "":
+        return Markup("")
+    try:
+        if isinstance(value, dt.datetime):
+            moment = value
+        elif isinstance(value, int | float):
+            moment = dt.datetime.fromtimestamp(value, dt.UTC)
+        else:
+            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return escape(str(value))
+    utc = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    return Markup('<time class="clh-local" datetime="{}">{}</time>').format(
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{utc.day} {utc:%b %Y, %H:%M} UTC"
+    )
+
+
+def jinja_environment() -> Environment:
+    """The classroom's templates, autoescaped, with the `local_time` filter."""
+    jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    jinja.filters["local_time"] = local_time
+    return jinja
 
 
 # ------------------------------------------------------------------ errors -> HTTP answers
