@@ -105,3 +105,5 @@ def test_an_interrupt_is_not_swallowed_and_plain_python_gets_the_line(capsys: py
     # An answer that gives back nothing: a hint about `return`, not Python's words for None.
     blank = not_yet_message(1, TypeError("must be real number, not NoneType"))
     assert "start the answer line with return" in blank and "NoneType" not in blank
+    dots = not_yet_message(2, TypeError("must be real number, not ellipsis"))
+    assert dots.endswith("Hint: the three dots are still there. Write your answer in their place.")

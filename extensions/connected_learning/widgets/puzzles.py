@@ -39,10 +39,11 @@ MIME_TYPE = "application/vnd.clhub.puzzle+json"
 USES_PUZZLE = re.compile(r"^\s*with\s+puzzle\(", re.MULTILINE)
 # What Python says when an answer is still the blank: a function whose body is `...`
 # gives back None, a blank value is `...` itself (Ellipsis).
-_BLANK = re.compile(r"NoneType|ellipsis|Ellipsis")
+_GIVES_NONE = re.compile(r"NoneType")
+_IS_DOTS = re.compile(r"ellipsis|Ellipsis")
 
 
-class puzzle:  # noqa: N801 - read as a phrase in the workbooks: `with puzzle(1):`
+class puzzle:  # lower case: it reads as a phrase in the workbooks, `with puzzle(1):`
     """Check one puzzle's answer: `with puzzle(1): assert ...`.
 
     Args:
@@ -80,8 +81,10 @@ def not_yet_message(number: int | str, error: BaseException) -> str:
     if isinstance(error, AssertionError):
         if said:
             lines.append(f"Hint: {said}")
-    elif _BLANK.search(said):
+    elif _GIVES_NONE.search(said):
         lines.append("Hint: your answer gives back nothing yet. In a function, start the answer line with return.")
+    elif _IS_DOTS.search(said):
+        lines.append("Hint: the three dots are still there. Write your answer in their place.")
     elif said:
         lines.append(f"Python says: {type(error).__name__}: {said.splitlines()[0][:200]}")
     return "\n".join(lines)
