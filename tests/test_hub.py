@@ -55,6 +55,16 @@ def test_unknown_interest_in_the_form_gets_400_and_changes_nothing(hub: RunningH
     assert s.spawn_with_form([]).status_code == 400
 
 
+def test_no_interest_ticked_brings_the_form_back_in_plain_words(hub: RunningHub) -> None:
+    s = hub.login("cai")
+    r = s.spawn_with_form([])
+    assert r.status_code == 400
+    assert "Choose at least one interest" in r.text
+    assert "HTTP 400" not in r.text and "Bad Request" not in r.text and "Error:" not in r.text
+    assert 'name="interests"' in r.text  # the form itself comes back, to tick a box and try again
+    assert hub.api.get(f"/users/{hub.name('cai')}").json()["servers"] == {}
+
+
 def test_unknown_interest_through_the_api_gets_400(hub: RunningHub) -> None:
     name = hub.name("cai")
     r = hub.api.post(f"/users/{name}/server", json={"interests": ["music", "cooking-with-<script>"]})
@@ -246,3 +256,125 @@ def test_files_of_the_test_are_real(hub: RunningHub) -> None:
     home = Path(pwd.getpwnam(hub.name("ana")).pw_dir)
     [beside] = (home / "workbooks" / "beat-lab").glob("beat-lab (new version *).ipynb")
     assert beside.stat().st_uid == pwd.getpwnam(hub.name("ana")).pw_uid
+
+
+# ------------------------------------------------------------------ a learner's world on the hub's pages
+
+
+def test_the_nav_bar_shows_each_role_what_it_needs(hub: RunningHub) -> None:
+    learner = hub.login("ana").http.get(f"{hub.url}/hub/home")
+    nav = learner.text.split("<nav", 1)[1].split("</nav>", 1)[0]
+    assert 'href="/hub/home"' in nav and "Change my password" in nav
+    assert [w for w in (">Token<", "Services", "/hub/admin", "Classroom", "Stop My Server") if w in learner.text] == []
+    # The menu item the temporary-password message names is really there, and leads to the page.
+    assert hub.login("ana").http.get(f"{hub.url}/hub/change-password").status_code == 200
+    admin = hub.session()
+    assert admin.login(hub.admin, PASSWORD).status_code == 302
+    page = admin.http.get(f"{hub.url}/hub/home").text
+    nav = page.split("<nav", 1)[1].split("</nav>", 1)[0]
+    # Control: the same page for an admin still has the staff menus.
+    assert all(w in nav for w in (">Token<", "Services", "/hub/admin", "Classroom")), nav
+
+
+def test_where_each_person_lands_after_logging_in(hub: RunningHub) -> None:
+    admin = hub.session()
+    r = admin.login(hub.admin, PASSWORD)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/services/classroom/"), r.headers["Location"]
+    r = admin.http.get(f"{hub.url}/hub/", allow_redirects=False)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/services/classroom/"), r.headers["Location"]
+    # A learner lands in her space if it runs, else on the interest form (JupyterHub's way).
+    running = bool(hub.api.get(f"/users/{hub.name('ana')}").json()["servers"])
+    ana = hub.session()
+    r = ana.login(hub.name("ana"), PASSWORD)
+    wanted = f"/user/{hub.name('ana')}/" if running else "/hub/spawn"
+    assert r.status_code == 302 and r.headers["Location"].endswith(wanted), r.headers
+    r = ana.http.get(f"{hub.url}/hub/", allow_redirects=False)
+    assert r.status_code == 302 and "/services/classroom" not in r.headers["Location"]
+
+
+def test_hub_errors_speak_plainly(hub: RunningHub) -> None:
+    s = hub.login("ana")
+    r = s.http.get(f"{hub.url}/hub/no-such-page")
+    assert r.status_code == 404 and "We could not find this page" in r.text
+    assert "moons" not in r.text and "Go to Home" in r.text
+    r = s.http.get(f"{hub.url}/hub/admin")
+    assert r.status_code == 403 and "You cannot open this page" in r.text
+    # Logged out: the plain page, with the way back to the log-in page.
+    r = hub.session().http.get(f"{hub.url}/hub/no-such-page")
+    assert r.status_code == 404 and "Go to the log-in page" in r.text
+
+
+@pytest.mark.parametrize(
+    ("status", "heading"),
+    [
+        (403, "You cannot open this page"),
+        (404, "We could not find this page"),
+        (500, "Something went wrong"),
+        (503, "Not ready just now"),
+    ],
+)
+def test_the_error_page_in_plain_words_for_each_status(status: int, heading: str) -> None:
+    from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader
+    from jupyterhub._data import DATA_FILES_PATH
+    from tornado import web
+
+    from connected_learning.hub.config import TEMPLATES
+    from connected_learning.hub.plain_errors import PlainError
+
+    stock = FileSystemLoader(os.path.join(DATA_FILES_PATH, "templates"))
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(TEMPLATES)), stock, PrefixLoader({"templates": stock})])
+    )
+    ns = {
+        "static_url": lambda path, **kw: path,
+        "base_url": "/hub/",
+        "login_url": "/hub/login",
+        "user": None,
+        "status_code": status,
+        "status_message": "Technical Words",
+        "clhub_site_name": "Our hub",
+    }
+    technical = env.get_template("error.html").render(ns, message="HTTP jargon", exception=web.HTTPError(status))
+    assert heading in technical
+    # JupyterHub's own message is folded away for the adult who helps, never the headline.
+    assert technical.index("<details") < technical.index("HTTP jargon")
+    plain = PlainError(status, "Your workbooks are being updated.")
+    written = env.get_template(f"{status}.html" if status == 404 else "error.html").render(
+        ns, message=plain.jupyterhub_message, exception=plain
+    )
+    assert heading in written and 'id="clhub-error-message">Your workbooks are being updated.<' in written
+    assert "<details" not in written and "Technical Words" not in written
+    # The proxy's error pages pass no exception and no message at all.
+    bare = {k: v for k, v in ns.items()}
+    assert heading in env.get_template("error.html").render(bare, message_html="Your server appears to be down.")
+
+
+def test_the_administrator_is_warned_of_plain_http_not_the_learner() -> None:
+    from connected_learning.hub.config import insecure_site_warning
+
+    assert "plain http" in insecure_site_warning("http://hub.school.example:8000")
+    assert "plain http" in insecure_site_warning("http://192.168.1.20:8000")
+    for fine in ("https://hub.school.example", "http://localhost:8000", "http://127.0.0.1:8000", "http://a.localhost"):
+        assert insecure_site_warning(fine) == "", fine
+
+
+def test_the_log_in_page_has_no_https_warning_for_learners(hub: RunningHub) -> None:
+    page = hub.session().http.get(f"{hub.url}/hub/login").text
+    assert 'id="username_input"' in page  # control: it is the log-in form
+    assert "insecure-login-warning" not in page and "HTTPS" not in page and "unsecured" not in page
+
+
+def test_a_broken_catalog_gives_a_learner_plain_words(hub: RunningHub) -> None:
+    """Last: the catalog is broken while the hub runs, then mended."""
+    toml = next(hub.catalog_dir.glob("*/*/workbook.toml"))
+    good = toml.read_text()
+    s = hub.session()
+    assert s.login(hub.admin, PASSWORD).status_code == 302
+    try:
+        toml.write_text("this is = = not toml")
+        r = s.http.get(f"{hub.url}/hub/spawn")
+        assert r.status_code == 503, r.status_code
+        assert "Not ready just now" in r.text and "The workbooks are being updated" in r.text
+    finally:
+        toml.write_text(good)
+    assert s.http.get(f"{hub.url}/hub/spawn").status_code == 200  # control: mended, the form is back

@@ -44,6 +44,7 @@ from traitlets import Float, Integer, Unicode
 from ..errors import ClhubError
 from ..settings import validate_username
 from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
+from .plain_errors import PlainError
 from .sessions import STOP_WAIT_MARGIN_SECONDS, ClhubLogoutHandler, names_other_server
 
 DEVICE_COOKIE = "clhub-device"
@@ -366,10 +367,10 @@ class ClhubAuthenticator(NativeAuthenticator):
 
     def pre_spawn_start(self, user: Any, spawner: Any) -> None:
         if self.must_change_password(user.name):
-            raise web.HTTPError(
+            raise PlainError(
                 403,
                 "Your teacher gave you a temporary password. Choose your own password first: "
-                "open Change password from the menu (/hub/change-password).",
+                "click Change my password at the top of this page.",
             )
         return super().pre_spawn_start(user, spawner)
 

@@ -12,11 +12,14 @@ by `prepare.prepare_site`, which `launch.start_hub` runs before the hub starts.
 from __future__ import annotations
 
 import functools
+import ipaddress
+import logging
 import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..accounts.store import PASSWORD_CHANGES
 from ..catalog.load import Catalog, load_catalog
@@ -43,6 +46,28 @@ DEMO_WARNING = (
     "Demo mode: every account runs as the same system user, so accounts are "
     "<strong>not isolated from each other</strong>. Do not use this for real learners."
 )
+
+
+def insecure_site_warning(url: str) -> str:
+    """What to tell the administrator when people reach the site over plain http; "" if not.
+
+    The log-in page does not say it: a learner cannot act on it. This computer's own
+    addresses (localhost, 127.0.0.1, *.localhost) never leave it, so they need no https.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" or host == "localhost" or host.endswith(".localhost"):
+        return ""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return ""
+    except ValueError:
+        pass
+    return (
+        f"This site is served over plain http ({url}): passwords and learners' work cross the network "
+        "unencrypted. Put it behind https (a reverse proxy with a certificate) and set site.public_url "
+        'to the https address, e.g. "https://hub.example.org".'
+    )
 
 
 def proxy_command() -> list[str]:
@@ -272,11 +297,18 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     template_vars: dict[str, Any] = {"clhub_site_name": settings.name}
     if host.demo:
         template_vars["announcement"] = DEMO_WARNING
+    insecure = insecure_site_warning(settings.url)
+    if insecure:
+        # For the administrator: in the hub's log at every start, and on an admin's Home page.
+        logging.getLogger("JupyterHub").warning(insecure)
+        template_vars["clhub_insecure_warning"] = insecure
     c.JupyterHub.template_vars = template_vars
-    from .handlers import InterestsHandler
+    from .handlers import InterestsHandler, landing_url
     from .sessions import default_handlers as session_handlers
 
     c.JupyterHub.extra_handlers = [(r"/interests", InterestsHandler), *session_handlers]
+    # After logging in, teachers and admins land on the classroom, learners on their space.
+    c.JupyterHub.default_url = functools.partial(landing_url, CLASSROOM_PREFIX)
 
     # Stop idle servers, so a forgotten session on a library computer ends by itself.
     roles: list[dict[str, Any]] = []

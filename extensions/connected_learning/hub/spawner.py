@@ -31,6 +31,7 @@ from ..host.current import HOSTS
 from ..peer_review import folders
 from ..settings import validate_username
 from . import interests as interests_store
+from .plain_errors import PlainError
 
 LEARNER_DIR = Path(__file__).resolve().parent.parent / "learner"
 # Server extensions a learner's server does not need: each costs start-up time and memory.
@@ -213,7 +214,7 @@ class WorkbookSpawnerMixin(Configurable):
         except CatalogError as e:
             # Checked at hub start; this is an edit made while the hub runs.
             self.log.error("The workbook catalog is broken, learners cannot start: %s", e)
-            raise web.HTTPError(
+            raise PlainError(
                 503,
                 "The workbooks are being updated. Please try again in a few minutes, or ask a librarian or teacher.",
             ) from e
@@ -234,12 +235,12 @@ class WorkbookSpawnerMixin(Configurable):
         if isinstance(values, str):
             values = [values]
         if not isinstance(values, list) or not values:
-            raise web.HTTPError(400, "Choose at least one interest.")
+            raise PlainError(400, "Choose at least one interest: tick its box.")
         chosen: list[str] = []
         for value in values:
             if not isinstance(value, str) or value not in offered:
                 shown = value if isinstance(value, str) else repr(value)
-                raise web.HTTPError(
+                raise PlainError(
                     400, f"{shown[:60]!r} is not an interest offered here. Choose from: " + ", ".join(offered) + "."
                 )
             if value not in chosen:
@@ -429,14 +430,14 @@ class WorkbookSpawnerMixin(Configurable):
             out, err = await asyncio.wait_for(proc.communicate(), self.provision_timeout)
         except TimeoutError:
             proc.kill()
-            raise web.HTTPError(500, "Your workbooks took too long to copy. Please try again.") from None
+            raise PlainError(500, "Your workbooks took too long to copy. Please try again.") from None
         try:
             summary = json.loads(out.decode().strip().splitlines()[-1])
         except (ValueError, IndexError):
             summary = {"error": err.decode(errors="replace")[-2000:] or "no output"}
         if proc.returncode != 0 or "error" in summary:
             self.log.error("Delivering workbooks to %s failed: %s", self.user.name, summary.get("error"))
-            raise web.HTTPError(500, "Your workbooks could not be copied. Ask a librarian or teacher for help.")
+            raise PlainError(500, "Your workbooks could not be copied. Ask a librarian or teacher for help.")
         for problem in summary.get("problems", []):
             self.log.warning("Workbook delivery for %s skipped %s", self.user.name, problem)
         return summary
@@ -474,9 +475,15 @@ class WorkbookSpawnerMixin(Configurable):
         env.update(HOSTS[self.host_name](Path(self.data_dir)).environment())
         if self.data_dir:
             env["CLHUB_EXCHANGE"] = os.path.join(self.data_dir, "exchange")
-        # nbgrader's settings for learners (exchange, private submissions, the hub user as student).
+        # nbgrader's settings for learners (exchange, private submissions, the hub user as student);
+        # where nbgrader's formgrader does not run (a learner's server), JupyterLab leaves out its
+        # staff panels too (formgrader, create assignment, course list): no menu leads to a 404.
+        formgrader_off = disabled.get("nbgrader.server_extensions.formgrader") is False
+        staff_panels_off = [str(LEARNER_DIR / "learner_labconfig")] if formgrader_off else []
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-            p for p in (str(LEARNER_DIR / "nbgrader_learner"), env.get("JUPYTER_CONFIG_PATH", "")) if p
+            p
+            for p in (*staff_panels_off, str(LEARNER_DIR / "nbgrader_learner"), env.get("JUPYTER_CONFIG_PATH", ""))
+            if p
         )
         # `clhub share` and friends in the learner's terminal come from the hub's environment.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH") or "/usr/bin:/bin"])
