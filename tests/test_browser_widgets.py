@@ -1,9 +1,10 @@
 """Browser: the creative-exercise widgets in a real workbook, in JupyterLab and in Voila.
 
 In JupyterLab, a learner who logged in through the hub opens the workbook with the pixel
-canvas and the one with the beat maker, runs them (Run > Run All Cells), draws, makes a
-beat and saves both; the PNG is checked square by square in Pillow and the WAV with the
-`wave` module. Then one workbook is rendered by a real Voila server and its widgets answer
+canvas and the one with the beat maker, runs them (Run > Run All Cells), draws (a click, a
+drag across a row with the mouse, taken back and drawn again, Shift with the arrow keys, and
+the Fill tool), makes a beat and saves both; the PNG is checked square by square in Pillow
+and the WAV with the `wave` module. Then one workbook is rendered by a real Voila server and its widgets answer
 clicks. Screenshots go to tests/artifacts/.
 
 Run All only once the notebook's kernel is really there: JupyterLab's toolbar indicator
@@ -103,6 +104,18 @@ def _screenshot(page: Page, cell: Locator, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
+def _joined(drawing: list[list[str]], row: int, column: int) -> set[tuple[int, int]]:
+    """The squares (from 0) that a fill at `row`, `column` paints: joined to it by sides, in its colour."""
+    colour, patch, todo = drawing[row][column], set(), [(row, column)]
+    while todo:
+        r, c = todo.pop()
+        if (r, c) in patch or not (0 <= r < len(drawing) and 0 <= c < len(drawing[r])) or drawing[r][c] != colour:
+            continue
+        patch.add((r, c))
+        todo += [(r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)]
+    return patch
+
+
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
 
@@ -143,6 +156,82 @@ def test_draw_and_make_a_beat_in_jupyterlab(hub: RunningHub, browser, artifacts)
     )
     columns = squares.get_by_role("button", name=re.compile(r"^Row 1, column \d+: ")).count()
     rows = squares.get_by_role("button", name=re.compile(r"^Row \d+, column 1: ")).count()
+
+    def drawing() -> list[list[str]]:
+        """The colour of every square, row by row, as the squares' labels say."""
+        labels = squares.locator("button.clh-cell").evaluate_all("cells => cells.map(c => c.ariaLabel)")
+        colours = [label.rsplit(": ", 1)[1] for label in labels]
+        return [colours[row * columns : (row + 1) * columns] for row in range(rows)]
+
+    def choose(name: str) -> None:
+        canvas.get_by_role("button", name=re.compile(rf"^(✓ )?{name}$")).click()
+        expect(canvas.get_by_text(re.compile(rf"(Painting|Filling) with: {name}$"))).to_be_visible(timeout=KERNEL_WAIT)
+
+    def expect_drawing(expected: list[list[str]]) -> None:
+        """Wait until the squares show `expected` (Python answers each press with new colours)."""
+        page.wait_for_function(
+            "([grid, expected]) => JSON.stringify([...grid.querySelectorAll('button.clh-cell')]"
+            ".map(c => c.ariaLabel.split(': ').pop())) === JSON.stringify(expected)",
+            arg=[squares.element_handle(), [name for line in expected for name in line]],
+            timeout=KERNEL_WAIT,
+        )
+
+    # Drag with the mouse along row `rows - 1`, from its first square to its last, in a colour the
+    # drawing does not have yet: every square on the way is painted, and Undo takes the whole
+    # drag back at once (one stroke is one step, however many messages carried it).
+    expected = drawing()
+    unused = [name for name, _ in PALETTE[1:] if name != colour and all(name not in line for line in expected)]
+    drag_colour, fill_colour, keys_colour = unused[:3]
+    before_drag = [list(line) for line in expected]
+    drag_row = rows - 1
+    choose(drag_colour)
+
+    def drag_across(row: int) -> None:
+        first = squares.get_by_role("button", name=re.compile(rf"^Row {row}, column 1: "))
+        last = squares.get_by_role("button", name=re.compile(rf"^Row {row}, column {columns}: "))
+        first.scroll_into_view_if_needed()
+        start, end = first.bounding_box(), last.bounding_box()
+        assert start and end
+        y = start["y"] + start["height"] / 2
+        page.mouse.move(start["x"] + start["width"] / 2, y)
+        page.mouse.down()
+        page.mouse.move(end["x"] + end["width"] / 2, y, steps=max(4, columns // 3))  # a fast move skips squares
+        page.mouse.up()
+
+    drag_across(drag_row)
+    expected[drag_row - 1] = [drag_colour] * columns
+    expect_drawing(expected)
+    canvas.get_by_role("button", name="Undo").click()
+    expect_drawing(before_drag)
+    drag_across(drag_row)
+    expect_drawing(expected)
+
+    # The keyboard: Shift with the right arrow paints from the focused square as it moves.
+    choose(keys_colour)
+    squares.get_by_role("button", name=re.compile(r"^Row 1, column 1: ")).focus()
+    page.keyboard.press("Enter")
+    page.keyboard.down("Shift")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.up("Shift")
+    expected[0][0:3] = [keys_colour] * 3
+    expect_drawing(expected)
+
+    # Fill: pressing the last square of the dragged row paints every square joined to it by a
+    # side in its colour: the whole row, since no other square has the drag's colour.
+    fill_button = canvas.get_by_role("button", name=re.compile(r"^(✓ )?Fill$"))
+    fill_button.click()
+    expect(fill_button).to_have_attribute("aria-pressed", "true", timeout=KERNEL_WAIT)
+    expect(canvas.get_by_role("button", name=re.compile(r"^(✓ )?Brush$"))).to_have_attribute("aria-pressed", "false")
+    choose(fill_colour)
+    patch = _joined(expected, drag_row - 1, columns - 1)
+    assert patch == {(drag_row - 1, column) for column in range(columns)}
+    squares.get_by_role("button", name=re.compile(rf"^Row {drag_row}, column {columns}: ")).click()
+    for row, column in patch:
+        expected[row][column] = fill_colour
+    expect_drawing(expected)
+    assert expected[2 - 1][3 - 1] == colour
+
     png_name = _save(canvas, "Save PNG")
     _screenshot(page, canvas, artifacts / "lab-pixel-canvas.png")
 
@@ -157,6 +246,10 @@ def test_draw_and_make_a_beat_in_jupyterlab(hub: RunningHub, browser, artifacts)
 
     assert centre(2, 3) == _rgb(palette[colour])
     assert centre(3, 2) == _rgb(palette[mirror])
+    # Every square of the saved picture, the dragged row and the filled patch among them.
+    assert [[centre(row, column) for column in range(1, columns + 1)] for row in range(1, rows + 1)] == [
+        [_rgb(palette[name]) for name in line] for line in expected
+    ]
 
     # A beat: one more kick and one more snare (whichever steps are off), make the sound, save the WAV.
     panel = _open_and_run_all(page, lab_url, beat_book, beat_nb)

@@ -44,7 +44,7 @@ from connected_learning.widgets import (
 )
 from connected_learning.widgets.beat_maker import ROWS
 from connected_learning.widgets.cell_grid import CellGrid
-from connected_learning.widgets.pixel_canvas import PALETTE
+from connected_learning.widgets.pixel_canvas import PALETTE, flood
 
 RED = (0xE5, 0x39, 0x35)
 WHITE = (255, 255, 255)
@@ -143,6 +143,143 @@ def test_pixel_canvas_names_every_colour_in_text() -> None:
     assert shown_mark(canvas.cell_grid, 5, 6) == canvas._mark["purple"] != ""
 
 
+def stroke(canvas: PixelCanvas, cells: list[list[Any]], start: bool) -> None:
+    """One batch of a drag across the squares, as the browser sends it."""
+    canvas.cell_grid._handle_message(canvas.cell_grid, {"event": "stroke", "start": start, "cells": cells}, [])
+
+
+def test_fill_paints_the_patch_joined_by_sides_up_to_the_edges() -> None:
+    grid = [
+        list("aaba"),
+        list("abaa"),
+        list("baab"),
+        list("bbaa"),
+    ]
+    assert flood(grid, 0, 0) == [(0, 0), (0, 1), (1, 0)]
+    assert flood(grid, 1, 1) == [(1, 1)], "squares that touch only at a corner are not joined"
+    assert flood(grid, 0, 3) == [(0, 3), (1, 2), (1, 3), (2, 1), (2, 2), (3, 2), (3, 3)]
+    assert flood(grid, 3, 0) == [(2, 0), (3, 0), (3, 1)]
+    assert flood([["a"] * 4 for _ in range(3)], 2, 3) == [(r, c) for r in range(3) for c in range(4)]
+    assert flood([["a"]], 0, 0) == [(0, 0)]
+
+
+def test_pixel_canvas_fill_is_one_undo_step_and_a_fill_of_the_same_colour_does_nothing(workdir: Path) -> None:
+    canvas = PixelCanvas(rows=5, columns=6, sidecar="art.json")
+    canvas.palette_buttons["black"].click()
+    for row in range(5):
+        canvas.cell_grid.press(row, 2)  # a wall down column 3
+    canvas.tool_choice._handle_message(canvas.tool_choice, {"event": "choose", "value": "fill"}, [])
+    assert canvas.tool == "fill" and canvas.current.value == "Filling with: black"
+    assert canvas.paint_button.description == "Fill area"
+    canvas.palette_buttons["green"].click()
+    canvas.cell_grid._handle_message(canvas.cell_grid, {"event": "press", "row": 4, "column": 0}, [])  # Enter
+    left = {(r, c) for r in range(5) for c in range(2)}
+    assert {(r, c) for r in range(5) for c in range(6) if canvas.grid[r][c] == "green"} == left
+    assert all(canvas.grid[r][c] == "white" for r in range(5) for c in range(3, 6)), "the wall holds"
+    assert json.loads((workdir / "art.json").read_text())["cells"] == canvas.grid
+
+    steps = len(canvas._undo)
+    saved = (workdir / "art.json").stat().st_mtime_ns
+    canvas.fill(0, 1)  # already green
+    assert len(canvas._undo) == steps and (workdir / "art.json").stat().st_mtime_ns == saved
+
+    canvas.row_choice.value, canvas.column_choice.value = 1, 6
+    canvas.paint_button.click()  # "Fill area" by row and column
+    assert canvas.grid[4][5] == "green" and canvas.grid[0][2] == "black"
+    canvas.undo_button.click()
+    assert canvas.grid[4][5] == "white" and canvas.grid[0][0] == "green"
+    canvas.undo_button.click()  # the whole first fill, in one step
+    assert all(canvas.grid[r][c] == "white" for r, c in left) and canvas.grid[2][2] == "black"
+    assert json.loads((workdir / "art.json").read_text())["cells"] == canvas.grid
+    with pytest.raises(ValueError, match="There is no row 5"):
+        canvas.fill(5, 0)
+
+
+def test_pixel_canvas_a_drag_paints_every_square_it_crosses_as_one_undo_step() -> None:
+    canvas = PixelCanvas(rows=4, columns=8)
+    assert canvas.cell_grid.drag
+    canvas.palette_buttons["red"].click()
+    canvas.cell_grid.press(3, 3)
+    stroke(canvas, [[0, 0]], True)
+    stroke(canvas, [[0, 1], [0, 2], [1, 3]], False)
+    stroke(canvas, [[0, 1], [1, 4]], False)  # a square crossed twice changes once
+    red = {(r, c) for r in range(4) for c in range(8) if canvas.grid[r][c] == "red"}
+    assert red == {(0, 0), (0, 1), (0, 2), (1, 3), (1, 4), (3, 3)}
+    stroke(canvas, [[2, 0], [2, 1]], True)  # a new drag
+    canvas.undo_button.click()
+    assert canvas.grid[2][0] == canvas.grid[2][1] == "white" and canvas.grid[0][0] == "red"
+    canvas.undo_button.click()  # the whole first drag at once
+    assert {(r, c) for r in range(4) for c in range(8) if canvas.grid[r][c] == "red"} == {(3, 3)}
+
+    stroke(canvas, [[1, 0]], True)
+    canvas.undo_button.click()  # undo in the middle of a drag...
+    stroke(canvas, [[1, 1]], False)  # ...and the drag goes on: a step of its own
+    assert canvas.grid[1][0] == "white" and canvas.grid[1][1] == "red"
+    canvas.undo_button.click()
+    assert canvas.grid[1][1] == "white" and canvas.grid[3][3] == "red"
+
+    canvas.use_tool("fill")
+    canvas.palette_buttons["blue"].click()
+    stroke(canvas, [[0, 7], [0, 6]], True)
+    stroke(canvas, [[3, 3]], False)  # the fill happens where the drag began, once
+    assert canvas.grid[3][3] == "red" and canvas.grid[0][0] == "blue"
+    canvas.undo_button.click()
+    assert canvas.grid[0][0] == "white"
+    with pytest.raises(ValueError, match="not a tool"):
+        canvas.use_tool("spray")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"event": "stroke", "start": True, "cells": [[0, 0], [4, 0]]},  # one row out of range
+        {"event": "stroke", "start": True, "cells": [[0, 0], [0, 8]]},
+        {"event": "stroke", "start": True, "cells": [[0, 0], [-1, 2]]},
+        {"event": "stroke", "start": True, "cells": [[0, True]]},
+        {"event": "stroke", "start": True, "cells": [["0", 1]]},
+        {"event": "stroke", "start": True, "cells": [[0.0, 1]]},
+        {"event": "stroke", "start": True, "cells": [[0, 1, 2]]},
+        {"event": "stroke", "start": True, "cells": [{"row": 0, "column": 1}]},
+        {"event": "stroke", "start": True, "cells": [[None, None]]},
+        {"event": "stroke", "start": True, "cells": "0,0"},
+        {"event": "stroke", "start": True, "cells": []},
+        {"event": "stroke", "start": True},
+        {"event": "stroke", "start": "yes", "cells": [[0, 0]]},
+        {"event": "stroke", "cells": [[0, 0]]},
+        {"event": "stroke", "start": True, "cells": [[0, 0]] * (4 * 8 + 1)},  # more than the grid has
+        {"event": "stroke", "start": True, "cells": [[1, 1]] * 1_000_000},
+        {"event": "stroke", "start": True, "cells": [[0, 0]] + [[10**100, 0]] * 10},
+        ["stroke", [[0, 0]]],
+    ],
+)
+def test_pixel_canvas_ignores_a_stroke_message_it_cannot_use(message: Any, caplog: pytest.LogCaptureFixture) -> None:
+    canvas = PixelCanvas(rows=4, columns=8)
+    canvas.palette_buttons["red"].click()
+    canvas.cell_grid._handle_message(canvas.cell_grid, message, [])
+    assert all(name == "white" for line in canvas.grid for name in line) and canvas._undo == []
+    assert "CellGrid ignored" in caplog.text and len(caplog.text) < 2_000, "the log names it, briefly"
+    # The control: the same grid paints a good stroke.
+    stroke(canvas, [[3, 7]], True)
+    assert canvas.grid[3][7] == "red"
+
+
+def test_pixel_canvas_tool_buttons_say_which_is_chosen_and_refuse_other_tools() -> None:
+    canvas = PixelCanvas()
+    choice = canvas.tool_choice
+    assert [option[1] for option in choice.options] == ["Brush", "Fill"] and choice.label == "Tool"
+    assert all(option[2] for option in choice.options), "each tool says what it does"
+    assert "aria-pressed" in choice._esm and "aria-pressed" in choice._css
+    for bad in ({"event": "choose", "value": "spray"}, {"event": "choose", "value": 1}, {"event": "dance"}, "fill"):
+        choice._handle_message(choice, bad, [])
+        assert choice.value == canvas.tool == "brush"
+    with pytest.raises(traitlets.TraitError, match="not one of the buttons"):
+        choice.value = "spray"
+    choice._handle_message(choice, {"event": "choose", "value": "fill"}, [])
+    assert canvas.tool == "fill"
+    choice._handle_message(choice, {"event": "choose", "value": "brush"}, [])
+    assert canvas.tool == "brush" and canvas.paint_button.description == "Paint square"
+
+
 # ---------------------------------------------------------------- CellGrid
 
 
@@ -180,6 +317,24 @@ def test_cell_grid_refuses_cells_that_are_not_there() -> None:
         grid.values = [["off"] * 3]
     grid.reshape(["kick", "snare"], 2, "off")
     assert grid.values == [["off", "off"], ["off", "off"]] and grid.title(1, 1) == "snare, step 2: off"
+
+
+def test_cell_grid_without_drag_ignores_strokes_and_presses_as_before() -> None:
+    beat = BeatMaker(steps=8)
+    assert not beat.cell_grid.drag
+    before = beat.state
+    beat.cell_grid._handle_message(beat.cell_grid, {"event": "stroke", "start": True, "cells": [[0, 0], [0, 1]]}, [])
+    assert beat.state == before
+    beat.cell_grid._handle_message(beat.cell_grid, {"event": "press", "row": 0, "column": 1}, [])
+    assert beat.pattern[ROWS[0]][1] is True
+
+    grid = CellGrid(rows=["a"], columns=3, values=[["off"] * 3], drag=True)
+    presses: list[tuple[int, int]] = []
+    grid.on_press(lambda row, column: presses.append((row, column)))
+    grid.stroke([(0, 2), (0, 1)])  # with no on_stroke callback, each cell is a press
+    assert presses == [(0, 2), (0, 1)]
+    with pytest.raises(ValueError, match="There is no column 3"):
+        grid.stroke([(0, 3)])
 
 
 # ---------------------------------------------------------------- BeatMaker

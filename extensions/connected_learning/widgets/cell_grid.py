@@ -7,8 +7,20 @@ of real <button> elements. The browser only reports presses (`{"event": "press",
 "column"}`); Python decides what a press means and assigns new `values`, so undo, `state`
 and sidecars stay in Python, and the browser redraws only the cells that changed.
 
+Dragging (when `drag` is on, as in the pixel canvas): pressing a cell and moving over others
+with the mouse, a pen or a finger is a *stroke*. The browser collects the cells it crosses
+(filling in the ones a fast move jumps over) and sends them in batches, the first at once and
+then at most one message every 80 ms: `{"event": "stroke", "start": true, "cells": [[row,
+column], ...]}`, `start` true only in a stroke's first message. Python hands each batch to
+the `on_stroke` callbacks, which can keep a stroke as one undo step. Pointer events are
+captured by the table, and each move looks up the cell under the pointer with
+`document.elementFromPoint`, because a captured pointer (and any touch) reports every move
+to the element where it went down. With `drag` off (the beat maker) a press is a click, as
+before, and strokes are ignored.
+
 Accessibility: the grid is one tab stop (roving tabindex), arrow keys, Home and End move
-between cells, Enter and Space press the focused cell. Every cell has a title and an
+between cells, Enter and Space press the focused cell; with `drag` on, Shift with an arrow, Home or
+End paints the way it moves (a stroke that ends when Shift is let go). Every cell has a title and an
 aria-label like "Row 1, column 1: white" or "kick, step 1: off" (see `title`), on/off cells
 carry aria-pressed, and `marks` put text in the cells so colour is never the only cue.
 The cells also carry ipywidgets' `widget-button` class, so pages and tests that look for
@@ -18,6 +30,7 @@ buttons find them.
 from __future__ import annotations
 
 import logging
+import reprlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,6 +46,9 @@ function textColour(hex) {
   const r = parseInt(hex.slice(1, 3), 16), g = parseInt(hex.slice(3, 5), 16), b = parseInt(hex.slice(5, 7), 16);
   return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? "black" : "white";
 }
+
+// A stroke's cells go to Python at most this often (ms), so a drag does not flood the kernel.
+const BATCH_MS = 80;
 
 function render({ model, el }) {
   const table = document.createElement("table");
@@ -67,6 +83,7 @@ function render({ model, el }) {
     const rows = model.get("rows"), columns = model.get("columns"), size = model.get("cell_size");
     table.replaceChildren();
     table.setAttribute("aria-label", model.get("label"));
+    table.classList.toggle("clh-drag", model.get("drag"));
     table.style.setProperty("--clh-cell-size", `${size}px`);
     buttons = [];
     shown = [];
@@ -137,11 +154,109 @@ function render({ model, el }) {
   }
 
   table.addEventListener("click", (event) => {
+    // With drag on, a mouse, pen or finger press is a stroke (below); a click from Enter or
+    // Space has detail 0 and is still a press.
+    if (model.get("drag") && event.detail !== 0) return;
     const button = event.target.closest("button.clh-cell");
     if (!button || !table.contains(button)) return;
     const row = Number(button.dataset.row), column = Number(button.dataset.column);
     moveTo(row, column);
     model.send({ event: "press", row, column });
+  });
+
+  // A stroke: the cells a pressed pointer (or Shift with the arrow keys) goes over.
+  let stroke = null;
+
+  function cellOf(element) {
+    const button = element?.closest?.("td")?.querySelector("button.clh-cell");
+    return button ? [Number(button.dataset.row), Number(button.dataset.column)] : null;
+  }
+
+  function between(from, to) {
+    // The cells on the way from `from` (left out) to `to`, so a fast move leaves no gaps.
+    const steps = Math.max(Math.abs(to[0] - from[0]), Math.abs(to[1] - from[1]));
+    const cells = [];
+    for (let step = 1; step <= steps; step++) {
+      cells.push([
+        Math.round(from[0] + ((to[0] - from[0]) * step) / steps),
+        Math.round(from[1] + ((to[1] - from[1]) * step) / steps),
+      ]);
+    }
+    return cells;
+  }
+
+  function addToStroke(cells) {
+    for (const [row, column] of cells) {
+      const key = `${row},${column}`;
+      if (stroke.seen.has(key)) continue;
+      stroke.seen.add(key);
+      stroke.pending.push([row, column]);
+    }
+    if (stroke.pending.length && stroke.timer === null) stroke.timer = setTimeout(flush, BATCH_MS);
+  }
+
+  function flush() {
+    if (!stroke) return;
+    clearTimeout(stroke.timer);
+    stroke.timer = null;
+    if (!stroke.pending.length) return;
+    model.send({ event: "stroke", start: !stroke.sent, cells: stroke.pending });
+    stroke.sent = true;
+    stroke.pending = [];
+  }
+
+  function startStroke(by, cell) {
+    endStroke();
+    stroke = { by, last: cell, seen: new Set(), pending: [], timer: null, sent: false };
+    addToStroke([cell]);
+    flush(); // the first cell answers at once
+  }
+
+  function endStroke() {
+    flush();
+    stroke = null;
+  }
+
+  table.addEventListener("pointerdown", (event) => {
+    if (!model.get("drag") || !event.isPrimary || event.button !== 0) return;
+    const cell = cellOf(event.target.closest("button.clh-cell"));
+    if (!cell || !table.contains(event.target)) return;
+    event.preventDefault(); // no text selection and no dragging of the page while painting
+    moveTo(cell[0], cell[1]);
+    try {
+      table.setPointerCapture(event.pointerId);
+    } catch {
+      // A pointer that is already gone: the stroke is the one cell.
+    }
+    startStroke(event.pointerId, cell);
+  });
+
+  table.addEventListener("pointermove", (event) => {
+    if (!stroke || stroke.by !== event.pointerId) return;
+    const moves = event.getCoalescedEvents?.() ?? [];
+    for (const move of moves.length ? moves : [event]) {
+      const hit = document.elementFromPoint(move.clientX, move.clientY);
+      if (!hit || !table.contains(hit)) {
+        stroke.last = null; // outside the grid: coming back in starts where it comes in
+        continue;
+      }
+      const cell = cellOf(hit);
+      if (!cell || (stroke.last && cell[0] === stroke.last[0] && cell[1] === stroke.last[1])) continue;
+      addToStroke(stroke.last ? between(stroke.last, cell) : [cell]);
+      stroke.last = cell;
+    }
+  });
+
+  for (const name of ["pointerup", "pointercancel", "lostpointercapture"]) {
+    table.addEventListener(name, (event) => {
+      if (stroke && stroke.by === event.pointerId) endStroke();
+    });
+  }
+  table.addEventListener("keyup", (event) => {
+    if (event.key === "Shift" && stroke?.by === "keys") endStroke();
+  });
+  table.addEventListener("focusout", (event) => {
+    if (stroke?.by === "keys" && !table.contains(event.relatedTarget)) endStroke();
   });
 
   table.addEventListener("keydown", (event) => {
@@ -156,17 +271,24 @@ function render({ model, el }) {
     if (target) {
       event.preventDefault();
       moveTo(target[0], target[1]);
+      if (event.shiftKey && model.get("drag")) {
+        if (stroke?.by !== "keys") startStroke("keys", [row, column]);
+        addToStroke(between(stroke.last, focus));
+        stroke.last = focus;
+        flush();
+      }
     }
     // Enter and Space fall through to the button's own click.
   });
 
-  const rebuildOn = ["rows", "columns", "column_word", "headers", "label", "cell_size"];
+  const rebuildOn = ["rows", "columns", "column_word", "headers", "label", "cell_size", "drag"];
   const repaintOn = ["colours", "marks", "pressed_value"];
   for (const name of rebuildOn) model.on(`change:${name}`, build);
   for (const name of repaintOn) model.on(`change:${name}`, repaintAll);
   model.on("change:values", update);
   build();
   return () => {
+    stroke = null;
     for (const name of rebuildOn) model.off(`change:${name}`, build);
     for (const name of repaintOn) model.off(`change:${name}`, repaintAll);
     model.off("change:values", update);
@@ -186,6 +308,9 @@ _CSS = """
   border: 1px solid #888; border-radius: 2px; background: #eeeeee; color: black; box-shadow: none;
   font-size: 11px; font-weight: bold; line-height: 1; cursor: pointer; overflow: hidden;
 }
+/* A finger on the squares paints instead of scrolling the page. */
+.clh-cell-grid.clh-drag { user-select: none; -webkit-user-select: none; }
+.clh-cell-grid.clh-drag button.clh-cell.widget-button { touch-action: none; }
 .clh-cell-grid button.clh-cell.widget-button:focus-visible { outline: 3px solid #1565c0; outline-offset: 1px; }
 .clh-cell-grid button.clh-cell.widget-button:hover { filter: brightness(0.92); }
 """
@@ -245,10 +370,16 @@ class CellGrid(ipywidgets.DOMWidget):
     headers = traitlets.Bool(False, help="Show row names and column numbers around the grid.").tag(sync=True)
     label = traitlets.Unicode("", help="Accessible name of the whole grid, e.g. 'Pixel art squares'.").tag(sync=True)
     cell_size = traitlets.Int(24, help="Width and height of a cell in CSS pixels, e.g. 24.").tag(sync=True)
+    drag = traitlets.Bool(
+        False,
+        help="Let a press go on over other cells (mouse, pen, finger, or Shift with the arrow keys) "
+        "as a stroke, reported to `on_stroke`. Off: every press is one click, as for the beat maker.",
+    ).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._press_callbacks: list[Callable[[int, int], None]] = []
+        self._stroke_callbacks: list[Callable[[list[tuple[int, int]], bool], None]] = []
         self.on_msg(self._handle_message)
 
     @traitlets.validate("values")
@@ -315,14 +446,61 @@ class CellGrid(ipywidgets.DOMWidget):
         for callback in self._press_callbacks:
             callback(row, column)
 
+    def on_stroke(self, callback: Callable[[list[tuple[int, int]], bool], None]) -> None:
+        """Call `callback(cells, start)` for each batch of cells a drag goes over (with `drag` on).
+
+        `cells` are (row, column) pairs counted from 0, in the order they were crossed;
+        `start` is True for the first batch of a stroke. Without such a callback, each cell
+        of a stroke is pressed in turn.
+        """
+        self._stroke_callbacks.append(callback)
+
+    def stroke(self, cells: Iterable[tuple[int, int]], start: bool = True) -> None:
+        """Exactly what a batch of a drag over `cells` in the browser does (`start`: a new stroke)."""
+        checked = [self.check_cell(row, column) for row, column in cells]
+        if not checked:
+            return
+        if not self._stroke_callbacks:
+            for row, column in checked:
+                self.press(row, column)
+        for callback in self._stroke_callbacks:
+            callback(checked, start)
+
     def _handle_message(self, _: Any, content: Any, buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("event") != "press":
-            log.warning("CellGrid ignored an unknown message from the browser: %r", content)
-            return
-        try:
-            row, column = self.check_cell(content.get("row"), content.get("column"))
-        except ValueError:
-            # A stale view (the grid was reshaped meanwhile) can report a cell that is gone.
-            log.warning("CellGrid ignored a press outside the grid: %r", content)
-            return
-        self.press(row, column)
+        event = content.get("event") if isinstance(content, dict) else None
+        if event == "press":
+            try:
+                row, column = self.check_cell(content.get("row"), content.get("column"))
+            except ValueError:
+                # A stale view (the grid was reshaped meanwhile) can report a cell that is gone.
+                log.warning("CellGrid ignored a press outside the grid: %s", reprlib.repr(content))
+                return
+            self.press(row, column)
+        elif event == "stroke" and self.drag:
+            cells = self._stroke_cells(content.get("cells"))
+            start = content.get("start")
+            if cells is None or not isinstance(start, bool):
+                log.warning("CellGrid ignored a stroke it cannot use: %s", reprlib.repr(content))
+                return
+            self.stroke(cells, start)
+        else:
+            log.warning("CellGrid ignored an unknown message from the browser: %s", reprlib.repr(content))
+
+    def _stroke_cells(self, cells: Any) -> list[tuple[int, int]] | None:
+        """The cells of a stroke message from the browser, or None if any is not a cell of this grid.
+
+        A batch never holds more cells than the grid has (the browser sends each cell of a
+        stroke once), so a longer list is refused before it is read.
+        """
+        if not isinstance(cells, list) or not 0 < len(cells) <= len(self.rows) * self.columns:
+            return None
+        checked = []
+        for cell in cells:
+            if not isinstance(cell, list) or len(cell) != 2:
+                return None
+            try:
+                checked.append(self.check_cell(cell[0], cell[1]))
+            except ValueError:
+                # Also a stale view's stroke over cells that are gone: none of it is used.
+                return None
+        return checked

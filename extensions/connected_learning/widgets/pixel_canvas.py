@@ -1,10 +1,16 @@
-"""PixelCanvas: pixel art on a grid of squares, with named colours, undo, clear and PNG export.
+"""PixelCanvas: pixel art on a grid of squares, with named colours, a brush and a fill, undo, clear and PNG export.
 
 The squares are one `CellGrid` (one widget model for the whole grid, see `cell_grid.py`), so
-a 16 x 16 canvas appears as fast as a slider, in JupyterLab and Voila alike. The grid is one
-tab stop: arrow keys move between squares, Enter or Space paints one. The controls come
-before the grid so a keyboard user meets them first, and "Paint square" paints by row and
-column without entering the grid. Colours always carry their names: on the palette buttons,
+a 16 x 16 canvas appears as fast as a slider, in JupyterLab and Voila alike.
+
+Two tools, chosen with the "Brush" and "Fill" buttons (words, and aria-pressed on the chosen
+one): the brush paints the squares pressed or dragged across (mouse, pen or finger), and a
+whole drag is one step of undo; the fill paints the patch of one colour around the pressed
+square (squares joined by a side, not by a corner), also one step. The grid is one tab stop:
+arrow keys move between squares, Enter or Space uses the tool on one, and Shift with the
+arrows paints the squares moved over. The controls come before the grid so a keyboard user
+meets them first, and "Paint square" (or "Fill area") uses the tool by row and column
+without entering the grid. Colours always carry their names: on the palette buttons,
 in each square's title ("Row 1, column 1: white"), and as letters in the squares when "Show
 colour letters" is ticked. `self.grid` (colour names, row by row) is the drawing; the
 CellGrid only shows it.
@@ -32,8 +38,9 @@ from ipywidgets.widgets.widget_description import DescriptionStyle
 from connected_learning.widgets.base import CreationState, SharedModels, StateError, close_all, export_row, make_status
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.tool_choice import ToolChoice
 
-__all__ = ["PALETTE", "PixelCanvas"]
+__all__ = ["PALETTE", "TOOLS", "PixelCanvas", "flood"]
 
 PALETTE: tuple[tuple[str, str], ...] = (
     ("white", "#ffffff"),
@@ -50,6 +57,15 @@ PALETTE: tuple[tuple[str, str], ...] = (
 )
 MAX_SIDE = 48
 MAX_UNDO = 500
+TOOLS = (
+    ("brush", "Brush", "Paint the squares you press or drag across"),
+    ("fill", "Fill", "Paint the whole patch of one colour around the square you press"),
+)
+HELP = (
+    "<b>Pixel art</b>: choose a colour, then press squares to paint them, or drag across them. "
+    "<b>Fill</b> paints a whole patch of one colour at once. "
+    "With the keyboard: in the squares, arrows move, Enter or Space paints, Shift with an arrow paints as you move."
+)
 _NAME = re.compile(r"^[a-z][a-z -]{0,19}$")
 _HEX = re.compile(r"^#[0-9a-f]{6}$")
 
@@ -93,6 +109,20 @@ def _check_palette(palette: Any) -> list[tuple[str, str]]:
     return checked
 
 
+def flood(grid: list[list[str]], row: int, column: int) -> list[tuple[int, int]]:
+    """The squares of `grid` joined to (`row`, `column`) through squares of its colour, sides only."""
+    colour = grid[row][column]
+    found, todo = {(row, column)}, [(row, column)]
+    while todo:
+        r, c = todo.pop()
+        for near in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if near not in found and 0 <= near[0] < len(grid) and 0 <= near[1] < len(grid[near[0]]):
+                if grid[near[0]][near[1]] == colour:
+                    found.add(near)
+                    todo.append(near)
+    return sorted(found)
+
+
 def _check_sides(*sides: Any) -> None:
     for side in sides:
         if not isinstance(side, int) or isinstance(side, bool) or not 1 <= side <= MAX_SIDE:
@@ -123,6 +153,7 @@ class PixelCanvas(CreationState, widgets.VBox):
         plain = shared.layout
         self.status = make_status(shared)
         self._undo: list[list[tuple[int, int, str]]] = []
+        self._stroke: list[tuple[int, int, str]] | None = None  # the undo step the current drag adds to
         self.letters = widgets.Checkbox(
             value=False, description="Show colour letters in the squares", indent=False, layout=plain
         )
@@ -144,7 +175,10 @@ class PixelCanvas(CreationState, widgets.VBox):
         # Every control is created showing its final value: each change after creation is one
         # more message to the browser, and a fresh canvas should cost one message per model.
         self._use_palette(rows, columns, palette)
-        self.current = widgets.Label(f"Painting with: {self.colour}", style=shared.label, layout=plain)
+        self.tool = "brush"
+        self.current = widgets.Label(self._current_text(), style=shared.label, layout=plain)
+        self.tool_choice = ToolChoice(TOOLS, self.tool, "Tool", layout=plain)
+        self.tool_choice.on_choose(self.use_tool)
         self.palette_box = widgets.HBox(self._palette_children(), layout=widgets.Layout(flex_flow="row wrap"))
         auto_width = widgets.Layout(width="auto")
         wide = DescriptionStyle(description_width="initial")
@@ -161,7 +195,7 @@ class PixelCanvas(CreationState, widgets.VBox):
             layout=plain,
             tooltip="Paint the square at the chosen row and column",
         )
-        self.paint_button.on_click(lambda _: self.paint(self.row_choice.value - 1, self.column_choice.value - 1))
+        self.paint_button.on_click(lambda _: self._pressed(self.row_choice.value - 1, self.column_choice.value - 1))
         self.cell_grid = CellGrid(
             rows=self._row_names(),
             columns=columns,
@@ -171,17 +205,20 @@ class PixelCanvas(CreationState, widgets.VBox):
             column_word="column",
             cell_size=24,
             label="Pixel art squares",
+            drag=True,
             layout=plain,
         )
-        self.cell_grid.on_press(self.paint)
+        self.cell_grid.on_press(self._pressed)
+        self.cell_grid.on_stroke(self._stroked)
         self.file_name, self.export_button, export = export_row(
             "my_pixel_art.png", "Save PNG", self.export_png, self.status, shared
         )
         kwargs.setdefault("layout", plain)
         super().__init__(
             children=[
-                widgets.HTML("<b>Pixel art</b>: choose a colour, then press squares to paint them.", layout=plain),
+                widgets.HTML(HELP, layout=plain),
                 self.palette_box,
+                self.tool_choice,
                 self.current,
                 widgets.HBox([self.undo_button, self.clear_button, self.letters], layout=plain),
                 widgets.HBox([self.row_choice, self.column_choice, self.paint_button], layout=plain),
@@ -242,7 +279,54 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.colour = name
         for other, button in self.palette_buttons.items():
             button.description = f"✓ {other}" if other == name else other
-        self.current.value = f"Painting with: {name}"
+        self.current.value = self._current_text()
+
+    def use_tool(self, tool: str) -> None:
+        """Make pressing a square paint it ("brush") or fill the patch of one colour around it ("fill")."""
+        if tool not in dict((value, text) for value, text, _ in TOOLS):
+            raise ValueError(f"{tool!r} is not a tool; choose brush or fill.")
+        self.tool = tool
+        self.tool_choice.value = tool
+        self.current.value = self._current_text()
+        self.paint_button.description = "Fill area" if tool == "fill" else "Paint square"
+        self.paint_button.tooltip = (
+            f"{'Fill the area around' if tool == 'fill' else 'Paint'} the square at the chosen row and column"
+        )
+
+    def _current_text(self) -> str:
+        return f"{'Filling' if self.tool == 'fill' else 'Painting'} with: {self.colour}"
+
+    def _pressed(self, row: int, column: int) -> None:
+        """What pressing a square does (a click, Enter, Space or "Paint square"): use the tool there."""
+        if self.tool == "fill":
+            self.fill(row, column)
+        else:
+            self.paint(row, column)
+
+    def _stroked(self, cells: list[tuple[int, int]], start: bool) -> None:
+        """A drag over `cells`: the brush paints them all, one undo step per drag; the fill fills where it began."""
+        if self.tool == "fill":
+            if start:
+                self.fill(*cells[0])
+            return
+        if start:
+            self._stroke = None
+        changed: dict[tuple[int, int], str] = {}
+        for row, column in cells:
+            old = self.grid[row][column]
+            if old != self.colour:
+                changed.setdefault((row, column), old)
+        if not changed:
+            return
+        change = [(row, column, old) for (row, column), old in changed.items()]
+        # The drag goes on in the last undo step, unless something else came since (undo, clear).
+        if self._stroke is not None and self._undo and self._undo[-1] is self._stroke:
+            self._stroke.extend(change)
+        else:
+            self._stroke = change
+            self._remember(change)
+        self._set_cells([(row, column, self.colour) for row, column, _ in change])
+        self._changed()
 
     def paint(self, row: int, column: int) -> None:
         """What pressing a square does: paint it with the current colour."""
@@ -252,6 +336,16 @@ class PixelCanvas(CreationState, widgets.VBox):
             return
         self._remember([(row, column, old)])
         self._set_cells([(row, column, self.colour)])
+        self._changed()
+
+    def fill(self, row: int, column: int) -> None:
+        """Paint the square at `row`, `column` and every square joined to it by a side that has its colour."""
+        row, column = self.cell_grid.check_cell(row, column)
+        if self.grid[row][column] == self.colour:
+            return
+        change = [(r, c, self.grid[r][c]) for r, c in flood(self.grid, row, column)]
+        self._remember(change)
+        self._set_cells([(r, c, self.colour) for r, c, _ in change])
         self._changed()
 
     def clear(self) -> None:
