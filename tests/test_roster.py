@@ -219,6 +219,9 @@ def test_display_names_that_a_spreadsheet_would_run_are_refused(start: str) -> N
         ("Ana\x07", ["control character"]),
         ("A" * 61, ["61 characters long", "at most 60"]),
         ("   ", ["display_name is empty"]),
+        ("<b>Ana</b>", ["'<' or '>'"]),
+        ("ana.m@school.example", ["looks like an e-mail address", "'Ana M.'"]),
+        ("Ana (ana@x.org)", ["looks like an e-mail address"]),
     ],
 )
 def test_display_names_are_required_short_and_plain(display_name: str, words: list[str]) -> None:
@@ -521,3 +524,46 @@ def test_slips_need_a_web_address(site: str) -> None:
     with pytest.raises(SlipError, match="public_url"):
         render_slips([("Ana", "ana", "pw")], site)
     assert login_url("https://lab.example.org") == "https://lab.example.org/hub/login"
+
+
+# ------------------------------------------------------------------ one check for imports and renames
+
+
+def test_a_rename_is_cleaned_and_refused_exactly_as_a_class_list_row() -> None:
+    from connected_learning.accounts.roster import RosterError, clean_display_name
+
+    assert clean_display_name("  Zoe\u0301 K.  ") == "Zoé K."
+    for bad in ["", "A" * 61, "Ana\tM.", "=1+1", "<i>x</i>", "a@b.org"]:
+        with pytest.raises(RosterError) as refused:
+            clean_display_name(bad)
+        row = only_problem(as_file([f'ana,"{bad}",class-5b,student,']))
+        assert refused.value.message == row.reason
+
+
+# ------------------------------------------------------------------ the demo's accounts
+
+
+def test_the_demo_gives_display_names_at_every_start_and_keeps_a_teachers_change(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from connected_learning.accounts import enrolment, store
+    from connected_learning.paths import DataLayout
+
+    layout = DataLayout(Path(str(tmp_path)) / "data")
+    store.create_accounts(layout, store.demo_accounts("a-demo-password-1", 8))
+    names = store.read_display_names(layout)
+    assert names == {name: display for name, _, display in store.DEMO_ACCOUNTS}
+    assert names["ana"] == "Ana R." and all(clean_display_name_ok(n) for n in names.values())
+    enrolment.rename(layout, "ana", "Starfish")  # a teacher's pseudonym
+    (layout.hub / store.DISPLAY_NAMES).write_text(
+        (layout.hub / store.DISPLAY_NAMES).read_text().replace('"Ben T."', '""')  # a name lost
+    )
+    store.create_accounts(layout, store.demo_accounts("another-password", 8))  # the next `clhub demo`
+    again = store.read_display_names(layout)
+    assert again["ana"] == "Starfish" and again["ben"] == "Ben T." and again["cai"] == "Cai L."
+
+
+def clean_display_name_ok(name: str) -> bool:
+    from connected_learning.accounts.roster import clean_display_name
+
+    return clean_display_name(name) == name

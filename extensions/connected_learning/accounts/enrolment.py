@@ -25,8 +25,8 @@ from typing import Any
 from ..host.base import Host
 from ..learner.provision import atomic_write_text
 from ..paths import DataLayout
-from .roster import RosterProblem, RosterRow, generate_password
-from .store import DISPLAY_NAMES, PASSWORD_CHANGES, read_display_names, set_passwords, update_roles_file
+from .roster import RosterProblem, RosterRow, clean_display_name, generate_password
+from .store import PASSWORD_CHANGES, set_passwords, update_roles_file, write_display_names
 
 # An async call of the hub's REST API: (method, path, JSON body or None) -> decoded reply.
 HubCall = Callable[[str, str, Any], Awaitable[Any]]
@@ -90,10 +90,7 @@ def _read_json(path: Path, default: Any) -> Any:
 
 
 def update_display_names(layout: DataLayout, names: Mapping[str, str]) -> None:
-    path = layout.hub / DISPLAY_NAMES
-    current = read_display_names(layout)
-    current.update(names)
-    atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
+    write_display_names(layout, names)
 
 
 def flag_password_change(layout: DataLayout, name: str) -> None:
@@ -156,6 +153,17 @@ async def apply(
         groups = sorted(set(memberships.get(name, ())) | {r.group for r in rows if r.username == name})
         await host.ensure_learner(name, group_prefix, groups)
     return outcome
+
+
+def rename(layout: DataLayout, name: str, display_name: str) -> str:
+    """Give `name` the display name `display_name`, checked as a class list's; the name as stored.
+
+    Raises:
+        RosterError: the name cannot be a display name (the import's reason).
+    """
+    cleaned = clean_display_name(display_name)
+    write_display_names(layout, {name: cleaned})
+    return cleaned
 
 
 def reset_password(layout: DataLayout, name: str, min_length: int) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 import unicodedata
 from collections.abc import Collection, Mapping
@@ -37,6 +38,9 @@ MAX_PASSWORD_BYTES = 72
 FORMULA_STARTS = ("=", "+", "-", "@")
 # Characters that reorder or hide text: a display name must read as it is stored.
 BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# A display name is shown to peers and families: never a way to reach the child.
+EMAIL_LIKE = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+MARKUP_CHARACTERS = "<>"
 HEADER_EXAMPLE = ",".join(HEADER)
 ROW_EXAMPLE = "ana-m,Ana M.,class-5b,student,"
 
@@ -180,7 +184,26 @@ def _display_name_problem(value: str) -> str | None:
             f"display_name {_show(value)} starts with {value[0]!r}, which spreadsheets run as a formula; "
             "start it with a letter."
         )
+    if any(c in MARKUP_CHARACTERS for c in value):
+        return f"display_name {_show(value)} holds '<' or '>'; a name needs neither, remove them."
+    if EMAIL_LIKE.search(value):
+        return (
+            f"display_name {_show(value)} looks like an e-mail address, which peers and families would see; "
+            "use a first name and an initial like 'Ana M.' instead."
+        )
     return None
+
+
+def clean_display_name(value: str) -> str:
+    """`value` as a class list would store it (NFC, trimmed); RosterError with the import's reason if it cannot be one.
+
+    The one check of a display name, for a class list's rows and a teacher's rename alike.
+    """
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    problem = _display_name_problem(cleaned)
+    if problem:
+        raise RosterError(problem)
+    return cleaned
 
 
 def _password_problem(value: str, username: str, min_length: int) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,12 @@ class NewAccount:
     password: str
     role: str
     groups: tuple[str, ...]
+    display_name: str = ""  # given only where the account has none yet (see `fill_display_names`)
 
 
-def validate_account(name: str, role: str, groups: Iterable[str], password: str, min_length: int) -> NewAccount:
+def validate_account(
+    name: str, role: str, groups: Iterable[str], password: str, min_length: int, display_name: str = ""
+) -> NewAccount:
     """Check one account request at the edge; raise AccountError naming the bad value."""
     try:
         validate_username(name)
@@ -51,7 +55,7 @@ def validate_account(name: str, role: str, groups: Iterable[str], password: str,
         raise AccountError(f"{role!r} is not a role; use one of: {', '.join(ROLES)}.")
     if len(password) < min_length:
         raise AccountError(f"The password for {name!r} is too short; use at least {min_length} characters.")
-    return NewAccount(name, password, role, tuple(groups))
+    return NewAccount(name, password, role, tuple(groups), display_name)
 
 
 def read_display_names(layout: DataLayout) -> dict[str, str]:
@@ -61,6 +65,32 @@ def read_display_names(layout: DataLayout) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {k: v for k, v in names.items() if isinstance(v, str) and v} if isinstance(names, dict) else {}
+
+
+_NAMES_LOCK = threading.Lock()  # one read-change-write of the names file at a time (the classroom's threads)
+
+
+def write_display_names(layout: DataLayout, names: Mapping[str, str], *, keep_existing: bool = False) -> dict[str, str]:
+    """Record `names` ({user: display name}) in the display-names file; return those written.
+
+    With `keep_existing`, a user who already has a display name keeps it: the demo fills its
+    accounts' names at every start without undoing a name a teacher gave since.
+    """
+    with _NAMES_LOCK:
+        current = read_display_names(layout)
+        written = {u: n for u, n in names.items() if n and not (keep_existing and current.get(u))}
+        if written:
+            current.update(written)
+            atomic_write_text(layout.hub / DISPLAY_NAMES, json.dumps(current, indent=1, sort_keys=True))
+        return written
+
+
+def drop_display_name(layout: DataLayout, name: str) -> None:
+    """Take `name` off the display-names file (their account is gone)."""
+    with _NAMES_LOCK:
+        current = read_display_names(layout)
+        if current.pop(name, None) is not None:
+            atomic_write_text(layout.hub / DISPLAY_NAMES, json.dumps(current, indent=1, sort_keys=True))
 
 
 def update_roles_file(layout: DataLayout, entries: Iterable[tuple[str, str, Iterable[str]]]) -> None:
@@ -114,7 +144,11 @@ def set_passwords(layout: DataLayout, passwords: Mapping[str, str]) -> None:
 
 
 def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
-    """Create or update `accounts` in the hub database (the hub must be stopped)."""
+    """Create or update `accounts` in the hub database (the hub must be stopped).
+
+    An account's `display_name` is written only where the user has none yet.
+    """
+    accounts = list(accounts)
     from jupyterhub import orm
     from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
 
@@ -140,21 +174,24 @@ def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
     finally:
         db.close()
     os.chmod(layout.db, 0o600)
+    write_display_names(layout, {a.name: a.display_name for a in accounts if a.display_name}, keep_existing=True)
 
 
+# (user, role, display name): the names peers, the showcase and families see. `clhub demo`
+# gives them at every start to an account without one; a name a teacher changed stays.
 DEMO_ACCOUNTS = (
-    ("ana", "student"),
-    ("ben", "student"),
-    ("cai", "student"),
-    ("tess", "teacher"),
-    ("milo", "mentor"),
-    ("admin", "admin"),
+    ("ana", "student", "Ana R."),
+    ("ben", "student", "Ben T."),
+    ("cai", "student", "Cai L."),
+    ("tess", "teacher", "Tess K."),
+    ("milo", "mentor", "Milo P."),
+    ("admin", "admin", "Ada M."),
 )
 DEMO_GROUP = "demo-class"
 
 
 def demo_accounts(password: str, min_length: int) -> list[NewAccount]:
     return [
-        validate_account(name, role, [] if role == "admin" else [DEMO_GROUP], password, min_length)
-        for name, role in DEMO_ACCOUNTS
+        validate_account(name, role, [] if role == "admin" else [DEMO_GROUP], password, min_length, display)
+        for name, role, display in DEMO_ACCOUNTS
     ]
