@@ -33,30 +33,12 @@ from ..learner.provision import atomic_write_bytes
 from ..peer_review.moderation import Place
 from ..peer_review.sharing import now
 from . import publish
+from .messages import message as page_message
 from .messages import page_language
 from .snapshot import Scrubber
 
 STATE_FILE = "gallery.json"
 LOCK_FILE = ".gallery.lock"
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "What we made",
-        "intro": "Pieces made by young people in our group, published with a teacher's approval. Tap one to see it.",
-        "by": "by {name}",
-        "someone": "a young maker",
-        "empty": "Nothing is published here yet. Come back soon!",
-        "footer": "Made with Connected Learning Hub.",
-    },
-    "es": {
-        "title": "Lo que hicimos",
-        "intro": "Obras de jóvenes de nuestro grupo, publicadas con la aprobación de un docente. Toca una para verla.",
-        "by": "de {name}",
-        "someone": "una persona joven del grupo",
-        "empty": "Todavía no hay nada publicado aquí. ¡Vuelve pronto!",
-        "footer": "Hecho con Connected Learning Hub.",
-    },
-}
 
 # Nothing but inline styles: the page loads nothing and runs nothing (the service adds `sandbox`).
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -80,8 +62,7 @@ footer{max-width:46rem;margin:0 auto;padding:16px;font-size:.85rem;color:#4a4a55
 
 def message(key: str, lang: str, **values: Any) -> str:
     """The gallery text `key` in `lang` (English when there is no such catalog), values filled in."""
-    table = MESSAGES.get(page_language(lang), MESSAGES["en"])
-    return table.get(key, MESSAGES["en"][key]).format(**values)
+    return page_message(f"gallery_{key}", lang, **values)
 
 
 @dataclass(frozen=True)

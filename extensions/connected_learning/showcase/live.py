@@ -67,8 +67,9 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from ..sandbox import FencedKernel, FenceError, require_tools
 from .live_copy import LIVE_NOTEBOOK as NOTEBOOK
+from .messages import languages, message
 from .publish import TOKEN, family_link
-from .service import NOT_FOUND
+from .service import not_found_page
 
 log = logging.getLogger("clhub.showcase-live")
 KERNEL_NAME = "python3"
@@ -103,20 +104,37 @@ LIVE_CSP = (
 NOT_FOR_VISITORS = ["@jupyter/nbgrader", "@jupyter-notebook/lab-extension", "@voila-dashboards/jupyterlab-preview"]
 IMAGES_ONLY = [r".*\.(png|jpg|jpeg|gif|svg|webp)"]
 
-BUSY = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Many visitors right now</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5;
-color:#1a1a1a}} a{{display:inline-block;padding:12px 20px;border-radius:24px;background:#0b4f8a;color:#fff;
-text-decoration:none;min-height:24px}}</style>
-</head><body><main>
-<h1>Lots of people are playing right now</h1>
-<p>The live version is busy. Here is the saved version; try the live one again in a few minutes.</p>
-<p><a href="{saved}">See the saved version</a></p>
-<p lang="es">Mucha gente está jugando ahora. Aquí está la versión guardada; prueba la versión en vivo en
-unos minutos: <a href="{saved}">ver la versión guardada</a>.</p>
-</main></body></html>
-"""
+BUSY_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5;"
+    "color:#1a1a1a} a{display:inline-block;padding:12px 20px;border-radius:24px;background:#0b4f8a;color:#fff;"
+    "text-decoration:none;min-height:24px} h2{font-size:1.5rem}"
+)
+
+
+def busy_page(token: str) -> str:
+    """The page for a visitor beyond the kernel limit, in every language the pages speak (the live
+    service does not know the page's): the saved version's link, and a word to come back later."""
+    saved = html.escape(family_link(token))
+    parts = []
+    for code in languages():
+        lang = "" if code == "en" else f' lang="{code}"'
+        heading = "h1" if code == "en" else "h2"
+        parts.append(
+            f"<section{lang}><{heading}>{html.escape(message('busy_title', code))}</{heading}>"
+            f"<p>{html.escape(message('busy_text', code))}</p>"
+            f'<p><a href="{saved}">{html.escape(message("busy_link", code))}</a></p></section>'
+        )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(message('busy_page_title', 'en'))}</title>\n<style>{BUSY_STYLE}</style>\n"
+        "</head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
+    )
+
+
+def in_every_language(key: str) -> str:
+    """A text of `messages` in each language, one after the other (for a page whose language is not known)."""
+    return " / ".join(dict.fromkeys(message(key, code) for code in languages()))
 
 
 class Full(Exception):
@@ -246,7 +264,7 @@ class Plain(web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(NOT_FOUND)
+        self.finish(not_found_page())
 
 
 class HealthHandler(Plain):
@@ -258,10 +276,6 @@ class HealthHandler(Plain):
 class NotFoundHandler(Plain):
     def prepare(self) -> None:
         raise web.HTTPError(404)
-
-
-def busy_page(token: str) -> str:
-    return BUSY.format(saved=html.escape(family_link(token)))
 
 
 class LiveHandler(TornadoVoilaHandler):
@@ -282,7 +296,7 @@ class LiveHandler(TornadoVoilaHandler):
         if path is None:
             self.set_status(404)
             self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.finish(NOT_FOUND)
+            self.finish(not_found_page())
             return
         self.hand_out_pooled_kernel(path)
         try:
@@ -432,9 +446,8 @@ def voila_argv(
         "--VoilaConfiguration.strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
         # What a visitor reads where a part of the piece failed: for a family, not a developer.
-        "--VoilaExecutor.cell_error_instruction=This part of the piece did not work here; the rest of the "
-        "page still does.",
-        "--VoilaExecutor.cell_timeout_instruction=This part of the piece took too long here.",
+        f"--VoilaExecutor.cell_error_instruction={in_every_language('live_error')}",
+        f"--VoilaExecutor.cell_timeout_instruction={in_every_language('live_timeout')}",
         "--VoilaConfiguration.allow_template_override=NO",
         "--VoilaConfiguration.allow_theme_override=NO",
         f"--VoilaConfiguration.file_allowlist={IMAGES_ONLY!r}",

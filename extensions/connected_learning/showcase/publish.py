@@ -42,6 +42,7 @@ from ..peer_review import pieces
 from ..peer_review.moderation import Place, validate_group, validate_piece_id
 from ..peer_review.sharing import PeerReviewError, clean_line, clean_text, now
 from ..settings import validate_username
+from .card import CARD_FILE, card_facts
 from .live_copy import live_copy, live_link
 
 SHOWCASE_USER = "clhub-showcase"
@@ -407,12 +408,8 @@ def render_proposal(
     title = scrub.text(proposal["title"])
     if not any(n.lower().endswith(".ipynb") for n in snapshot):
         live_url = None
-    page = render_page(snapshot, title=title, author_display=display, lang=lang, live_url=live_url)
     about = scrub.text(proposal.get("description", ""))
-    if about:
-        from html import escape
-
-        page = page.replace("</header>", f'<p class="clh-about">{escape(about)}</p></header>', 1)
+    page = render_page(snapshot, title=title, author_display=display, lang=lang, live_url=live_url, description=about)
     return Rendering(snapshot, title, page, display)
 
 
@@ -479,15 +476,18 @@ def approve(
         _write(staged / META, json.dumps(meta).encode())
         os.rename(staged, where.snapshots / token)
 
-        files = live_copy(snapshot) if live else None
+        files = live_copy(snapshot, title=title, display=display, lang=lang) if live else None
         if files is not None:
             _publish_live(place.data_dir, token, files, live_gid)
 
         page_dir = where.pages / f".new-{token}"
         page_dir.mkdir(mode=0o700)
-        _write(page_dir / PAGE, page.encode(), mode=0o640 if gid is not None else 0o600)
+        card = card_facts(snapshot, title=title, display=display, lang=lang)
+        for name, data in ((PAGE, page.encode()), (CARD_FILE, json.dumps(card).encode())):
+            _write(page_dir / name, data, mode=0o640 if gid is not None else 0o600)
+            if gid is not None:
+                os.chown(page_dir / name, 0, gid)
         if gid is not None:
-            os.chown(page_dir / PAGE, 0, gid)
             os.chown(page_dir, 0, gid)
             os.chmod(page_dir, 0o750)
         os.rename(page_dir, where.pages / token)

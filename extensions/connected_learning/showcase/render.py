@@ -26,17 +26,19 @@ import io
 import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
+from typing import Any
 
 import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
+from .live_copy import learner_only
 from .messages import message, page_language
 from .sanitize import data_uri, esc, markdown_html, sanitize_html
-from .saved_widgets import INLINE_ONCE_BYTES, prepare_notebook
+from .saved_widgets import INLINE_ONCE_BYTES, MADE, prepare_notebook
 from .snapshot import AUDIO_TYPES, IMAGE_TYPES, REMOVE_INPUT, SnapshotError, sniff_audio, sniff_image
 
-__all__ = ["render_page"]
+__all__ = ["render_page", "split_notebook"]
 
 MAX_CSV_ROWS = 100
 MAX_CSV_COLUMNS = 30
@@ -77,6 +79,10 @@ td,th{border:1px solid #c9c9d1;padding:4px 8px;text-align:left;vertical-align:to
 table:focus-visible{outline:3px solid #4b2fb0;outline-offset:2px}
 main li+li{margin-top:8px}
 details{margin:12px 0}summary{padding:6px 0}
+.clh-about{margin:8px 0 0;font-size:1.05rem;white-space:pre-wrap}
+.clh-made-title{font-size:1.2rem;margin:16px 0 8px}
+.clh-steps{border-top:1px solid #ddd;padding-top:8px}
+.clh-steps>summary{cursor:pointer;font-weight:600;color:#3a23a0;min-height:44px}
 blockquote{margin:12px 0;padding:4px 12px;border-left:4px solid #c9c2ee;color:#333}
 main a[href]{color:#3a23a0}
 .cell{margin:0 0 8px}
@@ -125,14 +131,48 @@ def _media_map(snapshot: Mapping[str, bytes]) -> dict[str, str]:
 _NBCONVERT_ALT = "No description has been provided for this image"
 
 
-def _notebook_html(name: str, data: bytes, lang: str, live: bool, show_code: bool, above: Mapping[str, str]) -> str:
+# Workbook lines about running the notebook itself: nothing a family can or should do.
+_HOW_TO_RUN = re.compile(r"shift\s*\+\s*enter|ctrl\s*\+\s*s\b|log\s*out|run the cell", re.I)
+
+
+def _read_notebook(name: str, data: bytes) -> Any:
     try:
-        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+        return nbformat.reads(data.decode("utf-8"), as_version=4)
     except Exception:  # nbformat raises many kinds for a damaged file
         raise SnapshotError(
             f"{name!r} in this snapshot cannot be read; publish the piece again.", code="bad-notebook"
         ) from None
-    prepare_notebook(notebook, lang, live, above)
+
+
+def split_notebook(notebook: Any) -> tuple[Any, Any]:
+    """The notebook as two: what the learner made (outputs `prepare_notebook` flagged as made), and the
+    workbook's steps (its text and every other output). Cells making a learner-only control (Share,
+    Propose) are in neither, and neither are the text's lines about running the notebook."""
+    made, steps = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    for cell in notebook.cells:
+        if learner_only(cell):
+            continue
+        if cell.cell_type == "markdown":
+            paragraphs = re.split(r"\n\s*\n", cell.source)
+            kept = [p for p in paragraphs if not _HOW_TO_RUN.search(p)]
+            if kept:
+                text = nbformat.v4.new_markdown_cell("\n\n".join(kept))
+                if cell.get("attachments"):
+                    text.attachments = cell.attachments
+                steps.cells.append(text)
+        elif cell.cell_type == "code":
+            outputs = cell.get("outputs", [])
+            mine = [o for o in outputs if (o.get("metadata") or {}).get(MADE)]
+            rest = [o for o in outputs if not (o.get("metadata") or {}).get(MADE)]
+            for part, kept_outputs in ((made, mine), (steps, rest)):
+                if kept_outputs:
+                    copy = nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)
+                    copy.outputs = kept_outputs
+                    part.cells.append(copy)
+    return made, steps
+
+
+def _export(notebook: Any, lang: str, show_code: bool) -> str:
     exporter = HTMLExporter(
         template_name="basic",
         exclude_input=not show_code,
@@ -145,8 +185,25 @@ def _notebook_html(name: str, data: bytes, lang: str, live: bool, show_code: boo
     if show_code:
         exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={REMOVE_INPUT}), enabled=True)
     body, _ = exporter.from_notebook_node(notebook)
-    body = body.replace(f'alt="{_NBCONVERT_ALT}"', f'alt="{esc(message("picture", lang))}"')
-    return f'<section class="clh-notebook">{body}</section>'
+    return body.replace(f'alt="{_NBCONVERT_ALT}"', f'alt="{esc(message("picture", lang))}"')
+
+
+def _notebook_html(name: str, data: bytes, lang: str, live: bool, show_code: bool, above: Mapping[str, str]) -> str:
+    """The whole notebook, as the teacher reviewing it sees it (with its code when `show_code`)."""
+    notebook = _read_notebook(name, data)
+    prepare_notebook(notebook, lang, live, above)
+    return f'<section class="clh-notebook">{_export(notebook, lang, show_code)}</section>'
+
+
+def _notebook_parts(name: str, data: bytes, lang: str, live: bool, above: Mapping[str, str]) -> tuple[str, str]:
+    """For families: what the notebook's maker made, and the workbook's steps (both "" when empty)."""
+    notebook = _read_notebook(name, data)
+    prepare_notebook(notebook, lang, live, above)
+    made, steps = split_notebook(notebook)
+    return (
+        _export(made, lang, False) if made.cells else "",
+        _export(steps, lang, False) if steps.cells else "",
+    )
 
 
 def _table_html(data: bytes, lang: str) -> str:
@@ -197,6 +254,7 @@ def render_page(
     lang: str = "en",
     live_url: str | None = None,
     show_code: bool = False,
+    description: str = "",
 ) -> str:
     """The static page of a published piece: one HTML document with everything inline.
 
@@ -204,15 +262,20 @@ def render_page(
         snapshot: file name -> bytes, as returned by `snapshot.clean_snapshot`.
         title: the piece's title, as the student gave it.
         author_display: the name families see.
-        lang: language of the words the page adds ("en" or "es"; others fall back to English).
+        lang: language of the words the page adds (a language of `messages`; others fall back to English).
         live_url: where "Play with it" leads (a path such as "/services/showcase/p/<token>/live",
             or an https URL); no button when None.
-        show_code: also show the notebooks' code (never cells tagged remove-input).
+        show_code: the teacher's view: every notebook whole, in order, with its code (never cells
+            tagged remove-input).
+        description: the student's own words about the piece, under the title.
 
     Returns:
         The page, to be served as text/html; charset=utf-8 with `Content-Security-Policy: sandbox`.
-        Files come in this order: pictures, sounds, documents (Markdown, HTML, text), notebooks,
-        tables; `.json` files are not shown.
+        For families (not `show_code`) the page opens with what the student made: pictures,
+        sounds, documents (Markdown, HTML, text), the notebooks' creations (saved widgets,
+        pictures), tables; the workbooks' own text and other outputs follow, collapsed in a
+        <details>. Cells of learner-only controls (Share, Propose) and the workbook's lines on
+        running a notebook are left out. `.json` files are not shown.
 
     Raises:
         SnapshotError: a notebook of the snapshot cannot be read.
@@ -227,9 +290,28 @@ def render_page(
     heavy = (n for n in media if len(snapshot[n]) >= INLINE_ONCE_BYTES)
     above = {hashlib.sha256(snapshot[n]).hexdigest(): _caption(n) for n in heavy}
     live = live_url is not None
-    body = "\n".join(_file_html(n, snapshot[n], media, language, live, show_code, above) for n in names)
-    clean = sanitize_html(body, media=media)
+    if show_code:
+        body = "\n".join(_file_html(n, snapshot[n], media, language, live, show_code, above) for n in names)
+        main = sanitize_html(body, media=media)
+    else:
+        made, steps = [], []
+        for name in names:
+            if _kind(name) == "notebook":
+                mine, rest = _notebook_parts(name, snapshot[name], language, live, above)
+                made.append(f'<section class="clh-notebook">{mine}</section>' if mine else "")
+                steps.append(rest)
+            else:
+                made.append(_file_html(name, snapshot[name], media, language, live, False, above))
+        heading = esc(message("made_heading", language, name=author_display))
+        main = f'<h2 class="clh-made-title">{heading}</h2>\n{sanitize_html(chr(10).join(made), media=media)}'
+        if any(steps):
+            summary = esc(message("steps_summary", language))
+            main += (
+                f'\n<details class="clh-steps"><summary>{summary}</summary>\n'
+                f"{sanitize_html(chr(10).join(steps), media=media)}\n</details>"
+            )
     byline = esc(message("made_by", language, name=author_display))
+    about = f'<p class="clh-about">{esc(description)}</p>' if description.strip() else ""
     play = ""
     if live_url is not None:
         play = (
@@ -242,6 +324,6 @@ def render_page(
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         f'<meta name="referrer" content="no-referrer">\n<meta name="robots" content="noindex, nofollow">\n'
         f"<title>{esc(title)} · {byline}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f'<header class="clh-top"><h1>{esc(title)}</h1><p class="clh-by">{byline}</p>{play}</header>\n'
-        f"<main>\n{clean}\n</main>\n<footer>{esc(message('footer', language))}</footer>\n</body>\n</html>\n"
+        f'<header class="clh-top"><h1>{esc(title)}</h1><p class="clh-by">{byline}</p>{about}{play}</header>\n'
+        f"<main>\n{main}\n</main>\n<footer>{esc(message('footer', language))}</footer>\n</body>\n</html>\n"
     )

@@ -30,7 +30,11 @@ from .messages import message
 from .sanitize import data_uri, esc, markdown_html
 from .snapshot import WIDGET_STATE, WIDGET_VIEW, sniff_audio, sniff_image
 
-__all__ = ["INLINE_ONCE_BYTES", "prepare_notebook", "render_widget"]
+__all__ = ["INLINE_ONCE_BYTES", "MADE", "cell_grid_html", "prepare_notebook", "render_widget"]
+
+#: The output metadata flag `prepare_notebook` sets on what the learner made (a drawn widget, a
+#: picture), which the family page shows first; other outputs are the workbook's steps.
+MADE = "clh-made"
 
 MAX_WIDGET_DEPTH = 30
 #: A picture or sound that is also a file of the piece is inlined once (at the top) when it is at
@@ -129,6 +133,16 @@ def _cell_grid(state: Mapping[str, Any]) -> str:
         lines.append(f'<div class="clh-grid-row">{"".join(cells)}</div>')
     label = esc(state.get("label") or "")
     return f'<div class="clh-grid" role="img" aria-label="{label}" style="max-width: {width}px">{"".join(lines)}</div>'
+
+
+def cell_grid_html(state: Any, label: str = "") -> str:
+    """A saved CellGrid model's state (pixel art, beat steps) as coloured squares; "" for any other model.
+
+    `label` names the picture for screen readers, in place of the grid's own label (the widget's words).
+    """
+    if not isinstance(state, dict) or state.get("_anywidget_id") != _CELL_GRID:
+        return ""
+    return _cell_grid({**state, "label": label or state.get("label")})
 
 
 def _control_panel(state: Mapping[str, Any]) -> str:
@@ -326,10 +340,15 @@ def prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, s
                 drawn, kind = drawer.draw(str(view.get("model_id")))
                 still = {m: data[m] for m in ("image/png", "image/jpeg", "image/gif") if m in data}
                 output["data"] = {"text/html": drawn} if kind in (CONTENT, VALUE) else still or {"text/html": note}
+                if kind in (CONTENT, VALUE) or still:
+                    output.setdefault("metadata", {})[MADE] = True
             elif isinstance(data.get("image/svg+xml"), str) and not any(m in data for m in ("image/png", "image/jpeg")):
                 svg = data.pop("image/svg+xml").encode("utf-8")
                 alt = esc(message("picture", lang))
                 data["text/html"] = f'<img src="{data_uri("image/svg+xml", svg)}" alt="{alt}">'
+                output.setdefault("metadata", {})[MADE] = True
+            elif any(m in data for m in ("image/png", "image/jpeg", "image/gif")):
+                output.setdefault("metadata", {})[MADE] = True
             if "text/plain" in data:
                 data.pop("text/latex", None)  # LaTeX shows as raw source without MathJax
     notebook.metadata.pop("widgets", None)  # nbconvert would embed it for the widget manager script

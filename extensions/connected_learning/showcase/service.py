@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import html
+import json
 import logging
 import os
 import re
@@ -31,7 +32,8 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
-from ..accounts import slips
+from .card import CARD_FILE, render_card
+from .messages import message
 from .publish import PAGE, TOKEN, family_link
 
 log = logging.getLogger("clhub.showcase")
@@ -44,36 +46,30 @@ PAGE_CSP = "sandbox"
 CARD_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 TOKEN_PART = r"([A-Za-z0-9_-]{32})"
 
-NOT_FOUND = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Not here</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}</style>
-</head><body><main>
-<h1>This page is not here</h1>
-<p>The link may be mistyped, or the piece was taken down by its maker or their teacher.</p>
-<p lang="es">Esta página no está aquí. Puede que el enlace esté mal escrito, o que su autor o su docente
-la haya retirado.</p>
-</main></body></html>
-"""
+MAX_CARD_BYTES = 1_000_000
 
-CARD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Showcase card</title>
-<style>
-*{{box-sizing:border-box}}
-body{{font-family:system-ui,sans-serif;margin:0;padding:1rem}}
-.card{{border:1px dashed #555;width:90mm;max-width:100%;padding:6mm;margin:auto;text-align:center}}
-.card svg{{width:50mm;height:50mm}}
-.link{{font-family:monospace;font-size:8pt;word-break:break-all}}
-@media print{{.card{{page-break-inside:avoid}}}}
-</style></head><body><main class="card">
-<h1>See what I made</h1>
-{qr}
-<p>Scan the code with a phone camera, or type this address:</p>
-<p class="link">{link}</p>
-<p lang="es">Mira lo que hice: escanea el código con la cámara del teléfono.</p>
-</main></body></html>
-"""
+
+def not_found_page(title_key: str = "not_found_title") -> str:
+    """The page for a link that leads nowhere, in every language the pages speak: a visitor's link
+    does not say which one they read. English first, the others each marked with its `lang`."""
+    from .messages import languages
+
+    parts = []
+    for code in languages():
+        lang = "" if code == "en" else f' lang="{code}"'
+        heading = "h1" if code == "en" else "h2"
+        parts.append(
+            f"<{heading}{lang}>{html.escape(message(title_key, code))}</{heading}>\n"
+            f"<p{lang}>{html.escape(message('not_found_text', code))}</p>"
+        )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(message(title_key, 'en'))}</title>\n"
+        "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;"
+        "line-height:1.5;color:#1d1d1f}h2{font-size:1.5rem}</style>\n"
+        "</head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -154,11 +150,7 @@ class Base(web.RequestHandler):
         # Visitors never see a traceback; the log has it (tornado logs 5xx with exc_info).
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.finish(
-            NOT_FOUND
-            if status_code == 404
-            else NOT_FOUND.replace("This page is not here", "Something went wrong; try again soon")
-        )
+        self.finish(not_found_page("not_found_title" if status_code == 404 else "error_title"))
 
 
 class PageHandler(Base):
@@ -192,7 +184,24 @@ class CardHandler(Base):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", CARD_CSP)
         self.set_header("Cache-Control", "private, no-store")
-        self.finish(CARD.format(qr=slips.qr_svg(link), link=html.escape(link)))
+        self.finish(render_card(self.card_facts(token), link))
+
+    def card_facts(self, token: str) -> dict[str, Any]:
+        """The stored facts of the card (`card.json`), never through a symlink; {} for a piece
+        published before cards had them, or a file that cannot be read (the card still has its link)."""
+        from ..peer_review.pieces import read_bytes
+
+        try:
+            dir_fd = os.open(self.pages / token, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return {}
+        try:
+            facts = json.loads(read_bytes(dir_fd, CARD_FILE, MAX_CARD_BYTES))
+        except (OSError, ValueError):
+            return {}
+        finally:
+            os.close(dir_fd)
+        return facts if isinstance(facts, dict) else {}
 
 
 class NotFoundHandler(Base):

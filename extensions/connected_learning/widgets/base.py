@@ -32,7 +32,16 @@ from ipywidgets.widgets.widget_string import LabelStyle
 
 from connected_learning.widgets.files import ExportPathError, atomic_write, check_export_path
 
-__all__ = ["CreationState", "SharedModels", "StateError", "close_all", "export_row", "make_status"]
+__all__ = [
+    "LIVE_SHOWCASE_ENV",
+    "CreationState",
+    "SharedModels",
+    "StateError",
+    "close_all",
+    "export_row",
+    "live_showcase",
+    "make_status",
+]
 
 MAX_STATE_BYTES = 8 * 1024 * 1024
 WIDE = {"description_width": "initial"}
@@ -182,7 +191,19 @@ class CreationState:
         return f"<{type(self).__name__} {self.kind}>"
 
 
+#: Set (to "1") in a family's "Play with it" kernel by the showcase's live copy: there is no learner
+#: and no folder of theirs, so the widgets offer no saving to a file and say nothing about one.
+LIVE_SHOWCASE_ENV = "CONNECTED_LEARNING_LIVE_PAGE"
+
+
+def live_showcase() -> bool:
+    """Whether this kernel plays a published piece for a family (see `LIVE_SHOWCASE_ENV`)."""
+    return os.environ.get(LIVE_SHOWCASE_ENV) == "1"
+
+
 def _welcome(path: Path) -> str:
+    if live_showcase():
+        return ""
     return f"Welcome back! Your work from {path.name} is loaded."
 
 
@@ -289,4 +310,6 @@ def export_row(
             status.value = f"Saved {os.path.relpath(written)} in your folder."
 
     button.on_click(on_click)
+    if live_showcase():  # a family's phone has no folder to save to: the row is there, hidden
+        return name, button, widgets.HBox([name, button], layout=widgets.Layout(display="none"))
     return name, button, widgets.HBox([name, button], **layout)
