@@ -318,7 +318,41 @@ def test_a_workbook_renders_in_voila_with_working_widgets(browser, artifacts) ->
         assert page.locator("text=Traceback").count() == 0
         page.screenshot(path=str(artifacts / "widgets-3-pixel-canvas-voila.png"), full_page=True)
         page.close()
+        _drag_with_a_finger(browser, f"http://127.0.0.1:{port}/", artifacts)
     finally:
         voila.terminate()
         voila.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drag_with_a_finger(browser, url: str, artifacts: Path) -> None:
+    """On a tablet (a touch screen), a finger drawn along a row paints it, and the page does not scroll."""
+    tablet = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True, is_mobile=True)
+    page = tablet.new_page()
+    page.goto(url, timeout=120_000)
+    squares = page.get_by_role("grid", name="Pixel art squares").first
+    row = squares.get_by_role("button", name=re.compile(r"^Row 4, column \d+: "))
+    row.first.wait_for(timeout=120_000)
+    labels = row.evaluate_all("cells => cells.map(c => c.ariaLabel)")
+    colour = next(name for name in ("purple", "pink", "brown", "black") if not any(name in x for x in labels))
+    page.get_by_role("button", name=re.compile(rf"^(✓ )?{colour}$")).first.tap()
+    expect(page.get_by_text(f"Painting with: {colour}").first).to_be_visible(timeout=60_000)
+    row.first.scroll_into_view_if_needed()
+    start, end = row.nth(0).bounding_box(), row.nth(7).bounding_box()
+    assert start and end
+    y = start["y"] + start["height"] / 2
+    scrolled = page.evaluate("() => [window.scrollX, window.scrollY, document.scrollingElement.scrollTop]")
+    touch = tablet.new_cdp_session(page)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start["x"] + 4, "y": y}]})
+    for step in range(1, 9):
+        x = start["x"] + 4 + (end["x"] + end["width"] / 2 - start["x"] - 4) * step / 8
+        touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    for column in range(1, 9):
+        expect(squares.get_by_role("button", name=f"Row 4, column {column}: {colour}", exact=True)).to_be_visible(
+            timeout=60_000
+        )
+    assert page.evaluate("() => [window.scrollX, window.scrollY, document.scrollingElement.scrollTop]") == scrolled
+    assert squares.get_by_role("button", name=f"Row 4, column 9: {colour}", exact=True).count() == 0
+    page.screenshot(path=str(artifacts / "widgets-4-pixel-canvas-touch.png"))
+    tablet.close()

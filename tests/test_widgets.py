@@ -925,3 +925,94 @@ def test_the_grid_asks_for_the_installed_anywidget_front_end() -> None:
 
     major, minor = version("anywidget").split(".")[:2]
     assert ANYWIDGET_VERSION == f"~{major}.{minor}.*"
+
+
+# ---------------------------------------------------------------- in a real kernel
+
+
+class Kernel:
+    """A real ipykernel, spoken to as JupyterLab does: execute requests and widget (comm) messages."""
+
+    def __init__(self, cwd: Path) -> None:
+        from jupyter_client.manager import KernelManager
+
+        self.manager = KernelManager(kernel_name="python3")
+        self.manager.start_kernel(cwd=str(cwd))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=120)
+        self.iopub: list[dict[str, Any]] = []
+
+    def run(self, code: str) -> str:
+        """Run `code`; what it printed. Every message the kernel published meanwhile is kept in `iopub`."""
+        request = self.client.execute(code)
+        printed: list[str] = []
+        while True:  # every message until this request's "idle", whichever request it answers
+            message = self.client.get_iopub_msg(timeout=120)
+            self.iopub.append(message)
+            mine = message["parent_header"].get("msg_id") == request
+            if mine and message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+            assert not (mine and message["msg_type"] == "error"), message["content"]
+            if mine and message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                return "".join(printed)
+
+    def send_to_widget(self, comm_id: str, content: Any) -> None:
+        """What a widget's view does with `model.send(content)` in the browser."""
+        data = {"method": "custom", "content": content}
+        self.client.shell_channel.send(self.client.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
+    def updates_to(self, comm_id: str) -> list[dict[str, Any]]:
+        """The state updates the kernel sent to the browser for one widget."""
+        return [
+            message["content"]["data"]["state"]
+            for message in self.iopub
+            if message["msg_type"] == "comm_msg"
+            and message["content"]["comm_id"] == comm_id
+            and message["content"]["data"].get("method") == "update"
+        ]
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(workdir: Path) -> Iterator[Kernel]:
+    started = Kernel(workdir)
+    yield started
+    started.close()
+
+
+def test_in_a_kernel_a_drag_arrives_in_batches_and_bad_strokes_leave_the_drawing_alone(kernel: Kernel) -> None:
+    grid_id = kernel.run(
+        "import json\n"
+        "from connected_learning.widgets import PixelCanvas\n"
+        "canvas = PixelCanvas(rows=4, columns=6, sidecar='art.json')\n"
+        "canvas.choose('red')\n"
+        "print(canvas.cell_grid.comm.comm_id)"
+    ).strip()
+    kernel.iopub.clear()
+    # What the browser sends for one drag along row 2: the first square at once, then the rest.
+    kernel.send_to_widget(grid_id, {"event": "stroke", "start": True, "cells": [[1, 0]]})
+    kernel.send_to_widget(grid_id, {"event": "stroke", "start": False, "cells": [[1, c] for c in range(1, 6)]})
+    for bad in (
+        {"event": "stroke", "start": True, "cells": [[7, 0]]},
+        {"event": "stroke", "start": True, "cells": [[0, "1"]]},
+        {"event": "stroke", "start": True, "cells": [[0, 0]] * 200_000},
+        {"event": "stroke", "start": 1, "cells": [[0, 0]]},
+        {"event": "stroke", "cells": None},
+    ):
+        kernel.send_to_widget(grid_id, bad)
+    drawn = json.loads(kernel.run("print(json.dumps(canvas.grid))"))
+    assert drawn[1] == ["red"] * 6 and all(name == "white" for r in (0, 2, 3) for name in drawn[r])
+    assert len(kernel.updates_to(grid_id)) == 2, "one update of the squares per batch, none for a bad one"
+    assert kernel.updates_to(grid_id)[-1]["values"][1] == ["red"] * 6
+
+    kernel.run("canvas.undo()")
+    assert json.loads(kernel.run("print(json.dumps(canvas.grid))"))[1] == ["white"] * 6, "the drag is one step"
+    kernel.run("canvas.use_tool('fill'); canvas.choose('blue')")
+    kernel.send_to_widget(grid_id, {"event": "press", "row": 3, "column": 5})  # Enter on a square
+    drawn = json.loads(kernel.run("print(json.dumps(canvas.grid))"))
+    assert all(name == "blue" for line in drawn for name in line)
+    assert json.loads(Path("art.json").read_text())["cells"] == drawn, "the sidecar keeps the fill"
