@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from connected_learning.catalog import release
@@ -129,3 +130,30 @@ def test_an_assignable_workbook_needs_autograded_cells(tmp_path: Path) -> None:
     nbformat.write(nb, root / "sports" / "goal-maths" / "goal-maths.ipynb")
     _, problems = scan_catalog(root)
     assert len(problems) == 1 and f"{meta}: assignable is true, but no notebook" in problems[0]
+
+
+def test_every_place_that_clears_solutions_uses_the_stub_that_raises_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Releases, the classroom's courses, nbgrader run in a course folder and a teacher's formgrader."""
+    from traitlets.config import PyFileConfigLoader
+
+    from connected_learning.assignments.course import Course, prepare
+    from connected_learning.learner import nbgrader_learner
+
+    stub = {"python": release.CODE_STUB}
+    course = Course(tmp_path / "data", "g")
+    assert course.config().ClearSolutions.code_stub == stub
+    prepare(course, gid=None)
+    in_course = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    assert in_course.ClearSolutions.code_stub == stub
+    monkeypatch.setenv("CLHUB_COURSE_ROOT", str(course.root))
+    teacher = PyFileConfigLoader("nbgrader_config.py", path=nbgrader_learner.__path__[0]).load_config()
+    assert teacher.ClearSolutions.code_stub == stub
+    monkeypatch.delenv("CLHUB_COURSE_ROOT")
+    learner = PyFileConfigLoader("nbgrader_config.py", path=nbgrader_learner.__path__[0]).load_config()
+    assert "ClearSolutions" not in learner  # control: a learner's server generates nothing
+    # The stub runs: as a function's body and as a value in brackets.
+    scope: dict = {}
+    exec(f"def f():\n    {release.CODE_STUB.replace(chr(10), chr(10) + '    ')}\nx = (\n{release.CODE_STUB}\n)", scope)
+    assert scope["f"]() is None and scope["x"] is Ellipsis

@@ -19,3 +19,7 @@ if os.environ.get("CLHUB_COURSE_ROOT"):
     # A teacher's server: the formgrader grades in the group's course folder.
     c.CourseDirectory.root = os.environ["CLHUB_COURSE_ROOT"]
     c.CourseDirectory.course_id = os.environ.get("CLHUB_COURSE_ID", "")
+    # Generating from the formgrader clears answers as the hub does: a blank that raises nothing.
+    from connected_learning.widgets.puzzles import CODE_STUB
+
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
