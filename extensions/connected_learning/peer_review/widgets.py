@@ -12,6 +12,7 @@ status line that screen readers announce, and every control has a visible label.
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import stat
@@ -32,8 +33,8 @@ WIDE = {"description_width": "10em"}
 
 
 def _auto() -> widgets.Layout:
-    """As wide as its words: a button's or a tick box's label is never cut off."""
-    return widgets.Layout(width="auto")
+    """As wide as its words (not the whole row): a button's or a tick box's label is never cut off."""
+    return widgets.Layout(width="auto", align_self="flex-start")
 
 
 IMAGE_TYPES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".gif": "gif"}
@@ -147,6 +148,7 @@ class ShareBox(widgets.VBox):
         self.button = widgets.Button(
             description="Share with my group",
             icon="share",
+            button_style="primary",
             tooltip="Share a copy with your group's peer-review folder",
             layout=_auto(),
         )
@@ -341,10 +343,12 @@ class ReviewPanel(widgets.VBox):
         for name, data in files.items():
             suffix = Path(name).suffix.lower()
             if suffix in IMAGE_TYPES:
-                # A caption names the picture (the Image view has no alt text, and a tooltip breaks it).
+                # An <img> with alt text (the Image widget has none); the data stays in the page, never a URL.
+                alt = html.escape(f"Picture {name} in {view.title}", quote=True)
+                source = f"data:image/{IMAGE_TYPES[suffix]};base64,{base64.b64encode(data).decode()}"
                 shown.append(widgets.HTML(f"<i>Picture: {html.escape(name)}</i>"))
                 shown.append(
-                    widgets.Image(value=data, format=IMAGE_TYPES[suffix], layout=widgets.Layout(max_width="480px"))
+                    widgets.HTML(f'<img src="{source}" alt="{alt}" style="max-width: min(480px, 100%); height: auto">')
                 )
             elif suffix == ".wav":
                 shown.append(widgets.Audio(value=data, format="wav", autoplay=False, loop=False))
@@ -438,7 +442,7 @@ class FeedbackInbox(widgets.VBox):
                 parts.append(self._report_row(group, view, anonymous))
             rows.append(widgets.VBox(parts))
         self._load_waiting(groups)
-        if not rows:
+        if not rows and not self.waiting.children:
             rows.append(widgets.HTML("<p><i>You have not shared anything yet.</i></p>"))
         self.list.children = tuple(rows)
 
