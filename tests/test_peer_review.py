@@ -83,6 +83,23 @@ def test_group_folder_modes(lab: Learners) -> None:
     assert os.stat(shared.parent).st_mode & 0o007 == 0
     assert (lab.home("ana") / "peer-review" / lab.name("g")).resolve() == shared
     assert (lab.home("ana") / "peer-review" / folders.INBOX_NOTEBOOK).is_file()
+    review = os.stat(shared / folders.REVIEW_NOTEBOOK)
+    assert review.st_uid == 0 and stat.S_IMODE(review.st_mode) == 0o444  # the system's, read-only
+
+
+def test_each_learner_reviews_in_their_own_copy_of_the_review_notebook(lab: Learners) -> None:
+    own = lab.home("ben") / "peer-review" / folders.own_review_notebook(lab.name("g"))
+    assert own.stat().st_uid == os.stat(lab.home("ben")).st_uid
+    make_file(lab, "ana", "own-copy.md", "for the review")
+    share(lab, "ana", "own-copy.md", title="Seen from my own copy")
+    cells = json.loads(own.read_text())["cells"]
+    code = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    assert f"ReviewPanel('~/peer-review/{lab.name('g')}')" in code
+    run = "import os; os.chdir('peer-review')\n" + code.replace("ReviewPanel(", "panel = ReviewPanel(")
+    run += "\nprint([label for label, _ in panel.choice.options])"
+    done = lab.python("ben", run)
+    assert done.returncode == 0, done.stderr
+    assert "Seen from my own copy by Ana B." in done.stdout
 
 
 def test_a_non_member_cannot_list_or_read_the_group_folder(lab: Learners) -> None:
@@ -675,6 +692,11 @@ def test_link_group_folders_never_removes_the_learners_own_files(tmp_path: Path)
     done = folders.link_group_folders(home, {"g": str(target)})
     assert done == {"old": "removed", "g": "kept"}
     assert (home / "peer-review" / "notes.txt").read_text() == "mine"
+    own = home / "peer-review" / folders.own_review_notebook("g")
+    assert "ReviewPanel('~/peer-review/g')" in own.read_text()
+    own.write_text("my notes")
+    folders.link_group_folders(home, {"g": str(target)})
+    assert own.read_text() == "my notes"  # the learner's own copy is never rewritten
     (home / "peer-review" / "x").mkdir()
     assert "skipped" in folders.link_group_folders(home, {"x": str(target)})["x"]
     with pytest.raises(folders.FolderError):
