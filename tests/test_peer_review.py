@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import stat
+import sys
 import textwrap
 from pathlib import Path
 
@@ -720,3 +721,75 @@ def test_the_site_settings_decide_each_groups_policy(tmp_path: Path) -> None:
     site.write_text("[peer_review]\nenabled = false\nanonymous_feedback = true\n")
     everyone = folders.policy_for(load_settings(site), "class")
     assert not everyone.peer_review and everyone.anonymous_feedback
+
+
+def test_in_the_same_user_demo_a_withdrawn_piece_is_hidden_and_only_its_author_undoes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One system user for every account: the folder's names and piece.json's author are what hold."""
+    from connected_learning.peer_review import sharing
+
+    monkeypatch.setenv("CLHUB_HOST", "same-user")
+    (tmp_path / "data").mkdir()
+    shared = folders.apply_group(tmp_path / "data", folders.GroupPolicy("g"), None)
+    os.lchown(shared, 65534, 65534)  # the demo hub's own ordinary user's, as every account's files are
+    people = {}
+    for name in ("ana", "ben"):
+        home = tmp_path / name
+        home.mkdir()
+        people[name] = sharing.Identity(name, name.capitalize(), os.getuid(), home)
+    (people["ana"].home / "kite.md").write_text("a kite")
+    piece = sharing.share(shared, [people["ana"].home / "kite.md"], "Kite", identity=people["ana"]).id
+    sharing.give_feedback(shared, piece, works="high!", identity=people["ben"])
+
+    with pytest.raises(sharing.PeerReviewError, match="Only the author"):
+        sharing.withdraw(shared, piece, identity=people["ben"])
+    gone = sharing.withdraw(shared, piece, identity=people["ana"], at=1000)
+    assert gone.until == 1000 + pieces.UNDO_MINUTES * 60 and gone.title == "Kite"
+    assert pieces.read_group(shared) == []  # nobody's listing shows it
+    assert sharing.my_withdrawn(shared, people["ben"], at=1001) == []
+    with pytest.raises(sharing.PeerReviewError, match="nothing to undo"):
+        sharing.undo_withdraw(shared, piece, identity=people["ben"], at=1001)
+    sharing.forget_withdrawn(shared, people["ben"], at=10**9)  # not his: left alone
+    assert (shared / gone.name).is_dir()
+
+    back = sharing.undo_withdraw(shared, piece, identity=people["ana"], at=1001)
+    assert back.id == piece and [e.works for e in pieces.read_one(shared, piece).feedback] == ["high!"]
+
+    gone = sharing.withdraw(shared, piece, identity=people["ana"], at=2000)
+    with pytest.raises(sharing.PeerReviewError, match="are over"):
+        sharing.undo_withdraw(shared, piece, identity=people["ana"], at=gone.until)
+    folders.apply_group(tmp_path / "data", folders.GroupPolicy("g"), None, at=gone.until - 1)
+    assert (shared / gone.name).is_dir()  # still time: the hub's repair keeps it
+    folders.apply_group(tmp_path / "data", folders.GroupPolicy("g"), None, at=gone.until)
+    assert sorted(os.listdir(shared)) == [folders.POLICY_FILE, folders.REVIEW_NOTEBOOK]
+
+
+def test_in_a_terminal_withdraw_asks_and_a_no_changes_nothing(lab: Learners) -> None:
+    import pty
+    import subprocess
+
+    from jupyterhub.spawner import set_user_setuid
+
+    make_file(lab, "ana", "asked.md", "ask me first")
+    piece = share(lab, "ana", "asked.md", title="Ask me first")
+    for answer, code in (("no", 1), ("yes", 0)):
+        main, terminal = pty.openpty()
+        try:
+            os.write(main, f"{answer}\n".encode())
+            done = subprocess.run(
+                [str(Path(sys.executable).parent / "clhub"), "withdraw", piece],
+                stdin=terminal,
+                capture_output=True,
+                text=True,
+                env=lab.env("ana"),
+                preexec_fn=set_user_setuid(lab.name("ana")),
+                timeout=60,
+            )
+        finally:
+            os.close(main)
+            os.close(terminal)
+        assert done.returncode == code, done.stderr
+        assert "Type yes to take it back" in done.stdout
+        assert (folder(lab) / piece).is_dir() == (answer == "no")
+    assert "--undo" in done.stdout
