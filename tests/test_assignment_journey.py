@@ -181,7 +181,7 @@ def test_the_assignment_starts_from_own_work_and_the_teacher_follows_each_learne
         "Marked: 2 of 3 points",
         "Working on it: 1 of 3 answers written",
         "Not opened yet",
-        "2030-06-01 16:00",
+        "1 Jun 2030, 16:00 UTC",
     ):
         assert words in page.text, words
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]

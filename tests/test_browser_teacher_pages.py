@@ -31,6 +31,7 @@ from test_browser_showcase import CLHUB, api, as_learner, write_as
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 SECRET = "root-only-secret-7f3a"
+MADRID = "Europe/Madrid"  # UTC+2 in June and July
 MD_PAYLOAD = (
     "md-marker: my street\n\n<script>window.top.pwned = 'md-script'</script>\n\n"
     '<img src="x" onerror="window.top.pwned = \'md-img\'" alt="broken">'
@@ -75,7 +76,10 @@ def hub(make_hub: Any) -> RunningHub:
 
 
 def login(browser: Browser, hub: RunningHub, short: str, *, scripts: bool = True) -> Page:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=scripts)
+    # A teacher in Madrid: times on the pages, and times typed into them, are Madrid's.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, java_script_enabled=scripts, timezone_id=MADRID, locale="en-GB"
+    )
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{hub.url}/hub/login?next=/services/classroom/")
@@ -207,6 +211,13 @@ def test_moderation_opens_the_piece_safely_and_a_teacher_takes_a_piece_down(
     check_axe(page, "take-down", artifacts)
     page.goto(f"{classroom}/groups/{g}/assignments")
     expect(page.get_by_role("cell", name="Not opened yet").first).to_be_visible()
+    due = page.locator("time.clh-local").first
+    expect(due).to_have_attribute("datetime", "2030-06-01T17:00:00Z")
+    expect(due).to_contain_text("19:00")  # 17:00 UTC, in Madrid's summer time
+    page.get_by_label("New due date (empty: none)").fill("2030-07-01T09:00")  # Madrid's 9 o'clock
+    page.get_by_role("button", name="Change the due date").click()
+    expect(page.get_by_role("status")).to_contain_text("is now 2030-07-01 07:00 UTC")
+    expect(page.locator("time.clh-local").first).to_contain_text("09:00")
     page.screenshot(path=str(artifacts / "teacher-pages-5-assignments.png"), full_page=True)
     check_axe(page, "assignments", artifacts)
 

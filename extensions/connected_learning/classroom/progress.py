@@ -14,7 +14,6 @@ steps are the same functions as the JSON API in `classroom.assignments`.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from typing import Any
 
 from tornado import web
@@ -32,11 +31,6 @@ from . import progress_table as progress
 from .assignments import AssignmentsBase, due_from, listing, submitted
 from .base import answer_for, log
 from .rules import teacher_of_group
-
-
-def utc_text(iso: str | None) -> str:
-    """An ISO time as the page shows it, e.g. "2030-06-01 17:00 UTC" (empty for None)."""
-    return f"{dt.datetime.fromisoformat(iso).astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC" if iso else ""
 
 
 class GroupPages(AssignmentsBase):
@@ -128,9 +122,6 @@ class AssignmentsPage(GroupPages):
         rows = []
         for row in listing(course, students, self.homes(students), self.host.isolated):
             learners = row["learners"]
-            row["due_text"] = utc_text(row["due"])
-            for learner in learners:
-                learner["handed_in_text"] = utc_text(learner["handed_in"])
             rows.append(
                 {
                     **row,
