@@ -6,6 +6,7 @@ system users; the test logs in with the passwords printed on the slips.
 
 from __future__ import annotations
 
+import html
 import json
 import pwd
 import re
@@ -24,7 +25,14 @@ HEADER = "username,display_name,group,role,password\n"
 @pytest.fixture(scope="module")
 def hub(make_hub: Any) -> RunningHub:
     return make_hub(
-        {"tess": ("teacher", ["g"]), "ted": ("teacher", ["h"]), "ana": ("student", ["g"]), "zed": ("student", ["h"])}
+        {
+            "tess": ("teacher", ["g"]),
+            "ted": ("teacher", ["h"]),
+            "ana": ("student", ["g"]),
+            "zed": ("student", ["h"]),
+            "bea": ("student", ["g"]),
+            "cy": ("student", ["g"]),
+        }
     )
 
 
@@ -163,7 +171,16 @@ def test_the_teachers_page_shows_the_upload_form_and_prints_slips(hub: RunningHu
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
     pupil = hub.name("pupil")
     remember(hub, [pupil], [])
-    csv_text = HEADER + f"{pupil},<script>alert(1)</script>,{hub.name('g')},student,\n"
+    refused = s.http.post(
+        f"{hub.url}/services/classroom/roster",
+        data={"_xsrf": xsrf},
+        files={
+            "classlist": ("c.csv", (HEADER + f"{pupil},<script>alert(1)</script>,{hub.name('g')},student,\n").encode())
+        },
+        timeout=60,
+    )
+    assert refused.status_code == 422 and "&lt;script&gt;" in refused.text and "<script>alert" not in refused.text
+    csv_text = HEADER + f'{pupil},"Pip & ""Co"" O\'N.",{hub.name("g")},student,\n'
     r = s.http.post(
         f"{hub.url}/services/classroom/roster",
         data={"_xsrf": xsrf},
@@ -171,7 +188,7 @@ def test_the_teachers_page_shows_the_upload_form_and_prints_slips(hub: RunningHu
         timeout=300,
     )
     assert r.status_code == 200, r.text[:500]
-    assert pupil in r.text and "<svg" in r.text and "<script>alert(1)</script>" not in r.text
+    assert pupil in r.text and "<svg" in r.text and "Pip &amp; " in r.text
     bad = s.http.post(
         f"{hub.url}/services/classroom/roster",
         data={"_xsrf": xsrf},
@@ -210,3 +227,156 @@ def test_clhub_roster_import_uses_the_same_service(hub: RunningHub, tmp_path: An
         [clhub, "roster", "import", str(listing)], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 2 and "line 2:" in done.stderr and "nothing was created" in done.stderr
+
+
+# ------------------------------------------------------------------ rename, reset, remove (the roster's buttons)
+
+
+CLASSROOM = "/services/classroom/"
+
+
+def page_xsrf(s: Any, hub: RunningHub) -> str:
+    page = s.http.get(f"{hub.url}{CLASSROOM}", timeout=30)
+    assert page.status_code == 200, page.text[:300]
+    found = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def form(s: Any, hub: RunningHub, path: str, data: dict[str, str], xsrf: str | None) -> requests.Response:
+    body = {**data, **({"_xsrf": xsrf} if xsrf else {})}
+    return s.http.post(f"{hub.url}{CLASSROOM}{path}", data=body, allow_redirects=False, timeout=60)
+
+
+def names_file(hub: RunningHub) -> dict[str, str]:
+    return json.loads((hub.data_dir / "hub" / "display-names.json").read_text())
+
+
+def test_a_teacher_renames_a_learner_of_their_group_and_everyone_sees_the_new_name(hub: RunningHub) -> None:
+    from connected_learning.hub.config import display_name
+    from connected_learning.paths import DataLayout
+    from connected_learning.peer_review.folders import MEMBERS_FILE, group_root
+
+    g, h, cy = hub.name("g"), hub.name("h"), hub.name("cy")
+    tess, ted = hub.login("tess"), hub.login("ted")
+    path = f"groups/{g}/users/{cy}/name"
+    # Another group's teacher: refused, the same request as the control below.
+    assert form(ted, hub, path, {"display_name": "Cy W."}, page_xsrf(ted, hub)).status_code == 403
+    assert (
+        form(ted, hub, f"groups/{h}/users/{cy}/name", {"display_name": "Cy W."}, page_xsrf(ted, hub)).status_code == 404
+    )
+    # The learner themself (their page has no form: a token of theirs, which needs no XSRF token).
+    r = requests.post(f"{hub.url}{CLASSROOM}{path}", data={"display_name": "Cy W."}, headers=token(hub, cy), timeout=30)
+    assert r.status_code == 403, r.text[:300]
+    # A forged request (no XSRF token, the teacher's cookies): refused.
+    assert form(tess, hub, path, {"display_name": "Cy W."}, None).status_code == 403
+    assert names_file(hub)[cy] == "Cy"
+    xsrf = page_xsrf(tess, hub)
+    r = form(tess, hub, path, {"display_name": "  Cy W.  "}, xsrf)
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"#group-{g}"), r.text[:300]
+    assert names_file(hub)[cy] == "Cy W."
+    # What peers read (the group's copy), what the spawner gives the next server, what the teacher sees.
+    members = json.loads((group_root(hub.data_dir, g) / MEMBERS_FILE).read_text())
+    assert members["names"][cy] == "Cy W."
+    assert display_name(DataLayout(hub.data_dir), cy) == "Cy W."
+    assert 'value="Cy W."' in tess.http.get(f"{hub.url}{CLASSROOM}", timeout=30).text
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("C" * 61, "at most 60"),
+        ("<b>Cy</b>", "'<' or '>'"),
+        ("Cy\tW.", "control character"),
+        ("Cy\u202eW.", "control character"),
+        ("=HYPERLINK(1)", "formula"),
+        ("cy.w@example.org", "e-mail"),
+    ],
+)
+def test_a_rename_is_checked_like_a_class_list(hub: RunningHub, given: str, words: str) -> None:
+    g, ana = hub.name("g"), hub.name("ana")
+    tess = hub.login("tess")
+    before = names_file(hub)[ana]
+    r = form(tess, hub, f"groups/{g}/users/{ana}/name", {"display_name": given}, page_xsrf(tess, hub))
+    assert r.status_code == 400 and words in html.unescape(r.text), r.text[:500]
+    assert "<b>Cy</b>" not in r.text  # shown escaped
+    assert names_file(hub)[ana] == before
+
+
+def test_reset_password_asks_first_and_only_a_confirmed_request_resets(hub: RunningHub) -> None:
+    g, bea = hub.name("g"), hub.name("bea")
+    tess, ted = hub.login("tess"), hub.login("ted")
+    path = f"groups/{g}/users/{bea}/password"
+    page = tess.http.get(f"{hub.url}{CLASSROOM}{path}", timeout=30)
+    assert page.status_code == 200 and "Reset the password?" in page.text and 'name="confirm" value="yes"' in page.text
+    xsrf = page_xsrf(tess, hub)
+    unconfirmed = form(tess, hub, path, {}, xsrf)
+    assert unconfirmed.status_code == 200 and "Reset the password?" in unconfirmed.text
+    assert form(tess, hub, path, {"confirm": "yes"}, None).status_code == 403  # forged: no XSRF token
+    assert form(ted, hub, path, {"confirm": "yes"}, page_xsrf(ted, hub)).status_code == 403
+    assert ted.http.get(f"{hub.url}{CLASSROOM}{path}", timeout=30).status_code == 403
+    assert hub.session().login(bea, PASSWORD).status_code == 302  # nothing above reset it
+    slip = form(tess, hub, path, {"confirm": "yes"}, xsrf)
+    assert slip.status_code == 200 and bea in slip.text and "<svg" in slip.text
+    assert hub.session().login(bea, PASSWORD).status_code != 302
+
+
+def test_remove_asks_turns_the_log_in_off_at_once_and_can_be_undone(hub: RunningHub) -> None:
+    g, zed = hub.name("g"), hub.name("zed")
+    ana = hub.name("ana")
+    learner = hub.session()
+    assert learner.login(ana, "my-own-secret-9").status_code == 302  # the password test chose it
+    assert learner.http.get(f"{hub.url}/hub/api/user", timeout=30).status_code == 200
+    tess, ted = hub.login("tess"), hub.login("ted")
+    path = f"groups/{g}/users/{ana}/remove"
+    page = tess.http.get(f"{hub.url}{CLASSROOM}{path}", timeout=30)
+    assert page.status_code == 200 and "Remove from the class?" in page.text and "10 minutes" in page.text
+    xsrf = page_xsrf(tess, hub)
+    assert form(tess, hub, path, {}, xsrf).status_code == 200  # the question again, nothing done
+    assert form(tess, hub, path, {"confirm": "yes"}, None).status_code == 403
+    assert form(ted, hub, path, {"confirm": "yes"}, page_xsrf(ted, hub)).status_code == 403
+    assert form(tess, hub, f"groups/{g}/users/{zed}/remove", {"confirm": "yes"}, xsrf).status_code == 404
+    teacher = f"groups/{g}/users/{hub.name('tess')}/remove"
+    assert form(tess, hub, teacher, {"confirm": "yes"}, xsrf).status_code == 403
+    assert hub.session().login(ana, "my-own-secret-9").status_code == 302  # still in
+    r = form(tess, hub, path, {"confirm": "yes"}, xsrf)
+    assert r.status_code == 302, r.text[:300]
+    assert hub.session().login(ana, "my-own-secret-9").status_code != 302
+    assert learner.http.get(f"{hub.url}/hub/api/user", timeout=30).status_code == 403  # logged out everywhere
+    home = tess.http.get(f"{hub.url}{CLASSROOM}", timeout=30).text
+    assert "Being removed" in home and f"users/{ana}/undo" in home and 'class="clh-local"' in home
+    # No password reset may turn the log-in back on meanwhile.
+    assert form(tess, hub, f"groups/{g}/users/{ana}/password", {"confirm": "yes"}, xsrf).status_code == 409
+    assert form(ted, hub, f"groups/{g}/users/{ana}/undo", {}, page_xsrf(ted, hub)).status_code == 403
+    assert form(tess, hub, f"groups/{g}/users/{ana}/undo", {}, None).status_code == 403
+    assert form(tess, hub, f"groups/{g}/users/{ana}/undo", {}, xsrf).status_code == 302
+    assert hub.session().login(ana, "my-own-secret-9").status_code == 302
+    assert hub.api.get(f"/users/{ana}").status_code == 200
+    assert form(tess, hub, f"groups/{g}/users/{ana}/undo", {}, xsrf).status_code == 400  # nothing left to undo
+
+
+def test_a_removal_happens_for_good_after_its_window_even_across_a_restart(hub: RunningHub) -> None:
+    import time
+
+    g, bea = hub.name("g"), hub.name("bea")
+    tess = hub.login("tess")
+    xsrf = page_xsrf(tess, hub)
+    assert form(tess, hub, f"groups/{g}/users/{bea}/remove", {"confirm": "yes"}, xsrf).status_code == 302
+    pending_file = hub.data_dir / "hub" / "pending-removals.json"
+    pending = json.loads(pending_file.read_text())
+    assert set(pending) == {bea} and pending[bea]["by"] == hub.name("tess")
+    hub.stop()
+    # The ten minutes pass while the hub is down (the file says when the window ends).
+    pending[bea]["due"] = "2000-01-01T00:00:00+00:00"
+    pending_file.write_text(json.dumps(pending))
+    hub.start()
+    deadline = time.monotonic() + 90
+    while hub.api.get(f"/users/{bea}").status_code != 404 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert hub.api.get(f"/users/{bea}").status_code == 404
+    assert bea not in hub.api.get(f"/groups/{g}").json()["users"]
+    assert json.loads(pending_file.read_text()) == {}
+    assert bea not in names_file(hub)
+    assert hub.session().login(bea, PASSWORD).status_code != 302

@@ -137,6 +137,11 @@ ENDPOINTS = [
     Endpoint("POST", "api/roster", ANY_TEACHER, json=""),
     Endpoint("POST", f"{G}/users/ben/password", TEACHER),
     Endpoint("POST", "groups/g/users/ben/password", TEACHER, form={}),
+    Endpoint("GET", "groups/g/users/ben/password", TEACHER),
+    Endpoint("POST", "groups/g/users/ben/name", TEACHER, form={"display_name": ""}),
+    Endpoint("GET", "groups/g/users/ben/remove", TEACHER),
+    Endpoint("POST", "groups/g/users/ben/remove", TEACHER, form={}),
+    Endpoint("POST", "groups/g/users/ben/undo", TEACHER, form={}),
     # assignments
     Endpoint("GET", f"{G}/assignments", TEACHER),
     Endpoint("POST", f"{G}/assignments", TEACHER, json={"workbook": "no-such-workbook"}),

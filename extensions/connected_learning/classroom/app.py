@@ -68,6 +68,7 @@ def main() -> None:
     log.info("Classroom service on %s", url.geturl())
     loop = IOLoop.current()
     loop.add_callback(sweep, app)
+    loop.add_callback(accounts.removal_sweep, app)
     loop.start()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from ..accounts import removal
 from ..accounts.store import read_display_names
 from ..paths import DataLayout
 from ..peer_review import moderation
@@ -21,11 +22,16 @@ from .base import APIHandler, BaseHandler
 from .rules import groups_taught, hub_user
 
 
-def group_overview(place: moderation.Place, members: list[str], names: dict[str, str]) -> dict[str, Any]:
-    """What the teacher's page shows of one group (blocking: reads the group's folders)."""
+def group_overview(
+    place: moderation.Place, members: list[str], names: dict[str, str], leaving: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """What the teacher's page shows of one group (blocking: reads the group's folders).
+
+    `leaving`: the accounts being removed, {user: their removal}, with an Undo until it is due.
+    """
     return {
         "name": place.group,
-        "members": [{"name": m, "display": names.get(m, "")} for m in sorted(members)],
+        "members": [{"name": m, "display": names.get(m, ""), "leaving": leaving.get(m)} for m in sorted(members)],
         "pieces": moderation.list_pieces(place),
         "reports": [r for r in moderation.list_reports(place) if r["status"] == "open"],
         "proposals": publish.list_proposals(place),
@@ -37,10 +43,12 @@ class HomePage(BaseHandler):
     @hub_user
     async def get(self) -> None:
         groups = []
-        names = await self.run(read_display_names, DataLayout(self.site.data_dir))
+        layout = DataLayout(self.site.data_dir)
+        names = await self.run(read_display_names, layout)
+        leaving = await self.run(removal.pending, layout)
         for group in groups_taught(self.me, await self.hub.groups()):
             members = (await self.hub.get(f"/groups/{quote(group)}")).get("users", [])
-            groups.append(await self.run(group_overview, self.place(group), members, names))
+            groups.append(await self.run(group_overview, self.place(group), members, names, leaving))
         self.page("home.html", me=self.me, groups=groups)
 
 
