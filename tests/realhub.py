@@ -118,7 +118,11 @@ class RunningHub:
         self.log_path = self.workdir / "hub.log"
         self.proc = launch.start_hub(self.site_file, "site", cwd=self.workdir, log=log, config=self.config)
         # The hub answers its API on any host name; Python cannot resolve <x>.localhost names.
-        launch.wait_for_hub(f"http://127.0.0.1:{urlsplit(self.url).port}", self.proc, timeout=90)
+        try:
+            launch.wait_for_hub(f"http://127.0.0.1:{urlsplit(self.url).port}", self.proc, timeout=90)
+        except RuntimeError as error:
+            # The work folder goes with the teardown: keep why the hub stopped in the failure.
+            raise RuntimeError(f"{error}\nThe end of its log:\n{self.log()[-3000:]}") from None
 
     def stop(self) -> None:
         if self.proc is not None:
