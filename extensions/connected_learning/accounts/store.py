@@ -93,6 +93,15 @@ def drop_display_name(layout: DataLayout, name: str) -> None:
             atomic_write_text(layout.hub / DISPLAY_NAMES, json.dumps(current, indent=1, sort_keys=True))
 
 
+def teachers_of(layout: DataLayout, group: str) -> set[str]:
+    """Who teaches `group`, as the site's roles file says (empty when it cannot be read)."""
+    try:
+        data = json.loads(layout.roles_file.read_text())
+        return set(data["teacher"][group])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def update_roles_file(layout: DataLayout, entries: Iterable[tuple[str, str, Iterable[str]]]) -> None:
     """Record who teaches and mentors which group, from (user, role, groups) entries.
 

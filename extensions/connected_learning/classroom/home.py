@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..accounts import removal
-from ..accounts.store import read_display_names
+from ..accounts.store import read_display_names, teachers_of
 from ..paths import DataLayout
 from ..peer_review import moderation
 from ..showcase import gallery, publish
@@ -28,10 +28,15 @@ def group_overview(
     """What the teacher's page shows of one group (blocking: reads the group's folders).
 
     `leaving`: the accounts being removed, {user: their removal}, with an Undo until it is due.
+    Teachers are marked: only an administrator renames, resets or removes them.
     """
+    teachers = teachers_of(DataLayout(place.data_dir), place.group)
     return {
         "name": place.group,
-        "members": [{"name": m, "display": names.get(m, ""), "leaving": leaving.get(m)} for m in sorted(members)],
+        "members": [
+            {"name": m, "display": names.get(m, ""), "leaving": leaving.get(m), "teacher": m in teachers}
+            for m in sorted(members)
+        ],
         "pieces": moderation.list_pieces(place),
         "reports": [r for r in moderation.list_reports(place) if r["status"] == "open"],
         "proposals": publish.list_proposals(place),
