@@ -154,7 +154,10 @@ def every_unsafe_request(hub: RunningHub) -> list[tuple[str, str, dict[str, Any]
     return [
         ("POST", f"{PREFIX}groups/{g}/act", {"form": {"action": "hide", "piece": "no-such-piece"}}),
         ("POST", f"{PREFIX}roster", {"form": {}, "files": {"classlist": ("c.csv", b"user,name\nx,y\n", "text/csv")}}),
-        ("POST", f"{PREFIX}groups/{g}/users/no-such-user/password", {"form": {}}),
+        ("POST", f"{PREFIX}groups/{g}/users/no-such-user/password", {"form": {"confirm": "yes"}}),
+        ("POST", f"{PREFIX}groups/{g}/users/no-such-user/name", {"form": {"display_name": "X Y."}}),
+        ("POST", f"{PREFIX}groups/{g}/users/no-such-user/remove", {"form": {"confirm": "yes"}}),
+        ("POST", f"{PREFIX}groups/{g}/users/no-such-user/undo", {"form": {}}),
         ("POST", f"{PREFIX}groups/{g}/assignments", {"form": {"action": "assign", "workbook": "no-such-workbook"}}),
         ("POST", f"{api}/groups/{g}/pieces/no-such-piece/hide", {}),
         ("DELETE", f"{api}/groups/{g}/pieces/no-such-piece", {}),
@@ -204,7 +207,7 @@ def test_a_forged_header_resets_no_password_and_creates_no_account(hub: RunningH
     reset_api = f"{PREFIX}api/groups/{g}/users/{cai}/password"
     reset_form = f"{PREFIX}groups/{g}/users/{cai}/password"
     assert refused_for_xsrf(teacher.send("POST", reset_api, xsrf=False))
-    assert refused_for_xsrf(teacher.send("POST", reset_form, xsrf=False, form={}))
+    assert refused_for_xsrf(teacher.send("POST", reset_form, xsrf=False, form={"confirm": "yes"}))
     assert logs_in(hub, cai, PASSWORD)  # the password is unchanged
     forged = [hub.name(f"forged{i}") for i in range(3)]
     remember(hub, *forged)
