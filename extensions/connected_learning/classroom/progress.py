@@ -178,7 +178,7 @@ class AssignmentsPage(GroupPages):
             due = due_from(self.form("due", "tz_offset"))
             gid = await self.run(self.gid, group)
             await self.step(group, assignments.assign, course, workbook, students, due, gid)
-            when = f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""
+            when = " (its due date is below, in your time)" if due else ""
             return (
                 f"{workbook.title} is assigned{when}. Learners find it in assignments/{group} at their next start, "
                 "starting from the answers they already wrote in the workbook."
@@ -189,7 +189,11 @@ class AssignmentsPage(GroupPages):
         if action == "due":
             due = due_from(self.form("due", "tz_offset"))
             await self.step(group, set_due, course, aid, due)
-            return f"The due date of {aid} is now {due:%Y-%m-%d %H:%M} UTC." if due else f"{aid} has no due date now."
+            return (
+                f"The due date of {aid} is changed: it is below, in your time."
+                if due
+                else f"{aid} has no due date now."
+            )
         if action == "collect":
             done = await self.step(
                 group, assignments.collect, course, aid, set(students), check_owner=self.host.isolated
