@@ -187,10 +187,12 @@ def same_origin_hub(make_hub: Any) -> RunningHub:
 
 
 def _tokens(hub: RunningHub, short: str) -> dict[str, str]:
-    """The user's API tokens, as the hub lists them: {id: note}."""
+    """The user's API tokens, as the hub lists them: {id: note}; not the classroom's log-in token,
+    which a teacher gets on landing on the classroom after logging in."""
     r = hub.api.get(f"/users/{hub.name(short)}/tokens", timeout=30)
     assert r.status_code == 200, r.text
-    return {t["id"]: t.get("note") or "" for t in r.json()["api_tokens"]}
+    tokens = [t for t in r.json()["api_tokens"] if t.get("oauth_client") != "JupyterHub service classroom"]
+    return {t["id"]: t.get("note") or "" for t in tokens}
 
 
 class Takeover:

@@ -5,6 +5,13 @@ learner does not need (the list comes from the spawner in CLHUB_DISABLED_EXTENSI
 points JupyterLab at settings overrides that silence the news and update checks (they
 fail on a closed library network and pop up a question) and turn on a 15 s autosave, and
 loads our JupyterLab plug-in.
+
+Front-end plug-ins whose server side is off are off too, so that nothing in JupyterLab
+asks for a page that is not there (a 404 on every load, a menu item that fails):
+lab_settings/page_config.json for every server (LSP, nbgrader's validate button, Notebook
+7's interface switcher, Voila's preview), and learner_labconfig/ on the Jupyter config
+path of a server without nbgrader's formgrader (the spawner adds it; nbgrader's
+Formgrader, Create Assignment and Course List panels).
 """
 
 import json
