@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -207,3 +209,58 @@ def test_at_the_start_the_workbook_copy_says_where_its_answers_went(tmp_path: Pa
     before = (other / "workbooks" / "recipe-scaler" / "recipe-scaler.ipynb").read_bytes()
     assert start_from_own_work(folder, other, "recipe-scaler", mark_workbook=True) == {"recipe-scaler.ipynb": 0}
     assert (other / "workbooks" / "recipe-scaler" / "recipe-scaler.ipynb").read_bytes() == before
+
+
+# ------------------------------------------------------------------ status from disk
+
+
+def test_each_learners_status_comes_from_the_disk_and_the_gradebook(tmp_path: Path, monkeypatch: Any) -> None:
+    """A course laid out as nbgrader and `course.deliver` leave it: nobody's word counts."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")  # nbgrader's alembic
+    from nbgrader.api import Gradebook
+
+    from connected_learning.assignments.course import Course
+    from connected_learning.assignments.status import assignment_status, set_due
+
+    course = Course(tmp_path / "data", "g")
+    released = course.exchange / "outbound" / "recipe-scaler"
+    released.mkdir(parents=True)
+    (released / "recipe-scaler.ipynb").write_text(json.dumps(blank()))
+    (course.exchange / "inbound").mkdir()
+    course.root.mkdir(parents=True)
+    with Gradebook(course.gradebook_url, course_id="g") as gb:
+        gb.update_or_create_assignment("recipe-scaler")
+    homes = {s: str(tmp_path / s) for s in ("ana", "ben", "cai", "dan", "eve")}
+    copy = Path("assignments") / "g" / "recipe-scaler" / "recipe-scaler.ipynb"
+    for student, answers in (("ben", {}), ("cai", {"scale": "return 1"}), ("dan", {"scale": "x"})):
+        nb = blank()
+        for gid, source in answers.items():
+            answer(nb, gid, source)
+        (Path(homes[student]) / copy).parent.mkdir(parents=True)
+        (Path(homes[student]) / copy).write_text(json.dumps(nb))
+    # eve's copy is a link to cai's answers: not read, so eve has not opened hers.
+    (Path(homes["eve"]) / copy).parent.mkdir(parents=True)
+    os.symlink(Path(homes["cai"]) / copy, Path(homes["eve"]) / copy)
+    assert "return 1" in (Path(homes["eve"]) / copy).read_text()  # control: the link leads to answers
+    # dan handed in (nbgrader's submit: user+assignment+time in inbound).
+    (course.exchange / "inbound" / "dan+recipe-scaler+2026-12-06 10:00:00.000000 UTC+abc").mkdir()
+    set_due(course, "recipe-scaler", dt.datetime(2030, 6, 1, 17, tzinfo=dt.UTC))
+
+    def words() -> dict[str, str]:
+        found = assignment_status(course, "recipe-scaler", list(homes), homes, check_owner=False)
+        return {s.student: s.words for s in found.learners}
+
+    assert words() == {
+        "ana": "Not opened yet",
+        "ben": "Opened, no answers yet",
+        "cai": "Working on it: 1 of 3 answers written",
+        "dan": "Handed in",
+        "eve": "Not opened yet",
+    }
+    set_due(course, "recipe-scaler", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))  # as nbgrader would keep it
+    assert words()["dan"] == "Handed in (late)"
+    set_due(course, "recipe-scaler", None)
+    status = assignment_status(course, "recipe-scaler", ["dan"], homes, check_owner=False)
+    assert status.due is None and status.learners[0].words == "Handed in"
+    with pytest.raises(AssignmentError):
+        set_due(course, "not-assigned", None)
