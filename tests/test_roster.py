@@ -567,3 +567,47 @@ def clean_display_name_ok(name: str) -> bool:
     from connected_learning.accounts.roster import clean_display_name
 
     return clean_display_name(name) == name
+
+
+# ------------------------------------------------------------------ removal with an undo window
+
+
+def test_a_removal_waits_its_window_can_be_undone_and_survives_an_unreadable_time(tmp_path: object) -> None:
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    from nativeauthenticator.orm import UserInfo
+
+    from connected_learning.accounts import removal, store
+    from connected_learning.paths import DataLayout
+
+    layout = DataLayout(Path(str(tmp_path)) / "data")
+    store.create_accounts(layout, store.demo_accounts("a-demo-password-1", 8))
+
+    def authorized(name: str) -> bool:
+        from jupyterhub import orm
+
+        db = orm.new_session_factory(layout.db_url)()
+        try:
+            return bool(UserInfo.find(db, name).is_authorized)
+        finally:
+            db.close()
+
+    start = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+    entry = removal.schedule(layout, "ben", "demo-class", "tess", now=start)
+    assert entry["due"] == "2026-12-06T12:10:00+00:00" and not authorized("ben") and authorized("ana")
+    assert removal.schedule(layout, "ben", "demo-class", "tess", now=start + dt.timedelta(minutes=5)) == entry
+    assert removal.due(layout, start + dt.timedelta(seconds=removal.UNDO_SECONDS - 1)) == []
+    assert removal.due(layout, start + dt.timedelta(seconds=removal.UNDO_SECONDS)) == ["ben"]
+    removal.undo(layout, "ben")
+    assert authorized("ben") and removal.pending(layout) == {}
+    with pytest.raises(removal.RemovalError, match="not being removed"):
+        removal.undo(layout, "ben")
+    removal.schedule(layout, "cai", "demo-class", "tess", now=start)
+    data = json.loads((layout.hub / removal.PENDING).read_text())
+    data["cai"]["due"] = "soon"  # a hand-edited file: no undo is owed for a time nobody can read
+    (layout.hub / removal.PENDING).write_text(json.dumps(data))
+    assert removal.due(layout, start) == ["cai"]
+    removal.forget(layout, "cai", ["demo-class"])
+    assert removal.pending(layout) == {} and "cai" not in store.read_display_names(layout)
