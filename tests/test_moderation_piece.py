@@ -104,3 +104,20 @@ def test_the_piece_page_lists_only_the_reports_about_it(place: moderation.Place)
     moderation.add_report(place, "ana", "ben-other", "copied")
     found = piece_page(place, "ana-street")
     assert [r["reason"] for r in found["reports"]] == ["mean words"] and found["hidden"] is False
+
+
+def test_the_piece_page_marks_reported_feedback(place: moderation.Place) -> None:
+    from connected_learning.classroom.base import jinja_environment
+
+    feedback = place.shared / "ana-street" / "feedback"
+    feedback.mkdir()
+    for name, works in (("ben.json", "<script>x</script> fb-marker"), ("cai.json", "kind words")):
+        (feedback / name).write_text(json.dumps({"entries": [{"works": works, "version": 1}]}))
+    moderation.add_report(place, "ana", "ana-street", "rude", "ben.json")
+    found = piece_page(place, "ana-street")
+    assert sorted(f.file for f in found["view"].feedback) == ["ben.json", "cai.json"]
+    page = jinja_environment().get_template("moderation_piece.html").render(prefix="/", group="g", xsrf="t", **found)
+    ben = page[page.index('id="feedback-ben.json"') :][:400]
+    cai = page[page.index('id="feedback-cai.json"') :][:400]
+    assert "reported" in ben and "reported" not in cai
+    assert "&lt;script&gt;x&lt;/script&gt; fb-marker" in page and "<script>x" not in page
