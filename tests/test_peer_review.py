@@ -175,6 +175,8 @@ def test_withdraw_asks_first_hides_the_piece_and_can_be_undone(lab: Learners) ->
 
     # The group cannot see it, read it, put it back or remove it while it waits (control: cai can read it).
     assert piece not in lab.clhub("ben", "pieces").stdout
+    mine = lab.clhub("cai", "pieces").stdout
+    assert f"You took {piece} ('Song to take back') back" in mine and f"clhub withdraw {piece} --undo" in mine
     for code in (
         f"import os; os.listdir({str(shared / waiting)!r})",
         f"open({str(shared / waiting / 'v1' / 'song.md')!r}).read()",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import pieces
@@ -83,6 +84,13 @@ def cmd_pieces(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{view.id}: {view.problem}")
+    at = time.time()
+    for gone in peer_review.my_withdrawn(folder, identity, at):
+        minutes = gone.minutes_left(at)
+        print(
+            f"You took {gone.piece_id} ({gone.title!r}) back; for {minutes} more minute{'s' if minutes != 1 else ''} "
+            f"you can undo it: clhub withdraw {gone.piece_id} --undo"
+        )
     return 0
 
 
