@@ -6,7 +6,11 @@
     <data>/groups/<g>/peer-review/      root:clhub-<g> 3770: setgid + sticky
     <data>/groups/<g>/peer-review/.group.json   root 0644: the group's peer-review policy
     <data>/groups/<g>/peer-review/REVIEW.ipynb  root 0444: the group's review notebook, read-only
+    <data>/groups/<g>/peer-review/.withdrawn-<until>-<token>-<piece>/   author 0700: a withdrawn piece
+                                        waiting for its undo time to pass (`pieces.Withdrawn`)
     <data>/groups/<g>/moderation/       root 0700: reports, hidden pieces (the service's)
+    ~/peer-review/<g>                   the learner's link to <data>/groups/<g>/peer-review
+    ~/peer-review/REVIEW-<g>.ipynb      the learner's: their own review notebook for <g>
 
 The operating system enforces the rules: members add entries (group write), the setgid
 bit gives every entry the group, the sticky bit lets only an entry's owner (or root)
