@@ -19,6 +19,11 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# jsonschema's optional IRI checker (rfc3987-syntax 1.1, via jupyter-events) builds a Lark grammar
+	# on import: about 1 s of CPU in every process that imports nbformat or jupyter_server (each
+	# learner's server, the hub's services). Nothing here checks IRIs; without it the services answer
+	# the hub within its 10 s on a busy machine (python-jsonschema/jsonschema#1521).
+	$(BIN)/pip uninstall --quiet --yes rfc3987-syntax
 	touch $@
 
 # The proxy goes beside the environment's Python, where the hub looks for it: the installed
