@@ -173,7 +173,9 @@ def test_a_teacher_lands_on_the_classroom_and_keeps_the_formgrader(
     assert page.locator("#clhub-classroom-link").get_attribute("href") == "/services/classroom/"
     nav = page.locator("nav").inner_text()
     assert "Token" in nav and "Services" not in nav and "Admin" not in nav, nav  # tokens for clhub roster import
-    # Her own JupyterLab keeps nbgrader's staff panels, with their server side.
+    # Her own JupyterLab keeps nbgrader's staff panels, with their server side, and nothing 404s.
+    bad: list[str] = []
+    page.on("response", lambda r: bad.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
     page.goto(f"{hub.url}/hub/spawn")
     page.get_by_label("Music").check()
     page.click("button[type=submit]")
@@ -181,6 +183,7 @@ def test_a_teacher_lands_on_the_classroom_and_keeps_the_formgrader(
     page.locator(".jp-DirListing-content").get_by_text("start-here", exact=True).wait_for()
     seen = menu_items(page, "Nbgrader")
     assert [p for p in STAFF_PANELS if not any(p in item.lower() for item in seen)] == [], seen
+    assert bad == [], bad
     assert status_of(page, f"{hub.server_url(tess)}formgrader") == 200
     page.close()
 

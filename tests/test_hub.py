@@ -378,3 +378,26 @@ def test_a_broken_catalog_gives_a_learner_plain_words(hub: RunningHub) -> None:
     finally:
         toml.write_text(good)
     assert s.http.get(f"{hub.url}/hub/spawn").status_code == 200  # control: mended, the form is back
+
+
+@pytest.mark.parametrize(("public_url", "warned"), [("http://hub.school.example", True), ("", False)])
+def test_the_hub_log_warns_the_administrator_of_plain_http(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, public_url: str, warned: bool
+) -> None:
+    from traitlets.config import Config
+
+    from connected_learning.hub.config import configure
+
+    site = tmp_path / "site.toml"
+    catalog = Path(__file__).resolve().parents[1] / "workbooks"
+    site.write_text(
+        f'[site]\ndata_dir = "{tmp_path / "data"}"\nport = 8123\n'
+        + (f'public_url = "{public_url}"\n' if public_url else "")
+        + f'[workbooks]\ncatalog_dir = "{catalog}"\n'
+    )
+    c = Config()
+    with caplog.at_level("WARNING", logger="JupyterHub"):
+        configure(c, str(site), mode="site")
+    logged = [r.getMessage() for r in caplog.records if "plain http" in r.getMessage()]
+    assert bool(logged) == warned, logged
+    assert bool(c.JupyterHub.template_vars.get("clhub_insecure_warning")) == warned
