@@ -478,8 +478,8 @@ def test_page_has_every_picture_and_sound_inline_and_no_code(page: str, snapshot
     assert b64(png_bytes("green")) in page  # the Markdown attachment
     assert b64(png_bytes("purple")) in page  # the saved Image widget
     assert '<audio controls="" preload="none" src="data:audio/wav;base64,' in page
-    assert page.count(b64(wav_bytes())) == 1  # the widget's copy points to the top of the page instead
-    assert "beat: at the top of this page." in page
+    assert page.count(b64(wav_bytes())) == 1  # the widget's copy of a file shown among what was made: once
+    assert "beat: at the top of this page." in render_page(snapshot, title="t", author_display=DISPLAY, show_code=True)
     assert "HIDDEN_CODE" not in page and "answer = 42" not in page and "open(" not in page
     assert "The cat flew to the moon." in page  # the saved Textarea
     assert "Paint square" not in page and "Row:" not in page  # a control row means nothing without a kernel
@@ -505,7 +505,8 @@ def test_spanish_page_speaks_spanish(snapshot: dict[str, bytes]) -> None:
         ">Pruébalo</a>",
         "Publicado con la aprobación de un docente",
         "Esta parte es interactiva",
-        "al principio de esta página",
+        "Lo que hizo Ana G.",
+        "Cómo se hizo",
     ):
         assert words in page, words
     assert "Made by" not in page and "Play with it" not in page
@@ -642,8 +643,8 @@ def test_an_executed_workbook_makes_a_light_page_with_its_creation_inline(pixel_
     size = len(page.encode("utf-8"))
     assert size < LIMIT, f"the page weighs {size} bytes"
     sources = _attributes(page, "src")
-    assert len(sources) == 2 and all(src.startswith("data:image/png;base64,") for src in sources)
-    assert page.count(b64(pixel_pets["my_pop_art.png"])) == 2  # the file on top, the Image widget in its step
+    assert len(sources) == 1 and all(src.startswith("data:image/png;base64,") for src in sources)
+    assert page.count(b64(pixel_pets["my_pop_art.png"])) == 1  # the file; its Image widget in the step: the same
     assert page.count('class="clh-grid"') == 2  # the pet and its feelings, drawn from the saved widget state
     assert "background-color:#fb8c00" in page  # orange squares of the cat
     assert "Your pet is 100% symmetric." in page

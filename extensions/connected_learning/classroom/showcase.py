@@ -96,11 +96,15 @@ def home_paths(data_dir: Path, names: Collection[str]) -> list[str]:
 
 
 def language(body: dict[str, Any]) -> str:
-    """The family page's language the teacher chose ("en" or "es"); English otherwise."""
+    """The family page's language the teacher chose: one the showcase has a translation file for
+    (`showcase/messages.py`: English, Spanish, and any a site added); English when none is given."""
+    from ..showcase.messages import language_name, languages
+
     lang = body.get("lang", "en")
-    if lang not in ("en", "es"):
-        raise web.HTTPError(400, 'The page\'s language is "en" (English) or "es" (Spanish).')
-    return lang
+    if lang not in languages():
+        known = ", ".join(f'"{code}" ({language_name(code)})' for code in languages())
+        raise web.HTTPError(400, f"The page's language is one of {known}, not {str(lang)[:20]!r}.")
+    return str(lang)
 
 
 def approve(

@@ -134,6 +134,12 @@ def check_site(settings: SiteSettings) -> Catalog:
     return catalog
 
 
+def _translations() -> dict[str, str]:
+    """The site's extra translation folders for family pages (showcase/messages.py), passed on when set."""
+    folders = os.environ.get("CLHUB_SHOWCASE_TRANSLATIONS", "")
+    return {"CLHUB_SHOWCASE_TRANSLATIONS": folders} if folders else {}
+
+
 def _showcase_service(
     name: str, port: int, module: str, user: str, host: Host, environment: dict[str, str]
 ) -> dict[str, Any]:
@@ -144,7 +150,7 @@ def _showcase_service(
         "url": f"http://127.0.0.1:{port}",
         "command": [sys.executable, "-m", module],
         "cwd": "/",
-        "environment": {**environment, **host.environment()},
+        "environment": {**environment, **host.environment(), **_translations()},
     }
     run_as = host.service_user(user)
     if run_as:
@@ -274,6 +280,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.WorkbookSpawnerMixin.display_name = functools.partial(display_name, layout)
     classroom_url = f"http://127.0.0.1:{settings.classroom_port}"
     c.WorkbookSpawnerMixin.classroom_url = classroom_url + CLASSROOM_PREFIX
+    # The whole address of a family link, which a learner's server shows (showcase/cli.py `site_link`).
+    c.Spawner.environment = {"CLHUB_SITE_URL": settings.url}
     # A learner's server token may also call the classroom service (reports from a notebook).
     c.Spawner.server_token_scopes = [
         "users:activity!user",
@@ -347,6 +355,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
                 "CLHUB_PORT": str(settings.port),
                 "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
                 **host.environment(),
+                **_translations(),
                 # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.
                 "PATH": os.pathsep.join(
                     [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]

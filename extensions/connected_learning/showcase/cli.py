@@ -45,17 +45,26 @@ class ClassroomError(ClhubError):
         self.status = status
 
 
-def site_link(path: str) -> str:
-    """`path` (such as a family link, /services/showcase/p/<token>) on the hub's own host.
+SITE_URL_ENV = "CLHUB_SITE_URL"
 
-    A learner's server has its own address (<name>.<site host>), where a bare path would not
-    reach the showcase; JupyterHub tells the server the hub's public URL. Without one (no
-    subdomains, no public_url) the server shares the hub's host and the path is enough.
+
+def site_link(path: str) -> str:
+    """`path` (such as a family link, /services/showcase/p/<token>) as a whole address a family can open.
+
+    The hub gives every server the site's address (`site.public_url`, else the hub's own host:
+    `SiteSettings.url`) as CLHUB_SITE_URL; a server started before that was configured has the hub's
+    public URL from JupyterHub (with subdomains or a public_url) or, last, only the path.
     """
-    hub = urlsplit(os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
-    if hub.scheme in ("http", "https") and hub.netloc:
-        return f"{hub.scheme}://{hub.netloc}{path}"
+    for name in (SITE_URL_ENV, "JUPYTERHUB_PUBLIC_HUB_URL"):
+        site = urlsplit(os.environ.get(name, ""))
+        if site.scheme in ("http", "https") and site.netloc:
+            return f"{site.scheme}://{site.netloc}{path}"
     return path
+
+
+def card_link(family_link: str) -> str:
+    """The printable card (title, picture, link and QR code) of a piece's family link."""
+    return site_link(family_link.rstrip("/") + "/card")
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,7 @@ def proposal_lines(group: str, proposal: dict[str, Any]) -> list[str]:
         lines.append(f"  Note from your teacher: {proposal['note']}")
     if proposal.get("link"):
         lines.append(f"  Family link: {site_link(str(proposal['link']))}")
+        lines.append(f"  Card to print: {card_link(str(proposal['link']))}")
     if status in ("proposed", "published"):
         lines.append(f"  To withdraw it: clhub showcase withdraw {proposal.get('id', '')}")
     return lines

@@ -40,7 +40,7 @@ def live_link(token: str) -> str:
 SETUP_CELL = f"""# "Play with it": the piece's files in a private folder that lives as long as this page.
 import os as _os, shutil as _shutil, tempfile as _tempfile
 _os.environ["{LIVE_SHOWCASE_ENV}"] = "1"
-_here = _tempfile.mkdtemp(prefix="piece-")
+_clh_piece, _here = _os.getcwd(), _tempfile.mkdtemp(prefix="piece-")
 for _name in _os.listdir("."):
     if _name != "{LIVE_NOTEBOOK}" and _os.path.isfile(_name):
         try:
@@ -63,6 +63,14 @@ height:auto;min-height:var(--jp-widgets-inline-height)}
 .clh-cell-grid button.clh-cell.widget-button{width:100%!important;height:auto!important;aspect-ratio:1/1}
 .clh-live-intro h1{font-size:1.6rem;line-height:1.25;margin:8px 0}
 </style>"""
+# A picture widget (ipywidgets' Image) has no alt text of its own: a screen reader would read nothing.
+_NAME_THE_PICTURES = """<script>
+(() => {
+  const name = () => document.querySelectorAll("img:not([alt])").forEach((img) => img.setAttribute("alt", ALT));
+  new MutationObserver(name).observe(document.documentElement, { childList: true, subtree: true });
+  name();
+})();
+</script>"""
 _SIDECAR = re.compile(r"""["']([\w.-]{1,100}\.json)["']""")
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -146,10 +154,12 @@ def _intro_cell(title: str, display: str, lang: str) -> str:
 
     language = page_language(lang)
     words = html.escape(message("live_intro", language, name=display)) if display else ""
+    alt = json.dumps(message("picture", language)).replace("<", "\\u003c")
     return (
         f'{_PHONE_CSS}\n<div class="clh-live-intro" lang="{language}"><h1>{html.escape(title)}</h1>'
         + (f"<p>{words}</p>" if words else "")
-        + "</div>"
+        + "</div>\n"
+        + _NAME_THE_PICTURES.replace("ALT", alt)
     )
 
 

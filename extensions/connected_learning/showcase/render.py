@@ -198,7 +198,7 @@ def _notebook_html(name: str, data: bytes, lang: str, live: bool, show_code: boo
 def _notebook_parts(name: str, data: bytes, lang: str, live: bool, above: Mapping[str, str]) -> tuple[str, str]:
     """For families: what the notebook's maker made, and the workbook's steps (both "" when empty)."""
     notebook = _read_notebook(name, data)
-    prepare_notebook(notebook, lang, live, above)
+    prepare_notebook(notebook, lang, live, above, made_only=True)
     made, steps = split_notebook(notebook)
     return (
         _export(made, lang, False) if made.cells else "",
@@ -297,7 +297,8 @@ def render_page(
         made, steps = [], []
         for name in names:
             if _kind(name) == "notebook":
-                mine, rest = _notebook_parts(name, snapshot[name], language, live, above)
+                shown = {hashlib.sha256(snapshot[n]).hexdigest(): _caption(n) for n in media}  # every file shown
+                mine, rest = _notebook_parts(name, snapshot[name], language, live, shown)
                 made.append(f'<section class="clh-notebook">{mine}</section>' if mine else "")
                 steps.append(rest)
             else:

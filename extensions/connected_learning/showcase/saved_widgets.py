@@ -81,6 +81,9 @@ _STATUS = re.compile(r"""aria-live|role=["']?(status|alert)""", re.I)
 # only a label; a control that means nothing without a kernel (a button, a check box, any
 # widget not known here), left out; or nothing at all (empty).
 CONTENT, VALUE, LABEL, CONTROL, NOTHING = "content", "value", "label", "control", "nothing"
+# For families (`made_only`): a widget's own text (an HTML widget: its heading, its help) shows, but
+# is not by itself something the learner made.
+TEXT = "text"
 
 
 def _ref(value: Any) -> str | None:
@@ -89,8 +92,16 @@ def _ref(value: Any) -> str | None:
 
 
 def _text_colour(colour: str) -> str:
+    """Black or white, whichever contrasts more with `colour` (WCAG's relative luminance): white on
+    the palette's blue was 3.7:1, under the 4.5:1 text needs; black on it is 5.7:1."""
+
+    def linear(value: int) -> float:
+        share = value / 255
+        return share / 12.92 if share <= 0.03928 else ((share + 0.055) / 1.055) ** 2.4
+
     red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else "white"
+    light = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return "black" if (light + 0.05) / 0.05 >= 1.05 / (light + 0.05) else "white"
 
 
 def _buffer(model: Mapping[str, Any], name: str) -> bytes | None:
@@ -176,9 +187,26 @@ def _selection(state: Mapping[str, Any]) -> str | None:
 class _WidgetDrawer:
     """Draws saved widget models (the notebook's widget state) as static HTML."""
 
-    def __init__(self, models: Mapping[str, Any], lang: str, above: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, models: Mapping[str, Any], lang: str, above: Mapping[str, str] | None = None, made_only: bool = False
+    ) -> None:
         self.models, self.lang = models, lang
         self.above = above or {}  # sha256 of a picture or sound shown at the top -> its caption
+        self.made_only = made_only
+
+    def _made_parts(self, model_id: str, depth: int, seen: frozenset[str]) -> list[str]:
+        """Ids of the creations under a widget: squares (CellGrid), settings (ControlPanel), pictures, sounds."""
+        model = self.models.get(model_id)
+        state = model.get("state") if isinstance(model, dict) else None
+        if depth > MAX_WIDGET_DEPTH or model_id in seen or not isinstance(state, dict) or self._hidden(state):
+            return []
+        if state.get("_anywidget_id") in (_CELL_GRID, _CONTROL_PANEL) or model.get("model_name") in (
+            "ImageModel",
+            "AudioModel",
+        ):
+            return [model_id]
+        children = [ref for child in state.get("children") or [] if (ref := _ref(child))]
+        return [part for ref in children for part in self._made_parts(ref, depth + 1, seen | {model_id})]
 
     def draw(self, model_id: str, depth: int = 0, seen: frozenset[str] = frozenset()) -> tuple[str, str]:
         model = self.models.get(model_id)
@@ -195,6 +223,12 @@ class _WidgetDrawer:
             description += ":"
         lead = f'<span class="clh-desc">{esc(description)}</span> ' if description else ""
         if name in _BOXES or name in _SECTIONS:
+            parts = self._made_parts(model_id, depth, frozenset()) if self.made_only else []
+            if any(self.models[p].get("state", {}).get("_anywidget_id") == _CELL_GRID for p in parts):
+                # A maker widget (pixel canvas, beat maker): for families, what was made, not the
+                # widget's help, buttons and status lines, which speak to the learner.
+                drawn = "".join(self.draw(p, depth + 1, seen)[0] for p in parts)
+                return (f'<div class="clh-vbox">{drawn}</div>', CONTENT) if drawn else ("", NOTHING)
             return self._children(name, state, depth, seen)
         if name == "LabelModel":
             text = state.get("value")
@@ -203,7 +237,7 @@ class _WidgetDrawer:
             text = state.get("value")
             if not (isinstance(text, str) and text.strip()) or _STATUS.search(text):
                 return "", NOTHING  # a status message tells about the last press, not about the creation
-            return f'<div class="clh-widget-html">{lead}{text}</div>', CONTENT
+            return f'<div class="clh-widget-html">{lead}{text}</div>', (TEXT if self.made_only else CONTENT)
         if name in _TEXT_INPUTS:
             text = state.get("value")
             if not isinstance(text, str) or not text.strip() or _FILE_NAME.fullmatch(text.strip()):
@@ -245,7 +279,7 @@ class _WidgetDrawer:
         setting = LABEL if any(kind == CONTROL for _, kind in drawn) else CONTENT
         drawn = [(text, setting if kind == VALUE else kind) for text, kind in drawn]
         kinds = {kind for _, kind in drawn}
-        if CONTENT not in kinds and CONTROL in kinds:
+        if CONTENT not in kinds and TEXT not in kinds and CONTROL in kinds:
             return "", CONTROL  # a row of controls: its labels ("Colours:") mean nothing without them
         if name in _SECTIONS:
             titles = state.get("titles") or state.get("_titles") or []
@@ -257,17 +291,21 @@ class _WidgetDrawer:
                 else (text, kind)
                 for i, (text, kind) in enumerate(drawn)
             ]
-        parts = [text for text, kind in drawn if kind in (CONTENT, LABEL)]
+        parts = [text for text, kind in drawn if kind in (CONTENT, LABEL, TEXT)]
         if not parts:
             return "", NOTHING
         css = "clh-hbox" if name == "HBoxModel" else "clh-vbox"
-        return f'<div class="{css}">{"".join(parts)}</div>', (CONTENT if CONTENT in kinds else LABEL)
+        made = CONTENT if CONTENT in kinds else TEXT if TEXT in kinds else LABEL
+        return f'<div class="{css}">{"".join(parts)}</div>', made
 
     def _media(self, model: Mapping[str, Any], state: Mapping[str, Any]) -> tuple[str, str]:
         data = _buffer(model, "value")
         if data is None:
             return "", NOTHING
-        caption = self.above.get(hashlib.sha256(data).hexdigest()) if len(data) >= INLINE_ONCE_BYTES else None
+        digest = hashlib.sha256(data).hexdigest()
+        if self.made_only and digest in self.above:
+            return "", NOTHING  # a file of the piece, shown above among what was made: once is enough
+        caption = self.above.get(digest) if len(data) >= INLINE_ONCE_BYTES else None
         if caption:  # a sound is hundreds of KB: inline it once, where the page begins
             return f'<p class="clh-value">{esc(message("shown_above", self.lang, name=caption))}</p>', CONTENT
         if model.get("model_name") == "ImageModel":
@@ -318,7 +356,7 @@ def render_widget(model_id: str, widget_state: Mapping[str, Any], *, lang: str =
     return drawn if kind in (CONTENT, VALUE) else ""
 
 
-def prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, str]) -> None:
+def prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, str], made_only: bool = False) -> None:
     """Replace what nbconvert would draw with scripts (widgets, SVG) by static HTML, in place.
 
     Args:
@@ -326,9 +364,11 @@ def prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, s
         lang: the page's language, for the notes and alt texts.
         live: whether the page has a live version, which a widget that cannot be drawn points to.
         above: sha256 -> caption of the pictures and sounds already inlined at the top of the page.
+        made_only: for families: a maker widget (one with squares, a CellGrid) is drawn as what was
+            made (its squares, settings, pictures, sounds), without its help and status lines.
     """
     saved = (notebook.metadata.get("widgets") or {}).get(WIDGET_STATE) or {}
-    drawer = _WidgetDrawer(models if isinstance(models := saved.get("state"), dict) else {}, lang, above)
+    drawer = _WidgetDrawer(models if isinstance(models := saved.get("state"), dict) else {}, lang, above, made_only)
     note = f'<p class="clh-note">{esc(message("live_only" if live else "not_saved", lang))}</p>'
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -339,9 +379,11 @@ def prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, s
             if isinstance(view, dict):
                 drawn, kind = drawer.draw(str(view.get("model_id")))
                 still = {m: data[m] for m in ("image/png", "image/jpeg", "image/gif") if m in data}
-                output["data"] = {"text/html": drawn} if kind in (CONTENT, VALUE) else still or {"text/html": note}
                 if kind in (CONTENT, VALUE) or still:
+                    output["data"] = {"text/html": drawn} if kind in (CONTENT, VALUE) else still
                     output.setdefault("metadata", {})[MADE] = True
+                else:  # a widget's own words go with the steps; a widget of controls only, a note
+                    output["data"] = {"text/html": drawn if kind == TEXT else note}
             elif isinstance(data.get("image/svg+xml"), str) and not any(m in data for m in ("image/png", "image/jpeg")):
                 svg = data.pop("image/svg+xml").encode("utf-8")
                 alt = esc(message("picture", lang))

@@ -18,10 +18,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..accounts.slips import qr_svg
 from ..errors import ClhubError
 from ..peer_review import pieces
 from ..peer_review import sharing as peer_review
-from .cli import Classroom, ClassroomError, site_link
+from .cli import Classroom, ClassroomError, card_link, site_link
 
 WIDE = {"description_width": "8em"}
 FULL = widgets.Layout(width="95%")
@@ -52,6 +53,7 @@ STATUS = {
     "withdrawn": "Taken down. Its link does not work any more.",
 }
 NO_CONSENT = " Your teacher also needs your family's OK first."
+CARD_WORDS = "Open the card to print for home (with the picture and a QR code)"
 
 
 def kid_words(action: str, error: ClhubError) -> str:
@@ -77,8 +79,16 @@ def proposal_html(proposal: dict[str, Any]) -> str:
     parts = [f"<b>{html.escape(str(proposal.get('title', '')))}</b>: {html.escape(text)}"]
     link = proposal.get("link")
     if state == "published" and isinstance(link, str) and link.startswith("/services/showcase/p/"):
-        url = html.escape(site_link(link))
-        parts.append(f' <a href="{url}" target="_blank" rel="noopener">{url}</a>')
+        whole = site_link(link)
+        url, card = html.escape(whole), html.escape(card_link(link))
+        parts.append(
+            f'<br><a href="{url}" target="_blank" rel="noopener" style="word-break:break-all">{url}</a>'
+            f'<br><a href="{card}" target="_blank" rel="noopener">{CARD_WORDS}</a>'
+        )
+        if whole.startswith(("http://", "https://")):  # a phone can scan it from this screen
+            parts.append(
+                f'<div role="img" aria-label="QR code of the family link" style="width:120px">{qr_svg(whole)}</div>'
+            )
     if proposal.get("note"):
         parts.append(f"<br>Your teacher says: <i>{html.escape(str(proposal['note']))}</i>")
     return "".join(parts)
