@@ -197,7 +197,9 @@ class _WidgetDrawer:
     def _made_parts(self, model_id: str, depth: int, seen: frozenset[str]) -> list[str]:
         """Ids of the creations under a widget: squares (CellGrid), settings (ControlPanel), pictures, sounds."""
         model = self.models.get(model_id)
-        state = model.get("state") if isinstance(model, dict) else None
+        if not isinstance(model, dict):
+            return []
+        state = model.get("state")
         if depth > MAX_WIDGET_DEPTH or model_id in seen or not isinstance(state, dict) or self._hidden(state):
             return []
         if state.get("_anywidget_id") in (_CELL_GRID, _CONTROL_PANEL) or model.get("model_name") in (
