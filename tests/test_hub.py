@@ -401,3 +401,21 @@ def test_the_hub_log_warns_the_administrator_of_plain_http(
     logged = [r.getMessage() for r in caplog.records if "plain http" in r.getMessage()]
     assert bool(logged) == warned, logged
     assert bool(c.JupyterHub.template_vars.get("clhub_insecure_warning")) == warned
+
+
+def test_the_temporary_password_message_names_a_menu_item_that_exists(hub: RunningHub) -> None:
+    from connected_learning.accounts.store import PASSWORD_CHANGES
+
+    flags = hub.data_dir / "hub" / PASSWORD_CHANGES
+    flags.write_text(json.dumps([hub.name("ben")]))
+    try:
+        s = hub.session()
+        r = s.login(hub.name("ben"), PASSWORD)
+        assert r.status_code == 302 and r.headers["Location"].endswith("/hub/change-password")
+        r = s.spawn_with_form(["music"])
+        assert r.status_code == 403 and "click Change my password at the top of this page" in r.text
+        nav = r.text.split("<nav", 1)[1].split("</nav>", 1)[0]
+        assert '<a class="nav-link" href="/hub/change-password">Change my password</a>' in nav
+    finally:
+        flags.write_text("[]")
+    assert hub.login("ben").spawn_with_form(["music"]).status_code == 302  # control: the flag was what refused
