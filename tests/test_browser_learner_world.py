@@ -149,6 +149,11 @@ def test_a_learners_world(hub: RunningHub, browser: Browser, artifacts: Path) ->
     assert hub.api.get(f"/users/{ana}").json()["servers"] == {}
     no_jargon(page)
     look(page, artifacts, "7-home-closed")
+    # An old link into her closed space (a bookmark, a tab left open) says so plainly.
+    page.goto(f"{hub.url}/hub/user/{ana}/lab")
+    assert "Your space is closed" in words(page) and page.locator("#start").inner_text().strip() == "Open my space"
+    no_jargon(page)
+    look(page, artifacts, "7b-space-closed-link")
 
     # Errors in plain words.
     page.goto(f"{hub.url}/hub/no-such-page")
