@@ -15,17 +15,22 @@ import json
 import re
 import shutil
 import string
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import nbclient
 import nbformat
 import pytest
+from tornado import web
+from tornado.testing import AsyncHTTPTestCase
 
+from connected_learning.classroom.showcase import language
 from connected_learning.showcase import messages
-from connected_learning.showcase.card import card_facts, render_card
+from connected_learning.showcase.card import CARD_FILE, card_facts, render_card
 from connected_learning.showcase.live_copy import LIVE_NOTEBOOK, live_code_listing, live_copy
 from connected_learning.showcase.render import render_page
+from connected_learning.showcase.service import make_app
 from connected_learning.showcase.snapshot import WIDGET_STATE, clean_snapshot
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 
@@ -110,6 +115,12 @@ def test_the_family_page_opens_with_the_childs_creation_and_words(purple_pet: di
         assert learner_only not in page, learner_only
 
 
+def test_a_notebook_that_is_all_words_is_shown_open() -> None:
+    story = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# The dragon\n\nOnce upon a time...")])
+    page = render_page({"story.ipynb": nbformat.writes(story).encode()}, title="t", author_display=DISPLAY)
+    assert "Once upon a time" in page and "<details" not in page
+
+
 def test_a_spanish_page_holds_no_english_text_of_the_catalog(purple_pet: dict[str, bytes]) -> None:
     page = render_page(purple_pet, title=TITLE, author_display=DISPLAY, lang="es", live_url="/p/x/live")
     shown = visible_text(page)
@@ -148,10 +159,19 @@ def test_another_language_comes_from_a_translation_file(
         assert '<html lang="zz">' in page and "Zz Made by Ana G." in page and "Zz Play with it" in page
         card = render_card(card_facts(purple_pet, title=TITLE, display=DISPLAY, lang="zz"), "https://h/x")
         assert "Zz Scan the code" in card
+        assert language({"lang": "zz"}) == "zz"  # the teacher may now choose it
     finally:
         monkeypatch.delenv(messages.FOLDERS_ENV)
         messages.reload()
     assert messages.languages() == ["en", "es"]
+
+
+def test_the_teacher_chooses_a_translated_language_and_nothing_else() -> None:
+    assert language({}) == "en" and language({"lang": "es"}) == "es"
+    for bad in ("fr", "zz", "../en", "EN", 7, None):
+        with pytest.raises(web.HTTPError) as refused:
+            language({"lang": bad})
+        assert refused.value.status_code == 400 and '"es" (Español)' in str(refused.value.log_message)
 
 
 def test_the_card_has_title_name_picture_and_link(purple_pet: dict[str, bytes]) -> None:
@@ -225,3 +245,48 @@ def test_a_real_kernel_plays_the_live_copy_with_the_purple_pet(
     outputs = json.dumps([c.get("outputs", []) for c in notebook.cells])
     assert "Error" not in outputs and "Ready to draw" not in outputs  # quiet cells stay quiet
     assert LIVE_SHOWCASE_ENV not in outputs
+
+
+class CardService(AsyncHTTPTestCase):
+    """The showcase service's card route, in-process: the stored facts, read without following a link."""
+
+    token = "A" * 32
+
+    def get_app(self) -> web.Application:
+        self.pages = Path(tempfile.mkdtemp(prefix="clh-pages-"))
+        folder = self.pages / self.token
+        folder.mkdir()
+        (folder / "index.html").write_text("<p>page</p>")
+        facts = {"title": "Mi gata", "display": DISPLAY, "lang": "es", "picture": "", "grid": ""}
+        (folder / CARD_FILE).write_text(json.dumps(facts))
+        return make_app(self.pages, "/services/showcase/", "https://lab.example.org")
+
+    def tearDown(self) -> None:
+        super().tearDown()
+        shutil.rmtree(self.pages, ignore_errors=True)
+
+    def test_the_card_speaks_the_pages_language_with_the_sites_address(self) -> None:
+        r = self.fetch(f"/services/showcase/p/{self.token}/card")
+        text = r.body.decode()
+        assert r.code == 200 and '<html lang="es">' in text and "<h1>Mi gata</h1>" in text
+        assert f"https://lab.example.org/services/showcase/p/{self.token}" in text and "Creado por Ana G." in text
+
+    def test_facts_through_a_symlink_are_not_read(self) -> None:
+        secret = self.pages / "elsewhere.json"
+        secret.write_text(json.dumps({"title": "SECRET-TITLE", "lang": "es"}))
+        card = self.pages / self.token / CARD_FILE
+        card.unlink()
+        card.symlink_to(secret)
+        r = self.fetch(f"/services/showcase/p/{self.token}/card")
+        assert r.code == 200 and "SECRET-TITLE" not in r.body.decode()
+        assert f"/services/showcase/p/{self.token}" in r.body.decode()  # the card still has its link
+        card.unlink()
+        card.write_text(json.dumps({"title": "SECRET-TITLE"}))  # control: the same facts, as a file, are read
+        assert "SECRET-TITLE" in self.fetch(f"/services/showcase/p/{self.token}/card").body.decode()
+
+    def test_a_link_that_leads_nowhere_says_so_in_every_language(self) -> None:
+        for path in ("/services/showcase/p/" + "B" * 32, "/services/showcase/p/../../etc/passwd", "/x"):
+            r = self.fetch(path)
+            text = r.body.decode()
+            assert r.code == 404 and "This page is not here" in text and 'lang="es"' in text
+            assert "Esta página no está aquí" in text

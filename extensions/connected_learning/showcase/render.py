@@ -274,7 +274,8 @@ def render_page(
         For families (not `show_code`) the page opens with what the student made: pictures,
         sounds, documents (Markdown, HTML, text), the notebooks' creations (saved widgets,
         pictures), tables; the workbooks' own text and other outputs follow, collapsed in a
-        <details>. Cells of learner-only controls (Share, Propose) and the workbook's lines on
+        <details> (a notebook that made nothing drawn or pictured is shown open: its text is
+        the work). Cells of learner-only controls (Share, Propose) and the workbook's lines on
         running a notebook are left out. `.json` files are not shown.
 
     Raises:
@@ -299,8 +300,11 @@ def render_page(
             if _kind(name) == "notebook":
                 shown = {hashlib.sha256(snapshot[n]).hexdigest(): _caption(n) for n in media}  # every file shown
                 mine, rest = _notebook_parts(name, snapshot[name], language, live, shown)
-                made.append(f'<section class="clh-notebook">{mine}</section>' if mine else "")
-                steps.append(rest)
+                if mine:
+                    made.append(f'<section class="clh-notebook">{mine}</section>')
+                    steps.append(rest)
+                elif rest:  # nothing drawn or pictured: its text is what was made (a story, say)
+                    made.append(f'<section class="clh-notebook">{rest}</section>')
             else:
                 made.append(_file_html(name, snapshot[name], media, language, live, False, above))
         heading = esc(message("made_heading", language, name=author_display))
