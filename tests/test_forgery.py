@@ -175,6 +175,8 @@ def every_unsafe_request(hub: RunningHub) -> list[tuple[str, str, dict[str, Any]
         ("DELETE", f"{api}/groups/{g}/showcase/proposals/no-such-proposal", {}),
         ("DELETE", f"{api}/showcase/no-such-token", {}),
         ("POST", f"{api}/groups/{g}/showcase/gallery", {"json_body": {"enabled": False}}),
+        ("POST", f"{api}/groups/{g}/assignments/no-such-assignment/due", {"json_body": {"due": ""}}),
+        ("POST", f"{PREFIX}groups/{g}/showcase/no-such-proposal/take-down", {"form": {"confirm": "yes"}}),
     ]
 
 
