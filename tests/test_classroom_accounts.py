@@ -343,7 +343,10 @@ def test_remove_asks_turns_the_log_in_off_at_once_and_can_be_undone(hub: Running
     assert hub.session().login(ana, "my-own-secret-9").status_code == 302  # still in
     r = form(tess, hub, path, {"confirm": "yes"}, xsrf)
     assert r.status_code == 302, r.text[:300]
-    assert hub.session().login(ana, "my-own-secret-9").status_code != 302
+    refused = hub.session().login(ana, "my-own-secret-9")
+    assert refused.status_code == 403 and "being removed from its class" in refused.text
+    # Not even an admin's start (the hub's API) gives the account its space back meanwhile.
+    assert hub.api.post(f"/users/{ana}/server").status_code >= 400
     assert learner.http.get(f"{hub.url}/hub/api/user", timeout=30).status_code == 403  # logged out everywhere
     home = tess.http.get(f"{hub.url}{CLASSROOM}", timeout=30).text
     assert "Being removed" in home and f"users/{ana}/undo" in home and 'class="clh-local"' in home
@@ -354,6 +357,8 @@ def test_remove_asks_turns_the_log_in_off_at_once_and_can_be_undone(hub: Running
     assert form(tess, hub, f"groups/{g}/users/{ana}/undo", {}, xsrf).status_code == 302
     assert hub.session().login(ana, "my-own-secret-9").status_code == 302
     assert hub.api.get(f"/users/{ana}").status_code == 200
+    started = hub.api.post(f"/users/{ana}/server")  # control: the same start works after the undo
+    assert started.status_code in (201, 202), started.text[:300]
     assert form(tess, hub, f"groups/{g}/users/{ana}/undo", {}, xsrf).status_code == 400  # nothing left to undo
 
 

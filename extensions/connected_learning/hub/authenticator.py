@@ -92,6 +92,10 @@ def site_roles(roles_file: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return roles
 
 
+# What someone hears who tries to log in to (or start) an account a teacher is removing.
+REMOVED_MESSAGE = "This account is being removed from its class. If that is a mistake, ask your teacher now."
+
+
 def read_flags(path: str) -> set[str]:
     try:
         value = json.loads(Path(path).read_text())
@@ -193,6 +197,13 @@ class ClhubAuthenticator(NativeAuthenticator):
         config=True,
         help="JSON list of users whose password a teacher reset: they must choose a new one at their "
         "next log-in. Example: '/var/lib/clhub/hub/password-changes.json'.",
+    )
+    pending_removals_file = Unicode(
+        "",
+        config=True,
+        help="JSON object of accounts a teacher is removing, still inside the undo window (written by the "
+        "classroom, accounts/removal.py): they can neither log in nor start. "
+        "Example: '/var/lib/clhub/hub/pending-removals.json'.",
     )
     brake_free_failures = Integer(
         5,
@@ -331,7 +342,9 @@ class ClhubAuthenticator(NativeAuthenticator):
                 raise LoginRefused(429, wait_message(wait), retry_after=wait)
             return None
         if not info.is_authorized:
-            raise LoginRefused(403, f"User {name} has not been authorized by an administrator yet.")
+            if self.being_removed(name):
+                raise LoginRefused(403, REMOVED_MESSAGE)
+            raise LoginRefused(403, "Your account is waiting for a teacher or librarian to turn it on.")
         self.brake.succeeded(source)
         if handler is not None:
             self._remember_device(handler, name, devices)
@@ -365,7 +378,21 @@ class ClhubAuthenticator(NativeAuthenticator):
             atomic_write_text(Path(self.password_changes_file), json.dumps(remaining))
         return success
 
+    def being_removed(self, name: str) -> bool:
+        """Whether a teacher is removing `name` (the undo window has not ended yet)."""
+        if not self.pending_removals_file:
+            return False
+        try:
+            data = json.loads(Path(self.pending_removals_file).read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and name in data
+
     def pre_spawn_start(self, user: Any, spawner: Any) -> None:
+        # Not through an admin's button or the API either: the classroom stopped this space
+        # when the removal began, and an undo gives it back.
+        if self.being_removed(user.name):
+            raise PlainError(403, REMOVED_MESSAGE)
         if self.must_change_password(user.name):
             raise PlainError(
                 403,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..accounts import removal
 from ..accounts.store import PASSWORD_CHANGES
 from ..catalog.load import Catalog, load_catalog
 from ..host.base import Host
@@ -257,6 +258,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.ClhubAuthenticator.reset_managed_roles_on_startup = True
     c.ClhubAuthenticator.roles_file = str(layout.roles_file)
     c.ClhubAuthenticator.password_changes_file = str(layout.hub / PASSWORD_CHANGES)
+    c.ClhubAuthenticator.pending_removals_file = str(layout.hub / removal.PENDING)
     c.Authenticator.auth_refresh_age = 60
 
     # Shared library computers: short log-ins, and logging out stops the server.
