@@ -48,7 +48,13 @@ def notebook(hub: RunningHub) -> str:
     ports = [int(hub.url.rsplit(":", 1)[1].split("/")[0]), *(port for _, port in LISTENERS)]
     probe = f'''import os, socket
 print("pids", len([p for p in os.listdir("/proc") if p.isdigit()]))
-print("top", " ".join(sorted(os.listdir(".."))))
+# The live copy's setup cell moved to a private copy; `_clh_piece` is where the piece itself lies.
+print("top", " ".join(sorted(os.listdir(os.path.dirname(_clh_piece)))))
+try:
+    open(os.path.join(_clh_piece, "x.txt"), "w").close()
+    print("piece", "writable")
+except OSError:
+    print("piece", "read-only")
 data = os.path.join(*{data!r})
 targets = [os.path.join(os.sep, "home"), data, os.path.join(data, "hub"), os.path.join(data, "groups"),
     os.path.join(data, "groups", "{hub.prefix}g", "peer-review"), os.path.join(data, "showcase", "snapshots"),
@@ -231,6 +237,7 @@ def test_the_static_page_leads_to_the_live_one_which_plays_as_the_live_user(hub:
     assert pids and 1 <= int(pids.group(1)) <= 3, page.text[-3000:]  # its own /proc: no other kernel
     top = re.search(r"top ([^<\n]*)", page.text)
     assert top and "fenced" in top.group(1).split() and "home" not in top.group(1).split(), page.text[-3000:]
+    assert "piece read-only" in page.text
     assert re.findall(r"net (\d) (reached|unreachable)", page.text) == [
         ("0", "unreachable"),
         ("1", "unreachable"),

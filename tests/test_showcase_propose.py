@@ -172,6 +172,9 @@ def test_clhub_showcase_propose_list_and_withdraw_from_the_learners_server(hub: 
     assert f"'My street song' ({g}, piece {piece}): published" in listed[1]
     # On the hub's host: a bare path would stay on the learner's own host, <name>.localhost.
     assert f"Family link: {hub.url}{published['link']}" in listed[1]
+    assert f"Card to print: {hub.url}{published['link']}/card" in listed[1]
+    card = anonymous(hub, published["link"] + "/card")
+    assert card.status_code == 200 and "<h1>My street song</h1>" in card.text and "<svg" in card.text
     assert f"clhub showcase withdraw {proposal['id']}" in listed[1]
     assert f"clhub showcase withdraw {other['id']}" not in listed[1]  # declined: nothing to withdraw
     assert f"'Night walk' ({g}, piece {declined_piece}): declined" in listed[1]
@@ -359,6 +362,8 @@ print(json.dumps(report))
     seen = in_kernel(hub, "ana", code)
     published = next(r for r in seen["rows"] if "Second try" in r)
     assert "On the showcase!" in published and f'href="{hub.url}{link}"' in published
+    # The whole link to send home, the card to print, and the QR code to scan from the screen.
+    assert f'href="{hub.url}{link}/card"' in published and 'aria-label="QR code of the family link"' in published
     declined = next(r for r in seen["rows"] if "Loud" in r)
     assert (
         "Not this time." in declined
