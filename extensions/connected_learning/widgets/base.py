@@ -251,6 +251,11 @@ class SharedModels:
         return widgets.Layout()
 
     @cached_property
+    def fit(self) -> widgets.Layout:
+        """A button as wide as its words: ipywidgets' default width cuts a longer label off."""
+        return widgets.Layout(width="auto")
+
+    @cached_property
     def button(self) -> widgets.ButtonStyle:
         """The default style of a plain button."""
         return widgets.ButtonStyle()
@@ -296,7 +301,7 @@ def export_row(
     button = widgets.Button(
         description=button_text,
         icon="download",
-        **layout,
+        layout=widgets.Layout(width="auto") if shared is None else shared.fit,
         **({} if shared is None else {"style": shared.button}),
         tooltip=f"{button_text} to the file name on the left",
     )

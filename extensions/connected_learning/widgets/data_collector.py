@@ -89,6 +89,7 @@ class DataCollector(CreationState, widgets.VBox):
         self.submit_button = widgets.Button(
             description="Add my entry",
             icon="check",
+            layout=widgets.Layout(width="auto"),
             button_style="primary",
             tooltip=f"Check your entry and add it to {os.path.basename(self.csv_path)}",
         )

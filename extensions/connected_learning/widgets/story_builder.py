@@ -31,6 +31,7 @@ from connected_learning.widgets.files import atomic_write, check_export_path
 __all__ = ["StoryBuilder"]
 
 _FULL = widgets.Layout(width="95%")
+_FIT = widgets.Layout(width="auto")  # a button as wide as its words (the default width cuts them off)
 
 
 class StoryBuilder(CreationState, widgets.VBox):
@@ -60,18 +61,27 @@ class StoryBuilder(CreationState, widgets.VBox):
         )
         self.choices_box = widgets.VBox()
         self.add_choice_button = widgets.Button(
-            description="Add a choice", icon="code-fork", tooltip="Add a choice to this scene; it leads to a new scene"
+            description="Add a choice",
+            icon="code-fork",
+            layout=_FIT,
+            tooltip="Add a choice to this scene; it leads to a new scene",
         )
-        self.add_scene_button = widgets.Button(description="Add a scene", icon="plus", tooltip="Add an empty scene")
+        self.add_scene_button = widgets.Button(
+            description="Add a scene", icon="plus", layout=_FIT, tooltip="Add an empty scene"
+        )
         self.delete_button = widgets.Button(
-            description="Delete this scene", icon="trash", tooltip="Delete this scene and the choices that lead to it"
+            description="Delete this scene",
+            icon="trash",
+            layout=_FIT,
+            tooltip="Delete this scene and the choices that lead to it",
         )
         self.start_button = widgets.Button(
-            description="Start the story here", icon="flag", tooltip="Make this scene the first one"
+            description="Start the story here", icon="flag", layout=_FIT, tooltip="Make this scene the first one"
         )
         self.play_button = widgets.Button(
             description="Play the story",
             icon="play",
+            layout=_FIT,
             button_style="primary",
             tooltip="Read your story from the start and make choices",
         )
@@ -154,6 +164,7 @@ class StoryBuilder(CreationState, widgets.VBox):
                 remove = widgets.Button(
                     description=f"Remove choice {number}",
                     icon="times",
+                    layout=_FIT,
                     tooltip=f"Remove choice {number} (its scene stays)",
                 )
                 label.observe(lambda change, c=choice: self._edit(c, "label", change["new"]), "value")
@@ -269,6 +280,7 @@ class StoryBuilder(CreationState, widgets.VBox):
         again = widgets.Button(
             description="Start again" if scene["choices"] else "The end. Play again",
             icon="repeat",
+            layout=_FIT,
             tooltip="Go back to the first scene",
         )
         again.on_click(lambda _: self.play())
