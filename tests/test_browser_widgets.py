@@ -39,6 +39,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
+from axe import assert_accessible
 from conftest import REPO, RunningHub, free_port, open_logged_in
 from connected_learning.catalog.load import Workbook, load_catalog
 from connected_learning.widgets.pixel_canvas import PALETTE
@@ -361,4 +362,6 @@ def _drag_with_a_finger(browser, url: str, artifacts: Path) -> None:
     assert page.evaluate("() => [window.scrollX, window.scrollY, document.scrollingElement.scrollTop]") == scrolled
     assert squares.get_by_role("button", name=f"Row 4, column 9: {colour}", exact=True).count() == 0
     page.screenshot(path=str(artifacts / "widgets-4-pixel-canvas-touch.png"))
+    # The Fill and Brush buttons, the squares and the rest of the page as the family's live page shows them.
+    assert_accessible(page, "widgets-voila-tablet")
     tablet.close()

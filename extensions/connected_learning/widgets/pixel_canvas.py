@@ -291,7 +291,7 @@ class PixelCanvas(CreationState, widgets.VBox):
 
     def use_tool(self, tool: str) -> None:
         """Make pressing a square paint it ("brush") or fill the patch of one colour around it ("fill")."""
-        if tool not in dict((value, text) for value, text, _ in TOOLS):
+        if tool not in {value for value, _, _ in TOOLS}:
             raise ValueError(f"{tool!r} is not a tool; choose brush or fill.")
         self.tool = tool
         self.tool_choice.value = tool
