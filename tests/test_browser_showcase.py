@@ -44,6 +44,7 @@ from connected_learning.showcase import publish
 from connected_learning.showcase.render import render_page
 from connected_learning.showcase.sanitize import markdown_html
 from realhub import PASSWORD, RunningHub
+from test_showcase_family import english_phrases, purple_pixel_pets
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CLHUB = str(Path(sys.executable).parent / "clhub")
@@ -54,6 +55,8 @@ PHONE: dict[str, Any] = {
     "device_scale_factor": 2,
 }
 TITLE, TITLE_ES = "Our street in numbers", "Nuestra calle en números"
+PET, PET_ABOUT = "Mi gata morada", "La pinté de morado, mi color favorito."
+PURPLE = "rgb(142, 36, 170)"  # the pet's squares; the workbook's starter cat is orange
 # What each payload reports as `from=` when it runs; `jslink` only once its link is clicked.
 PAYLOADS = ("script", "api", "onerror", "svg", "srcdoc", "jslink", "ontoggle", "tracker", "cssurl", "import")
 PRIZE = "Click for a prize"
@@ -347,9 +350,11 @@ def raw_page(beacon: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def links(hub: RunningHub, recorder: Recorder) -> dict[str, str]:
+def links(hub: RunningHub, recorder: Recorder, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Family links: "en" (approved in the classroom API), "es" (approved in Spanish), "play" (the same
-    snapshot with a "Play with it" button, as a piece with a live version will have), and two raw pages."""
+    snapshot with a "Play with it" button, as a piece with a live version will have), "pet" (Pixel
+    Pets run with the pet painted purple, shared as a learner shares it, approved in Spanish with
+    its live version), and two raw pages."""
     g = hub.name("g")
     notebook = json.dumps(street_notebook(f"{recorder.url}/hit/page")).encode()
     write_as(
@@ -378,6 +383,21 @@ def links(hub: RunningHub, recorder: Recorder) -> dict[str, str]:
     r = api(hub, "tess", "POST", f"/groups/{g}/showcase/gallery", json={"enabled": True})
     assert r.status_code == 200, r.text
     found["gallery"] = r.json()["link"]
+
+    pet = purple_pixel_pets(tmp_path_factory.mktemp("pixel-pets"), tmp_path_factory.mktemp("jupyter"))
+    write_as(hub, "ana", pet)
+    out = as_learner(hub, "ana", CLHUB, "share", *pet, "--title", PET)
+    r = api(
+        hub,
+        "ana",
+        "POST",
+        f"/groups/{g}/showcase/proposals",
+        json={"piece": out.split(" as ")[1].split(" ")[0], "title": PET, "description": PET_ABOUT},
+    )
+    assert r.status_code == 201, r.text
+    r = api(hub, "tess", "POST", f"/groups/{g}/showcase/proposals/{r.json()['id']}/approve", json={"lang": "es"})
+    assert r.status_code == 200, r.text
+    found["pet"] = r.json()["link"]
 
     token = found["en"].rsplit("/", 1)[1]
     stored = hub.data_dir / "showcase" / "snapshots" / token / "files"
@@ -420,10 +440,13 @@ def hub_cookie_values(context: BrowserContext) -> list[str]:
 
 
 def visit(context: BrowserContext, url: str) -> Page:
-    """Open `url`, wait until the network is quiet, click the prize link: what a curious visitor does."""
+    """Open `url`, wait until the network is quiet, open what is collapsed (the workbook's steps), click
+    the prize link: what a curious visitor does."""
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(url, wait_until="networkidle")
+    for summary in page.locator("details:not([open]) > summary").all():
+        summary.click()
     prize = page.get_by_text(PRIZE, exact=True)
     if prize.count():
         prize.click()
@@ -549,7 +572,90 @@ def test_the_card_shows_the_whole_link_and_a_qr_code(
         context.close()
 
 
-@pytest.mark.parametrize("name", ["page-en", "page-es", "page-play", "gallery", "card", "not-found"])
+def test_a_family_sees_the_childs_purple_pet_in_spanish_on_the_page_the_card_and_the_live_page(
+    hub: RunningHub, links: dict[str, str], browser: Browser, artifacts: Path
+) -> None:
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(60_000)
+    try:
+        page = context.new_page()
+        response = page.goto(hub.url + links["pet"])
+        assert response is not None and response.status == 200
+        # The creation and the child's words first: title, name, description, then the purple pet.
+        expect(page.get_by_role("heading", level=1)).to_have_text(PET)
+        expect(page.get_by_text("Creado por Ana")).to_be_visible()
+        expect(page.get_by_text(PET_ABOUT)).to_be_visible()
+        expect(page.get_by_role("link", name="Pruébalo")).to_be_visible()
+        pet = page.locator("main .clh-grid").first
+        expect(pet).to_be_visible()
+        assert pet.evaluate(
+            f"g => [...g.querySelectorAll('span')].some(s => getComputedStyle(s).backgroundColor === '{PURPLE}')"
+        )
+        # The workbook's steps are collapsed, after the creation; nothing about running a notebook or sharing.
+        steps = page.locator("details.clh-steps")
+        expect(steps).to_have_count(1)
+        assert steps.evaluate("d => !d.open") and pet.evaluate(
+            "(g, d) => g.compareDocumentPosition(d) & 4", steps.element_handle()
+        )
+        shown = page.evaluate("document.body.innerText") + " ".join(
+            page.evaluate(
+                "[...document.querySelectorAll('[alt], [aria-label], title')]"
+                ".map(e => e.getAttribute('alt') || e.getAttribute('aria-label') || e.textContent)"
+            )
+        )
+        assert [p for p in english_phrases() if p in shown] == [], "English on the Spanish page"
+        for learner_only in ("Shift", "Share with", "demo-class", "Log Out"):
+            assert learner_only not in page.content(), learner_only
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        page.screenshot(path=str(artifacts / "showcase-pet-es.png"), full_page=True)
+
+        # The card for the fridge: title, name, picture, the whole link and its QR code, in Spanish.
+        card = context.new_page()
+        response = card.goto(hub.url + links["pet"] + "/card")
+        assert response is not None and response.status == 200
+        expect(card.get_by_role("heading", level=1)).to_have_text(PET)
+        expect(card.get_by_text("Creado por Ana")).to_be_visible()
+        picture = card.get_by_role("img", name=f"Una imagen de {PET}")
+        expect(picture).to_be_visible()
+        assert picture.evaluate("i => i.naturalWidth") > 0
+        expect(card.get_by_text(hub.url + links["pet"], exact=True)).to_be_visible()
+        expect(card.get_by_role("img", name=f"Código QR del enlace a {PET}")).to_be_visible()
+        shown = card.evaluate("document.body.innerText")
+        assert [p for p in english_phrases() if p in shown] == [] and card.title() == f"Tarjeta: {PET}"
+        assert card.evaluate("document.scrollingElement.scrollWidth") <= 390
+        card.screenshot(path=str(artifacts / "showcase-pet-card.png"), full_page=True)
+
+        # "Pruébalo": the live page opens with the child's purple pet, with no learner-only control.
+        live = context.new_page()
+        token = links["pet"].rsplit("/", 1)[1]
+        response = live.goto(f"{hub.url}/services/showcase-live/p/{token}")
+        assert response is not None and response.status == 200
+        squares = live.locator(".clh-cell-grid").first
+        expect(squares).to_be_visible(timeout=120_000)
+        colours = squares.evaluate(
+            "g => [...g.querySelectorAll('button')].map(b => getComputedStyle(b).backgroundColor)"
+        )
+        assert PURPLE in colours and "rgb(251, 140, 0)" not in colours, "not the child's pet"
+        expect(live).to_have_title(PET)
+        for control in ("Save PNG", "Share with my group", "Propose", "Log Out"):
+            expect(live.get_by_role("button", name=control)).to_have_count(0)
+        for words in ("You are not in a group", "in your folder", "Welcome back", "Shift + Enter", "File → Log Out"):
+            expect(live.get_by_text(words)).to_have_count(0)
+        live.wait_for_timeout(1000)  # the widgets' last layout
+        assert live.evaluate("document.scrollingElement.scrollWidth") <= 390, "the live page scrolls sideways"
+        box = squares.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        cut = live.evaluate("""[...document.querySelectorAll('.widget-button:not(.clh-cell), .widget-label')]
+            .filter(e => e.offsetParent && (e.scrollWidth > e.clientWidth + 1 || e.innerText.includes('…')))
+            .map(e => e.innerText)""")
+        assert cut == [], f"labels cut off: {cut}"
+        live.screenshot(path=str(artifacts / "showcase-live-pet.png"), full_page=True)
+        assert_accessible(live, "showcase-live-pet")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("name", ["page-en", "page-es", "page-play", "gallery", "card", "not-found", "pet", "pet-card"])
 def test_axe_finds_nothing_serious(
     hub: RunningHub, links: dict[str, str], browser: Browser, artifacts: Path, name: str
 ) -> None:
@@ -560,6 +666,8 @@ def test_axe_finds_nothing_serious(
         "gallery": links["gallery"],
         "card": links["en"] + "/card",
         "not-found": "/services/showcase/p/" + "x" * 32,
+        "pet": links["pet"],
+        "pet-card": links["pet"] + "/card",
     }
     # The pages forbid every script (CSP sandbox, and a meta CSP of default-src 'none'), axe's too:
     # this context bypasses CSP so axe can be injected. It only measures; the security checks above

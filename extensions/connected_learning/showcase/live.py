@@ -1,7 +1,8 @@
 """The live showcase at /services/showcase-live/: "Play with it", through Voila, for anybody.
 
-A published notebook's static page (`showcase.py`) shows what the maker saved; this service
-runs the same cleaned copy so that a visitor can press its buttons. It is a JupyterHub
+A published notebook's static page (`render.py`) shows what the maker saved; this service
+runs its live copy (`live_copy.py`: the piece's code, opening with the maker's saved creation,
+without learner-only controls or the workbook's text) so that a visitor can press its buttons. It is a JupyterHub
 service without log-in, started by the hub as the system user `clhub-live`, which can read
 the live copies (`<data>/showcase/live/<token>/`, root-owned, readable by its group only, not
 listable) and nothing else: no home, no group folder, no hub file.
