@@ -203,6 +203,8 @@ def test_the_live_copy_is_the_childs_creation_without_learner_controls(purple_pe
     assert notebook.metadata["title"] == "<script>x</script> cat"  # Voila escapes the <title>
     intro = notebook.cells[0].source
     assert "&lt;script&gt;x&lt;/script&gt; cat" in intro and "<script>x" not in intro and "Ana G." in intro
+    assert "Prepar\\u00e1ndolo: paso {step} de {steps}" in intro  # Voila's loading line, in the page's words
+    assert '"\\u003cscript>x\\u003c/script> cat"' in intro  # the title, as a script's string: inert
     sources = "\n".join(c.source for c in notebook.cells)
     assert "ShareBox" not in sources and "Shift" not in sources and "Log Out" not in sources
     assert all(c.cell_type == "code" for c in notebook.cells[1:])

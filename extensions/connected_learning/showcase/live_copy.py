@@ -64,11 +64,19 @@ height:auto;min-height:var(--jp-widgets-inline-height)}
 .clh-live-intro h1{font-size:1.6rem;line-height:1.25;margin:8px 0}
 </style>"""
 # A picture widget (ipywidgets' Image) has no alt text of its own: a screen reader would read nothing.
-_NAME_THE_PICTURES = """<script>
+# Voila's loading line ("Executing 3 of 8") is English: the page's words instead, while the cells run.
+_LIVE_SCRIPT = """<script>
 (() => {
   const name = () => document.querySelectorAll("img:not([alt])").forEach((img) => img.setAttribute("alt", ALT));
   new MutationObserver(name).observe(document.documentElement, { childList: true, subtree: true });
   name();
+  const loading = (step, steps) => {
+    const line = document.getElementById("loading_text");
+    if (line) line.textContent = LOADING.replace("{step}", step).replace("{steps}", steps);
+  };
+  window.voila_process = loading;
+  const first = document.getElementById("loading_text");
+  if (first) first.textContent = TITLE;
 })();
 </script>"""
 _SIDECAR = re.compile(r"""["']([\w.-]{1,100}\.json)["']""")
@@ -154,12 +162,18 @@ def _intro_cell(title: str, display: str, lang: str) -> str:
 
     language = page_language(lang)
     words = html.escape(message("live_intro", language, name=display)) if display else ""
-    alt = json.dumps(message("picture", language)).replace("<", "\\u003c")
+    blanks = {"step": "{step}", "steps": "{steps}"}  # filled in by the page's script
+    alt, loading = (
+        json.dumps(text).replace("<", "\\u003c")
+        for text in (message("picture", language), message("live_loading", language, **blanks))
+    )
     return (
         f'{_PHONE_CSS}\n<div class="clh-live-intro" lang="{language}"><h1>{html.escape(title)}</h1>'
         + (f"<p>{words}</p>" if words else "")
         + "</div>\n"
-        + _NAME_THE_PICTURES.replace("ALT", alt)
+        + _LIVE_SCRIPT.replace("ALT", alt)
+        .replace("LOADING", loading)
+        .replace("TITLE", json.dumps(title).replace("<", "\\u003c"))
     )
 
 
