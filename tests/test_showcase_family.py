@@ -110,6 +110,7 @@ def test_the_family_page_opens_with_the_childs_creation_and_words(purple_pet: di
     # The child's purple pet (and its feelings copy) come first, drawn from the saved widgets.
     assert made.count('class="clh-grid"') == 2 and f"background-color:{PURPLE}" in made.replace(": ", ":")
     assert ORANGE not in made.replace("background-color: ", "background-color:").split("clh-grid")[1]
+    assert made.count('aria-label="Una imagen del cuaderno"') == 2 and "Pixel art squares" not in made
     assert "Cómo se hizo" in steps and "Pixel Pets" in steps  # the workbook's steps, collapsed
     for learner_only in ("Shift", "Ctrl + S", "Log Out", "Share with", "ShareBox", "Painting with"):
         assert learner_only not in page, learner_only

@@ -264,7 +264,8 @@ class _WidgetDrawer:
             drawn = "".join(self.output(o, depth + 1, seen) for o in outputs if isinstance(o, dict))
             return (f"<div>{drawn}</div>", CONTENT) if drawn else ("", NOTHING)
         if name == "AnyModel" and state.get("_anywidget_id") == _CELL_GRID:
-            drawn = _cell_grid(state)
+            # The widget names its squares in English ("Pixel art squares"): the page's own words instead.
+            drawn = cell_grid_html(state, message("picture", self.lang))
             return (drawn, CONTENT) if drawn else ("", NOTHING)
         if name == "AnyModel" and state.get("_anywidget_id") == _CONTROL_PANEL:
             drawn = _control_panel(state)
