@@ -45,7 +45,7 @@ def test_the_gallery_page_escapes_titles_and_is_light_for_a_phone() -> None:
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "<script" not in page and "<img" not in page
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &quot;friends&quot;" in page
-    assert "by Ana &lt;b&gt;M.&lt;/b&gt;" in page
+    assert "Made by Ana &lt;b&gt;M.&lt;/b&gt;" in page
     assert page.index("a" * 32) < page.index("b" * 32)
     assert re.findall(r'href="([^"]+)"', page) == [f"/services/showcase/p/{c * 32}" for c in "ab"]
     assert '<html lang="en">' in page and "What we made" in page
@@ -54,7 +54,7 @@ def test_the_gallery_page_escapes_titles_and_is_light_for_a_phone() -> None:
 
 def test_the_gallery_speaks_spanish_and_says_when_it_is_empty() -> None:
     spanish = render_gallery([Entry("Ritmo", "Ana", "/services/showcase/p/" + "c" * 32)], lang="es-MX")
-    assert '<html lang="es">' in spanish and "Lo que hicimos" in spanish and "de Ana" in spanish
+    assert '<html lang="es">' in spanish and "Lo que hicimos" in spanish and "Creado por Ana" in spanish
     assert "Todavía no hay nada" in render_gallery([], lang="es")
     assert "Nothing is published here yet" in render_gallery([], lang="fr")
 
@@ -159,7 +159,7 @@ def test_the_gallery_lists_published_pieces_and_follows_every_decision(hub: Runn
     second = publish(hub, "ben", "Beat & bass")
     listed = anonymous(hub, link).text
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; from Ana" in listed and "<img" not in listed
-    assert "Beat &amp; bass" in listed and "by Ana" in listed and "by Ben" in listed
+    assert "Beat &amp; bass" in listed and "Made by Ana" in listed and "Made by Ben" in listed
     assert set(re.findall(r'href="([^"]+)"', listed)) == {first["link"], second["link"]}
     for name in hub.users:
         assert name not in listed, name
@@ -197,7 +197,7 @@ def test_the_gallery_lists_published_pieces_and_follows_every_decision(hub: Runn
     assert again["token"] != gallery_token and again["lang"] == "es"
     assert anonymous(hub, link).status_code == 404
     spanish = anonymous(hub, again["link"]).text
-    assert '<html lang="es">' in spanish and "Lo que hicimos" in spanish and "de Ana" in spanish
+    assert '<html lang="es">' in spanish and "Lo que hicimos" in spanish and "Creado por Ana" in spanish
     assert third["link"] in spanish
     assert gallery(hub, "tess").json()["link"] == again["link"]
     assert gallery(hub, "tess", enabled=False).status_code == 200

@@ -82,8 +82,8 @@ def render_gallery(entries: Sequence[Entry], *, lang: str = "en") -> str:
         return html.escape(value, quote=True)
 
     items = "\n".join(
-        f'<li><a href="{esc(e.link)}"><b>{esc(e.title)}</b> {esc(message("by", language, name=e.author_display))}'
-        "</a></li>"
+        f'<li><a href="{esc(e.link)}"><b>{esc(e.title)}</b> '
+        f"{esc(page_message('made_by', language, name=e.author_display))}</a></li>"
         for e in entries
     )
     body = f"<ul>\n{items}\n</ul>" if entries else f"<p>{esc(message('empty', language))}</p>"
