@@ -145,19 +145,23 @@ def test_every_shipped_translation_has_every_key_with_its_blanks() -> None:
 
 
 def test_another_language_comes_from_a_translation_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, purple_pet: dict[str, bytes]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, purple_pet: dict[str, bytes]
 ) -> None:
     made_up = {key: text if key.startswith("_") else f"Zz {text}" for key, text in messages.MESSAGES["en"].items()}
     made_up["_language"] = "Zedish"
+    del made_up["footer"]  # shows in English, and the start-up log says so
     (tmp_path / "zz.json").write_text(json.dumps(made_up), encoding="utf-8")
     (tmp_path / "../x.json").resolve().write_text("{not json", encoding="utf-8")  # not in the folder: ignored
     (tmp_path / "Bad Name.json").write_text("{}", encoding="utf-8")  # not a language code: ignored
     monkeypatch.setenv(messages.FOLDERS_ENV, str(tmp_path))
-    messages.reload()
+    with caplog.at_level("WARNING", logger="clhub.showcase"):
+        messages.reload()
+    assert "zz.json has no 'footer'" in caplog.text and "Bad Name.json" in caplog.text
     try:
         assert messages.languages() == ["en", "es", "zz"] and messages.language_name("zz") == "Zedish"
         page = render_page(purple_pet, title=TITLE, author_display=DISPLAY, lang="zz", live_url="/p/x/live")
         assert '<html lang="zz">' in page and "Zz Made by Ana G." in page and "Zz Play with it" in page
+        assert "Made with Connected Learning Hub." in page  # the missing text, in English
         card = render_card(card_facts(purple_pet, title=TITLE, display=DISPLAY, lang="zz"), "https://h/x")
         assert "Zz Scan the code" in card
         assert language({"lang": "zz"}) == "zz"  # the teacher may now choose it

@@ -86,6 +86,8 @@ def load_catalogs(folders: Iterable[str | os.PathLike[str]]) -> dict[str, dict[s
                 catalogs.setdefault(path.stem, {}).update(catalog)
     if REFERENCE not in catalogs:
         raise RuntimeError(f"The showcase's English texts ({SHIPPED / 'en.json'}) are missing; reinstall the package.")
+    for problem in catalog_problems(catalogs):  # a family sees the English text there: tell the site
+        log.warning("Translation: %s", problem)
     return catalogs
 
 
