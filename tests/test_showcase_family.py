@@ -25,6 +25,7 @@ import pytest
 from tornado import web
 from tornado.testing import AsyncHTTPTestCase
 
+from connected_learning.classroom.home import family_languages
 from connected_learning.classroom.showcase import language
 from connected_learning.showcase import messages
 from connected_learning.showcase.card import CARD_FILE, card_facts, render_card
@@ -165,6 +166,7 @@ def test_another_language_comes_from_a_translation_file(
         card = render_card(card_facts(purple_pet, title=TITLE, display=DISPLAY, lang="zz"), "https://h/x")
         assert "Zz Scan the code" in card
         assert language({"lang": "zz"}) == "zz"  # the teacher may now choose it
+        assert family_languages() == [("en", "English"), ("es", "Español"), ("zz", "Zedish")]  # and is offered it
     finally:
         monkeypatch.delenv(messages.FOLDERS_ENV)
         messages.reload()

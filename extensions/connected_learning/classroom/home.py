@@ -18,8 +18,14 @@ from ..accounts.store import read_display_names, teachers_of
 from ..paths import DataLayout
 from ..peer_review import moderation
 from ..showcase import gallery, publish
+from ..showcase.messages import language_name, languages
 from .base import APIHandler, BaseHandler
 from .rules import groups_taught, hub_user
+
+
+def family_languages() -> list[tuple[str, str]]:
+    """The languages a family page can be approved in (one translation file each), English first."""
+    return [(code, language_name(code)) for code in languages()]
 
 
 def group_overview(
@@ -54,7 +60,7 @@ class HomePage(BaseHandler):
         for group in groups_taught(self.me, await self.hub.groups()):
             members = (await self.hub.get(f"/groups/{quote(group)}")).get("users", [])
             groups.append(await self.run(group_overview, self.place(group), members, names, leaving))
-        self.page("home.html", me=self.me, groups=groups)
+        self.page("home.html", me=self.me, groups=groups, languages=family_languages())
 
 
 class GroupsAPI(APIHandler):
