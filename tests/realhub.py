@@ -120,9 +120,9 @@ class RunningHub:
         # The hub answers its API on any host name; Python cannot resolve <x>.localhost names.
         try:
             launch.wait_for_hub(f"http://127.0.0.1:{urlsplit(self.url).port}", self.proc, timeout=90)
-        except RuntimeError as error:
-            # The work folder goes with the teardown: keep why the hub stopped in the failure.
-            raise RuntimeError(f"{error}\nThe end of its log:\n{self.log()[-3000:]}") from None
+        except (RuntimeError, TimeoutError) as error:
+            # The work folder goes with the teardown: keep why the hub stopped (or hangs) in the failure.
+            raise type(error)(f"{error}\nThe end of its log:\n{self.log()[-3000:]}") from None
 
     def stop(self) -> None:
         if self.proc is not None:
