@@ -153,7 +153,9 @@ def test_the_assignment_starts_from_own_work_and_the_teacher_follows_each_learne
     assert service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/collect").status_code == 200
     r = service(hub, "tess", "POST", f"/groups/{g}/assignments/{WORKBOOK}/autograde")
     assert r.status_code == 200 and r.json()["scores"] == {hub.name("ana"): 2}, r.text
-    assert statuses(hub, g)[hub.name("ana")]["words"] == "Marked (late): 2 of 3 points"  # nbgrader's own lateness
+    marked = statuses(hub, g)[hub.name("ana")]
+    assert marked["words"] == "Marked (late): 2 of 3 points"  # nbgrader's own lateness
+    assert marked["handed_in"], marked  # marking keeps when she handed it in
 
     # The due date moves (bad dates and another group's teacher refused): nbgrader agrees she was on time.
     for bad in ("2030-02-30T10:00", "2020-01-01"):

@@ -213,13 +213,15 @@ def assignment_status(
     blanks = {nb: _notebook(read_under(released, nb.split("/"), MAX_NOTEBOOK_BYTES)) or {} for nb in notebooks}
     learners = []
     for student in students:
-        if student in marks:
-            score, late_by = marks[student]
-            learners.append(LearnerStatus(student, "marked", late=late_by > 0, score=score, max_score=points))
-            continue
         seen = handed[student].seen if student in handed else None
         collected = _collected_time(course, student, aid)
         when = max((t for t in (seen, collected) if t is not None), default=None)
+        if student in marks:
+            score, late_by = marks[student]
+            learners.append(
+                LearnerStatus(student, "marked", handed_in=when, late=late_by > 0, score=score, max_score=points)
+            )
+            continue
         if when is not None:
             learners.append(LearnerStatus(student, "handed-in", handed_in=when, late=due is not None and when > due))
             continue
