@@ -146,6 +146,7 @@ def test_clhub_demo_creates_accounts_and_ctrl_c_stops_everything() -> None:
         if proc.poll() is None:
             proc.kill()
     roles = (data_dir / "hub" / "site-roles.json").read_text()
+    shutil.rmtree(data_dir, ignore_errors=True)
     assert '"tess"' in roles and '"milo"' in roles
 
 
