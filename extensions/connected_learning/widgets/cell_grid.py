@@ -324,12 +324,8 @@ _CSS = """
 ANYWIDGET_VERSION = "~0.11.*"
 
 
-class CellGrid(ipywidgets.DOMWidget):
-    """A grid of cells, each showing a value (a colour name, "on"/"off", ...), pressed by the learner.
-
-    Python owns the values: the browser reports a press, the callbacks given to `on_press`
-    decide what it means, and `set` or `update` change what the cells show.
-    """
+class InlineAnyWidget(ipywidgets.DOMWidget):
+    """A widget that anywidget's front-end draws from the subclass's inline `_esm` and `_css`."""
 
     _model_name = traitlets.Unicode("AnyModel").tag(sync=True)
     _model_module = traitlets.Unicode("anywidget").tag(sync=True)
@@ -337,6 +333,15 @@ class CellGrid(ipywidgets.DOMWidget):
     _view_name = traitlets.Unicode("AnyView").tag(sync=True)
     _view_module = traitlets.Unicode("anywidget").tag(sync=True)
     _view_module_version = traitlets.Unicode(ANYWIDGET_VERSION).tag(sync=True)
+
+
+class CellGrid(InlineAnyWidget):
+    """A grid of cells, each showing a value (a colour name, "on"/"off", ...), pressed by the learner.
+
+    Python owns the values: the browser reports a press, the callbacks given to `on_press`
+    decide what it means, and `set` or `update` change what the cells show.
+    """
+
     _esm = traitlets.Unicode(_ESM).tag(sync=True)
     _css = traitlets.Unicode(_CSS).tag(sync=True)
     _anywidget_id = traitlets.Unicode("connected_learning.widgets.cell_grid.CellGrid").tag(sync=True)

@@ -21,10 +21,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import ipywidgets
 import traitlets
 
-from connected_learning.widgets.cell_grid import ANYWIDGET_VERSION
+from connected_learning.widgets.cell_grid import InlineAnyWidget
 
 __all__ = ["ControlPanel", "PanelControl", "button", "select", "slider"]
 
@@ -210,7 +209,7 @@ def button(name: str, description: str, *, icon: str = "", primary: bool = False
     }
 
 
-class ControlPanel(ipywidgets.DOMWidget):
+class ControlPanel(InlineAnyWidget):
     """Rows of controls under a heading, drawn by one widget model; see the module docstring.
 
     Args:
@@ -220,12 +219,6 @@ class ControlPanel(ipywidgets.DOMWidget):
         values: the first value of each slider and drop-down, by name.
     """
 
-    _model_name = traitlets.Unicode("AnyModel").tag(sync=True)
-    _model_module = traitlets.Unicode("anywidget").tag(sync=True)
-    _model_module_version = traitlets.Unicode(ANYWIDGET_VERSION).tag(sync=True)
-    _view_name = traitlets.Unicode("AnyView").tag(sync=True)
-    _view_module = traitlets.Unicode("anywidget").tag(sync=True)
-    _view_module_version = traitlets.Unicode(ANYWIDGET_VERSION).tag(sync=True)
     _esm = traitlets.Unicode(_ESM).tag(sync=True)
     _css = traitlets.Unicode(_CSS).tag(sync=True)
     _anywidget_id = traitlets.Unicode("connected_learning.widgets.control_panel.ControlPanel").tag(sync=True)

@@ -15,10 +15,9 @@ import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import ipywidgets
 import traitlets
 
-from connected_learning.widgets.cell_grid import ANYWIDGET_VERSION
+from connected_learning.widgets.cell_grid import InlineAnyWidget
 
 __all__ = ["ToolChoice"]
 
@@ -84,15 +83,9 @@ _CSS = """
 """
 
 
-class ToolChoice(ipywidgets.DOMWidget):
+class ToolChoice(InlineAnyWidget):
     """Toggle buttons in words, one of them chosen; `value` is the chosen option's value."""
 
-    _model_name = traitlets.Unicode("AnyModel").tag(sync=True)
-    _model_module = traitlets.Unicode("anywidget").tag(sync=True)
-    _model_module_version = traitlets.Unicode(ANYWIDGET_VERSION).tag(sync=True)
-    _view_name = traitlets.Unicode("AnyView").tag(sync=True)
-    _view_module = traitlets.Unicode("anywidget").tag(sync=True)
-    _view_module_version = traitlets.Unicode(ANYWIDGET_VERSION).tag(sync=True)
     _esm = traitlets.Unicode(_ESM).tag(sync=True)
     _css = traitlets.Unicode(_CSS).tag(sync=True)
     _anywidget_id = traitlets.Unicode("connected_learning.widgets.tool_choice.ToolChoice").tag(sync=True)
