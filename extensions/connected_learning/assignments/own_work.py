@@ -62,17 +62,10 @@ def read_under(root: str | os.PathLike[str], parts: list[str], limit: int) -> by
         fd = pieces.open_dir(root)
     except OSError:
         return None
-    fds = [fd]
     try:
-        for part in parts[:-1]:
-            fd = pieces.open_dir(part, dir_fd=fd)
-            fds.append(fd)
-        return pieces.read_bytes(fd, parts[-1], limit)
-    except OSError:
-        return None
+        return pieces.read_below(fd, parts, limit)
     finally:
-        for opened in fds:
-            os.close(opened)
+        os.close(fd)
 
 
 def released_notebooks(folder: Path) -> list[str]:

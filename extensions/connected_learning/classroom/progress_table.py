@@ -89,22 +89,6 @@ def exercise_counts(notebook: dict[str, Any]) -> tuple[int, int]:
     return total, done
 
 
-def _read_in_home(home_fd: int, parts: list[str], limit: int) -> bytes | None:
-    """A file under the home, every step without following symlinks; None if it cannot be read."""
-    fds = []
-    try:
-        fd = home_fd
-        for part in parts[:-1]:
-            fd = pieces.open_dir(part, dir_fd=fd)
-            fds.append(fd)
-        return pieces.read_bytes(fd, parts[-1], limit)
-    except OSError:
-        return None
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
 def home_progress(home: str | os.PathLike[str], catalog: Catalog) -> list[NotebookProgress]:
     """Each delivered workbook notebook in a learner's home, with its exercises."""
     try:
@@ -112,7 +96,7 @@ def home_progress(home: str | os.PathLike[str], catalog: Catalog) -> list[Notebo
     except OSError:
         return []
     try:
-        raw = _read_in_home(home_fd, [WORKBOOKS_DIR, MANIFEST], 1024 * 1024)
+        raw = pieces.read_below(home_fd, [WORKBOOKS_DIR, MANIFEST], 1024 * 1024)
         try:
             manifest = json.loads(raw or b"{}").get("files", {})
         except (ValueError, AttributeError):
@@ -121,7 +105,9 @@ def home_progress(home: str | os.PathLike[str], catalog: Catalog) -> list[Notebo
         for workbook in sorted(catalog.workbooks.values(), key=lambda w: w.id):
             for notebook in workbook.notebooks:
                 rel = f"{workbook.id}/{notebook}"
-                data = _read_in_home(home_fd, [WORKBOOKS_DIR, workbook.id, *notebook.split("/")], MAX_NOTEBOOK_BYTES)
+                data = pieces.read_below(
+                    home_fd, [WORKBOOKS_DIR, workbook.id, *notebook.split("/")], MAX_NOTEBOOK_BYTES
+                )
                 if data is None:
                     continue
                 started = hashlib.sha256(data).hexdigest() != manifest.get(rel)

@@ -165,6 +165,22 @@ def read_bytes(dir_fd: int, name: str, limit: int) -> bytes:
     return read_owned(dir_fd, name, limit)[0]
 
 
+def read_below(dir_fd: int, parts: list[str], limit: int) -> bytes | None:
+    """The file at `parts` below the folder `dir_fd`, no step through a symlink; None if it cannot be read so."""
+    fds = []
+    try:
+        fd = dir_fd
+        for part in parts[:-1]:
+            fd = open_dir(part, dir_fd=fd)
+            fds.append(fd)
+        return read_bytes(fd, parts[-1], limit)
+    except OSError:
+        return None
+    finally:
+        for opened in fds:
+            os.close(opened)
+
+
 def read_owned(dir_fd: int, name: str, limit: int) -> tuple[bytes, int]:
     """Like `read_bytes`, with the uid of the file's owner."""
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
