@@ -184,6 +184,20 @@ class Owned:
     group: str
 
 
+class SandboxedPage(web.RequestHandler):
+    """A page of learner-made content on the classroom's origin: no scripts, no same-origin, never cached.
+
+    Put it before the handler class: `class PreviewPage(SandboxedPage, ShowcaseAPI)`.
+    """
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", "sandbox")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("X-Frame-Options", "SAMEORIGIN")
+
+
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
     """Every page and API of the classroom: who is asking, the one XSRF policy, the one error mapping.
 

@@ -37,7 +37,7 @@ from ..peer_review import moderation, pieces
 from ..showcase.render import render_page
 from ..showcase.sanitize import esc
 from ..showcase.snapshot import SnapshotError
-from .base import APIHandler, BaseHandler
+from .base import APIHandler, BaseHandler, SandboxedPage
 from .rules import member_or_teacher_of_group, teacher_of_group
 
 
@@ -234,15 +234,8 @@ class PiecePage(BaseHandler):
         self.page("moderation_piece.html", group=group, **found)
 
 
-class PieceFiles(BaseHandler):
+class PieceFiles(SandboxedPage, BaseHandler):
     """The piece's files, rendered: learner-made content on the classroom's origin, so sandboxed."""
-
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", "sandbox")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("X-Frame-Options", "SAMEORIGIN")
 
     @teacher_of_group
     async def get(self, group: str, piece: str) -> None:

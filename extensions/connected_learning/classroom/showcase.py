@@ -46,7 +46,7 @@ from ..peer_review.moderation import Place
 from ..settings import validate_username
 from ..showcase import gallery, publish
 from ..showcase.live_copy import live_code_listing
-from .base import APIHandler, BaseHandler, Owned, log
+from .base import APIHandler, BaseHandler, Owned, SandboxedPage, log
 from .rules import author_or_teacher, member_of_group, member_or_teacher_of_group, teacher_of_group
 
 
@@ -293,20 +293,13 @@ class GalleryAPI(ShowcaseAPI):
         self.answer(group, state)
 
 
-class PreviewPage(ShowcaseAPI):
+class PreviewPage(SandboxedPage, ShowcaseAPI):
     """What approving a proposal would publish, rendered now and stored nowhere.
 
     It is student-made content on the classroom's origin, so it is served sandboxed (no
     scripts, no same-origin) like the family page, and never cached. Where the site offers
     "Play with it", the code the live page will run follows the page, so approval is informed.
     """
-
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", "sandbox")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("X-Frame-Options", "SAMEORIGIN")
 
     @teacher_of_group
     async def get(self, group: str, proposal_id: str) -> None:
