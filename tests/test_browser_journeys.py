@@ -46,6 +46,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
+import lab
 from axe import assert_accessible
 from conftest import free_port, one_demo_at_a_time
 from connected_learning.hub import launch
@@ -200,28 +201,12 @@ def start_with_interests(page: Page, demo: Demo, name: str, interests: list[str]
 
 
 def open_notebook(page: Page, demo: Demo, name: str, path: str) -> Locator:
-    """Open `path` alone in JupyterLab and wait until its kernel is connected and idle."""
-    page.goto(f"{demo.server_url(name)}lab/tree/{path}?reset")
-    panel = page.locator(".jp-NotebookPanel:visible")
-    panel.locator(".jp-Cell").first.wait_for(timeout=KERNEL_WAIT)
-    notebook = path.rsplit("/", 1)[-1]
-    expect(page.get_by_title(f"Change kernel for {notebook}", exact=True)).to_have_text(
-        re.compile(r"\| Idle$"), timeout=KERNEL_WAIT
-    )
-    return panel
-
-
-def run_all(page: Page) -> None:
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    item = page.get_by_role("menuitem", name="Run All Cells", exact=True)
-    expect(item).to_be_enabled()
-    item.click()
+    """Open `path` alone in `name`'s JupyterLab and wait until its kernel is connected and idle."""
+    return lab.open_notebook(page, f"{demo.server_url(name)}lab", path)
 
 
 def run_notebook(page: Page, demo: Demo, name: str, path: str) -> Locator:
-    panel = open_notebook(page, demo, name, path)
-    run_all(page)
-    return panel
+    return lab.run_notebook(page, f"{demo.server_url(name)}lab", path)
 
 
 def output_with(panel: Locator, button: str | re.Pattern[str]) -> Locator:

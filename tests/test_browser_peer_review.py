@@ -26,6 +26,7 @@ from playwright.sync_api import Locator, Page, expect
 from axe import AXE, serious_violations
 from conftest import RunningHub, open_logged_in
 from connected_learning.peer_review import folders, pieces
+from lab import run_notebook
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 KERNEL_WAIT = 120_000  # ms the kernel may take on a busy machine
@@ -57,22 +58,6 @@ def write_as(hub: RunningHub, short: str, rel: str, data: bytes) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-
-
-def run_notebook(page: Page, lab_url: str, path: str) -> Locator:
-    """Open `path` alone in JupyterLab, wait for its connected, idle kernel, run all cells."""
-    page.goto(f"{lab_url}/tree/{path}?reset")
-    panel = page.locator(".jp-NotebookPanel:visible")
-    panel.locator(".jp-Cell").first.wait_for()
-    name = path.rsplit("/", 1)[-1]
-    expect(page.get_by_title(f"Change kernel for {name}", exact=True)).to_have_text(
-        re.compile(r"\| Idle$"), timeout=KERNEL_WAIT
-    )
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
-    expect(run_all).to_be_enabled()
-    run_all.click()
-    return panel
 
 
 def test_share_review_and_read_feedback_in_jupyterlab(hub: RunningHub, browser: Any, artifacts: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from conftest import RunningHub, open_logged_in
+from lab import run_notebook
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -32,17 +33,8 @@ def hub(make_hub) -> RunningHub:
 
 
 def open_and_run_all(page: Page, lab_url: str, notebook: str) -> Locator:
-    """Open `notebook` once its kernel is idle (see test_browser_widgets) and run every cell."""
-    page.goto(f"{lab_url}/tree/workbooks/{notebook}?reset")
-    panel = page.locator(".jp-NotebookPanel:visible")
-    panel.locator(".jp-Cell").first.wait_for()
-    kernel_status = page.get_by_title(f"Change kernel for {notebook.split('/')[-1]}", exact=True)
-    expect(kernel_status).to_have_text(re.compile(r"\| Idle$"), timeout=KERNEL_WAIT)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
-    expect(run_all).to_be_enabled()
-    run_all.click()
-    return panel
+    """Open `workbooks/<notebook>` once its kernel is idle and run every cell."""
+    return run_notebook(page, lab_url, f"workbooks/{notebook}")
 
 
 def reached_the_end(page: Page, panel: Locator) -> None:

@@ -7,10 +7,9 @@ the Fill tool), makes a beat and saves both; the PNG is checked square by square
 and the WAV with the `wave` module. Then one workbook is rendered by a real Voila server and its widgets answer
 clicks. Screenshots go to tests/artifacts/.
 
-Run All only once the notebook's kernel is really there: JupyterLab's toolbar indicator
-reads data-status="idle" from the moment the notebook opens, before a kernel session
-exists, and a code cell run while the session is still being created is cleared without a
-word (no output, no error). That is how the first version of this test failed now and then.
+Run All only once the notebook's kernel is really there (tests/lab.py says why): a cell run
+while the kernel session is still being created is cleared without a word. That is how the
+first version of this test failed now and then.
 
 It failed once more, now and then, before any browser opened: "The hub exited with code 1
 while starting", its log ending in "Cannot connect to classroom service". JupyterHub gives a
@@ -43,6 +42,7 @@ from axe import assert_accessible
 from conftest import REPO, RunningHub, free_port, open_logged_in
 from connected_learning.catalog.load import Workbook, load_catalog
 from connected_learning.widgets.pixel_canvas import PALETTE
+from lab import run_notebook
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -68,24 +68,8 @@ def hub(make_hub) -> RunningHub:
 
 
 def _open_and_run_all(page: Page, lab_url: str, workbook: Workbook, notebook: str) -> Locator:
-    """Open `notebook` in JupyterLab, wait until its kernel is connected and idle, run every cell.
-
-    Returns the notebook panel. `?reset` starts from an empty workspace, so that only this
-    notebook is open (and current) even if another was open before.
-    """
-    page.goto(f"{lab_url}/tree/workbooks/{workbook.id}/{notebook}?reset")
-    panel = page.locator(".jp-NotebookPanel:visible")
-    panel.locator(".jp-Cell").first.wait_for()
-    # The kernel item of the status bar shows the session's own kernel status: "Idle" only
-    # once the session has a kernel, its websocket is connected and the kernel has answered
-    # (kernel_info). The toolbar's execution indicator is no proof: it starts out "idle".
-    kernel_status = page.get_by_title(f"Change kernel for {notebook}", exact=True)
-    expect(kernel_status).to_have_text(re.compile(r"\| Idle$"), timeout=KERNEL_WAIT)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
-    expect(run_all).to_be_enabled()
-    run_all.click()
-    return panel
+    """Open `notebook` of `workbook` in JupyterLab once its kernel is idle, run every cell; the panel."""
+    return run_notebook(page, lab_url, f"workbooks/{workbook.id}/{notebook}")
 
 
 def _output_with(page: Page, panel: Locator, grid_name: str) -> Locator:
