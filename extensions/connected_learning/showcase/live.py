@@ -68,7 +68,7 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from ..sandbox import FencedKernel, FenceError, require_tools
 from .live_copy import LIVE_NOTEBOOK as NOTEBOOK
-from .messages import languages, message
+from .messages import languages, message, page_in_every_language
 from .publish import TOKEN, family_link
 from .service import not_found_page
 
@@ -116,21 +116,15 @@ def busy_page(token: str) -> str:
     """The page for a visitor beyond the kernel limit, in every language the pages speak (the live
     service does not know the page's): the saved version's link, and a word to come back later."""
     saved = html.escape(family_link(token))
-    parts = []
-    for code in languages():
-        lang = "" if code == "en" else f' lang="{code}"'
-        heading = "h1" if code == "en" else "h2"
-        parts.append(
-            f"<section{lang}><{heading}>{html.escape(message('busy_title', code))}</{heading}>"
+
+    def part(code: str, heading: str) -> str:
+        return (
+            f"<{heading}>{html.escape(message('busy_title', code))}</{heading}>"
             f"<p>{html.escape(message('busy_text', code))}</p>"
-            f'<p><a href="{saved}">{html.escape(message("busy_link", code))}</a></p></section>'
+            f'<p><a href="{saved}">{html.escape(message("busy_link", code))}</a></p>'
         )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(message('busy_page_title', 'en'))}</title>\n<style>{BUSY_STYLE}</style>\n"
-        "</head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
-    )
+
+    return page_in_every_language("busy_page_title", part, BUSY_STYLE)
 
 
 def in_every_language(key: str) -> str:

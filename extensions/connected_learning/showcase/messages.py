@@ -19,12 +19,13 @@ gallery use it.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,24 @@ def message(key: str, lang: str, **values: Any) -> str:
     """The page text `key` in `lang` (English if missing), with `values` filled in (not escaped)."""
     table = MESSAGES[page_language(lang)]
     return table.get(key, MESSAGES[REFERENCE][key]).format(**values)
+
+
+def page_in_every_language(title_key: str, part: Callable[[str, str], str], style: str) -> str:
+    """A whole small page for a visitor whose language is not known (a link does not say which one
+    they read): English first, then each other language in a section marked with its `lang`.
+
+    Args:
+        title_key: the message that titles the page (in English).
+        part: (language code, heading tag) -> that language's part of the page, already escaped.
+        style: the page's CSS.
+    """
+    parts = []
+    for code in languages():
+        lang = "" if code == REFERENCE else f' lang="{code}"'
+        parts.append(f"<section{lang}>{part(code, 'h1' if code == REFERENCE else 'h2')}</section>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(message(title_key, REFERENCE))}</title>\n<style>{style}</style>\n"
+        "</head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
+    )

@@ -49,27 +49,23 @@ TOKEN_PART = r"([A-Za-z0-9_-]{32})"
 MAX_CARD_BYTES = 1_000_000
 
 
-def not_found_page(title_key: str = "not_found_title") -> str:
-    """The page for a link that leads nowhere, in every language the pages speak: a visitor's link
-    does not say which one they read. English first, the others each marked with its `lang`."""
-    from .messages import languages
+NOT_FOUND_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.5;color:#1d1d1f}h2{font-size:1.5rem}"
+)
 
-    parts = []
-    for code in languages():
-        lang = "" if code == "en" else f' lang="{code}"'
-        heading = "h1" if code == "en" else "h2"
-        parts.append(
-            f"<{heading}{lang}>{html.escape(message(title_key, code))}</{heading}>\n"
-            f"<p{lang}>{html.escape(message('not_found_text', code))}</p>"
+
+def not_found_page(title_key: str = "not_found_title") -> str:
+    """The page for a link that leads nowhere, in every language the pages speak."""
+    from .messages import page_in_every_language
+
+    def part(code: str, heading: str) -> str:
+        return (
+            f"<{heading}>{html.escape(message(title_key, code))}</{heading}>\n"
+            f"<p>{html.escape(message('not_found_text', code))}</p>"
         )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(message(title_key, 'en'))}</title>\n"
-        "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;"
-        "line-height:1.5;color:#1d1d1f}h2{font-size:1.5rem}</style>\n"
-        "</head><body><main>\n" + "\n".join(parts) + "\n</main></body></html>\n"
-    )
+
+    return page_in_every_language(title_key, part, NOT_FOUND_STYLE)
 
 
 @dataclass(frozen=True)
