@@ -9,6 +9,7 @@ group with everything in it. Needs root and this machine's cgroups. In file orde
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -65,9 +66,14 @@ def test_each_server_and_its_kernels_are_in_the_learners_group(hub: RunningHub) 
 
 def test_a_kernel_over_the_memory_limit_is_stopped_and_the_learner_is_told_why(hub: RunningHub) -> None:
     before = cgroups.usage(hub.name("ana"), _group(hub, "ana")).oom_kills
-    grab = f"print('allocating', flush=True)\nblob = b'x' * ({3 * MEMORY_MB} * 2**20)\nprint('SURVIVED')\n"
+    # The control is a file the cell writes before it allocates: a line it printed may still be
+    # on its way out of the kernel when the kernel is stopped, and is then lost.
+    marker = Path(pwd.getpwnam(hub.name("ana")).pw_dir) / "oom-test-allocating"
+    marker.unlink(missing_ok=True)
+    grab = f"open({marker.name!r}, 'w').close()\nblob = b'x' * ({3 * MEMORY_MB} * 2**20)\nprint('SURVIVED')\n"
     out = _run(hub, "ana", grab, timeout=90)
-    assert "allocating" in out and "SURVIVED" not in out and "[kernel restarting]" in out, out
+    assert marker.exists(), "the cell never ran"
+    assert "SURVIVED" not in out and "[kernel restarting]" in out, out
     assert f"used more memory than this computer gives each learner ({MEMORY_MB} MB)" in out, out
     assert cgroups.usage(hub.name("ana"), _group(hub, "ana")).oom_kills > before
     # Only the kernel went: ana's server starts a new one, and ben's kernel answers.
