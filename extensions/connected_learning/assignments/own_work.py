@@ -23,14 +23,13 @@ import json
 import logging
 import os
 import re
-import secrets
-import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..peer_review import pieces
+from ..widgets.files import replace_in
 
 log = logging.getLogger("clhub.assignments")
 WORKBOOKS = "workbooks"
@@ -188,20 +187,8 @@ def mark_workbook_copy(home: str | os.PathLike[str], parts: list[str], assignmen
         ):
             return False
         cells.insert(0, workbook_banner_cell(assignment_copy))
-        mode = stat.S_IMODE(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
-        tmp = f".{name}.{secrets.token_hex(4)}.tmp"
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=fd)
-        try:
-            with os.fdopen(out, "w", encoding="utf-8") as f:
-                json.dump(notebook, f, indent=1, ensure_ascii=False)
-                f.write("\n")
-            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=fd)
-            except OSError:
-                pass
-            raise
+        text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+        replace_in(fd, name, text.encode("utf-8"), "/".join(parts))
         return True
     except (OSError, ValueError, AttributeError) as e:
         log.warning("The workbook copy %s keeps no note about the assignment: %s", "/".join(parts), e)

@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..widgets.contrast import text_colour
 from .messages import message
 from .sanitize import data_uri, esc, markdown_html
 from .snapshot import WIDGET_STATE, WIDGET_VIEW, sniff_audio, sniff_image
@@ -91,19 +92,6 @@ def _ref(value: Any) -> str | None:
     return match.group(1) if match else None
 
 
-def _text_colour(colour: str) -> str:
-    """Black or white, whichever contrasts more with `colour` (WCAG's relative luminance): white on
-    the palette's blue was 3.7:1, under the 4.5:1 text needs; black on it is 5.7:1."""
-
-    def linear(value: int) -> float:
-        share = value / 255
-        return share / 12.92 if share <= 0.03928 else ((share + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    light = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
-    return "black" if (light + 0.05) / 0.05 >= 1.05 / (light + 0.05) else "white"
-
-
 def _buffer(model: Mapping[str, Any], name: str) -> bytes | None:
     for entry in model.get("buffers") or []:
         if isinstance(entry, dict) and entry.get("path") == [name] and isinstance(entry.get("data"), str):
@@ -135,7 +123,7 @@ def _cell_grid(state: Mapping[str, Any]) -> str:
         for value in line:
             colour = colours.get(value) if isinstance(value, str) and isinstance(colours, dict) else None
             style = (
-                f' style="background-color: {colour}; color: {_text_colour(colour)}"'
+                f' style="background-color: {colour}; color: {text_colour(colour)}"'
                 if (isinstance(colour, str) and _HEX.fullmatch(colour))
                 else ""
             )

@@ -121,13 +121,15 @@ def atomic_write(
                 ) from None
             os.close(dir_fd)
             dir_fd = next_fd
-        _replace_in(dir_fd, relative.name, data, shown)
+        replace_in(dir_fd, relative.name, data, shown)
     finally:
         os.close(dir_fd)
     return full
 
 
-def _replace_in(dir_fd: int, name: str, data: bytes, shown: str) -> None:
+def replace_in(dir_fd: int, name: str, data: bytes, shown: str) -> None:
+    """Replace file `name` in the folder `dir_fd` whole (a new file beside it, then a rename), keeping
+    its mode; never through a symlink. `shown` names it in an ExportPathError."""
     mode = 0o666  # narrowed by the learner's umask, like any new file
     try:
         old = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)

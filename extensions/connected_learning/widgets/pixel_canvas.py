@@ -37,6 +37,7 @@ from ipywidgets.widgets.widget_description import DescriptionStyle
 
 from connected_learning.widgets.base import CreationState, SharedModels, StateError, close_all, export_row, make_status
 from connected_learning.widgets.cell_grid import CellGrid
+from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.files import atomic_write, check_export_path
 from connected_learning.widgets.tool_choice import ToolChoice
 
@@ -72,19 +73,6 @@ _HEX = re.compile(r"^#[0-9a-f]{6}$")
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
-
-
-def _text_colour(hex_colour: str) -> str:
-    """Black or white, whichever contrasts more with `hex_colour` (WCAG's relative luminance): white on
-    the palette's blue was 3.7:1, under the 4.5:1 text needs; black on it is 5.7:1."""
-
-    def linear(value: int) -> float:
-        share = value / 255
-        return share / 12.92 if share <= 0.03928 else ((share + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    light = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
-    return "black" if (light + 0.05) / 0.05 >= 1.05 / (light + 0.05) else "white"
 
 
 def _marks(names: list[str]) -> dict[str, str]:
@@ -249,7 +237,7 @@ class PixelCanvas(CreationState, widgets.VBox):
         close_all(list(getattr(self, "palette_buttons", {}).values()))
         self.palette_buttons: dict[str, widgets.Button] = {}
         for name, hex_colour in self.palette:
-            style = widgets.ButtonStyle(button_color=hex_colour, text_color=_text_colour(hex_colour))
+            style = widgets.ButtonStyle(button_color=hex_colour, text_color=text_colour(hex_colour))
             button = widgets.Button(
                 description=f"✓ {name}" if name == self.colour else name,
                 tooltip=f"Paint with {name}",
