@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RunningHub, open_logged_in
+from lab import open_notebook, run_all
 from connected_learning.host import cgroups
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -36,7 +37,11 @@ def test_the_cell_that_ran_out_of_memory_says_so_in_plain_words(hub: RunningHub,
     name = hub.name("ana")
     account = pwd.getpwnam(name)
     notebook = Path(account.pw_dir, "too-big.ipynb")
-    code = f"print('loading the data', flush=True)\nblob = b'x' * ({3 * MEMORY_MB} * 2**20)\nprint('SURVIVED')"
+    # The control is a file the cell writes before it allocates: a line it printed may still be
+    # on its way out of the kernel when the kernel is stopped, and is then lost.
+    marker = Path(account.pw_dir, "oom-browser-allocating")
+    marker.unlink(missing_ok=True)
+    code = f"open({marker.name!r}, 'w').close()\nblob = b'x' * ({3 * MEMORY_MB} * 2**20)\nprint('SURVIVED')"
     notebook.write_text(
         json.dumps(
             {
@@ -52,16 +57,12 @@ def test_the_cell_that_ran_out_of_memory_says_so_in_plain_words(hub: RunningHub,
 
     page = open_logged_in(browser, hub, "ana")
     page.wait_for_url(f"**/user/{name}/lab**", timeout=120_000)
-    page.goto(f"{hub.server_url(name)}lab/tree/too-big.ipynb")
-    cell = page.locator(".jp-Notebook .jp-CodeCell").first
-    cell.wait_for(timeout=60_000)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # the kernel is up
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-    output = cell.locator(".jp-OutputArea")
-    output.get_by_text("loading the data").wait_for(timeout=60_000)
-    output.get_by_text(NOTICE).wait_for(timeout=90_000)
+    panel = open_notebook(page, f"{hub.server_url(name)}lab", "too-big.ipynb")
+    run_all(page)
+    output = panel.locator(".jp-CodeCell").first.locator(".jp-OutputArea")
+    output.get_by_text(NOTICE).wait_for(timeout=120_000)
     page.screenshot(path=str(artifacts / "limits-memory-notice.png"))
+    assert marker.exists(), "the cell never ran"
     text = output.inner_text()
-    assert "loading the data" in text and "Save your work, restart the kernel" in text
+    assert "Save your work, restart the kernel" in text
     assert "SURVIVED" not in text
