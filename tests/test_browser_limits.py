@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import RunningHub, open_logged_in
-from lab import open_notebook, run_all
 from connected_learning.host import cgroups
+from lab import open_notebook, run_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
