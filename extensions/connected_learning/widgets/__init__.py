@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from connected_learning.widgets.data_collector import DataCollector
     from connected_learning.widgets.entries import append_row, validate_entry
     from connected_learning.widgets.files import ExportPathError
+    from connected_learning.widgets.i18n import language, set_language
     from connected_learning.widgets.pixel_canvas import PixelCanvas
     from connected_learning.widgets.reflection_box import ReflectionBox
     from connected_learning.widgets.story_builder import StoryBuilder
@@ -39,6 +40,8 @@ _HOMES = {
     "StateError": "base",
     "StoryBuilder": "story_builder",
     "append_row": "entries",
+    "language": "i18n",
+    "set_language": "i18n",
     "validate_entry": "entries",
 }
 
@@ -52,6 +55,8 @@ __all__ = [
     "StateError",
     "StoryBuilder",
     "append_row",
+    "language",
+    "set_language",
     "validate_entry",
 ]
 

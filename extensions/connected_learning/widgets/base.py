@@ -60,7 +60,8 @@ class CreationState:
     Subclasses set `kind`, implement `_dump()` and `_restore(state)`, call `_changed()`
     after every change a learner makes, and `_start_sidecar(sidecar)` at the end of
     `__init__` (or `_read_sidecar` at its start, to create each control showing the saved
-    creation). They also have a `status` Label for messages.
+    creation, and `_save_new_creation` at its end). A new creation is saved at once, so the
+    sidecar exists from the first run of the cell. They also have a `status` Label for messages.
     """
 
     kind: ClassVar[str] = ""
@@ -68,6 +69,7 @@ class CreationState:
     status: widgets.Label
     _sidecar: Path | None = None
     _restoring: bool = False
+    _unsaved_new: bool = False  # `_read_sidecar` found no file: `_save_new_creation` writes one
 
     def _dump(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -141,7 +143,10 @@ class CreationState:
                 self._say(_not_loaded(path, error))
                 return
             self._say(_welcome(path))
+            self._sidecar = path
+            return
         self._sidecar = path
+        self._save_new_creation()
 
     def _read_sidecar(
         self, sidecar: str | os.PathLike[str] | None, check: Callable[[dict[str, Any]], T]
@@ -171,8 +176,21 @@ class CreationState:
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 return None, _not_loaded(path, self._damaged(error))
             message = _welcome(path)
+        else:
+            self._unsaved_new = True
         self._sidecar = path
         return checked, message
+
+    def _save_new_creation(self) -> None:
+        """Save a creation that has no sidecar file yet, so the learner's folder holds it from the start.
+
+        `_start_sidecar` calls it; a widget that uses `_read_sidecar` calls it at the end of
+        `__init__`, once `state` can be read. The catalog check counts an exercise as making
+        something when running its cell leaves a file. A family's live copy saves nothing.
+        """
+        self._unsaved_new = False
+        if self._sidecar is not None and not self._sidecar.exists() and not live_showcase():
+            self._changed()
 
     def _changed(self) -> None:
         if self._sidecar is None or self._restoring:

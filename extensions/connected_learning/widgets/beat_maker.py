@@ -195,6 +195,7 @@ class BeatMaker(CreationState, widgets.VBox):
             ],
             **kwargs,
         )
+        self._save_new_creation()
 
     @property
     def player(self) -> widgets.Audio:
