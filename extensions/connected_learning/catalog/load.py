@@ -39,7 +39,9 @@ REQUIRED = {
     "notebooks": list,
     "licence": str,
 }
-OPTIONAL = {"files": list, "assignable": bool}
+OPTIONAL = {"files": list, "assignable": bool, "language": str, "edition_of": str}
+#: Languages a workbook may be written in (code -> name); English unless workbook.toml says.
+LANGUAGES = {"en": "English", "es": "Spanish"}
 
 
 class CatalogError(ClhubError):
@@ -70,6 +72,10 @@ class Workbook:
     # A teacher may assign it through nbgrader: its notebooks are in nbgrader's source
     # format, with autograded cells for the parts that have one right answer.
     assignable: bool = False
+    # The language its text is written in, and for an edition in another language than
+    # English, the id of the English workbook it is an edition of.
+    language: str = "en"
+    edition_of: str | None = None
 
     @property
     def delivered(self) -> tuple[str, ...]:
@@ -242,6 +248,14 @@ def _check_workbook(
                 "is true, but no notebook has an nbgrader autograded cell; "
                 "create them with JupyterLab's Create Assignment panel.",
             )
+    language = raw.get("language", "en")
+    if language not in LANGUAGES:
+        problem("language", f"= {language!r}; allowed: {', '.join(LANGUAGES)}.")
+    edition_of = raw.get("edition_of")
+    if edition_of is not None and language == "en":
+        problem("edition_of", "is for an edition in another language; an English workbook is no edition.")
+    if language != "en" and edition_of is None:
+        problem("edition_of", f"is missing: name the English workbook this {LANGUAGES.get(language)} edition is of.")
     all_entries = [*raw["notebooks"], *files]
     if len(set(all_entries)) != len(all_entries):
         problem("files", "lists a file twice.")
@@ -261,7 +275,29 @@ def _check_workbook(
         licence=raw["licence"],
         folder=folder,
         assignable=raw.get("assignable", False),
+        language=language,
+        edition_of=edition_of,
     )
+
+
+def _check_editions(workbooks: dict[str, Workbook], problems: list[str]) -> None:
+    """Drop (with a problem each) editions of no English workbook, with other interests, or doubled."""
+    seen: set[tuple[str, str]] = set()
+    for wb in sorted(workbooks.values(), key=lambda w: w.id):
+        if wb.edition_of is None:
+            continue
+        original = workbooks.get(wb.edition_of)
+        where = wb.folder / "workbook.toml"
+        if original is None or original.language != "en":
+            problems.append(f"{where}: edition_of {wb.edition_of!r} is not an English workbook of the catalog.")
+        elif set(original.interests) != set(wb.interests):
+            problems.append(f"{where}: interests must be those of {original.id!r}: {', '.join(original.interests)}.")
+        elif (wb.edition_of, wb.language) in seen:
+            problems.append(f"{where}: {wb.edition_of!r} already has a {LANGUAGES[wb.language]} edition.")
+        else:
+            seen.add((wb.edition_of, wb.language))
+            continue
+        del workbooks[wb.id]
 
 
 def scan_catalog(root: Path) -> tuple[Catalog, list[str]]:
@@ -283,6 +319,7 @@ def scan_catalog(root: Path) -> tuple[Catalog, list[str]]:
             problems.append(f"{path}: id {wb.id!r} is also used by {workbooks[wb.id].folder}; ids must be unique.")
             continue
         workbooks[wb.id] = wb
+    _check_editions(workbooks, problems)
     for stray in sorted(root.glob("*/*")):
         if stray.is_dir() and not (stray / "workbook.toml").exists():
             problems.append(f"{stray}: a workbook folder without workbook.toml.")
