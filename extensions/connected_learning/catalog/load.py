@@ -89,14 +89,26 @@ class Catalog:
     interests: dict[str, Interest]
     workbooks: dict[str, Workbook]
 
-    def for_interests(self, interests: Iterable[str], everyone: Iterable[str] = ()) -> list[Workbook]:
-        """The workbooks of `interests` plus the `everyone` ones, each once, sorted by id."""
+    def for_interests(
+        self, interests: Iterable[str], everyone: Iterable[str] = (), language: str = "en"
+    ) -> list[Workbook]:
+        """The workbooks of `interests` plus the `everyone` ones, each once, sorted by id.
+
+        Each in its `language` edition where it has one, in English otherwise: a learner who
+        reads Spanish still gets every workbook of their interests.
+        """
         wanted = set(interests)
-        chosen = {w.id: w for w in self.workbooks.values() if wanted.intersection(w.interests)}
+        originals = {w.id: w for w in self.workbooks.values() if w.edition_of is None}
+        chosen = {w.id: w for w in originals.values() if wanted.intersection(w.interests)}
         for wid in everyone:
-            if wid in self.workbooks:
-                chosen[wid] = self.workbooks[wid]
-        return [chosen[k] for k in sorted(chosen)]
+            if wid in originals:
+                chosen[wid] = originals[wid]
+        editions = {w.edition_of: w for w in self.workbooks.values() if w.edition_of and w.language == language}
+        return [editions.get(k, chosen[k]) for k in sorted(chosen)]
+
+    def languages(self) -> list[str]:
+        """The languages a learner may choose: English, and each language some edition is in."""
+        return ["en", *sorted({w.language for w in self.workbooks.values()} - {"en"})]
 
     def interests_with_workbooks(self, everyone: Iterable[str] = ()) -> list[str]:
         """Interests that bring a learner at least one workbook beyond the `everyone` ones."""
