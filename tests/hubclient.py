@@ -148,8 +148,11 @@ class HubSession:
             f"{self.base}{path}", data=body, allow_redirects=False, headers={"Referer": f"{self.base}{path}"}
         )
 
-    def spawn_with_form(self, interests: list[str]) -> requests.Response:
-        return self.post_form("/hub/spawn", {"interests": interests})
+    def spawn_with_form(self, interests: list[str], language: str | None = None) -> requests.Response:
+        form: dict[str, Any] = {"interests": interests}
+        if language is not None:
+            form["language"] = language
+        return self.post_form("/hub/spawn", form)
 
     def wait_ready(self, username: str, timeout: float = 90) -> None:
         """Wait until the learner's JupyterLab answers through the proxy (after OAuth)."""

@@ -96,8 +96,33 @@ def test_two_learners_log_in_and_get_their_workbooks(hub: RunningHub) -> None:
     assert "garden-birds.csv" in [c["name"] for c in r.json()["content"]]
     # The choice is remembered: no form on the next visit to the spawn page.
     assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ana')}.json").read_text()) == {
-        "interests": ["music"]
+        "interests": ["music"],
+        "language": "en",
     }
+
+
+def test_a_learner_who_reads_spanish_gets_the_spanish_editions(hub: RunningHub) -> None:
+    cai, name = hub.login("cai"), hub.name("cai")
+    r = cai.spawn_with_form(["music"], language="klingon")
+    assert r.status_code == 400 and "not a language offered here" in r.text
+    assert not (hub.data_dir / "hub" / "interests" / f"{name}.json").exists()  # bad input changes nothing
+    assert cai.spawn_with_form(["nature"], language="es").status_code == 302
+    cai.wait_ready(name)
+    catalog = load_catalog(hub.catalog_dir)
+    expected = [w.id for w in catalog.for_interests(["nature"], ["start-here"], "es")]
+    assert "start-here-es" in expected and "bird-count-es" in expected  # the control: editions exist
+    listing = sorted(c["name"] for c in cai.contents(name, "workbooks").json()["content"])
+    assert listing == sorted(expected)
+    assert "bird-count" not in listing and "start-here" not in listing
+    # Every nature workbook comes, in Spanish where it has a Spanish edition.
+    assert len(listing) == len(catalog.for_interests(["nature"], ["start-here"]))
+    # The kernels speak the learner's language by default.
+    out = run_code(
+        hub.url, name, _user_token(hub, "cai"), "import os; print(os.environ['CONNECTED_LEARNING_LANGUAGE'])"
+    )
+    assert out.strip().endswith("es"), out
+    hub.api.delete(f"/users/{name}/server")
+    hub.api.wait_for_server(name, ready=False, timeout=60)
 
 
 def test_homes_are_private_and_servers_run_as_their_learner(hub: RunningHub) -> None:
@@ -212,12 +237,26 @@ def test_interests_page_changes_the_choice_and_refuses_bad_values(hub: RunningHu
     r = ben.post_form("/hub/interests", {"interests": ["nature", "zzz-unknown"]})
     assert r.status_code == 400 and "zzz-unknown" in r.text
     assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == {
-        "interests": ["nature"]
+        "interests": ["nature"],
+        "language": "en",
     }
     r = ben.post_form("/hub/interests", {"interests": ["nature", "music"]})
     assert r.status_code == 200 and "Saved" in r.text
     assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == {
-        "interests": ["nature", "music"]
+        "interests": ["nature", "music"],
+        "language": "en",
+    }
+    # The language too: Spanish is offered (the catalog has Spanish editions); an unknown one is refused.
+    assert 'name="language" value="es"' in page.text and 'value="en" checked' in page.text
+    r = ben.post_form("/hub/interests", {"interests": ["nature"], "language": "../../etc/passwd"})
+    assert r.status_code == 400 and "not a language offered here" in r.text
+    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text())["language"] == "en"
+    r = ben.post_form("/hub/interests", {"interests": ["nature"], "language": "es"})
+    assert r.status_code == 200 and "Saved" in r.text
+    assert re.search(r'value="es" checked', r.text)  # remembered, and shown as chosen
+    assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == {
+        "interests": ["nature"],
+        "language": "es",
     }
 
 

@@ -1,8 +1,8 @@
 """Hub pages of our own: /hub/interests, where a learner changes their interests, and
 where each person lands after logging in (`landing_url`).
 
-The new choice of interests is remembered at once and takes effect at the learner's next
-start (new workbooks are added; nothing already in their home is removed).
+The new choice of interests and language is remembered at once and takes effect at the
+learner's next start (new workbooks are added; nothing already in their home is removed).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class InterestsHandler(BaseHandler):
     ) -> None:
         html = await self.render_template(
             "interests.html",
-            form=spawner.interest_form_html(checked=chosen),
+            form=spawner.interest_form_html(checked=chosen, language=spawner.remembered_language()),
             message=message,
             error=error,
             running=bool(spawner.active),
@@ -74,12 +74,13 @@ class InterestsHandler(BaseHandler):
         values = self.get_body_arguments("interests")
         try:
             chosen = spawner.validate_interests(values)
+            language = spawner.validate_language(self.get_body_arguments("language") or None)
         except web.HTTPError as e:
             self.set_status(400)
             await self._render(spawner, spawner.remembered_interests() or [], error=e.log_message or "")
             return
-        interests_store.write(spawner.interests_dir, self.current_user.name, chosen)
-        spawner.orm_spawner.user_options = {"interests": chosen}
+        interests_store.write(spawner.interests_dir, self.current_user.name, chosen, language)
+        spawner.orm_spawner.user_options = {"interests": chosen, "language": language}
         self.db.commit()
         note = "Saved. Your new workbooks arrive the next time you open your space."
         await self._render(spawner, chosen, message=note)

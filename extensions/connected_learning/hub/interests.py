@@ -1,4 +1,4 @@
-"""Where the hub remembers each learner's interests: one small JSON file per account.
+"""Where the hub remembers each learner's interests and language: one small JSON file per account.
 
 The folder belongs to the hub (mode 0700); files are written atomically. Names reaching
 here are hub user names, validated again because they become file names.
@@ -9,28 +9,42 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from ..learner.provision import atomic_write_text
 from ..settings import validate_username
+
+#: The language of a learner who has not chosen one.
+DEFAULT_LANGUAGE = "en"
 
 
 def _path(folder: str, username: str) -> str:
     return os.path.join(folder, validate_username(username) + ".json")
 
 
-def read(folder: str, username: str) -> list[str] | None:
-    """The interests remembered for `username`, or None when none were chosen yet."""
+def _load(folder: str, username: str) -> dict[str, Any]:
     try:
         with open(_path(folder, username), encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError):
-        return None
-    chosen = data.get("interests") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read(folder: str, username: str) -> list[str] | None:
+    """The interests remembered for `username`, or None when none were chosen yet."""
+    chosen = _load(folder, username).get("interests")
     if isinstance(chosen, list) and all(isinstance(i, str) for i in chosen) and chosen:
         return chosen
     return None
 
 
-def write(folder: str, username: str, interests: list[str]) -> None:
+def read_language(folder: str, username: str) -> str:
+    """The language code remembered for `username` ("en" until they choose another)."""
+    language = _load(folder, username).get("language")
+    return language if isinstance(language, str) and language else DEFAULT_LANGUAGE
+
+
+def write(folder: str, username: str, interests: list[str], language: str = DEFAULT_LANGUAGE) -> None:
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    atomic_write_text(Path(_path(folder, username)), json.dumps({"interests": interests}))
+    atomic_write_text(Path(_path(folder, username)), json.dumps({"interests": interests, "language": language}))

@@ -30,6 +30,7 @@ from ..errors import ClhubError
 from ..host.current import HOSTS
 from ..peer_review import folders
 from ..settings import validate_username
+from ..widgets.i18n import LANGUAGE_ENV, LANGUAGES
 from . import interests as interests_store
 from .plain_errors import PlainError
 
@@ -247,13 +248,33 @@ class WorkbookSpawnerMixin(Configurable):
                 chosen.append(value)
         return chosen
 
+    def remembered_language(self) -> str:
+        return interests_store.read_language(self.interests_dir, self.user.name)
+
+    def languages_offered(self) -> list[str]:
+        """The languages a learner may choose: English, and each one some workbook has an edition in."""
+        return [code for code in self.catalog.languages() if code in LANGUAGES]
+
+    def validate_language(self, value: Any) -> str:
+        """The chosen language code, or raise HTTP 400; English when none was sent."""
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if value is None or value == []:
+            return interests_store.DEFAULT_LANGUAGE
+        offered = self.languages_offered()
+        if not isinstance(value, str) or value not in offered:
+            shown = value if isinstance(value, str) else repr(value)
+            names = ", ".join(f"{code} ({LANGUAGES[code]})" for code in offered)
+            raise PlainError(400, f"{shown[:20]!r} is not a language offered here. Choose from: {names}.")
+        return value
+
     def render_interest_form(self) -> str:
         """The interest form, shown on a learner's first start only (empty afterwards)."""
         if self.remembered_interests():
             return ""
         return self.interest_form_html(checked=[])
 
-    def interest_form_html(self, checked: list[str]) -> str:
+    def interest_form_html(self, checked: list[str], language: str = interests_store.DEFAULT_LANGUAGE) -> str:
         catalog = self.catalog
         rows = []
         for key in self.interests_offered():
@@ -270,31 +291,65 @@ class WorkbookSpawnerMixin(Configurable):
                 f"</label></div>"
             )
         return (
-            '<fieldset class="clhub-interests"><legend>What are you into? Pick one or more.</legend>'
+            self._language_html(language)
+            + '<fieldset class="clhub-interests"><legend>What are you into? Pick one or more.</legend>'
             "<p>We will give you workbooks about the things you pick. You can change this later.</p>"
             + "".join(rows)
             + "</fieldset>"
         )
 
+    def _language_html(self, chosen: str) -> str:
+        """The language choice, in each language's own words (nothing when the catalog is English only)."""
+        offered = self.languages_offered()
+        if len(offered) < 2:
+            return ""
+        choices = "".join(
+            f'<div class="radio clhub-language"><label lang="{code}">'
+            f'<input type="radio" name="language" value="{code}"{" checked" if code == chosen else ""}> '
+            f"{html.escape(LANGUAGES[code])}</label></div>"
+            for code in offered
+        )
+        return (
+            '<fieldset class="clhub-languages"><legend>'
+            'Language of my workbooks <span lang="es">/ Idioma de mis cuadernos</span></legend>'
+            f"{choices}</fieldset>"
+        )
+
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
-        return {"interests": self.validate_interests(formdata.get("interests", []))}
+        return {
+            "interests": self.validate_interests(formdata.get("interests", [])),
+            "language": self.validate_language(formdata.get("language")),
+        }
 
     async def apply_interests(self, user_options: dict[str, Any]) -> None:
-        """Apply `interests` from the form or the API; remember them when they are valid."""
-        if "interests" in user_options:
+        """Apply `interests` and `language` from the form or the API; remember them when they are valid."""
+        if "interests" in user_options or "language" in user_options:
             try:
-                chosen = self.validate_interests(user_options["interests"])
+                chosen = (
+                    self.validate_interests(user_options["interests"])
+                    if "interests" in user_options
+                    else self.remembered_interests()
+                )
+                language = (
+                    self.validate_language(user_options["language"])
+                    if "language" in user_options
+                    else self.remembered_language()
+                )
+                if not chosen:
+                    raise PlainError(400, "Choose at least one interest: tick its box.")
             except web.HTTPError:
                 # JupyterHub stored these options as the next default; bad input must change nothing.
                 previous = self.remembered_interests()
-                self.orm_spawner.user_options = {"interests": previous} if previous else {}
+                self.orm_spawner.user_options = (
+                    {"interests": previous, "language": self.remembered_language()} if previous else {}
+                )
                 self.db.commit()
                 raise
-            interests_store.write(self.interests_dir, self.user.name, chosen)
+            interests_store.write(self.interests_dir, self.user.name, chosen, language)
 
     def workbooks_for_learner(self) -> list[Workbook]:
         chosen = self.remembered_interests() or []
-        return self.catalog.for_interests(chosen, self.everyone_workbooks)
+        return self.catalog.for_interests(chosen, self.everyone_workbooks, self.remembered_language())
 
     async def published_releases(self, workbooks: list[Workbook]) -> list[str]:
         """Publish (once per content) the student versions; return `id=folder` picks."""
@@ -467,6 +522,7 @@ class WorkbookSpawnerMixin(Configurable):
             env["CLHUB_FRAME_SELF"] = "1"
         env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(disabled)
         env["HOME"] = self.learner_home()
+        env[LANGUAGE_ENV] = self.remembered_language()  # the language the widgets speak by default
         env["CLHUB_DISPLAY_NAME"] = (
             self.display_name(self.user.name) if self.display_name is not None else self.user.name
         )
