@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from connected_learning.widgets.data_collector import DataCollector
     from connected_learning.widgets.entries import append_row, validate_entry
     from connected_learning.widgets.files import ExportPathError
+    from connected_learning.widgets.flipbook import FlipbookAnimator
     from connected_learning.widgets.i18n import language, set_language
     from connected_learning.widgets.pixel_canvas import PixelCanvas
     from connected_learning.widgets.reflection_box import ReflectionBox
@@ -35,6 +36,7 @@ _HOMES = {
     "ChartMaker": "chart_maker",
     "DataCollector": "data_collector",
     "ExportPathError": "files",
+    "FlipbookAnimator": "flipbook",
     "PixelCanvas": "pixel_canvas",
     "ReflectionBox": "reflection_box",
     "StateError": "base",
@@ -50,6 +52,7 @@ __all__ = [
     "ChartMaker",
     "DataCollector",
     "ExportPathError",
+    "FlipbookAnimator",
     "PixelCanvas",
     "ReflectionBox",
     "StateError",
