@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from connected_learning.widgets.flipbook import FlipbookAnimator
     from connected_learning.widgets.i18n import language, set_language
     from connected_learning.widgets.pixel_canvas import PixelCanvas
+    from connected_learning.widgets.poster_maker import PosterMaker
     from connected_learning.widgets.reflection_box import ReflectionBox
     from connected_learning.widgets.story_builder import StoryBuilder
 
@@ -38,6 +39,7 @@ _HOMES = {
     "ExportPathError": "files",
     "FlipbookAnimator": "flipbook",
     "PixelCanvas": "pixel_canvas",
+    "PosterMaker": "poster_maker",
     "ReflectionBox": "reflection_box",
     "StateError": "base",
     "StoryBuilder": "story_builder",
@@ -54,6 +56,7 @@ __all__ = [
     "ExportPathError",
     "FlipbookAnimator",
     "PixelCanvas",
+    "PosterMaker",
     "ReflectionBox",
     "StateError",
     "StoryBuilder",
