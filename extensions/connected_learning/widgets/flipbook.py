@@ -54,6 +54,7 @@ MAX_UNDO = 100
 #: The preview is about this wide (px); a saved GIF about `EXPORT_PX`.
 PREVIEW_PX = 192
 EXPORT_PX = 320
+MAX_SCALE = 64
 #: How far the onion skin's colours are faded toward white (0: not at all, 1: white).
 FADE = 0.65
 Frame = list[list[str]]
@@ -616,14 +617,14 @@ class FlipbookAnimator(CreationState, widgets.VBox):
     # ------------------------------------------------------------------ pictures
 
     def _preview_scale(self) -> int:
-        return max(2, PREVIEW_PX // self.size)
+        return min(MAX_SCALE, max(2, PREVIEW_PX // self.size))
 
     def to_gif(self, scale: int | None = None) -> bytes:
         """The animation as GIF bytes, each square `scale` x `scale` px (about 300 px wide by default)."""
         if scale is None:
-            scale = max(4, EXPORT_PX // self.size)
-        if not isinstance(scale, int) or isinstance(scale, bool) or not 1 <= scale <= 64:
-            raise ValueError(f"Scale must be a whole number from 1 to 64, not {scale!r}.")
+            scale = min(MAX_SCALE, max(4, EXPORT_PX // self.size))
+        if not isinstance(scale, int) or isinstance(scale, bool) or not 1 <= scale <= MAX_SCALE:
+            raise ValueError(f"Scale must be a whole number from 1 to {MAX_SCALE}, not {scale!r}.")
         return gif_bytes(self.frames, self.palette, self.fps, scale)
 
     def export_gif(self, path: str | os.PathLike[str]) -> Path:
