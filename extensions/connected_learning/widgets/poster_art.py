@@ -303,10 +303,9 @@ def _chart(draw: ImageDraw.ImageDraw, poster: Poster, box: Box, theme: Theme) ->
         if poster.chart == "bar":
             half = max(2.0, slot * 0.32)
             if value != 0:
-                draw.rectangle(
-                    (round(centre - half), round(min(y, zero)), round(centre + half) - 1, round(max(y, zero)) - 1),
-                    fill=theme.bar,
-                )
+                top_y = round(min(y, zero))
+                bottom_y = max(top_y, round(max(y, zero)) - 1)  # a tiny number is still one pixel high
+                draw.rectangle((round(centre - half), top_y, round(centre + half) - 1, bottom_y), fill=theme.bar)
         points.append((centre, y))
         above = value >= 0
         gap = 4 if poster.chart == "bar" else 10  # clear of the line chart's dot

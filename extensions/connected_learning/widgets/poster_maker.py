@@ -323,11 +323,17 @@ class PosterMaker(CreationState, widgets.VBox):
             style=WIDE,
         )
         self.picture_button = widgets.Button(
-            description=_("Use picture"), icon="image", tooltip=_("Put the picture named on the left on the poster")
+            description=_("Use picture"),
+            icon="image",
+            tooltip=_("Put the picture named on the left on the poster"),
+            layout=widgets.Layout(width="auto"),
         )
         self.picture_button.on_click(lambda button: self._use_typed_picture())
         self.no_picture_button = widgets.Button(
-            description=_("No picture"), icon="times", tooltip=_("Take the picture off the poster")
+            description=_("No picture"),
+            icon="times",
+            tooltip=_("Take the picture off the poster"),
+            layout=widgets.Layout(width="auto"),
         )
         self.no_picture_button.on_click(lambda button: self.use_picture(None))
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="420px"))
