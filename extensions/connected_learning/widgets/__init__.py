@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from connected_learning.widgets.files import ExportPathError
     from connected_learning.widgets.flipbook import FlipbookAnimator
     from connected_learning.widgets.i18n import language, set_language
+    from connected_learning.widgets.photo_filter import PhotoFilterLab
     from connected_learning.widgets.pixel_canvas import PixelCanvas
     from connected_learning.widgets.poster_maker import PosterMaker
     from connected_learning.widgets.reflection_box import ReflectionBox
@@ -38,6 +39,7 @@ _HOMES = {
     "DataCollector": "data_collector",
     "ExportPathError": "files",
     "FlipbookAnimator": "flipbook",
+    "PhotoFilterLab": "photo_filter",
     "PixelCanvas": "pixel_canvas",
     "PosterMaker": "poster_maker",
     "ReflectionBox": "reflection_box",
@@ -55,6 +57,7 @@ __all__ = [
     "DataCollector",
     "ExportPathError",
     "FlipbookAnimator",
+    "PhotoFilterLab",
     "PixelCanvas",
     "PosterMaker",
     "ReflectionBox",
