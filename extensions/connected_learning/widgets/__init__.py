@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from connected_learning.widgets.base import StateError
     from connected_learning.widgets.beat_maker import BeatMaker
     from connected_learning.widgets.chart_maker import ChartMaker
+    from connected_learning.widgets.comic_strip import ComicStrip
     from connected_learning.widgets.data_collector import DataCollector
     from connected_learning.widgets.entries import append_row, validate_entry
     from connected_learning.widgets.files import ExportPathError
     from connected_learning.widgets.flipbook import FlipbookAnimator
     from connected_learning.widgets.i18n import language, set_language
+    from connected_learning.widgets.map_maker import MapMaker
     from connected_learning.widgets.photo_filter import PhotoFilterLab
     from connected_learning.widgets.pixel_canvas import PixelCanvas
     from connected_learning.widgets.poster_maker import PosterMaker
@@ -36,9 +38,11 @@ if TYPE_CHECKING:
 _HOMES = {
     "BeatMaker": "beat_maker",
     "ChartMaker": "chart_maker",
+    "ComicStrip": "comic_strip",
     "DataCollector": "data_collector",
     "ExportPathError": "files",
     "FlipbookAnimator": "flipbook",
+    "MapMaker": "map_maker",
     "PhotoFilterLab": "photo_filter",
     "PixelCanvas": "pixel_canvas",
     "PosterMaker": "poster_maker",
@@ -54,9 +58,11 @@ _HOMES = {
 __all__ = [
     "BeatMaker",
     "ChartMaker",
+    "ComicStrip",
     "DataCollector",
     "ExportPathError",
     "FlipbookAnimator",
+    "MapMaker",
     "PhotoFilterLab",
     "PixelCanvas",
     "PosterMaker",
