@@ -335,8 +335,15 @@ def test_a_picture_is_read_only_from_the_folder_and_only_when_it_is_a_real_small
         assert poster.status.value.startswith("The picture did not change."), name
         assert said in poster.status.value, (name, poster.status.value)
         assert poster.state == before
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="leave your folder"):
         PosterMaker(picture="../outside.png")
+    with pytest.raises(ValueError, match="not a PNG or JPEG picture"):
+        PosterMaker(picture="notes.txt")
+    # A picture the notebook names before the learner saved it: the poster waits for it, and says so.
+    waiting = PosterMaker(picture="later.png", sidecar="waiting.json")
+    assert "There is no picture called later.png" in waiting.status.value and "picture" not in waiting.boxes()
+    Image.new("RGB", (8, 8), MAGENTA).save(workdir / "later.png")
+    assert "picture" in PosterMaker(sidecar="waiting.json").boxes()
     # Controls: the same pictures inside the folder, as real PNG and JPEG files, are taken.
     Image.open(outside).save(workdir / "copy.png")
     Image.new("RGB", (40, 30), (0, 128, 255)).save(workdir / "photo.jpg", quality=95)

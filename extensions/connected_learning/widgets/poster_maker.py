@@ -375,7 +375,8 @@ class PosterMaker(CreationState, widgets.VBox):
             **kwargs,
         )
         if picture is not None:
-            self.use_picture(picture, redraw=False)  # a bad name raises: the notebook's author sees why
+            check_picture_name(picture)  # a name that leaves the folder raises: the notebook's author sees why
+            self._show_picture(picture)
         self.redraw()
         self._start_sidecar(sidecar)
 
@@ -565,12 +566,16 @@ class PosterMaker(CreationState, widgets.VBox):
             self.theme.value = state["theme"]
         finally:
             self._drawing = False
-        try:
-            self.use_picture(picture, redraw=False)
-        except ValueError as error:  # the file is gone or changed: the poster shows without it
-            self.picture, self._picture_image = picture, None
-            self._say(t("Your poster's picture is missing for now. {problem}", problem=error))
+        self._show_picture(picture)
         self.redraw()
+
+    def _show_picture(self, name: str | None) -> None:
+        """Keep `name` as the poster's picture; while it is not there (not saved yet, or gone), draw without it."""
+        try:
+            self.use_picture(name, redraw=False)
+        except StateError as error:
+            self.picture, self._picture_image = name, None
+            self._say(t("Your poster's picture is missing for now. {problem}", problem=error))
 
 
 def _check_choice(value: Any, allowed: tuple[str, ...], what: str) -> None:
