@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from connected_learning.widgets.photo_filter import PhotoFilterLab
     from connected_learning.widgets.pixel_canvas import PixelCanvas
     from connected_learning.widgets.poster_maker import PosterMaker
+    from connected_learning.widgets.quiz import QuizBuilder, QuizGame
     from connected_learning.widgets.reflection_box import ReflectionBox
     from connected_learning.widgets.story_builder import StoryBuilder
 
@@ -46,6 +47,8 @@ _HOMES = {
     "PhotoFilterLab": "photo_filter",
     "PixelCanvas": "pixel_canvas",
     "PosterMaker": "poster_maker",
+    "QuizBuilder": "quiz",
+    "QuizGame": "quiz",
     "ReflectionBox": "reflection_box",
     "StateError": "base",
     "StoryBuilder": "story_builder",
@@ -66,6 +69,8 @@ __all__ = [
     "PhotoFilterLab",
     "PixelCanvas",
     "PosterMaker",
+    "QuizBuilder",
+    "QuizGame",
     "ReflectionBox",
     "StateError",
     "StoryBuilder",
