@@ -280,7 +280,7 @@ def _chart(draw: ImageDraw.ImageDraw, poster: Poster, box: Box, theme: Theme) ->
     slot = inner.width / len(values)
     label_size = 16 if slot >= 60 else 13
     value_size = label_size
-    label_lines = 2 if any(_width(draw, label, label_size) > slot - 4 for label in labels) else 1
+    label_lines = min(3, max(len(_wrap(draw, label, label_size, max(8, int(slot) - 4))) for label in labels))
     plot_bottom = inner.bottom - label_lines * label_size * 1.2 - 4
     high, low = max(0.0, *values), min(0.0, *values)
     if high == low:
