@@ -131,9 +131,12 @@ def test_a_map_made_with_presses_and_buttons_saves_a_png_with_its_ground_routes_
         assert picture.getpixel(square_pixel(1, 3)) == rgb(GROUNDS["empty"])
         assert picture.getpixel(square_pixel(4, 10)) == rgb(GROUNDS["road"])
         red = rgb(ROUTE_COLOURS[0][1])
-        for square in [(5, 2), (6, 2), (4, 4), (4, 5), (4, 6), (3, 8)]:  # along the route, between its stops
+        # Along the route, between its stops ((4, 5), halfway, carries the route's letter).
+        for square in [(5, 2), (6, 2), (4, 4), (4, 6), (4, 7), (3, 8)]:
             assert picture.getpixel(centre_pixel(*square)) == red, square
         assert picture.getpixel(centre_pixel(4, 10)) != red  # the road goes on; the route does not
+        x, y = centre_pixel(4, 5)
+        assert picture.getpixel((x - 6, y - 6)) == red and picture.getpixel((x, y)) != red  # the letter A
         # A numbered marker (a white disc, black ring) on each place.
         x, y = centre_pixel(2, 8)
         assert picture.getpixel((x + 5, y + 5)) == (255, 255, 255)
@@ -487,7 +490,7 @@ def test_the_static_showcase_page_shows_the_map_with_javascript_off(
             picture = image.convert("RGB")
             assert picture.getpixel(square_pixel(4, 10)) == rgb(GROUNDS["road"])
             assert picture.getpixel(square_pixel(1, 1)) == rgb(GROUNDS["water"])
-            assert picture.getpixel(centre_pixel(4, 5)) == rgb(ROUTE_COLOURS[0][1])
+            assert picture.getpixel(centre_pixel(4, 4)) == rgb(ROUTE_COLOURS[0][1])
         where = [
             i
             for i, src in enumerate(sources)

@@ -439,7 +439,9 @@ def to_png(data: MapData, scale: int = 24) -> bytes:
         if len(points) > 1:
             draw.line(points, fill="white", width=thick + 4, joint="curve")
             draw.line(points, fill=colour, width=thick, joint="curve")
-        _route_tag(draw, points[0], scale * 0.3, route_letter(index), colour, small)
+        # The route's letter sits halfway along it, where no place marker covers it.
+        squares = route_squares(route.stops)
+        _route_tag(draw, centre(*squares[len(squares) // 2]), scale * 0.3, route_letter(index), colour, small)
     for number, place in enumerate(data.places, 1):
         _marker(draw, centre(place.row, place.column), scale * 0.42, number, small)
 
