@@ -81,6 +81,11 @@ def mean(picture: Image.Image) -> float:
     return float(ImageStat.Stat(picture.convert("L")).mean[0])
 
 
+def red_blue_gap(picture: Image.Image) -> int:
+    """The biggest difference between the red and the blue of a pixel: small for a grey picture."""
+    return int(ImageChops.difference(picture.getchannel("R"), picture.getchannel("B")).getextrema()[1])
+
+
 def png_of_size(width: int, height: int) -> bytes:
     """A valid black-and-white PNG of any size, made row by row, so a huge one stays a small file."""
     row = b"\x00" + b"\x00" * ((width + 7) // 8)  # filter byte, then 1-bit pixels
@@ -479,7 +484,7 @@ def pet_lab_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
             notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
         ).execute()
     files = {"pet-photo-lab.ipynb": nbformat.writes(notebook).encode()}
-    files["my_missing_poster.json"] = (folder / "my_missing_poster.json").read_bytes()
+    files["my_missing_photo.json"] = (folder / "my_missing_photo.json").read_bytes()
     return clean_snapshot(files, author_display="Ana G.", usernames=["root"], home_paths=[str(folder)])
 
 
@@ -489,7 +494,7 @@ def test_the_static_page_shows_the_filtered_photo_with_no_javascript(
     browser: Any, artifacts: Path, tmp_path: Path, pet_lab_piece: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # What the "missing pet" lab's After picture must be: its saved settings on the cat, shrunk.
-    state = json.loads(pet_lab_piece["my_missing_poster.json"])
+    state = json.loads(pet_lab_piece["my_missing_photo.json"])
     assert "black and white" in state["effects"]
     monkeypatch.chdir(PET_LAB)
     expected = PhotoFilterLab.from_state(state).after.value
@@ -505,15 +510,22 @@ def test_the_static_page_shows_the_filtered_photo_with_no_javascript(
         phone.goto(page_file.as_uri())
         assert requests == [page_file.as_uri()]  # every picture is inside the page
         sources = phone.eval_on_selector_all("img", "imgs => imgs.map(i => i.getAttribute('src'))")
-        pictures = []  # the lab's before and after pictures
+        pictures = {}  # every JPEG picture on the page (the labs' before and after, the posters), by its data
         for source in sources:
             assert source.startswith("data:image/")
             if source.startswith("data:image/jpeg;"):
-                pictures.append(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB"))
-        grey = [p for p in pictures if ImageChops.difference(p.getchannel("R"), p.getchannel("B")).getextrema()[1] < 8]
-        colourful = [p for p in pictures if p not in grey]
-        assert grey and colourful  # the filtered picture (black and white) and a before picture in colour
-        assert all(max(p.size) <= PREVIEW_SIDE for p in pictures)
+                data = base64.b64decode(source.split(",", 1)[1])
+                pictures[data] = Image.open(io.BytesIO(data)).convert("RGB")
+        after = pictures[expected]  # the missing pet lab's After picture, decoded from the page
+        assert after.width == PREVIEW_SIDE and after.height < PREVIEW_SIDE
+        assert red_blue_gap(after) < 8  # grey
+        assert ImageStat.Stat(after).stddev[0] > 30  # a photo, not a blank
+        before = PhotoFilterLab("data/chelsea.jpg").before.value  # the cat as she is, in colour
+        assert before in pictures
+        assert (
+            ImageChops.difference(pictures[before].getchannel("R"), pictures[before].getchannel("B")).getextrema()[1]
+            > 40
+        )
         shown = phone.locator(f'img[src="data:image/jpeg;base64,{base64.b64encode(expected).decode()}"]')
         box = shown.bounding_box()
         assert box is not None and 150 <= box["width"] <= 390 - 16  # on screen, and fits the phone
