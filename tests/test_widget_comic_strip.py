@@ -193,6 +193,33 @@ def test_adding_moving_and_removing_panels_keeps_each_panels_drawing_and_words()
     assert comic.status.value == "This panel is already at the start."
 
 
+def test_undo_takes_back_a_whole_drag_or_a_clear_in_the_panel_where_it_was() -> None:
+    comic = ComicStrip(3)
+    comic.undo_button.click()
+    assert comic.status.value == "Nothing to undo."
+    comic.palette_buttons["green"].click()
+    comic.cell_grid.press(0, 0)
+    comic.cell_grid.stroke([(1, 1), (1, 2)], start=True)
+    comic.cell_grid.stroke([(1, 3), (1, 4)], start=False)  # the same drag, a later batch
+    comic.panel_choice.value = 2
+    comic.clear_button.click()  # nothing drawn there: nothing to take back
+    comic.panel_choice.value = 0
+    comic.clear_button.click()
+    assert comic.panels[0]["cells"][1][3] == "white"
+    comic.undo_button.click()  # the clear
+    assert [comic.panels[0]["cells"][1][c] for c in range(5)] == ["white", *["green"] * 4]
+    comic.panel_choice.value = 1
+    comic.undo_button.click()  # the whole drag, back in panel 1, which is shown again
+    assert comic.panel_choice.value == 0 and comic.panels[0]["cells"][1][1:5] == ["white"] * 4
+    assert comic.cell_grid.get(0, 0) == "green" and comic.panels[0]["cells"][0][0] == "green"
+    assert square(shown(comic), strip_layout(3).panels[0].drawing, 1, 2) == WHITE
+    comic.add_button.click()
+    comic.cell_grid.press(5, 5)  # in the new panel 2, which is then removed
+    comic.remove_button.click()
+    comic.undo_button.click()  # the press in the removed panel is skipped: panel 1's first square
+    assert comic.panels[0]["cells"][0][0] == "white"
+
+
 def test_the_letters_mode_names_colours_in_the_squares() -> None:
     comic = ComicStrip(2)
     comic.palette_buttons["red"].click()

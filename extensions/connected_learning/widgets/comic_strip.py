@@ -41,6 +41,7 @@ __all__ = ["LIMITS", "ComicStrip", "check_comic", "clean_text"]
 #: The longest text each field holds, in characters: a bubble holds a short line, as in comics.
 LIMITS = {"title": 60, "speaker": 20, "speech": 120, "caption": 60}
 COLOURS = dict(PALETTE)
+MAX_UNDO = 500
 BACKGROUND = PALETTE[0][0]
 
 
@@ -195,6 +196,9 @@ class ComicStrip(CreationState, widgets.VBox):
         self.current: int = comic["panel"]
         self.colour: str = comic["colour"]
         self._showing = False  # True while the controls are set to show a panel, not edited by the learner
+        # Undo steps: the panel painted (itself, so moving panels keeps them right) and its squares' old colours.
+        self._undo: list[tuple[dict[str, Any], list[tuple[int, int, str]]]] = []
+        self._stroke: list[tuple[int, int, str]] | None = None  # the undo step the current drag adds to
         shared = SharedModels()
         plain = shared.layout
         self.status = make_status(shared, message)
@@ -221,6 +225,9 @@ class ComicStrip(CreationState, widgets.VBox):
         )
         self.right_button = self._button(
             shared, _("Move right"), "arrow-right", _("Move this panel one place later"), lambda: self.move_panel(1)
+        )
+        self.undo_button = self._button(
+            shared, _("Undo"), "undo", _("Take back the last painting or clearing"), self.undo
         )
         self.clear_button = self._button(
             shared, _("Clear drawing"), "eraser", _("Paint every square of this panel white"), self.clear_drawing
@@ -257,7 +264,7 @@ class ComicStrip(CreationState, widgets.VBox):
             layout=plain,
         )
         self.cell_grid.on_press(lambda row, column: self._paint([(row, column)]))
-        self.cell_grid.on_stroke(lambda cells, _start: self._paint(cells))
+        self.cell_grid.on_stroke(self._paint)
         self.speaker = self._text_box(
             widgets.Text,
             "speaker",
@@ -303,7 +310,7 @@ class ComicStrip(CreationState, widgets.VBox):
                     [widgets.Label(_("Colours:"), style=shared.label, layout=plain), *self.palette_buttons.values()],
                     layout=widgets.Layout(flex_flow="row wrap"),
                 ),
-                widgets.HBox([self.current_colour, self.clear_button, self.letters], layout=plain),
+                widgets.HBox([self.current_colour, self.undo_button, self.clear_button, self.letters], layout=plain),
                 self.cell_grid,
                 self.speaker,
                 self.speech,
@@ -408,20 +415,57 @@ class ComicStrip(CreationState, widgets.VBox):
         self._changed()
 
     def clear_drawing(self) -> None:
-        """Paint every square of the panel being edited with the background colour."""
-        self.panels[self.current]["cells"] = _blank()
-        self.cell_grid.values = _blank()
+        """Paint every square of the panel being edited with the background colour (Undo brings it back)."""
+        cells = self.panels[self.current]["cells"]
+        old = [(r, c, name) for r, line in enumerate(cells) for c, name in enumerate(line) if name != BACKGROUND]
+        if old:
+            self._remember(old)
+            self._set_cells([(row, column, BACKGROUND) for row, column, _name in old])
+            self._changed()
+
+    def undo(self) -> None:
+        """Take back the last painting or clearing, in whichever panel it was (and show that panel)."""
+        while self._undo:
+            panel, change = self._undo.pop()
+            index = next((i for i, other in enumerate(self.panels) if other is panel), None)
+            if index is None:
+                continue  # that panel was removed
+            if index != self.current:
+                self.choose_panel(index)
+            self._set_cells(change)
+            self._changed()
+            return
+        self._say(_("Nothing to undo."))
+
+    def _paint(self, cells: Sequence[tuple[int, int]], start: bool = True) -> None:
+        """Paint `cells` of the panel being edited; a drag's later batches (`start` False) are one undo step with it."""
+        cells_now = self.panels[self.current]["cells"]
+        old: dict[tuple[int, int], str] = {}
+        for row, column in cells:
+            if cells_now[row][column] != self.colour:
+                old.setdefault((row, column), cells_now[row][column])
+        if not old:
+            return
+        change = [(row, column, name) for (row, column), name in old.items()]
+        # A drag goes on in the last undo step, unless something else came since.
+        if not start and self._stroke is not None and self._undo and self._undo[-1][1] is self._stroke:
+            self._stroke.extend(change)
+        else:
+            self._stroke = change
+            self._remember(change)
+        self._set_cells([(row, column, self.colour) for row, column, _name in change])
         self._changed()
 
-    def _paint(self, cells: Sequence[tuple[int, int]]) -> None:
-        cells_now = self.panels[self.current]["cells"]
-        changes = [(row, column, self.colour) for row, column in cells if cells_now[row][column] != self.colour]
-        if not changes:
-            return
+    def _remember(self, change: list[tuple[int, int, str]]) -> None:
+        self._undo.append((self.panels[self.current], change))
+        del self._undo[:-MAX_UNDO]
+
+    def _set_cells(self, changes: list[tuple[int, int, str]]) -> None:
+        """Change squares of the panel being edited, in the comic and on screen (one message to the browser)."""
+        cells = self.panels[self.current]["cells"]
         for row, column, name in changes:
-            cells_now[row][column] = name
+            cells[row][column] = name
         self.cell_grid.update(changes)
-        self._changed()
 
     def _typed(self, field: str, box: widgets.Text | widgets.Textarea, value: str) -> None:
         if self._showing:
@@ -500,6 +544,7 @@ class ComicStrip(CreationState, widgets.VBox):
     def _restore(self, state: dict[str, Any]) -> None:
         comic = check_comic(state)  # everything is checked before anything changes
         self.panels, self.current = comic["panels"], comic["panel"]
+        self._undo.clear()
         self._showing = True
         try:
             self.title.value = comic["title"]
