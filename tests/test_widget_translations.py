@@ -13,24 +13,26 @@ import ast
 import json
 import string
 from pathlib import Path
+from typing import Any
 
+import ipywidgets as widgets
 import pytest
 
 from connected_learning.widgets import i18n
 
 WIDGETS = Path(i18n.__file__).parent
-PEER_WIDGETS = WIDGETS.parent / "peer_review" / "widgets.py"
+PEER_REVIEW = [WIDGETS.parent / "peer_review" / name for name in ("widgets.py", "pieces.py")]
 
 
 def _texts() -> dict[str, str]:
-    """English text -> the module it is shown by, for every `_`/`t` call with a literal text."""
+    """English text -> the module it is shown by, for every `_`/`t`/`N_` call with a literal text."""
     found: dict[str, str] = {}
-    for path in [*sorted(WIDGETS.glob("*.py")), PEER_WIDGETS]:
+    for path in [*sorted(WIDGETS.glob("*.py")), *PEER_REVIEW]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
-                and node.func.id in ("_", "t")
+                and node.func.id in ("_", "t", "N_")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
@@ -88,3 +90,63 @@ def test_set_language_changes_what_widgets_made_after_it_say(monkeypatch: pytest
         assert i18n._(english) == i18n.translations("es").get(english, english)
     i18n.set_language("en")
     assert i18n._("Undo") == "Undo"
+
+
+def _shown(widget: Any) -> list[str]:
+    """Every text a widget tree shows a learner: descriptions, tooltips, placeholders, labels, HTML."""
+    found = []
+    for name in ("description", "tooltip", "placeholder", "value", "label"):
+        value = getattr(widget, name, None)
+        if isinstance(value, str) and value and (name != "value" or isinstance(widget, widgets.Label | widgets.HTML)):
+            found.append(value)
+    options = getattr(widget, "_options_labels", None)
+    if options:
+        found += [str(label) for label in options]
+    for tool in getattr(widget, "options", None) or []:
+        if isinstance(tool, list) and len(tool) == 3:  # ToolChoice: [value, text, tooltip]
+            found += tool[1:]
+    for child in getattr(widget, "children", ()):
+        found += _shown(child)
+    return found
+
+
+def test_a_spanish_workbook_shows_no_english_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from connected_learning.peer_review.widgets import ShareBox
+    from connected_learning.widgets import (
+        BeatMaker,
+        ChartMaker,
+        DataCollector,
+        PixelCanvas,
+        ReflectionBox,
+        StoryBuilder,
+    )
+
+    monkeypatch.chdir(tmp_path)
+    spanish = i18n.translations("es")
+    english = {text for text in TEXTS if spanish.get(text, text) != text and "{" not in text}
+    i18n.set_language("es")
+    try:
+        made = [
+            PixelCanvas(4, 4, sidecar="arte.json"),
+            BeatMaker(sidecar="ritmo.json"),
+            StoryBuilder(sidecar="historia.json"),
+            ChartMaker(pd.DataFrame({"día": ["lunes", "martes"], "pájaros": [3, 5]})),
+            DataCollector([{"name": "ave", "type": "text", "label": "Ave"}], "aves.csv"),
+            ReflectionBox(sidecar="reflexion.json"),
+            ShareBox(["x.ipynb"], title="Mi obra", workbook="pixel-pets-es"),
+        ]
+        for widget in made:
+            shown = _shown(widget)
+            assert shown, widget  # the control: the widget shows texts
+            left = sorted(text for text in shown if text in english)
+            assert not left, f"{type(widget).__name__} shows English on a Spanish workbook: {left}"
+        canvas = made[0]
+        assert canvas.undo_button.description == "Deshacer"
+        assert canvas.cell_grid.names["white"] == "blanco" and canvas.state["cells"][0][0] == "white"
+        assert "Bienvenid" not in canvas.status.value  # a new creation: nothing to welcome back
+        again = PixelCanvas(4, 4, sidecar="arte.json")  # saved at once, so it comes back
+        assert again.status.value.startswith("¡Qué bueno verte de nuevo!")
+    finally:
+        i18n.set_language("en")

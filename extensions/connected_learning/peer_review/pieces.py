@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..widgets.i18n import N_
+
 PIECE_FILE = "piece.json"
 FEEDBACK_DIR = "feedback"
 MEMBERS_FILE = "members.json"  # in the group's folder, beside peer-review/: written by the hub
@@ -43,11 +45,11 @@ PIECE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,95}\Z")
 VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,5})\Z")
 REACTIONS = {
     "": "",
-    "wow": "Wow!",
-    "love": "Love it",
-    "laugh": "Made me laugh",
-    "try": "I want to try this",
-    "learned": "I learned something",
+    "wow": N_("Wow!"),
+    "love": N_("Love it"),
+    "laugh": N_("Made me laugh"),
+    "try": N_("I want to try this"),
+    "learned": N_("I learned something"),
 }
 
 

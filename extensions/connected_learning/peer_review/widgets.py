@@ -24,6 +24,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..errors import ClhubError
+from ..widgets.i18n import _, t
 from . import pieces
 from . import sharing as peer_review
 from .folders import read_policy
@@ -46,24 +47,24 @@ def _status() -> widgets.HTML:
 
 
 def _say(status: widgets.HTML, message: str, ok: bool = True) -> None:
-    mark = "Done:" if ok else "Problem:"
+    mark = _("Done:") if ok else _("Problem:")
     status.value = f'<div role="status" aria-live="polite"><b>{mark}</b> {html.escape(message)}</div>'
 
 
 def feedback_html(entries: Sequence[FeedbackEntry], *, anonymous: bool, viewer: str) -> str:
     """Feedback entries as HTML in which every peer-written character is escaped."""
     if not entries:
-        return "<p><i>No feedback yet.</i></p>"
+        return _("<p><i>No feedback yet.</i></p>")
     rows = []
     for entry in entries:
-        who = "You" if entry.reviewer == viewer else ("A peer" if anonymous else entry.reviewer_display)
+        who = _("You") if entry.reviewer == viewer else (_("A peer") if anonymous else entry.reviewer_display)
         parts = [f"<b>{html.escape(who)}</b>"]
         if entry.reaction:
-            parts.append(f"reacted: {html.escape(REACTIONS[entry.reaction])}")
+            parts.append(t("reacted: {reaction}", reaction=html.escape(_(REACTIONS[entry.reaction]))))
         for label, text in (
-            ("What works", entry.works),
-            ("An idea to try", entry.idea),
-            ("A question", entry.question),
+            (_("What works"), entry.works),
+            (_("An idea to try"), entry.idea),
+            (_("A question"), entry.question),
         ):
             if text:
                 parts.append(f"<br><u>{label}</u>: <span style='white-space: pre-wrap'>{html.escape(text)}</span>")
@@ -72,11 +73,16 @@ def feedback_html(entries: Sequence[FeedbackEntry], *, anonymous: bool, viewer: 
 
 
 def piece_heading(view: PieceView) -> str:
-    text = f"<b>{html.escape(view.title)}</b> by {html.escape(view.author_display)} (version {view.version})"
+    text = t(
+        "<b>{title}</b> by {author} (version {version})",
+        title=html.escape(view.title),
+        author=html.escape(view.author_display),
+        version=view.version,
+    )
     if view.remix_of:
-        text += f"<br>Remixed from <i>{html.escape(view.remix_of.get('title', ''))}</i>"
+        text += t("<br>Remixed from <i>{title}</i>", title=html.escape(view.remix_of.get("title", "")))
         if view.remix_of.get("author_display"):  # empty once the original is no longer here
-            text += f" by {html.escape(view.remix_of['author_display'])}"
+            text += t(" by {author}", author=html.escape(view.remix_of["author_display"]))
     return text
 
 
@@ -89,18 +95,18 @@ def workbook_file(folder: Path, name: str) -> tuple[Path | None, str]:
     """
     raw = os.path.expanduser(str(name))
     if not raw or os.path.isabs(raw) or ".." in Path(raw).parts:
-        return None, f"{name} is not in this workbook's folder, so it cannot be shared."
+        return None, t("{name} is not in this workbook's folder, so it cannot be shared.", name=name)
     path = folder / raw
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None, "missing"
     except OSError:
-        return None, f"{name} cannot be opened, so it cannot be shared."
+        return None, t("{name} cannot be opened, so it cannot be shared.", name=name)
     if stat.S_ISLNK(info.st_mode) or os.path.realpath(path) != str(path):
-        return None, f"{name} is a shortcut to another place, so it cannot be shared."
+        return None, t("{name} is a shortcut to another place, so it cannot be shared.", name=name)
     if not stat.S_ISREG(info.st_mode):
-        return None, f"{name} is not a file, so it cannot be shared."
+        return None, t("{name} is not a file, so it cannot be shared.", name=name)
     return path, ""
 
 
@@ -138,30 +144,32 @@ class ShareBox(widgets.VBox):
         except ClhubError as e:
             self.identity, groups = None, {}
             _say(self.status, str(e), ok=False)
-        self.title = widgets.Text(value=title, description="Title", style=WIDE, placeholder="Give it a name")
-        self.group = widgets.Dropdown(options=list(groups), description="Share with", style=WIDE)
+        self.title = widgets.Text(value=title, description=_("Title"), style=WIDE, placeholder=_("Give it a name"))
+        self.group = widgets.Dropdown(options=list(groups), description=_("Share with"), style=WIDE)
         self.ticks: dict[str, widgets.Checkbox] = {}
         self.choices = widgets.VBox()
         self.missing = widgets.HTML()
-        self.look_again = widgets.Button(description="Look for my files again", icon="refresh", layout=_auto())
+        self.look_again = widgets.Button(description=_("Look for my files again"), icon="refresh", layout=_auto())
         self.look_again.on_click(lambda _: self.scan())
         self.button = widgets.Button(
-            description="Share with my group",
+            description=_("Share with my group"),
             icon="share",
             button_style="primary",
-            tooltip="Share a copy with your group's peer-review folder",
+            tooltip=_("Share a copy with your group's peer-review folder"),
             layout=_auto(),
         )
         self.button.on_click(lambda _: self.share())
         intro = widgets.HTML(
-            "<b>Share it</b>: tick what your group will see (they get a copy). "
-            "Save your notebook first (Ctrl+S). You can take it back later."
+            _(
+                "<b>Share it</b>: tick what your group will see (they get a copy). "
+                "Save your notebook first (Ctrl+S). You can take it back later."
+            )
         )
         self.scan()
         if not groups:
             self.button.disabled = True
             if self.identity is not None:
-                _say(self.status, "You are not in a group with a peer-review folder yet.", ok=False)
+                _say(self.status, _("You are not in a group with a peer-review folder yet."), ok=False)
         super().__init__(
             [
                 intro,
@@ -183,7 +191,9 @@ class ShareBox(widgets.VBox):
         for name in self.wanted:
             path, why = workbook_file(self.folder, name)
             if path is None:
-                notes.append(f"You have not saved {name} yet — it will not be shared." if why == "missing" else why)
+                notes.append(
+                    t("You have not saved {name} yet — it will not be shared.", name=name) if why == "missing" else why
+                )
                 continue
             old = self.ticks.get(name)
             ticks[name] = widgets.Checkbox(
@@ -192,7 +202,7 @@ class ShareBox(widgets.VBox):
         self.ticks = ticks
         self.choices.children = tuple(ticks.values())
         if not ticks:
-            notes.append("There is nothing to share yet: make something and save it first.")
+            notes.append(_("There is nothing to share yet: make something and save it first."))
         self.missing.value = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
 
     @property
@@ -205,7 +215,7 @@ class ShareBox(widgets.VBox):
             return None
         folder = pieces.links_in_home(self.identity.home).get(self.group.value or "")
         if folder is None:
-            _say(self.status, "Choose a group first.", ok=False)
+            _say(self.status, _("Choose a group first."), ok=False)
             return None
         chosen = self.chosen
         self.scan()  # a file deleted since it was offered is left out now, and said so
@@ -215,14 +225,22 @@ class ShareBox(widgets.VBox):
             if path is not None:
                 paths.append(path)
         if not paths:
-            _say(self.status, "Tick at least one file to share.", ok=False)
+            _say(self.status, _("Tick at least one file to share."), ok=False)
             return None
         try:
             view = peer_review.share(folder, paths, self.title.value, identity=self.identity, workbook=self.workbook)
         except (ClhubError, OSError) as e:
             _say(self.status, str(e), ok=False)
             return None
-        _say(self.status, f"Shared {view.title!r} with {self.group.value} (version {view.version}).")
+        _say(
+            self.status,
+            t(
+                "Shared {title} with {group} (version {version}).",
+                title=repr(view.title),
+                group=self.group.value,
+                version=view.version,
+            ),
+        )
         return view
 
 
@@ -267,45 +285,47 @@ class ReviewPanel(widgets.VBox):
         self.folder = Path(os.path.expanduser(str(folder))) if folder else Path(os.getcwd())
         self.policy = read_policy(self.folder)
         self.identity = peer_review.Identity.current()
-        self.choice = widgets.Dropdown(description="Piece", style=WIDE, layout=widgets.Layout(width="95%"))
+        self.choice = widgets.Dropdown(description=_("Piece"), style=WIDE, layout=widgets.Layout(width="95%"))
         self.heading = widgets.HTML()
         self.preview = widgets.VBox()
         self.existing = widgets.HTML()
         self.works = widgets.Textarea(
-            description="What works",
+            description=_("What works"),
             style=WIDE,
-            placeholder="What do you like? Be specific.",
+            placeholder=_("What do you like? Be specific."),
             layout=widgets.Layout(width="95%"),
         )
         self.idea = widgets.Textarea(
-            description="An idea to try",
+            description=_("An idea to try"),
             style=WIDE,
-            placeholder="One thing they could try next",
+            placeholder=_("One thing they could try next"),
             layout=widgets.Layout(width="95%"),
         )
         self.question = widgets.Textarea(
-            description="A question",
+            description=_("A question"),
             style=WIDE,
-            placeholder="Something you wonder about",
+            placeholder=_("Something you wonder about"),
             layout=widgets.Layout(width="95%"),
         )
         self.reaction = widgets.Dropdown(
-            options=[(label or "(none)", key) for key, label in REACTIONS.items()], description="Reaction", style=WIDE
+            options=[(_(label) if label else _("(none)"), key) for key, label in REACTIONS.items()],
+            description=_("Reaction"),
+            style=WIDE,
         )
-        self.send = widgets.Button(description="Send feedback", icon="paper-plane")
+        self.send = widgets.Button(description=_("Send feedback"), icon="paper-plane")
         self.remix_button = widgets.Button(
-            description="Remix it", icon="copy", tooltip="Copy this piece into your workbooks/remixes folder"
+            description=_("Remix it"), icon="copy", tooltip=_("Copy this piece into your workbooks/remixes folder")
         )
-        self.reason = widgets.Text(description="What is wrong?", style=WIDE, placeholder="Tell your teacher")
+        self.reason = widgets.Text(description=_("What is wrong?"), style=WIDE, placeholder=_("Tell your teacher"))
         self.report_button = widgets.Button(
-            description="Report to my teacher", icon="flag", layout=widgets.Layout(width="auto")
+            description=_("Report to my teacher"), icon="flag", layout=widgets.Layout(width="auto")
         )
         self.status = _status()
         self.send.on_click(lambda _: self.give_feedback())
         self.remix_button.on_click(lambda _: self.remix())
         self.report_button.on_click(lambda _: self.report())
         self.choice.observe(lambda _: self.show(), "value")
-        self.refresh = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh = widgets.Button(description=_("Refresh"), icon="refresh")
         self.refresh.on_click(lambda _: self.load())
         super().__init__(
             [
@@ -334,9 +354,14 @@ class ReviewPanel(widgets.VBox):
             self.views = {v.id: v for v in pieces.read_group(self.folder)}
         except OSError:
             self.views = {}
-            _say(self.status, "This group's folder cannot be read: are you still a member?", ok=False)
+            _say(self.status, _("This group's folder cannot be read: are you still a member?"), ok=False)
         options = [
-            (f"{v.title} by {v.author_display}" if v.ok else f"{v.id} (cannot be read)", v.id)
+            (
+                t("{title} by {author}", title=v.title, author=v.author_display)
+                if v.ok
+                else t("{id} (cannot be read)", id=v.id),
+                v.id,
+            )
             for v in self.views.values()
         ]
         keep = self.choice.value
@@ -354,17 +379,17 @@ class ReviewPanel(widgets.VBox):
         view = self.current
         self.preview.children = ()
         if view is None:
-            self.heading.value = "<p><i>Nothing has been shared in this group yet.</i></p>"
+            self.heading.value = _("<p><i>Nothing has been shared in this group yet.</i></p>")
             self.existing.value = ""
             return
         if not view.ok:
             self.heading.value = f"<p>{html.escape(view.problem)}</p>"
             self.existing.value = ""
             return
-        self.heading.value = piece_heading(view) + "<br>Files: " + html.escape(", ".join(view.files))
+        self.heading.value = piece_heading(view) + _("<br>Files: ") + html.escape(", ".join(view.files))
         self.preview.children = tuple(self._previews(view))
         anonymous = self.policy.anonymous_feedback and view.owner == self.identity.username
-        self.existing.value = "<b>Feedback so far</b>" + feedback_html(
+        self.existing.value = _("<b>Feedback so far</b>") + feedback_html(
             view.feedback, anonymous=anonymous, viewer=self.identity.username
         )
 
@@ -372,15 +397,15 @@ class ReviewPanel(widgets.VBox):
         try:
             files = pieces.version_files(self.folder, view.id, view.version, self.policy.max_piece_bytes)
         except OSError:
-            return [widgets.HTML("<i>The files of this piece cannot be shown.</i>")]
+            return [widgets.HTML(_("<i>The files of this piece cannot be shown.</i>"))]
         shown: list[widgets.Widget] = []
         for name, data in files.items():
             suffix = Path(name).suffix.lower()
             if suffix in IMAGE_TYPES:
                 # An <img> with alt text (the Image widget has none); the data stays in the page, never a URL.
-                alt = html.escape(f"Picture {name} in {view.title}", quote=True)
+                alt = html.escape(t("Picture {name} in {title}", name=name, title=view.title), quote=True)
                 source = f"data:image/{IMAGE_TYPES[suffix]};base64,{base64.b64encode(data).decode()}"
-                shown.append(widgets.HTML(f"<i>Picture: {html.escape(name)}</i>"))
+                shown.append(widgets.HTML(t("<i>Picture: {name}</i>", name=html.escape(name))))
                 shown.append(
                     widgets.HTML(f'<img src="{source}" alt="{alt}" style="max-width: min(480px, 100%); height: auto">')
                 )
@@ -396,7 +421,7 @@ class ReviewPanel(widgets.VBox):
     def give_feedback(self) -> None:
         view = self.current
         if view is None:
-            _say(self.status, "Pick a piece first.", ok=False)
+            _say(self.status, _("Pick a piece first."), ok=False)
             return
         try:
             peer_review.give_feedback(
@@ -413,7 +438,7 @@ class ReviewPanel(widgets.VBox):
             return
         self.works.value = self.idea.value = self.question.value = ""
         self.reaction.value = ""
-        _say(self.status, f"Thank you! {view.author_display} will see your feedback.")
+        _say(self.status, t("Thank you! {author} will see your feedback.", author=view.author_display))
         self.load()
 
     def remix(self) -> None:
@@ -425,7 +450,10 @@ class ReviewPanel(widgets.VBox):
         except (ClhubError, OSError) as e:
             _say(self.status, str(e), ok=False)
             return
-        _say(self.status, f"Copied to {target.relative_to(self.identity.home)}. Open it from the file browser.")
+        _say(
+            self.status,
+            t("Copied to {path}. Open it from the file browser.", path=target.relative_to(self.identity.home)),
+        )
 
     def report(self) -> None:
         view = self.current
@@ -437,7 +465,7 @@ class ReviewPanel(widgets.VBox):
             _say(self.status, str(e), ok=False)
             return
         self.reason.value = ""
-        _say(self.status, "Your teacher will look at it. Thank you for telling us.")
+        _say(self.status, _("Your teacher will look at it. Thank you for telling us."))
 
 
 class FeedbackInbox(widgets.VBox):
@@ -448,10 +476,10 @@ class FeedbackInbox(widgets.VBox):
         self.list = widgets.VBox()
         self.waiting = widgets.VBox()
         self.status = _status()
-        refresh = widgets.Button(description="Refresh", icon="refresh")
+        refresh = widgets.Button(description=_("Refresh"), icon="refresh")
         refresh.on_click(lambda _: self.load())
         super().__init__(
-            [widgets.HTML("<b>Feedback on my pieces</b>"), refresh, self.waiting, self.list, self.status], **kwargs
+            [widgets.HTML(_("<b>Feedback on my pieces</b>")), refresh, self.waiting, self.list, self.status], **kwargs
         )
         self.load()
 
@@ -462,7 +490,10 @@ class FeedbackInbox(widgets.VBox):
         for group, view in found:
             anonymous = read_policy(groups[group]).anonymous_feedback
             withdraw = widgets.Button(
-                description="Withdraw", icon="trash", tooltip=f"Take {view.title} out of {group}", layout=_auto()
+                description=_("Withdraw"),
+                icon="trash",
+                tooltip=t("Take {title} out of {group}", title=view.title, group=group),
+                layout=_auto(),
             )
             confirm = widgets.VBox()
             withdraw.on_click(lambda _, g=group, v=view, c=confirm: self.ask(g, v, c))
@@ -479,7 +510,7 @@ class FeedbackInbox(widgets.VBox):
             rows.append(widgets.VBox(parts))
         self._load_waiting(groups)
         if not rows and not self.waiting.children:
-            rows.append(widgets.HTML("<p><i>You have not shared anything yet.</i></p>"))
+            rows.append(widgets.HTML(_("<p><i>You have not shared anything yet.</i></p>")))
         self.list.children = tuple(rows)
 
     def _load_waiting(self, groups: dict[str, Path]) -> None:
@@ -490,11 +521,11 @@ class FeedbackInbox(widgets.VBox):
             peer_review.forget_withdrawn(folder, self.identity, at)
             for gone in peer_review.my_withdrawn(folder, self.identity, at):
                 minutes = gone.minutes_left(at)
-                left = "1 more minute" if minutes == 1 else f"{minutes} more minutes"
+                left = _("1 more minute") if minutes == 1 else t("{count} more minutes", count=minutes)
                 undo = widgets.Button(
-                    description=f"Undo: share {gone.title} again",
+                    description=t("Undo: share {title} again", title=gone.title),
                     icon="undo",
-                    tooltip=f"Put {gone.title} back in {group}, with its feedback",
+                    tooltip=t("Put {title} back in {group}, with its feedback", title=gone.title, group=group),
                     layout=_auto(),
                 )
                 undo.on_click(lambda _, g=group, w=gone: self.undo(g, w))
@@ -502,8 +533,13 @@ class FeedbackInbox(widgets.VBox):
                     widgets.VBox(
                         [
                             widgets.HTML(
-                                f"You took <b>{html.escape(gone.title)}</b> back from <i>{html.escape(group)}</i>. "
-                                f"You can still undo this for {left}; after that it is gone for good."
+                                t(
+                                    "You took <b>{title}</b> back from <i>{group}</i>. "
+                                    "You can still undo this for {left}; after that it is gone for good.",
+                                    title=html.escape(gone.title),
+                                    group=html.escape(group),
+                                    left=left,
+                                )
                             ),
                             undo,
                         ]
@@ -513,15 +549,20 @@ class FeedbackInbox(widgets.VBox):
 
     def ask(self, group: str, view: PieceView, confirm: widgets.VBox) -> None:
         """Ask before taking a piece back: it takes the piece and all its feedback away from the group."""
-        yes = widgets.Button(description="Yes, take it back", icon="trash", button_style="danger", layout=_auto())
-        no = widgets.Button(description="No, keep it shared", layout=_auto())
+        yes = widgets.Button(description=_("Yes, take it back"), icon="trash", button_style="danger", layout=_auto())
+        no = widgets.Button(description=_("No, keep it shared"), layout=_auto())
         yes.on_click(lambda _: self.withdraw(group, view))
         no.on_click(lambda _: setattr(confirm, "children", ()))
         confirm.children = (
             widgets.HTML(
-                f"Take <b>{html.escape(view.title)}</b> back from <i>{html.escape(group)}</i>? "
-                "Your group will no longer see it or the feedback on it. "
-                f"You can undo this for {pieces.UNDO_MINUTES} minutes."
+                t(
+                    "Take <b>{title}</b> back from <i>{group}</i>? "
+                    "Your group will no longer see it or the feedback on it. "
+                    "You can undo this for {minutes} minutes.",
+                    title=html.escape(view.title),
+                    group=html.escape(group),
+                    minutes=pieces.UNDO_MINUTES,
+                )
             ),
             widgets.HBox([yes, no]),
         )
@@ -530,21 +571,21 @@ class FeedbackInbox(widgets.VBox):
         """Report one feedback entry that is unkind or not OK to the group's teacher."""
         options = []
         for entry in view.feedback:
-            who = "A peer" if anonymous else entry.reviewer_display
-            text = (entry.works or entry.idea or entry.question or REACTIONS[entry.reaction])[:40]
+            who = _("A peer") if anonymous else entry.reviewer_display
+            text = (entry.works or entry.idea or entry.question or _(REACTIONS[entry.reaction]))[:40]
             options.append((f"{who}: {text}", entry.file))
-        which = widgets.Dropdown(options=options, description="Feedback", style=WIDE)
-        reason = widgets.Text(description="What is wrong?", style=WIDE, placeholder="Tell your teacher")
-        button = widgets.Button(description="Report this feedback", icon="flag", layout=_auto())
+        which = widgets.Dropdown(options=options, description=_("Feedback"), style=WIDE)
+        reason = widgets.Text(description=_("What is wrong?"), style=WIDE, placeholder=_("Tell your teacher"))
+        button = widgets.Button(description=_("Report this feedback"), icon="flag", layout=_auto())
 
-        def send(_: Any) -> None:
+        def send(_button: Any) -> None:
             try:
                 peer_review.report(group, view.id, reason.value, which.value or "")
             except ClhubError as e:
                 _say(self.status, str(e), ok=False)
                 return
             reason.value = ""
-            _say(self.status, "Your teacher will look at it. Thank you for telling us.")
+            _say(self.status, _("Your teacher will look at it. Thank you for telling us."))
 
         button.on_click(send)
         return widgets.HBox([which, reason, button])

@@ -31,6 +31,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import LabelStyle
 
 from connected_learning.widgets.files import ExportPathError, atomic_write, check_export_path
+from connected_learning.widgets.i18n import _, t
 
 __all__ = [
     "LIVE_SHOWCASE_ENV",
@@ -97,22 +98,32 @@ class CreationState:
     def _check_header(self, state: Any) -> None:
         """Refuse a saved creation of another widget or another version."""
         if not isinstance(state, dict):
-            raise StateError(f"A saved {self.kind} must be a JSON object, not {type(state).__name__}.")
+            raise StateError(t("A saved {kind} must be a JSON object.", kind=self.kind))
         if state.get("kind") != self.kind:
             raise StateError(
-                f"This file holds a {state.get('kind')!r}, not a {self.kind!r}. Open it with the right widget."
+                t(
+                    "This file holds a {found}, not a {kind}. Open it with the right widget.",
+                    found=repr(state.get("kind")),
+                    kind=repr(self.kind),
+                )
             )
         if state.get("version") != self.version:
             raise StateError(
-                f"This {self.kind} was saved by version {state.get('version')!r}; "
-                f"this widget reads version {self.version}."
+                t(
+                    "This {kind} was saved by version {found}; this widget reads version {version}.",
+                    kind=self.kind,
+                    found=repr(state.get("version")),
+                    version=self.version,
+                )
             )
 
     def _damaged(self, error: Exception) -> StateError:
         """The StateError to raise for an error met while reading a saved creation."""
         if isinstance(error, StateError):
             return error
-        return StateError(f"This saved {self.kind} is damaged ({error!r}); it was not loaded.")
+        return StateError(
+            t("This saved {kind} is damaged ({error}); it was not loaded.", kind=self.kind, error=repr(error))
+        )
 
     @classmethod
     def from_state(cls, state: dict[str, Any], **kwargs: Any) -> Self:
@@ -198,7 +209,7 @@ class CreationState:
         try:
             self.save_to(self._sidecar)
         except (OSError, ValueError) as error:
-            self._say(f"Could not save your work to {self._sidecar.name}: {error}")
+            self._say(t("Could not save your work to {name}: {error}", name=self._sidecar.name, error=error))
 
     def _say(self, message: str) -> None:
         self.status.value = message
@@ -222,13 +233,15 @@ def live_showcase() -> bool:
 def _welcome(path: Path) -> str:
     if live_showcase():
         return ""
-    return f"Welcome back! Your work from {path.name} is loaded."
+    return t("Welcome back! Your work from {name} is loaded.", name=path.name)
 
 
 def _not_loaded(path: Path, error: Exception) -> str:
-    return (
-        f"Could not open your saved work in {path.name}: {error} "
-        "Changes here are NOT saved automatically. Ask a mentor to look at the file."
+    return t(
+        "Could not open your saved work in {name}: {error} "
+        "Changes here are NOT saved automatically. Ask a mentor to look at the file.",
+        name=path.name,
+        error=error,
     )
 
 
@@ -237,13 +250,23 @@ def read_state_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     with open(path, "rb") as handle:
         data = handle.read(MAX_STATE_BYTES + 1)
     if len(data) > MAX_STATE_BYTES:
-        raise StateError(f"{os.fspath(path)!r} is bigger than {MAX_STATE_BYTES // 1024 // 1024} MB; it was not loaded.")
+        raise StateError(
+            t(
+                "{path} is bigger than {mb} MB; it was not loaded.",
+                path=repr(os.fspath(path)),
+                mb=MAX_STATE_BYTES // 1024 // 1024,
+            )
+        )
     try:
         state = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise StateError(f"{os.fspath(path)!r} is not a saved creation (bad JSON: {error}).") from None
+        raise StateError(
+            t("{path} is not a saved creation (bad JSON: {error}).", path=repr(os.fspath(path)), error=error)
+        ) from None
     if not isinstance(state, dict):
-        raise StateError(f"{os.fspath(path)!r} is not a saved creation (it should hold a JSON object).")
+        raise StateError(
+            t("{path} is not a saved creation (it should hold a JSON object).", path=repr(os.fspath(path)))
+        )
     return state
 
 
@@ -311,26 +334,26 @@ def export_row(
     layout = {} if shared is None else {"layout": shared.layout}
     name = widgets.Text(
         value=default_name,
-        description="File name:",
+        description=_("File name:"),
         style=WIDE,
         **layout,
-        tooltip=f"The file to save, in your folder, like {default_name}",
+        tooltip=t("The file to save, in your folder, like {name}", name=default_name),
     )
     button = widgets.Button(
         description=button_text,
         icon="download",
         layout=widgets.Layout(width="auto") if shared is None else shared.fit,
         **({} if shared is None else {"style": shared.button}),
-        tooltip=f"{button_text} to the file name on the left",
+        tooltip=t("{button} to the file name on the left", button=button_text),
     )
 
-    def on_click(_: widgets.Button) -> None:
+    def on_click(_button: widgets.Button) -> None:
         try:
             written = save(name.value)
         except (OSError, ValueError) as error:
-            status.value = f"Not saved: {error}"
+            status.value = t("Not saved: {error}", error=error)
         else:
-            status.value = f"Saved {os.path.relpath(written)} in your folder."
+            status.value = t("Saved {path} in your folder.", path=os.path.relpath(written))
 
     button.on_click(on_click)
     if live_showcase():  # a family's phone has no folder to save to: the row is there, hidden

@@ -38,6 +38,7 @@ from connected_learning.widgets.base import CreationState, SharedModels, StateEr
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.control_panel import ControlPanel, button, select, slider
 from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.i18n import N_, _, t
 
 __all__ = ["ROWS", "BeatMaker"]
 
@@ -50,8 +51,13 @@ STEP_COLOURS = {"on": "#2e7d32", "off": "#eeeeee"}
 MIN_REPEATS, MAX_REPEATS = 1, 8
 
 
+# How the drums, sounds and their wave shapes (synth.py's names, kept in the saved beat) are said.
+SAID = (N_("kick"), N_("snare"), N_("hi-hat"), N_("soft"), N_("buzzy"), N_("bright"))
+SAID_SHAPES = (N_("sine"), N_("square"), N_("sawtooth"), N_("on"), N_("off"))
+
+
 def _row_label(name: str) -> str:
-    return f"note {name}" if name in synth.NOTES else name
+    return t("note {name}", name=name) if name in synth.NOTES else _(name)
 
 
 def _check_steps(steps: Any) -> int:
@@ -126,32 +132,32 @@ class BeatMaker(CreationState, widgets.VBox):
         # `tempo`, `repeats`, `sound`, `play_button` and `clear_button` work like ipywidgets controls.
         self.settings = ControlPanel(
             heading=[
-                ("b", "Beat maker"),
-                ("", ": press steps to turn them on (✓) or off (·), then press "),
-                ("i", "Make the sound"),
-                ("", " and play it in the player below."),
+                ("b", _("Beat maker")),
+                ("", _(": press steps to turn them on (✓) or off (·), then press ")),
+                ("i", _("Make the sound")),
+                ("", _(" and play it in the player below.")),
             ],
             rows=[
                 [
-                    slider("tempo", "Tempo (beats per minute):", synth.MIN_TEMPO, synth.MAX_TEMPO),
-                    slider("repeats", "Play the loop this many times:", MIN_REPEATS, MAX_REPEATS),
+                    slider("tempo", _("Tempo (beats per minute):"), synth.MIN_TEMPO, synth.MAX_TEMPO),
+                    slider("repeats", _("Play the loop this many times:"), MIN_REPEATS, MAX_REPEATS),
                 ],
                 [
                     select(
                         "sound",
-                        "Melody instrument:",
-                        [(f"{name} ({shape})", name) for name, shape in synth.SOUNDS.items()],
+                        _("Melody instrument:"),
+                        [(f"{_(name)} ({_(shape)})", name) for name, shape in synth.SOUNDS.items()],
                     )
                 ],
                 [
                     button(
                         "play",
-                        "Make the sound",
+                        _("Make the sound"),
                         icon="music",
                         primary=True,
-                        tooltip="Turn the grid into sound, then press play on the player below",
+                        tooltip=_("Turn the grid into sound, then press play on the player below"),
                     ),
-                    button("clear", "Clear all steps", icon="eraser", tooltip="Turn every step off"),
+                    button("clear", _("Clear all steps"), icon="eraser", tooltip=_("Turn every step off")),
                 ],
             ],
             values={"tempo": beat["tempo"], "repeats": beat["repeats"], "sound": beat["sound"]},
@@ -175,15 +181,16 @@ class BeatMaker(CreationState, widgets.VBox):
             colours=STEP_COLOURS,
             marks={"on": ON, "off": OFF},
             pressed_value="on",
-            column_word="step",
+            column_word=_("step"),
             headers=True,
             cell_size=28,
-            label="Beat steps",
+            label=_("Beat steps"),
+            names={"on": _("on"), "off": _("off")},
             layout=plain,
         )
         self.cell_grid.on_press(self._pressed)
         self.file_name, self.export_button, export = export_row(
-            "my_beat.wav", "Save WAV", self.export_wav, self.status, shared
+            "my_beat.wav", _("Save WAV"), self.export_wav, self.status, shared
         )
         kwargs.setdefault("layout", plain)
         super().__init__(
@@ -255,7 +262,7 @@ class BeatMaker(CreationState, widgets.VBox):
         else:
             self._player.value = wav
         seconds = synth.loop_frames(self.tempo.value, self.steps) * self.repeats.value / synth.RATE
-        self._say(f"Your beat is ready: {seconds:.1f} seconds. Press play on the player.")
+        self._say(t("Your beat is ready: {seconds} seconds. Press play on the player.", seconds=f"{seconds:.1f}"))
 
     def export_wav(self, path: str | os.PathLike[str]) -> Path:
         """Save the beat as a WAV file in the learner's folder (atomically); returns the path written."""

@@ -60,7 +60,8 @@ function render({ model, el }) {
   let buttons = [], shown = [], focus = [0, 0];
 
   function title(row, column, value) {
-    return `${model.get("rows")[row]}, ${model.get("column_word")} ${column + 1}: ${value}`;
+    const said = (model.get("names") || {})[value] ?? value;
+    return `${model.get("rows")[row]}, ${model.get("column_word")} ${column + 1}: ${said}`;
   }
 
   function paint(row, column) {
@@ -374,6 +375,10 @@ class CellGrid(InlineAnyWidget):
     ).tag(sync=True)
     headers = traitlets.Bool(False, help="Show row names and column numbers around the grid.").tag(sync=True)
     label = traitlets.Unicode("", help="Accessible name of the whole grid, e.g. 'Pixel art squares'.").tag(sync=True)
+    names = traitlets.Dict(
+        traitlets.Unicode(),
+        help="How values are said in the cells' titles, e.g. {'white': 'blanco'}; other values as they are.",
+    ).tag(sync=True)
     cell_size = traitlets.Int(24, help="Width and height of a cell in CSS pixels, e.g. 24.").tag(sync=True)
     drag = traitlets.Bool(
         False,
@@ -471,7 +476,7 @@ class CellGrid(InlineAnyWidget):
         for callback in self._stroke_callbacks:
             callback(checked, start)
 
-    def _handle_message(self, _: Any, content: Any, buffers: Any) -> None:
+    def _handle_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         event = content.get("event") if isinstance(content, dict) else None
         if event == "press":
             try:

@@ -28,13 +28,14 @@ import ipywidgets as widgets
 
 from connected_learning.widgets.base import WIDE, CreationState, StateError, export_row, make_status
 from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.i18n import N_, _, t
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["CHARTS", "MAX_ROWS", "ChartMaker"]
 
-CHARTS = {"bar": "bar chart", "line": "line chart", "scatter": "scatter plot"}
+CHARTS = {"bar": N_("bar chart"), "line": N_("line chart"), "scatter": N_("scatter plot")}
 MAX_ROWS = 10_000
 
 
@@ -91,17 +92,20 @@ class ChartMaker(CreationState, widgets.VBox):
     ) -> None:
         self.status = make_status()
         self._drawing = False
-        self.x = widgets.Dropdown(description="Across the bottom (x):", style=WIDE)
-        self.y = widgets.Dropdown(description="Up the side (y):", style=WIDE)
+        self.x = widgets.Dropdown(description=_("Across the bottom (x):"), style=WIDE)
+        self.y = widgets.Dropdown(description=_("Up the side (y):"), style=WIDE)
         self.chart = widgets.Dropdown(
-            options=[(label, key) for key, label in CHARTS.items()], value="bar", description="Chart type:", style=WIDE
+            options=[(_(label), key) for key, label in CHARTS.items()],
+            value="bar",
+            description=_("Chart type:"),
+            style=WIDE,
         )
         self.title = widgets.Text(
             value=title,
-            description="Chart title:",
+            description=_("Chart title:"),
             style=WIDE,
             continuous_update=False,
-            placeholder="What does your chart show?",
+            placeholder=_("What does your chart show?"),
             layout=widgets.Layout(width="95%"),
         )
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
@@ -109,11 +113,13 @@ class ChartMaker(CreationState, widgets.VBox):
         for control in (self.x, self.y, self.chart, self.title):
             control.observe(self._on_change, "value")
         self.file_name, self.export_button, export = export_row(
-            "my_chart.png", "Save PNG", self.export_png, self.status
+            "my_chart.png", _("Save PNG"), self.export_png, self.status
         )
         super().__init__(
             children=[
-                widgets.HTML("<b>Chart maker</b>: pick what goes across and up, pick a chart type, give it a title."),
+                widgets.HTML(
+                    _("<b>Chart maker</b>: pick what goes across and up, pick a chart type, give it a title.")
+                ),
                 widgets.HBox([self.x, self.y]),
                 self.chart,
                 self.title,
@@ -158,7 +164,7 @@ class ChartMaker(CreationState, widgets.VBox):
             self._drawing = False
         self.redraw()
 
-    def _on_change(self, _: Any) -> None:
+    def _on_change(self, _change: Any) -> None:
         if not self._drawing:
             self.redraw()
             self._changed()
@@ -185,7 +191,7 @@ class ChartMaker(CreationState, widgets.VBox):
             axes.scatter(across, up, marker="o", color="#1e88e5", edgecolors="black")
         axes.set_xlabel(_plain(x))
         axes.set_ylabel(_plain(y))
-        axes.set_title(_plain(self.title.value.strip() or f"{y} by {x}"))
+        axes.set_title(_plain(self.title.value.strip() or t("{y} by {x}", y=y, x=x)))
         axes.grid(alpha=0.3)
         figure.tight_layout()
         buffer = io.BytesIO()
@@ -196,13 +202,18 @@ class ChartMaker(CreationState, widgets.VBox):
         """A sentence that says what the chart shows, for people who cannot see it."""
         x, y = self.x.value, self.y.value
         if x is None or y is None:
-            return "No chart yet: the table needs a column of numbers."
+            return _("No chart yet: the table needs a column of numbers.")
         values = self.data[y].dropna()
-        span = f", from {values.min():g} to {values.max():g}" if len(values) else ""
+        span = t(", from {low} to {high}", low=f"{values.min():g}", high=f"{values.max():g}") if len(values) else ""
         title = self.title.value.strip()
-        return (
-            f"{CHARTS[self.chart.value].capitalize()}{f' titled “{title}”' if title else ''}: "
-            f"{y} (up the side) by {x} (across the bottom), {len(values)} values{span}."
+        chart = _(CHARTS[self.chart.value]).capitalize() + (t(" titled “{title}”", title=title) if title else "")
+        return t(
+            "{chart}: {y} (up the side) by {x} (across the bottom), {count} values{span}.",
+            chart=chart,
+            y=y,
+            x=x,
+            count=len(values),
+            span=span,
         )
 
     def redraw(self) -> None:
@@ -213,7 +224,7 @@ class ChartMaker(CreationState, widgets.VBox):
             self.image.value = self.to_png()
         except (ValueError, TypeError) as error:
             self.image.value = b""
-            self._say(f"Could not draw this chart: {error}")
+            self._say(t("Could not draw this chart: {error}", error=error))
         else:
             self._say("")
 

@@ -292,7 +292,7 @@ class ControlPanel(InlineAnyWidget):
         for callback in self._press_callbacks[name]:
             callback()
 
-    def _handle_message(self, _: Any, content: Any, buffers: Any) -> None:
+    def _handle_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         name = content.get("name") if isinstance(content, dict) and content.get("event") == "press" else None
         if not isinstance(name, str) or name not in self._specs or self._specs[name]["kind"] != "button":
             log.warning("ControlPanel ignored an unknown message from the browser: %r", content)

@@ -25,10 +25,11 @@ import ipywidgets as widgets
 
 from connected_learning.widgets.base import WIDE, CreationState, StateError, make_status
 from connected_learning.widgets.entries import append_row, check_spec, hint, validate_entry
+from connected_learning.widgets.i18n import N_, _, t
 
 __all__ = ["DataCollector"]
 
-_CHOOSE = "(choose one)"
+_CHOOSE = N_("(choose one)")
 
 
 class DataCollector(CreationState, widgets.VBox):
@@ -50,7 +51,7 @@ class DataCollector(CreationState, widgets.VBox):
         spec: Any,
         csv_path: str | os.PathLike[str],
         *,
-        title: str = "Add your entry",
+        title: str | None = None,
         sidecar: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -64,11 +65,11 @@ class DataCollector(CreationState, widgets.VBox):
         self.errors: dict[str, widgets.Label] = {}
         rows: list[widgets.Widget] = []
         for field in self.fields:
-            label = field["label"] + (" (needed)" if field["required"] else "") + ":"
-            tip = field["help"] or f"Type {hint(field)}"
+            label = t("{label} (needed):", label=field["label"]) if field["required"] else field["label"] + ":"
+            tip = field["help"] or t("Type {hint}", hint=hint(field))
             if field["type"] == "choice":
                 control: widgets.Text | widgets.Dropdown = widgets.Dropdown(
-                    options=[(_CHOOSE, ""), *((choice, choice) for choice in field["choices"])],
+                    options=[(_(_CHOOSE), ""), *((choice, choice) for choice in field["choices"])],
                     value="",
                     description=label,
                     style=WIDE,
@@ -87,14 +88,15 @@ class DataCollector(CreationState, widgets.VBox):
             self.errors[field["name"]] = widgets.Label()
             rows += [control, self.errors[field["name"]]]
         self.submit_button = widgets.Button(
-            description="Add my entry",
+            description=_("Add my entry"),
             icon="check",
             layout=widgets.Layout(width="auto"),
             button_style="primary",
-            tooltip=f"Check your entry and add it to {os.path.basename(self.csv_path)}",
+            tooltip=t("Check your entry and add it to {name}", name=os.path.basename(self.csv_path)),
         )
         self.submit_button.on_click(lambda _: self.submit())
-        super().__init__(children=[widgets.Label(title), *rows, self.submit_button, self.status], **kwargs)
+        heading = widgets.Label(_("Add your entry") if title is None else title)
+        super().__init__(children=[heading, *rows, self.submit_button, self.status], **kwargs)
         self._start_sidecar(sidecar)
 
     @property
@@ -111,14 +113,18 @@ class DataCollector(CreationState, widgets.VBox):
         for name, label in self.errors.items():
             label.value = f"⚠ {errors[name]}" if name in errors else ""
         if errors:
-            count = "1 thing" if len(errors) == 1 else f"{len(errors)} things"
-            self._say(f"Please fix {count}, then press 'Add my entry' again. " + " ".join(errors.values()))
+            fix = (
+                _("Please fix 1 thing, then press 'Add my entry' again.")
+                if len(errors) == 1
+                else t("Please fix {count} things, then press 'Add my entry' again.", count=len(errors))
+            )
+            self._say(fix + " " + " ".join(errors.values()))
             return False
         row["submitted_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         try:
             append_row(self.csv_path, self.fieldnames, row)
         except (OSError, ValueError) as error:
-            self._say(f"Your entry was not added: {error} Try again, or ask a mentor.")
+            self._say(t("Your entry was not added: {error} Try again, or ask a mentor.", error=error))
             return False
         self._restoring = True  # one save of the emptied form, not one per field
         try:
@@ -127,7 +133,7 @@ class DataCollector(CreationState, widgets.VBox):
         finally:
             self._restoring = False
         self._changed()
-        self._say(f"Thank you! Your entry was added to {os.path.basename(self.csv_path)}.")
+        self._say(t("Thank you! Your entry was added to {name}.", name=os.path.basename(self.csv_path)))
         return True
 
     @classmethod

@@ -23,6 +23,8 @@ import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from connected_learning.widgets.i18n import _, t
+
 __all__ = ["FIELD_TYPES", "append_row", "check_spec", "validate_entry"]
 
 FIELD_TYPES = ("text", "int", "float", "choice")
@@ -94,60 +96,74 @@ def check_spec(spec: Any) -> list[dict[str, Any]]:
 
 def hint(field: Mapping[str, Any]) -> str:
     """What to type into a field, in words: 'a whole number from 0 to 120'."""
-    low, high = field["min"], field["max"]
-    limits = (
-        f" from {low:g} to {high:g}"
-        if low is not None and high is not None
-        else f" of at least {low:g}"
-        if low is not None
-        else f" of at most {high:g}"
-        if high is not None
-        else ""
-    )
-    if field["type"] == "int":
-        return "a whole number" + limits + (", like 12" if not limits else "")
-    if field["type"] == "float":
-        return "a number" + limits + (", like 3.5" if not limits else "")
+    low = None if field["min"] is None else f"{field['min']:g}"
+    high = None if field["max"] is None else f"{field['max']:g}"
     if field["type"] == "choice":
-        return "one of the choices in the list"
-    length = (
-        f" of {low:g} to {high:g} letters"
-        if low is not None and high is not None
-        else f" of at least {low:g} letters"
-        if low is not None
-        else f" of at most {high:g} letters"
-        if high is not None
-        else ""
-    )
-    return "some words" + length
+        return _("one of the choices in the list")
+    if field["type"] in ("int", "float"):
+        noun = _("a whole number") if field["type"] == "int" else _("a number")
+        if low is not None and high is not None:
+            return t("{noun} from {low} to {high}", noun=noun, low=low, high=high)
+        if low is not None:
+            return t("{noun} of at least {low}", noun=noun, low=low)
+        if high is not None:
+            return t("{noun} of at most {high}", noun=noun, high=high)
+        return t("{noun}, like {example}", noun=noun, example="12" if field["type"] == "int" else "3.5")
+    if low is not None and high is not None:
+        return t("some words of {low} to {high} letters", low=low, high=high)
+    if low is not None:
+        return t("some words of at least {low} letters", low=low)
+    if high is not None:
+        return t("some words of at most {high} letters", high=high)
+    return _("some words")
 
 
 def _check_one(field: Mapping[str, Any], raw: Any) -> tuple[Any, str | None]:
     label, kind = field["label"], field["type"]
     text = "" if raw is None else str(raw).strip()
     if not text:
-        verb = "Pick" if kind == "choice" else "Type"
-        return "", (f"{label}: this one is needed. {verb} {hint(field)}." if field["required"] else None)
+        if not field["required"]:
+            return "", None
+        if kind == "choice":
+            return "", t("{label}: this one is needed. Pick {hint}.", label=label, hint=hint(field))
+        return "", t("{label}: this one is needed. Type {hint}.", label=label, hint=hint(field))
     if kind == "choice":
-        return (text, None) if text in field["choices"] else ("", f"{label}: pick {hint(field)}.")
+        return (
+            (text, None)
+            if text in field["choices"]
+            else ("", t("{label}: pick {hint}.", label=label, hint=hint(field)))
+        )
     if kind in ("int", "float"):
         try:
             value: Any = int(text) if kind == "int" else float(text)
         except ValueError:
             example = "12" if kind == "int" else "3.5"
-            return "", f"{label}: {text[:30]!r} is not {hint(field)}. Type digits only, like {example}."
+            return "", t(
+                "{label}: {text} is not {hint}. Type digits only, like {example}.",
+                label=label,
+                text=repr(text[:30]),
+                hint=hint(field),
+                example=example,
+            )
         if isinstance(value, float) and not math.isfinite(value):
-            return "", f"{label}: type {hint(field)}."
+            return "", t("{label}: type {hint}.", label=label, hint=hint(field))
         size = value
     else:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-            return "", f"{label}: please keep it on one line, without hidden characters."
+            return "", t("{label}: please keep it on one line, without hidden characters.", label=label)
         if len(text) > MAX_TEXT:
-            return "", f"{label}: that is {len(text)} letters; please keep it under {MAX_TEXT}."
+            return "", t(
+                "{label}: that is {count} letters; please keep it under {limit}.",
+                label=label,
+                count=len(text),
+                limit=MAX_TEXT,
+            )
         # A spreadsheet would run a cell starting with these as a formula; a leading ' keeps it text.
         value, size = ("'" + text if text.startswith(_FORMULA_START) else text), len(text)
     if (field["min"] is not None and size < field["min"]) or (field["max"] is not None and size > field["max"]):
-        return "", f"{label}: {text[:30]!r} is out of range. Type {hint(field)}."
+        return "", t(
+            "{label}: {text} is out of range. Type {hint}.", label=label, text=repr(text[:30]), hint=hint(field)
+        )
     return value, None
 
 

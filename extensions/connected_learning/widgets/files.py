@@ -17,6 +17,7 @@ import stat
 from pathlib import Path, PurePath
 
 from connected_learning.errors import ClhubError
+from connected_learning.widgets.i18n import t
 
 __all__ = ["ExportPathError", "atomic_write", "check_export_path"]
 
@@ -44,52 +45,93 @@ def check_export_path(path: str | os.PathLike[str], *, suffix: str, base: str | 
     Raises:
         ExportPathError (a ValueError): with a message that names the path and says what to do.
     """
-    example = f"'my_work{suffix}' or 'exports/my_work{suffix}'"
+    example = t("'my_work{suffix}' or 'exports/my_work{suffix}'", suffix=suffix)
     if not isinstance(path, str | os.PathLike):
-        raise ExportPathError(f"A file name must be text, like {example}, not {type(path).__name__}.")
+        raise ExportPathError(t("A file name must be text, like {example}.", example=example))
     raw = os.fspath(path)
     if not isinstance(raw, str):
-        raise ExportPathError(f"A file name must be text, like {example}.")
+        raise ExportPathError(t("A file name must be text, like {example}.", example=example))
     if not raw.strip():
-        raise ExportPathError(f"Type a file name first, like {example}.")
+        raise ExportPathError(t("Type a file name first, like {example}.", example=example))
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
         raise ExportPathError(
-            f"The file name {raw!r} has a hidden control character in it. Type it again, like {example}."
+            t(
+                "The file name {raw} has a hidden control character in it. Type it again, like {example}.",
+                raw=repr(raw),
+                example=example,
+            )
         )
     if len(raw) > 1000:
-        raise ExportPathError(f"That file name is too long. Use a shorter one, like {example}.")
+        raise ExportPathError(t("That file name is too long. Use a shorter one, like {example}.", example=example))
     root = Path(os.path.realpath(base if base is not None else os.getcwd()))
     given = PurePath(raw)
     if ".." in given.parts:
         raise ExportPathError(
-            f"The file name {raw!r} uses '..' to leave your folder. Save inside your folder, like {example}."
+            t(
+                "The file name {raw} uses '..' to leave your folder. Save inside your folder, like {example}.",
+                raw=repr(raw),
+                example=example,
+            )
         )
     full = Path(os.path.normpath(given if given.is_absolute() else root / given))
     try:
         relative = full.relative_to(root)
     except ValueError:
-        raise ExportPathError(f"{raw!r} is outside your folder ({root}). Save inside it, like {example}.") from None
+        raise ExportPathError(
+            t(
+                "{raw} is outside your folder ({root}). Save inside it, like {example}.",
+                raw=repr(raw),
+                root=root,
+                example=example,
+            )
+        ) from None
     if not relative.parts:
-        raise ExportPathError(f"{raw!r} is your folder, not a file. Add a file name, like {example}.")
+        raise ExportPathError(
+            t("{raw} is your folder, not a file. Add a file name, like {example}.", raw=repr(raw), example=example)
+        )
     for part in relative.parts:
         if part.startswith("."):
             raise ExportPathError(
-                f"{raw!r} has a hidden name (starting with '.'): {part!r}. Use a name like {example}."
+                t(
+                    "{raw} has a hidden name (starting with '.'): {part}. Use a name like {example}.",
+                    raw=repr(raw),
+                    part=repr(part),
+                    example=example,
+                )
             )
         if len(part) > _MAX_NAME:
-            raise ExportPathError(f"The name {part[:40]!r}... is too long. Use a shorter one, like {example}.")
+            raise ExportPathError(
+                t(
+                    "The name {part}... is too long. Use a shorter one, like {example}.",
+                    part=repr(part[:40]),
+                    example=example,
+                )
+            )
     if full.suffix.lower() != suffix.lower():
-        raise ExportPathError(f"{raw!r} must end in {suffix}, like {example}.")
+        raise ExportPathError(
+            t("{raw} must end in {suffix}, like {example}.", raw=repr(raw), suffix=suffix, example=example)
+        )
     here = root
     for part in relative.parts:
         here = here / part
         if here.is_symlink():
             raise ExportPathError(
-                f"{raw!r} goes through a shortcut (symbolic link) at {str(here.relative_to(root))!r}, so the file "
-                f"could land somewhere else. Save to a plain folder, like {example}."
+                t(
+                    "{raw} goes through a shortcut (symbolic link) at {link}, so the file could land "
+                    "somewhere else. Save to a plain folder, like {example}.",
+                    raw=repr(raw),
+                    link=repr(str(here.relative_to(root))),
+                    example=example,
+                )
             )
     if full.exists() and not full.is_file():
-        raise ExportPathError(f"{raw!r} is a folder or a special file, not a file. Pick another name, like {example}.")
+        raise ExportPathError(
+            t(
+                "{raw} is a folder or a special file, not a file. Pick another name, like {example}.",
+                raw=repr(raw),
+                example=example,
+            )
+        )
     return full
 
 
@@ -116,8 +158,12 @@ def atomic_write(
                 next_fd = os.open(part, _DIR_FLAGS, dir_fd=dir_fd)
             except OSError:
                 raise ExportPathError(
-                    f"Could not save {shown!r}: {part!r} is not a plain folder (it may be a shortcut). "
-                    "Pick another folder."
+                    t(
+                        "Could not save {shown}: {part} is not a plain folder (it may be a shortcut). "
+                        "Pick another folder.",
+                        shown=repr(shown),
+                        part=repr(part),
+                    )
                 ) from None
             os.close(dir_fd)
             dir_fd = next_fd

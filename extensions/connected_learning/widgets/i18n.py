@@ -13,6 +13,9 @@ counts:
     widgets.Button(description=_("Undo"))
     self._say(t("Saved {name} in your folder.", name=path.name))
 
+A text kept in a constant (a palette's colour names, a tool's label) is marked with `N_`,
+which changes nothing, so the test finds it; it is translated with `_` where it is shown.
+
 Translations are flat JSON files `translations/<language>/<module>.json` mapping the
 English text, exactly as written in the code, to the translation; each widget module has its
 own file, all are merged. A text without a translation shows in English (never an error):
@@ -27,7 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LANGUAGES", "LANGUAGE_ENV", "language", "set_language", "t", "translations", "_"]
+__all__ = ["LANGUAGES", "LANGUAGE_ENV", "N_", "language", "set_language", "t", "translations", "_"]
 
 #: Language code -> its name, written in that language (as a learner picks it).
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -72,6 +75,11 @@ def _(text: str) -> str:
     return translations(language()).get(text, text)
 
 
-def t(text: str, **values: Any) -> str:
-    """`_(text)` with its `{name}` places filled from `values`."""
-    return _(text).format(**values)
+def t(message: str, /, **values: Any) -> str:
+    """`_(message)` with its `{name}` places filled from `values`."""
+    return _(message).format(**values)
+
+
+def N_(text: str) -> str:
+    """Mark `text`, kept in a constant, as a text to translate where it is shown (with `_`); returns it."""
+    return text

@@ -39,30 +39,31 @@ from connected_learning.widgets.base import CreationState, SharedModels, StateEr
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.i18n import N_, _, t
 from connected_learning.widgets.tool_choice import ToolChoice
 
 __all__ = ["PALETTE", "TOOLS", "PixelCanvas", "flood"]
 
 PALETTE: tuple[tuple[str, str], ...] = (
-    ("white", "#ffffff"),
-    ("black", "#000000"),
-    ("grey", "#9e9e9e"),
-    ("red", "#e53935"),
-    ("orange", "#fb8c00"),
-    ("yellow", "#fdd835"),
-    ("green", "#43a047"),
-    ("blue", "#1e88e5"),
-    ("purple", "#8e24aa"),
-    ("pink", "#f48fb1"),
-    ("brown", "#795548"),
+    (N_("white"), "#ffffff"),
+    (N_("black"), "#000000"),
+    (N_("grey"), "#9e9e9e"),
+    (N_("red"), "#e53935"),
+    (N_("orange"), "#fb8c00"),
+    (N_("yellow"), "#fdd835"),
+    (N_("green"), "#43a047"),
+    (N_("blue"), "#1e88e5"),
+    (N_("purple"), "#8e24aa"),
+    (N_("pink"), "#f48fb1"),
+    (N_("brown"), "#795548"),
 )
 MAX_SIDE = 48
 MAX_UNDO = 500
 TOOLS = (
-    ("brush", "Brush", "Paint the squares you press or drag across"),
-    ("fill", "Fill", "Paint the whole patch of one colour around the square you press"),
+    ("brush", N_("Brush"), N_("Paint the squares you press or drag across")),
+    ("fill", N_("Fill"), N_("Paint the whole patch of one colour around the square you press")),
 )
-HELP = (
+HELP = N_(
     "<b>Pixel art</b>: choose a colour, then press squares to paint them, or drag across them. "
     "<b>Fill</b> paints a whole patch of one colour at once. "
     "With the keyboard: in the squares, arrows move, Enter or Space paints, Shift with an arrow paints as you move."
@@ -151,45 +152,49 @@ class PixelCanvas(CreationState, widgets.VBox):
         self._undo: list[list[tuple[int, int, str]]] = []
         self._stroke: list[tuple[int, int, str]] | None = None  # the undo step the current drag adds to
         self.letters = widgets.Checkbox(
-            value=False, description="Show colour letters in the squares", indent=False, layout=plain
+            value=False, description=_("Show colour letters in the squares"), indent=False, layout=plain
         )
         self.letters.observe(lambda _: self._show_letters(), "value")
         self.undo_button = widgets.Button(
-            description="Undo", icon="undo", tooltip="Take back the last change", style=shared.button, layout=plain
+            description=_("Undo"),
+            icon="undo",
+            tooltip=_("Take back the last change"),
+            style=shared.button,
+            layout=plain,
         )
         self.undo_button.on_click(lambda _: self.undo())
         self.clear_button = widgets.Button(
-            description="Clear",
+            description=_("Clear"),
             icon="eraser",
-            tooltip="Paint every square background",
+            tooltip=_("Paint every square background"),
             style=shared.button,
             layout=plain,
         )
         self.clear_button.on_click(lambda _: self.clear())
-        self._colours_label = widgets.Label("Colours:", style=shared.label, layout=plain)
+        self._colours_label = widgets.Label(_("Colours:"), style=shared.label, layout=plain)
         self._palette_layout = widgets.Layout(width="auto", border="1px solid #555")  # shared by palette buttons
         # Every control is created showing its final value: each change after creation is one
         # more message to the browser, and a fresh canvas should cost one message per model.
         self._use_palette(rows, columns, palette)
         self.tool = "brush"
         self.current = widgets.Label(self._current_text(), style=shared.label, layout=plain)
-        self.tool_choice = ToolChoice(TOOLS, self.tool, "Tool", layout=plain)
+        self.tool_choice = ToolChoice(TOOLS, self.tool, N_("Tool"), layout=plain)
         self.tool_choice.on_choose(self.use_tool)
         self.palette_box = widgets.HBox(self._palette_children(), layout=widgets.Layout(flex_flow="row wrap"))
         auto_width = widgets.Layout(width="auto")
         wide = DescriptionStyle(description_width="initial")
         self.row_choice = widgets.Dropdown(
-            options=list(range(1, rows + 1)), description="Row:", style=wide, layout=auto_width
+            options=list(range(1, rows + 1)), description=_("Row:"), style=wide, layout=auto_width
         )
         self.column_choice = widgets.Dropdown(
-            options=list(range(1, columns + 1)), description="Column:", style=wide, layout=auto_width
+            options=list(range(1, columns + 1)), description=_("Column:"), style=wide, layout=auto_width
         )
         self.paint_button = widgets.Button(
-            description="Paint square",
+            description=_("Paint square"),
             icon="paint-brush",
             style=shared.button,
             layout=plain,
-            tooltip="Paint the square at the chosen row and column",
+            tooltip=_("Paint the square at the chosen row and column"),
         )
         self.paint_button.on_click(lambda _: self._pressed(self.row_choice.value - 1, self.column_choice.value - 1))
         self.cell_grid = CellGrid(
@@ -198,21 +203,22 @@ class PixelCanvas(CreationState, widgets.VBox):
             values=[list(line) for line in self.grid],
             colours=self.colours,
             marks={},
-            column_word="column",
+            column_word=_("column"),
             cell_size=24,
-            label="Pixel art squares",
+            label=_("Pixel art squares"),
+            names={name: _(name) for name in self.colours},
             drag=True,
             layout=plain,
         )
         self.cell_grid.on_press(self._pressed)
         self.cell_grid.on_stroke(self._stroked)
         self.file_name, self.export_button, export = export_row(
-            "my_pixel_art.png", "Save PNG", self.export_png, self.status, shared
+            "my_pixel_art.png", _("Save PNG"), self.export_png, self.status, shared
         )
         kwargs.setdefault("layout", plain)
         super().__init__(
             children=[
-                widgets.HTML(HELP, layout=plain),
+                widgets.HTML(_(HELP), layout=plain),
                 self.palette_box,
                 self.tool_choice,
                 self.current,
@@ -233,14 +239,16 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.colours = dict(self.palette)
         self.background = self.palette[0][0]
         self.colour = self.palette[1][0]
-        self._mark = _marks([name for name, _ in self.palette])
+        # The letters come from the colours' names as the learner reads them ("R" for red, "RO" for rojo).
+        said = _marks([_(name) for name, _hex in self.palette])
+        self._mark = {name: said.get(_(name), "") for name, _hex in self.palette}
         close_all(list(getattr(self, "palette_buttons", {}).values()))
         self.palette_buttons: dict[str, widgets.Button] = {}
         for name, hex_colour in self.palette:
             style = widgets.ButtonStyle(button_color=hex_colour, text_color=text_colour(hex_colour))
             button = widgets.Button(
-                description=f"✓ {name}" if name == self.colour else name,
-                tooltip=f"Paint with {name}",
+                description=f"✓ {_(name)}" if name == self.colour else _(name),
+                tooltip=t("Paint with {colour}", colour=_(name)),
                 style=style,
                 layout=self._palette_layout,
             )
@@ -254,7 +262,7 @@ class PixelCanvas(CreationState, widgets.VBox):
         return [self._colours_label, *self.palette_buttons.values()]
 
     def _row_names(self) -> list[str]:
-        return [f"Row {row + 1}" for row in range(self.rows)]
+        return [t("Row {number}", number=row + 1) for row in range(self.rows)]
 
     def _setup(self, rows: int, columns: int, palette: Any) -> None:
         """Rebuild the palette and the grid for a size and palette, all squares background."""
@@ -262,6 +270,7 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.palette_box.children = self._palette_children()
         with self.cell_grid.hold_sync():
             self.cell_grid.colours = self.colours
+            self.cell_grid.names = {name: _(name) for name in self.colours}
             self.cell_grid.marks = self._mark if self.letters.value else {}
             self.cell_grid.reshape(self._row_names(), columns, self.background)
         self.row_choice.options = list(range(1, rows + 1))
@@ -274,7 +283,7 @@ class PixelCanvas(CreationState, widgets.VBox):
             raise ValueError(f"{name!r} is not in the palette; choose one of {', '.join(self.colours)}.")
         self.colour = name
         for other, button in self.palette_buttons.items():
-            button.description = f"✓ {other}" if other == name else other
+            button.description = f"✓ {_(other)}" if other == name else _(other)
         self.current.value = self._current_text()
 
     def use_tool(self, tool: str) -> None:
@@ -284,13 +293,17 @@ class PixelCanvas(CreationState, widgets.VBox):
         self.tool = tool
         self.tool_choice.value = tool
         self.current.value = self._current_text()
-        self.paint_button.description = "Fill area" if tool == "fill" else "Paint square"
+        self.paint_button.description = _("Fill area") if tool == "fill" else _("Paint square")
         self.paint_button.tooltip = (
-            f"{'Fill the area around' if tool == 'fill' else 'Paint'} the square at the chosen row and column"
+            _("Fill the area around the square at the chosen row and column")
+            if tool == "fill"
+            else _("Paint the square at the chosen row and column")
         )
 
     def _current_text(self) -> str:
-        return f"{'Filling' if self.tool == 'fill' else 'Painting'} with: {self.colour}"
+        if self.tool == "fill":
+            return t("Filling with: {colour}", colour=_(self.colour))
+        return t("Painting with: {colour}", colour=_(self.colour))
 
     def _pressed(self, row: int, column: int) -> None:
         """What pressing a square does (a click, Enter, Space or "Paint square"): use the tool there."""
@@ -358,7 +371,7 @@ class PixelCanvas(CreationState, widgets.VBox):
     def undo(self) -> None:
         """Take back the last paint or clear."""
         if not self._undo:
-            self._say("Nothing to undo.")
+            self._say(_("Nothing to undo."))
             return
         self._set_cells(self._undo.pop())
         self._changed()

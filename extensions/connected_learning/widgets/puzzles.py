@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from connected_learning.widgets.i18n import _, t
+
 # What replaces a solution in the learner's copy (nbgrader's ClearSolutions.code_stub for
 # Python, used by catalog.release and the courses; nbgrader's own raises NotImplementedError
 # and stops Run All). `...` is a no-op wherever a solution may stand: a function's body (it
@@ -53,7 +55,7 @@ class puzzle:  # lower case: it reads as a phrase in the workbooks, `with puzzle
 
     def __init__(self, number: int | str, solved: str = "") -> None:
         self.number = number
-        self.solved = solved or f"Puzzle {number} is right! ✅"
+        self.solved = solved or t("Puzzle {number} is right! ✅", number=number)
 
     def __enter__(self) -> puzzle:
         return self
@@ -74,19 +76,22 @@ class puzzle:  # lower case: it reads as a phrase in the workbooks, `with puzzle
 def not_yet_message(number: int | str, error: BaseException) -> str:
     """The friendly lines a learner reads when puzzle `number` failed with `error`."""
     lines = [
-        f"🧩 Puzzle {number} is not solved yet — write your answer where it says YOUR ANSWER, "
-        "run that cell, then run this cell again."
+        t(
+            "🧩 Puzzle {number} is not solved yet — write your answer where it says YOUR ANSWER, "
+            "run that cell, then run this cell again.",
+            number=number,
+        )
     ]
     said = str(error).strip()
     if isinstance(error, AssertionError):
         if said:
-            lines.append(f"Hint: {said}")
+            lines.append(t("Hint: {hint}", hint=said))
     elif _GIVES_NONE.search(said):
-        lines.append("Hint: your answer gives back nothing yet. In a function, start the answer line with return.")
+        lines.append(_("Hint: your answer gives back nothing yet. In a function, start the answer line with return."))
     elif _IS_DOTS.search(said):
-        lines.append("Hint: the three dots are still there. Write your answer in their place.")
+        lines.append(_("Hint: the three dots are still there. Write your answer in their place."))
     elif said:
-        lines.append(f"Python says: {type(error).__name__}: {said.splitlines()[0][:200]}")
+        lines.append(t("Python says: {error}", error=f"{type(error).__name__}: {said.splitlines()[0][:200]}"))
     return "\n".join(lines)
 
 

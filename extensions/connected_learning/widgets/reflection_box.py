@@ -23,13 +23,14 @@ import ipywidgets as widgets
 
 from connected_learning.widgets.base import CreationState, StateError, export_row, make_status
 from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.i18n import N_, _
 
 __all__ = ["QUESTIONS", "ReflectionBox"]
 
 QUESTIONS = {
-    "made": ("What I made", "Tell a friend what you made. What does it do or show?"),
-    "learned": ("What I learned", "What do you know now that you did not know before?"),
-    "next": ("What I would try next", "If you had one more hour, what would you change or add?"),
+    "made": (N_("What I made"), N_("Tell a friend what you made. What does it do or show?")),
+    "learned": (N_("What I learned"), N_("What do you know now that you did not know before?")),
+    "next": (N_("What I would try next"), N_("If you had one more hour, what would you change or add?")),
 }
 MAX_ANSWER = 5000
 
@@ -48,21 +49,21 @@ class ReflectionBox(CreationState, widgets.VBox):
         self.answers: dict[str, widgets.Textarea] = {}
         for key, (question, placeholder) in QUESTIONS.items():
             box = widgets.Textarea(
-                description=question,
-                placeholder=placeholder,
+                description=_(question),
+                placeholder=_(placeholder),
                 continuous_update=False,
                 style={"description_width": "12em"},
-                tooltip=question,
+                tooltip=_(question),
                 layout=widgets.Layout(width="95%", height="5em"),
             )
             box.observe(lambda _: self._changed(), "value")
             self.answers[key] = box
         self.file_name, self.export_button, export = export_row(
-            "my_reflection.md", "Save as Markdown", self.export_markdown, self.status
+            "my_reflection.md", _("Save as Markdown"), self.export_markdown, self.status
         )
         super().__init__(
             children=[
-                widgets.HTML("<b>Look back</b>: answer in a few sentences."),
+                widgets.HTML(_("<b>Look back</b>: answer in a few sentences.")),
                 *self.answers.values(),
                 export,
                 self.status,
@@ -73,11 +74,11 @@ class ReflectionBox(CreationState, widgets.VBox):
 
     def to_markdown(self) -> str:
         """The answers as Markdown, one heading per question ('<', '>' and '&' written as entities)."""
-        lines = ["# My reflection", ""]
-        for key, (question, _) in QUESTIONS.items():
-            answer = self.answers[key].value.strip() or "(not answered yet)"
+        lines = [_("# My reflection"), ""]
+        for key, (question, _placeholder) in QUESTIONS.items():
+            answer = self.answers[key].value.strip() or _("(not answered yet)")
             answer = answer.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            lines += [f"## {question}", "", answer, ""]
+            lines += [f"## {_(question)}", "", answer, ""]
         return "\n".join(lines)
 
     def export_markdown(self, path: str | os.PathLike[str]) -> Path:

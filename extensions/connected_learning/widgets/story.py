@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from connected_learning.widgets.base import StateError
+from connected_learning.widgets.i18n import _, language, t
 
 __all__ = ["MAX_CHOICES", "MAX_SCENES", "check_story", "new_scene_id", "new_story", "to_html", "to_markdown"]
 
@@ -28,9 +29,9 @@ _SCENE_ID = re.compile(r"^scene-[1-9][0-9]{0,3}$")
 def new_story() -> dict[str, Any]:
     """A story with one empty scene to start from."""
     return {
-        "title": "My story",
+        "title": _("My story"),
         "start": "scene-1",
-        "scenes": [{"id": "scene-1", "title": "The beginning", "text": "", "choices": []}],
+        "scenes": [{"id": "scene-1", "title": _("The beginning"), "text": "", "choices": []}],
     }
 
 
@@ -101,7 +102,8 @@ def _one_line(text: str) -> str:
 
 def _titles(story: dict[str, Any]) -> dict[str, str]:
     return {
-        scene["id"]: _one_line(scene["title"]) or f"Scene {number}" for number, scene in enumerate(story["scenes"], 1)
+        scene["id"]: _one_line(scene["title"]) or t("Scene {number}", number=number)
+        for number, scene in enumerate(story["scenes"], 1)
     }
 
 
@@ -152,10 +154,10 @@ def to_html(story: dict[str, Any]) -> str:
         return html.escape(text, quote=True)
 
     titles = _titles(story)
-    title = esc(_one_line(story["title"]) or "My story")
+    title = esc(_one_line(story["title"]) or _("My story"))
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en">',
+        f'<html lang="{language()}">',
         "<head>",
         '<meta charset="utf-8">',
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
@@ -176,7 +178,7 @@ def to_html(story: dict[str, Any]) -> str:
         if scene["choices"]:
             parts.append("<ul>")
             parts += [
-                f'<li><a href="#{esc(choice["target"])}">{esc(_one_line(choice["label"])) or "Go on"}</a></li>'
+                f'<li><a href="#{esc(choice["target"])}">{esc(_one_line(choice["label"])) or esc(_("Go on"))}</a></li>'
                 for choice in scene["choices"]
             ]
             parts.append("</ul>")

@@ -27,6 +27,7 @@ import ipywidgets as widgets
 from connected_learning.widgets import story as model
 from connected_learning.widgets.base import WIDE, CreationState, close_all, export_row, make_status
 from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.i18n import _, t
 
 __all__ = ["StoryBuilder"]
 
@@ -49,41 +50,45 @@ class StoryBuilder(CreationState, widgets.VBox):
         self.editing = self.story["start"]
         self.playing: str | None = None
         self._quiet = False
-        self.story_title = widgets.Text(description="Story title:", style=WIDE, layout=_FULL, continuous_update=False)
-        self.scene_choice = widgets.Dropdown(description="Scene to edit:", style=WIDE)
-        self.scene_title = widgets.Text(description="Scene title:", style=WIDE, layout=_FULL, continuous_update=False)
+        self.story_title = widgets.Text(
+            description=_("Story title:"), style=WIDE, layout=_FULL, continuous_update=False
+        )
+        self.scene_choice = widgets.Dropdown(description=_("Scene to edit:"), style=WIDE)
+        self.scene_title = widgets.Text(
+            description=_("Scene title:"), style=WIDE, layout=_FULL, continuous_update=False
+        )
         self.scene_text = widgets.Textarea(
-            description="What happens:",
+            description=_("What happens:"),
             style=WIDE,
             continuous_update=False,
-            placeholder="Write what happens in this scene.",
+            placeholder=_("Write what happens in this scene."),
             layout=widgets.Layout(width="95%", height="8em"),
         )
         self.choices_box = widgets.VBox()
         self.add_choice_button = widgets.Button(
-            description="Add a choice",
+            description=_("Add a choice"),
             icon="code-fork",
             layout=_FIT,
-            tooltip="Add a choice to this scene; it leads to a new scene",
+            tooltip=_("Add a choice to this scene; it leads to a new scene"),
         )
         self.add_scene_button = widgets.Button(
-            description="Add a scene", icon="plus", layout=_FIT, tooltip="Add an empty scene"
+            description=_("Add a scene"), icon="plus", layout=_FIT, tooltip=_("Add an empty scene")
         )
         self.delete_button = widgets.Button(
-            description="Delete this scene",
+            description=_("Delete this scene"),
             icon="trash",
             layout=_FIT,
-            tooltip="Delete this scene and the choices that lead to it",
+            tooltip=_("Delete this scene and the choices that lead to it"),
         )
         self.start_button = widgets.Button(
-            description="Start the story here", icon="flag", layout=_FIT, tooltip="Make this scene the first one"
+            description=_("Start the story here"), icon="flag", layout=_FIT, tooltip=_("Make this scene the first one")
         )
         self.play_button = widgets.Button(
-            description="Play the story",
+            description=_("Play the story"),
             icon="play",
             layout=_FIT,
             button_style="primary",
-            tooltip="Read your story from the start and make choices",
+            tooltip=_("Read your story from the start and make choices"),
         )
         self.add_choice_button.on_click(lambda _: self.add_choice())
         self.add_scene_button.on_click(lambda _: self.add_scene())
@@ -98,14 +103,14 @@ class StoryBuilder(CreationState, widgets.VBox):
         self.play_choices = widgets.VBox()
         self.choice_buttons: list[widgets.Button] = []
         self.markdown_name, self.markdown_button, markdown = export_row(
-            "my_story.md", "Save Markdown", self.export_markdown, self.status
+            "my_story.md", _("Save Markdown"), self.export_markdown, self.status
         )
         self.html_name, self.html_button, html_row = export_row(
-            "my_story.html", "Save web page", self.export_html, self.status
+            "my_story.html", _("Save web page"), self.export_html, self.status
         )
         super().__init__(
             children=[
-                widgets.HTML("<b>Story builder</b>: write scenes, give them choices, then play your story."),
+                widgets.HTML(_("<b>Story builder</b>: write scenes, give them choices, then play your story.")),
                 self.story_title,
                 self.scene_choice,
                 self.scene_title,
@@ -153,26 +158,26 @@ class StoryBuilder(CreationState, widgets.VBox):
             for number, choice in enumerate(scene["choices"], 1):
                 label = widgets.Text(
                     value=choice["label"],
-                    description=f"Choice {number}:",
+                    description=t("Choice {number}:", number=number),
                     style=WIDE,
                     continuous_update=False,
-                    placeholder="What the reader can choose",
+                    placeholder=_("What the reader can choose"),
                 )
                 target = widgets.Dropdown(
-                    options=self._options(), value=choice["target"], description="leads to:", style=WIDE
+                    options=self._options(), value=choice["target"], description=_("leads to:"), style=WIDE
                 )
                 remove = widgets.Button(
-                    description=f"Remove choice {number}",
+                    description=t("Remove choice {number}", number=number),
                     icon="times",
                     layout=_FIT,
-                    tooltip=f"Remove choice {number} (its scene stays)",
+                    tooltip=t("Remove choice {number} (its scene stays)", number=number),
                 )
                 label.observe(lambda change, c=choice: self._edit(c, "label", change["new"]), "value")
                 target.observe(lambda change, c=choice: self._edit(c, "target", change["new"]), "value")
                 remove.on_click(lambda _, index=number - 1: self.remove_choice(index))
                 rows.append(widgets.HBox([label, target, remove]))
             close_all(self.choices_box.children)
-            self.choices_box.children = rows or [widgets.Label("This scene has no choices yet: it is an ending.")]
+            self.choices_box.children = rows or [widgets.Label(_("This scene has no choices yet: it is an ending."))]
             self.add_choice_button.disabled = len(scene["choices"]) >= model.MAX_CHOICES
             self.add_scene_button.disabled = len(self.story["scenes"]) >= model.MAX_SCENES
             self.delete_button.disabled = len(self.story["scenes"]) == 1
@@ -209,11 +214,16 @@ class StoryBuilder(CreationState, widgets.VBox):
     def add_scene(self) -> str:
         """Add an empty scene, show it in the editor, and return its id."""
         if len(self.story["scenes"]) >= model.MAX_SCENES:
-            self._say(f"A story can have {model.MAX_SCENES} scenes at most.")
+            self._say(t("A story can have {count} scenes at most.", count=model.MAX_SCENES))
             return self.editing
         scene_id = model.new_scene_id(self.story)
         self.story["scenes"].append(
-            {"id": scene_id, "title": f"Scene {len(self.story['scenes']) + 1}", "text": "", "choices": []}
+            {
+                "id": scene_id,
+                "title": t("Scene {number}", number=len(self.story["scenes"]) + 1),
+                "text": "",
+                "choices": [],
+            }
         )
         self.edit(scene_id)
         self._changed()
@@ -223,13 +233,15 @@ class StoryBuilder(CreationState, widgets.VBox):
         """Give the scene being edited a new choice that leads to a new scene (the editor stays on this scene)."""
         scene = self.scene()
         if len(scene["choices"]) >= model.MAX_CHOICES:
-            self._say(f"A scene can have {model.MAX_CHOICES} choices at most.")
+            self._say(t("A scene can have {count} choices at most.", count=model.MAX_CHOICES))
             return
         here = self.editing
         target = self.add_scene()
         if target == here:
             return
-        scene["choices"].append({"label": label or f"Choice {len(scene['choices']) + 1}", "target": target})
+        scene["choices"].append(
+            {"label": label or t("Choice {number}", number=len(scene["choices"]) + 1), "target": target}
+        )
         self.edit(here)
         self._changed()
 
@@ -242,7 +254,7 @@ class StoryBuilder(CreationState, widgets.VBox):
     def delete_scene(self) -> None:
         """Delete the scene being edited and every choice that leads to it."""
         if len(self.story["scenes"]) == 1:
-            self._say("A story needs at least one scene.")
+            self._say(_("A story needs at least one scene."))
             return
         gone = self.editing
         self.story["scenes"] = [scene for scene in self.story["scenes"] if scene["id"] != gone]
@@ -266,22 +278,22 @@ class StoryBuilder(CreationState, widgets.VBox):
         self.playing = scene["id"]
         text = "<br>".join(html.escape(line) for line in scene["text"].strip().splitlines())
         self.play_view.value = (
-            f"<h3>{html.escape(scene['title'] or 'Untitled scene')}</h3>"
-            f"<p>{text or '<i>(This scene has no text yet.)</i>'}</p>"
+            f"<h3>{html.escape(scene['title'] or _('Untitled scene'))}</h3>"
+            f"<p>{text or _('<i>(This scene has no text yet.)</i>')}</p>"
         )
         self.choice_buttons = []
         for choice in scene["choices"]:
-            label = " ".join(choice["label"].split()) or "Go on"
+            label = " ".join(choice["label"].split()) or _("Go on")
             button = widgets.Button(
-                description=label[:60], tooltip=f"Choose: {label}", layout=widgets.Layout(width="auto")
+                description=label[:60], tooltip=t("Choose: {label}", label=label), layout=widgets.Layout(width="auto")
             )
             button.on_click(lambda _, target=choice["target"]: self.play(target))
             self.choice_buttons.append(button)
         again = widgets.Button(
-            description="Start again" if scene["choices"] else "The end. Play again",
+            description=_("Start again") if scene["choices"] else _("The end. Play again"),
             icon="repeat",
             layout=_FIT,
-            tooltip="Go back to the first scene",
+            tooltip=_("Go back to the first scene"),
         )
         again.on_click(lambda _: self.play())
         close_all(self.play_choices.children)

@@ -18,6 +18,7 @@ from typing import Any
 import traitlets
 
 from connected_learning.widgets.cell_grid import InlineAnyWidget
+from connected_learning.widgets.i18n import _
 
 __all__ = ["ToolChoice"]
 
@@ -100,7 +101,10 @@ class ToolChoice(InlineAnyWidget):
     )
 
     def __init__(self, options: Sequence[tuple[str, str, str]], value: str, label: str, **kwargs: Any) -> None:
-        super().__init__(options=[list(option) for option in options], value=value, label=label, **kwargs)
+        # The texts arrive in English (marked with N_ where they are constants) and are said in
+        # the widgets' language.
+        said = [[option, _(text), _(tip)] for option, text, tip in options]
+        super().__init__(options=said, value=value, label=_(label), **kwargs)
         self.on_msg(self._handle_message)
 
     @traitlets.validate("value")
@@ -115,7 +119,7 @@ class ToolChoice(InlineAnyWidget):
         """Call `callback(value)` whenever the chosen button changes."""
         self.observe(lambda change: callback(change["new"]), "value")
 
-    def _handle_message(self, _: Any, content: Any, buffers: Any) -> None:
+    def _handle_message(self, _widget: Any, content: Any, buffers: Any) -> None:
         value = content.get("value") if isinstance(content, dict) and content.get("event") == "choose" else None
         if not isinstance(value, str) or value not in [option[0] for option in self.options]:
             log.warning("ToolChoice ignored a message it cannot use: %s", reprlib.repr(content))
