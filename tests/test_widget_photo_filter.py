@@ -297,7 +297,8 @@ def test_state_round_trip_and_the_sidecar_brings_it_back(workdir: Path) -> None:
     saved = json.loads((workdir / "my_cat.json").read_text(encoding="utf-8"))
     assert saved == lab.state
     assert saved["picture"] == "data/chelsea.jpg" and saved["effects"] == ["pixelate", "sepia"]
-    assert PhotoFilterLab.from_state(lab.state).state == lab.state
+    copy = PhotoFilterLab.from_state(lab.state)
+    assert copy.state == lab.state and copy.status.value == "Opened data/chelsea.jpg: 451 x 300 pixels."
 
     again = PhotoFilterLab(sidecar="my_cat.json")  # the cell run again next week
     assert again.state == lab.state

@@ -523,6 +523,8 @@ class PhotoFilterLab(CreationState, widgets.VBox):
             self._small = _shrink(self._original)
             self.picture_box.value = self.picture_name
             self.before.value = _encode(self._small, "JPEG")
+            size = {"width": self._original.width, "height": self._original.height}
+            self._say(t("Opened {name}: {width} x {height} pixels.", name=self.picture_name, **size))
         self._redraw()
 
 
