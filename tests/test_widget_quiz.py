@@ -382,11 +382,15 @@ def test_a_peer_plays_a_shared_quiz_from_the_review_notebook_but_cannot_change_i
         piece = done.stdout.split(" as ")[1].split(" ")[0]
         shared = folders.peer_review_dir(lab.data_dir, lab.name("g"))
         copy = shared / piece / "v1" / "my_quiz.json"
+        # The code of Ben's own copy of the review notebook, run in ~/peer-review as its kernel would.
+        own = lab.home("ben") / "peer-review" / folders.own_review_notebook(lab.name("g"))
+        cells = json.loads(own.read_text())["cells"]
+        review = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+        assert "ReviewPanel(" in review
         play = (
-            "import json\n"
+            "import json, os\n"
             "import ipywidgets as widgets\n"
-            "from connected_learning.peer_review.widgets import ReviewPanel\n"
-            f"panel = ReviewPanel({str(lab.home('ben') / 'peer-review' / lab.name('g'))!r})\n"
+            "os.chdir('peer-review')\n" + review.replace("ReviewPanel(", "panel = ReviewPanel(") + "\n"
             f"panel.choice.value = {piece!r}\n"
             "button = next(w for w in panel.preview.children if isinstance(w, widgets.Button))\n"
             "button.click()\n"
@@ -395,11 +399,13 @@ def test_a_peer_plays_a_shared_quiz_from_the_review_notebook_but_cannot_change_i
             "game.answer_buttons[0].click(); game.next_button.click()\n"
             "print(json.dumps({'button': button.description, 'score': game.score, 'end': game.question_view.value}))\n"
         )
+        before = sorted(str(p.relative_to(shared)) for p in (shared / piece).rglob("*"))
         played = lab.python("ben", play)
         assert played.returncode == 0, played.stderr
         result = json.loads(played.stdout.strip().splitlines()[-1])
         assert result["button"] == "Play this quiz: Planet party" and result["score"] == 1
         assert "You got 1 out of 2 (50%)." in result["end"]
+        assert sorted(str(p.relative_to(shared)) for p in (shared / piece).rglob("*")) == before  # nothing sent
         # Ben can read the shared copy but not change it; the control: Ana's own file is hers to change.
         tamper = f"open({str(copy)!r}, 'w').write('{{}}')"
         tried = lab.python(
@@ -475,3 +481,33 @@ def test_the_static_page_shows_the_quiz_cover_with_javascript_off(
         phone.screenshot(path=str(artifacts / "showcase-quiz.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_every_control_is_labelled_in_words_and_no_button_label_is_cut_off(workdir: Path) -> None:
+    builder = planets()
+    builder.play()
+    assert builder.game is not None
+    builder.game.answer_buttons[0].click()
+    controls = [w for w in descendants(builder) if isinstance(w, widgets.DOMWidget)]
+    buttons = [w for w in controls if isinstance(w, widgets.Button)]
+    assert len(buttons) >= 8  # the control: the builder's, the game's and the save button are all found
+    assert all(b.description.strip() and b.layout.width == "auto" for b in buttons), [
+        b.description for b in buttons if b.layout.width != "auto"
+    ]
+    inputs = [
+        w for w in controls if isinstance(w, widgets.Text | widgets.Textarea | widgets.Dropdown | widgets.IntSlider)
+    ]
+    assert len(inputs) >= 11 and all(w.description.strip() for w in inputs)
+
+
+def test_text_longer_than_a_quiz_allows_is_cut_to_fit(workdir: Path) -> None:
+    builder = QuizBuilder(sidecar="my_quiz.json")
+    builder.title.value = "T" * 5000
+    builder.question_text.value = "Q" * 5000
+    builder.answer_texts[0].value = "A" * 5000
+    saved = json.loads((workdir / "my_quiz.json").read_text())
+    assert len(saved["title"]) == 80 and len(saved["questions"][0]["question"]) == 200
+    assert len(saved["questions"][0]["answers"][0]) == 80
+    game = QuizGame.load_from("my_quiz.json")
+    assert game.state == saved and len(game.answer_buttons[0].description) <= 90
+    assert png(builder.cover.value).size == (480, 270)  # a long title is cut with '…', not drawn off the card
