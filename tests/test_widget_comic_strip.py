@@ -496,6 +496,8 @@ def test_spanish_labels_after_set_language() -> None:
         assert comic.panel_choice.label == "Viñeta 1 de 3"
         assert comic.speaker.description == "Quién habla:"
         assert comic.export_button.description == "Guardar PNG"
+        assert comic.palette_buttons["red"].description == "rojo" and comic.current_colour.value == "Dibujas con: negro"
+        assert comic.cell_grid.names["white"] == "blanco"  # each square's title: "Fila 1, columna 1: blanco"
         comic.add_button.click()
         assert comic.status.value == "Añadiste la viñeta 2."
         for _ in range(MAX_PANELS):

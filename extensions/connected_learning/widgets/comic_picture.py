@@ -155,7 +155,7 @@ def _draw_bubble(draw: ImageDraw.ImageDraw, area: Box, drawing_top: int, speaker
     """A white speech bubble at the bottom of `area`, its tail pointing down at the drawing."""
     font = _font(TEXT_SIZE)
     inside = area[2] - area[0] - 16
-    lines = wrap(speech, font, inside, MAX_BUBBLE_LINES - (1 if speaker else 0))
+    lines = wrap(speech, font, inside, MAX_BUBBLE_LINES - (1 if speaker.strip() else 0))
     if not lines:
         return
     shown = ([(wrap(speaker + ":", font, inside, 1)[0], NAME_INK)] if speaker.strip() else []) + [

@@ -260,6 +260,7 @@ class ComicStrip(CreationState, widgets.VBox):
             column_word=_("column"),
             cell_size=20,
             label=_("Drawing squares of this panel"),
+            names={name: _(name) for name in COLOURS},  # each square's title says its colour in the learner's words
             drag=True,
             layout=plain,
         )
