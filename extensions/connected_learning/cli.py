@@ -2,7 +2,8 @@
 
     clhub demo                    demo accounts + the hub on http://127.0.0.1:8000
     clhub up [--site FILE]        a real site from its settings file
-    clhub catalog check [DIR]     validate every workbook (--no-execute: without running them)
+    clhub catalog check [DIR]     validate every workbook and print the catalog's table (--no-execute:
+                                  without running them; DIR a workbook's folder: that one alone)
     clhub settings check [FILE]   validate a site settings file
     clhub settings reference      the settings reference (Markdown)
     clhub user add NAME ...       create or update an account (hub stopped)
@@ -38,28 +39,37 @@ from .settings import DEFAULT_DEMO, DEFAULT_SITE, env_overrides, load_settings, 
 
 def cmd_catalog_check(args: argparse.Namespace) -> int:
     # Imported here: nbclient and textstat are needed by this command only, not by `clhub up`.
-    from .catalog.check import NOTEBOOK_TIMEOUT, deep_check
+    import dataclasses
+
+    from .catalog.check import NOTEBOOK_TIMEOUT, inspect_catalog
+    from .catalog.table import check_targets, format_table
 
     root = Path(args.catalog or load_settings(DEFAULT_SITE).catalog_dir)
+    # A workbook's folder checks that workbook alone, in its catalog, without the catalog-wide figures.
+    single = root / "workbook.toml"
+    if single.is_file():
+        root = root.parent.parent
     catalog, problems = scan_catalog(root)
     # The deep checks read what workbook.toml names, so they wait until it is sound.
     if not problems:
+        if single.is_file():
+            chosen = {k: w for k, w in catalog.workbooks.items() if w.folder.resolve() == single.parent.resolve()}
+            catalog = dataclasses.replace(catalog, workbooks=chosen)
         if not args.no_execute:
             count = sum(len(w.notebooks) for w in catalog.workbooks.values())
             print(
                 f"Running {count} notebooks headless (at most {NOTEBOOK_TIMEOUT} s each; --no-execute skips this)...",
                 flush=True,
             )
-        problems = deep_check(catalog, execute=not args.no_execute)
+        found = inspect_catalog(catalog, execute=not args.no_execute)
+        problems = found.problems + ([] if single.is_file() else check_targets(catalog))
+        print(format_table(catalog, None if args.no_execute else found.made, found.readings))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in the catalog at {root}.", file=sys.stderr)
         return 1
-    print(
-        f"The catalog at {root} is fine: {len(catalog.workbooks)} workbooks, "
-        f"{len(catalog.interests)} interests" + (" (notebooks not run)." if args.no_execute else ".")
-    )
+    print(f"No problems: the catalog at {root} is fine" + (" (notebooks not run)." if args.no_execute else "."))
     return 0
 
 
@@ -225,9 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = sub.add_parser("catalog", help="the workbook catalog").add_subparsers(dest="what", required=True)
     p = catalog.add_parser(
-        "check", help="validate every workbook: metadata, licences, reading grade, and that each notebook runs"
+        "check",
+        help="validate every workbook (metadata, licences, reading grade, tagged parts, that each notebook runs "
+        "and its exercises save files) and the catalog's figures; print the catalog's table",
     )
-    p.add_argument("catalog", nargs="?", help="catalog folder (default: the site's)")
+    p.add_argument(
+        "catalog", nargs="?", help="catalog folder (default: the site's), or one workbook's folder to check it alone"
+    )
     p.add_argument(
         "--no-execute",
         action="store_true",

@@ -1,14 +1,17 @@
-"""The deep checks of the workbook catalog, run by `clhub catalog check` after catalog.py's.
+"""The deep checks of the workbook catalog, run by `clhub catalog check` after load.py's.
 
-catalog.py reads and validates the workbook.toml files; this module looks inside the
+load.py reads and validates the workbook.toml files; this module looks inside the
 workbooks: every notebook runs top to bottom headless in the copy a learner gets (for a
 notebook in nbgrader's source format, both the teacher's version, whose solutions must
 solve every puzzle, and the released one, solutions cleared, which must run to its end
-without solving them), its student-facing text reads at grade 8 or below, licences and
-data sources are present, and the notebooks are stored clean with complete metadata.
-`deep_check` returns every problem found, each naming the file (and the copy and cell,
-or the key) and saying what to do. The checks are pure functions of the files, except
-`run_notebook`, which starts a kernel in a temporary copy of the workbook.
+without solving them), each making exercise (a cell tagged `make`, see cells.py) leaves a
+file, the student-facing text reads at grade 8 or below (readability.py), the parts every
+workbook has are tagged (making exercises, "Connect it to school", a Share step), the
+teacher guide has its headings, licences and data sources are present, and the notebooks
+are stored clean with complete metadata. `inspect_catalog` returns every problem found,
+each naming the file (and the copy and cell, or the key) and saying what to do, with what
+it measured for the catalog's table (table.py). The checks are pure functions of the
+files, except the runs, which start a kernel in a temporary copy of the workbook.
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ import re
 import shutil
 import tempfile
 import time
-import unicodedata
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import textstat
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -36,13 +38,12 @@ from nbformat.warnings import MissingIDFieldWarning
 from traitlets.config import Config
 
 from ..widgets.puzzles import results as puzzle_results
+from .cells import JUNK, check_tags, check_teacher_headings, folder_files, make_cells, new_or_changed, where
 from .load import Catalog, Workbook
+from .readability import MAX_GRADE, Reading, check_readability, notebook_reading
 from .release import is_nbgrader_source, student_version
 
-# The highest US school grade the student-facing text may read at: the learners are 11 to 16.
-MAX_GRADE = 8
-# Cells with fewer words give Flesch-Kincaid too little to go on to be named as the hardest.
-MIN_CELL_WORDS = 30
+__all__ = ["MAX_GRADE", "deep_check", "inspect_catalog", "run_notebook", "run_notebooks"]
 # Seconds the cells of one notebook may take in all, from the moment its kernel is ready.
 NOTEBOOK_TIMEOUT = 60
 # Notebooks run at the same time, each with its own kernel: the machines have 2 cores.
@@ -52,8 +53,6 @@ LICENCE_FILES = ("LICENSE.md", "LICENSE")
 SOURCE_FILES = ("SOURCE.md", "SOURCE.txt")
 # Words that show a SOURCE file says under which terms the data may be used.
 LICENCE_WORDS = re.compile(r"licen|\bCC\b|CC0|CC-|public domain", re.IGNORECASE)
-# Folders a workbook may carry that are never content (left by Jupyter or Python).
-JUNK = (".ipynb_checkpoints", "__pycache__")
 
 
 # ----------------------------------------------------------------------- licences and files
@@ -107,12 +106,13 @@ def _check_source(data_file: Path) -> list[str]:
 
 def check_teacher_guide(wb: Workbook) -> list[str]:
     guide = wb.folder / "TEACHER.md"
-    if not guide.is_file() or not guide.read_text(encoding="utf-8", errors="replace").strip():
+    text = guide.read_text(encoding="utf-8", errors="replace") if guide.is_file() else ""
+    if not text.strip():
         return [
             f"{guide}: missing or empty; write the teacher guide (goals, time needed, how to run it "
-            "in a one-hour session, what good work looks like)."
+            "with a group, what good work looks like)."
         ]
-    return []
+    return check_teacher_headings(guide, text, wb.language)
 
 
 # ------------------------------------------------------------------------ notebook metadata
@@ -173,83 +173,6 @@ def _list(indexes: Iterable[int]) -> str:
     return ", ".join(str(i) for i in indexes) + " (counting from 0)"
 
 
-# ------------------------------------------------------------------------------ readability
-
-# Whole-text Flesch-Kincaid grade, and why: FK is the usual "US school grade" formula and,
-# over a whole notebook, its per-sentence noise averages out while a long hard passage
-# still counts for its length. textstat's text_standard mixes in Dale-Chall and Linsear
-# Write, which mark words like "notebook" or "kernel" as hard and jump by whole grades on
-# short texts; a median over cells would let half the cells be as hard as they like.
-
-
-def plain_text(markdown: str) -> str:
-    """What a learner reads in `markdown`: no code, URLs or markup; one sentence per line.
-
-    Headings, list items and table cells are read as units, so each ends a sentence;
-    otherwise FK would glue a heading and a list into one 60-word "sentence".
-    """
-    text = re.sub(r"```.*?```|~~~.*?~~~", " ", markdown, flags=re.S)
-    text = re.sub(r"`[^`\n]*`", " ", text)
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"<https?://[^>]*>|https?://\S+|www\.\S+", " ", text)
-    text = re.sub(r"<[^>\n]+>|&[a-z]+;", " ", text)
-    lines = []
-    for raw in text.splitlines():
-        if re.fullmatch(r"[\s|:\-=]*", raw):  # blank, table rule, heading underline
-            continue
-        line = re.sub(r"^\s*(#+|>+|[-*+]|\d+[.)])\s+", "", raw)
-        line = re.sub(r"\s*\|\s*", ". ", line.strip().strip("|"))
-        line = re.sub(r"[*_~]+", "", line)
-        # Emoji and other symbols are not words: textstat would count them as such.
-        line = "".join(ch for ch in line if not unicodedata.category(ch).startswith("S"))
-        line = line.strip(" .")
-        if line:
-            lines.append(line if line[-1] in ".!?:;" else line + ".")
-    return "\n".join(lines)
-
-
-def reading_grade(text: str) -> float:
-    """Flesch-Kincaid grade of plain `text`; 0.0 when it has no words."""
-    if textstat.lexicon_count(text) == 0:
-        return 0.0
-    return float(textstat.flesch_kincaid_grade(text))
-
-
-def student_text(nb: nbformat.NotebookNode, summary: str = "") -> list[tuple[int | None, str]]:
-    """(cell index, plain text) of the summary (index None) and each markdown cell."""
-    parts: list[tuple[int | None, str]] = [(None, plain_text(summary))] if summary.strip() else []
-    parts += [(i, plain_text(_source(c))) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
-    return parts
-
-
-def _source(cell: nbformat.NotebookNode) -> str:
-    # Stored notebooks may keep a cell's source as a list of lines.
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
-
-
-def notebook_grade(nb: nbformat.NotebookNode, summary: str = "") -> float:
-    return reading_grade("\n".join(text for _, text in student_text(nb, summary)))
-
-
-def check_readability(path: Path, nb: nbformat.NotebookNode, summary: str = "") -> list[str]:
-    """A problem when the notebook's text with the workbook summary reads above MAX_GRADE."""
-    parts = student_text(nb, summary)
-    grade = reading_grade("\n".join(text for _, text in parts))
-    if grade <= MAX_GRADE:
-        return []
-    hard = sorted(
-        ((reading_grade(t), i) for i, t in parts if i is not None and textstat.lexicon_count(t) >= MIN_CELL_WORDS),
-        reverse=True,
-    )
-    hardest = ", ".join(f"cell {i} (grade {g:.1f})" for g, i in hard[:3] if g > MAX_GRADE)
-    return [
-        f"{path}: the student-facing text (markdown cells and the workbook.toml summary) reads at "
-        f"grade {grade:.1f} (Flesch-Kincaid); the most allowed is {MAX_GRADE}. Use shorter sentences "
-        f"and everyday words" + (f", starting with {hardest}." if hardest else ".")
-    ]
-
-
 # -------------------------------------------------------------------------------- execution
 
 # Which copy of a notebook a run executes (see `runs_of`).
@@ -265,13 +188,28 @@ def runs_of(nb: nbformat.NotebookNode) -> tuple[str, ...]:
     return (TEACHER, RELEASED) if is_nbgrader_source(nb) else (AS_IS,)
 
 
+@dataclass
+class NotebookRun:
+    """What running one copy of a notebook found."""
+
+    problems: list[str] = field(default_factory=list)
+    # Cells tagged `make` that left a new or changed file; None where that is not measured
+    # (the teacher's version: a workbook's exercises count once, in the learner's copy).
+    made: int | None = None
+
+
 def run_notebook(folder: Path, rel: str, timeout: int = NOTEBOOK_TIMEOUT, copy: str = AS_IS) -> list[str]:
-    """Run notebook `rel` of the workbook in `folder` top to bottom, in a temporary copy.
+    """Run notebook `rel` of the workbook in `folder` top to bottom, in a temporary copy; its problems.
 
     The kernel's working folder is the notebook's folder in the copy, as in a learner's
     home, so files the notebook writes never land in the repository. With `copy` RELEASED
     the notebook run is the student version learners get (release.student_version).
     """
+    return run_copy(folder, rel, timeout, copy).problems
+
+
+def run_copy(folder: Path, rel: str, timeout: int = NOTEBOOK_TIMEOUT, copy: str = AS_IS) -> NotebookRun:
+    """`run_notebook`, with the count of making exercises that left a file."""
     path = folder / rel
     name = f"{path}{COPY_NAMES[copy]}"
     with tempfile.TemporaryDirectory(prefix="clhub-check-") as tmp:
@@ -283,7 +221,7 @@ def run_notebook(folder: Path, rel: str, timeout: int = NOTEBOOK_TIMEOUT, copy: 
             nb = nbformat.read(work / rel, as_version=4)
             return asyncio.run(_run_cells(nb, (work / rel).parent, Path(tmp), name, timeout, copy))
         except Exception as e:  # the kernel would not start, or died: still one problem, not a crash
-            return [f"{name}: could not be run ({type(e).__name__}: {_first_line(str(e))})."]
+            return NotebookRun([f"{name}: could not be run ({type(e).__name__}: {_first_line(str(e))})."])
 
 
 def check_puzzles(name: str, index: int, cell: nbformat.NotebookNode, copy: str) -> list[str]:
@@ -311,14 +249,15 @@ def check_puzzles(name: str, index: int, cell: nbformat.NotebookNode, copy: str)
 
 async def _run_cells(
     nb: nbformat.NotebookNode, cwd: Path, sockets: Path, path: str, timeout: int, copy: str = AS_IS
-) -> list[str]:
+) -> NotebookRun:
     # Unix sockets in the temporary folder, not TCP ports: nothing else on a shared lab
     # computer can reach the kernel (and ipykernel does not warn about plain-text TCP).
     ipc = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
     client = NotebookClient(
         nb, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}, shutdown_kernel="immediate", config=ipc
     )
-    problems: list[str] = []
+    measured = set(make_cells(nb)) if copy != TEACHER else set()
+    run = NotebookRun(made=0 if copy != TEACHER else None)
     try:
         async with client.async_setup_kernel():
             deadline = time.monotonic() + timeout
@@ -326,32 +265,45 @@ async def _run_cells(
             # nbclient annotates int seconds but takes any number (it calls float() on it).
             client.timeout_func = lambda cell: max(0.01, deadline - time.monotonic())  # type: ignore[assignment]
             for index, cell in enumerate(nb.cells):
+                here = where(path, index, cell)
+                before = folder_files(cwd) if index in measured else {}
                 try:
                     await client.async_execute_cell(cell, index)
                 except CellTimeoutError:
-                    return problems + [
-                        f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) was still running when "
-                        f"the notebook's {timeout} s were up; make it run faster (smaller data, fewer "
-                        "steps): the whole notebook must run top to bottom within that time."
-                    ]
+                    run.problems.append(
+                        f"{here} was still running when the notebook's {timeout} s were up; make it run faster "
+                        "(smaller data, fewer steps): the whole notebook must run top to bottom within that time."
+                    )
+                    return run
                 except DeadKernelError:
-                    return problems + [
+                    run.problems.append(
                         f"{path}: the kernel died in cell {index} (counting from 0; id {cell.get('id')!r}); "
                         "it may use too much memory."
-                    ]
+                    )
+                    return run
                 except CellExecutionError as e:
-                    return problems + [
-                        f"{path}: cell {index} (counting from 0; id {cell.get('id')!r}) raised "
-                        f"{e.ename}: {_first_line(e.evalue)}; fix the cell so the notebook runs top to bottom."
-                    ]
-                problems += check_puzzles(path, index, cell, copy)
+                    run.problems.append(
+                        f"{here} raised {e.ename}: {_first_line(e.evalue)}; fix the cell so the notebook runs "
+                        "top to bottom."
+                    )
+                    return run
+                run.problems += check_puzzles(path, index, cell, copy)
+                if index in measured:
+                    if new_or_changed(before, folder_files(cwd)):
+                        run.made = (run.made or 0) + 1
+                    else:
+                        run.problems.append(
+                            f"{here}: is a making exercise (tagged 'make'), but running it left no new or changed "
+                            f"file in the notebook's folder; save the creation (a widget made with "
+                            f'sidecar="my_x.json" saves at once, or save a picture), or remove the tag.'
+                        )
     finally:
         # When the kernel fails to start, nbclient leaves an exit hook behind (that would
         # print a traceback at exit) and may leave the kernel process: end both here.
         atexit.unregister(client._cleanup_kernel)
         if client.km is not None and client.km.has_kernel:
             await ensure_async(client.km.shutdown_kernel(now=True))
-    return problems
+    return run
 
 
 def _first_line(text: str, limit: int = 200) -> str:
@@ -363,41 +315,80 @@ def run_notebooks(
     notebooks: list[tuple[Path, str]] | list[tuple[Path, str, str]], jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT
 ) -> list[str]:
     """Run (workbook folder, notebook[, copy]) items, `jobs` at a time; problems in the given order."""
+    return [problem for run in run_copies(notebooks, jobs, timeout) for problem in run.problems]
+
+
+def run_copies(
+    notebooks: list[tuple[Path, str]] | list[tuple[Path, str, str]], jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT
+) -> list[NotebookRun]:
+    """`run_notebooks`, with what each run measured, in the given order."""
     if not notebooks:
         return []
     # Threads are enough: each run waits on its own kernel process and event loop.
     with ThreadPoolExecutor(max(1, min(jobs, len(notebooks))), thread_name_prefix="clhub-check") as pool:
-        results = list(pool.map(lambda item: run_notebook(item[0], item[1], timeout, *item[2:]), notebooks))
-    return [problem for result in results for problem in result]
+        return list(pool.map(lambda item: run_copy(item[0], item[1], timeout, *item[2:]), notebooks))
 
 
 # -------------------------------------------------------------------------------- all of it
 
 
-def deep_check(catalog: Catalog, execute: bool = True, jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
-    """Every problem inside the catalog's workbooks (empty when clean).
+@dataclass
+class Inspection:
+    """What `inspect_catalog` found: the problems, and per workbook id what the table shows."""
+
+    problems: list[str] = field(default_factory=list)
+    # Making exercises that left a file, over the workbook's notebooks (learner's copies);
+    # absent when the notebooks were not run.
+    made: dict[str, int] = field(default_factory=dict)
+    # The hardest-reading notebook of each workbook.
+    readings: dict[str, Reading] = field(default_factory=dict)
+
+
+def inspect_catalog(
+    catalog: Catalog, execute: bool = True, jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT
+) -> Inspection:
+    """Every problem inside the catalog's workbooks, with what was measured of each.
 
     Args:
-        catalog: a catalog that passed `scan_catalog`.
+        catalog: a catalog that passed `scan_catalog` (or a part of one).
         execute: also run every notebook headless (the slow part; False for metadata only).
         jobs: notebooks run at the same time.
         timeout: seconds the cells of one notebook may take in all.
     """
-    problems: list[str] = []
+    found = Inspection()
     runnable: list[tuple[Path, str, str]] = []
+    owners: list[str] = []
     for wb in sorted(catalog.workbooks.values(), key=lambda w: w.id):
-        problems += check_licences(wb)
-        problems += check_teacher_guide(wb)
+        found.problems += check_licences(wb)
+        found.problems += check_teacher_guide(wb)
+        readable = []
         for rel in wb.notebooks:
             nb, unreadable = read_notebook(wb.folder / rel)
-            problems += unreadable
-            if nb is not None:
-                problems += check_clean(wb.folder / rel, nb)
-                problems += check_readability(wb.folder / rel, nb, wb.summary)
-                runnable += [(wb.folder, rel, copy) for copy in runs_of(nb)]
+            found.problems += unreadable
+            if nb is None:
+                continue
+            readable.append((wb.folder / rel, nb))
+            found.problems += check_clean(wb.folder / rel, nb)
+            found.problems += check_readability(wb.folder / rel, nb, wb.summary, wb.language)
+            reading = notebook_reading(nb, wb.summary, wb.language)
+            known = found.readings.get(wb.id)
+            if known is None or (known.ok, -known.grade) > (reading.ok, -reading.grade):
+                found.readings[wb.id] = reading
+            for version in runs_of(nb):
+                runnable.append((wb.folder, rel, version))
+                owners.append(wb.id)
+        found.problems += check_tags(wb, readable)
     if execute:
-        problems += run_notebooks(runnable, jobs, timeout)
-    return problems
+        found.made = {wb_id: 0 for wb_id in catalog.workbooks}
+        for wb_id, run in zip(owners, run_copies(runnable, jobs, timeout), strict=True):
+            found.problems += run.problems
+            found.made[wb_id] += run.made or 0
+    return found
+
+
+def deep_check(catalog: Catalog, execute: bool = True, jobs: int = JOBS, timeout: int = NOTEBOOK_TIMEOUT) -> list[str]:
+    """Every problem inside the catalog's workbooks (empty when clean); see `inspect_catalog`."""
+    return inspect_catalog(catalog, execute, jobs, timeout).problems
 
 
 def reading_grades(catalog: Catalog) -> dict[Path, float]:
@@ -407,5 +398,5 @@ def reading_grades(catalog: Catalog) -> dict[Path, float]:
         for rel in wb.notebooks:
             nb, _ = read_notebook(wb.folder / rel)
             if nb is not None:
-                grades[wb.folder / rel] = notebook_grade(nb, wb.summary)
+                grades[wb.folder / rel] = notebook_reading(nb, wb.summary, wb.language).grade
     return grades
