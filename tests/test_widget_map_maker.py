@@ -504,3 +504,31 @@ def test_the_static_showcase_page_shows_the_map_with_javascript_off(
         phone.screenshot(path=str(artifacts / "showcase-map.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_painting_from_letters_checks_every_letter_before_painting() -> None:
+    town = MapMaker(rows=3, columns=4)
+    letters = {"g": "grass", "r": "road", "w": "water"}
+    with pytest.raises(ValueError, match="Row 2, column 3: the letter 'x' is not in your list"):
+        town.paint_from_letters(["gggg", "rrxr"], letters)
+    assert all(ground == "empty" for line in town.map.ground for ground in line)
+    with pytest.raises(ValueError, match="bigger than the map"):
+        town.paint_from_letters(["ggggg"], letters)
+    town.paint_from_letters(["gg", "rrrr", "w"], letters)
+    assert [town.ground_at(1, c) for c in range(1, 5)] == ["grass", "grass", "empty", "empty"]
+    assert town.ground_at(2, 4) == "road" and town.ground_at(3, 1) == "water" and town.ground_at(3, 2) == "empty"
+
+
+def test_every_control_says_what_it_does_in_words_and_buttons_fit_their_words() -> None:
+    town = drawn_town(sidecar=None)
+    controls = (widgets.Button, widgets.Dropdown, widgets.Text, widgets.BoundedIntText, widgets.Image)
+    found = [control for control in descendants(town) if isinstance(control, controls)]
+    assert len(found) > 20
+    unlabelled = [
+        c for c in found if not (getattr(c, "description", "") or "").strip() and not (c.tooltip or "").strip()
+    ]
+    assert unlabelled == []
+    buttons = [control for control in found if isinstance(control, widgets.Button)]
+    assert all(button.layout.width == "auto" for button in buttons), [b.description for b in buttons]
+    assert town.cell_grid.label == "Map squares" and town.tool_choice.label == "Pressing a square will"
+    assert all(button.description.split()[-1] in GROUNDS for button in town.ground_buttons.values())

@@ -43,6 +43,7 @@ __all__ = [
     "kind_words",
     "route_length",
     "route_squares",
+    "square_values",
     "to_png",
 ]
 
@@ -207,6 +208,34 @@ class MapData:
             )
         return row, column
 
+    def find(self, name: str) -> tuple[str, int]:
+        """("place" or "route", its index) of the place or route called `name` (any case); else a StateError."""
+        wanted = " ".join(str(name).split()).casefold()
+        for index, place in enumerate(self.places):
+            if place.name.casefold() == wanted:
+                return "place", index
+        for index, route in enumerate(self.routes):
+            if route.name.casefold() == wanted:
+                return "route", index
+        raise StateError(t("There is no place or route called {name} on this map.", name=repr(name)))
+
+    def stop(self, stop: Any) -> tuple[int, int]:
+        """The square of a route's stop: a place's name or a (row, column) pair (from 1)."""
+        if isinstance(stop, str):
+            kind, index = self.find(stop)
+            if kind != "place":
+                raise StateError(t("{name} is a route, not a place.", name=stop))
+            return self.places[index].row, self.places[index].column
+        if not isinstance(stop, tuple | list) or len(stop) != 2:
+            raise StateError(t("A stop is a place's name or a (row, column) pair, not {stop}.", stop=repr(stop)))
+        return self.check_square(stop[0], stop[1])
+
+    def check_free_name(self, name: str, but: int | None = None) -> None:
+        """A StateError if a place (other than the one at index `but`) is called `name` already."""
+        for index, place in enumerate(self.places):
+            if index != but and place.name.casefold() == name.casefold():
+                raise StateError(t("There is already a place called {name}. Give this one another name.", name=name))
+
     def place_at(self, row: int, column: int) -> int | None:
         """The index of the place on a square, or None."""
         return next((i for i, p in enumerate(self.places) if (p.row, p.column) == (row, column)), None)
@@ -314,6 +343,37 @@ def route_length(stops: list[tuple[int, int]]) -> float:
     """How long a route is, in squares (centre to centre, straight between stops), to one decimal place."""
     total = sum(math.dist(a, b) for a, b in zip(stops, stops[1:], strict=False))
     return round(total, 1)
+
+
+def square_values(
+    data: MapData, words: dict[str, str], marks: dict[str, str]
+) -> tuple[list[list[str]], dict[str, str], dict[str, str]]:
+    """What each square of the grid says (its title, e.g. "road, route A"), and each such value's colour and mark.
+
+    `words` and `marks` name each ground (`ground_words`, `ground_marks`); a place's square
+    is marked with its number, a route's squares with its letter.
+    """
+    on_route: dict[tuple[int, int], str] = {}
+    for index, route in enumerate(data.routes):
+        for square in route_squares(route.stops):
+            on_route[square] = on_route.get(square, "") + route_letter(index)
+    places = {(p.row, p.column): (n, p.name) for n, p in enumerate(data.places, 1)}
+    values: list[list[str]] = []
+    colours: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    for r, line in enumerate(data.ground, 1):
+        values.append([])
+        for c, ground in enumerate(line, 1):
+            word, mark = words[ground], marks[ground]
+            if (r, c) in places:
+                number, name = places[(r, c)]
+                word, mark = t("{ground}, place {number}: {name}", ground=word, number=number, name=name), str(number)
+            elif (r, c) in on_route:
+                letters = on_route[(r, c)]
+                word, mark = t("{ground}, route {letters}", ground=word, letters=letters), letters
+            values[-1].append(word)
+            colours[word], shown[word] = GROUNDS[ground], mark
+    return values, colours, shown
 
 
 def _number(value: float) -> str:

@@ -55,7 +55,7 @@ from connected_learning.widgets.map_drawing import (
     kind_words,
     route_length,
     route_letter,
-    route_squares,
+    square_values,
     to_png,
 )
 from connected_learning.widgets.tool_choice import ToolChoice
@@ -190,7 +190,7 @@ class MapMaker(CreationState, widgets.VBox):
             layout=shared.fit,
         )
         self.use_button.on_click(lambda _button: self._pressed(self.row_choice.value - 1, self.column_choice.value - 1))
-        values, colours, marks = self._grid_values()
+        values, colours, marks = square_values(self.map, self._words, self._marks)
         self.cell_grid = CellGrid(
             rows=[t("Row {row}", row=row) for row in range(1, self.map.rows + 1)],
             columns=self.map.columns,
@@ -300,19 +300,22 @@ class MapMaker(CreationState, widgets.VBox):
                     columns=self.map.columns,
                 )
             )
-        for row, line in enumerate(lines, 1):
-            for column, letter in enumerate(line, 1):
-                if letters.get(letter) not in GROUNDS:
-                    raise ValueError(
-                        t(
-                            "Row {row}, column {column}: the letter {letter} is not in your list.",
-                            row=row,
-                            column=column,
-                            letter=repr(letter),
-                        )
-                    )
-                self.map.ground[row - 1][column - 1] = letters[letter]
-        self._after_change()
+        wrong = [
+            (r, c, x) for r, line in enumerate(lines, 1) for c, x in enumerate(line, 1) if letters.get(x) not in GROUNDS
+        ]
+        if wrong:  # every letter is checked before any square changes
+            row, column, letter = wrong[0]
+            raise ValueError(
+                t(
+                    "Row {row}, column {column}: the letter {letter} is not in your list.",
+                    row=row,
+                    column=column,
+                    letter=repr(letter),
+                )
+            )
+        for row, line in enumerate(lines):
+            self.map.ground[row][: len(line)] = [letters[letter] for letter in line]
+        self._changed()
 
     def add_place(self, name: str, kind: str, row: int, column: int) -> int:
         """Put a place on a square (from 1); returns its number on the map. Raises StateError (a ValueError)."""
@@ -329,21 +332,23 @@ class MapMaker(CreationState, widgets.VBox):
             raise StateError(
                 t("{name} is already on that square. Pick another square.", name=self.map.places[taken].name)
             )
-        self._check_free_name(name)
+        self.map.check_free_name(name)
         self.map.places.append(Place(name, kind, row, column))
-        self._after_change()
+        self._changed()
         return len(self.map.places)
 
     def add_route(self, name: str, stops: list[str | Square]) -> str:
         """A route through `stops` in order, each a place's name or a (row, column) square; returns its letter."""
-        checked = [self._stop(stop) for stop in stops]
+        checked = [self.map.stop(stop) for stop in stops]
         if not checked:
             raise StateError(_("A route needs at least one stop."))
+        if len(checked) > MAX_STOPS:
+            raise StateError(t("A route has room for {count} stops.", count=MAX_STOPS))
         route = self._new(name)
         for stop in checked:
             self._add_stop(route, stop)
         self._new_route = True  # a learner's next route press starts their own route
-        self._after_change()
+        self._changed()
         return route_letter(self.map.routes.index(route))
 
     def start_route(self) -> None:
@@ -362,38 +367,38 @@ class MapMaker(CreationState, widgets.VBox):
         if not route.stops:
             self.map.routes.pop()
             self._new_route = True
-        self._after_change()
+        self._changed()
 
     def rename(self, old: str, new: str) -> None:
         """Give the place or route called `old` the name `new`."""
-        kind, index = self._find(old)
+        kind, index = self.map.find(old)
         new = check_name(new, _("new name"))
         if kind == "place":
-            self._check_free_name(new, but=index)
+            self.map.check_free_name(new, but=index)
             self.map.places[index].name = new
         else:
             self.map.routes[index].name = new
-        self._after_change()
+        self._changed()
 
     def remove(self, name: str) -> None:
         """Take the place or route called `name` off the map."""
-        kind, index = self._find(name)
+        kind, index = self.map.find(name)
         if kind == "place":
             del self.map.places[index]
         else:
             del self.map.routes[index]
             self._new_route = True
-        self._after_change()
+        self._changed()
 
     def set_title(self, title: str) -> None:
         self.map.title = check_name(title, _("map title"), limit=60, empty=True)
         self.title_box.value = self.map.title
-        self._after_change()
+        self._changed()
 
     def set_scale(self, metres: int) -> None:
         self.map.metres_per_square = check_metres(metres)
         self.scale_box.value = metres
-        self._after_change()
+        self._changed()
 
     # -------------------------------------------------------------------- reading the map
 
@@ -404,7 +409,7 @@ class MapMaker(CreationState, widgets.VBox):
 
     def route_length(self, name: str) -> float:
         """How long the route called `name` is, in squares."""
-        kind, index = self._find(name)
+        kind, index = self.map.find(name)
         if kind != "route":
             raise ValueError(t("{name} is a place, not a route.", name=name))
         return route_length(self.map.routes[index].stops)
@@ -464,9 +469,11 @@ class MapMaker(CreationState, widgets.VBox):
             )
         else:
             route = self.map.routes[-1]
-        for square in squares:
-            self._add_stop(route, square)
-        self._after_change()
+        try:
+            for square in squares:
+                self._add_stop(route, square)
+        finally:  # a route that ran out of room keeps, shows and saves the stops it took
+            self._changed()
 
     def _new(self, name: str) -> Route:
         if len(self.map.routes) >= MAX_ROUTES:
@@ -490,31 +497,6 @@ class MapMaker(CreationState, widgets.VBox):
         if len(stops) >= MAX_STOPS:
             raise StateError(t("A route has room for {count} stops.", count=MAX_STOPS))
         stops.append(square)
-
-    def _stop(self, stop: Any) -> Square:
-        if isinstance(stop, str):
-            kind, index = self._find(stop)
-            if kind != "place":
-                raise StateError(t("{name} is a route, not a place.", name=stop))
-            return self.map.places[index].row, self.map.places[index].column
-        if not isinstance(stop, tuple | list) or len(stop) != 2:
-            raise StateError(t("A stop is a place's name or a (row, column) pair, not {stop}.", stop=repr(stop)))
-        return self.map.check_square(stop[0], stop[1])
-
-    def _find(self, name: str) -> tuple[str, int]:
-        wanted = " ".join(str(name).split()).casefold()
-        for index, place in enumerate(self.map.places):
-            if place.name.casefold() == wanted:
-                return "place", index
-        for index, route in enumerate(self.map.routes):
-            if route.name.casefold() == wanted:
-                return "route", index
-        raise StateError(t("There is no place or route called {name} on this map.", name=repr(name)))
-
-    def _check_free_name(self, name: str, but: int | None = None) -> None:
-        for index, place in enumerate(self.map.places):
-            if index != but and place.name.casefold() == name.casefold():
-                raise StateError(t("There is already a place called {name}. Give this one another name.", name=name))
 
     def _rename_chosen(self) -> None:
         chosen = self.item_choice.value
@@ -557,51 +539,21 @@ class MapMaker(CreationState, widgets.VBox):
                 self.map.ground[row - 1][column - 1] = name
                 changed = True
         if changed:
-            self._after_change()
+            self._changed()
 
     def _ground_text(self, name: str) -> str:
         words = f"{self._marks[name]} {self._words[name]}".strip()
         return f"✓ {words}" if name == self.ground_choice else words
-
-    def _grid_values(self) -> tuple[list[list[str]], dict[str, str], dict[str, str]]:
-        """What each square shows in words (its title), and the colour and mark of each such value."""
-        on_route: dict[Square, str] = {}
-        for index, route in enumerate(self.map.routes):
-            for square in route_squares(route.stops):
-                on_route[square] = on_route.get(square, "") + route_letter(index)
-        places = {(p.row, p.column): (n, p.name) for n, p in enumerate(self.map.places, 1)}
-        values: list[list[str]] = []
-        colours: dict[str, str] = {}
-        marks: dict[str, str] = {}
-        for r, line in enumerate(self.map.ground, 1):
-            values.append([])
-            for c, ground in enumerate(line, 1):
-                word, mark = self._words[ground], self._marks[ground]
-                if (r, c) in places:
-                    number, name = places[(r, c)]
-                    word, mark = (
-                        t("{ground}, place {number}: {name}", ground=word, number=number, name=name),
-                        str(number),
-                    )
-                elif (r, c) in on_route:
-                    letters = on_route[(r, c)]
-                    word, mark = t("{ground}, route {letters}", ground=word, letters=letters), letters
-                values[-1].append(word)
-                colours[word], marks[word] = GROUNDS[ground], mark
-        return values, colours, marks
 
     def _key_html(self) -> str:
         lines = [html.escape(line) for line in describe(self.map)]
         items = "".join(f"<li>{line}</li>" for line in lines[1:])
         return f"<p><b>{_('The map in words')}</b>: {lines[0]}</p><ul>{items}</ul>"
 
-    def _after_change(self) -> None:
-        self._changed()
-
     def _changed(self) -> None:
         if self._restoring:
             return
-        values, colours, marks = self._grid_values()
+        values, colours, marks = square_values(self.map, self._words, self._marks)
         with self.cell_grid.hold_sync():
             self.cell_grid.colours, self.cell_grid.marks = colours, marks
             self.cell_grid.values = values
