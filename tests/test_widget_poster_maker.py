@@ -469,3 +469,13 @@ def test_the_showcase_page_shows_the_poster_with_javascript_off(
         phone.screenshot(path=str(artifacts / "showcase-poster.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_poster_writes_the_pound_sign_and_spanish_letters(workdir: Path) -> None:
+    def drawn(title: str) -> bytes:
+        return PosterMaker(title, theme="paper").to_png()
+
+    nowhere = drawn("\U0010fffd")  # a character no font has: drawn as the "missing letter" box
+    assert drawn("\U0010fffe") == nowhere  # control: two missing letters look the same
+    for letter in "£€ñáéíóú¿¡“”…":
+        assert drawn(letter) != nowhere, f"{letter!r} is drawn as a missing letter"

@@ -12,8 +12,10 @@ Pillow is imported inside the functions that draw, so importing this module cost
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from connected_learning.widgets.contrast import text_colour
@@ -125,25 +127,39 @@ def plan_boxes(layout: str, has_picture: bool, has_chart: bool, size: tuple[int,
     return boxes
 
 
+def _font_file(bold: bool) -> str | None:
+    """DejaVu Sans (the font matplotlib ships, else Debian's), which has £, €, ñ, á and curly quotes;
+    Pillow's own small default font has none of them."""
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    places = [Path("/usr/share/fonts/truetype/dejavu") / name]
+    spec = importlib.util.find_spec("matplotlib")  # finds the package without importing it
+    if spec is not None and spec.origin is not None:
+        places.insert(0, Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / name)
+    return next((str(place) for place in places if place.is_file()), None)
+
+
 @cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
-    return ImageFont.load_default(size=size)  # Pillow's own font (Aileron) at any size since Pillow 10.1
+    file = _font_file(bold)
+    if file is None:
+        return ImageFont.load_default(size=size)  # Pillow's own font: English letters only
+    return ImageFont.truetype(file, size)
 
 
-def _width(draw: ImageDraw.ImageDraw, text: str, size: int) -> float:
-    return draw.textlength(text, font=_font(size))
+def _width(draw: ImageDraw.ImageDraw, text: str, size: int, bold: bool = False) -> float:
+    return draw.textlength(text, font=_font(size, bold))
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> list[str]:
+def _wrap(draw: ImageDraw.ImageDraw, text: str, size: int, width: int, bold: bool = False) -> list[str]:
     """`text` in lines no wider than `width`; a word too long for a line is split where it must be."""
     lines: list[str] = []
     line = ""
     for word in text.split():
-        while _width(draw, word, size) > width and len(word) > 1:
+        while _width(draw, word, size, bold) > width and len(word) > 1:
             cut = len(word) - 1
-            while cut > 1 and _width(draw, word[:cut], size) > width:
+            while cut > 1 and _width(draw, word[:cut], size, bold) > width:
                 cut -= 1
             if line:
                 lines.append(line)
@@ -151,7 +167,7 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> list[s
             lines.append(word[:cut])
             word = word[cut:]
         candidate = f"{line} {word}" if line else word
-        if _width(draw, candidate, size) <= width:
+        if _width(draw, candidate, size, bold) <= width:
             line = candidate
         else:
             lines.append(line)
@@ -162,17 +178,17 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, size: int, width: int) -> list[s
 
 
 def _fit(
-    draw: ImageDraw.ImageDraw, text: str, width: int, sizes: tuple[int, ...], max_lines: int
+    draw: ImageDraw.ImageDraw, text: str, width: int, sizes: tuple[int, ...], max_lines: int, bold: bool = False
 ) -> tuple[int, list[str]]:
     """The biggest of `sizes` at which `text` fits `max_lines` lines; at the smallest, the end is cut with '…'."""
     for size in sizes:
-        lines = _wrap(draw, text, size, width)
+        lines = _wrap(draw, text, size, width, bold)
         if len(lines) <= max_lines:
             return size, lines
     size = sizes[-1]
-    lines = _wrap(draw, text, size, width)[:max_lines]
+    lines = _wrap(draw, text, size, width, bold)[:max_lines]
     last = lines[-1] if lines else ""
-    while last and _width(draw, last + "…", size) > width:
+    while last and _width(draw, last + "…", size, bold) > width:
         last = last[:-1]
     return size, [*lines[:-1], last.rstrip() + "…"]
 
@@ -183,15 +199,7 @@ def _lines(
     """Draw centred lines from `top` down; returns where the next line would start."""
     step = size * 1.2
     for line in lines:
-        draw.text(
-            (centre_x, top),
-            line,
-            font=_font(size),
-            fill=fill,
-            anchor="ma",
-            stroke_width=1 if bold else 0,
-            stroke_fill=fill,
-        )
+        draw.text((centre_x, top), line, font=_font(size, bold), fill=fill, anchor="ma")
         top += step
     return top
 
@@ -217,7 +225,7 @@ def draw_poster(poster: Poster, picture: Image.Image | None) -> Image.Image:
     centre = (header.left + header.right) / 2
     top: float = header.top
     if poster.title.strip():
-        size, lines = _fit(draw, poster.title.strip(), header.width, (52, 44, 38, 32), 2)
+        size, lines = _fit(draw, poster.title.strip(), header.width, (52, 44, 38, 32), 2, bold=True)
         top = _lines(draw, lines, size, centre, top, ink, bold=True) + 6
     if poster.slogan.strip():
         room = max(1, min(2, int((header.bottom - top) // (26 * 1.2))))
@@ -273,7 +281,7 @@ def _chart(draw: ImageDraw.ImageDraw, poster: Poster, box: Box, theme: Theme) ->
     inner = Box(box.left + pad, box.top + pad, box.right - pad, box.bottom - pad)
     top: float = inner.top
     if poster.chart_title.strip():
-        size, lines = _fit(draw, poster.chart_title.strip(), inner.width, (22, 18), 2)
+        size, lines = _fit(draw, poster.chart_title.strip(), inner.width, (22, 18), 2, bold=True)
         top = _lines(draw, lines, size, (inner.left + inner.right) / 2, top, ink, bold=True) + 4
     labels = [label for label, _ in poster.data]
     values = [value for _, value in poster.data]
