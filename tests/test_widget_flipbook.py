@@ -517,3 +517,102 @@ def test_the_static_page_plays_the_flipbook_with_no_javascript(
         phone.screenshot(path=str(artifacts / "showcase-flipbook.png"), full_page=True)
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- in a browser, with the keyboard
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_a_keyboard_user_animates_the_ball_in_voila(browser: Any, artifacts: Path, tmp_path: Path) -> None:
+    """Flipbook Studio in a real Voila server: Tab and Enter on the buttons, arrows and Enter in the squares."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import requests
+    from playwright.sync_api import expect
+
+    from axe import assert_accessible
+    from conftest import REPO, free_port
+
+    folder = tmp_path / "flipbook-studio"
+    shutil.copytree(REPO / "workbooks" / "film-and-animation" / "flipbook-studio", folder)
+    port = free_port()
+    voila = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "voila"),
+            "flipbook-studio.ipynb",
+            f"--port={port}",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=False",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        # The first flipbook on the page (the ball): the box that holds a flipbook's buttons.
+        ball = page.locator(".widget-vbox").filter(has=page.locator(".clh-panel")).first
+        expect(ball.get_by_text("Frame 1 of 8")).to_be_visible(timeout=120_000)
+        preview = ball.locator("img").first
+        shown = preview.get_attribute("src")
+
+        duplicate = ball.get_by_role("button", name="Duplicate frame")
+        duplicate.focus()
+        page.keyboard.press("Enter")
+        expect(ball.get_by_text("Frame 2 of 9")).to_be_visible(timeout=60_000)
+        expect(ball.get_by_text("Frame 2 is a copy of frame 1. Change it a little.")).to_be_visible()
+
+        # The squares are one tab stop; arrows move and Enter paints with the chosen colour.
+        ball.get_by_role("button", name=re.compile(r"^(✓ )?blue$")).press("Enter")
+        expect(ball.get_by_text("Painting with: blue")).to_be_visible(timeout=60_000)
+        squares = ball.get_by_role("grid", name="Squares of the frame you are drawing")
+        squares.get_by_role("button", name="Row 1, column 1: white").focus()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        expect(squares.get_by_role("button", name="Row 2, column 2: blue", exact=True)).to_be_visible(timeout=60_000)
+        # Rubbing out the ball (painting it white) shows the frame before faint, with a small letter.
+        ball.get_by_role("button", name=re.compile(r"^(✓ )?white$")).press("Enter")
+        squares.get_by_role("button", name="Row 1, column 6: red").focus()
+        page.keyboard.press("Enter")
+        rubbed = squares.get_by_role("button", name="Row 1, column 6: red (frame before)")
+        expect(rubbed).to_have_text("r", timeout=60_000)
+        ball.screenshot(path=str(artifacts / "flipbook-voila-onion.png"))
+        expect(preview).not_to_have_attribute("src", shown or "", timeout=60_000)
+
+        ball.get_by_role("button", name="Move earlier").press("Enter")
+        expect(ball.get_by_text("Moved the frame. It is now frame 1.")).to_be_visible(timeout=60_000)
+        ball.get_by_role("button", name="Save GIF").press("Enter")
+        expect(ball.get_by_text("Saved my_ball.gif in your folder.")).to_be_visible(timeout=60_000)
+        assert page.locator("text=Traceback").count() == 0
+        ball.screenshot(path=str(artifacts / "flipbook-voila.png"))
+        assert_accessible(page, "flipbook-voila")
+        page.close()
+    finally:
+        voila.terminate()
+        voila.wait(30)
+
+    with Image.open(folder / "my_ball.gif") as gif:
+        assert gif.n_frames == 9
+        gif.seek(0)
+        first = gif.convert("RGB")
+    scale = first.width // 12
+    assert square(first, 1, 1, scale) == BLUE  # the painted copy, moved to the front
+    assert square(first, 0, 5, scale) == WHITE and square(first, 0, 6, scale) == RED  # a quarter rubbed out
+    with Image.open(folder / "my_ball.gif") as gif:
+        gif.seek(1)
+        assert square(gif.convert("RGB"), 0, 5, scale) == RED  # the first frame, now second, is whole

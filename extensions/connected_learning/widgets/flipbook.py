@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets
 
 from connected_learning.widgets.base import CreationState, SharedModels, StateError, close_all, export_row, make_status
 from connected_learning.widgets.cell_grid import CellGrid
@@ -152,6 +153,16 @@ def gif_bytes(frames: Sequence[Frame], palette: Sequence[tuple[str, str]], fps: 
         buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0
     )
     return buffer.getvalue()
+
+
+class TitledImage(widgets.Image):
+    """An Image whose `tooltip` becomes the picture's title, its name for screen readers.
+
+    ipywidgets 8's front-end reads a `description` to decide whether to show a tooltip, and
+    an Image has none: with a tooltip set, its view fails to draw. An empty description fixes it.
+    """
+
+    description = traitlets.Unicode("", help="Always empty: lets the front-end show `tooltip`.").tag(sync=True)
 
 
 class FlipbookAnimator(CreationState, widgets.VBox):
@@ -275,13 +286,13 @@ class FlipbookAnimator(CreationState, widgets.VBox):
         self.tool_choice.on_choose(self.use_tool)
         self.painting = widgets.Label(self._painting_text(), style=shared.label, layout=plain)
         self.letters = widgets.Checkbox(
-            value=False, description=_("Show colour letters in the squares"), indent=False, layout=plain
+            value=False, description=_("Show colour letters in the squares"), indent=False, layout=shared.fit
         )
         self.onion = widgets.Checkbox(
             value=True,
             description=_("Onion skin: show the frame before, faint, with small letters"),
             indent=False,
-            layout=plain,
+            layout=shared.fit,  # as wide as its words: the default width cuts them off
         )
         for box in (self.letters, self.onion):
             box.observe(lambda _change: self._show_frame(), "value")
@@ -300,11 +311,11 @@ class FlipbookAnimator(CreationState, widgets.VBox):
         )
         self.cell_grid.on_press(self._pressed)
         self.cell_grid.on_stroke(self._stroked)
-        self.preview = widgets.Image(
+        self.preview = TitledImage(
             value=self.to_gif(self._preview_scale()),
             format="gif",
             tooltip=_("Your animation, playing in a loop"),
-            layout=plain,
+            layout=widgets.Layout(border="1px solid #757575"),  # where a white picture ends
         )
         self.file_name, self.export_button, export = export_row(
             file_name, _("Save GIF"), self.export_gif, self.status, shared
