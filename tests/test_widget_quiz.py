@@ -27,10 +27,10 @@ from PIL import Image
 
 from conftest import needs_root
 from connected_learning.peer_review import folders
-from connected_learning.peer_review.widgets import quiz_player
 from connected_learning.showcase.render import render_page
 from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets import ExportPathError, QuizBuilder, QuizGame, StateError, set_language
+from connected_learning.widgets.quiz import quiz_player
 from connected_learning.widgets.quiz_data import MAX_QUIZ_BYTES, box_position, read_quiz
 from learners import Learners
 

@@ -244,40 +244,6 @@ class ShareBox(widgets.VBox):
         return view
 
 
-def quiz_player(name: str, data: bytes) -> list[widgets.Widget]:
-    """A "Play this quiz" button for a shared quiz file (QuizBuilder's), or nothing for other JSON files.
-
-    The game plays the bytes already read from the shared copy: it writes nothing, and the
-    quiz is checked first (`quiz_data.read_quiz`), since its author could have edited it.
-    """
-    from ..widgets.i18n import _, t
-    from ..widgets.quiz import QuizGame
-    from ..widgets.quiz_data import NotAQuiz, read_quiz
-
-    try:
-        quiz = read_quiz(data)
-    except NotAQuiz:
-        return []
-    except ValueError as error:
-        why = t("{name} is a quiz that cannot be played: {error}", name=name, error=str(error))
-        return [widgets.HTML(f"<p>{html.escape(why)}</p>")]
-    area = widgets.VBox()
-    button = widgets.Button(
-        description=t("Play this quiz: {title}", title=" ".join(quiz["title"].split())[:40] or name),
-        icon="play",
-        layout=_auto(),
-        tooltip=_("Play your peer's quiz here. Your answers are not saved or sent."),
-    )
-
-    def play(_button: widgets.Button) -> None:
-        for old in area.children:
-            old.close()
-        area.children = (QuizGame(quiz),)
-
-    button.on_click(play)
-    return [button, area]
-
-
 class ReviewPanel(widgets.VBox):
     """Read a peer's piece, give feedback, remix it or report it (REVIEW.ipynb)."""
 
@@ -415,6 +381,8 @@ class ReviewPanel(widgets.VBox):
                 text = data[:4000].decode("utf-8", errors="replace")
                 shown.append(widgets.HTML(f"<pre style='white-space: pre-wrap'>{html.escape(text)}</pre>"))
             elif suffix == ".json":
+                from ..widgets.quiz import quiz_player  # only a piece with a JSON file loads the quiz game
+
                 shown.extend(quiz_player(name, data))
         return shown
 

@@ -45,6 +45,7 @@ from connected_learning.widgets.quiz_data import (
     MAX_QUESTIONS,
     MAX_TITLE,
     MAX_WELL_DONE,
+    NotAQuiz,
     card_png,
     check_quiz,
     new_question,
@@ -55,7 +56,7 @@ from connected_learning.widgets.quiz_data import (
     read_quiz_file,
 )
 
-__all__ = ["QuizBuilder", "QuizGame"]
+__all__ = ["QuizBuilder", "QuizGame", "quiz_player"]
 
 _FULL = widgets.Layout(width="95%")
 _FIT = widgets.Layout(width="auto")
@@ -240,6 +241,35 @@ class QuizGame(CreationState, widgets.VBox):
     def percent(self) -> int:
         """The score so far as a percentage of the quiz's questions."""
         return round(100 * self.score / len(self.quiz["questions"]))
+
+
+def quiz_player(name: str, data: bytes) -> list[widgets.Widget]:
+    """For peer review: a "Play this quiz" button for a shared quiz file, or nothing for other JSON files.
+
+    The game plays the bytes already read from the shared copy: it writes nothing, and the
+    quiz is checked first (`quiz_data.read_quiz`), since its author could have edited it.
+    """
+    try:
+        quiz = read_quiz(data)
+    except NotAQuiz:
+        return []
+    except ValueError as error:
+        why = t("{name} is a quiz that cannot be played: {error}", name=name, error=str(error))
+        return [widgets.HTML(f"<p>{html.escape(why)}</p>")]
+    area = widgets.VBox()
+    button = widgets.Button(
+        description=t("Play this quiz: {title}", title=" ".join(quiz["title"].split())[:40] or name),
+        icon="play",
+        layout=widgets.Layout(width="auto", align_self="flex-start"),
+        tooltip=_("Play your peer's quiz here. Your answers are not saved or sent."),
+    )
+
+    def play(_button: widgets.Button) -> None:
+        close_all(area.children)
+        area.children = (QuizGame(quiz),)
+
+    button.on_click(play)
+    return [button, area]
 
 
 # ------------------------------------------------------------------ the builder
