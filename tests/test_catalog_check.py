@@ -748,9 +748,12 @@ def test_clhub_catalog_check_of_the_whole_catalog_adds_its_figures_and_totals(
     assert any(line.startswith(f"{root / 'music'}: the interest 'music' has 1 English workbook(s)") for line in err)
     assert any("has 1 workbooks in Spanish" in line and f"at least {MIN_SPANISH}" in line for line in err)
     assert err[-1] == f"{len(err) - 1} problem(s) in the catalog at {root}."
-    # One workbook alone is not held to the catalog's figures.
+    # One workbook alone is not held to the catalog's figures, nor stopped by another's half-done folder.
+    (root / "music" / "half-done").mkdir()
     assert main(["catalog", "check", "--no-execute", str(root / "music" / "tiny-es")]) == 0
-    assert "No problems" in capsys.readouterr().out
+    assert f"No problems: {root / 'music' / 'tiny-es'} is fine" in capsys.readouterr().out
+    assert main(["catalog", "check", "--no-execute", str(root)]) == 1
+    assert f"{root / 'music' / 'half-done'}: a workbook folder without workbook.toml." in capsys.readouterr().err
 
 
 def test_clhub_catalog_check_lists_every_problem_and_exits_1(

@@ -45,16 +45,20 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
     from .catalog.table import check_targets, format_table
 
     root = Path(args.catalog or load_settings(DEFAULT_SITE).catalog_dir)
-    # A workbook's folder checks that workbook alone, in its catalog, without the catalog-wide figures.
-    single = root / "workbook.toml"
-    if single.is_file():
-        root = root.parent.parent
+    # A workbook's folder checks that workbook alone, in its catalog, without the catalog-wide
+    # figures, and whatever is half-done in other workbooks does not stand in its way.
+    single = root.resolve() if (root / "workbook.toml").is_file() else None
+    if single is not None:
+        root = single.parent.parent
     catalog, problems = scan_catalog(root)
+    if single is not None:
+        problems = [p for p in problems if p.startswith((f"{single}{os.sep}", f"{root / 'interests.toml'}:"))]
+        chosen = {k: w for k, w in catalog.workbooks.items() if w.folder == single}
+        if not chosen and not problems:
+            problems = [f"{single}: is not a workbook of the catalog at {root}."]
+        catalog = dataclasses.replace(catalog, workbooks=chosen)
     # The deep checks read what workbook.toml names, so they wait until it is sound.
     if not problems:
-        if single.is_file():
-            chosen = {k: w for k, w in catalog.workbooks.items() if w.folder.resolve() == single.parent.resolve()}
-            catalog = dataclasses.replace(catalog, workbooks=chosen)
         if not args.no_execute:
             count = sum(len(w.notebooks) for w in catalog.workbooks.values())
             print(
@@ -62,14 +66,15 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
                 flush=True,
             )
         found = inspect_catalog(catalog, execute=not args.no_execute)
-        problems = found.problems + ([] if single.is_file() else check_targets(catalog))
+        problems = found.problems + (check_targets(catalog) if single is None else [])
         print(format_table(catalog, None if args.no_execute else found.made, found.readings))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) in the catalog at {root}.", file=sys.stderr)
         return 1
-    print(f"No problems: the catalog at {root} is fine" + (" (notebooks not run)." if args.no_execute else "."))
+    checked = single or f"the catalog at {root}"
+    print(f"No problems: {checked} is fine" + (" (notebooks not run)." if args.no_execute else "."))
     return 0
 
 

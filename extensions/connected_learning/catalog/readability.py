@@ -53,7 +53,7 @@ class Reading:
     @property
     def ok(self) -> bool:
         if self.language == "es":
-            return self.grade <= MAX_CRAWFORD and (self.ease is None or self.ease >= MIN_FERNANDEZ_HUERTA)
+            return self.grade <= MAX_CRAWFORD and (self.ease or 0.0) >= MIN_FERNANDEZ_HUERTA
         return self.grade <= MAX_GRADE
 
     def label(self) -> str:
@@ -107,16 +107,20 @@ def plain_text(markdown: str) -> str:
 
 def reading_grade(text: str) -> float:
     """Flesch-Kincaid grade of plain English `text`; 0.0 when it has no words."""
-    if _ENGLISH.lexicon_count(text) == 0:
+    if word_count(text) == 0:
         return 0.0
     return float(_ENGLISH.flesch_kincaid_grade(text))
+
+
+def word_count(text: str) -> int:
+    return int(_ENGLISH.lexicon_count(text))
 
 
 def measure(text: str, language: str = "en") -> Reading:
     """The reading level of plain `text` written in `language` ("en" or "es")."""
     if language != "es":
         return Reading(language, reading_grade(text))
-    if _SPANISH.lexicon_count(text) == 0:
+    if word_count(text) == 0:
         return Reading(language, 0.0, 100.0)
     return Reading(language, float(_SPANISH.crawford(text)), float(_SPANISH.fernandez_huerta(text)))
 
@@ -148,12 +152,8 @@ def check_readability(path: Path, nb: nbformat.NotebookNode, summary: str = "", 
     reading = measure("\n".join(text for _, text in parts), language)
     if reading.ok:
         return []
-    cells = [
-        (measure(t, language), i)
-        for i, t in parts
-        if i is not None and _ENGLISH.lexicon_count(t) >= MIN_CELL_WORDS and not measure(t, language).ok
-    ]
-    cells.sort(key=lambda ri: ri[0].grade, reverse=True)
+    measured = [(measure(t, language), i) for i, t in parts if i is not None and word_count(t) >= MIN_CELL_WORDS]
+    cells = sorted(((r, i) for r, i in measured if not r.ok), key=lambda ri: ri[0].grade, reverse=True)
     hardest = ", ".join(f"cell {i} ({r.label() if language == 'es' else f'grade {r.grade:.1f}'})" for r, i in cells[:3])
     if language == "es":
         return [
