@@ -154,6 +154,10 @@ def test_without_a_picture_the_chart_takes_the_middle_and_an_empty_poster_says_w
     assert set(plan_boxes("picture-top", False, False)) == {"header", "footer", "empty"}
     poster = PosterMaker("Only words")
     assert "empty" in poster.boxes()
+    assert (
+        PosterMaker().about.value
+        == "Poster with no title yet, Sunny (yellow with blue bars), picture on top, chart below."
+    )
     line = PosterMaker("A line", data=[("Mon", -5), ("Tue", 8)], chart="line", theme="night")
     drawn = Image.open(io.BytesIO(line.to_png())).convert("RGB")
     assert rgb(THEMES["night"].bar) in set(drawn.getdata())  # the line and its dots

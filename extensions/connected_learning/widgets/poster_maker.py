@@ -495,13 +495,12 @@ class PosterMaker(CreationState, widgets.VBox):
 
     def describe(self) -> str:
         """A sentence that says what is on the poster, for people who cannot see it."""
+        theme, layout = _theme_words()[self.theme.value], _layout_words()[self.layout_choice.value].lower()
+        title = self.title.value.strip()
         parts = [
-            t(
-                "Poster titled “{title}”, {theme}, {layout}.",
-                title=self.title.value.strip(),
-                theme=_theme_words()[self.theme.value],
-                layout=_layout_words()[self.layout_choice.value].lower(),
-            )
+            t("Poster titled “{title}”, {theme}, {layout}.", title=title, theme=theme, layout=layout)
+            if title
+            else t("Poster with no title yet, {theme}, {layout}.", theme=theme, layout=layout)
         ]
         if self._picture_image is not None:
             parts.append(t("Picture: {name}.", name=self.picture))
