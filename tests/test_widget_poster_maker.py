@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -413,64 +414,58 @@ def test_importing_the_widget_does_not_load_pillow() -> None:
 
 # --- the showcase's static page ---------------------------------------------------------------
 
-NOTEBOOK_CODE = """\
-from PIL import Image
-from connected_learning.widgets import PosterMaker
-
-Image.new("RGB", (16, 16), (255, 0, 255)).save("my_pet.png")
-poster = PosterMaker("Sports Day!", "Races, games and prizes for everyone",
-                     data=[("Mon", 10), ("Tue", 20), ("Wed", 5)], chart_title="Laps we ran",
-                     picture="my_pet.png", layout="chart-top", theme="berry",
-                     footer="Saturday at the library", sidecar="my_poster.json")
-poster.export_png("my_poster.png")
-poster
-"""
+WORKBOOK = Path(__file__).resolve().parent.parent / "workbooks" / "sports" / "match-day-poster"
 
 
 @pytest.mark.browser
 @pytest.mark.integration
-def test_the_showcase_page_shows_the_poster_with_javascript_off(
+def test_the_showcase_page_of_the_match_day_workbook_shows_its_posters_with_javascript_off(
     browser: Any, artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from connected_learning.showcase.render import render_page
     from connected_learning.showcase.snapshot import clean_snapshot
 
-    folder = tmp_path / "learner"
-    folder.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("# My sports day poster"), nbformat.v4.new_code_cell(NOTEBOOK_CODE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    folder = tmp_path / "match-day-poster"
+    shutil.copytree(WORKBOOK, folder)
+    notebook = nbformat.read(folder / "match-day-poster.ipynb", as_version=4)
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
     nbclient.NotebookClient(
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
-    files = {"poster.ipynb": nbformat.writes(notebook).encode()}
+    files = {"match-day-poster.ipynb": nbformat.writes(notebook).encode()}
     snapshot = clean_snapshot(files, author_display="Ana G.", usernames=["root"], home_paths=[str(folder)])
+    page = render_page(snapshot, title="My match-day posters", author_display="Ana G.")
+    assert len(page.encode()) < 500_000
     page_file = tmp_path / "showcase.html"
-    page_file.write_text(render_page(snapshot, title="My poster", author_display="Ana G."), encoding="utf-8")
+    page_file.write_text(page, encoding="utf-8")
 
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
     try:
         phone = context.new_page()
+        requests: list[str] = []
+        phone.on("request", lambda request: requests.append(request.url))
         phone.goto(page_file.as_uri())
-        sources = [phone.locator("img").nth(i).get_attribute("src") or "" for i in range(phone.locator("img").count())]
+        assert requests == [page_file.as_uri()]  # the posters are inline: nothing else is fetched
+        pictures = phone.locator("img")
         posters = []
-        for source in sources:
+        for index in range(pictures.count()):
+            source = pictures.nth(index).get_attribute("src") or ""
             assert source.startswith("data:image/png;base64,")
             picture = Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("RGB")
             if picture.size == POSTER_SIZE:
                 posters.append(picture)
-        assert len(posters) == 1, f"{len(sources)} pictures on the page, none of them the poster"
-        drawn = posters[0]
-        assert drawn.getpixel((4, 4)) == rgb(THEMES["berry"].background)
-        where = plan_boxes("chart-top", True, True)["picture"]
-        assert drawn.getpixel(((where.left + where.right) // 2, (where.top + where.bottom) // 2)) == MAGENTA
-        shown = phone.locator("img").first.bounding_box()
-        assert shown is not None and shown["width"] <= 390
+                box = pictures.nth(index).bounding_box()
+                assert box is not None and box["width"] <= 390 - 16
+        # The three posters of the workbook: the match (sunny), the player (berry), the sports day (ocean).
+        backgrounds = [poster.getpixel((4, 4)) for poster in posters]
+        assert backgrounds == [rgb(THEMES[name].background) for name in ("sunny", "berry", "ocean")]
+        where = plan_boxes("side-by-side", True, True)["picture"]
+        shirt = posters[1].crop((where.left, where.top, where.right, where.bottom))
+        assert (251, 140, 0) in set(shirt.getdata())  # the orange shirt drawn in the pixel canvas
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-        phone.locator("img").first.scroll_into_view_if_needed()
-        phone.screenshot(path=str(artifacts / "showcase-poster.png"), full_page=True)
+        pictures.first.scroll_into_view_if_needed()
+        phone.screenshot(path=str(artifacts / "showcase-poster.png"))
     finally:
         context.close()
 
