@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import nbformat
 import pytest
 from PIL import Image
 
+from conftest import REPO
 from connected_learning.widgets import ExportPathError, FlipbookAnimator, StateError, set_language
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV, MAX_STATE_BYTES
 from connected_learning.widgets.control_panel import PanelControl
@@ -410,6 +412,11 @@ def test_spanish_labels_after_set_language() -> None:
         assert book.speed.description == "Velocidad (fotogramas por segundo):"
         assert book.export_button.description == "Guardar GIF"
         assert book.onion.description.startswith("Papel cebolla")
+        assert book.palette_buttons["black"].description == "✓ negro"  # colours are named in Spanish too
+        assert book.painting.value == "Pintas con: negro"
+        assert (
+            book.cell_grid.title(0, 0).startswith("Fila 1, columna 1: ") and book.cell_grid.names["white"] == "blanco"
+        )
         press(book, "add")
         assert book.status.value == "Agregaste un fotograma vacío: el fotograma 2."
         assert book.frame_label.value == "Fotograma 2 de 2"
@@ -422,38 +429,20 @@ def test_spanish_labels_after_set_language() -> None:
 
 # ---------------------------------------------------------------- the showcase's static page
 
-SHOWCASE_NOTEBOOK = [
-    ("markdown", "# My bouncing ball\n\nA red ball bounces on the grass."),
-    (
-        "code",
-        "from connected_learning.widgets import FlipbookAnimator\n"
-        "from connected_learning.widgets.flipbook import frames_from_letters\n"
-        "LETTERS = {'.': 'white', 'r': 'red', 'g': 'green'}\n"
-        "pictures = [\n"
-        "    ['.r....', '......', '......', '......', '......', 'gggggg'],\n"
-        "    ['......', '..r...', '......', '......', '......', 'gggggg'],\n"
-        "    ['......', '......', '......', '...r..', '......', 'gggggg'],\n"
-        "    ['......', '......', '......', '......', '....r.', 'gggggg'],\n"
-        "]\n"
-        "ball = FlipbookAnimator(frames=frames_from_letters(pictures, LETTERS), fps=6, sidecar='my_ball.json')\n"
-        "ball.export_gif('my_ball.gif')\n"
-        "ball",
-    ),
-]
+ORBIT = REPO / "workbooks" / "space" / "orbit-flipbook"
+YELLOW, SPACE_GREY = (253, 216, 53), (117, 117, 117)
 
 
 @pytest.fixture(scope="module")
-def flipbook_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """A notebook with a flipbook, run by nbclient in a real kernel, as the showcase publishes it."""
+def orbit_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The Orbit Flipbook workbook run top to bottom by nbclient in a real kernel, as the showcase publishes it."""
     from connected_learning.showcase.snapshot import clean_snapshot
 
-    folder = tmp_path_factory.mktemp("flipbook-piece")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
-        for kind, text in SHOWCASE_NOTEBOOK
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    folder = tmp_path_factory.mktemp("orbit-flipbook")
+    for item in ORBIT.iterdir():
+        if item.is_file():
+            shutil.copy(item, folder / item.name)
+    notebook = nbformat.read(folder / "orbit-flipbook.ipynb", as_version=4)
     jupyter = tmp_path_factory.mktemp("jupyter")
     with pytest.MonkeyPatch.context() as env:  # the kernel's files stay in the test's own folders
         for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
@@ -461,7 +450,9 @@ def flipbook_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]
         nbclient.NotebookClient(
             notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
         ).execute()
-    files = {"my-ball.ipynb": nbformat.writes(notebook).encode(), "my_ball.gif": (folder / "my_ball.gif").read_bytes()}
+    files = {"orbit-flipbook.ipynb": nbformat.writes(notebook).encode()}
+    for name in ("my_orbit.gif", "my_launch.gif", "my_moon.gif", "my_orbit.json"):
+        files[name] = (folder / name).read_bytes()
     return clean_snapshot(files, author_display="Ana G.", usernames=["root", "agarcia42"], home_paths=[str(folder)])
 
 
@@ -469,31 +460,41 @@ def gif_sources(page: str) -> list[bytes]:
     return [base64.b64decode(found) for found in re.findall(r'src="data:image/gif;base64,([A-Za-z0-9+/=]+)"', page)]
 
 
-def test_the_static_page_holds_the_animation(flipbook_piece: dict[str, bytes]) -> None:
+def is_orbit(frames: list[Image.Image]) -> bool:
+    """The orbit of the workbook: 8 frames of 15 squares, the yellow star in the middle."""
+    return len(frames) == 8 and square(frames[0], 7, 7, frames[0].width // 15) == YELLOW
+
+
+def test_the_static_page_holds_the_animations(orbit_piece: dict[str, bytes]) -> None:
     from connected_learning.showcase.render import render_page
 
-    page = render_page(flipbook_piece, title="My bouncing ball", author_display="Ana G.")
-    pictures = gif_sources(page)
-    assert pictures, "the page shows the flipbook's GIF"
-    for data in pictures:
-        frames = frames_of(data)
-        assert len(frames) == 4
-        scale = frames[0].width // 6
-        assert square(frames[0], 0, 1, scale) == RED and square(frames[3], 4, 4, scale) == RED
-        assert square(frames[3], 0, 1, scale) == WHITE
+    page = render_page(orbit_piece, title="My space flipbooks", author_display="Ana G.")
+    assert len(page.encode("utf-8")) < 500_000, "a light page"
+    animations = [frames_of(data) for data in gif_sources(page)]
+    orbits = [frames for frames in animations if is_orbit(frames)]
+    assert orbits, f"no orbit among the page's {len(animations)} GIFs"
+    for frames in orbits:
+        scale = frames[0].width // 15
+        assert square(frames[0], 2, 7, scale) == BLUE  # the planet above the star...
+        assert square(frames[2], 7, 12, scale) == BLUE  # ...a quarter turn later, to its right
+        assert square(frames[2], 2, 7, scale) == (0, 0, 0)
+    # The rocket (its three waiting frames play as one) and the moon's eight phases are there too.
+    assert any(len(frames) == 7 for frames in animations)
+    moons = [f for f in animations if len(f) == 8 and square(f[0], 7, 7, f[0].width // 15) in (WHITE, SPACE_GREY)]
+    assert moons
     assert "<script" not in page.lower()
 
 
 @pytest.mark.browser
 @pytest.mark.integration
 def test_the_static_page_plays_the_flipbook_with_no_javascript(
-    browser: Any, artifacts: Path, tmp_path: Path, flipbook_piece: dict[str, bytes]
+    browser: Any, artifacts: Path, tmp_path: Path, orbit_piece: dict[str, bytes]
 ) -> None:
     from connected_learning.showcase.render import render_page
 
     page_file = tmp_path / "showcase.html"
     page_file.write_text(
-        render_page(flipbook_piece, title="My bouncing ball", author_display="Ana G.", live_url="/p/t0k/live"),
+        render_page(orbit_piece, title="My space flipbooks", author_display="Ana G.", live_url="/p/t0k/live"),
         encoding="utf-8",
     )
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
@@ -504,15 +505,16 @@ def test_the_static_page_plays_the_flipbook_with_no_javascript(
         phone.goto(page_file.as_uri())
         assert requests == [page_file.as_uri()]  # the animation is inline: nothing else is fetched
         gifs = phone.locator("img[src^='data:image/gif']")
-        assert gifs.count() >= 1
-        first = gifs.first
-        first.scroll_into_view_if_needed()
-        box = first.bounding_box()
-        assert box is not None and box["width"] >= 150
-        assert phone.evaluate("(img) => img.complete && img.naturalWidth > 0", first.element_handle())
-        source = first.get_attribute("src") or ""
-        frames = frames_of(base64.b64decode(source.split(",", 1)[1]))
-        assert len(frames) == 4
+        assert gifs.count() >= 3  # the orbit, the rocket and the moon
+        orbit = next(
+            gif
+            for gif in gifs.all()
+            if is_orbit(frames_of(base64.b64decode((gif.get_attribute("src") or "").split(",", 1)[1])))
+        )
+        orbit.scroll_into_view_if_needed()
+        box = orbit.bounding_box()
+        assert box is not None and 150 <= box["width"] <= 390
+        assert phone.evaluate("(img) => img.complete && img.naturalWidth > 0", orbit.element_handle())
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         phone.screenshot(path=str(artifacts / "showcase-flipbook.png"), full_page=True)
     finally:
@@ -526,7 +528,6 @@ def test_the_static_page_plays_the_flipbook_with_no_javascript(
 @pytest.mark.integration
 def test_a_keyboard_user_animates_the_ball_in_voila(browser: Any, artifacts: Path, tmp_path: Path) -> None:
     """Flipbook Studio in a real Voila server: Tab and Enter on the buttons, arrows and Enter in the squares."""
-    import shutil
     import subprocess
     import sys
     import time
@@ -535,7 +536,7 @@ def test_a_keyboard_user_animates_the_ball_in_voila(browser: Any, artifacts: Pat
     from playwright.sync_api import expect
 
     from axe import assert_accessible
-    from conftest import REPO, free_port
+    from conftest import free_port
 
     folder = tmp_path / "flipbook-studio"
     shutil.copytree(REPO / "workbooks" / "film-and-animation" / "flipbook-studio", folder)

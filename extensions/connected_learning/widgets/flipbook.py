@@ -304,6 +304,7 @@ class FlipbookAnimator(CreationState, widgets.VBox):
             colours=self._grid_colours(),
             marks=self._grid_marks(),
             column_word=_("column"),
+            names={name: _(name) for name in self.colours},  # how each square is said, in the learner's language
             cell_size=24 if self.size <= 16 else 14,
             label=_("Squares of the frame you are drawing"),
             drag=True,
@@ -408,6 +409,7 @@ class FlipbookAnimator(CreationState, widgets.VBox):
                 self.cell_grid.reshape(
                     [t("Row {number}", number=row + 1) for row in range(self.size)], self.size, self.background
                 )
+        self.cell_grid.names = {name: _(name) for name in self.colours}
         self._show_frame()
         self.preview.value = self.to_gif(self._preview_scale())
 
