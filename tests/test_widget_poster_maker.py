@@ -130,6 +130,7 @@ def test_a_learner_makes_a_poster_and_saves_it_as_a_png(workdir: Path) -> None:
     assert json.loads((workdir / "my_poster.json").read_text()) == poster.state
     assert "Match Day!" in poster.about.value and "my_pet.png" in poster.about.value
     assert "Bar chart of 4 numbers, from 5 to 20." in poster.about.value
+    assert poster.image.tooltip == poster.about.value
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -520,6 +520,7 @@ class PosterMaker(CreationState, widgets.VBox):
     def redraw(self) -> None:
         """Draw the poster for the current choices and show it."""
         self.about.value = self.describe()
+        self.image.tooltip = self.about.value  # a pointer resting on the poster shows what is on it
         self.image.value = self.to_png()
 
     def export_png(self, path: str | os.PathLike[str]) -> Path:
