@@ -422,6 +422,8 @@ def test_spanish_labels_after_set_language() -> None:
         assert book.frame_label.value == "Fotograma 2 de 2"
         press(book, "next")
         assert book.status.value == "Este es el último fotograma."
+        with pytest.raises(StateError, match="La velocidad debe ser un número entero"):
+            FlipbookAnimator(fps=30)  # a saved flipbook's problems are told in Spanish too
     finally:
         set_language("en")
     assert FlipbookAnimator(size=4).frame_label.value == "Frame 1 of 1"

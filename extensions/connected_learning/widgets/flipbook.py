@@ -2,7 +2,8 @@
 
 Each frame is a square of named colours, drawn on one `CellGrid` as in the pixel canvas
 (brush and fill, the same palette and letters; `flood` and the palette checks come from
-`pixel_canvas.py`). The usual way to animate: "Duplicate frame", then change the copy a
+`pixel_canvas.py`; the frames as data, their checks and the GIF are in `flipbook_frames.py`).
+The usual way to animate: "Duplicate frame", then change the copy a
 little. Frames can be added blank, deleted and moved earlier or later; "Previous" and
 "Next" go through them, and a line says "Frame 2 of 6" in words.
 
@@ -27,9 +28,8 @@ Undo history and the frame on screen are not saved.
 from __future__ import annotations
 
 import copy
-import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,117 +42,34 @@ from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.control_panel import ControlPanel, button, slider
 from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.flipbook_frames import (
+    MAX_FPS,
+    MAX_FRAMES,
+    MIN_FPS,
+    Frame,
+    check_flipbook,
+    check_fps,
+    check_frames,
+    check_side,
+    fade,
+    frames_from_letters,
+    gif_bytes,
+)
 from connected_learning.widgets.i18n import _, t
-from connected_learning.widgets.pixel_canvas import PALETTE, _check_palette, _marks, _rgb, flood
+from connected_learning.widgets.pixel_canvas import PALETTE, _check_palette, _marks, flood
 from connected_learning.widgets.tool_choice import ToolChoice
 
-__all__ = ["MAX_FRAMES", "MAX_FPS", "FlipbookAnimator", "frames_from_letters", "gif_bytes"]
+__all__ = ["MAX_FRAMES", "FlipbookAnimator", "TitledImage", "frames_from_letters"]
 
-MIN_SIDE, MAX_SIDE = 2, 32
-MAX_FRAMES = 24
-MIN_FPS, MAX_FPS = 1, 12
 MAX_UNDO = 100
 #: The preview is about this wide (px); a saved GIF about `EXPORT_PX`.
 PREVIEW_PX = 192
 EXPORT_PX = 320
 MAX_SCALE = 64
-#: How far the onion skin's colours are faded toward white (0: not at all, 1: white).
-FADE = 0.65
-Frame = list[list[str]]
-
-
-def _check_side(size: Any) -> int:
-    if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIDE <= size <= MAX_SIDE:
-        raise StateError(f"A flipbook's side must be a whole number from {MIN_SIDE} to {MAX_SIDE}, not {size!r}.")
-    return size
-
-
-def _check_fps(fps: Any) -> int:
-    if not isinstance(fps, int) or isinstance(fps, bool) or not MIN_FPS <= fps <= MAX_FPS:
-        raise StateError(
-            f"The speed must be a whole number of frames per second from {MIN_FPS} to {MAX_FPS}, not {fps!r}."
-        )
-    return fps
-
-
-def _check_frames(frames: Any, size: int, names: set[str]) -> list[Frame]:
-    """Copies of `frames` if they are 1 to MAX_FRAMES squares of `size` x `size` colour names from `names`."""
-    if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_FRAMES:
-        count = len(frames) if isinstance(frames, list) else type(frames).__name__
-        raise StateError(f"A flipbook has 1 to {MAX_FRAMES} frames, not {count}.")
-    checked = []
-    for number, frame in enumerate(frames, 1):
-        if not isinstance(frame, list) or len(frame) != size:
-            raise StateError(f"Frame {number} must have {size} rows of {size} squares.")
-        for line in frame:
-            if not isinstance(line, list) or len(line) != size:
-                raise StateError(f"Frame {number} must have {size} rows of {size} squares.")
-            unknown = sorted({str(name)[:20] for name in line if not isinstance(name, str) or name not in names})
-            if unknown:
-                raise StateError(f"Frame {number} uses colours that are not in the palette: {', '.join(unknown)}.")
-        checked.append([list(line) for line in frame])
-    return checked
-
-
-def _check_flipbook(state: dict[str, Any]) -> dict[str, Any]:
-    """A saved flipbook's state, checked and copied; StateError (or KeyError) when it does not fit."""
-    size = _check_side(state["size"])
-    palette = _check_palette(state["palette"])
-    names = {name for name, _ in palette}
-    frames = _check_frames(state["frames"], size, names)
-    if state["colour"] not in names:
-        raise StateError(f"The saved colour {str(state['colour'])[:20]!r} is not in the palette.")
-    return {
-        "size": size,
-        "palette": palette,
-        "colour": state["colour"],
-        "fps": _check_fps(state["fps"]),
-        "frames": frames,
-    }
-
-
-def frames_from_letters(pictures: Sequence[Sequence[str]], letters: dict[str, str]) -> list[Frame]:
-    """Frames from pictures drawn with letters: each picture is lines of text, each letter one square.
-
-    `letters` says which colour each letter is, e.g. {".": "white", "r": "red"}.
-    """
-    frames = []
-    for number, picture in enumerate(pictures, 1):
-        try:
-            frames.append([[letters[letter] for letter in line] for line in picture])
-        except KeyError as error:
-            raise ValueError(
-                f"Picture {number} uses the letter {error.args[0]!r}, which is not one of: {', '.join(letters)}."
-            ) from None
-    return frames
 
 
 def _press(action: Callable[[], None], _control: Any) -> None:
     action()
-
-
-def _fade(hex_colour: str) -> str:
-    return "#" + "".join(f"{round(part + (255 - part) * FADE):02x}" for part in _rgb(hex_colour))
-
-
-def gif_bytes(frames: Sequence[Frame], palette: Sequence[tuple[str, str]], fps: int, scale: int) -> bytes:
-    """An animated GIF that loops forever: each frame for 1/`fps` s, each square `scale` x `scale` px."""
-    from PIL import Image
-
-    index = {name: number for number, (name, _) in enumerate(palette)}
-    flat = [part for _, colour in palette for part in _rgb(colour)]
-    size = len(frames[0])
-    pictures = []
-    for frame in frames:
-        small = Image.new("P", (size, size))
-        small.putpalette(flat)
-        small.putdata([index[name] for line in frame for name in line])
-        pictures.append(small.resize((size * scale, size * scale), Image.Resampling.NEAREST))
-    buffer = io.BytesIO()
-    pictures[0].save(
-        buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0
-    )
-    return buffer.getvalue()
 
 
 class TitledImage(widgets.Image):
@@ -191,7 +108,7 @@ class FlipbookAnimator(CreationState, widgets.VBox):
         **kwargs: Any,
     ) -> None:
         # Read first, so every control is created showing the saved flipbook (see base.py).
-        book, message = self._read_sidecar(sidecar, _check_flipbook)
+        book, message = self._read_sidecar(sidecar, check_flipbook)
         if book is None:
             book = self._new_book(size, palette, frames, fps)
         self._shared = shared = SharedModels()
@@ -352,13 +269,13 @@ class FlipbookAnimator(CreationState, widgets.VBox):
         if frames is not None:
             side = len(frames[0]) if isinstance(frames, list) and frames and isinstance(frames[0], list) else 0
             if size is not None and size != side:
-                raise StateError(f"The frames given are {side} squares wide, not {size}.")
+                raise StateError(t("The frames given are {side} squares wide, not {size}.", side=side, size=size))
             size = side
-        size = _check_side(12 if size is None else size)
+        size = check_side(12 if size is None else size)
         if frames is None:
             frames = [[[palette[0][0]] * size for _ in range(size)]]
-        checked = _check_frames(frames, size, {name for name, _ in palette})
-        return {"size": size, "palette": palette, "colour": palette[1][0], "fps": _check_fps(fps), "frames": checked}
+        checked = check_frames(frames, size, {name for name, _ in palette})
+        return {"size": size, "palette": palette, "colour": palette[1][0], "fps": check_fps(fps), "frames": checked}
 
     def _use_book(self, book: dict[str, Any]) -> None:
         """Take a checked flipbook state: palette, palette buttons and frames (controls are updated elsewhere)."""
@@ -396,7 +313,7 @@ class FlipbookAnimator(CreationState, widgets.VBox):
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
-        book = _check_flipbook(state)  # everything is checked before anything changes
+        book = check_flipbook(state)  # everything is checked before anything changes
         old_size = self.size
         self._use_book(book)
         self._undo.clear()
@@ -612,7 +529,7 @@ class FlipbookAnimator(CreationState, widgets.VBox):
         return t("{colour} (frame before)", colour=_(name))
 
     def _grid_colours(self) -> dict[str, str]:
-        faint = {self._onion_value(name): _fade(colour) for name, colour in self.palette[1:]}
+        faint = {self._onion_value(name): fade(colour) for name, colour in self.palette[1:]}
         return {**self.colours, **faint}
 
     def _grid_marks(self) -> dict[str, str]:
