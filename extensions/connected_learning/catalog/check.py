@@ -40,10 +40,9 @@ from traitlets.config import Config
 from ..widgets.puzzles import results as puzzle_results
 from .cells import JUNK, check_tags, check_teacher_headings, folder_files, make_cells, new_or_changed, where
 from .load import Catalog, Workbook
-from .readability import MAX_GRADE, Reading, check_readability, notebook_reading
+from .readability import Reading, check_readability, notebook_reading
 from .release import is_nbgrader_source, student_version
 
-__all__ = ["MAX_GRADE", "deep_check", "inspect_catalog", "run_notebook", "run_notebooks"]
 # Seconds the cells of one notebook may take in all, from the moment its kernel is ready.
 NOTEBOOK_TIMEOUT = 60
 # Notebooks run at the same time, each with its own kernel: the machines have 2 cores.
