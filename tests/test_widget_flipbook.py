@@ -24,6 +24,8 @@ import ipywidgets as widgets
 import nbclient
 import nbformat
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import REPO
@@ -31,6 +33,7 @@ from connected_learning.widgets import ExportPathError, FlipbookAnimator, StateE
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV, MAX_STATE_BYTES
 from connected_learning.widgets.control_panel import PanelControl
 from connected_learning.widgets.flipbook import MAX_FRAMES, frames_from_letters
+from connected_learning.widgets.flipbook_frames import MAX_FPS, MIN_FPS
 from connected_learning.widgets.pixel_canvas import PALETTE
 
 COLOURS = dict(PALETTE)
@@ -201,6 +204,41 @@ def test_a_flipbook_stops_at_its_most_frames() -> None:
     press(book, "add")
     assert len(book.frames) == MAX_FRAMES
     assert book.status.value == f"A flipbook can have up to {MAX_FRAMES} frames. Delete one to make room."
+
+
+STEPS = st.one_of(
+    st.tuples(st.just("paint"), st.integers(0, 3), st.integers(0, 3), st.sampled_from(["white", "red", "blue"])),
+    st.tuples(st.just("fill"), st.integers(0, 3), st.integers(0, 3), st.sampled_from(["white", "green"])),
+    st.tuples(st.sampled_from(["previous", "next", "duplicate", "add", "earlier", "later", "delete", "undo", "clear"])),
+    st.tuples(st.just("speed"), st.integers(MIN_FPS, MAX_FPS)),
+    st.tuples(st.just("onion"), st.booleans()),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(STEPS, max_size=40))
+def test_whatever_a_learner_presses_the_flipbook_stays_whole(steps: list[tuple[Any, ...]]) -> None:
+    book = FlipbookAnimator(size=4)
+    for step in steps:
+        if step[0] in ("paint", "fill"):
+            book.choose(step[3])
+            book.use_tool("fill" if step[0] == "fill" else "brush")
+            book.cell_grid.press(step[1], step[2])
+        elif step[0] == "speed":
+            book.speed.value = step[1]
+        elif step[0] == "onion":
+            book.onion.value = step[1]
+        else:
+            press(book, step[0])
+        count = len(book.frames)
+        assert 1 <= count <= MAX_FRAMES and 0 <= book.current < count
+        assert book.frame_label.value == f"Frame {book.current + 1} of {count}"
+        assert [list(line) for line in book.cell_grid.values] == book._shown()  # the screen shows the frame
+    state = book.state
+    assert FlipbookAnimator.from_state(json.loads(json.dumps(state))).state == state
+    # The GIF has every frame, two equal neighbours stored as one longer frame.
+    changes = 1 + sum(book.frames[i] != book.frames[i - 1] for i in range(1, len(book.frames)))
+    assert len(frames_of(book.preview.value)) == changes
 
 
 def test_a_drag_is_one_undo_step_and_the_fill_paints_a_patch() -> None:
