@@ -486,6 +486,11 @@ def test_every_control_says_what_it_is_in_words() -> None:
     assert unlabelled == []
     assert comic.cell_grid.label.strip() and all(name.strip() for name in comic.cell_grid.rows)
     assert all(button.description.strip(" ✓") for button in comic.palette_buttons.values()), "colours carry names"
+    # The picture is named twice: by the words just before it, and by its title (see the Voila test).
+    box = next(box for box in descendants(comic) if comic.picture in getattr(box, "children", ()))
+    before = box.children[box.children.index(comic.picture) - 1]
+    assert isinstance(before, widgets.Label) and before.value == "Your comic strip, as it will be saved:"
+    assert comic.picture.tooltip == "Your comic strip" and comic.picture.get_state()["description"] == ""
 
 
 def test_spanish_labels_after_set_language() -> None:
@@ -621,3 +626,105 @@ def _decode(source: str) -> bytes:
     import base64
 
     return base64.b64decode(source.split(",", 1)[1])
+
+
+# ------------------------------------------------------------------ with the keyboard, in a browser
+
+
+@pytest.mark.browser
+@pytest.mark.integration
+def test_the_comic_workbook_in_voila_works_with_the_keyboard_alone(
+    browser: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    import re
+    import subprocess
+    import sys
+    import time
+
+    import requests
+    from playwright.sync_api import expect
+
+    from axe import assert_accessible
+    from conftest import REPO
+    from realhub import free_port
+
+    folder = tmp_path / "comic-strip"
+    shutil.copytree(REPO / "workbooks" / "storytelling" / "comic-strip", folder)
+    port = free_port()
+    voila = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "voila"),
+            "comic-strip.ipynb",
+            f"--port={port}",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=False",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython")),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        page = browser.new_page(viewport={"width": 1280, "height": 2000})  # the whole comic maker in view
+        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        squares = page.get_by_role("grid", name="Drawing squares of this panel").first
+        squares.wait_for(timeout=120_000)
+        picture = page.get_by_role("img", name="Your comic strip").first
+        squares.scroll_into_view_if_needed()
+        shown_before = picture.get_attribute("src")
+
+        # Choose red, then paint the second square of the first row: Enter on a button, arrows in the grid.
+        page.get_by_role("button", name=re.compile(r"^(✓ )?red$")).first.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Drawing with: red").first).to_be_visible(timeout=60_000)
+        squares.get_by_role("button", name="Row 1, column 1: white", exact=True).focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        expect(squares.get_by_role("button", name="Row 1, column 2: red", exact=True)).to_be_visible(timeout=60_000)
+
+        # Type new words in panel 1's bubble; leaving the box (Tab) draws the comic again.
+        speech = page.get_by_label("They say:").first
+        speech.focus()
+        page.keyboard.press("Control+a")
+        page.keyboard.type("Knock knock!")
+        page.keyboard.press("Tab")
+        expect(picture).not_to_have_attribute("src", shown_before or "", timeout=60_000)
+
+        # The next panel, with the arrow key on the "Editing" list: its words show in the boxes.
+        choice = page.get_by_label("Editing:").first
+        choice.focus()
+        page.keyboard.press("ArrowDown")
+        expect(speech).to_have_value("I don't know. Why did it go?", timeout=60_000)
+        page.get_by_role("button", name="Add panel").first.focus()
+        page.keyboard.press("Enter")
+        expect(choice.locator("option:checked")).to_have_text("Panel 3 of 4", timeout=60_000)
+        page.get_by_role("button", name="Save PNG").first.focus()
+        page.keyboard.press(" ")
+        expect(page.get_by_text("Saved my_joke.png in your folder.").first).to_be_visible(timeout=60_000)
+        assert page.locator("text=Traceback").count() == 0
+        comic = squares.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
+        comic.screenshot(path=str(artifacts / "widgets-comic-voila.png"))
+        drawn = picture.bounding_box()
+        assert drawn is not None and drawn["width"] == strip_layout(4).width, "the picture keeps its own size"
+        assert_accessible(page, "widgets-comic-voila")
+        page.close()
+    finally:
+        voila.terminate()
+        voila.wait(30)
+
+    plan = strip_layout(4)
+    with Image.open(folder / "my_joke.png") as saved:
+        image = saved.convert("RGB")
+    assert image.size == (plan.width, plan.height)
+    assert square(image, plan.panels[0].drawing, 0, 1) == COLOURS["red"]
+    assert dark(colours_in(image, plan.panels[0].bubble)) and colours_in(image, plan.panels[2].bubble) == {PANEL}
+    saved_state = json.loads((folder / "my_joke.json").read_text(encoding="utf-8"))
+    assert saved_state["panels"][0]["speech"] == "Knock knock!" and len(saved_state["panels"]) == 4

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets
 from ipywidgets.widgets.widget_string import TextStyle
 
 from connected_learning.widgets.base import CreationState, SharedModels, StateError, export_row, make_status
@@ -167,6 +168,18 @@ def _starter(panels: int | Sequence[Mapping[str, Any]], title: str) -> dict[str,
 # ------------------------------------------------------------------------------ the widget
 
 
+class NamedImage(widgets.Image):
+    """An Image with a tooltip, which its view makes the picture's title (read by screen readers).
+
+    ipywidgets 8's view reads `description` to place the tooltip and fails on a model that has
+    none, as Image's has not: it then shows an error box instead of the picture. An empty
+    `description` lets the tooltip through. The model stays an ImageModel, so the showcase's
+    static page draws the picture from its saved bytes.
+    """
+
+    description = traitlets.Unicode("", help="Empty: it only lets the view show the tooltip.").tag(sync=True)
+
+
 class ComicStrip(CreationState, widgets.VBox):
     """A comic strip: panels with a pixel drawing, a speech bubble and a caption each, saved as one PNG.
 
@@ -284,11 +297,12 @@ class ComicStrip(CreationState, widgets.VBox):
             _("A box at the top of the panel, like: Later that day..."),
             _("Later that day..."),
         )
-        self.picture = widgets.Image(
+        self.picture = NamedImage(
             value=draw_strip(self.title.value, self.panels),
             format="png",
-            tooltip=_("Your comic strip, as it will be saved"),
-            layout=widgets.Layout(max_width="100%", height="auto"),
+            tooltip=_("Your comic strip"),  # the picture's title, which screen readers read
+            # Its own size (as wide as the page at most), not stretched to the width of the box it is in.
+            layout=widgets.Layout(max_width="100%", height="auto", align_self="flex-start"),
         )
         self.file_name, self.export_button, export = export_row(
             file_name, _("Save PNG"), self.export_png, self.status, shared
@@ -316,6 +330,7 @@ class ComicStrip(CreationState, widgets.VBox):
                 self.speaker,
                 self.speech,
                 self.caption,
+                widgets.Label(_("Your comic strip, as it will be saved:"), style=shared.label, layout=plain),
                 self.picture,
                 export,
                 self.status,
