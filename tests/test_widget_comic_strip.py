@@ -474,6 +474,27 @@ def test_saving_refuses_paths_that_leave_the_folder(workdir: Path, tmp_path: Pat
     assert save(f"inside/ok{suffix}") == workdir / "inside" / f"ok{suffix}"
 
 
+def test_a_sidecar_never_reads_or_writes_outside_the_learners_folder(workdir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-learner"
+    other.mkdir()
+    theirs = other / "comic.json"
+    theirs.write_text(json.dumps(make_comic().state), encoding="utf-8")
+    before = theirs.read_bytes()
+    os.symlink(theirs, workdir / "linked.json")
+    os.symlink(other, workdir / "friend")
+    for path, message in {
+        str(theirs): "outside your folder",
+        "../other-learner/comic.json": "uses '..'",
+        "linked.json": "shortcut",
+        "friend/comic.json": "shortcut",
+    }.items():
+        with pytest.raises(ExportPathError, match=message):
+            ComicStrip(sidecar=path)
+    assert theirs.read_bytes() == before and sorted(os.listdir(other)) == ["comic.json"]
+    shutil.copy(theirs, workdir / "copy.json")  # the control: the same comic, in the learner's folder, loads
+    assert len(ComicStrip(sidecar="copy.json").panels) == 4
+
+
 # ------------------------------------------------------------------ words and keys
 
 
