@@ -351,7 +351,7 @@ def square_values(
     """What each square of the grid says (its title, e.g. "road, route A"), and each such value's colour and mark.
 
     `words` and `marks` name each ground (`ground_words`, `ground_marks`); a place's square
-    is marked with its number, a route's squares with its letter.
+    is marked with its number, a route's squares with a dot and its letter ("•A").
     """
     on_route: dict[tuple[int, int], str] = {}
     for index, route in enumerate(data.routes):
@@ -370,7 +370,8 @@ def square_values(
                 word, mark = t("{ground}, place {number}: {name}", ground=word, number=number, name=name), str(number)
             elif (r, c) in on_route:
                 letters = on_route[(r, c)]
-                word, mark = t("{ground}, route {letters}", ground=word, letters=letters), letters
+                # A dot before the letter: route B must not read as B for building.
+                word, mark = t("{ground}, route {letters}", ground=word, letters=letters), "•" + letters
             values[-1].append(word)
             colours[word], shown[word] = GROUNDS[ground], mark
     return values, colours, shown
