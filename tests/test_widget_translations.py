@@ -72,6 +72,18 @@ def test_no_translation_file_holds_a_text_no_widget_shows(code: str) -> None:
         assert not stale, f"{path.name} translates texts no widget shows any more: {stale[:5]}"
 
 
+@pytest.mark.parametrize("code", [c for c in i18n.LANGUAGES if c != "en"])
+def test_a_text_two_widgets_show_is_said_the_same_way_in_both(code: str) -> None:
+    # The files are merged into one table, so two translations of one text would leave one widget
+    # saying the other's words, depending on the order of the file names.
+    said: dict[str, dict[str, str]] = {}
+    for path in sorted((i18n.TRANSLATIONS / code).glob("*.json")):
+        for text, translation in json.loads(path.read_text(encoding="utf-8")).items():
+            said.setdefault(text, {})[path.name] = translation
+    different = {text: ways for text, ways in said.items() if len(set(ways.values())) > 1}
+    assert not different, f"translated differently in different files: {different}"
+
+
 def test_set_language_changes_what_widgets_made_after_it_say(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(i18n, "_chosen", None)
     monkeypatch.delenv(i18n.LANGUAGE_ENV, raising=False)
