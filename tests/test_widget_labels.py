@@ -1,8 +1,12 @@
-"""Every button of the making widgets is as wide as its words.
+"""Every button of the making widgets is as wide as its words, and every picture can be drawn.
 
 ipywidgets gives a Button a fixed width (about 148 px) and cuts a longer label off with an
 ellipsis ("Save as Markd…", "Share with my …"): a learner cannot read what the button does.
 A button here either has the width "auto" or a label short enough never to need it.
+
+ipywidgets 8's front-end reads an Image's `description` to place its tooltip, and an Image has
+none: a picture with a tooltip showed an error box instead of the chart, comic or map. Such a
+picture is a `base.TitledImage`.
 """
 
 from __future__ import annotations
@@ -13,8 +17,22 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 import pytest
+from PIL import Image
 
-from connected_learning.widgets import BeatMaker, ChartMaker, DataCollector, PixelCanvas, ReflectionBox, StoryBuilder
+from connected_learning.widgets import (
+    BeatMaker,
+    ChartMaker,
+    ComicStrip,
+    DataCollector,
+    FlipbookAnimator,
+    MapMaker,
+    PhotoFilterLab,
+    PixelCanvas,
+    PosterMaker,
+    QuizBuilder,
+    ReflectionBox,
+    StoryBuilder,
+)
 
 # The longest label that surely fits ipywidgets' default button with an icon, in characters:
 # the button is 148 px wide with 12 px of padding each side, the icon takes about 20 px, which
@@ -40,12 +58,37 @@ def makers(tmp: Path) -> dict[str, widgets.Widget]:
         "ChartMaker": ChartMaker(pd.DataFrame({"park": ["a", "b"], "trees": [3, 4]})),
         "DataCollector": DataCollector(SPEC, tmp / "entries.csv"),
         "ReflectionBox": ReflectionBox(),
+        "FlipbookAnimator": FlipbookAnimator(),
+        "ComicStrip": ComicStrip(),
+        "MapMaker": MapMaker(),
+        "PhotoFilterLab": PhotoFilterLab(_photo(tmp)),
+        "PosterMaker": PosterMaker(title="Match day", data=[("Mon", 3), ("Tue", 5)]),
+        "QuizBuilder": QuizBuilder(),
     }
 
 
-@pytest.mark.parametrize(
-    "name", ["PixelCanvas", "BeatMaker", "StoryBuilder", "ChartMaker", "DataCollector", "ReflectionBox"]
-)
+def _photo(tmp: Path) -> str:
+    Image.new("RGB", (40, 30), "teal").save(tmp / "photo.png")
+    return "photo.png"
+
+
+MAKERS = [
+    "PixelCanvas",
+    "BeatMaker",
+    "StoryBuilder",
+    "ChartMaker",
+    "DataCollector",
+    "ReflectionBox",
+    "FlipbookAnimator",
+    "ComicStrip",
+    "MapMaker",
+    "PhotoFilterLab",
+    "PosterMaker",
+    "QuizBuilder",
+]
+
+
+@pytest.mark.parametrize("name", MAKERS)
 def test_no_button_label_is_cut_off(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     widget = makers(tmp_path)[name]
@@ -57,3 +100,13 @@ def test_no_button_label_is_cut_off(name: str, tmp_path: Path, monkeypatch: pyte
         if len(b.description) > FITS_DEFAULT_WIDTH and b.layout.width not in ("auto", "max-content", "fit-content")
     ]
     assert not cut, f"{name}: these labels are cut off at ipywidgets' default width: {cut}"
+
+
+@pytest.mark.parametrize("name", MAKERS)
+def test_no_picture_with_a_tooltip_lacks_the_description_its_view_reads(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    pictures = [w for w in descendants(makers(tmp_path)[name]) if isinstance(w, widgets.Image)]
+    broken = [w for w in pictures if w.tooltip and getattr(w, "description", None) != ""]
+    assert not broken, f"{name}: a picture with a tooltip and no description shows an error box: {broken}"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 import ipywidgets as widgets
+import traitlets
 from ipywidgets.widgets.widget_string import LabelStyle
 
 from connected_learning.widgets.files import ExportPathError, atomic_write, check_export_path
@@ -35,6 +36,7 @@ from connected_learning.widgets.i18n import _, t
 
 __all__ = [
     "LIVE_SHOWCASE_ENV",
+    "TitledImage",
     "CreationState",
     "SharedModels",
     "StateError",
@@ -268,6 +270,18 @@ def read_state_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             t("{path} is not a saved creation (it should hold a JSON object).", path=repr(os.fspath(path)))
         )
     return state
+
+
+class TitledImage(widgets.Image):
+    """An Image (a widget's picture of the creation) whose `tooltip` is its title, read by screen readers.
+
+    ipywidgets 8's front-end decides where a tooltip goes by reading `description`, which an
+    Image has not: a plain Image with a tooltip fails to draw and shows an error box instead.
+    An empty description lets the tooltip through. The model stays an ImageModel, so the
+    showcase's static page draws the picture from its saved bytes.
+    """
+
+    description = traitlets.Unicode("", help="Always empty: it lets the front-end show `tooltip`.").tag(sync=True)
 
 
 def close_all(old: Sequence[widgets.Widget]) -> None:

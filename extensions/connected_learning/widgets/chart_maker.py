@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from connected_learning.widgets.base import WIDE, CreationState, StateError, export_row, make_status
+from connected_learning.widgets.base import WIDE, CreationState, StateError, TitledImage, export_row, make_status
 from connected_learning.widgets.files import atomic_write, check_export_path
 from connected_learning.widgets.i18n import N_, _, t
 
@@ -108,7 +108,7 @@ class ChartMaker(CreationState, widgets.VBox):
             placeholder=_("What does your chart show?"),
             layout=widgets.Layout(width="95%"),
         )
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
+        self.image = TitledImage(format="png", layout=widgets.Layout(max_width="640px"))
         self.about = widgets.Label()
         for control in (self.x, self.y, self.chart, self.title):
             control.observe(self._on_change, "value")

@@ -26,10 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets
 from ipywidgets.widgets.widget_string import TextStyle
 
-from connected_learning.widgets.base import CreationState, SharedModels, StateError, export_row, make_status
+from connected_learning.widgets.base import (
+    CreationState,
+    SharedModels,
+    StateError,
+    TitledImage,
+    export_row,
+    make_status,
+)
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.comic_picture import COLUMNS, MAX_PANELS, MIN_PANELS, ROWS, draw_strip
 from connected_learning.widgets.contrast import text_colour
@@ -168,18 +174,6 @@ def _starter(panels: int | Sequence[Mapping[str, Any]], title: str) -> dict[str,
 # ------------------------------------------------------------------------------ the widget
 
 
-class NamedImage(widgets.Image):
-    """An Image with a tooltip, which its view makes the picture's title (read by screen readers).
-
-    ipywidgets 8's view reads `description` to place the tooltip and fails on a model that has
-    none, as Image's has not: it then shows an error box instead of the picture. An empty
-    `description` lets the tooltip through. The model stays an ImageModel, so the showcase's
-    static page draws the picture from its saved bytes.
-    """
-
-    description = traitlets.Unicode("", help="Empty: it only lets the view show the tooltip.").tag(sync=True)
-
-
 class ComicStrip(CreationState, widgets.VBox):
     """A comic strip: panels with a pixel drawing, a speech bubble and a caption each, saved as one PNG.
 
@@ -297,7 +291,7 @@ class ComicStrip(CreationState, widgets.VBox):
             _("A box at the top of the panel, like: Later that day..."),
             _("Later that day..."),
         )
-        self.picture = NamedImage(
+        self.picture = TitledImage(
             value=draw_strip(self.title.value, self.panels),
             format="png",
             tooltip=_("Your comic strip"),  # the picture's title, which screen readers read

@@ -35,9 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets
 
-from connected_learning.widgets.base import CreationState, SharedModels, StateError, close_all, export_row, make_status
+from connected_learning.widgets.base import (
+    CreationState,
+    SharedModels,
+    StateError,
+    TitledImage,
+    close_all,
+    export_row,
+    make_status,
+)
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.control_panel import ControlPanel, button, slider
@@ -59,7 +66,7 @@ from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.pixel_canvas import PALETTE, _check_palette, _marks, flood
 from connected_learning.widgets.tool_choice import ToolChoice
 
-__all__ = ["MAX_FRAMES", "FlipbookAnimator", "TitledImage", "frames_from_letters"]
+__all__ = ["MAX_FRAMES", "FlipbookAnimator", "frames_from_letters"]
 
 MAX_UNDO = 100
 #: The preview is about this wide (px); a saved GIF about `EXPORT_PX`.
@@ -70,16 +77,6 @@ MAX_SCALE = 64
 
 def _press(action: Callable[[], None], _control: Any) -> None:
     action()
-
-
-class TitledImage(widgets.Image):
-    """An Image whose `tooltip` becomes the picture's title, its name for screen readers.
-
-    ipywidgets 8's front-end reads a `description` to decide whether to show a tooltip, and
-    an Image has none: with a tooltip set, its view fails to draw. An empty description fixes it.
-    """
-
-    description = traitlets.Unicode("", help="Always empty: lets the front-end show `tooltip`.").tag(sync=True)
 
 
 class FlipbookAnimator(CreationState, widgets.VBox):

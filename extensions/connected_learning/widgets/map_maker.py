@@ -31,9 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import traitlets
 
-from connected_learning.widgets.base import WIDE, CreationState, SharedModels, StateError, export_row, make_status
+from connected_learning.widgets.base import (
+    WIDE,
+    CreationState,
+    SharedModels,
+    StateError,
+    TitledImage,
+    export_row,
+    make_status,
+)
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.files import atomic_write, check_export_path
@@ -77,16 +84,6 @@ def _help() -> str:
         "<br><b>Stay safe:</b> map made-up or public places. Never put your home address, "
         "or where you live, on a map you share."
     )
-
-
-class Picture(widgets.Image):
-    """An Image whose tooltip is its text for screen readers (the <img>'s title).
-
-    ipywidgets 8 shows a tooltip only when `description` is empty, and reads the description
-    that Image lacks, so a plain Image with a tooltip fails to show; this one has an empty one.
-    """
-
-    description = traitlets.Unicode("", help="Kept empty, so the tooltip is shown (see above).").tag(sync=True)
 
 
 class MapMaker(CreationState, widgets.VBox):
@@ -237,7 +234,7 @@ class MapMaker(CreationState, widgets.VBox):
             layout=shared.fit,
         )
         self.remove_button.on_click(lambda _button: self._remove_chosen())
-        self.picture = Picture(
+        self.picture = TitledImage(
             value=to_png(self.map), format="png", tooltip=_("Your map as a picture, with its key"), layout=plain
         )
         self.key_list = widgets.HTML(self._key_html(), layout=plain)

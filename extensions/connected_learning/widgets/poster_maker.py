@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from connected_learning.widgets.base import WIDE, CreationState, StateError, export_row, make_status
+from connected_learning.widgets.base import WIDE, CreationState, StateError, TitledImage, export_row, make_status
 from connected_learning.widgets.files import atomic_write, check_export_path
 from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.poster_art import LAYOUTS, THEMES, Poster, draw_poster, plan_boxes
@@ -336,7 +336,7 @@ class PosterMaker(CreationState, widgets.VBox):
             layout=widgets.Layout(width="auto"),
         )
         self.no_picture_button.on_click(lambda button: self.use_picture(None))
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="420px"))
+        self.image = TitledImage(format="png", layout=widgets.Layout(max_width="420px"))
         self.about = widgets.Label()
         for control in (
             self.title,
