@@ -28,7 +28,7 @@ from PIL import Image
 from connected_learning.showcase.messages import MESSAGES, page_language
 from connected_learning.showcase.render import render_page
 from connected_learning.showcase.sanitize import markdown_html, sanitize_html
-from connected_learning.showcase.saved_widgets import render_widget
+from connected_learning.showcase.saved_widgets import prepare_notebook, render_widget
 from connected_learning.showcase.snapshot import WIDGET_STATE, WIDGET_VIEW, SnapshotError, clean_snapshot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -540,6 +540,48 @@ def test_saved_widgets_are_drawn_without_javascript() -> None:
     assert render_widget("paint", state) == "" and render_widget("missing", state) == ""
     loop = {"state": {"a": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_a"]}}}}
     assert render_widget("a", loop) == ""
+
+
+def test_for_families_a_maker_that_draws_its_whole_creation_shows_that_picture_only() -> None:
+    # A comic: the squares of the panel being edited, and the whole strip as one picture
+    # (widgets.base.TitledImage, an Image with an empty description). Families get the strip.
+    strip = b64(png_bytes("purple"))
+    models = {
+        "comic": {
+            "model_name": "VBoxModel",
+            "state": {"children": ["IPY_MODEL_help", "IPY_MODEL_grid", "IPY_MODEL_pic"]},
+        },
+        "help": {"model_name": "HTMLModel", "state": {"value": "<b>Comic strip</b>: draw in the squares."}},
+        "grid": {
+            "model_name": "AnyModel",
+            "state": {
+                "_anywidget_id": "connected_learning.widgets.cell_grid.CellGrid",
+                "rows": ["Row 1"],
+                "values": [["white", "purple"]],
+                "colours": {"white": "#ffffff", "purple": "#8e24aa"},
+            },
+        },
+        "pic": {
+            "model_name": "ImageModel",
+            "state": {"description": "", "tooltip": "Your comic strip"},
+            "buffers": [{"path": ["value"], "data": strip, "encoding": "base64"}],
+        },
+    }
+
+    def for_families() -> str:
+        notebook = nbformat.v4.new_notebook()
+        output = nbformat.v4.new_output("display_data", {WIDGET_VIEW: {"model_id": "comic"}})
+        notebook.cells.append(nbformat.v4.new_code_cell("comic", outputs=[output]))
+        notebook.metadata["widgets"] = {WIDGET_STATE: {"state": models}}
+        prepare_notebook(notebook, "en", live=False, above={}, made_only=True)
+        return notebook.cells[0].outputs[0]["data"]["text/html"]
+
+    drawn = for_families()
+    assert strip in drawn and 'class="clh-grid"' not in drawn and "draw in the squares" not in drawn
+    # The control: the same comic with a plain Image (no description) keeps its squares, as a pixel canvas does.
+    del models["pic"]["state"]["description"]
+    drawn = for_families()
+    assert strip in drawn and 'class="clh-grid"' in drawn
 
 
 # --- the sanitizer, for any input ---------------------------------------------------------------

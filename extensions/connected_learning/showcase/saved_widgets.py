@@ -214,7 +214,14 @@ class _WidgetDrawer:
         lead = f'<span class="clh-desc">{esc(description)}</span> ' if description else ""
         if name in _BOXES or name in _SECTIONS:
             parts = self._made_parts(model_id, depth, frozenset()) if self.made_only else []
-            if any(self.models[p].get("state", {}).get("_anywidget_id") == _CELL_GRID for p in parts):
+            whole = [p for p in parts if self._whole_picture(p)]
+            if whole:
+                # A maker that draws its whole creation as one picture (a comic, a map, a flipbook's
+                # GIF): that picture, not also the squares of the one panel or frame being edited.
+                parts = whole
+            if any(self._whole_picture(p) for p in parts) or any(
+                self.models[p].get("state", {}).get("_anywidget_id") == _CELL_GRID for p in parts
+            ):
                 # A maker widget (pixel canvas, beat maker): for families, what was made, not the
                 # widget's help, buttons and status lines, which speak to the learner.
                 drawn = "".join(self.draw(p, depth + 1, seen)[0] for p in parts)
@@ -259,6 +266,16 @@ class _WidgetDrawer:
             drawn = _control_panel(state)
             return (drawn, CONTENT) if drawn else ("", NOTHING)
         return "", CONTROL  # buttons, check boxes, uploads, players, unknown widgets
+
+    def _whole_picture(self, model_id: str) -> bool:
+        """Whether a model is a maker's picture of its whole creation (`widgets.base.TitledImage`).
+
+        A TitledImage is an ImageModel that carries an (always empty) `description`, which a
+        plain Image has not.
+        """
+        model = self.models.get(model_id, {})
+        state = model.get("state")
+        return model.get("model_name") == "ImageModel" and isinstance(state, dict) and state.get("description") == ""
 
     def _hidden(self, state: Mapping[str, Any]) -> bool:
         layout_id = _ref(state.get("layout"))
