@@ -1,4 +1,4 @@
-"""The six Spanish editions: each is an edition of its English workbook, reads as easy
+"""The Spanish editions: each is an edition of its English workbook, reads as easy
 Spanish, leaves no English for the learner, and speaks Spanish when it runs.
 
 The static checks read the files. The running ones share one module-scoped fixture that
@@ -43,6 +43,8 @@ EDITIONS = {
     "bird-count": "nature",
     "choose-your-path": "storytelling",
     "recipe-scaler": "cooking",
+    "flipbook-studio": "film-and-animation",
+    "safe-routes-map": "community",
 }
 # The issue asks for easy Spanish: the catalog check's limits (Fernández-Huerta 60, Crawford
 # 8) are grade 8; these editions aim lower, like the English workbooks they come from.
@@ -77,6 +79,8 @@ LABELS = (
     "Share with my group",
     "Melody instrument:",
     "Show colour letters in the squares",
+    *("Next", "Previous", "Preview:", "Duplicate frame", "Add blank frame", "Move earlier", "Move later", "Save GIF"),
+    *("Add a place", "Draw a route", "Metres in one square:"),
 )
 # Widget traits that hold text a learner reads.
 TEXT_TRAITS = ("description", "placeholder", "tooltip", "value")
