@@ -162,3 +162,19 @@ def test_a_spanish_workbook_shows_no_english_label(tmp_path: Path, monkeypatch: 
         assert again.status.value.startswith("¡Qué bueno verte de nuevo!")
     finally:
         i18n.set_language("en")
+
+
+def test_the_pictures_font_draws_spanish_letters() -> None:
+    # A comic's bubble, a map's key and a poster are drawn with widgets.fonts.text_font. Pillow's
+    # own default font draws á and ñ like a/n or as boxes ("c?sped" in a Spanish map's key).
+    from PIL import Image, ImageDraw
+
+    from connected_learning.widgets.fonts import text_font
+
+    def drawn(text: str) -> bytes:
+        image = Image.new("L", (60, 40), 0)
+        ImageDraw.Draw(image).text((5, 5), text, font=text_font(24), fill=255)
+        return image.tobytes()
+
+    assert drawn("n") != drawn("ñ") and drawn("a") != drawn("á") and drawn("?") != drawn("¿")
+    assert drawn("ñ") != drawn("\uffff")  # the control: a letter the font has not is drawn as its "missing" box

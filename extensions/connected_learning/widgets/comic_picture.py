@@ -3,7 +3,7 @@
 `strip_layout` plans the picture for a number of panels (pure, so tests find every part);
 `draw_strip` draws it: the title on top, then each panel in a black frame with a yellow
 caption box, a white speech bubble whose tail points at the drawing, and the drawing's
-squares in the pixel canvas's colours. The font is Pillow's own (`ImageFont.load_default`),
+squares in the pixel canvas's colours. The font is DejaVu Sans (`fonts.text_font`),
 so it is there on every computer. Pillow is imported only when a picture is drawn.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from connected_learning.widgets.fonts import text_font
 from connected_learning.widgets.pixel_canvas import PALETTE
 
 if TYPE_CHECKING:
-    from PIL import ImageDraw, ImageFont
+    from PIL import ImageDraw
 
 __all__ = [
     "COLUMNS",
@@ -101,13 +101,6 @@ def strip_layout(count: int) -> StripLayout:
     return StripLayout(width, height, (GUTTER, 8, width - GUTTER, TITLE_H - 4), tuple(panels))
 
 
-@cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    from PIL import ImageFont
-
-    return ImageFont.load_default(size=size)  # Pillow's own font: always there (Pillow 10.1 and later)
-
-
 def _width(font: Any, text: str) -> float:
     return float(font.getlength(text)) if text else 0.0
 
@@ -153,7 +146,7 @@ def _fits(font: Any, text: str, width: int) -> int:
 
 def _draw_bubble(draw: ImageDraw.ImageDraw, area: Box, drawing_top: int, speaker: str, speech: str) -> None:
     """A white speech bubble at the bottom of `area`, its tail pointing down at the drawing."""
-    font = _font(TEXT_SIZE)
+    font = text_font(TEXT_SIZE)
     inside = area[2] - area[0] - 16
     lines = wrap(speech, font, inside, MAX_BUBBLE_LINES - (1 if speaker.strip() else 0))
     if not lines:
@@ -181,7 +174,7 @@ def draw_strip(title: str, panels: Sequence[Mapping[str, Any]]) -> bytes:
     plan = strip_layout(len(panels))
     image = Image.new("RGB", (plan.width, plan.height), "white")
     draw = ImageDraw.Draw(image)
-    title_font = _font(TITLE_SIZE)
+    title_font = text_font(TITLE_SIZE)
     if title.strip():
         shown = wrap(title, title_font, plan.title[2] - plan.title[0], 1)[0]
         draw.text((plan.title[0], plan.title[1]), shown, fill=INK, font=title_font)
@@ -194,7 +187,7 @@ def draw_strip(title: str, panels: Sequence[Mapping[str, Any]]) -> bytes:
         left, top, right, bottom = boxes.drawing
         draw.rectangle((left - 1, top - 1, right, bottom), outline=INK, width=1)
         if panel["caption"].strip():
-            font = _font(TEXT_SIZE)
+            font = text_font(TEXT_SIZE)
             lines = wrap(panel["caption"], font, DRAW_W - 12, 2)
             cap_left, cap_top, cap_right, _bottom = boxes.caption
             height = len(lines) * LINE_H + 6

@@ -21,6 +21,7 @@ from typing import Any
 
 from connected_learning.widgets.base import StateError
 from connected_learning.widgets.contrast import text_colour
+from connected_learning.widgets.fonts import text_font
 from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.pixel_canvas import _marks
 
@@ -431,12 +432,6 @@ def describe(data: MapData) -> list[str]:
 # ---------------------------------------------------------------------------- picture
 
 
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    return ImageFont.load_default(size=size)
-
-
 def _fit(draw: Any, text: str, font: Any, width: float) -> str:
     """`text`, cut short with "…" so it fits in `width` pixels."""
     if draw.textlength(text, font=font) <= width:
@@ -466,7 +461,7 @@ def to_png(data: MapData, scale: int = 24) -> bytes:
         raise ValueError(f"Scale must be a whole number from 12 to 48, not {scale!r}.")
     words, marks, kinds = ground_words(), ground_marks(), kind_words()
     margin, line = 8, 20
-    small, text_font, title_font = _font(max(8, scale * 2 // 5)), _font(13), _font(16)
+    small, body_font, title_font = text_font(max(8, scale * 2 // 5)), text_font(13), text_font(16)
     map_width, map_height = data.columns * scale, data.rows * scale
     width = max(map_width + 2 * margin, 360)
     top = margin + (26 if data.title else 0)
@@ -510,18 +505,18 @@ def to_png(data: MapData, scale: int = 24) -> bytes:
     x0, y = margin, top + map_height + 12
     text_width = width - 2 * margin - 30
     heading = t("Key. One square is {metres} metres.", metres=data.metres_per_square)
-    draw.text((x0, y), _fit(draw, heading, text_font, width - 2 * margin), fill="black", font=text_font)
+    draw.text((x0, y), _fit(draw, heading, body_font, width - 2 * margin), fill="black", font=body_font)
     y += line
     for number, place in enumerate(data.places, 1):
         _marker(draw, (x0 + 9, y + 8), 9, number, small)
         entry = f"{place.name} ({kinds[place.kind]})"
-        draw.text((x0 + 26, y + 1), _fit(draw, entry, text_font, text_width), fill="black", font=text_font)
+        draw.text((x0 + 26, y + 1), _fit(draw, entry, body_font, text_width), fill="black", font=body_font)
         y += line
     for index, route in enumerate(data.routes):
         colour = ROUTE_COLOURS[index][1]
         _route_tag(draw, (x0 + 9, y + 8), 8, route_letter(index), colour, small)
         entry = t("{name}: {length} squares", name=route.name, length=_number(route_length(route.stops)))
-        draw.text((x0 + 26, y + 1), _fit(draw, entry, text_font, text_width), fill="black", font=text_font)
+        draw.text((x0 + 26, y + 1), _fit(draw, entry, body_font, text_width), fill="black", font=body_font)
         y += line
     for i, name in enumerate(used):
         x = x0 + (i % per_line) * 110
@@ -529,7 +524,7 @@ def to_png(data: MapData, scale: int = 24) -> bytes:
             y += line
         draw.rectangle((x, y, x + 16, y + 16), fill=GROUNDS[name], outline="black")
         draw.text((x + 8, y + 8), marks[name], fill=text_colour(GROUNDS[name]), font=small, anchor="mm")
-        draw.text((x + 22, y + 1), _fit(draw, words[name], text_font, 84), fill="black", font=text_font)
+        draw.text((x + 22, y + 1), _fit(draw, words[name], body_font, 84), fill="black", font=body_font)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -12,16 +12,14 @@ Pillow is imported inside the functions that draw, so importing this module cost
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from connected_learning.widgets.contrast import text_colour
+from connected_learning.widgets.fonts import text_font
 
 if TYPE_CHECKING:
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
 __all__ = ["LAYOUTS", "POSTER_SIZE", "THEMES", "Box", "Poster", "Theme", "contrast_ratio", "draw_poster", "plan_boxes"]
 
@@ -127,29 +125,8 @@ def plan_boxes(layout: str, has_picture: bool, has_chart: bool, size: tuple[int,
     return boxes
 
 
-def _font_file(bold: bool) -> str | None:
-    """DejaVu Sans (the font matplotlib ships, else Debian's), which has £, €, ñ, á and curly quotes;
-    Pillow's own small default font has none of them."""
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    places = [Path("/usr/share/fonts/truetype/dejavu") / name]
-    spec = importlib.util.find_spec("matplotlib")  # finds the package without importing it
-    if spec is not None and spec.origin is not None:
-        places.insert(0, Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / name)
-    return next((str(place) for place in places if place.is_file()), None)
-
-
-@cache
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    from PIL import ImageFont
-
-    file = _font_file(bold)
-    if file is None:
-        return ImageFont.load_default(size=size)  # Pillow's own font: English letters only
-    return ImageFont.truetype(file, size)
-
-
 def _width(draw: ImageDraw.ImageDraw, text: str, size: int, bold: bool = False) -> float:
-    return draw.textlength(text, font=_font(size, bold))
+    return draw.textlength(text, font=text_font(size, bold))
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, size: int, width: int, bold: bool = False) -> list[str]:
@@ -199,7 +176,7 @@ def _lines(
     """Draw centred lines from `top` down; returns where the next line would start."""
     step = size * 1.2
     for line in lines:
-        draw.text((centre_x, top), line, font=_font(size, bold), fill=fill, anchor="ma")
+        draw.text((centre_x, top), line, font=text_font(size, bold), fill=fill, anchor="ma")
         top += step
     return top
 
@@ -318,7 +295,9 @@ def _chart(draw: ImageDraw.ImageDraw, poster: Poster, box: Box, theme: Theme) ->
         above = value >= 0
         gap = 4 if poster.chart == "bar" else 10  # clear of the line chart's dot
         number_y = (min(y, zero) - gap) if above else (max(y, zero) + gap)
-        draw.text((centre, number_y), _number(value), font=_font(value_size), fill=ink, anchor="md" if above else "ma")
+        draw.text(
+            (centre, number_y), _number(value), font=text_font(value_size), fill=ink, anchor="md" if above else "ma"
+        )
         size, lines = _fit(draw, label, max(8, int(slot) - 4), (label_size,), label_lines)
         _lines(draw, lines, size, centre, inner.bottom - label_lines * label_size * 1.2, ink)
     draw.line((inner.left, zero, inner.right, zero), fill=ink, width=2)  # the zero line

@@ -17,6 +17,7 @@ import stat
 from typing import Any
 
 from connected_learning.widgets.base import StateError
+from connected_learning.widgets.fonts import text_font
 from connected_learning.widgets.i18n import _, t
 
 __all__ = [
@@ -167,12 +168,6 @@ def one_line(text: str) -> str:
 # ------------------------------------------------------------------ pictures
 
 
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    return ImageFont.load_default(size=size)
-
-
 def _fit(draw: Any, text: str, font: Any, width: int) -> str:
     """`text` on one line, cut with '…' so it fits `width` pixels."""
     if draw.textlength(text, font=font) <= width:
@@ -201,19 +196,19 @@ def card_png(quiz: dict[str, Any], *, questions: bool = False) -> bytes:
     image = Image.new("RGB", (_WIDTH, height), _BOARD)
     draw = ImageDraw.Draw(image)
     draw.rectangle((6, 6, _WIDTH - 7, height - 7), outline=_GOLD, width=3)
-    draw.text((24, 20), _("QUIZ TIME"), font=_font(16), fill=_GOLD)
+    draw.text((24, 20), _("QUIZ TIME"), font=text_font(16), fill=_GOLD)
     title = one_line(quiz["title"]) or _("My quiz")
-    draw.text((24, 44), _fit(draw, title, _font(30), _WIDTH - 48), font=_font(30), fill=_WHITE)
+    draw.text((24, 44), _fit(draw, title, text_font(30), _WIDTH - 48), font=text_font(30), fill=_WHITE)
     count = t("{count} questions", count=len(asked)) if len(asked) != 1 else _("1 question")
-    draw.text((24, 90), count, font=_font(20), fill=_WHITE)
-    draw.text((24, 116), t("Pass mark: {mark}%", mark=quiz["pass_mark"]), font=_font(18), fill=_GOLD)
-    number = _font(16)
+    draw.text((24, 90), count, font=text_font(20), fill=_WHITE)
+    draw.text((24, 116), t("Pass mark: {mark}%", mark=quiz["pass_mark"]), font=text_font(18), fill=_GOLD)
+    number = text_font(16)
     for index in range(len(asked)):
         x, y = box_position(index)
         draw.rectangle((x, y, x + _BOX_SIZE, y + _BOX_SIZE), fill=_BOX, outline=_WHITE, width=2)
         draw.text((x + _BOX_SIZE / 2, y + _BOX_SIZE / 2), str(index + 1), font=number, fill=_WHITE, anchor="mm")
     if questions:
-        small = _font(16)
+        small = text_font(16)
         for n, line in enumerate(lines):
             draw.text((24, _COVER_HEIGHT + n * 22), _fit(draw, line, small, _WIDTH - 48), font=small, fill=_WHITE)
     buffer = io.BytesIO()
