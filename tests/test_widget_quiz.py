@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import pwd
 import re
 import shutil
 from collections.abc import Iterator
@@ -24,14 +25,17 @@ import nbclient
 import nbformat
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
-from conftest import needs_root
+from axe import AXE, serious_violations
+from conftest import needs_root, open_logged_in
 from connected_learning.peer_review import folders
 from connected_learning.showcase.render import render_page
 from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets import ExportPathError, QuizBuilder, QuizGame, StateError, set_language
 from connected_learning.widgets.quiz import quiz_player
 from connected_learning.widgets.quiz_data import MAX_QUIZ_BYTES, box_position, read_quiz
+from lab import KERNEL_WAIT, run_notebook
 from learners import Learners
 
 BOARD = (22, 33, 62)
@@ -112,6 +116,7 @@ def test_a_learner_builds_a_quiz_and_the_sidecar_holds_it(workdir: Path) -> None
         "2. How many moons does Earth have?",
     ]
     assert [label for label, _ in builder.right.options] == ["A", "B", "C"]
+    assert builder.right.icons == ("", "", "check") and builder.how_many.icons == ("", "check", "")  # not shade alone
     assert "C: One <b>✔ right answer</b>" in builder.preview.value
     # Fewer answers hides the extra boxes; the cover shows the two questions.
     builder.how_many.value = 2
@@ -119,6 +124,7 @@ def test_a_learner_builds_a_quiz_and_the_sidecar_holds_it(workdir: Path) -> None
     cover = png(builder.cover.value)
     assert builder.cover.value != first_cover and cover.size == (480, 270)
     assert box_colour(cover, 0) == BOX and box_colour(cover, 1) == BOX and box_colour(cover, 2) == BOARD
+    assert builder.cover_words.value == "<i>Quiz cover: Planet party, 2 questions, pass mark 50%</i>"  # in words
     # Running the cell again brings the quiz back.
     again = QuizBuilder(sidecar="my_quiz.json")
     assert again.title.value == "Planet party" and len(again.quiz["questions"]) == 2
@@ -495,7 +501,11 @@ def test_every_control_is_labelled_in_words_and_no_button_label_is_cut_off(workd
         b.description for b in buttons if b.layout.width != "auto"
     ]
     inputs = [
-        w for w in controls if isinstance(w, widgets.Text | widgets.Textarea | widgets.Dropdown | widgets.IntSlider)
+        w
+        for w in controls
+        if isinstance(
+            w, widgets.Text | widgets.Textarea | widgets.Dropdown | widgets.ToggleButtons | widgets.BoundedIntText
+        )
     ]
     assert len(inputs) >= 11 and all(w.description.strip() for w in inputs)
 
@@ -511,3 +521,71 @@ def test_text_longer_than_a_quiz_allows_is_cut_to_fit(workdir: Path) -> None:
     game = QuizGame.load_from("my_quiz.json")
     assert game.state == saved and len(game.answer_buttons[0].description) <= 90
     assert png(builder.cover.value).size == (480, 270)  # a long title is cut with '…', not drawn off the card
+
+
+# ------------------------------------------------------------------ in JupyterLab, with the keyboard
+
+
+@pytest.mark.integration
+@pytest.mark.browser
+def test_a_learner_makes_and_plays_a_quiz_with_the_keyboard_in_jupyterlab(
+    make_hub: Any, browser: Any, artifacts: Path
+) -> None:
+    hub = make_hub({"ana": ("student", ["class"])})
+    name = hub.name("ana")
+    session = hub.login("ana")
+    assert session.spawn_with_form(["games"]).status_code == 302
+    session.wait_ready(name)
+    folder = Path(pwd.getpwnam(name).pw_dir) / "workbooks" / "quiz-show"
+    page = open_logged_in(browser, hub, "ana", 1366, 900)
+    page.wait_for_url(f"{hub.server_url(name)}lab**", timeout=KERNEL_WAIT)
+    panel = run_notebook(page, f"{hub.server_url(name)}lab", "workbooks/quiz-show/quiz-show.ipynb")
+    builder = panel.locator(".jp-OutputArea-output").filter(has=page.get_by_role("textbox", name="Quiz title:")).first
+    builder.wait_for(timeout=KERNEL_WAIT)
+
+    def type_into(role: str, label: str, text: str) -> None:
+        """Focus a labelled box, type, and Tab on (a text box hands its words to Python when it loses focus)."""
+        builder.get_by_role(role, name=label, exact=True).focus()  # type: ignore[arg-type]
+        page.keyboard.type(text)
+        page.keyboard.press("Tab")
+
+    type_into("textbox", "Quiz title:", "Dino facts")
+    type_into("textbox", "Question:", "Which dinosaur had tiny arms?")
+    type_into("textbox", "Answer A:", "Diplodocus")
+    type_into("textbox", "Answer B:", "T. rex")
+    builder.get_by_role("button", name="B", exact=True).focus()  # the "Right answer:" choices
+    page.keyboard.press("Space")
+    right = builder.locator("ul > li", has_text="✔ right answer")
+    expect(right).to_contain_text("B: T. rex", timeout=KERNEL_WAIT)
+    builder.get_by_role("button", name="Add a question").focus()
+    page.keyboard.press("Enter")
+    expect(builder.get_by_text("Question 2 added. Write it above.")).to_be_visible(timeout=KERNEL_WAIT)
+    builder.get_by_role("button", name="Play my quiz").focus()
+    page.keyboard.press("Space")
+    expect(builder.get_by_text("Question 1 of 2")).to_be_visible(timeout=KERNEL_WAIT)
+    builder.get_by_role("button", name="B: T. rex").focus()
+    page.keyboard.press("Enter")
+    expect(builder.get_by_text("Right! Well done.")).to_be_visible(timeout=KERNEL_WAIT)
+    expect(builder.get_by_role("button", name="✔ B: T. rex")).to_be_disabled()
+
+    saved = json.loads((folder / "my_quiz.json").read_text())
+    assert saved["title"] == "Dino facts" and len(saved["questions"]) == 2
+    assert saved["questions"][0]["answers"] == ["Diplodocus", "T. rex"] and saved["questions"][0]["right"] == 1
+    shown = builder.locator("img").first.evaluate(  # the cover as the page shows it (a blob: URL in JupyterLab)
+        "async img => Array.from(new Uint8Array(await (await fetch(img.src)).arrayBuffer()))"
+    )
+    cover = png(bytes(shown))
+    assert cover.size == (480, 270) and box_colour(cover, 1) == BOX and box_colour(cover, 2) == BOARD
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    report = builder.evaluate("node => axe.run(node, {resultTypes: ['violations']})")
+    (artifacts / "axe-quiz-builder.json").write_text(json.dumps(report["violations"], indent=1))
+    # ipywidgets' Image view has no alt text: the cover's words are the line under it (checked above).
+    serious = [v for v in serious_violations(report) if v[0] != "image-alt"]
+    assert serious == [], serious
+    unnamed = [n["html"] for v in report["violations"] if v["id"] == "image-alt" for n in v["nodes"]]
+    assert all("widget-image" in node for node in unnamed), unnamed  # only the Image widget, nothing of ours
+    expect(builder.get_by_text("Quiz cover: Dino facts, 2 questions, pass mark 60%")).to_be_visible()
+    builder.get_by_text("Your quiz cover").scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(artifacts / "quiz-jupyterlab.png"))

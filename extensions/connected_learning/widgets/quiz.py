@@ -60,6 +60,7 @@ __all__ = ["QuizBuilder", "QuizGame", "quiz_player"]
 
 _FULL = widgets.Layout(width="95%")
 _FIT = widgets.Layout(width="auto")
+_CHOICES = {"description_width": "initial", "button_width": "3em"}
 
 # ------------------------------------------------------------------ the game
 
@@ -297,7 +298,8 @@ class QuizBuilder(CreationState, widgets.VBox):
             continuous_update=False,
             placeholder=_("Name your quiz"),
         )
-        self.pass_mark = widgets.IntSlider(
+        # A number box, not a slider: ipywidgets' slider handle has no name a screen reader can say.
+        self.pass_mark = widgets.BoundedIntText(
             value=60, min=0, max=100, step=5, description=_("Pass mark (%):"), style=WIDE, continuous_update=False
         )
         self.picker = widgets.Dropdown(description=_("Question to edit:"), style=WIDE)
@@ -308,7 +310,11 @@ class QuizBuilder(CreationState, widgets.VBox):
             placeholder=_("Write your question"),
             layout=widgets.Layout(width="95%", height="4em"),
         )
-        self.how_many = widgets.Dropdown(options=[2, 3, 4], value=2, description=_("How many answers:"), style=WIDE)
+        # Buttons, not drop-downs: in JupyterLab the arrow keys on a focused drop-down move to another
+        # cell, while Tab and Space or Enter reach and press each of these buttons.
+        self.how_many = widgets.ToggleButtons(
+            options=[("2", 2), ("3", 3), ("4", 4)], value=2, description=_("How many answers:"), style=_CHOICES
+        )
         self.answer_texts = [
             widgets.Text(
                 description=t("Answer {letter}:", letter=letter),
@@ -319,7 +325,7 @@ class QuizBuilder(CreationState, widgets.VBox):
             )
             for letter in LETTERS
         ]
-        self.right = widgets.Dropdown(description=_("Right answer:"), style=WIDE)
+        self.right = widgets.ToggleButtons(description=_("Right answer:"), style=_CHOICES)
         self.hint = widgets.Text(
             description=_("Hint (optional):"),
             style=WIDE,
@@ -348,6 +354,7 @@ class QuizBuilder(CreationState, widgets.VBox):
             tooltip=_("Try your quiz as a player would"),
         )
         self.cover = widgets.Image(format="png", layout=widgets.Layout(max_width="480px"))
+        self.cover_words = widgets.HTML()
         self.preview = widgets.HTML(layout=_FULL)
         self.play_area = widgets.VBox()
         self.game: QuizGame | None = None
@@ -385,6 +392,7 @@ class QuizBuilder(CreationState, widgets.VBox):
                 self.status,
                 widgets.HTML(f"<b>{html.escape(_('Your quiz cover'))}</b>"),
                 self.cover,
+                self.cover_words,
                 self.preview,
                 self.play_area,
                 export,
@@ -422,7 +430,9 @@ class QuizBuilder(CreationState, widgets.VBox):
                 box.value = question["answers"][i] if i < count else ""
                 box.layout.display = None if i < count else "none"
             self.right.options = [(LETTERS[i], i) for i in range(count)]
+            self.right.tooltips = [t("Answer {letter} is the right one", letter=LETTERS[i]) for i in range(count)]
             self.right.value = question["right"]
+            self._tick_choices()
             self.hint.value = question["hint"]
             self.well_done.value = question["well_done"]
             self.add_button.disabled = len(self.quiz["questions"]) >= MAX_QUESTIONS
@@ -432,6 +442,15 @@ class QuizBuilder(CreationState, widgets.VBox):
 
     def _draw(self) -> None:
         self.cover.value = card_png(self.quiz)
+        # ipywidgets' Image has no alt text (and a tooltip on it breaks its view): the words under
+        # the picture say what it shows.
+        words = t(
+            "Quiz cover: {title}, {count} questions, pass mark {mark}%",
+            title=one_line(self.quiz["title"]) or _("My quiz"),
+            count=len(self.quiz["questions"]),
+            mark=self.quiz["pass_mark"],
+        )
+        self.cover_words.value = f"<i>{html.escape(words)}</i>"
         self.preview.value = quiz_html(self.quiz)
 
     def _changed(self) -> None:
@@ -449,7 +468,14 @@ class QuizBuilder(CreationState, widgets.VBox):
         self.question[key] = value
         if key == "question":
             self._show()  # the picker names each question by its words
+        if key == "right":
+            self._tick_choices()
         self._changed()
+
+    def _tick_choices(self) -> None:
+        """A tick on the chosen button of each choice: its shade alone would be colour alone."""
+        for choice in (self.how_many, self.right):
+            choice.icons = ["check" if value == choice.value else "" for _label, value in choice.options]
 
     def _edit_answer(self, index: int, value: str) -> None:
         if not self._quiet and index < len(self.question["answers"]):
