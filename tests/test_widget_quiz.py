@@ -133,6 +133,12 @@ def test_a_learner_builds_a_quiz_and_the_sidecar_holds_it(workdir: Path) -> None
 
 def test_adding_editing_and_deleting_questions(workdir: Path) -> None:
     builder = planets()
+    assert builder.after_button.disabled and not builder.before_button.disabled  # on the last question
+    builder.before_button.click()
+    assert builder.picker.value == 0 and builder.question_text.value == "Which planet is red?"
+    assert builder.before_button.disabled
+    builder.after_button.click()
+    assert builder.question_text.value == "How many moons does Earth have?"
     builder.picker.value = 0
     assert builder.question_text.value == "Which planet is red?"
     builder.delete_button.click()
@@ -560,6 +566,11 @@ def test_a_learner_makes_and_plays_a_quiz_with_the_keyboard_in_jupyterlab(
     builder.get_by_role("button", name="Add a question").focus()
     page.keyboard.press("Enter")
     expect(builder.get_by_text("Question 2 added. Write it above.")).to_be_visible(timeout=KERNEL_WAIT)
+    question = builder.get_by_role("textbox", name="Question:", exact=True)
+    expect(question).to_have_value("")
+    builder.get_by_role("button", name="Question before").focus()
+    page.keyboard.press("Enter")
+    expect(question).to_have_value("Which dinosaur had tiny arms?", timeout=KERNEL_WAIT)
     builder.get_by_role("button", name="Play my quiz").focus()
     page.keyboard.press("Space")
     expect(builder.get_by_text("Question 1 of 2")).to_be_visible(timeout=KERNEL_WAIT)

@@ -303,6 +303,9 @@ class QuizBuilder(CreationState, widgets.VBox):
             value=60, min=0, max=100, step=5, description=_("Pass mark (%):"), style=WIDE, continuous_update=False
         )
         self.picker = widgets.Dropdown(description=_("Question to edit:"), style=WIDE)
+        # With the keyboard in JupyterLab, buttons are easier than the drop-down (see how_many below).
+        self.before_button = widgets.Button(description=_("Question before"), icon="arrow-left", layout=_FIT)
+        self.after_button = widgets.Button(description=_("Question after"), icon="arrow-right", layout=_FIT)
         self.question_text = widgets.Textarea(
             description=_("Question:"),
             style=WIDE,
@@ -364,6 +367,8 @@ class QuizBuilder(CreationState, widgets.VBox):
         self.title.observe(lambda c: self._edit_quiz("title", c["new"][:MAX_TITLE]), "value")
         self.pass_mark.observe(lambda c: self._edit_quiz("pass_mark", int(c["new"])), "value")
         self.picker.observe(self._on_pick, "value")
+        self.before_button.on_click(lambda _b: self.edit(max(self.editing - 1, 0)))
+        self.after_button.on_click(lambda _b: self.edit(min(self.editing + 1, len(self.quiz["questions"]) - 1)))
         self.question_text.observe(lambda c: self._edit("question", c["new"][:MAX_QUESTION]), "value")
         self.how_many.observe(self._on_how_many, "value")
         for i, box in enumerate(self.answer_texts):
@@ -381,7 +386,7 @@ class QuizBuilder(CreationState, widgets.VBox):
                 ),
                 self.title,
                 self.pass_mark,
-                self.picker,
+                widgets.HBox([self.picker, self.before_button, self.after_button]),
                 self.question_text,
                 self.how_many,
                 *self.answer_texts,
@@ -437,6 +442,8 @@ class QuizBuilder(CreationState, widgets.VBox):
             self.well_done.value = question["well_done"]
             self.add_button.disabled = len(self.quiz["questions"]) >= MAX_QUESTIONS
             self.delete_button.disabled = len(self.quiz["questions"]) == 1
+            self.before_button.disabled = self.editing == 0
+            self.after_button.disabled = self.editing == len(self.quiz["questions"]) - 1
         finally:
             self._quiet = False
 
