@@ -1016,3 +1016,12 @@ def test_in_a_kernel_a_drag_arrives_in_batches_and_bad_strokes_leave_the_drawing
     drawn = json.loads(kernel.run("print(json.dumps(canvas.grid))"))
     assert all(name == "blue" for line in drawn for name in line)
     assert json.loads(Path("art.json").read_text())["cells"] == drawn, "the sidecar keeps the fill"
+
+
+def test_a_sidecar_nested_thousands_deep_is_refused_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    deep = "[" * 100_000 + "]" * 100_000
+    Path("my_pixel_art.json").write_text(deep)
+    canvas = PixelCanvas(4, 4, sidecar="my_pixel_art.json")
+    assert "nested too deep" in canvas.status.value  # a message, not a crash of the cell
+    assert Path("my_pixel_art.json").read_text() == deep  # the file is kept as it was

@@ -214,14 +214,12 @@ class _WidgetDrawer:
         lead = f'<span class="clh-desc">{esc(description)}</span> ' if description else ""
         if name in _BOXES or name in _SECTIONS:
             parts = self._made_parts(model_id, depth, frozenset()) if self.made_only else []
-            whole = [p for p in parts if self._whole_picture(p)]
-            if whole:
-                # A maker that draws its whole creation as one picture (a comic, a map, a flipbook's
-                # GIF): that picture, not also the squares of the one panel or frame being edited.
-                parts = whole
-            if any(self._whole_picture(p) for p in parts) or any(
-                self.models[p].get("state", {}).get("_anywidget_id") == _CELL_GRID for p in parts
-            ):
+            grids = [p for p in parts if self.models[p].get("state", {}).get("_anywidget_id") == _CELL_GRID]
+            if grids and any(self._whole_picture(p) for p in parts):
+                # A maker that also draws its whole creation as one picture (a comic, a map, a
+                # flipbook's GIF): that picture, not also the squares of the panel or frame being edited.
+                parts = [p for p in parts if p not in grids]
+            if grids:
                 # A maker widget (pixel canvas, beat maker): for families, what was made, not the
                 # widget's help, buttons and status lines, which speak to the learner.
                 drawn = "".join(self.draw(p, depth + 1, seen)[0] for p in parts)

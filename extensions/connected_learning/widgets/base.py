@@ -261,6 +261,10 @@ def read_state_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     try:
         state = json.loads(data.decode("utf-8"))
+    except RecursionError:  # JSON nested thousands deep: an edited file, never a creation
+        raise StateError(
+            t("{path} is not a saved creation (it is nested too deep).", path=repr(os.fspath(path)))
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise StateError(
             t("{path} is not a saved creation (bad JSON: {error}).", path=repr(os.fspath(path)), error=error)

@@ -37,6 +37,7 @@ from connected_learning.widgets.base import (
     CreationState,
     SharedModels,
     StateError,
+    TitledImage,
     export_row,
     live_showcase,
     make_status,
@@ -340,8 +341,8 @@ class PhotoFilterLab(CreationState, widgets.VBox):
         hidden = widgets.Layout(display="none") if live_showcase() else plain
         open_row = widgets.HBox([self.picture_box, self.open_button], layout=hidden)
 
-        self.before = widgets.Image(format="jpeg", layout=plain)
-        self.after = widgets.Image(format="jpeg", layout=plain)
+        self.before = TitledImage(format="jpeg", tooltip=_("Before"), layout=plain)
+        self.after = TitledImage(format="jpeg", tooltip=_("After"), layout=plain)
         before_box = widgets.VBox([widgets.Label(_("Before"), style=shared.label, layout=plain), self.before])
         after_box = widgets.VBox([widgets.Label(_("After"), style=shared.label, layout=plain), self.after])
         self.sliders: dict[str, widgets.IntSlider] = {}

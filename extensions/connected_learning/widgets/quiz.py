@@ -32,7 +32,7 @@ from typing import Any, Self
 
 import ipywidgets as widgets
 
-from connected_learning.widgets.base import WIDE, CreationState, close_all, export_row, make_status
+from connected_learning.widgets.base import WIDE, CreationState, TitledImage, close_all, export_row, make_status
 from connected_learning.widgets.files import atomic_write, check_export_path
 from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.quiz_data import (
@@ -356,7 +356,7 @@ class QuizBuilder(CreationState, widgets.VBox):
             button_style="primary",
             tooltip=_("Try your quiz as a player would"),
         )
-        self.cover = widgets.Image(format="png", layout=widgets.Layout(max_width="480px"))
+        self.cover = TitledImage(format="png", tooltip=_("Your quiz cover"), layout=widgets.Layout(max_width="480px"))
         self.cover_words = widgets.HTML()
         self.preview = widgets.HTML(layout=_FULL)
         self.play_area = widgets.VBox()
