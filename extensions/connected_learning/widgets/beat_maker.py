@@ -37,7 +37,7 @@ from connected_learning.widgets import synth
 from connected_learning.widgets.base import CreationState, SharedModels, StateError, export_row, make_status
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.control_panel import ControlPanel, button, select, slider
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import N_, _, t
 
 __all__ = ["ROWS", "BeatMaker"]
@@ -266,8 +266,7 @@ class BeatMaker(CreationState, widgets.VBox):
 
     def export_wav(self, path: str | os.PathLike[str]) -> Path:
         """Save the beat as a WAV file in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".wav")  # refuse a bad name before the work
-        return atomic_write(target, self.to_wav(), suffix=".wav")
+        return export(path, self.to_wav, suffix=".wav")
 
     def _dump(self) -> dict[str, Any]:
         return {

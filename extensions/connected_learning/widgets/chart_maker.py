@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from connected_learning.widgets.base import WIDE, CreationState, StateError, TitledImage, export_row, make_status
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import N_, _, t
 
 if TYPE_CHECKING:
@@ -230,8 +230,7 @@ class ChartMaker(CreationState, widgets.VBox):
 
     def export_png(self, path: str | os.PathLike[str]) -> Path:
         """Save the chart as a PNG in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
-        return atomic_write(target, self.to_png(), suffix=".png")
+        return export(path, self.to_png, suffix=".png")
 
     def _dump(self) -> dict[str, Any]:
         rows = [[_json_value(value) for value in row] for row in self.data.itertuples(index=False, name=None)]

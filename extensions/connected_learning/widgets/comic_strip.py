@@ -39,7 +39,7 @@ from connected_learning.widgets.base import (
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.comic_picture import COLUMNS, MAX_PANELS, MIN_PANELS, ROWS, draw_strip
 from connected_learning.widgets.contrast import text_colour
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.pixel_canvas import PALETTE, _marks
 
@@ -532,8 +532,7 @@ class ComicStrip(CreationState, widgets.VBox):
 
     def export_png(self, path: str | os.PathLike[str]) -> Path:
         """Save the comic as a PNG in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
-        return atomic_write(target, self.to_png(), suffix=".png")
+        return export(path, self.to_png, suffix=".png")
 
     def _dump(self) -> dict[str, Any]:
         return {

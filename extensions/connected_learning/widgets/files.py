@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from connected_learning.errors import ClhubError
 from connected_learning.widgets.i18n import t
 
-__all__ = ["ExportPathError", "atomic_write", "check_export_path"]
+__all__ = ["ExportPathError", "atomic_write", "check_export_path", "export"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_NAME = 200
@@ -206,3 +207,12 @@ def replace_in(dir_fd: int, name: str, data: bytes, shown: str) -> None:
             pass
         raise
     os.fsync(dir_fd)
+
+
+def export(path: str | os.PathLike[str], make: Callable[[], bytes], *, suffix: str) -> Path:
+    """Write the bytes `make()` returns to `path` as `atomic_write` does; returns the path written.
+
+    The name is checked first, so a bad one is refused before the work of making the file.
+    """
+    check_export_path(path, suffix=suffix)
+    return atomic_write(path, make(), suffix=suffix)

@@ -48,7 +48,7 @@ from connected_learning.widgets.base import (
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.control_panel import ControlPanel, button, slider
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.flipbook_frames import (
     MAX_FPS,
     MAX_FRAMES,
@@ -556,5 +556,4 @@ class FlipbookAnimator(CreationState, widgets.VBox):
 
     def export_gif(self, path: str | os.PathLike[str]) -> Path:
         """Save the animation as a looping GIF in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".gif")  # refuse a bad name before the work
-        return atomic_write(target, self.to_gif(), suffix=".gif")
+        return export(path, self.to_gif, suffix=".gif")

@@ -43,7 +43,7 @@ from connected_learning.widgets.base import (
 )
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.contrast import text_colour
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.map_drawing import (
     GROUNDS,
@@ -432,8 +432,7 @@ class MapMaker(CreationState, widgets.VBox):
 
     def export_png(self, path: str | os.PathLike[str], scale: int = 24) -> Path:
         """Save the map as a PNG in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
-        return atomic_write(target, self.to_png(scale), suffix=".png")
+        return export(path, lambda: self.to_png(scale), suffix=".png")
 
     # -------------------------------------------------------------------------- inside
 

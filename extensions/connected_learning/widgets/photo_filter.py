@@ -42,7 +42,7 @@ from connected_learning.widgets.base import (
     live_showcase,
     make_status,
 )
-from connected_learning.widgets.files import ExportPathError, atomic_write, check_export_path
+from connected_learning.widgets.files import ExportPathError, check_export_path, export
 from connected_learning.widgets.i18n import _, t
 
 if TYPE_CHECKING:
@@ -473,8 +473,7 @@ class PhotoFilterLab(CreationState, widgets.VBox):
 
     def export_png(self, path: str | os.PathLike[str]) -> Path:
         """Save the filtered picture, full size, as a PNG in the learner's folder (atomically)."""
-        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
-        return atomic_write(target, self.to_png(), suffix=".png")
+        return export(path, self.to_png, suffix=".png")
 
     # -- drawing
 

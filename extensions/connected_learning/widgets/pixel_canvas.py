@@ -38,7 +38,7 @@ from ipywidgets.widgets.widget_description import DescriptionStyle
 from connected_learning.widgets.base import CreationState, SharedModels, StateError, close_all, export_row, make_status
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.contrast import text_colour
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import N_, _, t
 from connected_learning.widgets.tool_choice import ToolChoice
 
@@ -404,8 +404,7 @@ class PixelCanvas(CreationState, widgets.VBox):
 
     def export_png(self, path: str | os.PathLike[str], scale: int = 16) -> Path:
         """Save the drawing as a PNG in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
-        return atomic_write(target, self.to_png(scale), suffix=".png")
+        return export(path, lambda: self.to_png(scale), suffix=".png")
 
     def _dump(self) -> dict[str, Any]:
         return {

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from connected_learning.widgets.base import WIDE, CreationState, StateError, TitledImage, export_row, make_status
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import check_export_path, export
 from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.poster_art import LAYOUTS, THEMES, Poster, draw_poster, plan_boxes
 
@@ -525,8 +525,7 @@ class PosterMaker(CreationState, widgets.VBox):
 
     def export_png(self, path: str | os.PathLike[str]) -> Path:
         """Save the poster as a PNG in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
-        return atomic_write(target, self.to_png(), suffix=".png")
+        return export(path, self.to_png, suffix=".png")
 
     # ------------------------------------------------------------------------ state
 

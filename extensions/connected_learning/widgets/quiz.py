@@ -33,7 +33,7 @@ from typing import Any, Self
 import ipywidgets as widgets
 
 from connected_learning.widgets.base import WIDE, CreationState, TitledImage, close_all, export_row, make_status
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import _, t
 from connected_learning.widgets.quiz_data import (
     KIND,
@@ -544,8 +544,7 @@ class QuizBuilder(CreationState, widgets.VBox):
 
     def export_card(self, path: str | os.PathLike[str]) -> Path:
         """Save the quiz card as a PNG in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".png")  # refuse a bad name before the work
-        return atomic_write(target, self.to_png(), suffix=".png")
+        return export(path, self.to_png, suffix=".png")
 
     def _dump(self) -> dict[str, Any]:
         return copy.deepcopy(self.quiz)

@@ -22,7 +22,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from connected_learning.widgets.base import CreationState, StateError, export_row, make_status
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import N_, _
 
 __all__ = ["QUESTIONS", "ReflectionBox"]
@@ -83,8 +83,7 @@ class ReflectionBox(CreationState, widgets.VBox):
 
     def export_markdown(self, path: str | os.PathLike[str]) -> Path:
         """Save the answers as Markdown in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".md")  # refuse a bad name before the work
-        return atomic_write(target, self.to_markdown().encode("utf-8"), suffix=".md")
+        return export(path, lambda: self.to_markdown().encode("utf-8"), suffix=".md")
 
     def _dump(self) -> dict[str, Any]:
         return {key: box.value for key, box in self.answers.items()}

@@ -26,7 +26,7 @@ import ipywidgets as widgets
 
 from connected_learning.widgets import story as model
 from connected_learning.widgets.base import WIDE, CreationState, close_all, export_row, make_status
-from connected_learning.widgets.files import atomic_write, check_export_path
+from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import _, t
 
 __all__ = ["StoryBuilder"]
@@ -309,13 +309,11 @@ class StoryBuilder(CreationState, widgets.VBox):
 
     def export_markdown(self, path: str | os.PathLike[str]) -> Path:
         """Save the story as Markdown in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".md")  # refuse a bad name before the work
-        return atomic_write(target, self.to_markdown().encode("utf-8"), suffix=".md")
+        return export(path, lambda: self.to_markdown().encode("utf-8"), suffix=".md")
 
     def export_html(self, path: str | os.PathLike[str]) -> Path:
         """Save the story as a web page in the learner's folder (atomically); returns the path written."""
-        target = check_export_path(path, suffix=".html")  # refuse a bad name before the work
-        return atomic_write(target, self.to_html().encode("utf-8"), suffix=".html")
+        return export(path, lambda: self.to_html().encode("utf-8"), suffix=".html")
 
     def _dump(self) -> dict[str, Any]:
         return copy.deepcopy(self.story)
