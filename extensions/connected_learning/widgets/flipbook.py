@@ -63,7 +63,7 @@ from connected_learning.widgets.flipbook_frames import (
     gif_bytes,
 )
 from connected_learning.widgets.i18n import _, t
-from connected_learning.widgets.pixel_canvas import PALETTE, _check_palette, _marks, flood
+from connected_learning.widgets.pixel_canvas import PALETTE, _check_palette, _marks, flood, tool_text
 from connected_learning.widgets.tool_choice import ToolChoice
 
 __all__ = ["MAX_FRAMES", "FlipbookAnimator", "frames_from_letters"]
@@ -348,9 +348,7 @@ class FlipbookAnimator(CreationState, widgets.VBox):
         self.painting.value = self._painting_text()
 
     def _painting_text(self) -> str:
-        if self.tool == "fill":
-            return t("Filling with: {colour}", colour=_(self.colour))
-        return t("Painting with: {colour}", colour=_(self.colour))
+        return tool_text(self.tool, self.colour)
 
     def _pressed(self, row: int, column: int) -> None:
         self._stroke_open = False

@@ -42,7 +42,7 @@ from connected_learning.widgets.files import export
 from connected_learning.widgets.i18n import N_, _, t
 from connected_learning.widgets.tool_choice import ToolChoice
 
-__all__ = ["PALETTE", "TOOLS", "PixelCanvas", "flood"]
+__all__ = ["PALETTE", "TOOLS", "PixelCanvas", "flood", "tool_text"]
 
 PALETTE: tuple[tuple[str, str], ...] = (
     (N_("white"), "#ffffff"),
@@ -118,6 +118,13 @@ def flood(grid: list[list[str]], row: int, column: int) -> list[tuple[int, int]]
                     found.add(near)
                     todo.append(near)
     return sorted(found)
+
+
+def tool_text(tool: str, colour: str) -> str:
+    """What the line above the squares says: "Painting with: red" or "Filling with: red"."""
+    if tool == "fill":
+        return t("Filling with: {colour}", colour=_(colour))
+    return t("Painting with: {colour}", colour=_(colour))
 
 
 def _check_sides(*sides: Any) -> None:
@@ -301,9 +308,7 @@ class PixelCanvas(CreationState, widgets.VBox):
         )
 
     def _current_text(self) -> str:
-        if self.tool == "fill":
-            return t("Filling with: {colour}", colour=_(self.colour))
-        return t("Painting with: {colour}", colour=_(self.colour))
+        return tool_text(self.tool, self.colour)
 
     def _pressed(self, row: int, column: int) -> None:
         """What pressing a square does (a click, Enter, Space or "Paint square"): use the tool there."""
