@@ -7,7 +7,8 @@ In each mode, in Debian's Chromium, in this order:
 - learner: ana logs in at 1366x900, ticks her interests, lands in JupyterLab, runs Beat Lab
   from top to bottom, drag-paints her pet purple in Pixel Pets, shares it with her group;
   ben gives feedback (and reports it to the teacher), ana reads the feedback and proposes
-  the pet for the showcase, logs out, presses Back; cai logs in on that same browser and
+  the pet for the showcase, logs out, presses Back; cai logs in on that same browser (and reads
+  Spanish: he gets Start Here's Spanish edition) and
   lands in his own space;
 - teacher: tess lands on her classroom, imports a class list with display names, changes a
   display name, prints the slips, assigns a workbook, ben hands it in, she collects,
@@ -186,9 +187,13 @@ def new_page(browser: Browser, **options: Any) -> tuple[BrowserContext, Page]:
     return context, context.new_page()
 
 
-def start_with_interests(page: Page, demo: Demo, name: str, interests: list[str], shot: str = "") -> None:
-    """The interest form of a learner's first start: tick `interests`, land in their JupyterLab."""
+def start_with_interests(
+    page: Page, demo: Demo, name: str, interests: list[str], shot: str = "", language: str = ""
+) -> None:
+    """The interest form of a learner's first start: tick `interests` (and `language`), land in their JupyterLab."""
     page.wait_for_selector("fieldset.clhub-interests", timeout=60_000)
+    if language:
+        page.get_by_role("radio", name=language).check()
     for interest in interests:
         # Its name is the interest's title, then what it is about.
         page.get_by_role("checkbox", name=re.compile(rf"^{re.escape(interest)}\b")).check()
@@ -296,11 +301,14 @@ def log_out_back_next_learner(demo: Demo, page: Page) -> None:
     demo.shot(page, "learner-20-back-after-logout")
     demo.axe(page, "learner-20-back-after-logout")
     log_in(page, demo, "cai")
-    start_with_interests(page, demo, "cai", ["Games"])
+    start_with_interests(page, demo, "cai", ["Games"], language="Español")  # cai reads Spanish
     assert page.url.startswith(demo.server_url("cai")), page.url
     listing = page.locator(".jp-DirListing-content")
     expect(listing.get_by_text("adventure-game", exact=True)).to_be_visible(timeout=60_000)
     expect(listing.get_by_text("pixel-pets", exact=True)).to_have_count(0)  # ana's, not his
+    # Start Here in Spanish, the games in English (they have no Spanish edition yet).
+    expect(listing.get_by_text("start-here-es", exact=True)).to_be_visible()
+    expect(listing.get_by_text("start-here", exact=True)).to_have_count(0)
     demo.shot(page, "learner-21-next-learner")
 
 
