@@ -22,27 +22,24 @@ from __future__ import annotations
 
 import array
 import json
-import os
 import pwd
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import wave
 from pathlib import Path
 
 import pytest
-import requests
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
 from axe import assert_accessible
-from conftest import REPO, RunningHub, free_port, open_logged_in
+from conftest import REPO, RunningHub, open_logged_in
 from connected_learning.catalog.load import Workbook, load_catalog
 from connected_learning.widgets.pixel_canvas import PALETTE
 from lab import run_notebook
+from voila import voila_page_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -276,43 +273,22 @@ def test_a_workbook_renders_in_voila_with_working_widgets(browser, artifacts) ->
     workbook, notebook, _ = _using("PixelCanvas")
     folder = Path(tempfile.mkdtemp(prefix="clhub-voila-"))
     shutil.copytree(workbook.folder, folder / workbook.id)
-    port = free_port()
-    voila = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "voila"),
-            notebook,
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=False",
-        ],
-        cwd=folder / workbook.id,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(folder / "runtime")),
-    )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
-        # The first canvas on the page: its palette comes before its squares.
-        page.get_by_role("button", name=re.compile(r"^(✓ )?blue$")).first.click(timeout=120_000)
-        squares = page.get_by_role("grid", name="Pixel art squares").first
-        squares.get_by_role("button", name=re.compile(r"^Row 2, column 3: ")).click()
-        expect(squares.get_by_role("button", name="Row 2, column 3: blue", exact=True)).to_be_visible(timeout=60_000)
-        assert page.locator("text=Traceback").count() == 0
-        page.screenshot(path=str(artifacts / "widgets-3-pixel-canvas-voila.png"), full_page=True)
-        page.close()
-        _drag_with_a_finger(browser, f"http://127.0.0.1:{port}/", artifacts)
+        with voila_page_url(folder / workbook.id, notebook, folder / "jupyter") as url:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url, timeout=120_000)
+            # The first canvas on the page: its palette comes before its squares.
+            page.get_by_role("button", name=re.compile(r"^(✓ )?blue$")).first.click(timeout=120_000)
+            squares = page.get_by_role("grid", name="Pixel art squares").first
+            squares.get_by_role("button", name=re.compile(r"^Row 2, column 3: ")).click()
+            expect(squares.get_by_role("button", name="Row 2, column 3: blue", exact=True)).to_be_visible(
+                timeout=60_000
+            )
+            assert page.locator("text=Traceback").count() == 0
+            page.screenshot(path=str(artifacts / "widgets-3-pixel-canvas-voila.png"), full_page=True)
+            page.close()
+            _drag_with_a_finger(browser, url, artifacts)
     finally:
-        voila.terminate()
-        voila.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
 
 

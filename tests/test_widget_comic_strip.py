@@ -658,44 +658,18 @@ def test_the_comic_workbook_in_voila_works_with_the_keyboard_alone(
     browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
     import re
-    import subprocess
-    import sys
-    import time
 
-    import requests
     from playwright.sync_api import expect
 
     from axe import assert_accessible
     from conftest import REPO
-    from realhub import free_port
+    from voila import voila_page_url
 
     folder = tmp_path / "comic-strip"
     shutil.copytree(REPO / "workbooks" / "storytelling" / "comic-strip", folder)
-    port = free_port()
-    voila = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "voila"),
-            "comic-strip.ipynb",
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=False",
-        ],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), IPYTHONDIR=str(tmp_path / "ipython")),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
-                    break
-            except OSError:
-                time.sleep(0.3)
+    with voila_page_url(folder, "comic-strip.ipynb", tmp_path / "jupyter") as url:
         page = browser.new_page(viewport={"width": 1280, "height": 2000})  # the whole comic maker in view
-        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        page.goto(url, timeout=120_000)
         squares = page.get_by_role("grid", name="Drawing squares of this panel").first
         squares.wait_for(timeout=120_000)
         picture = page.get_by_role("img", name="Your comic strip").first
@@ -737,9 +711,6 @@ def test_the_comic_workbook_in_voila_works_with_the_keyboard_alone(
         assert drawn is not None and drawn["width"] == strip_layout(4).width, "the picture keeps its own size"
         assert_accessible(page, "widgets-comic-voila")
         page.close()
-    finally:
-        voila.terminate()
-        voila.wait(30)
 
     plan = strip_layout(4)
     with Image.open(folder / "my_joke.png") as saved:

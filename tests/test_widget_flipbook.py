@@ -568,43 +568,16 @@ def test_the_static_page_plays_the_flipbook_with_no_javascript(
 @pytest.mark.integration
 def test_a_keyboard_user_animates_the_ball_in_voila(browser: Any, artifacts: Path, tmp_path: Path) -> None:
     """Flipbook Studio in a real Voila server: Tab and Enter on the buttons, arrows and Enter in the squares."""
-    import subprocess
-    import sys
-    import time
-
-    import requests
     from playwright.sync_api import expect
 
     from axe import assert_accessible
-    from conftest import free_port
+    from voila import voila_page_url
 
     folder = tmp_path / "flipbook-studio"
     shutil.copytree(REPO / "workbooks" / "film-and-animation" / "flipbook-studio", folder)
-    port = free_port()
-    voila = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "voila"),
-            "flipbook-studio.ipynb",
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=False",
-        ],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
-                    break
-            except OSError:
-                time.sleep(0.3)
+    with voila_page_url(folder, "flipbook-studio.ipynb", tmp_path / "jupyter") as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        page.goto(url, timeout=120_000)
         # The first flipbook on the page (the ball): the box that holds a flipbook's buttons.
         ball = page.locator(".widget-vbox").filter(has=page.locator(".clh-panel")).first
         expect(ball.get_by_text("Frame 1 of 8")).to_be_visible(timeout=120_000)
@@ -643,9 +616,6 @@ def test_a_keyboard_user_animates_the_ball_in_voila(browser: Any, artifacts: Pat
         ball.screenshot(path=str(artifacts / "flipbook-voila.png"))
         assert_accessible(page, "flipbook-voila")
         page.close()
-    finally:
-        voila.terminate()
-        voila.wait(30)
 
     with Image.open(folder / "my_ball.gif") as gif:
         assert gif.n_frames == 9

@@ -14,12 +14,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,17 +24,17 @@ import ipywidgets as widgets
 import nbclient
 import nbformat
 import pytest
-import requests
 from PIL import Image
 from playwright.sync_api import expect
 
 from axe import assert_accessible
-from conftest import REPO, free_port
+from conftest import REPO
 from connected_learning.showcase.render import render_page
 from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets import ExportPathError, MapMaker, StateError, set_language
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 from connected_learning.widgets.map_drawing import GROUNDS, MAX_PLACES, ROUTE_COLOURS
+from voila import voila_page_url
 
 SCALE = 24
 MARGIN = 8
@@ -552,31 +548,9 @@ def test_every_control_says_what_it_does_in_words_and_buttons_fit_their_words() 
 def test_the_safe_routes_workbook_in_voila_with_the_keyboard(browser: Any, artifacts: Path, tmp_path: Path) -> None:
     folder = tmp_path / "safe-routes-map"
     shutil.copytree(REPO / "workbooks" / "community" / "safe-routes-map", folder)
-    port = free_port()
-    voila = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "voila"),
-            "safe-routes-map.ipynb",
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=False",
-        ],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime")),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
-                    break
-            except OSError:
-                time.sleep(0.3)
+    with voila_page_url(folder, "safe-routes-map.ipynb", tmp_path / "jupyter") as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        page.goto(url, timeout=120_000)
         squares = page.get_by_role("grid", name="Map squares").first
         expect(squares.get_by_role("button", name="Row 6, column 1: road", exact=True)).to_be_visible(timeout=120_000)
         # Keyboard only: Enter on the water button, then arrows and Enter in the grid.
@@ -608,6 +582,3 @@ def test_the_safe_routes_workbook_in_voila_with_the_keyboard(browser: Any, artif
         page.screenshot(path=str(artifacts / "map-maker-voila.png"), full_page=False)
         assert_accessible(page, "map-maker-voila")
         page.close()
-    finally:
-        voila.terminate()
-        voila.wait(30)
