@@ -10,6 +10,7 @@ browser test opens the page in Chromium at 390x844.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import shutil
@@ -18,7 +19,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import nbclient
 import nbformat
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +30,7 @@ from connected_learning.showcase.render import render_page
 from connected_learning.showcase.sanitize import markdown_html, sanitize_html
 from connected_learning.showcase.saved_widgets import prepare_notebook, render_widget
 from connected_learning.showcase.snapshot import WIDGET_STATE, WIDGET_VIEW, SnapshotError, clean_snapshot
+from pieces import executed_piece
 
 REPO = Path(__file__).resolve().parent.parent
 USER, OTHER = "agarcia42", "bnguyen7"
@@ -568,16 +569,18 @@ def test_for_families_a_maker_that_draws_its_whole_creation_shows_that_picture_o
         },
     }
 
-    def for_families() -> str:
+    def for_families(above: dict[str, str] | None = None) -> str:
         notebook = nbformat.v4.new_notebook()
         output = nbformat.v4.new_output("display_data", {WIDGET_VIEW: {"model_id": "comic"}})
         notebook.cells.append(nbformat.v4.new_code_cell("comic", outputs=[output]))
         notebook.metadata["widgets"] = {WIDGET_STATE: {"state": models}}
-        prepare_notebook(notebook, "en", live=False, above={}, made_only=True)
+        prepare_notebook(notebook, "en", live=False, above=above or {}, made_only=True)
         return notebook.cells[0].outputs[0]["data"]["text/html"]
 
     drawn = for_families()
     assert strip in drawn and 'class="clh-grid"' not in drawn and "draw in the squares" not in drawn
+    # The comic also saved as my_comic.png, shown at the top: nothing again, and no "it was not saved".
+    assert for_families({hashlib.sha256(png_bytes("purple")).hexdigest(): "my comic"}) == ""
     # The control: the same comic with a plain Image (no description) keeps its squares, as a pixel canvas does.
     del models["pic"]["state"]["description"]
     drawn = for_families()
@@ -663,21 +666,11 @@ def test_the_sanitizer_never_lets_a_script_or_a_handler_through(parts: list[str]
 def pixel_pets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """pixel-pets.ipynb run top to bottom by nbclient in a temporary copy, with the files it saved."""
     folder = tmp_path_factory.mktemp("pixel-pets")
-    for item in (REPO / "workbooks" / "art" / "pixel-pets").iterdir():
-        if item.is_file():
-            shutil.copy(item, folder / item.name)
-    notebook = nbformat.read(folder / "pixel-pets.ipynb", as_version=4)
-    jupyter = tmp_path_factory.mktemp("jupyter")
-    with pytest.MonkeyPatch.context() as env:  # the kernel's files stay in the test's own folders
-        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-            env.setenv(name, str(jupyter / name.lower()))
-        nbclient.NotebookClient(
-            notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-    files = {"pixel-pets.ipynb": nbformat.writes(notebook).encode()}
-    for name in ("my_pop_art.png", "my_pet.json"):
-        files[name] = (folder / name).read_bytes()
-    return clean_snapshot(files, author_display=DISPLAY, usernames=["root", USER], home_paths=[str(folder)])
+    shutil.copytree(REPO / "workbooks" / "art" / "pixel-pets", folder, dirs_exist_ok=True)
+    saved = ["my_pop_art.png", "my_pet.json"]
+    return executed_piece(
+        folder, "pixel-pets.ipynb", saved, tmp_path_factory.mktemp("jupyter"), usernames=["root", USER]
+    )
 
 
 def test_an_executed_workbook_makes_a_light_page_with_its_creation_inline(pixel_pets: dict[str, bytes]) -> None:

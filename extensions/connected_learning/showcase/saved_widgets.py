@@ -265,6 +265,14 @@ class _WidgetDrawer:
             return (drawn, CONTENT) if drawn else ("", NOTHING)
         return "", CONTROL  # buttons, check boxes, uploads, players, unknown widgets
 
+    def shown_above(self, model_id: str) -> bool:
+        """Whether a widget's creation includes a picture or sound already shown at the top of the page."""
+        for part in self._made_parts(model_id, 0, frozenset()):
+            data = _buffer(self.models[part], "value")
+            if data is not None and hashlib.sha256(data).hexdigest() in self.above:
+                return True
+        return False
+
     def _whole_picture(self, model_id: str) -> bool:
         """Whether a model is a maker's picture of its whole creation (`widgets.base.TitledImage`).
 
@@ -388,6 +396,8 @@ def prepare_notebook(notebook: Any, lang: str, live: bool, above: Mapping[str, s
                 if kind in (CONTENT, VALUE) or still:
                     output["data"] = {"text/html": drawn} if kind in (CONTENT, VALUE) else still
                     output.setdefault("metadata", {})[MADE] = True
+                elif made_only and drawer.shown_above(str(view.get("model_id"))):
+                    output["data"] = {"text/html": ""}  # its creation is a file shown at the top: not "not saved"
                 else:  # a widget's own words go with the steps; a widget of controls only, a note
                     output["data"] = {"text/html": drawn if kind == TEXT else note}
             elif isinstance(data.get("image/svg+xml"), str) and not any(m in data for m in ("image/png", "image/jpeg")):
