@@ -17,9 +17,7 @@ import shutil
 import string
 import tempfile
 from pathlib import Path
-from typing import Any
 
-import nbclient
 import nbformat
 import pytest
 from tornado import web
@@ -34,6 +32,7 @@ from connected_learning.showcase.render import render_page
 from connected_learning.showcase.service import make_app
 from connected_learning.showcase.snapshot import WIDGET_STATE, clean_snapshot
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
+from pieces import executed_files, run_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 DISPLAY = "Ana G."
@@ -47,30 +46,16 @@ PAINT = (
 )
 
 
-def run(notebook: Any, folder: Path, jupyter: Path) -> None:
-    with pytest.MonkeyPatch.context() as env:  # the kernel's files stay in the test's own folders
-        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-            env.setenv(name, str(jupyter / name.lower()))
-        nbclient.NotebookClient(
-            notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-
-
 def purple_pixel_pets(folder: Path, jupyter: Path) -> dict[str, bytes]:
     """pixel-pets.ipynb run top to bottom in `folder` with the pet painted purple: the files a learner
     shares (the notebook and the poster it saved), no sidecar."""
-    for item in (REPO / "workbooks" / "art" / "pixel-pets").iterdir():
-        if item.is_file():
-            shutil.copy(item, folder / item.name)
+    shutil.copytree(REPO / "workbooks" / "art" / "pixel-pets", folder, dirs_exist_ok=True)
     notebook = nbformat.read(folder / "pixel-pets.ipynb", as_version=4)
     cat = next(c for c in notebook.cells if c.cell_type == "code" and 'make_canvas("my_pet.json"' in c.source)
     assert cat.source.endswith('"my_pet.png")\npet')
     cat.source = cat.source[: -len("pet")] + PAINT + "pet"
-    run(notebook, folder, jupyter)
-    return {
-        "pixel-pets.ipynb": nbformat.writes(notebook).encode(),
-        "my_pop_art.png": (folder / "my_pop_art.png").read_bytes(),
-    }
+    nbformat.write(notebook, folder / "pixel-pets.ipynb")
+    return executed_files(folder, "pixel-pets.ipynb", ["my_pop_art.png"], jupyter)
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +219,7 @@ def test_a_real_kernel_plays_the_live_copy_with_the_purple_pet(
     folder.chmod(0o555)  # read-only, as in the fence: the setup cell works in a private copy
     notebook = nbformat.reads(files[LIVE_NOTEBOOK].decode(), as_version=4)
     try:
-        run(notebook, folder, tmp_path / "jupyter")
+        run_notebook(notebook, folder, tmp_path / "jupyter")
     finally:
         folder.chmod(0o755)
     models = notebook.metadata["widgets"][WIDGET_STATE]["state"]

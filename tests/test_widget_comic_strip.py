@@ -18,18 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import nbclient
-import nbformat
 import pytest
 from PIL import Image
 
 from connected_learning.showcase.render import render_page
-from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets import ComicStrip, ExportPathError, StateError, set_language
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV, MAX_STATE_BYTES
 from connected_learning.widgets.comic_picture import CELL, MAX_PANELS, PANEL_COLOUR, Box, strip_layout
 from connected_learning.widgets.comic_strip import LIMITS
 from connected_learning.widgets.pixel_canvas import PALETTE
+from pieces import executed_piece, write_notebook
 
 COLOURS = {name: tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)) for name, hex_colour in PALETTE}
 WHITE = (255, 255, 255)
@@ -577,22 +575,11 @@ comic
 def comic_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """A small notebook that makes a comic, run by nbclient (widget state saved), as a cleaned piece."""
     folder = tmp_path_factory.mktemp("comic")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("# My comic"), nbformat.v4.new_code_cell(MAKE_A_COMIC)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    write_notebook(folder / "comic.ipynb", "# My comic", MAKE_A_COMIC)
     jupyter = tmp_path_factory.mktemp("jupyter")
-    with pytest.MonkeyPatch.context() as env:  # the kernel's files stay in the test's own folders
-        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-            env.setenv(name, str(jupyter / name.lower()))
-        env.delenv(LIVE_SHOWCASE_ENV, raising=False)
-        nbclient.NotebookClient(
-            notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-    files = {"comic.ipynb": nbformat.writes(notebook).encode()}
-    for name in ("my_comic.png", "my_comic.json"):
-        files[name] = (folder / name).read_bytes()
-    shutil.rmtree(folder)
-    return clean_snapshot(files, author_display="Ana G.", usernames=["root", "agarcia42"])
+    return executed_piece(
+        folder, "comic.ipynb", ["my_comic.png", "my_comic.json"], jupyter, usernames=["root", "agarcia42"]
+    )
 
 
 @pytest.mark.browser

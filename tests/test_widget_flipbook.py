@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import nbclient
-import nbformat
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,6 +33,7 @@ from connected_learning.widgets.control_panel import PanelControl
 from connected_learning.widgets.flipbook import MAX_FRAMES, frames_from_letters
 from connected_learning.widgets.flipbook_frames import MAX_FPS, MIN_FPS
 from connected_learning.widgets.pixel_canvas import PALETTE
+from pieces import executed_piece
 
 COLOURS = dict(PALETTE)
 RED, BLUE, WHITE = (229, 57, 53), (30, 136, 229), (255, 255, 255)
@@ -476,24 +475,11 @@ YELLOW, SPACE_GREY = (253, 216, 53), (117, 117, 117)
 @pytest.fixture(scope="module")
 def orbit_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """The Orbit Flipbook workbook run top to bottom by nbclient in a real kernel, as the showcase publishes it."""
-    from connected_learning.showcase.snapshot import clean_snapshot
-
     folder = tmp_path_factory.mktemp("orbit-flipbook")
-    for item in ORBIT.iterdir():
-        if item.is_file():
-            shutil.copy(item, folder / item.name)
-    notebook = nbformat.read(folder / "orbit-flipbook.ipynb", as_version=4)
+    shutil.copytree(ORBIT, folder, dirs_exist_ok=True)
+    saved = ["my_orbit.gif", "my_launch.gif", "my_moon.gif", "my_orbit.json"]
     jupyter = tmp_path_factory.mktemp("jupyter")
-    with pytest.MonkeyPatch.context() as env:  # the kernel's files stay in the test's own folders
-        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-            env.setenv(name, str(jupyter / name.lower()))
-        nbclient.NotebookClient(
-            notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-    files = {"orbit-flipbook.ipynb": nbformat.writes(notebook).encode()}
-    for name in ("my_orbit.gif", "my_launch.gif", "my_moon.gif", "my_orbit.json"):
-        files[name] = (folder / name).read_bytes()
-    return clean_snapshot(files, author_display="Ana G.", usernames=["root", "agarcia42"], home_paths=[str(folder)])
+    return executed_piece(folder, "orbit-flipbook.ipynb", saved, jupyter, usernames=["root", "agarcia42"])
 
 
 def gif_sources(page: str) -> list[bytes]:

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import nbclient
-import nbformat
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
@@ -30,10 +28,10 @@ from playwright.sync_api import expect
 from axe import assert_accessible
 from conftest import REPO
 from connected_learning.showcase.render import render_page
-from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets import ExportPathError, MapMaker, StateError, set_language
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 from connected_learning.widgets.map_drawing import GROUNDS, MAX_PLACES, ROUTE_COLOURS
+from pieces import executed_piece, write_notebook
 from voila import voila_page_url
 
 SCALE = 24
@@ -464,24 +462,15 @@ town
 @pytest.mark.browser
 @pytest.mark.integration
 def test_the_static_showcase_page_shows_the_map_with_javascript_off(
-    browser: Any, artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "piece"
     folder.mkdir()
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("# My safe walks map"), nbformat.v4.new_code_cell(NOTEBOOK_CODE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    jupyter = tmp_path / "jupyter"
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        monkeypatch.setenv(name, str(jupyter / name.lower()))
-    nbclient.NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    ).execute()
-    files = {"map.ipynb": nbformat.writes(notebook).encode(), "my_map.json": (folder / "my_map.json").read_bytes()}
-    snapshot = clean_snapshot(files, author_display="Ana G.", usernames=["root"], home_paths=[str(folder)])
+    write_notebook(folder / "map.ipynb", "# My safe walks map", NOTEBOOK_CODE)
+    snapshot = executed_piece(folder, "map.ipynb", ["my_map.json"], tmp_path / "jupyter")
     page_file = tmp_path / "showcase.html"
     page_file.write_text(render_page(snapshot, title="My map", author_display="Ana G."), encoding="utf-8")
-    expected = MapMaker.from_state(json.loads(files["my_map.json"])).to_png()
+    expected = MapMaker.from_state(json.loads((folder / "my_map.json").read_bytes())).to_png()
 
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
     try:

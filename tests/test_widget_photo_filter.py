@@ -23,13 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import nbclient
-import nbformat
 import pytest
 from PIL import Image, ImageChops, ImageFilter, ImageStat
 
 from connected_learning.showcase.render import render_page
-from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets import ExportPathError, PhotoFilterLab, StateError, set_language
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV, MAX_STATE_BYTES
 from connected_learning.widgets.photo_filter import (
@@ -41,6 +38,7 @@ from connected_learning.widgets.photo_filter import (
     apply_filters,
     read_picture,
 )
+from pieces import executed_piece
 
 REPO = Path(__file__).resolve().parent.parent
 PET_LAB = REPO / "workbooks" / "animals" / "pet-photo-lab"
@@ -476,17 +474,8 @@ def pet_lab_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """pet-photo-lab run top to bottom by nbclient in a temporary copy: the files a learner would share."""
     folder = tmp_path_factory.mktemp("pet-photo-lab") / "pet-photo-lab"
     shutil.copytree(PET_LAB, folder)
-    notebook = nbformat.read(folder / "pet-photo-lab.ipynb", as_version=4)
     jupyter = tmp_path_factory.mktemp("jupyter")
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-            env.setenv(name, str(jupyter / name.lower()))
-        nbclient.NotebookClient(
-            notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-    files = {"pet-photo-lab.ipynb": nbformat.writes(notebook).encode()}
-    files["my_missing_photo.json"] = (folder / "my_missing_photo.json").read_bytes()
-    return clean_snapshot(files, author_display="Ana G.", usernames=["root"], home_paths=[str(folder)])
+    return executed_piece(folder, "pet-photo-lab.ipynb", ["my_missing_photo.json"], jupyter)
 
 
 @pytest.mark.browser

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import nbclient
-import nbformat
 import numpy as np
 import pytest
 from PIL import Image
@@ -33,6 +31,7 @@ from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.poster_art import LAYOUTS, POSTER_SIZE, THEMES, contrast_ratio, plan_boxes
 from connected_learning.widgets.poster_maker import MAX_BARS, MAX_NUMBER, parse_table
+from pieces import executed_piece
 
 MAGENTA = (255, 0, 255)  # in no theme: where it shows, the learner's picture is
 NUMBERS = [("Mon", 10), ("Tue", 20), ("Wed", 5), ("Thu", 15)]
@@ -421,21 +420,13 @@ WORKBOOK = Path(__file__).resolve().parent.parent / "workbooks" / "sports" / "ma
 @pytest.mark.browser
 @pytest.mark.integration
 def test_the_showcase_page_of_the_match_day_workbook_shows_its_posters_with_javascript_off(
-    browser: Any, artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
     from connected_learning.showcase.render import render_page
-    from connected_learning.showcase.snapshot import clean_snapshot
 
     folder = tmp_path / "match-day-poster"
     shutil.copytree(WORKBOOK, folder)
-    notebook = nbformat.read(folder / "match-day-poster.ipynb", as_version=4)
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    nbclient.NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    ).execute()
-    files = {"match-day-poster.ipynb": nbformat.writes(notebook).encode()}
-    snapshot = clean_snapshot(files, author_display="Ana G.", usernames=["root"], home_paths=[str(folder)])
+    snapshot = executed_piece(folder, "match-day-poster.ipynb", [], tmp_path / "jupyter")
     page = render_page(snapshot, title="My match-day posters", author_display="Ana G.")
     assert len(page.encode()) < 500_000
     page_file = tmp_path / "showcase.html"

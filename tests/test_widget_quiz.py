@@ -15,14 +15,11 @@ import json
 import os
 import pwd
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import nbclient
-import nbformat
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
@@ -31,12 +28,12 @@ from axe import AXE, serious_violations
 from conftest import needs_root, open_logged_in
 from connected_learning.peer_review import folders
 from connected_learning.showcase.render import render_page
-from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets import ExportPathError, QuizBuilder, QuizGame, StateError, set_language
 from connected_learning.widgets.quiz import quiz_player
 from connected_learning.widgets.quiz_data import MAX_QUIZ_BYTES, box_position, read_quiz
 from lab import KERNEL_WAIT, run_notebook
 from learners import Learners
+from pieces import executed_piece, write_notebook
 
 BOARD = (22, 33, 62)
 BOX = (67, 160, 71)
@@ -451,19 +448,8 @@ SHOWCASE_CELLS = [
 def quiz_piece(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """A small notebook using QuizBuilder, run by nbclient, with the file it saved, cleaned for the showcase."""
     folder = tmp_path_factory.mktemp("quiz-show")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("# My space quiz"), nbformat.v4.new_code_cell(SHOWCASE_CELLS[0])]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    jupyter = tmp_path_factory.mktemp("jupyter")
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-            env.setenv(name, str(jupyter / name.lower()))
-        nbclient.NotebookClient(
-            notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-        ).execute()
-    files = {"quiz.ipynb": nbformat.writes(notebook).encode(), "my_quiz.json": (folder / "my_quiz.json").read_bytes()}
-    shutil.rmtree(folder)
-    return clean_snapshot(files, author_display="Ana G.", usernames=["root"], home_paths=[str(folder)])
+    write_notebook(folder / "quiz.ipynb", "# My space quiz", SHOWCASE_CELLS[0])
+    return executed_piece(folder, "quiz.ipynb", ["my_quiz.json"], tmp_path_factory.mktemp("jupyter"))
 
 
 @pytest.mark.browser
