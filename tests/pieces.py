@@ -7,23 +7,27 @@ files (`executed_files`: what a learner shares) and passes them through `clean_s
 publishing does. The kernel's Jupyter and
 IPython files go under the test's own folder, and the kernel runs as a learner's does: not on
 a family's live page. `run_notebook` is the running part alone, for notebooks a test makes in
-memory (a live copy).
+memory (a live copy). `phone_page` opens a rendered static page as a family's phone does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nbclient
 import nbformat
 import pytest
+from playwright.sync_api import Page
 
 from connected_learning.showcase.snapshot import clean_snapshot
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 
 CELL_WAIT = 180  # seconds one cell may take on a busy machine
 DISPLAY = "Ana G."
+PHONE = {"width": 390, "height": 844}
 
 
 def run_notebook(notebook: nbformat.NotebookNode, folder: Path, jupyter_dir: Path) -> None:
@@ -71,3 +75,21 @@ def executed_piece(
     (the tests run as root) and of `folder`."""
     files = executed_files(folder, notebook, saved_files, jupyter_dir)
     return clean_snapshot(files, author_display=DISPLAY, usernames=list(usernames), home_paths=[str(folder)])
+
+
+@contextmanager
+def phone_page(browser: Any, page_file: Path) -> Iterator[Page]:
+    """`page_file` open in Chromium on a phone-sized screen (390x844) with JavaScript off, until the block ends.
+
+    Fails unless the page fetched nothing but itself: what it shows is inline.
+    """
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    try:
+        phone = context.new_page()
+        requests: list[str] = []
+        phone.on("request", lambda request: requests.append(request.url))
+        phone.goto(page_file.as_uri())
+        assert requests == [page_file.as_uri()], f"the page fetched more than itself: {requests}"
+        yield phone
+    finally:
+        context.close()

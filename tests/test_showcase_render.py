@@ -30,7 +30,7 @@ from connected_learning.showcase.render import render_page
 from connected_learning.showcase.sanitize import markdown_html, sanitize_html
 from connected_learning.showcase.saved_widgets import prepare_notebook, render_widget
 from connected_learning.showcase.snapshot import WIDGET_STATE, WIDGET_VIEW, SnapshotError, clean_snapshot
-from pieces import executed_piece
+from pieces import executed_piece, phone_page
 
 REPO = Path(__file__).resolve().parent.parent
 USER, OTHER = "agarcia42", "bnguyen7"
@@ -696,13 +696,7 @@ def test_the_page_on_a_phone_with_no_javascript(
         render_page(pixel_pets, title="My pixel pet", author_display=DISPLAY, live_url="/services/showcase/p/t0k/live"),
         encoding="utf-8",
     )
-    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
-    try:
-        phone = context.new_page()
-        requests: list[str] = []
-        phone.on("request", lambda request: requests.append(request.url))
-        phone.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()]  # pictures are inline: nothing else is fetched
+    with phone_page(browser, page_file) as phone:
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         font = phone.evaluate("parseFloat(getComputedStyle(document.querySelector('main p')).fontSize)")
         assert font >= 16
@@ -713,8 +707,6 @@ def test_the_page_on_a_phone_with_no_javascript(
         play = phone.get_by_role("link", name="Play with it").bounding_box()
         assert play is not None and play["height"] >= 44  # a finger-sized target
         phone.screenshot(path=str(artifacts / "showcase-static-phone.png"))
-    finally:
-        context.close()
 
     # The hostile page, with JavaScript ON (as a browser that ignored the sandbox header would run it):
     # nothing a student wrote runs, and nothing is fetched.
@@ -724,7 +716,7 @@ def test_the_page_on_a_phone_with_no_javascript(
     try:
         phone = context.new_page()
         dialogs: list[str] = []
-        requests = []
+        requests: list[str] = []
         phone.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         phone.on("request", lambda request: requests.append(request.url))
         phone.goto(hostile_file.as_uri())

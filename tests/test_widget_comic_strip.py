@@ -27,7 +27,7 @@ from connected_learning.widgets.base import LIVE_SHOWCASE_ENV, MAX_STATE_BYTES
 from connected_learning.widgets.comic_picture import CELL, MAX_PANELS, PANEL_COLOUR, Box, strip_layout
 from connected_learning.widgets.comic_strip import LIMITS
 from connected_learning.widgets.pixel_canvas import PALETTE
-from pieces import executed_piece, write_notebook
+from pieces import executed_piece, phone_page, write_notebook
 
 COLOURS = {name: tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)) for name, hex_colour in PALETTE}
 WHITE = (255, 255, 255)
@@ -595,13 +595,7 @@ def test_the_static_page_shows_the_comic_with_no_javascript(
     assert expected.size == (plan.width, plan.height)
     assert square(expected, plan.panels[0].drawing, 7, 6) == COLOURS["orange"]
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
-    try:
-        phone = context.new_page()
-        requests: list[str] = []
-        phone.on("request", lambda request: requests.append(request.url))
-        phone.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()], "the picture is inline: nothing else is fetched"
+    with phone_page(browser, page_file) as phone:
         sources = phone.eval_on_selector_all("img", "images => images.map(image => image.getAttribute('src'))")
         pictures = []
         for source in sources:
@@ -626,8 +620,6 @@ def test_the_static_page_shows_the_comic_with_no_javascript(
         assert len(sources) == 1
         with Image.open(io.BytesIO(_decode(sources[0]))) as picture:
             assert picture.convert("RGB").tobytes() == expected.tobytes()
-    finally:
-        context.close()
 
 
 def _decode(source: str) -> bytes:

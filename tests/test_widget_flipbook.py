@@ -33,7 +33,7 @@ from connected_learning.widgets.control_panel import PanelControl
 from connected_learning.widgets.flipbook import MAX_FRAMES, frames_from_letters
 from connected_learning.widgets.flipbook_frames import MAX_FPS, MIN_FPS
 from connected_learning.widgets.pixel_canvas import PALETTE
-from pieces import executed_piece
+from pieces import executed_piece, phone_page
 
 COLOURS = dict(PALETTE)
 RED, BLUE, WHITE = (229, 57, 53), (30, 136, 229), (255, 255, 255)
@@ -523,13 +523,7 @@ def test_the_static_page_plays_the_flipbook_with_no_javascript(
         render_page(orbit_piece, title="My space flipbooks", author_display="Ana G.", live_url="/p/t0k/live"),
         encoding="utf-8",
     )
-    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
-    try:
-        phone = context.new_page()
-        requests: list[str] = []
-        phone.on("request", lambda request: requests.append(request.url))
-        phone.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()]  # the animation is inline: nothing else is fetched
+    with phone_page(browser, page_file) as phone:
         gifs = phone.locator("img[src^='data:image/gif']")
         assert gifs.count() >= 3  # the orbit, the rocket and the moon
         orbit = next(
@@ -543,8 +537,6 @@ def test_the_static_page_plays_the_flipbook_with_no_javascript(
         assert phone.evaluate("(img) => img.complete && img.naturalWidth > 0", orbit.element_handle())
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         phone.screenshot(path=str(artifacts / "showcase-flipbook.png"), full_page=True)
-    finally:
-        context.close()
 
 
 # ---------------------------------------------------------------- in a browser, with the keyboard

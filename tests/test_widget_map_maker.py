@@ -31,7 +31,7 @@ from connected_learning.showcase.render import render_page
 from connected_learning.widgets import ExportPathError, MapMaker, StateError, set_language
 from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 from connected_learning.widgets.map_drawing import GROUNDS, MAX_PLACES, ROUTE_COLOURS
-from pieces import executed_piece, write_notebook
+from pieces import executed_piece, phone_page, write_notebook
 from voila import voila_page_url
 
 SCALE = 24
@@ -472,13 +472,7 @@ def test_the_static_showcase_page_shows_the_map_with_javascript_off(
     page_file.write_text(render_page(snapshot, title="My map", author_display="Ana G."), encoding="utf-8")
     expected = MapMaker.from_state(json.loads((folder / "my_map.json").read_bytes())).to_png()
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
-    try:
-        phone = context.new_page()
-        requests: list[str] = []
-        phone.on("request", lambda request: requests.append(request.url))
-        phone.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()]  # the picture is inline: nothing else is fetched
+    with phone_page(browser, page_file) as phone:
         sources = phone.eval_on_selector_all("img", "images => images.map(i => i.src)")
         pictures = [base64.b64decode(src.split(",", 1)[1]) for src in sources if src.startswith("data:image/png")]
         assert expected in pictures, f"{len(pictures)} PNG pictures on the page, none is the map"
@@ -498,8 +492,6 @@ def test_the_static_showcase_page_shows_the_map_with_javascript_off(
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         shown.scroll_into_view_if_needed()
         phone.screenshot(path=str(artifacts / "showcase-map.png"), full_page=True)
-    finally:
-        context.close()
 
 
 def test_painting_from_letters_checks_every_letter_before_painting() -> None:

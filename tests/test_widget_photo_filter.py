@@ -38,7 +38,7 @@ from connected_learning.widgets.photo_filter import (
     apply_filters,
     read_picture,
 )
-from pieces import executed_piece
+from pieces import executed_piece, phone_page
 
 REPO = Path(__file__).resolve().parent.parent
 PET_LAB = REPO / "workbooks" / "animals" / "pet-photo-lab"
@@ -492,13 +492,7 @@ def test_the_static_page_shows_the_filtered_photo_with_no_javascript(
     assert page.count(base64.b64encode(expected).decode("ascii")) == 1
     page_file = tmp_path / "showcase.html"
     page_file.write_text(page, encoding="utf-8")
-    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
-    try:
-        phone = context.new_page()
-        requests: list[str] = []
-        phone.on("request", lambda request: requests.append(request.url))
-        phone.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()]  # every picture is inside the page
+    with phone_page(browser, page_file) as phone:
         sources = phone.eval_on_selector_all("img", "imgs => imgs.map(i => i.getAttribute('src'))")
         pictures = {}  # every JPEG picture on the page (the labs' before and after, the posters), by its data
         for source in sources:
@@ -523,5 +517,3 @@ def test_the_static_page_shows_the_filtered_photo_with_no_javascript(
         assert phone.get_by_text("Effects on: Black and white").count() >= 1
         shown.scroll_into_view_if_needed()
         phone.screenshot(path=str(artifacts / "showcase-photo.png"))
-    finally:
-        context.close()

@@ -31,7 +31,7 @@ from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.poster_art import LAYOUTS, POSTER_SIZE, THEMES, contrast_ratio, plan_boxes
 from connected_learning.widgets.poster_maker import MAX_BARS, MAX_NUMBER, parse_table
-from pieces import executed_piece
+from pieces import executed_piece, phone_page
 
 MAGENTA = (255, 0, 255)  # in no theme: where it shows, the learner's picture is
 NUMBERS = [("Mon", 10), ("Tue", 20), ("Wed", 5), ("Thu", 15)]
@@ -432,13 +432,7 @@ def test_the_showcase_page_of_the_match_day_workbook_shows_its_posters_with_java
     page_file = tmp_path / "showcase.html"
     page_file.write_text(page, encoding="utf-8")
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
-    try:
-        phone = context.new_page()
-        requests: list[str] = []
-        phone.on("request", lambda request: requests.append(request.url))
-        phone.goto(page_file.as_uri())
-        assert requests == [page_file.as_uri()]  # the posters are inline: nothing else is fetched
+    with phone_page(browser, page_file) as phone:
         pictures = phone.locator("img")
         posters = []
         for index in range(pictures.count()):
@@ -458,8 +452,6 @@ def test_the_showcase_page_of_the_match_day_workbook_shows_its_posters_with_java
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
         pictures.first.scroll_into_view_if_needed()
         phone.screenshot(path=str(artifacts / "showcase-poster.png"))
-    finally:
-        context.close()
 
 
 def test_the_poster_writes_the_pound_sign_and_spanish_letters(workdir: Path) -> None:
