@@ -13,7 +13,6 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from connected_learning.widgets.comic_picture import CELL, MAX_PANELS, PANEL_COL
 from connected_learning.widgets.comic_strip import LIMITS
 from connected_learning.widgets.pixel_canvas import PALETTE
 from pieces import executed_piece, phone_page, write_notebook
+from widget_tree import descendants
 
 COLOURS = {name: tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)) for name, hex_colour in PALETTE}
 WHITE = (255, 255, 255)
@@ -44,12 +44,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(LIVE_SHOWCASE_ENV, raising=False)
     set_language("en")
     return home
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def shown(comic: ComicStrip) -> Image.Image:

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from connected_learning.widgets.flipbook import MAX_FRAMES, frames_from_letters
 from connected_learning.widgets.flipbook_frames import MAX_FPS, MIN_FPS
 from connected_learning.widgets.pixel_canvas import PALETTE
 from pieces import executed_piece, phone_page
+from widget_tree import descendants
 
 COLOURS = dict(PALETTE)
 RED, BLUE, WHITE = (229, 57, 53), (30, 136, 229), (255, 255, 255)
@@ -46,12 +47,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.chdir(home)
     return home
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def press(book: FlipbookAnimator, name: str) -> None:

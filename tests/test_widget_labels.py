@@ -11,7 +11,6 @@ picture is a `base.TitledImage`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -33,18 +32,13 @@ from connected_learning.widgets import (
     ReflectionBox,
     StoryBuilder,
 )
+from widget_tree import descendants
 
 # The longest label that surely fits ipywidgets' default button with an icon, in characters:
 # the button is 148 px wide with 12 px of padding each side, the icon takes about 20 px, which
 # leaves about 100 px, some 14 characters of its 13 px font ("Save as Markdown", 16, was cut).
 FITS_DEFAULT_WIDTH = 12
 SPEC = [{"name": "name", "label": "Your name", "type": "text"}]
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def makers(tmp: Path) -> dict[str, widgets.Widget]:

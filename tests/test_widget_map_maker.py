@@ -33,6 +33,7 @@ from connected_learning.widgets.base import LIVE_SHOWCASE_ENV
 from connected_learning.widgets.map_drawing import GROUNDS, MAX_PLACES, ROUTE_COLOURS
 from pieces import executed_piece, phone_page, write_notebook
 from voila import voila_page_url
+from widget_tree import descendants
 
 SCALE = 24
 MARGIN = 8
@@ -74,12 +75,6 @@ def stroke(town: MapMaker, cells: list[list[int]], start: bool) -> None:
 def choose_tool(town: MapMaker, tool: str) -> None:
     """A press on one of the tool buttons, as the browser sends it."""
     town.tool_choice._handle_message(town.tool_choice, {"event": "choose", "value": tool}, [])
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def drawn_town(sidecar: str | None = "town.json") -> MapMaker:

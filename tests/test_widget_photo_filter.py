@@ -18,7 +18,6 @@ import os
 import shutil
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from connected_learning.widgets.photo_filter import (
     read_picture,
 )
 from pieces import executed_piece, phone_page
+from widget_tree import descendants
 
 REPO = Path(__file__).resolve().parent.parent
 PET_LAB = REPO / "workbooks" / "animals" / "pet-photo-lab"
@@ -58,12 +58,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(home)
     monkeypatch.delenv(LIVE_SHOWCASE_ENV, raising=False)
     return home
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def save_png(lab: PhotoFilterLab, name: str) -> Image.Image:

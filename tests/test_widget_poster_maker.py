@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from connected_learning.widgets.contrast import text_colour
 from connected_learning.widgets.poster_art import LAYOUTS, POSTER_SIZE, THEMES, contrast_ratio, plan_boxes
 from connected_learning.widgets.poster_maker import MAX_BARS, MAX_NUMBER, parse_table
 from pieces import executed_piece, phone_page
+from widget_tree import descendants
 
 MAGENTA = (255, 0, 255)  # in no theme: where it shows, the learner's picture is
 NUMBERS = [("Mon", 10), ("Tue", 20), ("Wed", 5), ("Thu", 15)]
@@ -53,12 +53,6 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
 
 def named(colour: str) -> tuple[int, int, int]:
     return (0, 0, 0) if colour == "black" else (255, 255, 255)
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def bar_heights(picture: Image.Image, chart: Any, count: int, bar: tuple[int, int, int]) -> list[int]:

@@ -15,7 +15,6 @@ import json
 import os
 import pwd
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from connected_learning.widgets.quiz_data import MAX_QUIZ_BYTES, box_position, r
 from lab import KERNEL_WAIT, run_notebook
 from learners import Learners
 from pieces import executed_piece, write_notebook
+from widget_tree import descendants
 
 BOARD = (22, 33, 62)
 BOX = (67, 160, 71)
@@ -47,12 +47,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.chdir(home)
     return home
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def write_question(builder: QuizBuilder, question: str, answers: list[str], right: int, hint: str = "") -> None:

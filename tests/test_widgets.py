@@ -45,6 +45,7 @@ from connected_learning.widgets import (
 from connected_learning.widgets.beat_maker import ROWS
 from connected_learning.widgets.cell_grid import CellGrid
 from connected_learning.widgets.pixel_canvas import PALETTE, flood
+from widget_tree import descendants
 
 RED = (0xE5, 0x39, 0x35)
 WHITE = (255, 255, 255)
@@ -63,12 +64,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.chdir(home)
     return home
-
-
-def descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from descendants(child)
 
 
 def press_step(beat: BeatMaker, name: str, step: int) -> None:
