@@ -1,5 +1,5 @@
 """Browser: a learner who reads Spanish says so on the interest form, gets the Spanish editions,
-and makes an animation with a new widget (the flipbook) in JupyterLab, all of it in Spanish.
+and makes an animation with a new widget (the flipbook, in its Spanish edition) in JupyterLab.
 
 The language is remembered: the learner's next visit goes straight to JupyterLab, and "My
 interests" shows Español chosen. Screenshots in tests/artifacts/spanish-*.png.
@@ -53,7 +53,7 @@ def test_a_learner_who_picks_spanish_gets_spanish_editions_and_animates_in_spani
     # The Spanish edition of each workbook that has one; the others in English, so none is missing.
     catalog = load_catalog(hub.catalog_dir)
     expected = sorted(w.id for w in catalog.for_interests(["art", "film-and-animation"], ["start-here"], "es"))
-    assert {"pixel-pets-es", "start-here-es", "flipbook-studio"} <= set(expected)
+    assert {"pixel-pets-es", "start-here-es", "flipbook-studio-es", "storyboard"} <= set(expected)
     assert sorted(n for n in os.listdir(home / "workbooks") if not n.startswith(".")) == expected
     page.goto(f"{lab}/tree/workbooks")
     expect(page.locator(".jp-DirListing-item", has_text="pixel-pets-es")).to_be_visible(timeout=KERNEL_WAIT)
@@ -68,13 +68,13 @@ def test_a_learner_who_picks_spanish_gets_spanish_editions_and_animates_in_spani
     expect(canvas.get_by_role("button", name=re.compile(r"^Fila 1, columna 1: "))).to_be_visible()
     page.screenshot(path=str(artifacts / "spanish-03-pixel-pets.png"))
 
-    # A new making widget, in JupyterLab: the flipbook of an English workbook speaks the learner's language.
-    panel = run_notebook(page, lab, "workbooks/flipbook-studio/flipbook-studio.ipynb")
+    # A new making widget, in JupyterLab, in the Spanish edition of Flipbook Studio.
+    panel = run_notebook(page, lab, "workbooks/flipbook-studio-es/flipbook-studio-es.ipynb")
     book = (
         panel.locator(".jp-OutputArea-output").filter(has=page.get_by_role("button", name="Duplicar fotograma")).first
     )
     book.wait_for(timeout=KERNEL_WAIT)
-    sidecar = home / "workbooks" / "flipbook-studio" / "my_ball.json"
+    sidecar = home / "workbooks" / "flipbook-studio-es" / "mi_pelota.json"
     frames_before = len(json.loads(sidecar.read_text())["frames"])  # saved when the cell ran
     squares = book.get_by_role("grid", name="Cuadros del fotograma que estás dibujando")
     blank = squares.get_by_role("button", name=re.compile(r"^Fila 1, columna \d+: blanco$")).first
@@ -93,9 +93,11 @@ def test_a_learner_who_picks_spanish_gets_spanish_editions_and_animates_in_spani
         timeout=KERNEL_WAIT
     )
     book.get_by_role("button", name="Guardar GIF").click()
-    expect(book.get_by_text(re.compile(r"Se guardó .*my_ball\.gif en tu carpeta\."))).to_be_visible(timeout=KERNEL_WAIT)
+    expect(book.get_by_text(re.compile(r"Se guardó .*mi_pelota\.gif en tu carpeta\."))).to_be_visible(
+        timeout=KERNEL_WAIT
+    )
     page.screenshot(path=str(artifacts / "spanish-04-flipbook.png"))
-    with Image.open(home / "workbooks" / "flipbook-studio" / "my_ball.gif") as gif:
+    with Image.open(home / "workbooks" / "flipbook-studio-es" / "mi_pelota.gif") as gif:
         assert gif.format == "GIF" and gif.n_frames == frames_before + 1
     saved = json.loads(sidecar.read_text())
     assert len(saved["frames"]) == frames_before + 1 and "black" in saved["frames"][0][0]
