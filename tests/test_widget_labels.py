@@ -31,6 +31,7 @@ from connected_learning.widgets import (
     QuizBuilder,
     ReflectionBox,
     StoryBuilder,
+    set_language,
 )
 from widget_tree import descendants
 
@@ -82,10 +83,15 @@ MAKERS = [
 ]
 
 
+@pytest.mark.parametrize("language", ["en", "es"])  # Spanish labels are longer ("Duplicar fotograma")
 @pytest.mark.parametrize("name", MAKERS)
-def test_no_button_label_is_cut_off(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_button_label_is_cut_off(name: str, language: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    widget = makers(tmp_path)[name]
+    set_language(language)
+    try:
+        widget = makers(tmp_path)[name]
+    finally:
+        set_language("en")
     buttons = [w for w in descendants(widget) if isinstance(w, widgets.Button)]
     assert buttons, f"{name} has no button: the test looks in the wrong place"
     cut = [

@@ -169,6 +169,7 @@ _CSS = """
 .clh-panel-control input[type="range"] { width: 160px; min-width: 160px; flex: 0 0 160px; }
 .clh-panel-control output.widget-readout { min-width: 3ch; margin-left: 8px; text-align: right; }
 .clh-panel-control select { min-width: 10em; }
+.clh-panel button.widget-button { width: auto; }  /* as wide as its words, in every language */
 .clh-panel :focus-visible { outline: 3px solid #1565c0; outline-offset: 1px; }
 """
 

@@ -200,7 +200,7 @@ class PixelCanvas(CreationState, widgets.VBox):
             description=_("Paint square"),
             icon="paint-brush",
             style=shared.button,
-            layout=plain,
+            layout=shared.fit,  # "Pintar cuadro", "Rellenar zona": longer than the default width
             tooltip=_("Paint the square at the chosen row and column"),
         )
         self.paint_button.on_click(lambda _: self._pressed(self.row_choice.value - 1, self.column_choice.value - 1))
