@@ -397,8 +397,8 @@ def test_pictures_outside_the_folder_or_not_pictures_are_refused(workdir: Path, 
         "/etc/../etc/passwd.png": "not a picture file inside your folder",
         "link.jpg": "not a picture file inside your folder",
         "shortcut/secret.jpg": "not a picture file inside your folder",
-        "text.png": "not a picture the lab can open",
-        "gif.png": "not a picture the lab can open",
+        "text.png": "not a picture that can be opened",
+        "gif.png": "not a picture that can be opened",
         "folder.png": "not a picture file inside your folder",
         "pipe.png": "not a picture file inside your folder",
         "bomb.png": "too many pixels",
@@ -424,9 +424,9 @@ def test_pictures_outside_the_folder_or_not_pictures_are_refused(workdir: Path, 
 
 
 def test_a_picture_too_big_on_disk_is_refused(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from connected_learning.widgets import photo_filter
+    from connected_learning.widgets import pictures
 
-    monkeypatch.setattr(photo_filter, "MAX_PICTURE_BYTES", 1000)
+    monkeypatch.setattr(pictures, "MAX_PICTURE_BYTES", 1000)
     assert (workdir / "halves.png").stat().st_size < 1000  # control
     assert read_picture("halves.png")[0] == "halves.png"
     with pytest.raises(PictureError, match="too big to open"):

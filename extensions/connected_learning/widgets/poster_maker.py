@@ -9,9 +9,8 @@ show the poster itself. A sentence under it says what is on it, for anyone who c
 
 A picture is read only from inside the learner's folder, through the same path check as
 exports (files.check_export_path: no '..', no absolute path outside, no hidden name, no
-symbolic link), without following a link at the end, at most `MAX_PICTURE_BYTES` bytes,
-and only when Pillow finds a PNG or JPEG of at most `MAX_PICTURE_PIXELS` pixels: a text
-file named .png or a small file that would unpack to a huge picture is refused in words.
+symbolic link), then by `pictures.read_picture`, which follows no link and refuses a text
+file named .png or a small file that would unpack to a huge picture, in words.
 
 Saving with the notebook: pass `sidecar="name.json"` and `state` is kept as JSON in the
 learner's folder (see base.py). State: {"title", "slogan", "footer", "chart": "bar" or
@@ -26,16 +25,17 @@ import io
 import math
 import numbers
 import os
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from connected_learning.widgets import pictures
 from connected_learning.widgets.base import WIDE, CreationState, StateError, TitledImage, export_row, make_status
 from connected_learning.widgets.files import check_export_path, export
 from connected_learning.widgets.i18n import _, t
+from connected_learning.widgets.pictures import PICTURE_SUFFIXES
 from connected_learning.widgets.poster_art import LAYOUTS, THEMES, Poster, draw_poster, plan_boxes
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_BARS",
     "MAX_NUMBER",
-    "MAX_PICTURE_BYTES",
-    "MAX_PICTURE_PIXELS",
     "PosterMaker",
     "parse_table",
     "read_picture",
@@ -54,15 +52,11 @@ __all__ = [
 MAX_BARS = 12
 MAX_LABEL = 20
 MAX_NUMBER = 1_000_000_000
-MAX_PICTURE_BYTES = 20 * 1024 * 1024
-#: A phone photo (4000 x 3000) fits; a picture bigger than this is refused before it is unpacked.
-MAX_PICTURE_PIXELS = 16_000_000
 #: The longest side a picture is kept at once read: the poster is 600 pixels wide.
 KEEP_SIDE = 1200
 #: Each text of the poster and the most letters it may have.
 TEXT_LIMITS = {"title": 60, "slogan": 120, "footer": 80, "chart_title": 60}
 CHARTS = ("bar", "line")
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def _chart_words() -> dict[str, str]:
@@ -191,52 +185,19 @@ def check_picture_name(name: Any) -> Path:
 def read_picture(name: str) -> Image.Image:
     """The PNG or JPEG picture `name` from the learner's folder, as an RGBA image no bigger than KEEP_SIDE.
 
-    Raises:
-        ExportPathError (a ValueError): the name leaves the folder, is hidden or goes through a link.
-        StateError (a ValueError): no such file, not a PNG or JPEG picture, or too big.
-    """
-    from PIL import Image, UnidentifiedImageError
+    Read by `pictures.read_picture` (inside the folder only, never through a link, no
+    decompression bomb).
 
-    path = check_picture_name(name)
+    Raises:
+        ExportPathError (a ValueError): the name leaves the folder or is hidden.
+        StateError (a ValueError, PictureError included): no such file, not a PNG or JPEG picture, or too big.
+    """
+    check_picture_name(name)  # a name that is no picture's, or leaves the folder, said as for a poster
+    _, picture = pictures.read_picture(name)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise StateError(t("There is no picture called {name} in your folder.", name=name)) from None
-    except OSError:
-        raise StateError(t("Could not open {name}. Is it a plain file?", name=name)) from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise StateError(t("{name} is not a plain file.", name=name))
-        data = handle.read(MAX_PICTURE_BYTES + 1)
-    if len(data) > MAX_PICTURE_BYTES:
-        raise StateError(
-            t("{name} is too big. Use a picture under {most} MB.", name=name, most=MAX_PICTURE_BYTES // 2**20)
-        )
-    not_a_picture = t("{name} is not a PNG or JPEG picture.", name=name)
-    try:
-        picture = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise StateError(not_a_picture) from None
-    with picture:
-        if picture.format not in ("PNG", "JPEG"):
-            raise StateError(not_a_picture)
-        width, height = picture.size
-        # The size in the file's header, checked before a single pixel is unpacked.
-        if width * height > MAX_PICTURE_PIXELS:
-            raise StateError(
-                t(
-                    "{name} is {width} x {height} pixels: too big for a poster. Make it smaller first.",
-                    name=name,
-                    width=width,
-                    height=height,
-                )
-            )
-        if picture.format == "JPEG":
-            picture.draft("RGB", (KEEP_SIDE, KEEP_SIDE))  # unpack a big photo at a smaller size
-        try:
-            rgba = picture.convert("RGBA")
-        except (OSError, ValueError, SyntaxError):  # a damaged or cut-off file
-            raise StateError(not_a_picture) from None
+        rgba = picture.convert("RGBA")
+    except (OSError, ValueError, SyntaxError):  # a damaged or cut-off file
+        raise StateError(t("{name} is not a PNG or JPEG picture.", name=name)) from None
     rgba.thumbnail((KEEP_SIDE, KEEP_SIDE))
     return rgba
 
