@@ -587,6 +587,18 @@ def test_for_families_a_maker_that_draws_its_whole_creation_shows_that_picture_o
     assert strip in drawn and 'class="clh-grid"' in drawn
 
 
+def test_a_widgets_status_line_is_not_shown_on_the_page() -> None:
+    from connected_learning.showcase import saved_widgets
+    from connected_learning.widgets import base
+
+    assert saved_widgets.STATUS_CLASS == base.STATUS_CLASS
+    status = base.make_status(value="Question 3 added. Write it above.")
+    models = {"s": {"model_name": "LabelModel", "state": status.get_state()}}
+    assert saved_widgets._WidgetDrawer(models, "en").draw("s")[0] == ""
+    plain = {"state": {"s": {"model_name": "LabelModel", "state": {"value": "Question 3 added."}}}}
+    assert "Question 3 added." in saved_widgets._WidgetDrawer(plain["state"], "en").draw("s")[0]  # the control
+
+
 # --- the sanitizer, for any input ---------------------------------------------------------------
 
 

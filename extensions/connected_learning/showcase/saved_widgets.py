@@ -71,6 +71,8 @@ _SELECTIONS = {
 }
 _CELL_GRID = "connected_learning.widgets.cell_grid.CellGrid"
 _CONTROL_PANEL = "connected_learning.widgets.control_panel.ControlPanel"
+# The class of a widget's status line (widgets.base.STATUS_CLASS; not imported: ipywidgets is heavy).
+STATUS_CLASS = "clh-status"
 # The widgets' "File name:" boxes hold the name an export is saved as: nothing for a family.
 _FILE_NAME = re.compile(r"[\w .-]{1,100}\.(png|jpe?g|gif|wav|md|html|json|csv|txt|ipynb)", re.I)
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
@@ -227,6 +229,8 @@ class _WidgetDrawer:
             return self._children(name, state, depth, seen)
         if name == "LabelModel":
             text = state.get("value")
+            if STATUS_CLASS in (state.get("_dom_classes") or ()):
+                return "", NOTHING  # a widget's status line tells about the last press, not about the creation
             return (f"<p>{esc(text)}</p>", LABEL) if isinstance(text, str) and text.strip() else ("", NOTHING)
         if name in ("HTMLModel", "HTMLMathModel"):
             text = state.get("value")

@@ -36,6 +36,7 @@ from connected_learning.widgets.i18n import _, t
 
 __all__ = [
     "LIVE_SHOWCASE_ENV",
+    "STATUS_CLASS",
     "TitledImage",
     "CreationState",
     "SharedModels",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 MAX_STATE_BYTES = 8 * 1024 * 1024
+#: The class of every widget's status line (`make_status`), which static pages leave out.
+STATUS_CLASS = "clh-status"
 WIDE = {"description_width": "initial"}
 T = TypeVar("T")
 
@@ -335,10 +338,11 @@ def make_status(shared: SharedModels | None = None, value: str = "") -> widgets.
 
     It needs no Layout of its own to keep its height while empty: in a VBox, as every
     widget here puts it, ipywidgets' CSS gives a Label one line's height
-    (`.widget-vbox .widget-label`).
+    (`.widget-vbox .widget-label`). Its class `STATUS_CLASS` tells the showcase's static page
+    to leave it out: it tells about the last press, not about the creation.
     """
     shared_models = {} if shared is None else {"style": shared.label, "layout": shared.layout}
-    return widgets.Label(value=value, **shared_models)
+    return widgets.Label(value=value, _dom_classes=(STATUS_CLASS,), **shared_models)
 
 
 def export_row(
