@@ -248,12 +248,19 @@ def test_interests_page_changes_the_choice_and_refuses_bad_values(hub: RunningHu
     }
     # The language too: Spanish is offered (the catalog has Spanish editions); an unknown one is refused.
     assert 'name="language" value="es"' in page.text and 'value="en" checked' in page.text
+    # (requests would read the page as Latin-1: the hub sends no charset, the page's <meta> says UTF-8)
+    music = re.search(r'value="music".*?</label>', page.content.decode("utf-8"), re.S)
+    assert music and '<span lang="es">(Música)</span>' in music.group(0), music  # each also says its Spanish name
     r = ben.post_form("/hub/interests", {"interests": ["nature"], "language": "../../etc/passwd"})
     assert r.status_code == 400 and "not a language offered here" in r.text
     assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text())["language"] == "en"
     r = ben.post_form("/hub/interests", {"interests": ["nature"], "language": "es"})
     assert r.status_code == 200 and "Saved" in r.text
     assert re.search(r'value="es" checked', r.text)  # remembered, and shown as chosen
+    # The form now speaks Spanish: its words and the interests' names (from interests.toml).
+    spanish = r.content.decode("utf-8")
+    assert "¿Qué te interesa?" in spanish and "Naturaleza y medio ambiente" in spanish
+    assert "What are you into?" not in spanish
     assert json.loads((hub.data_dir / "hub" / "interests" / f"{hub.name('ben')}.json").read_text()) == {
         "interests": ["nature"],
         "language": "es",

@@ -38,6 +38,7 @@ def _workbook(root: Path, interest: str, wid: str, **extra: str) -> None:
 def root(tmp_path: Path) -> Path:
     (tmp_path / "interests.toml").write_text(
         '[interests.art]\ntitle = "Art"\ndescription = "d"\n[interests.start]\ntitle = "S"\ndescription = "d"\n'
+        '[interests.art.es]\ntitle = "Arte"\ndescription = "Dibuja."\n'
     )
     _workbook(tmp_path, "art", "pets")
     _workbook(tmp_path, "art", "pets-es", language="es", edition_of="pets")
@@ -93,3 +94,24 @@ def test_the_hub_remembers_the_language_beside_the_interests(tmp_path: Path) -> 
     assert interests_store.read_language(folder, "ben") == "en"
     with pytest.raises(SettingsError, match="user name"):
         interests_store.write(folder, "../ana", ["art"], "es")  # names become file names: checked again
+
+
+def test_an_interest_is_said_in_spanish_where_interests_toml_says_it(root: Path) -> None:
+    catalog, problems = scan_catalog(root)
+    assert problems == []
+    assert catalog.interests["art"].said_in("es") == ("Arte", "Dibuja.")
+    assert catalog.interests["start"].said_in("es") == ("S", "d")  # English where there is no Spanish
+    with (root / "interests.toml").open("a") as toml:
+        toml.write('[interests.start.fr]\ntitle = "Commencer"\ndescription = "d"\n[interests.start.es]\ntitle = 3\n')
+    _, problems = scan_catalog(root)
+    assert any("[interests.start.fr]" in p and "no language" in p for p in problems), problems
+    assert any("[interests.start.es] needs text keys" in p for p in problems), problems
+
+
+def test_the_real_catalog_says_every_interest_in_spanish() -> None:
+    from conftest import REPO
+
+    catalog, problems = scan_catalog(REPO / "workbooks")
+    assert problems == []
+    untranslated = [key for key, interest in catalog.interests.items() if interest.said_in("es")[0] == interest.title]
+    assert untranslated == [], "these interests have no Spanish title in interests.toml"

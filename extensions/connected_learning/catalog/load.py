@@ -53,6 +53,15 @@ class Interest:
     key: str
     title: str
     description: str
+    # Language code -> (title, description) in that language, from a [interests.<key>.<code>] table.
+    translations: tuple[tuple[str, str, str], ...] = ()
+
+    def said_in(self, language: str) -> tuple[str, str]:
+        """(title, description) in `language` where interests.toml has them, in English otherwise."""
+        for code, title, description in self.translations:
+            if code == language:
+                return title, description
+        return self.title, self.description
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,17 @@ def _load_interests(root: Path, problems: list[str]) -> dict[str, Interest]:
         ):
             problems.append(f"{path}: [interests.{key}] needs text keys 'title' and 'description'.")
             continue
-        found[key] = Interest(key, entry["title"], entry["description"])
+        translations = []
+        for code, said in entry.items():
+            if code in ("title", "description"):
+                continue
+            if code not in LANGUAGES or code == "en":
+                problems.append(f"{path}: [interests.{key}.{code}]: {code!r} is no language; allowed: es.")
+            elif not isinstance(said, dict) or not all(isinstance(said.get(k), str) for k in ("title", "description")):
+                problems.append(f"{path}: [interests.{key}.{code}] needs text keys 'title' and 'description'.")
+            else:
+                translations.append((code, said["title"], said["description"]))
+        found[key] = Interest(key, entry["title"], entry["description"], tuple(translations))
     return found
 
 

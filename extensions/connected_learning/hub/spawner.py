@@ -89,6 +89,19 @@ def delivery_message(summary: dict[str, Any]) -> str:
     return "Your workbooks are ready" + (": " + ", ".join(parts) if parts else "")
 
 
+#: The interest form's own words (its legend and the line under it), by language.
+_FORM_WORDS = {
+    "en": (
+        "What are you into? Pick one or more.",
+        "We will give you workbooks about the things you pick. You can change this later.",
+    ),
+    "es": (
+        "¿Qué te interesa? Elige una o más cosas.",
+        "Te daremos cuadernos sobre lo que elijas. Puedes cambiarlo después.",
+    ),
+}
+
+
 class WorkbookSpawnerMixin(Configurable):
     """Interests, workbooks and learner settings for any JupyterHub Spawner class."""
 
@@ -275,25 +288,36 @@ class WorkbookSpawnerMixin(Configurable):
         return self.interest_form_html(checked=[])
 
     def interest_form_html(self, checked: list[str], language: str = interests_store.DEFAULT_LANGUAGE) -> str:
+        """The interests to tick (and the language, when there is a choice), in `language`.
+
+        In English, while another language is offered, each interest also shows its title in
+        that language, so a learner who reads Spanish finds their way before choosing it.
+        """
         catalog = self.catalog
+        others = [code for code in self.languages_offered() if code != "en"]
         rows = []
         for key in self.interests_offered():
             interest = catalog.interests.get(key)
-            label = (
-                self.interest_label(key) if self.interest_label is not None else (interest.title if interest else key)
-            )
-            about = interest.description if interest else ""
+            title, about = interest.said_in(language) if interest else (key, "")
+            label = self.interest_label(key) if self.interest_label is not None else title
+            also = ""
+            if interest and language == "en":
+                also = "".join(
+                    f' <span lang="{code}">({html.escape(interest.said_in(code)[0])})</span>'
+                    for code in others
+                    if interest.said_in(code)[0] != interest.title
+                )
             mark = " checked" if key in checked else ""
             rows.append(
-                f'<div class="checkbox clhub-interest"><label>'
+                f'<div class="checkbox clhub-interest"><label lang="{language}">'
                 f'<input type="checkbox" name="interests" value="{html.escape(key)}"{mark}> '
-                f'<strong>{html.escape(label)}</strong> <span class="text-muted">{html.escape(about)}</span>'
-                f"</label></div>"
+                f"<strong>{html.escape(label)}</strong>{also} "
+                f'<span class="text-muted">{html.escape(about)}</span></label></div>'
             )
+        legend, intro = _FORM_WORDS.get(language, _FORM_WORDS["en"])
         return (
             self._language_html(language)
-            + '<fieldset class="clhub-interests"><legend>What are you into? Pick one or more.</legend>'
-            "<p>We will give you workbooks about the things you pick. You can change this later.</p>"
+            + f'<fieldset class="clhub-interests" lang="{language}"><legend>{legend}</legend><p>{intro}</p>'
             + "".join(rows)
             + "</fieldset>"
         )
