@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..learner.provision import atomic_write_text
 from ..settings import validate_username
@@ -31,18 +31,31 @@ def _load(folder: str, username: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+class Choice(NamedTuple):
+    """What a learner chose: their interests (None before the first choice) and their language."""
+
+    interests: list[str] | None
+    language: str
+
+
+def read_choice(folder: str, username: str) -> Choice:
+    """The interests and language remembered for `username`, from one read of their file."""
+    data = _load(folder, username)
+    chosen = data.get("interests")
+    if not (isinstance(chosen, list) and chosen and all(isinstance(i, str) for i in chosen)):
+        chosen = None
+    language = data.get("language")
+    return Choice(chosen, language if isinstance(language, str) and language else DEFAULT_LANGUAGE)
+
+
 def read(folder: str, username: str) -> list[str] | None:
     """The interests remembered for `username`, or None when none were chosen yet."""
-    chosen = _load(folder, username).get("interests")
-    if isinstance(chosen, list) and all(isinstance(i, str) for i in chosen) and chosen:
-        return chosen
-    return None
+    return read_choice(folder, username).interests
 
 
 def read_language(folder: str, username: str) -> str:
     """The language code remembered for `username` ("en" until they choose another)."""
-    language = _load(folder, username).get("language")
-    return language if isinstance(language, str) and language else DEFAULT_LANGUAGE
+    return read_choice(folder, username).language
 
 
 def write(folder: str, username: str, interests: list[str], language: str = DEFAULT_LANGUAGE) -> None:

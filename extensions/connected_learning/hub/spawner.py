@@ -347,33 +347,28 @@ class WorkbookSpawnerMixin(Configurable):
 
     async def apply_interests(self, user_options: dict[str, Any]) -> None:
         """Apply `interests` and `language` from the form or the API; remember them when they are valid."""
-        if "interests" in user_options or "language" in user_options:
-            try:
-                chosen = (
-                    self.validate_interests(user_options["interests"])
-                    if "interests" in user_options
-                    else self.remembered_interests()
-                )
-                language = (
-                    self.validate_language(user_options["language"])
-                    if "language" in user_options
-                    else self.remembered_language()
-                )
-                if not chosen:
-                    raise PlainError(400, "Choose at least one interest: tick its box.")
-            except web.HTTPError:
-                # JupyterHub stored these options as the next default; bad input must change nothing.
-                previous = self.remembered_interests()
-                self.orm_spawner.user_options = (
-                    {"interests": previous, "language": self.remembered_language()} if previous else {}
-                )
-                self.db.commit()
-                raise
-            interests_store.write(self.interests_dir, self.user.name, chosen, language)
+        if "interests" not in user_options and "language" not in user_options:
+            return
+        remembered = interests_store.read_choice(self.interests_dir, self.user.name)
+        try:
+            chosen = remembered.interests
+            if "interests" in user_options:
+                chosen = self.validate_interests(user_options["interests"])
+            language = remembered.language
+            if "language" in user_options:
+                language = self.validate_language(user_options["language"])
+            if not chosen:
+                raise PlainError(400, "Choose at least one interest: tick its box.")
+        except web.HTTPError:
+            # JupyterHub stored these options as the next default; bad input must change nothing.
+            self.orm_spawner.user_options = remembered._asdict() if remembered.interests else {}
+            self.db.commit()
+            raise
+        interests_store.write(self.interests_dir, self.user.name, chosen, language)
 
     def workbooks_for_learner(self) -> list[Workbook]:
-        chosen = self.remembered_interests() or []
-        return self.catalog.for_interests(chosen, self.everyone_workbooks, self.remembered_language())
+        remembered = interests_store.read_choice(self.interests_dir, self.user.name)
+        return self.catalog.for_interests(remembered.interests or [], self.everyone_workbooks, remembered.language)
 
     async def published_releases(self, workbooks: list[Workbook]) -> list[str]:
         """Publish (once per content) the student versions; return `id=folder` picks."""

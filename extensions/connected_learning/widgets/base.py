@@ -75,7 +75,6 @@ class CreationState:
     status: widgets.Label
     _sidecar: Path | None = None
     _restoring: bool = False
-    _unsaved_new: bool = False  # `_read_sidecar` found no file: `_save_new_creation` writes one
 
     def _dump(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -192,8 +191,6 @@ class CreationState:
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 return None, _not_loaded(path, self._damaged(error))
             message = _welcome(path)
-        else:
-            self._unsaved_new = True
         self._sidecar = path
         return checked, message
 
@@ -204,7 +201,6 @@ class CreationState:
         `__init__`, once `state` can be read. The catalog check counts an exercise as making
         something when running its cell leaves a file. A family's live copy saves nothing.
         """
-        self._unsaved_new = False
         if self._sidecar is not None and not self._sidecar.exists() and not live_showcase():
             self._changed()
 
