@@ -209,7 +209,7 @@ BAD: list[tuple[str, str, list[str]]] = [
     ),
     ("same-port-api", "[site]\nproxy_api_port = 8000\n", ["site.proxy_api_port = 8000 is also site.port"]),
     ("subdomains-as-text", '[site]\nuser_subdomains = "yes"\n', ["site.user_subdomains", "true or false"]),
-    ("bad-spawner", '[site]\nspawner = "kubernetes"\n', ["site.spawner = 'kubernetes'", "auto, local, demo"]),
+    ("bad-spawner", '[site]\nspawner = "cloud"\n', ["site.spawner = 'cloud'", "auto, local, demo, kubernetes"]),
     (
         "public-url-no-scheme",
         '[site]\npublic_url = "lab.example.org"\n',
@@ -525,9 +525,12 @@ def test_a_help_text_that_states_the_default_states_the_declared_one() -> None:
             assert re.search(rf"Default {re.escape(toml_value(setting.default))}[.:]", setting.help), setting.name
 
 
+EXAMPLE_VALUES = {"site.db_url": "postgresql://clhub@db.example.org/clhub"}  # settings whose default is empty
+
+
 @pytest.mark.parametrize("setting", [s for s in SETTINGS if s.env], ids=setting_id)
 def test_each_environment_override_reaches_its_setting(tmp_path: Path, setting: Setting) -> None:
-    given = str(setting.default)
+    given = str(setting.default) or EXAMPLE_VALUES[setting.name]
     overrides = env_overrides({setting.env: given, "CLHUB_UNRELATED": "x"})
     assert list(overrides) == [setting.name]
     s = load_settings(settings_file(tmp_path, ""), overrides)

@@ -77,6 +77,7 @@ class SiteSettings:
     admin_users: tuple[str, ...]
     user_subdomains: bool
     spawner: str
+    db_url: str
     # [workbooks]
     catalog_dir: Path
     interests: tuple[str, ...]
@@ -107,6 +108,13 @@ class SiteSettings:
     failed_logins_before_lockout: int
     lockout_seconds: int
     self_signup: bool
+    # [kubernetes]
+    namespace: str
+    learner_image: str
+    homes_claim: str
+    shared_claim: str
+    first_uid: int
+    first_gid: int
 
     @property
     def url(self) -> str:
@@ -118,6 +126,11 @@ class SiteSettings:
         if self.user_subdomains and _is_loopback(self.bind_ip):
             return f"http://localhost:{self.port}"
         return f"http://{self.bind_ip}:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        """The hub database: db_url, else SQLite in the data folder."""
+        return self.db_url or f"sqlite:///{self.data_dir / 'hub' / 'jupyterhub.sqlite'}"
 
     @property
     def subdomain_host(self) -> str:

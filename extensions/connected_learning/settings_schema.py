@@ -18,7 +18,8 @@ from typing import Any
 
 from .errors import ClhubError
 
-SPAWNERS = ("auto", "local", "demo")
+SPAWNERS = ("auto", "local", "demo", "kubernetes")
+DB_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg2://")
 DISK_MB = (16, 1024 * 1024)  # a learner's disk: ext4 with a journal and a few notebooks, up to 1 TB
 USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}\Z"  # \Z: "$" lets "ana\n" through
 _USERNAME = re.compile(USERNAME_PATTERN)
@@ -268,8 +269,24 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "auto",
         'How servers start: "local" (a real system user each, needs root), "demo" (all as the invoking user, not '
-        'isolated), "auto" (local when run as root, else demo).',
+        'isolated), "kubernetes" (a pod per learner, see [kubernetes] and "Running on Kubernetes"), "auto" (local when '
+        "run as root, else demo).",
         check=one_of(SPAWNERS),
+    ),
+    Setting(
+        "site",
+        "db_url",
+        str,
+        "",
+        "Database of the hub's state (accounts, groups, roles, tokens, passwords, learners' ids): empty for SQLite "
+        'in <data_dir>/hub/jupyterhub.sqlite, or PostgreSQL, e.g. "postgresql://clhub@db.example.org/clhub" (the '
+        "password from ~/.pgpass or PGPASSWORD rather than this file). `clhub db migrate --to URL` moves an "
+        "existing site there.",
+        check=_rule(
+            lambda url: url == "" or url.startswith(DB_SCHEMES),
+            'is not a database address; use "postgresql://user@host/database", "sqlite:///path" or leave it empty.',
+        ),
+        env="CLHUB_DB_URL",
     ),
     Setting(
         "workbooks",
@@ -474,6 +491,53 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Let visitors create their own accounts (an admin still approves them). Default false: accounts come from "
         "`clhub` and class lists.",
+    ),
+    Setting(
+        "kubernetes",
+        "namespace",
+        str,
+        "clhub",
+        'The Kubernetes namespace of the hub and learners\' pods (spawner = "kubernetes"). Default "clhub".',
+    ),
+    Setting(
+        "kubernetes",
+        "learner_image",
+        str,
+        "clhub/learner:latest",
+        "The image of learners' servers, built from hub_config/kubernetes/Dockerfile.learner. Example: "
+        '"registry.example.org/clhub/learner:2026.12".',
+    ),
+    Setting(
+        "kubernetes",
+        "homes_claim",
+        str,
+        "clhub-homes",
+        'The PersistentVolumeClaim that holds learners\' homes, one folder (subPath) each. Default "clhub-homes".',
+    ),
+    Setting(
+        "kubernetes",
+        "shared_claim",
+        str,
+        "clhub-shared",
+        "The ReadWriteMany (NFS) PersistentVolumeClaim of the site's shared folders: group folders, the nbgrader "
+        'exchange, releases and the showcase. Default "clhub-shared".',
+    ),
+    Setting(
+        "kubernetes",
+        "first_uid",
+        int,
+        100000,
+        "The first uid given to a learner (1000-2000000000); each learner keeps theirs for ever, never reused. "
+        "Default 100000.",
+        check=between(1000, 2_000_000_000),
+    ),
+    Setting(
+        "kubernetes",
+        "first_gid",
+        int,
+        200000,
+        "The first gid given to a hub group (1000-2000000000), as learners' supplemental groups. Default 200000.",
+        check=between(1000, 2_000_000_000),
     ),
 )
 SECTIONS = tuple(dict.fromkeys(setting.section for setting in SETTINGS))
