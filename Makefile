@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint install proxy chromium fence disks clean-demo labextension
+.PHONY: demo test bench lint install proxy chromium fence disks postgresql clean-demo labextension
 
 # Learners' processes cannot write __pycache__ into the checkout: compile it for them.
 install: $(VENV)/.installed proxy fence disks
@@ -52,6 +52,13 @@ disks:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs; \
 	  else echo "Install Debian's e2fsprogs package (sudo apt-get install e2fsprogs) for learners' disks"; fi; }
 
+# The PostgreSQL tests start a throwaway server of Debian's postgresql (tests/postgres.py); a
+# site itself needs only a PostgreSQL server somewhere (README: PostgreSQL).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else echo "Install Debian's postgresql package (sudo apt-get install postgresql)"; exit 1; fi; }
+
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 chromium:
 	@command -v chromium >/dev/null || { \
@@ -61,7 +68,7 @@ chromium:
 # Integration tests create real system users; their servers must be able to reach the
 # environment and the catalog, so as root the folders on the way to this checkout get o+x
 # (search only) and the checkout o+rX.
-test: install chromium
+test: install chromium postgresql
 	@if [ "$$(id -u)" = 0 ]; then \
 	  d="$(CURDIR)"; while [ "$$d" != "/" ]; do chmod o+x "$$d"; d=$$(dirname "$$d"); done; \
 	  chmod -R o+rX $(VENV) extensions workbooks hub_config node_modules; fi

@@ -9,6 +9,7 @@ the hub caused to exist. Names carry a random prefix so parallel runs never meet
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import secrets
@@ -26,6 +27,7 @@ from connected_learning.host import disks
 from connected_learning.host.cgroups import find_groups, read_machine, release
 from connected_learning.hub import launch
 from connected_learning.paths import DataLayout
+from connected_learning.settings import load_settings
 from hubclient import HubAPI, HubSession, server_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -235,6 +237,7 @@ def launch_hub(
     host: str = "localhost",
     limits: str = "",
     data_dir: Path | None = None,
+    db_url: str = "",
 ) -> RunningHub:
     """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix.
 
@@ -244,7 +247,8 @@ def launch_hub(
     domain, so they are the same *site* to a browser). Without, everything is at
     http://127.0.0.1:<port> (the same-origin layout). `data_dir` puts the site's data folder
     elsewhere than in the hub's own temporary folder (the caller removes it). `limits`: lines
-    of the [limits] section.
+    of the [limits] section. `db_url`: the hub's database (`[site] db_url`; default SQLite in
+    the data folder).
     """
     prefix = prefix or unique_prefix()
     # Not under pytest's 0700 temp folder: learners' processes must reach the catalog copy.
@@ -261,16 +265,15 @@ def launch_hub(
     site_file = workdir / "site.toml"
     # "localhost" comes from bind_ip, as in the demo; another host name is the site's public_url.
     public_url = f"http://{host}:{ports[0]}" if subdomains and host != "localhost" else ""
-    site_file.write_text(
-        _site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains, public_url, limits)
-    )
+    site_toml = _site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains, public_url, limits)
+    site_file.write_text(site_toml.replace("[site]\n", f"[site]\ndb_url = {json.dumps(db_url)}\n", 1))
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]
     group_names: set[str] = set()
     for short, (role, groups) in users.items():
         full_groups = [f"{prefix}{g}" for g in groups]
         group_names.update(full_groups)
         wanted.append(accounts.validate_account(f"{prefix}{short}", role, full_groups, PASSWORD, 8))
-    accounts.create_accounts(DataLayout(data_dir), wanted)
+    accounts.create_accounts(DataLayout(data_dir), load_settings(site_file).database_url, wanted)
     # The names a class list gives them ("Ana" for ana): what peers, teachers and families see.
     enrolment.update_display_names(DataLayout(data_dir), {f"{prefix}{short}": short.title() for short in users})
     url = f"http://{host if subdomains else '127.0.0.1'}:{ports[0]}"

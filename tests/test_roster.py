@@ -550,7 +550,8 @@ def test_the_demo_gives_display_names_at_every_start_and_keeps_a_teachers_change
     from connected_learning.paths import DataLayout
 
     layout = DataLayout(Path(str(tmp_path)) / "data")
-    store.create_accounts(layout, store.demo_accounts("a-demo-password-1", 8))
+    url = f"sqlite:///{layout.db}"
+    store.create_accounts(layout, url, store.demo_accounts("a-demo-password-1", 8))
     names = store.read_display_names(layout)
     assert names == {name: display for name, _, display in store.DEMO_ACCOUNTS}
     assert names["ana"] == "Ana R." and all(clean_display_name_ok(n) for n in names.values())
@@ -558,7 +559,7 @@ def test_the_demo_gives_display_names_at_every_start_and_keeps_a_teachers_change
     (layout.hub / store.DISPLAY_NAMES).write_text(
         (layout.hub / store.DISPLAY_NAMES).read_text().replace('"Ben T."', '""')  # a name lost
     )
-    store.create_accounts(layout, store.demo_accounts("another-password", 8))  # the next `clhub demo`
+    store.create_accounts(layout, url, store.demo_accounts("another-password", 8))  # the next `clhub demo`
     again = store.read_display_names(layout)
     assert again["ana"] == "Starfish" and again["ben"] == "Ben T." and again["cai"] == "Cai L."
 
@@ -583,28 +584,29 @@ def test_a_removal_waits_its_window_can_be_undone_and_survives_an_unreadable_tim
     from connected_learning.paths import DataLayout
 
     layout = DataLayout(Path(str(tmp_path)) / "data")
-    store.create_accounts(layout, store.demo_accounts("a-demo-password-1", 8))
+    url = f"sqlite:///{layout.db}"
+    store.create_accounts(layout, url, store.demo_accounts("a-demo-password-1", 8))
 
     def authorized(name: str) -> bool:
         from jupyterhub import orm
 
-        db = orm.new_session_factory(layout.db_url)()
+        db = orm.new_session_factory(url)()
         try:
             return bool(UserInfo.find(db, name).is_authorized)
         finally:
             db.close()
 
     start = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
-    entry = removal.schedule(layout, "ben", "demo-class", "tess", now=start)
+    entry = removal.schedule(layout, url, "ben", "demo-class", "tess", now=start)
     assert entry["due"] == "2026-12-06T12:10:00+00:00" and not authorized("ben") and authorized("ana")
-    assert removal.schedule(layout, "ben", "demo-class", "tess", now=start + dt.timedelta(minutes=5)) == entry
+    assert removal.schedule(layout, url, "ben", "demo-class", "tess", now=start + dt.timedelta(minutes=5)) == entry
     assert removal.due(layout, start + dt.timedelta(seconds=removal.UNDO_SECONDS - 1)) == []
     assert removal.due(layout, start + dt.timedelta(seconds=removal.UNDO_SECONDS)) == ["ben"]
-    removal.undo(layout, "ben")
+    removal.undo(layout, url, "ben")
     assert authorized("ben") and removal.pending(layout) == {}
     with pytest.raises(removal.RemovalError, match="not being removed"):
-        removal.undo(layout, "ben")
-    removal.schedule(layout, "cai", "demo-class", "tess", now=start)
+        removal.undo(layout, url, "ben")
+    removal.schedule(layout, url, "cai", "demo-class", "tess", now=start)
     data = json.loads((layout.hub / removal.PENDING).read_text())
     data["cai"]["due"] = "soon"  # a hand-edited file: no undo is owed for a time nobody can read
     (layout.hub / removal.PENDING).write_text(json.dumps(data))

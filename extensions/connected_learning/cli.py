@@ -11,6 +11,9 @@
     clhub usage                   each active learner's memory, CPU time and processes (their cgroups)
     clhub backup FILE             an archive of the site, also while it runs (hub/backup.py)
     clhub restore FILE            bring it back (--data-dir DIR: an empty folder; --force)
+    clhub db migrate --to URL     move the site's SQLite hub database into an empty PostgreSQL one (hub stopped)
+    clhub kubernetes pod --user NAME --group G ...
+                                  a learner's pod as JSON, offline, to review before a cluster runs it
     clhub share|withdraw|pieces|feedback|remix|report ...
                                   peer review, from a learner's terminal (see peer_review/cli.py)
 
@@ -20,6 +23,7 @@ Errors print a message that names the bad value and exit non-zero; no tracebacks
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -107,8 +111,30 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         raise ClhubError("The hub is running; stop it first, or add accounts through the classroom service.")
     password = args.password or generate_password(settings.min_password_length)
     account = accounts.validate_account(args.name, args.role, args.group or [], password, settings.min_password_length)
-    accounts.create_accounts(DataLayout(settings.data_dir), [account])
+    accounts.create_accounts(DataLayout(settings.data_dir), settings.database_url, [account])
     print(f"Account {account.name} ({account.role}) is ready." + ("" if args.password else f" Password: {password}"))
+    return 0
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    """Copy the stopped site's SQLite hub database into an empty PostgreSQL database."""
+    from .hub import database
+
+    settings = load_settings(args.site or os.environ.get("CLHUB_SITE") or DEFAULT_SITE, env_overrides())
+    if _hub_running(f"http://127.0.0.1:{settings.port}"):
+        raise ClhubError("The hub is running; stop it first, so that nothing changes while its database is copied.")
+    source = settings.database_url
+    print(f"Copying {database.describe(source)} into {database.describe(args.to)}...", flush=True)
+    copied = database.migrate(source, args.to, progress=lambda line: print(line, flush=True))
+    width = max(len(c.table) for c in copied)
+    print(f"{'table':<{width}} {'rows before':>11} {'rows now':>9}")
+    for c in copied:
+        print(f"{c.table:<{width}} {c.source_rows:>11} {c.target_rows:>9}")
+    print(
+        f"Every table arrived whole. Now set db_url = {json.dumps(database.without_password(args.to))} in [site] of "
+        f"{settings.source} (the password in ~/.pgpass or PGPASSWORD of the user who runs the hub, not in "
+        f"the file), then start the site with clhub up. {database.describe(source)} is left as it was."
+    )
     return 0
 
 
@@ -210,7 +236,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if _hub_running(settings.url):
         raise ClhubError(f"Something already answers at {settings.url}; stop it or set CLHUB_PORT.")
     accounts.create_accounts(
-        DataLayout(settings.data_dir), accounts.demo_accounts(password, settings.min_password_length)
+        DataLayout(settings.data_dir),
+        settings.database_url,
+        accounts.demo_accounts(password, settings.min_password_length),
     )
     print(
         f"Demo accounts: students ana, ben, cai (group {accounts.DEMO_GROUP}), teacher tess, mentor milo, admin admin."
@@ -277,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="settings file")
     p.set_defaults(func=cmd_roster_import)
 
+    db = sub.add_parser("db", help="the hub's database").add_subparsers(dest="what", required=True)
+    p = db.add_parser("migrate", help="copy the site's SQLite hub database into an empty PostgreSQL one (hub stopped)")
+    p.add_argument("--to", required=True, help="the PostgreSQL database: postgresql://user@host:port/database")
+    p.add_argument("--site", help="settings file (default: CLHUB_SITE or hub_config/site.toml)")
+    p.set_defaults(func=cmd_db_migrate)
+
     p = sub.add_parser("usage", help="each active learner's memory, CPU time and processes (run as root)")
     p.set_defaults(func=cmd_usage)
 
@@ -289,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .hub.backup import add_commands as add_backup_commands
 
     add_backup_commands(sub)
+    from .hub.kube_cli import add_commands as add_kubernetes_commands
+
+    add_kubernetes_commands(sub)
     return parser
 
 

@@ -27,11 +27,8 @@ class DataLayout:
 
     @property
     def db(self) -> Path:
+        """Where a site keeps its hub database without `[site] db_url` (SiteSettings.database_url)."""
         return self.hub / "jupyterhub.sqlite"
-
-    @property
-    def db_url(self) -> str:
-        return f"sqlite:///{self.db}"
 
     @property
     def interests(self) -> Path:

@@ -103,10 +103,10 @@ def flag_password_change(layout: DataLayout, name: str) -> None:
 # ------------------------------------------------------------------ apply
 
 
-def _write_hub_files(layout: DataLayout, rows: Sequence[RosterRow], passwords: dict[str, str]) -> None:
-    """The class list's passwords, display names and roles, in the hub's files (one thread hop:
-    the classroom's other requests go on meanwhile)."""
-    set_passwords(layout, passwords)
+def _write_hub_files(layout: DataLayout, db_url: str, rows: Sequence[RosterRow], passwords: dict[str, str]) -> None:
+    """The class list's passwords (in the hub database), display names and roles (in the hub's
+    files), in one thread hop: the classroom's other requests go on meanwhile."""
+    set_passwords(db_url, passwords)
     update_display_names(layout, {r.username: r.display_name for r in rows})
     update_roles_file(layout, [(r.username, r.role, [r.group]) for r in rows])
 
@@ -115,6 +115,7 @@ async def apply(
     rows: Sequence[RosterRow],
     *,
     layout: DataLayout,
+    db_url: str,
     hub: HubCall,
     existing_groups: Iterable[str],
     memberships: Mapping[str, Iterable[str]],
@@ -143,7 +144,7 @@ async def apply(
         await hub("POST", f"/groups/{group}/users", {"users": sorted(set(users))})
         outcome.joined.extend((u, group) for u in sorted(set(users)))
     passwords = {r.username: r.password for r in rows if r.password is not None}
-    await asyncio.to_thread(_write_hub_files, layout, rows, passwords)
+    await asyncio.to_thread(_write_hub_files, layout, db_url, rows, passwords)
     seen = set()
     for row in rows:
         if row.password is not None and row.username not in seen:
@@ -166,9 +167,10 @@ def rename(layout: DataLayout, name: str, display_name: str) -> str:
     return cleaned
 
 
-def reset_password(layout: DataLayout, name: str, min_length: int) -> str:
-    """A new temporary password for `name`; they must choose their own at their next log-in."""
+def reset_password(layout: DataLayout, db_url: str, name: str, min_length: int) -> str:
+    """A new temporary password for `name` (in the hub database at `db_url`); they must choose
+    their own at their next log-in."""
     password = generate_password(min_length)
-    set_passwords(layout, {name: password})
+    set_passwords(db_url, {name: password})
     flag_password_change(layout, name)
     return password

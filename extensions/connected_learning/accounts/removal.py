@@ -24,6 +24,7 @@ import threading
 from typing import Any
 
 from ..errors import ClhubError
+from ..hub.database import open_session
 from ..learner.provision import atomic_write_text
 from ..paths import DataLayout
 from .store import drop_display_name, update_roles_file
@@ -56,12 +57,11 @@ def _write(layout: DataLayout, data: dict[str, dict[str, str]]) -> None:
     atomic_write_text(layout.hub / PENDING, json.dumps(data, indent=1, sort_keys=True))
 
 
-def set_authorized(layout: DataLayout, name: str, authorized: bool) -> None:
-    """Let `name` log in again, or not (NativeAuthenticator's table, read at each log-in)."""
-    from jupyterhub import orm
+def set_authorized(db_url: str, name: str, authorized: bool) -> None:
+    """Let `name` log in again, or not (NativeAuthenticator's table in the hub database, read at each log-in)."""
     from nativeauthenticator.orm import UserInfo
 
-    db = orm.new_session_factory(layout.db_url)()
+    db = open_session(db_url)
     try:
         info = UserInfo.find(db, name)
         if info is not None:
@@ -71,7 +71,9 @@ def set_authorized(layout: DataLayout, name: str, authorized: bool) -> None:
         db.close()
 
 
-def schedule(layout: DataLayout, name: str, group: str, by: str, now: dt.datetime | None = None) -> dict[str, str]:
+def schedule(
+    layout: DataLayout, db_url: str, name: str, group: str, by: str, now: dt.datetime | None = None
+) -> dict[str, str]:
     """Turn `name`'s log-in off now and put them on the list, gone for good after `UNDO_SECONDS`."""
     start = now or _now()
     entry = {
@@ -84,19 +86,19 @@ def schedule(layout: DataLayout, name: str, group: str, by: str, now: dt.datetim
         data = pending(layout)
         if name in data:
             return data[name]
-        set_authorized(layout, name, False)
+        set_authorized(db_url, name, False)
         data[name] = entry
         _write(layout, data)
     return entry
 
 
-def undo(layout: DataLayout, name: str) -> None:
+def undo(layout: DataLayout, db_url: str, name: str) -> None:
     """Give `name` back their account as it was; RemovalError when no removal of theirs is waiting."""
     with _LOCK:
         data = pending(layout)
         if name not in data:
             raise RemovalError(f"{name} is not being removed (the time to undo may have ended).")
-        set_authorized(layout, name, True)
+        set_authorized(db_url, name, True)
         del data[name]
         _write(layout, data)
 

@@ -9,7 +9,6 @@ the site's role file that `auth.site_roles` turns into hub roles.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import bcrypt
 
 from ..errors import ClhubError
+from ..hub.database import open_session
 from ..learner.provision import atomic_write_text
 from ..paths import DataLayout
 from ..settings import validate_username
@@ -138,12 +138,9 @@ def store_password(db: Any, name: str, password: str) -> None:
         info.is_authorized = True
 
 
-def set_passwords(layout: DataLayout, passwords: Mapping[str, str]) -> None:
-    """Set passwords in the hub database (the hub reads them at each log-in, running or not)."""
-    from jupyterhub import orm
-    from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
-
-    db = orm.new_session_factory(layout.db_url)()
+def set_passwords(db_url: str, passwords: Mapping[str, str]) -> None:
+    """Set passwords in the hub database at `db_url` (the hub reads them at each log-in, running or not)."""
+    db = open_session(db_url)
     try:
         for name, password in passwords.items():
             store_password(db, name, password)
@@ -152,17 +149,16 @@ def set_passwords(layout: DataLayout, passwords: Mapping[str, str]) -> None:
         db.close()
 
 
-def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
-    """Create or update `accounts` in the hub database (the hub must be stopped).
+def create_accounts(layout: DataLayout, db_url: str, accounts: Iterable[NewAccount]) -> None:
+    """Create or update `accounts` in the hub database at `db_url` (the hub must be stopped).
 
     An account's `display_name` is written only where the user has none yet.
     """
     accounts = list(accounts)
     from jupyterhub import orm
-    from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
 
     layout.create()
-    db = orm.new_session_factory(layout.db_url)()
+    db = open_session(db_url)
     try:
         for account in accounts:
             user = orm.User.find(db, account.name)
@@ -182,7 +178,6 @@ def create_accounts(layout: DataLayout, accounts: Iterable[NewAccount]) -> None:
         db.commit()
     finally:
         db.close()
-    os.chmod(layout.db, 0o600)
     write_display_names(layout, {a.name: a.display_name for a in accounts if a.display_name}, keep_existing=True)
 
 

@@ -80,6 +80,7 @@ class RosterMixin(BaseHandler):
             outcome = await enrolment.apply(
                 result.rows,
                 layout=DataLayout(self.site.data_dir),
+                db_url=self.site.database_url,
                 hub=self.hub.call,
                 existing_groups=groups,
                 memberships=memberships,
@@ -227,7 +228,9 @@ class PasswordAPI(LearnerHandler):
         target = await self.learner(group, name, "reset the password of")
         if await self.run(removal.entry_for, self.layout, name):
             raise web.HTTPError(409, f"{name} is being removed from the class; undo that first.")
-        password = await self.run(enrolment.reset_password, self.layout, name, self.site.min_password_length)
+        password = await self.run(
+            enrolment.reset_password, self.layout, self.site.database_url, name, self.site.min_password_length
+        )
         # Whoever was using the account (perhaps not its owner) is out at once: browsers, tokens, server.
         await self.hub.end_sessions(name)
         log.info("%s reset the password of %s and ended their sessions", self.me["name"], name)
@@ -308,7 +311,7 @@ class RemoveForm(LearnerHandler):
             await self.get(group, name)
             return
         await self.learner(group, name, "remove")
-        entry = await self.run(removal.schedule, self.layout, name, group, self.me["name"])
+        entry = await self.run(removal.schedule, self.layout, self.site.database_url, name, group, self.me["name"])
         await self.hub.end_sessions(name)
         log.info(
             "%s removed %s from %s: deleted for good at %s unless undone", self.me["name"], name, group, entry["due"]
@@ -320,7 +323,7 @@ class UndoForm(LearnerHandler):
     @teacher_of_group
     async def post(self, group: str, name: str) -> None:
         await self.learner(group, name, "undo the removal of")
-        await self.run(removal.undo, self.layout, name)
+        await self.run(removal.undo, self.layout, self.site.database_url, name)
         log.info("%s undid the removal of %s", self.me["name"], name)
         self.back_to(group)
 

@@ -44,6 +44,7 @@ from ..host.current import for_site
 from ..host.system import ensure_system_user
 from ..paths import DataLayout
 from ..settings import SiteSettings
+from .database import describe, sqlite_file
 
 MANIFEST = "clhub-backup.json"
 SITE = "site.toml"
@@ -184,17 +185,30 @@ def _add_tree(tar: tarfile.TarFile, root: str, arc_root: str, scratch: str) -> i
 
 def backup(settings: SiteSettings, out: str | os.PathLike[str]) -> int:
     """Write the archive of the site to `out` (mode 0600: it holds secrets); return the file count."""
-    layout = DataLayout(settings.data_dir)
-    if not layout.db.is_file():
-        raise BackupError(f"No hub database at {layout.db}: is {settings.source} the site's settings file?")
+    db = sqlite_file(settings.database_url)
+    if db is None:
+        raise BackupError(
+            f"This site keeps its hub database in PostgreSQL ({describe(settings.database_url)}); clhub backup "
+            "saves sites whose database is SQLite in the data folder. Back the database up with PostgreSQL's own "
+            "tool, `pg_dump --format=custom --file=hub.dump DATABASE`, and the data folder and learners' homes with "
+            "your file backup; bring it back with `pg_restore --dbname=DATABASE hub.dump` into an empty database "
+            "(README: PostgreSQL)."
+        )
+    if not db.is_file():
+        raise BackupError(f"No hub database at {db}: is {settings.source} the site's settings file?")
     host = for_site(settings.spawner, settings.data_dir)
     data_root = os.path.realpath(settings.data_dir)
+    if not os.path.realpath(db).startswith(data_root + os.sep):
+        raise BackupError(
+            f"The hub database {db} is outside the data folder {data_root}, so the archive would lack it: "
+            "move it into the data folder's hub/ (and db_url with it), or leave db_url empty."
+        )
     out = os.path.abspath(out)
     if out.startswith(data_root + os.sep):
         raise BackupError(f"{out} is inside the data folder {data_root}; write the backup somewhere else.")
     with tempfile.TemporaryDirectory(prefix="clhub-backup-") as scratch:
         db_copy = os.path.join(scratch, "hub.sqlite")
-        sqlite_copy(str(layout.db), db_copy)
+        sqlite_copy(str(db), db_copy)
         homes = {}
         for user in _hub_users(db_copy):
             home = host.home(user)

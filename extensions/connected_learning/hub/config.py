@@ -37,6 +37,7 @@ from ..settings import (
     env_overrides,
     load_settings,
 )
+from .database import driver_url
 from .prepare import PROXY_TOKEN
 from .recovery import SITE_MARKER, site_marker
 
@@ -213,7 +214,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     layout = DataLayout(settings.data_dir)
 
     # Where things live, and secrets that survive a restart (so servers do too).
-    c.JupyterHub.db_url = f"sqlite:///{layout.db}"
+    c.JupyterHub.db_url = driver_url(settings.database_url)
     c.JupyterHub.cookie_secret_file = str(layout.hub / "jupyterhub_cookie_secret")
     proxy_token = layout.hub / PROXY_TOKEN  # made by prepare_site; absent: a new token each start
     if proxy_token.is_file():
@@ -356,6 +357,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
                 "CLHUB_DATA_DIR": str(settings.data_dir),
                 "CLHUB_PORT": str(settings.port),
                 "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
+                # It writes passwords into the hub database: the same one, wherever it was named.
+                "CLHUB_DB_URL": settings.database_url,
                 **host.environment(),
                 **_translations(),
                 # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.
