@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from connected_learning.host.current import HostError, current, for_site
+from connected_learning.host.kubernetes import KubernetesHost
 from connected_learning.host.same_user import SameUserHost
 from connected_learning.host.system import SystemHost
 
@@ -20,12 +21,13 @@ def test_the_settings_choose_the_host_and_auto_follows_root(tmp_path: Path) -> N
     assert isinstance(for_site("local", tmp_path), SystemHost)
     assert isinstance(for_site("demo", tmp_path), SameUserHost)
     assert type(for_site("auto", tmp_path)) is (SystemHost if os.geteuid() == 0 else SameUserHost)
-    with pytest.raises(HostError, match="'kubernetes' is not known"):
-        for_site("kubernetes", tmp_path)
+    assert isinstance(for_site("kubernetes", tmp_path), KubernetesHost)
+    with pytest.raises(HostError, match="'cloud' is not known"):
+        for_site("cloud", tmp_path)
 
 
 def test_a_process_finds_the_hosts_choice_in_its_environment(tmp_path: Path) -> None:
-    for host in (SystemHost(tmp_path), SameUserHost(tmp_path)):
+    for host in (SystemHost(tmp_path), SameUserHost(tmp_path), KubernetesHost(tmp_path)):
         again = current(environ={**host.environment(), "CLHUB_DATA_DIR": str(tmp_path)})
         assert again == host
     with pytest.raises(HostError, match="CLHUB_HOST='root' is not a host"):

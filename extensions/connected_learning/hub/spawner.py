@@ -473,24 +473,7 @@ class WorkbookSpawnerMixin(Configurable):
         home = self.learner_home()
         picks = await self.published_releases(self.workbooks_for_learner())
         links = await self.prepare_group_folders()
-        outbound = {g: os.path.join(self.data_dir, "exchange", g, "outbound") for g in links} if self.data_dir else {}
-        cmd = [
-            self.provision_python,
-            "-I",
-            "-m",
-            "connected_learning.learner.provision",
-            "--home",
-            home,
-            "--releases",
-            self.releases_dir,
-            *(f"--group-folder={group}={path}" for group, path in links.items()),
-            *(f"--assignments={group}={path}" for group, path in outbound.items() if os.path.isdir(path)),
-            *(
-                f"--course={group}={os.path.join(self.data_dir, 'courses', group)}"
-                for group in (self.taught_groups()[:1] if self.data_dir else [])
-            ),
-            *picks,
-        ]
+        cmd = self.provision_command(home, links, picks)
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         proc = await asyncio.create_subprocess_exec(
             *cmd,
@@ -515,6 +498,36 @@ class WorkbookSpawnerMixin(Configurable):
         for problem in summary.get("problems", []):
             self.log.warning("Workbook delivery for %s skipped %s", self.user.name, problem)
         return summary
+
+    def provision_command(self, home: str, links: dict[str, str], picks: list[str]) -> list[str]:
+        """The delivery step's command line, run as the learner wherever the host runs it.
+
+        One machine runs it as a child process (`deliver_workbooks`), Kubernetes as an init
+        container of the learner's pod: both build it here.
+
+        Args:
+            home: the learner's home folder.
+            links: {group: its peer-review folder} to link as ~/peer-review/<group>.
+            picks: the workbooks to deliver, "id=release folder" (`published_releases`).
+        """
+        outbound = {g: os.path.join(self.data_dir, "exchange", g, "outbound") for g in links} if self.data_dir else {}
+        return [
+            self.provision_python,
+            "-I",
+            "-m",
+            "connected_learning.learner.provision",
+            "--home",
+            home,
+            "--releases",
+            self.releases_dir,
+            *(f"--group-folder={group}={path}" for group, path in links.items()),
+            *(f"--assignments={group}={path}" for group, path in outbound.items() if os.path.isdir(path)),
+            *(
+                f"--course={group}={os.path.join(self.data_dir, 'courses', group)}"
+                for group in (self.taught_groups()[:1] if self.data_dir else [])
+            ),
+            *picks,
+        ]
 
     def taught_groups(self) -> list[str]:
         """The groups this user teaches (hub roles teacher-<group>)."""

@@ -1,0 +1,133 @@
+"""Kubernetes: a pod per learner, running as a uid of its own that the hub allocates.
+
+There is no /etc/passwd to ask. Identity comes from two places nobody's code can change:
+
+- the allocation tables in the hub's database (`hub/uids.py`): learner -> uid, system
+  group name ("clhub-<group>", "clhubt-<group>", "clhub-showcase") -> gid. The hub and its
+  services' pods read them;
+- in a learner's pod, the pod's own annotations, which the hub wrote and the kubelet shows
+  read-only through a downward-API volume (`IDENTITY_DIR`/name and /uid, see
+  `hub/kube_pod.py`); the pod carries no database credentials.
+
+So `whoami` believes a uid, never JUPYTERHUB_USER alone: a learner who sets it to a
+classmate's name is still themself. Homes are at /home/<user> in every pod that has them
+(the learner's own pod; the classroom service's). Nothing switches users inside a pod
+(`run_as` is None): every process runs as the uid its pod was given.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ClhubError
+from ..settings import SETTINGS, validate_username
+from .base import Host, RunAs
+from .system_users import system_group_name
+
+IDENTITY_DIR = Path("/etc/clhub/learner")  # in a learner's pod: files "name" and "uid" (downward API)
+HOMES = Path("/home")
+_DEFAULTS = {s.key: s.default for s in SETTINGS if s.section == "kubernetes"}
+_engines: dict[str, Engine] = {}
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+class KubernetesHostError(ClhubError):
+    code = "kubernetes-host"
+
+
+def read_pod_identity(folder: Path) -> tuple[str, int] | None:
+    """(learner, uid) from the pod's annotations, None outside a learner's pod (or if damaged)."""
+    try:
+        name = (folder / "name").read_text()[:64].strip()
+        uid = int((folder / "uid").read_text()[:16].strip())
+        validate_username(name)
+    except (OSError, ValueError, ClhubError):
+        return None
+    return name, uid
+
+
+@dataclass(frozen=True)
+class KubernetesHost(Host):
+    name = "kubernetes"
+    isolated = True
+    spawner = "workbook-kubernetes"
+
+    # The hub database's URL; "" = CLHUB_DB_URL, else SQLite in <data_dir>/hub (as `SiteSettings.database_url`).
+    db_url: str = ""
+    first_uid: int = _DEFAULTS["first_uid"]
+    first_gid: int = _DEFAULTS["first_gid"]
+    identity_dir: Path = IDENTITY_DIR
+    homes: Path = field(default=HOMES)
+
+    def database_url(self) -> str:
+        return (
+            self.db_url
+            or os.environ.get("CLHUB_DB_URL", "")
+            or f"sqlite:///{Path(self.data_dir) / 'hub' / 'jupyterhub.sqlite'}"
+        )
+
+    def _engine(self, *, required: bool) -> Engine | None:
+        """The hub database, None (or KubernetesHostError if `required`) where this pod has none."""
+        url = self.database_url()
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+            if required:
+                raise KubernetesHostError(
+                    "The hub's database cannot be reached from here: ids are given by the hub and its services only."
+                )
+            return None
+        if url not in _engines:
+            from sqlalchemy import create_engine  # here: a learner's kernel asking `whoami` needs no SQLAlchemy
+
+            _engines[url] = create_engine(url, pool_pre_ping=True)
+        return _engines[url]
+
+    def home(self, user: str) -> str | None:
+        try:
+            path = self.homes / validate_username(user)
+        except ClhubError:
+            return None
+        return str(path) if path.is_dir() else None
+
+    def whoami(self, uid: int, hub_user: str) -> str:
+        in_pod = read_pod_identity(self.identity_dir)
+        if in_pod is not None:  # a learner's pod: the hub's word for its one learner
+            return in_pod[0] if in_pod[1] == uid else ""
+        engine = self._engine(required=False)
+        from ..hub import uids
+
+        return (uids.name_of_uid(engine, uid) or "") if engine is not None else ""
+
+    def group_gid(self, name: str) -> int | None:
+        from ..hub import uids
+
+        engine = self._engine(required=False)
+        return uids.known(engine, uids.GROUP, [name]).get(name) if engine is not None else None
+
+    async def ensure_group(self, name: str) -> int | None:
+        from ..hub import uids
+
+        engine = self._engine(required=True)
+        assert engine is not None
+        return uids.group_gids(engine, [name], self.first_gid)[name]
+
+    async def ensure_learner(self, user: str, prefix: str, groups: list[str]) -> None:
+        from ..hub import uids
+
+        engine = self._engine(required=True)
+        assert engine is not None
+        uids.learner_uid(engine, validate_username(user), self.first_uid)
+        uids.group_gids(engine, [system_group_name(prefix, g) for g in groups], self.first_gid)
+
+    def service_user(self, name: str) -> str | None:
+        return None  # each service is a pod of its own, with the uid its Deployment gives it
+
+    def ensure_service_user(self, name: str) -> str | None:
+        return None
+
+    def run_as(self, user: str) -> RunAs | None:
+        return None  # no process in a pod can change its uid (no capabilities, no privilege escalation)

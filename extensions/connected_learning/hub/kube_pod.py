@@ -1,0 +1,203 @@
+"""The parts of a learner's pod that are the project's own: who it runs as, what it mounts, what runs first.
+
+Pure functions from plain values, tested as dictionaries (KubeSpawner's `objects.py` is the
+model); `kube_spawner.py` hands them to KubeSpawner, whose `get_pod_manifest` builds the pod.
+
+    pod        supplementalGroups: the gids of the learner's groups (and of the groups they
+               teach); seccompProfile RuntimeDefault; no fsGroup (it would rewrite the
+               setgid/sticky model of the group folders); no service-account token
+    prepare    init container as root with only CHOWN, FOWNER and DAC_OVERRIDE: makes the
+               home the learner's (mode 0700) and repairs the group folders
+               (`host.kube_prepare`, the project's code, never the learner's)
+    deliver    init container as the learner: the workbook delivery, the same command as one
+               machine's (`WorkbookSpawnerMixin.provision_command`)
+    notebook   the learner's server, as the learner: runAsNonRoot, no privilege escalation,
+               every capability dropped
+
+    /home/<user>                 homes claim, subPath <user>
+    <data>/groups/<g>            shared claim, subPath groups/<g>, for each of the learner's groups
+    <data>/courses/<g>           shared claim, subPath courses/<g>, for each group they teach
+    <data>/exchange              shared claim, subPath exchange (nbgrader's own permissions)
+    <data>/releases              shared claim, subPath releases, read-only
+    /etc/clhub/learner           downward API: the pod's annotations clhub/user and clhub/uid
+                                 (read-only: `host.kubernetes` believes them, not the environment)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..host.kubernetes import IDENTITY_DIR
+
+HOME_VOLUME = "clhub-home"
+SHARED_VOLUME = "clhub-shared"
+IDENTITY_VOLUME = "clhub-identity"
+USER_ANNOTATION = "clhub/user"
+UID_ANNOTATION = "clhub/uid"
+PREPARE_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER")
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+
+
+@dataclass(frozen=True)
+class LearnerIds:
+    """Who the pod runs as. `groups`: {hub group: gid}; `teaching`: {taught group: its teachers' gid}."""
+
+    user: str
+    uid: int
+    groups: dict[str, int] = field(default_factory=dict)
+    teaching: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def supplemental_gids(self) -> list[int]:
+        return sorted({*self.groups.values(), *self.teaching.values()})
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the site's files are, in every pod: the same paths as on one machine's data folder."""
+
+    data_dir: str
+    homes_claim: str
+    shared_claim: str
+    image: str
+    python: str = "python3"  # the learner image's Python (run by its PATH)
+
+    def folder(self, *parts: str) -> str:
+        return os.path.join(self.data_dir, *parts)
+
+
+def home(user: str) -> str:
+    return f"/home/{user}"
+
+
+def volumes(site: Site) -> list[dict[str, Any]]:
+    return [
+        {"name": HOME_VOLUME, "persistentVolumeClaim": {"claimName": site.homes_claim}},
+        {"name": SHARED_VOLUME, "persistentVolumeClaim": {"claimName": site.shared_claim}},
+        {
+            "name": IDENTITY_VOLUME,
+            "downwardAPI": {
+                "defaultMode": 0o444,
+                "items": [
+                    {"path": "name", "fieldRef": {"fieldPath": f"metadata.annotations['{USER_ANNOTATION}']"}},
+                    {"path": "uid", "fieldRef": {"fieldPath": f"metadata.annotations['{UID_ANNOTATION}']"}},
+                ],
+            },
+        },
+    ]
+
+
+def pod_annotations(ids: LearnerIds) -> dict[str, str]:
+    return {USER_ANNOTATION: ids.user, UID_ANNOTATION: str(ids.uid)}
+
+
+def _shared(site: Site, *parts: str, read_only: bool = False) -> dict[str, Any]:
+    mount: dict[str, Any] = {"name": SHARED_VOLUME, "mountPath": site.folder(*parts), "subPath": "/".join(parts)}
+    if read_only:
+        mount["readOnly"] = True
+    return mount
+
+
+def home_mount(ids: LearnerIds) -> dict[str, Any]:
+    return {"name": HOME_VOLUME, "mountPath": home(ids.user), "subPath": ids.user}
+
+
+def group_mounts(site: Site, ids: LearnerIds) -> list[dict[str, Any]]:
+    return [_shared(site, "groups", g) for g in sorted(ids.groups)]
+
+
+def volume_mounts(site: Site, ids: LearnerIds) -> list[dict[str, Any]]:
+    """What the learner's server and the delivery step see."""
+    return [
+        home_mount(ids),
+        *group_mounts(site, ids),
+        *(_shared(site, "courses", g) for g in sorted(ids.teaching)),
+        _shared(site, "exchange"),
+        _shared(site, "releases", read_only=True),
+        {"name": IDENTITY_VOLUME, "mountPath": str(IDENTITY_DIR), "readOnly": True},
+    ]
+
+
+def learner_security(uid: int) -> dict[str, Any]:
+    """A container's security context as the learner: their uid, their private group, nothing more."""
+    return {
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": RUNTIME_DEFAULT,
+    }
+
+
+def pod_security() -> dict[str, Any]:
+    """The pod's own security context; the groups come from KubeSpawner's supplemental_gids."""
+    return {"seccompProfile": RUNTIME_DEFAULT}
+
+
+def prepare_plan(site: Site, ids: LearnerIds, policies: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the root init container does (`host.kube_prepare`): {group: policy} from `folders.GroupPolicy`."""
+    return {
+        "home": home(ids.user),
+        "uid": ids.uid,
+        "data_dir": site.data_dir,
+        "groups": [{"gid": ids.groups[g], "policy": policies[g]} for g in sorted(ids.groups) if g in policies],
+    }
+
+
+def prepare_container(site: Site, ids: LearnerIds, plan: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": "clhub-prepare",
+        "image": site.image,
+        "command": [site.python, "-I", "-m", "connected_learning.host.kube_prepare", json.dumps(plan, sort_keys=True)],
+        "securityContext": {
+            "runAsUser": 0,
+            "runAsGroup": 0,
+            "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": list(PREPARE_CAPABILITIES)},
+            "seccompProfile": RUNTIME_DEFAULT,
+        },
+        "volumeMounts": [home_mount(ids), *group_mounts(site, ids)],
+        "resources": resources,
+    }
+
+
+def deliver_container(
+    site: Site, ids: LearnerIds, command: list[str], env: dict[str, str], resources: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": "clhub-deliver",
+        "image": site.image,
+        "command": command,
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+        "workingDir": home(ids.user),
+        "securityContext": learner_security(ids.uid),
+        "volumeMounts": volume_mounts(site, ids),
+        "resources": resources,
+    }
+
+
+def resources(memory_mb: int, cpu: float) -> dict[str, Any]:
+    """Limits equal to requests (Guaranteed: a learner's pod is neither squeezed nor evicted first)."""
+    amounts: dict[str, str] = {}
+    if memory_mb:
+        amounts["memory"] = f"{memory_mb}Mi"  # what KubeSpawner makes of mem_limit "<memory_mb>M", in bytes
+    if cpu:
+        amounts["cpu"] = f"{cpu:g}"
+    return {"limits": dict(amounts), "requests": dict(amounts)} if amounts else {}
+
+
+def literal(value: Any) -> Any:
+    """`value` with its braces doubled: KubeSpawner `.format()`s the strings of volumes and init
+    containers ({username} and the like), and ours are already final (JSON has braces)."""
+    if isinstance(value, str):
+        return value.replace("{", "{{").replace("}", "}}")
+    if isinstance(value, list):
+        return [literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: literal(v) for k, v in value.items()}
+    return value
