@@ -83,7 +83,9 @@ class KubernetesHost(Host):
         if url not in _engines:
             from sqlalchemy import create_engine  # here: a learner's kernel asking `whoami` needs no SQLAlchemy
 
-            _engines[url] = create_engine(url, pool_pre_ping=True)
+            from ..hub.database import driver_url
+
+            _engines[url] = create_engine(driver_url(url), pool_pre_ping=True)
         return _engines[url]
 
     def home(self, user: str) -> str | None:

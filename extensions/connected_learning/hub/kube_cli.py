@@ -98,15 +98,16 @@ async def _manifest(settings: SiteSettings, user: StandInUser) -> tuple[dict[str
     from sqlalchemy import create_engine
     from traitlets.config import Config
 
-    from . import uids
+    from . import database, uids
     from .kube_spawner import KubeWorkbookSpawner, apply_settings
 
     c = Config()
     apply_settings(c, settings)
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
-        url = "sqlite://"  # no hub database yet: nobody has an id, an empty one in memory says so
-    engine = create_engine(url)
+        engine = create_engine("sqlite://")  # no hub database yet: nobody has an id, an empty one says so
+    else:
+        engine = database.engine_for(url)
     try:
         spawner = KubeWorkbookSpawner(config=c, user=user, hub=StandInHub())
         spawner.ids_engine = engine
@@ -172,3 +173,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--teacher-of", action="append", help="a group the user teaches (repeat for several)")
     p.add_argument("--site", help="settings file (default: CLHUB_SITE or hub_config/site.toml in this folder)")
     p.set_defaults(func=cmd_pod)
+    from .kube_manifests import add_command as add_manifests_command  # helper C's `manifests`
+
+    add_manifests_command(kubernetes)
