@@ -427,6 +427,7 @@ def test_user_add_and_the_hub_config_follow_clhub_db_url(
     target = postgres_server.new_database()
     site_file = write_site(tmp_path, tmp_path / "data")
     monkeypatch.setenv("CLHUB_DB_URL", target)
+    monkeypatch.setenv("PGSSLMODE", "prefer")
     code, out = run_cli(capsys, "user", "add", "zoe", "--group", "class-z", "--password", "zoe-password-1",
                         "--site", str(site_file))  # fmt: skip
     assert code == 0, out
@@ -441,6 +442,7 @@ def test_user_add_and_the_hub_config_follow_clhub_db_url(
     assert c.JupyterHub.db_url == driver_url(target)
     classroom = next(s for s in c.JupyterHub.services if s["name"] == "classroom")
     assert classroom["environment"]["CLHUB_DB_URL"] == target  # it writes class lists' passwords there
+    assert classroom["environment"]["PGSSLMODE"] == "prefer"  # libpq's own settings reach it too
 
 
 def test_backup_refuses_a_postgresql_site_and_names_pg_dump(

@@ -84,22 +84,40 @@ def count(url: str, table: str) -> int:
         engine.dispose()
 
 
+def without_password(url: str) -> tuple[str, str]:
+    """(the address without its password, the password)."""
+    password = url.split(":")[2].split("@")[0]
+    return url.replace(f":{password}@", "@"), password
+
+
 @pytest.fixture(scope="module")
-def pg_hub(postgres_server: PostgresServer) -> Iterator[tuple[RunningHub, str]]:
+def pg_hub(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningHub, str]]:
+    """A site whose settings name the database without a password; libpq finds it in PGPASSFILE."""
     needs_root()
     url = postgres_server.new_database()
-    hub = launch_hub(
-        {"ana": ("student", ["g"]), "ben": ("student", ["g"]), "tess": ("teacher", ["g"])},
-        db_url=url,
-    )
+    address, password = without_password(url)
+    pgpass = tmp_path_factory.mktemp("pgpass") / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{postgres_server.port}:{address.rsplit('/', 1)[1]}:*:{password}\n")
+    pgpass.chmod(0o600)  # libpq ignores a file others may read
+    os.environ["PGPASSFILE"] = str(pgpass)
+    hub = None
     try:
+        hub = launch_hub(
+            {"ana": ("student", ["g"]), "ben": ("student", ["g"]), "tess": ("teacher", ["g"])},
+            db_url=address,
+        )
         yield hub, url
     finally:
-        teardown_hub(hub)
+        os.environ.pop("PGPASSFILE", None)
+        if hub is not None:
+            teardown_hub(hub)
 
 
 def test_the_site_runs_and_restarts_on_postgresql_with_nothing_lost(pg_hub: tuple[RunningHub, str]) -> None:
     hub, url = pg_hub
+    assert 'db_url = "postgresql://' in hub.site_file.read_text() and url not in hub.site_file.read_text()
     assert not (hub.data_dir / "hub" / "jupyterhub.sqlite").exists(), "the hub made a SQLite database"
     assert {"users", "users_info", "api_tokens", "alembic_version"} <= tables(url)
     assert count(url, "users_info") == 4  # the accounts' passwords, in NativeAuthenticator's table there
@@ -163,6 +181,7 @@ def sqlite_hub() -> Iterator[RunningHub]:
         yield hub
     finally:
         os.environ.pop("CLHUB_DB_URL", None)
+        os.environ.pop("PGPASSWORD", None)
         teardown_hub(hub)
 
 
@@ -192,7 +211,8 @@ def test_a_migrated_site_starts_on_postgresql_and_its_people_log_in(
     assert any(line.split()[:1] == ["users_info"] for line in done.stdout.splitlines())
     migrated = sqlite_file.read_bytes()
 
-    os.environ["CLHUB_DB_URL"] = target  # as an operator's service file would set it
+    # As an operator's service file would set them: the address, and the password apart.
+    os.environ["CLHUB_DB_URL"], os.environ["PGPASSWORD"] = without_password(target)
     hub.start()
     assert accounts(hub) == before
     for name, secret in [(hub.name("ana"), PASSWORD), (hub.name("tess"), PASSWORD), (kid, kid_password)]:

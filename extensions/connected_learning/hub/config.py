@@ -37,7 +37,7 @@ from ..settings import (
     env_overrides,
     load_settings,
 )
-from .database import driver_url
+from .database import driver_url, libpq_environment
 from .prepare import PROXY_TOKEN
 from .recovery import SITE_MARKER, site_marker
 
@@ -359,6 +359,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
                 "CLHUB_GROUP_PREFIX": GROUP_PREFIX,
                 # It writes passwords into the hub database: the same one, wherever it was named.
                 "CLHUB_DB_URL": settings.database_url,
+                **libpq_environment(),
                 **host.environment(),
                 **_translations(),
                 # nbgrader runs `alembic` and `jupyter` from PATH: this environment's first.

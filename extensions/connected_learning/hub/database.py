@@ -21,6 +21,9 @@ from typing import Any
 from ..errors import ClhubError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://")
+# libpq's own ways to the password and the TLS of a connection (README: PostgreSQL); the hub
+# passes them on to the classroom service, which writes class lists' passwords into the database.
+LIBPQ_VARIABLES = ("PGPASSWORD", "PGPASSFILE", "PGSSLMODE", "PGSSLROOTCERT")
 BATCH_ROWS = 1000
 
 
@@ -78,6 +81,11 @@ def sqlite_file(url: str) -> Path | None:
         return None
     path = url.removeprefix("sqlite:///").split("?", 1)[0]
     return Path(path.removeprefix("file:"))
+
+
+def libpq_environment() -> dict[str, str]:
+    """The libpq variables set in this process's environment, to hand on to a service."""
+    return {name: os.environ[name] for name in LIBPQ_VARIABLES if name in os.environ}
 
 
 def driver_url(url: str) -> str:
