@@ -181,3 +181,49 @@ def test_the_control_a_good_name_next_to_the_bad_ones_is_accepted(site: Path) ->
     assert done.returncode == 0, done.stderr
     done = run_clhub("kubernetes", "pod", "--user", "ana", "--group", "b" * 27, "--site", str(site))
     assert done.returncode == 2 and "too long for a system group" in done.stderr
+
+
+def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the hub: the spawner's `db` is JupyterHub's session, and the ids go into that database."""
+    import asyncio
+
+    from jupyterhub import orm
+    from traitlets.config import Config
+
+    from connected_learning.hub.kube_cli import StandInHub, StandInUser, _Named, dummy_kubeconfig
+
+    monkeypatch.setenv("KUBECONFIG", dummy_kubeconfig())  # before kubernetes_asyncio is imported, as in the hub
+    from connected_learning.hub.kube_spawner import KubeWorkbookSpawner, apply_settings
+
+    settings = load_settings(site)
+    url = f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
+    session = orm.new_session_factory(url)()
+    c = Config()
+    apply_settings(c, settings)
+
+    async def pod_uid(name: str) -> tuple[int, KubeWorkbookSpawner]:
+        user = StandInUser(name, groups=[_Named("class-a")])
+        spawner = KubeWorkbookSpawner(config=c, user=user, hub=StandInHub(), db=session)
+        pod = await spawner.get_pod_manifest()
+        await spawner.api.api_client.close()
+        return pod.spec.containers[0].security_context["runAsUser"], spawner
+
+    ana, spawner = asyncio.run(pod_uid("ana"))
+    ben, _ = asyncio.run(pod_uid("ben"))
+    assert asyncio.run(pod_uid("ana"))[0] == ana != ben  # stable, and apart
+    engine = create_engine(url)
+    assert uids.known(engine, uids.USER, ["ana", "ben"]) == {"ana": ana, "ben": ben}
+    assert uids.known(engine, uids.GROUP, ["clhub-class-a"]) == {"clhub-class-a": settings.first_gid}
+    assert "users" in __import__("sqlalchemy").inspect(engine).get_table_names()  # JupyterHub's own, beside ours
+    # Every trait the settings decide.
+    assert spawner.namespace == "library" and spawner.image == "registry.example.org/clhub/learner:1"
+    assert spawner.mem_limit == spawner.mem_guarantee == 768 * MIB
+    assert spawner.cpu_limit == spawner.cpu_guarantee == 0.5
+    assert spawner.data_dir == str(settings.data_dir) and spawner.fs_gid is None
+    assert spawner.start_timeout == settings.start_timeout_seconds
+    assert spawner.automount_service_account_token is False
+    assert spawner.get_env()["CLHUB_HOST"] == "kubernetes" and "PATH" not in spawner.get_env()
+    session.close()
+    engine.dispose()

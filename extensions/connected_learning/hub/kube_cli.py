@@ -6,7 +6,7 @@ The pod is KubeSpawner's own (`get_pod_manifest`) from the project's spawner wit
 settings (`kube_spawner.apply_settings`), so what is printed is what the hub would ask the
 cluster for. No cluster and no hub run: KubeSpawner loads a kubeconfig when it is made, so it
 gets a dummy one (a temporary file named by KUBECONFIG; nothing is ever contacted), and it is
-made inside a running event loop, as the hub makes it. The user is a stand-in with the name,
+made inside a running event loop, as the hub makes it (`dummy_kubeconfig`). The user is a stand-in with the name,
 groups and roles the options give: a real JupyterHub user object needs a running hub and its
 database session, and the pod depends on nothing else of it.
 
@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -140,18 +142,33 @@ def learner_pod(
         groups=[_Named(g) for g in sorted(set(groups))],
         roles=[_Named(f"teacher-{g}") for g in teaches],
     )
-    with tempfile.TemporaryDirectory(prefix="clhub-kubeconfig-") as scratch:
-        config = Path(scratch) / "config"
-        config.write_text(json.dumps(DUMMY_KUBECONFIG))
-        before = os.environ.get("KUBECONFIG")
-        os.environ["KUBECONFIG"] = str(config)
-        try:
-            return asyncio.run(_manifest(settings, stand_in))
-        finally:
-            if before is None:
-                os.environ.pop("KUBECONFIG", None)
-            else:
-                os.environ["KUBECONFIG"] = before
+    before = os.environ.get("KUBECONFIG")
+    os.environ["KUBECONFIG"] = dummy_kubeconfig()
+    try:
+        return asyncio.run(_manifest(settings, stand_in))
+    finally:
+        if before is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = before
+
+
+def dummy_kubeconfig() -> str:
+    """A kubeconfig naming no reachable cluster, for this process's lifetime.
+
+    It must outlive one call: kubernetes_asyncio reads KUBECONFIG when it is first imported,
+    and KubeSpawner loads the configuration once per process.
+    """
+    global _kubeconfig
+    if _kubeconfig is None or not _kubeconfig.is_file():
+        folder = Path(tempfile.mkdtemp(prefix="clhub-kubeconfig-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _kubeconfig = folder / "config"
+        _kubeconfig.write_text(json.dumps(DUMMY_KUBECONFIG))
+    return str(_kubeconfig)
+
+
+_kubeconfig: Path | None = None
 
 
 def cmd_pod(args: argparse.Namespace) -> int:
