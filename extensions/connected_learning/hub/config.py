@@ -240,6 +240,30 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.JupyterHub.cleanup_servers = mode == "demo"
     c.JupyterHub.cleanup_proxy = True
 
+    configure_login(c, settings, layout)
+
+    # The workbook spawner.
+    host = for_site(settings.spawner, settings.data_dir)
+    c.JupyterHub.spawner_class = host.spawner
+    classroom_url = f"http://127.0.0.1:{settings.classroom_port}"
+    configure_workbooks(c, settings, layout, classroom_url)
+    c.DemoWorkbookSpawner.homes_dir = str(layout.homes)
+    c.LocalWorkbookSpawner.max_processes = settings.max_processes
+    c.LocalWorkbookSpawner.disk_mb = settings.disk_mb
+    c.LocalWorkbookSpawner.disks_dir = str(layout.disks)
+    c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
+    c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+
+    configure_pages(c, settings, host)
+
+    services, roles = services_and_roles(settings, host, layout, classroom_url)
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = roles
+    return settings
+
+
+def configure_login(c: Any, settings: SiteSettings, layout: DataLayout) -> None:
+    """Log-in, accounts and sessions: the same on one machine and on Kubernetes (`kube_config.py`)."""
     # Log-in: accounts come from clhub and class lists, never from the open internet.
     c.JupyterHub.authenticator_class = "connected_learning.hub.authenticator.ClhubAuthenticator"
     c.Authenticator.allow_all = False
@@ -269,19 +293,21 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.JupyterHub.tornado_settings = {"headers": {"Cache-Control": "no-store"}}
     c.JupyterHub.redirect_to_server = True
 
-    # The workbook spawner.
-    host = for_site(settings.spawner, settings.data_dir)
-    c.JupyterHub.spawner_class = host.spawner
+
+def configure_workbooks(c: Any, settings: SiteSettings, layout: DataLayout, classroom_url: str) -> None:
+    """The workbook spawner's traits and the limits every learner's server gets, wherever it runs.
+
+    `classroom_url`: the classroom service's address as learners' servers reach it, without its prefix
+    (reports and showcase proposals call it).
+    """
     c.WorkbookSpawnerMixin.catalog_dir = str(settings.catalog_dir)
     c.WorkbookSpawnerMixin.everyone_workbooks = list(settings.everyone)
     c.WorkbookSpawnerMixin.offered_interests = list(settings.interests)
     c.WorkbookSpawnerMixin.interests_dir = str(layout.interests)
     c.WorkbookSpawnerMixin.releases_dir = str(layout.releases)
-    c.DemoWorkbookSpawner.homes_dir = str(layout.homes)
     c.WorkbookSpawnerMixin.data_dir = str(layout.root)
     c.WorkbookSpawnerMixin.group_policy = functools.partial(folders.policy_for, settings)
     c.WorkbookSpawnerMixin.display_name = functools.partial(display_name, layout)
-    classroom_url = f"http://127.0.0.1:{settings.classroom_port}"
     c.WorkbookSpawnerMixin.classroom_url = classroom_url + CLASSROOM_PREFIX
     # The whole address of a family link, which a learner's server shows (showcase/cli.py `site_link`).
     c.Spawner.environment = {"CLHUB_SITE_URL": settings.url}
@@ -291,11 +317,6 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
         "access:servers!server",
         "access:services!service=classroom",
     ]
-    c.LocalWorkbookSpawner.max_processes = settings.max_processes
-    c.LocalWorkbookSpawner.disk_mb = settings.disk_mb
-    c.LocalWorkbookSpawner.disks_dir = str(layout.disks)
-    c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
-    c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     c.Spawner.start_timeout = settings.start_timeout_seconds
     c.Spawner.http_timeout = settings.start_timeout_seconds
     if settings.memory_mb:
@@ -303,6 +324,9 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     if settings.cpu:
         c.Spawner.cpu_limit = settings.cpu
 
+
+def configure_pages(c: Any, settings: SiteSettings, host: Host) -> None:
+    """The hub's pages: templates, the interests page, log-out handlers, where people land."""
     # Pages: the site's name everywhere, the interests page, and a plain warning in demo mode.
     c.JupyterHub.template_paths = [str(TEMPLATES)]
     template_vars: dict[str, Any] = {"clhub_site_name": settings.name}
@@ -321,6 +345,14 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     # After logging in, teachers and admins land on the classroom, learners on their space.
     c.JupyterHub.default_url = functools.partial(landing_url, CLASSROOM_PREFIX)
 
+
+def services_and_roles(
+    settings: SiteSettings, host: Host, layout: DataLayout, classroom_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The hub's services (as the hub starts them on one machine) and the roles they and users get.
+
+    `classroom_url`: where the classroom service listens.
+    """
     # Stop idle servers, so a forgotten session on a library computer ends by itself.
     roles: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
@@ -393,6 +425,4 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     roles.append({"name": "user", "scopes": ["self", "access:services!service=classroom"]})
     for service in services:  # so that the next start finds this site's leftovers (recovery.py)
         service.setdefault("environment", {})[SITE_MARKER] = site_marker(layout.root)
-    c.JupyterHub.services = services
-    c.JupyterHub.load_roles = roles
-    return settings
+    return services, roles

@@ -57,6 +57,7 @@ import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_server._tz import utcnow
@@ -427,13 +428,17 @@ def voila_argv(
     idle_seconds: float,
     preheat: int,
     memory_mb: int = DEFAULT_MEMORY_MB,
+    ip: str = "127.0.0.1",
 ) -> list[str]:
-    """Voila's settings for the live service, as command-line options (the configurable way)."""
+    """Voila's settings for the live service, as command-line options (the configurable way).
+
+    `ip`: the address to listen on, the host of the service's URL (0.0.0.0 in a Kubernetes pod).
+    """
     return [
         str(root),
         "--no-browser",
         f"--port={port}",
-        "--Voila.ip=127.0.0.1",
+        f"--Voila.ip={ip}",
         f"--Voila.base_url={prefix}",
         "--Voila.open_browser=False",
         # Requests of a sandboxed page come from origin "null"; nothing here uses cookies.
@@ -500,6 +505,7 @@ def main() -> None:
         idle_seconds=float(os.environ.get("CLHUB_LIVE_IDLE_SECONDS", "300")),
         preheat=preheat,
         memory_mb=memory_mb,
+        ip=urlsplit(url).hostname or "127.0.0.1",
     )
     app = LiveVoila.instance()
     app.initialize(argv)
