@@ -485,3 +485,29 @@ def test_driver_messages_lose_the_password() -> None:
     with pytest.raises(DatabaseError) as e:
         database.engine_for("postgresql://clhub:hunter22@127.0.0.1:1/clhub")
     assert "hunter22" not in str(e.value) and "***" in str(e.value)
+
+
+def test_clhub_demo_makes_its_accounts_in_the_database_clhub_db_url_names(
+    postgres_server: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before its hub starts, `clhub demo` writes the demo accounts: into CLHUB_DB_URL's database,
+    and an unreachable one stops it with the password hidden (the hub never starts)."""
+    monkeypatch.setenv("CLHUB_PORT", str(free_port()))
+    monkeypatch.setenv("CLHUB_DATA_DIR", str(tmp_path / "demo"))
+    monkeypatch.setenv("CLHUB_DB_URL", f"postgresql://clhub:Demo-s3cret@127.0.0.1:{free_port()}/clhub")
+    code, out = run_cli(capsys, "demo")
+    assert code == 2 and "Cannot open the database postgresql://clhub:***@127.0.0.1" in out
+    assert "Demo-s3cret" not in out and "Open http" not in out
+    assert not (tmp_path / "demo" / "hub" / "jupyterhub.sqlite").exists()
+
+    # Control: the same demo's accounts on a reachable database (its hub is not started here).
+    from jupyterhub import orm
+
+    target = postgres_server.new_database()
+    settings = load_settings(REPO / "hub_config" / "demo.toml", {"site.db_url": target})
+    store.create_accounts(DataLayout(tmp_path / "demo"), settings.database_url, store.demo_accounts("demo-pw-123", 8))
+    db = open_session(target)
+    try:
+        assert sorted(u.name for u in db.query(orm.User)) == sorted(n for n, _, _ in store.DEMO_ACCOUNTS)
+    finally:
+        db.close()
