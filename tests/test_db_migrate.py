@@ -305,6 +305,25 @@ def test_a_failed_copy_leaves_the_target_empty(
     assert run_cli(capsys, "db", "migrate", "--to", target, "--site", str(site.site_file))[0] == 0
 
 
+def test_a_table_of_the_project_with_loose_sqlite_types_is_carried(
+    populated: Site, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A table made by hand in SQLite (no declared type, SQLite's own names) still arrives."""
+    site = copy_site(populated, tmp_path)
+    with sqlite3.connect(site.db) as conn:
+        conn.execute("CREATE TABLE clhub_odd (id INTEGER PRIMARY KEY, anything, made TIMESTAMP, n NUMERIC)")
+        conn.execute("INSERT INTO clhub_odd (anything, made, n) VALUES ('x', '2026-01-02 03:04:05', 2.5)")
+    target = postgres_server.new_database()
+    copied = {c.table: c for c in migrate(site.url, target, progress=lambda _: None)}
+    assert copied["clhub_odd"].source_rows == copied["clhub_odd"].target_rows == 1
+    engine = create_engine(driver_url(target))
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT anything, n FROM clhub_odd").all() == [("x", 2.5)]
+        conn.exec_driver_sql("INSERT INTO clhub_odd (anything) VALUES ('y')")
+        assert conn.exec_driver_sql("SELECT max(id) FROM clhub_odd").scalar() == 2
+    engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("address", "says"),
     [

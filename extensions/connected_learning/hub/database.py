@@ -240,6 +240,19 @@ def _check_target_empty(target: Any, target_url: str, tables: list[str]) -> None
         )
 
 
+def _portable(kind: Any) -> Any:
+    """A column type PostgreSQL can make, for a type SQLite reported; text where SQLite had none."""
+    from sqlalchemy import Text
+    from sqlalchemy.types import NullType
+
+    if isinstance(kind, NullType):
+        return Text()
+    try:
+        return kind.as_generic()
+    except NotImplementedError:
+        return Text()
+
+
 def _schema(source: Any) -> tuple[Any, list[Any]]:
     """The target's tables: JupyterHub's (and NativeAuthenticator's) from their models, the rest
     (clhub_* and any other) as the source has them, with portable column types. And the order
@@ -259,7 +272,7 @@ def _schema(source: Any) -> tuple[Any, list[Any]]:
             continue
         copy = table.to_metadata(combined)
         for column in copy.columns:
-            column.type = column.type.as_generic()
+            column.type = _portable(column.type)
             column.server_default = None  # SQLite's spelling; the values come with the rows
     order = [combined.tables[t.name] for t in combined.sorted_tables if t.name in reflected.tables]
     return combined, order
