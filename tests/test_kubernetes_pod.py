@@ -154,7 +154,15 @@ def test_the_home_and_group_folders_are_mounted_and_releases_are_read_only(site:
         "/home/ana",
         str(data / "groups" / "class-a"),
         str(data / "groups" / "class-b"),
+        "/clhub-etc",  # the pod's own passwd and group, which the others mount read-only
     }
+    assert mounts["/etc/passwd"] == {
+        "name": "clhub-etc",
+        "mountPath": "/etc/passwd",
+        "subPath": "passwd",
+        "readOnly": True,
+    }
+    assert mounts["/etc/group"]["readOnly"] is True
     plan = json.loads(prepare["command"][-1])
     assert plan["home"] == "/home/ana" and plan["uid"] == int(pod["metadata"]["annotations"]["clhub/uid"])
 
@@ -192,7 +200,7 @@ def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
     from jupyterhub import orm
     from traitlets.config import Config
 
-    from connected_learning.hub.kube_cli import StandInHub, StandInUser, _Named, dummy_kubeconfig
+    from connected_learning.hub.kube_cli import StandInHub, StandInUser, dummy_kubeconfig
 
     monkeypatch.setenv("KUBECONFIG", dummy_kubeconfig())  # before kubernetes_asyncio is imported, as in the hub
     from connected_learning.hub.kube_spawner import KubeWorkbookSpawner, apply_settings
@@ -203,11 +211,20 @@ def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
     c = Config()
     apply_settings(c, settings)
 
+    # JupyterHub's own group, whose members the pod names in its /etc/passwd.
+    class_a = orm.Group(name="class-a")
+    session.add(class_a)
+    for name in ("ana", "ben", "x" * 40):  # a name no pod account can have is left out
+        class_a.users.append(orm.User(name=name))
+    session.commit()
+    plans = {}
+
     async def pod_uid(name: str) -> tuple[int, KubeWorkbookSpawner]:
-        user = StandInUser(name, groups=[_Named("class-a")])
+        user = StandInUser(name, groups=[class_a])
         spawner = KubeWorkbookSpawner(config=c, user=user, hub=StandInHub(), db=session)
         pod = await spawner.get_pod_manifest()
         await spawner.api.api_client.close()
+        plans[name] = json.loads(pod.spec.init_containers[0].command[-1])
         return pod.spec.containers[0].security_context["runAsUser"], spawner
 
     ana, spawner = asyncio.run(pod_uid("ana"))
@@ -217,6 +234,8 @@ def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
     assert uids.known(engine, uids.USER, ["ana", "ben"]) == {"ana": ana, "ben": ben}
     assert uids.known(engine, uids.GROUP, ["clhub-class-a"]) == {"clhub-class-a": settings.first_gid}
     assert "users" in __import__("sqlalchemy").inspect(engine).get_table_names()  # JupyterHub's own, beside ours
+    assert plans["ana"]["people"] == [["ana", ana], ["ben", ben]]
+    assert plans["ana"]["group_names"] == [["clhub-class-a", settings.first_gid, ["ana", "ben"]]]
     # Every trait the settings decide.
     assert spawner.namespace == "library" and spawner.image == "registry.example.org/clhub/learner:1"
     assert spawner.mem_limit == spawner.mem_guarantee == 768 * MIB

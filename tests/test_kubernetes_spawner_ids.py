@@ -20,6 +20,8 @@ from jupyterhub import orm
 from sqlalchemy import create_engine, inspect
 
 from conftest import needs_root
+from connected_learning.errors import ClhubError
+from connected_learning.host.kube_prepare import account_files
 from connected_learning.host.kubernetes import KubernetesHost
 from connected_learning.hub import uids
 from connected_learning.hub.database import driver_url
@@ -170,14 +172,24 @@ def test_the_root_init_step_makes_the_home_the_learners_and_repairs_group_folder
     data = tmp_path / "data"
     (data / "groups" / "class-a").mkdir(parents=True)
     policy = dict(vars(GroupPolicy("class-a")), allowed_types=[".ipynb"])
+    etc = tmp_path / "etc"
+    etc.mkdir()
     plan = {
         "home": str(home),
         "uid": FIRST_UID,
         "data_dir": str(data),
         "groups": [{"gid": FIRST_GID, "policy": policy}],
+        "etc": str(etc),
+        "people": [["ana", FIRST_UID], ["ben", FIRST_UID + 1]],
+        "group_names": [["clhub-class-a", FIRST_GID, ["ana", "ben"]]],
     }
     done = _prepare(plan)
     assert done.returncode == 0, done.stderr
+    passwd = (etc / "passwd").read_text().splitlines()
+    assert passwd[0].startswith("root:x:0:0:")  # the image's own accounts stay
+    assert any(line.startswith(f"ben:x:{FIRST_UID + 1}:{FIRST_UID + 1}::/home/ben:") for line in passwd)
+    assert f"clhub-class-a:x:{FIRST_GID}:ana,ben" in (etc / "group").read_text().splitlines()
+    assert (etc / "passwd").stat().st_uid == 0 and (etc / "passwd").stat().st_mode & 0o777 == 0o644
     info = home.stat()
     assert (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (FIRST_UID, FIRST_UID, 0o700)
     shared = data / "groups" / "class-a" / "peer-review"
@@ -193,3 +205,25 @@ def test_the_root_init_step_makes_the_home_the_learners_and_repairs_group_folder
     # Root's uid is never a learner's.
     done = _prepare({**plan, "uid": 0, "groups": []})
     assert done.returncode == 1 and "never root's" in done.stderr
+
+
+def test_the_pods_account_files_refuse_forged_lines_and_shadowed_ids() -> None:
+    """A name with a colon or a newline would add an account of its own; an image account with
+    a learner's name or uid would give their files to somebody else."""
+    image_passwd = "root:x:0:0:root:/root:/bin/bash\nana:x:1000:1000::/home/ana:/bin/sh\nold:x:100001:1::/:/bin/sh\n"
+    image_group = "root:x:0:\nusers:x:100:\n"
+    passwd, group = account_files(image_passwd, image_group, [["ana", 100000], ["ben", 100001]], [])
+    assert passwd.splitlines() == [
+        "root:x:0:0:root:/root:/bin/bash",
+        "ana:x:100000:100000::/home/ana:/bin/sh",
+        "ben:x:100001:100001::/home/ben:/bin/sh",
+    ]
+    assert group.splitlines() == ["root:x:0:", "users:x:100:", "ana:x:100000:", "ben:x:100001:"]
+    for people, groups in (
+        ([["ana:x:0:0::/:/bin/sh", 100000]], []),
+        ([["ana\nroot2", 100000]], []),
+        ([["ana", 0]], []),
+        ([["ana", 100000]], [["evil\nroot", 200000, []]]),
+    ):
+        with pytest.raises((ValueError, ClhubError)):
+            account_files(image_passwd, image_group, people, groups)

@@ -21,6 +21,11 @@ model); `kube_spawner.py` hands them to KubeSpawner, whose `get_pod_manifest` bu
     <data>/releases              shared claim, subPath releases, read-only
     /etc/clhub/learner           downward API: the pod's annotations clhub/user and clhub/uid
                                  (read-only: `host.kubernetes` believes them, not the environment)
+    /etc/passwd, /etc/group      read-only, written by the root init step into a small emptyDir:
+                                 the image's own accounts plus the learner, the members of their
+                                 groups (so the owner of a classmate's piece has a name, as on one
+                                 machine) and the groups themselves. Who joins a group later is
+                                 named from the learner's next start.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ from ..host.kubernetes import IDENTITY_DIR
 HOME_VOLUME = "clhub-home"
 SHARED_VOLUME = "clhub-shared"
 IDENTITY_VOLUME = "clhub-identity"
+ETC_VOLUME = "clhub-etc"
+ETC_DIR = "/clhub-etc"  # in the root init container: where it writes passwd and group
+MOST_NAMED = 2000  # accounts written into a pod's /etc/passwd: keeps the init step's argument small
+NFS_GROUPS = 16  # NFS (AUTH_SYS) sends at most 16 supplementary groups: more are not seen by the server
 USER_ANNOTATION = "clhub/user"
 UID_ANNOTATION = "clhub/uid"
 PREPARE_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER")
@@ -49,6 +58,9 @@ class LearnerIds:
     uid: int
     groups: dict[str, int] = field(default_factory=dict)
     teaching: dict[str, int] = field(default_factory=dict)
+    # Named in the pod's /etc/passwd and /etc/group: {classmate: uid}, {system group name: (gid, members)}.
+    people: dict[str, int] = field(default_factory=dict)
+    group_names: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def supplemental_gids(self) -> list[int]:
@@ -76,6 +88,7 @@ def home(user: str) -> str:
 def volumes(site: Site) -> list[dict[str, Any]]:
     return [
         {"name": HOME_VOLUME, "persistentVolumeClaim": {"claimName": site.homes_claim}},
+        {"name": ETC_VOLUME, "emptyDir": {"sizeLimit": "4Mi"}},
         {"name": SHARED_VOLUME, "persistentVolumeClaim": {"claimName": site.shared_claim}},
         {
             "name": IDENTITY_VOLUME,
@@ -118,6 +131,8 @@ def volume_mounts(site: Site, ids: LearnerIds) -> list[dict[str, Any]]:
         _shared(site, "exchange"),
         _shared(site, "releases", read_only=True),
         {"name": IDENTITY_VOLUME, "mountPath": str(IDENTITY_DIR), "readOnly": True},
+        {"name": ETC_VOLUME, "mountPath": "/etc/passwd", "subPath": "passwd", "readOnly": True},
+        {"name": ETC_VOLUME, "mountPath": "/etc/group", "subPath": "group", "readOnly": True},
     ]
 
 
@@ -140,11 +155,17 @@ def pod_security() -> dict[str, Any]:
 
 def prepare_plan(site: Site, ids: LearnerIds, policies: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What the root init container does (`host.kube_prepare`): {group: policy} from `folders.GroupPolicy`."""
+    people = {ids.user: ids.uid, **dict(sorted(ids.people.items())[:MOST_NAMED])}
     return {
         "home": home(ids.user),
         "uid": ids.uid,
         "data_dir": site.data_dir,
         "groups": [{"gid": ids.groups[g], "policy": policies[g]} for g in sorted(ids.groups) if g in policies],
+        "etc": ETC_DIR,
+        "people": [[name, uid] for name, uid in people.items()],
+        "group_names": [
+            [name, gid, [m for m in members if m in people]] for name, (gid, members) in sorted(ids.group_names.items())
+        ],
     }
 
 
@@ -161,7 +182,11 @@ def prepare_container(site: Site, ids: LearnerIds, plan: dict[str, Any], resourc
             "capabilities": {"drop": ["ALL"], "add": list(PREPARE_CAPABILITIES)},
             "seccompProfile": RUNTIME_DEFAULT,
         },
-        "volumeMounts": [home_mount(ids), *group_mounts(site, ids)],
+        "volumeMounts": [
+            home_mount(ids),
+            *group_mounts(site, ids),
+            {"name": ETC_VOLUME, "mountPath": ETC_DIR},
+        ],
         "resources": resources,
     }
 

@@ -147,22 +147,37 @@ class KubeWorkbookSpawner(WorkbookSpawnerMixin, KubeSpawner):
                 teachers[group] = system_users.system_group_name(system_users.TEACH_PREFIX, validate_username(group))
             except ClhubError as e:
                 self.log.warning("No course group for %s: %s", self.user.name, e)
+        roster = self.classmates(list(members))
+        people = sorted({user, *(m for names in roster.values() for m in names)})
         engine = self.engine()
         names = [*members.values(), *teachers.values()]
         if self.allocate_ids:
-            uid = uids.learner_uid(engine, user, self.first_uid)
+            people_uids = uids.allocate(engine, uids.USER, people, self.first_uid)
             gids = uids.group_gids(engine, names, self.first_gid)
         else:
             has, would = uids.preview(engine, uids.USER, [user], self.first_uid)
-            uid = {**has, **would}[user]
+            people_uids = {**uids.known(engine, uids.USER, people), **has, **would}
             has, would = uids.preview(engine, uids.GROUP, names, self.first_gid)
             gids = {**has, **would}
+        group_names = {members[g]: (gids[members[g]], tuple(roster[g])) for g in members}
+        group_names |= {teachers[g]: (gids[teachers[g]], (user,)) for g in teachers}
         return kube_pod.LearnerIds(
             user,
-            uid,
+            people_uids[user],
             {g: gids[n] for g, n in members.items()},
             {g: gids[n] for g, n in teachers.items()},
+            people={p: people_uids[p] for p in people if p != user and p in people_uids},
+            group_names=group_names,
         )
+
+    def classmates(self, groups: list[str]) -> dict[str, list[str]]:
+        """{group: its members' names} for the learner's groups (names a pod cannot have are left out)."""
+        found: dict[str, list[str]] = {}
+        for group in self.user.groups:
+            if group.name in groups:
+                names = (u.name for u in getattr(group, "users", []))
+                found[group.name] = sorted(n for n in names if settings_schema_name(n))
+        return {g: found.get(g, []) for g in groups}
 
     # ----------------------------------------------------------- the pod
 
@@ -183,6 +198,13 @@ class KubeWorkbookSpawner(WorkbookSpawnerMixin, KubeSpawner):
     async def get_pod_manifest(self) -> Any:
         """KubeSpawner's pod, with the project's parts (`kube_pod.py`) for this learner."""
         ids = self.learner_ids()
+        if len(ids.supplemental_gids) > kube_pod.NFS_GROUPS:
+            self.log.warning(
+                "%s is in %d groups: over NFS (AUTH_SYS) only %d count; the folders of the others may be refused.",
+                self.user.name,
+                len(ids.supplemental_gids),
+                kube_pod.NFS_GROUPS,
+            )
         site = self.kube_site()
         policies = self.policies(list(ids.groups))
         links = {g: str(folders.peer_review_dir(self.data_dir, g)) for g, p in policies.items() if p.peer_review}
@@ -232,6 +254,15 @@ class KubeWorkbookSpawner(WorkbookSpawnerMixin, KubeSpawner):
             return await KubeSpawner.start(self)
         finally:
             self._progress_done = True
+
+
+def settings_schema_name(name: str) -> bool:
+    """Whether `name` is a user name a pod's /etc/passwd can hold."""
+    try:
+        validate_username(name)
+    except ClhubError:
+        return False
+    return True
 
 
 def apply_settings(c: Any, settings: SiteSettings) -> None:
