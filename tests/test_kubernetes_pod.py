@@ -246,3 +246,19 @@ def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
     assert spawner.get_env()["CLHUB_HOST"] == "kubernetes" and "PATH" not in spawner.get_env()
     session.close()
     engine.dispose()
+
+
+def test_a_catalog_that_is_only_in_the_image_still_gives_the_pod_and_says_so(site: Path, tmp_path: Path) -> None:
+    """An operator's workstation has no /opt/clhub/workbooks: the pod is shown, the note says what is left out."""
+    text = site.read_text().replace(str(REPO / "workbooks"), str(tmp_path / "in-the-image"))
+    site.write_text(text)
+    pod, notes = learner_pod(load_settings(site), "ana", ["class-a"])
+    kubernetes_validate.validate(pod, VERSIONS[-1], strict=True)
+    deliver = containers(pod)["clhub-deliver"]["command"]
+    assert not [arg for arg in deliver if arg.startswith("start-here=")]
+    assert any("catalog cannot be read here" in note for note in notes)
+    # Control: with the catalog, the delivery step names the workbooks.
+    site.write_text(text.replace(str(tmp_path / "in-the-image"), str(REPO / "workbooks")))
+    pod, notes = learner_pod(load_settings(site), "ana", ["class-a"])
+    assert [arg for arg in containers(pod)["clhub-deliver"]["command"] if arg.startswith("start-here=")]
+    assert not any("catalog" in note for note in notes)

@@ -98,8 +98,10 @@ def check_names(user: str, groups: list[str], teaches: list[str]) -> None:
 async def _manifest(settings: SiteSettings, user: StandInUser) -> tuple[dict[str, Any], list[str]]:
     from kubernetes_asyncio.client import ApiClient
     from sqlalchemy import create_engine
+    from tornado.web import HTTPError
     from traitlets.config import Config
 
+    from ..catalog.load import CatalogError
     from . import database, uids
     from .kube_spawner import KubeWorkbookSpawner, apply_settings
 
@@ -114,10 +116,17 @@ async def _manifest(settings: SiteSettings, user: StandInUser) -> tuple[dict[str
         spawner = KubeWorkbookSpawner(config=c, user=user, hub=StandInHub())
         spawner.ids_engine = engine
         spawner.allocate_ids = False
+        notes = []
+        try:
+            spawner.release_picks = spawner.picks()
+        except (OSError, CatalogError, HTTPError) as e:  # e.g. a catalog_dir that is a path in the hub image
+            spawner.release_picks = []
+            notes.append(
+                f"The workbook catalog cannot be read here ({e}): the delivery step is shown without its workbooks."
+            )
         pod = await spawner.get_pod_manifest()
         await spawner.api.api_client.close()
         ids = spawner.learner_ids()
-        notes = []
         if not uids.known(engine, uids.USER, [ids.user]):
             notes.append(f"{ids.user} has no uid yet: {ids.uid} is the one the hub would give now.")
         groups = [spawner.system_group_prefix + g for g in ids.groups]
