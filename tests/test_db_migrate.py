@@ -530,3 +530,23 @@ def test_clhub_demo_makes_its_accounts_in_the_database_clhub_db_url_names(
         assert sorted(u.name for u in db.query(orm.User)) == sorted(n for n, _, _ in store.DEMO_ACCOUNTS)
     finally:
         db.close()
+
+
+def test_many_sessions_on_a_server_database_use_one_connection(postgres_server: PostgresServer) -> None:
+    """The classroom writes passwords once per class list and reset: not a new connection each time
+    (PostgreSQL's default is 100 for everyone)."""
+    target = postgres_server.new_database()
+    for i in range(30):
+        store.set_passwords(target, {"ana": f"password-{i:02d}"})
+    name = target.rsplit("/", 1)[1]
+    open_connections = postgres_server.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", params=(name,)
+    )
+    assert open_connections[0][0] <= 2
+    db = open_session(target)
+    try:
+        from nativeauthenticator.orm import UserInfo
+
+        assert bcrypt.checkpw(b"password-29", UserInfo.find(db, "ana").password)
+    finally:
+        db.close()

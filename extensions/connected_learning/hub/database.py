@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://")
 # passes them on to the classroom service, which writes class lists' passwords into the database.
 LIBPQ_VARIABLES = ("PGPASSWORD", "PGPASSFILE", "PGSSLMODE", "PGSSLROOTCERT")
 BATCH_ROWS = 1000
+
+
+_FACTORIES: dict[str, Any] = {}  # server database URL -> JupyterHub's session factory on it
+_FACTORIES_LOCK = threading.Lock()
 
 
 class DatabaseError(ClhubError):
@@ -143,6 +148,9 @@ def open_session(url: str) -> Any:
     """A session of JupyterHub's ORM (NativeAuthenticator's table included) on the hub database.
 
     The tables are created where missing; a new SQLite file is made private to the hub's user.
+    A server database's engine is made once per process (the classroom opens a session per
+    class list: one pool of connections, not one per request); a SQLite file is opened anew
+    each time, as a file replaced on disk (a restore) must be.
     """
     from jupyterhub import orm
     from nativeauthenticator.orm import UserInfo  # noqa: F401 (its table must exist before the session makes them)
@@ -150,7 +158,14 @@ def open_session(url: str) -> Any:
 
     path = sqlite_file(url)
     try:
-        session = orm.new_session_factory(driver_url(url))()
+        if path is not None:
+            session = orm.new_session_factory(driver_url(url))()
+        else:
+            with _FACTORIES_LOCK:
+                if url not in _FACTORIES:
+                    _FACTORIES[url] = orm.new_session_factory(driver_url(url))
+                factory = _FACTORIES[url]
+            session = factory()
     except OperationalError as e:
         raise connect_error(e, url) from None
     if path is not None and path.is_file():
