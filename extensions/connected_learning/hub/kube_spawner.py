@@ -196,7 +196,13 @@ class KubeWorkbookSpawner(WorkbookSpawnerMixin, KubeSpawner):
         return kube_pod.resources(int((self.mem_limit or 0) // (1024 * 1024)), float(self.cpu_limit or 0))
 
     async def get_pod_manifest(self) -> Any:
-        """KubeSpawner's pod, with the project's parts (`kube_pod.py`) for this learner."""
+        """KubeSpawner's pod, with the project's parts (`kube_pod.py`) for this learner.
+
+        The identity, security contexts, volumes, mounts, init containers and annotations are
+        the project's alone: whatever the configuration gave those traits is replaced, so that
+        no other container (z2jh's privileged iptables step, say) or fsGroup slips into a
+        learner's pod. Other pod settings go through KubeSpawner's own traits as usual.
+        """
         ids = self.learner_ids()
         if len(ids.supplemental_gids) > kube_pod.NFS_GROUPS:
             self.log.warning(
