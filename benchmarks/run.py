@@ -32,9 +32,17 @@ def report(title: str, rows: list[tuple[str, float, float, float]]) -> bool:
 def main() -> int:
     sys.path.insert(0, str(HERE))
     wanted = sys.argv[1:] or BENCHMARKS
+    rows = {}
     for name in wanted:
         module = importlib.import_module(name)
-        report(module.__doc__.splitlines()[0].rstrip("."), module.main())
+        rows[name] = module.main()
+        report(module.__doc__.splitlines()[0].rstrip("."), rows[name])
+    import capacity  # the capacity table from this run's own figures, when spawn and widgets ran
+
+    figures = capacity.from_bench(rows)
+    if figures:
+        print("\n== Capacity on Kubernetes, from this run's figures (benchmarks/capacity.py)")
+        print(capacity.table(figures))
     return 0
 
 

@@ -14,6 +14,10 @@ go in turn first (ABBA), so neither always meets the machine fresher. Before mea
 `extensions` is byte-compiled as `make install` does for learners, whose processes cannot
 write `__pycache__` into the checkout: a stale .pyc would time compiling, which no learner
 waits for. Target: at most 1.5x.
+
+Also measured, for the capacity table (benchmarks/capacity.py): the kernel's resident memory
+(RSS, /proc) at the moment its first widget shows, median of the same runs. Target: at most
+3x the bare kernel's, whose ipywidgets alone is the floor.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ WORKBOOK = "beat-lab"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 BASELINE = ["import ipywidgets as w\ndisplay(w.IntSlider())"]
 CELL_TIMEOUT = 120  # seconds one cell may take before the run is called broken
+KERNEL_RSS = "kernel RSS after first widget cell, median MB"
 
 
 def first_widget_cells(notebook: Path) -> list[str]:
@@ -53,8 +58,17 @@ def shows_widget(msg: dict) -> bool:
     return msg["msg_type"] in ("display_data", "execute_result") and WIDGET_MIME in msg["content"].get("data", {})
 
 
-def time_to_first_widget(cells: list[str], cwd: Path) -> float:
-    """Seconds from a fresh kernel being ready until `cells`, run in order, display a widget."""
+def kernel_rss_mb(pid: int) -> float:
+    """The resident memory of process `pid` in MB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def time_to_first_widget(cells: list[str], cwd: Path) -> tuple[float, float]:
+    """(seconds from a fresh kernel being ready until `cells`, run in order, display a widget;
+    the kernel's RSS in MB at that moment)."""
     km = KernelManager(kernel_name="python3")
     # The kernel's own log lines (e.g. its TCP warning) would only clutter the report.
     km.start_kernel(cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -70,7 +84,8 @@ def time_to_first_widget(cells: list[str], cwd: Path) -> float:
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
                 if shows_widget(msg):
-                    return time.monotonic() - started
+                    seconds = time.monotonic() - started
+                    return seconds, kernel_rss_mb(km.provisioner.pid)  # type: ignore[union-attr]
                 if msg["msg_type"] == "error":
                     raise RuntimeError(
                         f"code cell {index} raised {msg['content']['ename']}: {msg['content']['evalue']}"
@@ -89,6 +104,8 @@ def main() -> list[tuple[str, float, float, float]]:
     compileall.compile_dir(REPO / "extensions", quiet=1)
     ours: list[float] = []
     bare: list[float] = []
+    ours_mb: list[float] = []
+    bare_mb: list[float] = []
     with tempfile.TemporaryDirectory(prefix="clhub-bench-") as tmp:
         # A copy, as a learner's home has: whatever the cells write stays out of the repository.
         work = Path(tmp) / workbook.id
@@ -99,9 +116,14 @@ def main() -> list[tuple[str, float, float, float]]:
             else:
                 base, mine = time_to_first_widget(BASELINE, work), time_to_first_widget(cells, work)
             if run:  # run 0 warms the page cache
-                ours.append(mine)
-                bare.append(base)
-    return [("first widget cell, fresh kernel, median s", statistics.median(ours), statistics.median(bare), 1.5)]
+                ours.append(mine[0])
+                bare.append(base[0])
+                ours_mb.append(mine[1])
+                bare_mb.append(base[1])
+    return [
+        ("first widget cell, fresh kernel, median s", statistics.median(ours), statistics.median(bare), 1.5),
+        (KERNEL_RSS, statistics.median(ours_mb), statistics.median(bare_mb), 3.0),
+    ]
 
 
 if __name__ == "__main__":

@@ -456,3 +456,58 @@ def test_a_site_that_is_not_for_kubernetes_or_lacks_the_token_is_refused(tmp_pat
     c = Config()
     configure_kubernetes(c, str(write_site(tmp_path)), TOKEN)  # control: the same site with its token
     assert c.JupyterHub.spawner_class == "workbook-kubernetes"
+
+
+# ------------------------------------------------------------------ capacity on paper
+
+
+def capacity_module() -> Any:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module("capacity")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def test_the_readmes_capacity_table_is_capacity_pys_for_the_figures_it_states() -> None:
+    capacity = capacity_module()
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- capacity:start -->\n", 1)[1].split("<!-- capacity:end -->", 1)[0]
+    stated = re.search(
+        r"idle server ([\d.]+) MB, kernel after its first widget cell ([\d.]+) MB .*?one start ([\d.]+) s, "
+        r"(\d+)-learner rush median ([\d.]+) s on (\d+) cores",
+        block,
+    )
+    assert stated, "the README states the figures its table comes from"
+    idle, kernel, spawn, rush, rush_s, cores = stated.groups()
+    figures = capacity.Figures(float(idle), float(kernel), float(spawn), float(rush_s), int(rush), int(cores))
+    assert block == capacity.table(figures)
+    # The last full `make bench` (idle RSS, one spawn, the rush) is what the README uses.
+    assert (figures.idle_mb, figures.spawn_s, figures.rush_s, figures.rush) == (100.41, 1.28, 20.83, 30)
+
+
+def test_capacity_follows_the_figures_and_reads_a_bench_run() -> None:
+    capacity = capacity_module()
+    small = capacity.Figures(100.0, 50.0, 1.0, 20.0)
+    big = capacity.Figures(400.0, 200.0, 1.0, 40.0)
+    for gb in capacity.NODE_GB:
+        assert capacity.node_row(small, gb).by_use > capacity.node_row(big, gb).by_use
+        row = capacity.node_row(small, gb)
+        assert row.at_defaults <= row.at_low_cpu <= row.by_use and row.allocatable_gb < gb
+    assert capacity.hub_row(big, 10_000).all_in_s > capacity.hub_row(small, 10_000).all_in_s
+    assert [capacity.hub_row(small, n).nodes for n in capacity.LEARNERS] == sorted(
+        capacity.hub_row(small, n).nodes for n in capacity.LEARNERS
+    )
+    rows = {
+        "spawn": [
+            ("spawn, one learner, median s", 1.5, 2.0, 1.15),
+            ("spawn, 30-learner rush, median s (mean of 2)", 21.0, 27.0, 1.0),
+            ("idle server memory, median RSS MB", 99.0, 127.0, 1.0),
+        ],
+        "widgets": [
+            ("first widget cell, fresh kernel, median s", 0.05, 0.04, 1.5),
+            ("kernel RSS after first widget cell, median MB", 55.0, 52.0, 3.0),
+        ],
+    }
+    assert capacity.from_bench(rows) == capacity.Figures(99.0, 55.0, 1.5, 21.0, 30)
+    assert capacity.from_bench({"spawn": rows["spawn"]}) is None  # widgets did not run: no table
