@@ -209,6 +209,9 @@ def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
     url = f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
     session = orm.new_session_factory(url)()
     c = Config()
+    # What a z2jh chart may configure: a privileged iptables step and an fsGroup. Neither reaches the pod.
+    c.KubeSpawner.init_containers = [{"name": "block-metadata", "image": "x", "securityContext": {"privileged": True}}]
+    c.KubeSpawner.fs_gid = 100
     apply_settings(c, settings)
 
     # JupyterHub's own group, whose members the pod names in its /etc/passwd.
@@ -225,6 +228,8 @@ def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
         pod = await spawner.get_pod_manifest()
         await spawner.api.api_client.close()
         plans[name] = json.loads(pod.spec.init_containers[0].command[-1])
+        assert [c.name for c in pod.spec.init_containers] == ["clhub-prepare", "clhub-deliver"]
+        assert pod.spec.security_context.get("fsGroup") is None
         return pod.spec.containers[0].security_context["runAsUser"], spawner
 
     ana, spawner = asyncio.run(pod_uid("ana"))
