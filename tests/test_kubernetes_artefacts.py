@@ -303,6 +303,27 @@ def test_learners_servers_reach_only_the_hub_the_classroom_and_dns(objects: list
 # ------------------------------------------------------------------ values.yaml and the images
 
 
+def test_the_proxy_may_reach_the_services_it_routes_to(objects: list[dict[str, Any]]) -> None:
+    values = yaml.safe_load((KUBE / "values.yaml").read_text())
+    [rule] = values["proxy"]["chp"]["networkPolicy"]["egress"]
+    [peer] = rule["to"]
+    for name in ("clhub-classroom", "clhub-showcase", "clhub-showcase-live"):
+        deployment = by(objects, "Deployment", name)
+        assert selects(peer["podSelector"], deployment["spec"]["template"]["metadata"]["labels"])
+        port = pod_spec(deployment)["containers"][0]["ports"][0]["containerPort"]
+        assert {"port": port, "protocol": "TCP"} in rule["ports"]
+
+
+def test_the_example_site_leaves_out_the_live_showcase_a_pod_cannot_fence() -> None:
+    site = load_settings(KUBE / "site.toml")
+    assert site.showcase_live is False
+    objects = kube_services.manifests(site, {"clhub-showcase": 200000, "clhub-live": 200001})
+    running = {o["metadata"]["name"] for o in objects if o["kind"] in ("Deployment", "Service")}
+    assert running == {"clhub-classroom", "clhub-showcase"}
+    # Its deny-all policy stays: a live pod started by hand would still reach nothing.
+    assert by(objects, "NetworkPolicy", "clhub-showcase-live")["spec"]["egress"] == []
+
+
 def test_values_name_our_images_and_postgresql_from_a_secret() -> None:
     values = yaml.safe_load((KUBE / "values.yaml").read_text())
     hub = values["hub"]
