@@ -38,7 +38,8 @@ from connected_learning.settings import SettingsError, load_settings
 
 VERSIONS = ("1.31.0", "1.32.0", "1.33.0", "1.34.0")
 KUBE = REPO / "hub_config" / "kubernetes"
-TOKEN = {"CLHUB_CLASSROOM_TOKEN": "classroom-token-from-z2jh"}
+DB_URL = "postgresql://clhub@db.example.org/clhub"
+TOKEN = {"CLHUB_CLASSROOM_TOKEN": "classroom-token-from-z2jh", "CLHUB_DB_URL": DB_URL}
 
 
 def write_site(folder: Path, spawner: str = "kubernetes", kubernetes: str = "") -> Path:
@@ -363,7 +364,6 @@ def test_extra_config_imports_what_exists_and_configures_like_one_machine(
             "key": f"hub.services.{name}.apiToken",
         }
     monkeypatch.setenv("CLHUB_SITE", str(site))
-    monkeypatch.setenv("CLHUB_DB_URL", "postgresql://clhub@db.example.org/clhub")
     for name, value in TOKEN.items():
         monkeypatch.setenv(name, value)
     kube = Config()
@@ -445,6 +445,22 @@ def test_names_kubernetes_refuses_get_a_message_naming_the_key(tmp_path: Path, e
         configure_kubernetes(Config(), str(file), TOKEN)
 
 
+def test_a_password_in_the_settings_file_is_refused_and_never_printed(tmp_path: Path) -> None:
+    """The settings file becomes a ConfigMap; the database's password belongs in the Secret."""
+    text = (
+        write_site(tmp_path)
+        .read_text()
+        .replace("[workbooks]", 'db_url = "postgresql://clhub:s3cret@db/clhub"\n[workbooks]')
+    )
+    file = tmp_path / "with-password.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError, match="holds a password") as caught:
+        kube_services.check_kubernetes_settings(load_settings(file))
+    assert "s3cret" not in str(caught.value)
+    file.write_text(text.replace("clhub:s3cret@", "clhub@"))  # control: the address alone is fine
+    kube_services.check_kubernetes_settings(load_settings(file))
+
+
 def test_the_cli_says_what_is_wrong_and_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     site = write_site(tmp_path, kubernetes='namespace = "Library"\n')
     assert cli.main(["kubernetes", "manifests", "--site", str(site)]) != 0
@@ -473,7 +489,9 @@ def test_a_site_that_is_not_for_kubernetes_or_lacks_the_token_is_refused(tmp_pat
     with pytest.raises(SettingsError, match='spawner = "local"'):
         configure_kubernetes(Config(), str(write_site(tmp_path, "local")), TOKEN)
     with pytest.raises(SettingsError, match="CLHUB_CLASSROOM_TOKEN is empty"):
-        configure_kubernetes(Config(), str(write_site(tmp_path)), {})
+        configure_kubernetes(Config(), str(write_site(tmp_path)), {"CLHUB_DB_URL": DB_URL})
+    with pytest.raises(SettingsError, match="PostgreSQL, not 'sqlite:///"):
+        configure_kubernetes(Config(), str(write_site(tmp_path)), {"CLHUB_CLASSROOM_TOKEN": "t"})
     c = Config()
     configure_kubernetes(c, str(write_site(tmp_path)), TOKEN)  # control: the same site with its token
     assert c.JupyterHub.spawner_class == "workbook-kubernetes"

@@ -35,7 +35,7 @@ from .config import (
     services_and_roles,
     subdomain_hook,
 )
-from .database import driver_url
+from .database import describe, driver_url, is_postgres
 
 SITE_FILE = f"{kube_services.SITE_MOUNT}/site.toml"
 TOKEN_VARIABLES = {"classroom": "CLHUB_CLASSROOM_TOKEN"}  # services that call the hub, and their token's variable
@@ -101,6 +101,12 @@ def configure_kubernetes(c: Any, site_file: str | None = None, environ: dict[str
         )
     check_site(settings)
     kube_services.check_kubernetes_settings(settings)
+    if not is_postgres(settings.database_url):
+        raise SettingsError(
+            f"The hub on Kubernetes keeps its state in PostgreSQL, not {describe(settings.database_url)!r} (SQLite on "
+            "a shared NFS volume loses writes): make the Secret clhub-db with the database's url and password "
+            '(README, "Running on Kubernetes"); values.yaml passes it as CLHUB_DB_URL.'
+        )
     layout = DataLayout(settings.data_dir)
 
     c.JupyterHub.db_url = driver_url(settings.database_url)

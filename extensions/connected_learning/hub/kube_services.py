@@ -32,6 +32,7 @@ from typing import Any
 
 from ..settings import SettingsError, SiteSettings
 from ..showcase.publish import LIVE_USER, SHOWCASE_USER
+from .database import describe
 
 APP = "clhub"
 HUB_IMAGE = "clhub/hub:latest"  # built from hub_config/kubernetes/Dockerfile.hub
@@ -82,6 +83,14 @@ def check_kubernetes_settings(settings: SiteSettings) -> SiteSettings:
                 'letters, digits, "-" and ".", starting and ending with a letter or digit, e.g. "clhub-homes".'
             )
     check_image(settings.learner_image, f"{where}: kubernetes.learner_image")
+    if describe(settings.db_url) != settings.db_url:
+        # The file becomes the ConfigMap clhub-site, which anyone who may read the namespace's
+        # ConfigMaps can read.
+        raise SettingsError(
+            f"{where}: site.db_url = {describe(settings.db_url)!r} holds a password, and on Kubernetes this file "
+            "is a ConfigMap anyone in the namespace may read: leave db_url empty and put the address and the "
+            'password in the Secret clhub-db (README, "Running on Kubernetes").'
+        )
     return settings
 
 
