@@ -464,18 +464,6 @@ def test_user_add_and_the_hub_config_follow_clhub_db_url(
     assert classroom["environment"]["PGSSLMODE"] == "prefer"  # libpq's own settings reach it too
 
 
-def test_backup_refuses_a_postgresql_site_and_names_pg_dump(
-    postgres_server: PostgresServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    target = postgres_server.new_database()
-    site_file = write_site(tmp_path, tmp_path / "data", f'db_url = "{target}"\n')
-    code, out = run_cli(capsys, "backup", str(tmp_path / "site.tar.gz"), "--site", str(site_file))
-    assert code == 2
-    assert "PostgreSQL" in out and "pg_dump" in out and "pg_restore" in out
-    assert target.split(":")[2].split("@")[0] not in out
-    assert not (tmp_path / "site.tar.gz").exists()
-
-
 def test_sqlite_files_stay_private(tmp_path: Path) -> None:
     db = tmp_path / "hub.sqlite"
     open_session(f"sqlite:///{db}").close()

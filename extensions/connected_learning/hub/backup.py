@@ -5,6 +5,8 @@ The archive (tar, gzip) of a running site holds:
     clhub-backup.json   what it is: when, from which data folder and host, and the system
                         users and groups that own its files (names, homes, memberships)
     site.toml           the site's settings file
+    hub.pgdump          a PostgreSQL site's hub database (pg_dump's custom format, 0600); a
+                        SQLite site's is in data/hub/ like every other file
     data/...            the data folder: hub database, secrets, interests, roles, releases,
                         groups (peer review, moderation, proposals), showcase, courses
                         (grades), exchange, and learners' homes in demo mode
@@ -14,6 +16,10 @@ Every SQLite file (the hub's database, each nbgrader gradebook) is copied throug
 backup API, so it is consistent even while the hub or a grader writes to it; every other
 file is written atomically by the product, so each is copied whole, old or new. Owners
 are kept by name, with modes (setgid and sticky bits included).
+
+A PostgreSQL site's database is dumped by PostgreSQL's own pg_dump (consistent while the hub
+writes) and loaded by pg_restore in one transaction into an empty database, which the
+restored settings then name (without its password: libpq's environment or ~/.pgpass has it).
 
 `restore` refuses a data folder that is not empty (unless forced), creates the system
 users and groups the files belong to that this machine lacks (owners map by name, so
@@ -44,10 +50,12 @@ from ..host.current import for_site
 from ..host.system import ensure_system_user
 from ..paths import DataLayout
 from ..settings import SiteSettings
-from .database import describe, sqlite_file
+from . import database
+from .database import sqlite_file
 
 MANIFEST = "clhub-backup.json"
 SITE = "site.toml"
+HUB_DUMP = "hub.pgdump"  # a PostgreSQL site's hub database, pg_dump's custom format
 FORMAT = 1
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Left out: SQLite's side files (the backup API has their content) and the dead proxy's pid.
@@ -185,20 +193,13 @@ def _add_tree(tar: tarfile.TarFile, root: str, arc_root: str, scratch: str) -> i
 
 def backup(settings: SiteSettings, out: str | os.PathLike[str]) -> int:
     """Write the archive of the site to `out` (mode 0600: it holds secrets); return the file count."""
-    db = sqlite_file(settings.database_url)
-    if db is None:
-        raise BackupError(
-            f"This site keeps its hub database in PostgreSQL ({describe(settings.database_url)}); clhub backup "
-            "saves sites whose database is SQLite in the data folder. Back the database up with PostgreSQL's own "
-            "tool, `pg_dump --format=custom --file=hub.dump DATABASE`, and the data folder and learners' homes with "
-            "your file backup; bring it back with `pg_restore --dbname=DATABASE hub.dump` into an empty database "
-            "(README: PostgreSQL)."
-        )
-    if not db.is_file():
+    url = settings.database_url
+    db = sqlite_file(url)
+    if db is not None and not db.is_file():
         raise BackupError(f"No hub database at {db}: is {settings.source} the site's settings file?")
     host = for_site(settings.spawner, settings.data_dir)
     data_root = os.path.realpath(settings.data_dir)
-    if not os.path.realpath(db).startswith(data_root + os.sep):
+    if db is not None and not os.path.realpath(db).startswith(data_root + os.sep):
         raise BackupError(
             f"The hub database {db} is outside the data folder {data_root}, so the archive would lack it: "
             "move it into the data folder's hub/ (and db_url with it), or leave db_url empty."
@@ -207,10 +208,16 @@ def backup(settings: SiteSettings, out: str | os.PathLike[str]) -> int:
     if out.startswith(data_root + os.sep):
         raise BackupError(f"{out} is inside the data folder {data_root}; write the backup somewhere else.")
     with tempfile.TemporaryDirectory(prefix="clhub-backup-") as scratch:
-        db_copy = os.path.join(scratch, "hub.sqlite")
-        sqlite_copy(str(db), db_copy)
+        if db is None:
+            names = database.user_names(url)  # before the dump: a user added meanwhile has no home here yet
+            hub_dump = os.path.join(scratch, HUB_DUMP)
+            database.dump(url, hub_dump)
+        else:
+            db_copy = os.path.join(scratch, "hub.sqlite")
+            sqlite_copy(str(db), db_copy)
+            names = _hub_users(db_copy)
         homes = {}
-        for user in _hub_users(db_copy):
+        for user in names:
             home = host.home(user)
             if home and os.path.isdir(home) and not os.path.realpath(home).startswith(data_root + os.sep):
                 homes[user] = home
@@ -223,6 +230,8 @@ def backup(settings: SiteSettings, out: str | os.PathLike[str]) -> int:
             "users": [],
             "groups": [],
         }
+        if db is None:
+            manifest["database"] = database.without_password(url)
         if host.isolated:
             manifest["users"] = users = _accounts(sorted(homes))
             manifest["groups"] = _site_groups(users)
@@ -232,6 +241,11 @@ def backup(settings: SiteSettings, out: str | os.PathLike[str]) -> int:
             with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
                 _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
                 _add_bytes(tar, SITE, Path(settings.source).read_bytes())
+                if db is None:
+                    with open(hub_dump, "rb") as f:
+                        info = tar.gettarinfo(fileobj=f, arcname=HUB_DUMP)
+                        info.mode, info.uname, info.gname = 0o600, "root", "root"
+                        tar.addfile(info, f)
                 count = _add_tree(tar, data_root, "data", scratch)
                 for user, home in homes.items():
                     count += _add_tree(tar, home, f"homes/{user}", scratch)
@@ -265,6 +279,7 @@ class Restored:
     site_file: Path
     files: int
     created_users: list[str]
+    database: str = ""  # a PostgreSQL site's database, as it may be shown
 
 
 def _safe_member(name: str) -> PurePosixPath:
@@ -322,9 +337,14 @@ def _forget_servers(db: Path) -> None:
 
 
 def _with_data_dir(text: str, data_dir: Path) -> str:
-    line = f"data_dir = {json.dumps(str(data_dir))}"
-    if re.search(r"(?m)^\s*data_dir\s*=", text):
-        return re.sub(r"(?m)^\s*data_dir\s*=.*$", lambda _: line, text, count=1)
+    return _with_site_value(text, "data_dir", str(data_dir))
+
+
+def _with_site_value(text: str, key: str, value: str) -> str:
+    """The settings file `text` with `[site] key = value` (replaced, or added)."""
+    line = f"{key} = {json.dumps(value)}"
+    if re.search(rf"(?m)^\s*{key}\s*=", text):
+        return re.sub(rf"(?m)^\s*{key}\s*=.*$", lambda _: line, text, count=1)
     if re.search(r"(?m)^\[site\]\s*$", text):
         return re.sub(r"(?m)^\[site\]\s*$", lambda _: f"[site]\n{line}", text, count=1)
     return f"{text.rstrip()}\n\n[site]\n{line}\n"
@@ -349,14 +369,20 @@ def restore(
     data_dir: str | os.PathLike[str] | None = None,
     site_file: str | os.PathLike[str] | None = None,
     force: bool = False,
+    db_url: str | None = None,
 ) -> Restored:
     """Bring back the site in `archive` (into `data_dir`, default the one it came from).
+
+    A PostgreSQL site's hub database goes into `db_url` (default CLHUB_DB_URL, else the
+    database it came from, its password from libpq's environment), which must be empty; the
+    restored settings name it.
 
     Raises:
         BackupError: the data folder or the settings file is in the way, or the archive is
             not one of clhub backup's.
+        DatabaseError: the PostgreSQL database cannot be reached, is not empty, or refused the dump.
     """
-    with tarfile.open(archive, "r:gz") as tar:
+    with tarfile.open(archive, "r:gz") as tar, tempfile.TemporaryDirectory(prefix="clhub-restore-") as scratch:
         first = tar.next()
         if first is None or first.name != MANIFEST:
             raise BackupError(f"{archive} is not an archive made by clhub backup (no {MANIFEST} first).")
@@ -369,6 +395,15 @@ def restore(
             raise BackupError(f"The data folder {target} is not empty; restore into an empty one, or add --force.")
         if site_out.exists() and not force:
             raise BackupError(f"{site_out} exists; name another with --site, or add --force.")
+        server_db = ""
+        if manifest.get("database"):
+            server_db = db_url or os.environ.get("CLHUB_DB_URL") or str(manifest["database"])
+            if not database.is_postgres(server_db):
+                raise BackupError(
+                    f"This backup's hub database is PostgreSQL; {database.describe(server_db)!r} is not a "
+                    "PostgreSQL address (postgresql://user@host:port/database)."
+                )
+            database.check_empty(server_db)  # before anything is unpacked
         root = for_site("auto", target).isolated  # system users here: the accounts must exist
         if manifest.get("host") == "system" and not root:
             raise BackupError("This backup is of a site with system users: restore it as root.")
@@ -379,9 +414,14 @@ def restore(
         for member in _members(tar):
             path = PurePosixPath(member.name)
             if member.name == SITE:
-                text = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
+                text = _with_data_dir(tar.extractfile(member).read().decode(), target)  # type: ignore[union-attr]
+                if server_db:
+                    text = _with_site_value(text, "db_url", database.without_password(server_db))
                 site_out.parent.mkdir(parents=True, exist_ok=True)
-                site_out.write_text(_with_data_dir(text, target))
+                site_out.write_text(text)
+                continue
+            if member.name == HUB_DUMP and server_db and member.isreg():
+                tar.extract(member, scratch)
                 continue
             if path.parts[0] == "data":
                 dest_root, rel = target, PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else None
@@ -399,8 +439,14 @@ def restore(
             member.name = str(rel)
             tar.extract(member, dest_root)
             count += 1
-    _forget_servers(DataLayout(target).db)
-    return Restored(target, site_out, count, created)
+        if server_db:
+            if not os.path.isfile(os.path.join(scratch, HUB_DUMP)):
+                raise BackupError(f"{archive} names a PostgreSQL database but holds no {HUB_DUMP}.")
+            database.load(server_db, os.path.join(scratch, HUB_DUMP))
+            database.forget_servers(server_db)
+    if not server_db:
+        _forget_servers(DataLayout(target).db)
+    return Restored(target, site_out, count, created, database.describe(server_db) if server_db else "")
 
 
 # ------------------------------------------------------------------ the commands
@@ -416,9 +462,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    done = restore(args.file, args.data_dir, args.site, force=args.force)
+    done = restore(args.file, args.data_dir, args.site, force=args.force, db_url=args.db_url)
     if done.created_users:
         print(f"Created system accounts: {', '.join(done.created_users)}.")
+    if done.database:
+        print(f"The hub database is back in {done.database}.")
     print(
         f"Restored {done.files} files and folders into {done.data_dir}; settings in {done.site_file}. "
         f"Start the site with: clhub up --site {done.site_file}"
@@ -436,4 +484,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--data-dir", help="where to put the data folder (default: where it was); must be empty")
     p.add_argument("--site", help="where to write the settings file (default: where it was)")
     p.add_argument("--force", action="store_true", help="restore into a non-empty data folder, over the settings file")
+    p.add_argument(
+        "--db-url",
+        help="a PostgreSQL site's hub database: an empty one to restore into (default: CLHUB_DB_URL, else the one "
+        "the site had)",
+    )
     p.set_defaults(func=cmd_restore)

@@ -358,3 +358,93 @@ def migrate(source_url: str, target_url: str, progress: Callable[[str], None] = 
                 f"Copying into {describe(target_url)} failed, so nothing was kept there: {_reason(e, target_url)}"
             ) from None
     return copied
+
+
+# ------------------------------------------------------------------ clhub backup / restore of a PostgreSQL site
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """`url` as PostgreSQL's own tools take it, without its password, and the environment that
+    carries the password instead (a command line is visible to every user of the machine)."""
+    from sqlalchemy.engine import make_url
+
+    bare = without_password(url)
+    bare = "postgresql://" + bare.split("://", 1)[1]
+    env = dict(os.environ)
+    password = make_url(url).password
+    if password:
+        env["PGPASSWORD"] = password
+    return bare, env
+
+
+def _tool(url: str, *args: str) -> None:
+    import subprocess
+
+    address, env = _libpq(url)
+    try:
+        done = subprocess.run([*args, f"--dbname={address}"], capture_output=True, text=True, env=env)
+    except FileNotFoundError:
+        raise DatabaseError(
+            f"{args[0]} is not installed: install PostgreSQL's tools (apt-get install postgresql-client)."
+        ) from None
+    if done.returncode:
+        lines = [line for line in done.stderr.splitlines() if line.strip()][:3]
+        raise DatabaseError(f"{args[0]} of {describe(url)} failed: {hide_password(' '.join(lines), url)}")
+
+
+def dump(url: str, path: str | os.PathLike[str]) -> None:
+    """PostgreSQL's own consistent copy of the database at `url` (pg_dump's custom format), at `path`."""
+    _tool(url, "pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={path}")
+
+
+def check_empty(url: str) -> None:
+    """DatabaseError unless the database at `url` can be reached and has no tables."""
+    from sqlalchemy import inspect
+
+    engine = engine_for(url)
+    try:
+        tables = inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    if tables:
+        named = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise DatabaseError(
+            f"The database {describe(url)} is not empty (tables {named}); restore into a new, empty database "
+            "(README: PostgreSQL) or name one with --db-url."
+        )
+
+
+def load(url: str, path: str | os.PathLike[str]) -> None:
+    """Load a dump made by `dump` into the empty database at `url`, all or nothing."""
+    check_empty(url)
+    _tool(url, "pg_restore", "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", str(path))
+
+
+def user_names(url: str) -> list[str]:
+    """The hub's users, by name."""
+    from sqlalchemy import text
+
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            return [str(row[0]) for row in conn.execute(text("SELECT name FROM users ORDER BY name"))]
+    finally:
+        engine.dispose()
+
+
+def forget_servers(url: str) -> None:
+    """After a restore: the servers of the old machine are not running here (a SQLite site's
+    restore does the same on its file)."""
+    from sqlalchemy import text
+
+    engine = engine_for(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE spawners SET server_id = NULL, state = NULL"))
+            conn.execute(
+                text(
+                    "DELETE FROM servers WHERE id NOT IN (SELECT _server_id FROM services WHERE _server_id IS NOT NULL)"
+                )
+            )
+    finally:
+        engine.dispose()
