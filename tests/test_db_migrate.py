@@ -391,6 +391,10 @@ def test_the_source_must_be_a_hub_database_of_this_jupyterhub(
     site_file = write_site(already, already / "data", f'db_url = "{target}"\n')
     code, out = run_cli(capsys, "db", "migrate", "--to", target, "--site", str(site_file))
     assert code == 2 and "is not SQLite" in out
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLHUB_DB_URL", target)
+        code, out = run_cli(capsys, "db", "migrate", "--to", target, "--site", str(populated.site_file))
+    assert code == 2 and "CLHUB_DB_URL names postgresql://" in out and "unset it" in out
     engine = create_engine(driver_url(target))
     assert inspect(engine).get_table_names() == [], "a refused migration wrote into the target"
     engine.dispose()

@@ -124,6 +124,11 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     if _hub_running(f"http://127.0.0.1:{settings.port}"):
         raise ClhubError("The hub is running; stop it first, so that nothing changes while its database is copied.")
     source = settings.database_url
+    if not database.is_sqlite(source) and os.environ.get("CLHUB_DB_URL"):
+        raise ClhubError(
+            f"CLHUB_DB_URL names {database.describe(source)} as the site's database: unset it, so that the "
+            "site's SQLite database is the one copied."
+        )
     print(f"Copying {database.describe(source)} into {database.describe(args.to)}...", flush=True)
     copied = database.migrate(source, args.to, progress=lambda line: print(line, flush=True))
     width = max(len(c.table) for c in copied)
