@@ -235,8 +235,9 @@ def _check_source(source: Any, source_url: str) -> list[str]:
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     if revision != head:
         raise DatabaseError(
-            f"{describe(source_url)} has JupyterHub's schema {revision}, this JupyterHub makes {head}: start the "
-            "site once with `clhub up` (it upgrades the database), stop it, then migrate."
+            f"{describe(source_url)} has JupyterHub's schema {revision}, this JupyterHub makes {head}: upgrade it "
+            f"first with `.venv/bin/jupyterhub upgrade-db --db={describe(source_url)}` (it keeps a copy of the "
+            "file beside it), then migrate."
         )
     return tables
 
