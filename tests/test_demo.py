@@ -192,8 +192,8 @@ def test_the_demo_of_an_ordinary_user_puts_each_server_on_its_own_host() -> None
 
 def test_broken_site_settings_stop_the_hub_with_a_clear_message(tmp_path: Path) -> None:
     site = tmp_path / "site.toml"
-    site.write_text(f'[site]\ndata_dir = "{tmp_path / "data"}"\nspawner = "kubernetes"\n')
-    message = "site.spawner = 'kubernetes' is not allowed; use one of: auto, local, demo."
+    site.write_text(f'[site]\ndata_dir = "{tmp_path / "data"}"\nspawner = "cloud"\n')
+    message = "site.spawner = 'cloud' is not allowed; use one of: auto, local, demo, kubernetes."
     # `clhub up`, the tests and the benchmarks stop before preparing anything...
     with pytest.raises(SettingsError, match=re.escape(message)):
         launch.start_hub(site, "site", cwd=tmp_path, log=subprocess.PIPE)

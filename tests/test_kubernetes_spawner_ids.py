@@ -227,3 +227,42 @@ def test_the_pods_account_files_refuse_forged_lines_and_shadowed_ids() -> None:
     ):
         with pytest.raises((ValueError, ClhubError)):
             account_files(image_passwd, image_group, people, groups)
+
+
+def test_the_classroom_pod_names_a_pieces_author_from_the_allocation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The classroom's pod has no account per learner: a piece's owner uid is named from the table,
+    and a uid nobody was given stays a number (never the name a process claims)."""
+    import os
+
+    from connected_learning.assignments import course as course_module
+
+    needs_root()  # chown to an allocated uid
+    from connected_learning.peer_review import pieces
+
+    (tmp_path / "hub").mkdir()
+    engine = create_engine(f"sqlite:///{tmp_path / 'hub' / 'jupyterhub.sqlite'}")
+    uid = uids.learner_uid(engine, "zoe-k8s", FIRST_UID)
+    piece = tmp_path / "piece.png"
+    piece.write_bytes(b"x")
+    os.chown(piece, uid, uid)  # control: the file really carries the allocated uid
+    stranger = FIRST_UID + 500
+    monkeypatch.setenv("CLHUB_HOST", "kubernetes")
+    monkeypatch.setenv("CLHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JUPYTERHUB_USER", "ana")  # a claim the owner lookup must not believe
+    monkeypatch.setattr(pieces, "_names", {})
+    assert pieces.user_name(piece.stat().st_uid) == "zoe-k8s"
+    assert pieces.user_name(stranger) == f"uid {stranger}"
+    assert pieces.user_name(0) == "root"  # the pod's own accounts still come from its passwd
+    # Collecting submissions trusts the same answer: a folder named for zoe-k8s but owned by
+    # the stranger is not hers.
+    inbound = tmp_path / "exchange" / "inbound"
+    for name, owner in (("zoe-k8s+a1+1", uid), ("zoe-k8s+a1+2", stranger)):
+        (inbound / name).mkdir(parents=True)
+        os.chown(inbound / name, owner, owner)
+    os.utime(inbound / "zoe-k8s+a1+2", (2e9, 2e9))
+    found = course_module.submissions(
+        type("C", (), {"exchange": tmp_path / "exchange"})(), "a1", {"zoe-k8s"}, check_owner=True
+    )
+    assert found["zoe-k8s"].folder.name == "zoe-k8s+a1+1"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import pwd
 import shutil
 import stat
 from dataclasses import dataclass
@@ -217,6 +216,9 @@ def _newest_change(folder: Path) -> float:
 
 def submissions(course: Course, aid: str, members: set[str], *, check_owner: bool) -> dict[str, Submission]:
     """Each member's latest submission of `aid` in the inbound folder, by the time the OS saw it."""
+    from ..host.current import current  # who owns a uid is the host's word (a pod has no account per learner)
+
+    owners = current()
     latest: dict[str, Submission] = {}
     inbound = course.exchange / "inbound"
     for entry in os.scandir(inbound):
@@ -228,11 +230,8 @@ def submissions(course: Course, aid: str, members: set[str], *, check_owner: boo
             continue
         student = parts[0]
         if check_owner:
-            try:
-                if pwd.getpwuid(info.st_uid).pw_name != student:
-                    continue  # somebody submitted in another student's name
-            except KeyError:
-                continue
+            if owners.owner_name(info.st_uid) != student:
+                continue  # somebody submitted in another student's name
         seen = dt.datetime.fromtimestamp(_newest_change(Path(entry.path)), dt.UTC)
         if student not in latest or seen > latest[student].seen:
             latest[student] = Submission(student, Path(entry.path), seen)

@@ -86,7 +86,8 @@ def mine_json(proposal: dict[str, Any]) -> dict[str, Any]:
 
 def home_paths(data_dir: Path, names: Collection[str]) -> list[str]:
     """Every home folder of `names`: none may appear on a published page (blocking: asks the user database)."""
-    homes = [str(DataLayout(data_dir).homes / n) for n in names]
+    # /home/<name>: one machine's default and every Kubernetes pod's (host/kubernetes.py).
+    homes = [str(DataLayout(data_dir).homes / n) for n in names] + [f"/home/{n}" for n in names]
     for name in names:
         try:
             homes.append(pwd.getpwnam(name).pw_dir)

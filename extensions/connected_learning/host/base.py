@@ -10,6 +10,7 @@ host once, when the hub starts, and hands its name to every process it starts.
 
 from __future__ import annotations
 
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -76,6 +77,13 @@ class Host:
     def ensure_service_user(self, name: str) -> str | None:
         """`service_user(name)`, made if it is missing (a preparation step, as root)."""
         raise NotImplementedError
+
+    def owner_name(self, uid: int) -> str:
+        """The account whose files carry `uid` (who wrote a piece, who submitted), "" if none."""
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return ""
 
     def run_as(self, user: str) -> RunAs | None:
         """The identity to drop to before running `user`'s code; None: stay as this process."""

@@ -104,6 +104,17 @@ class KubernetesHost(Host):
 
         return (uids.name_of_uid(engine, uid) or "") if engine is not None else ""
 
+    def owner_name(self, uid: int) -> str:
+        # A learner's pod lists the accounts of its groups (kube_prepare's passwd); the hub and
+        # the services' pods have none of them and ask the allocation table.
+        name = super().owner_name(uid)
+        if name:
+            return name
+        engine = self._engine(required=False)
+        from ..hub import uids
+
+        return (uids.name_of_uid(engine, uid) or "") if engine is not None else ""
+
     def group_gid(self, name: str) -> int | None:
         from ..hub import uids
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import shutil
 import stat
@@ -61,10 +60,9 @@ _names: dict[int, str] = {}
 def user_name(uid: int) -> str:
     name = _names.get(uid)
     if name is None:
-        try:
-            name = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            name = f"uid {uid}"
+        from ..host.current import current  # the host's word: a pod has no system account per learner
+
+        name = current().owner_name(uid) or f"uid {uid}"
         _names[uid] = name
     return name
 
