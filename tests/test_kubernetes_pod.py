@@ -267,3 +267,21 @@ def test_a_catalog_that_is_only_in_the_image_still_gives_the_pod_and_says_so(sit
     pod, notes = learner_pod(load_settings(site), "ana", ["class-a"])
     assert [arg for arg in containers(pod)["clhub-deliver"]["command"] if arg.startswith("start-here=")]
     assert not any("catalog" in note for note in notes)
+
+
+def test_a_process_that_imported_the_kubernetes_client_first_still_gets_the_pod(site: Path) -> None:
+    """kubernetes_asyncio fixes its default kubeconfig when first imported: the hub's spawner
+    module (or a test) importing it before `clhub kubernetes pod` must not leave it at a file
+    that is not there. Run in a fresh interpreter, so the import really comes first."""
+    code = (
+        "import os, sys, json; os.environ.pop('KUBECONFIG', None); import kubespawner\n"
+        "from connected_learning.hub.kube_cli import learner_pod\n"
+        "from connected_learning.settings import load_settings\n"
+        "pod, _ = learner_pod(load_settings(sys.argv[1]), 'ana', ['class-a'])\n"
+        "print(json.dumps(pod['spec']['securityContext']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(site)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["supplementalGroups"]

@@ -165,8 +165,9 @@ def learner_pod(
 def dummy_kubeconfig() -> str:
     """A kubeconfig naming no reachable cluster, for this process's lifetime.
 
-    It must outlive one call: kubernetes_asyncio reads KUBECONFIG when it is first imported,
-    and KubeSpawner loads the configuration once per process.
+    It must outlive one call: KubeSpawner loads the configuration once per process. And
+    kubernetes_asyncio reads KUBECONFIG when it is first imported: in a process that imported
+    it before (the hub's spawner module, another command), its default is pointed here too.
     """
     global _kubeconfig
     if _kubeconfig is None or not _kubeconfig.is_file():
@@ -174,6 +175,9 @@ def dummy_kubeconfig() -> str:
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         _kubeconfig = folder / "config"
         _kubeconfig.write_text(json.dumps(DUMMY_KUBECONFIG))
+    loaded = sys.modules.get("kubernetes_asyncio.config.kube_config")
+    if loaded is not None:
+        loaded.KUBE_CONFIG_DEFAULT_LOCATION = str(_kubeconfig)  # type: ignore[attr-defined]
     return str(_kubeconfig)
 
 
