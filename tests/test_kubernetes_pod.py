@@ -122,13 +122,34 @@ def test_members_of_a_group_share_a_gid_another_groups_member_lacks(site: Path) 
     assert any(m["subPath"] == "courses/class-b" for m in containers(teacher)["notebook"]["volumeMounts"])
 
 
-def test_memory_and_cpu_limits_are_the_sites_and_equal_the_requests(site: Path) -> None:
+def test_memory_and_cpu_limits_are_the_sites_and_the_requests_what_kubernetes_sets_aside(site: Path) -> None:
     pod = pod_of(site, "ana", ["class-a"])
     resources = containers(pod)["notebook"]["resources"]
-    assert int(resources["limits"]["memory"]) == 768 * MIB == int(resources["requests"]["memory"])
-    assert float(resources["limits"]["cpu"]) == 0.5 == float(resources["requests"]["cpu"])
+    assert int(resources["limits"]["memory"]) == 768 * MIB and float(resources["limits"]["cpu"]) == 0.5
+    assert int(resources["requests"]["memory"]) == 256 * MIB and float(resources["requests"]["cpu"]) == 0.1
     for name in ("clhub-prepare", "clhub-deliver"):
-        assert containers(pod)[name]["resources"]["limits"] == {"memory": "768Mi", "cpu": "0.5"}
+        assert containers(pod)[name]["resources"] == {
+            "limits": {"memory": "768Mi", "cpu": "0.5"},
+            "requests": {"memory": "256Mi", "cpu": "0.1"},
+        }
+    # A site that keeps every learner's memory for them (Guaranteed) says so with equal values.
+    site.write_text(site.read_text() + "memory_request_mb = 768\ncpu_request = 0.5\n")
+    resources = containers(pod_of(site, "ana", ["class-a"]))["notebook"]["resources"]
+    assert int(resources["requests"]["memory"]) == 768 * MIB and float(resources["requests"]["cpu"]) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ("memory_request_mb = 2048\n", "kubernetes.memory_request_mb = 2048 is more than limits.memory_mb (768)"),
+        ("cpu_request = 2\n", "kubernetes.cpu_request = 2 is more than limits.cpu (0.5)"),
+        ("memory_request_mb = 4\n", "kubernetes.memory_request_mb = 4 must be 16 or more"),
+    ],
+)
+def test_a_request_above_its_limit_is_refused_with_a_clear_message(site: Path, extra: str, said: str) -> None:
+    site.write_text(site.read_text() + extra)
+    done = run_clhub("kubernetes", "pod", "--site", str(site), "--user", "ana")
+    assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_home_and_group_folders_are_mounted_and_releases_are_read_only(site: Path) -> None:
@@ -243,8 +264,8 @@ def test_the_hubs_spawner_allocates_into_jupyterhubs_own_database(
     assert plans["ana"]["group_names"] == [["clhub-class-a", settings.first_gid, ["ana", "ben"]]]
     # Every trait the settings decide.
     assert spawner.namespace == "library" and spawner.image == "registry.example.org/clhub/learner:1"
-    assert spawner.mem_limit == spawner.mem_guarantee == 768 * MIB
-    assert spawner.cpu_limit == spawner.cpu_guarantee == 0.5
+    assert spawner.mem_limit == 768 * MIB and spawner.mem_guarantee == 256 * MIB
+    assert spawner.cpu_limit == 0.5 and spawner.cpu_guarantee == 0.1
     assert spawner.data_dir == str(settings.data_dir) and spawner.fs_gid is None
     assert spawner.start_timeout == settings.start_timeout_seconds
     assert spawner.automount_service_account_token is False

@@ -113,6 +113,8 @@ class SiteSettings:
     learner_image: str
     homes_claim: str
     shared_claim: str
+    memory_request_mb: int
+    cpu_request: float
     first_uid: int
     first_gid: int
 
@@ -186,7 +188,24 @@ def _preheat_fits(settings: SiteSettings) -> str | None:
     )
 
 
-CROSS_CHECKS: tuple[Callable[[SiteSettings], str | None], ...] = (_ports_differ, _preheat_fits)
+def _requests_fit(settings: SiteSettings) -> str | None:
+    """On Kubernetes a pod cannot request more than its limit (the API server refuses the pod)."""
+    if settings.spawner != "kubernetes":
+        return None
+    if settings.memory_mb and settings.memory_request_mb > settings.memory_mb:
+        return (
+            f"kubernetes.memory_request_mb = {settings.memory_request_mb} is more than limits.memory_mb "
+            f"({settings.memory_mb}); a learner's pod cannot set aside more than it may use."
+        )
+    if settings.cpu and settings.cpu_request > settings.cpu:
+        return (
+            f"kubernetes.cpu_request = {settings.cpu_request:g} is more than limits.cpu ({settings.cpu:g}); "
+            "a learner's pod cannot set aside more than it may use."
+        )
+    return None
+
+
+CROSS_CHECKS: tuple[Callable[[SiteSettings], str | None], ...] = (_ports_differ, _preheat_fits, _requests_fit)
 
 
 def address_problem(settings: SiteSettings) -> str | None:

@@ -524,6 +524,28 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "kubernetes",
+        "memory_request_mb",
+        int,
+        256,
+        "Memory the cluster sets aside for each learner's pod, in MB (16 or more, at most limits.memory_mb): what "
+        "the scheduler counts when it places pods, while limits.memory_mb stays the most a learner may use. A "
+        'learner at work holds about 150 MB (README: "Capacity on paper"); one above this is among the first '
+        "stopped if a node runs out of memory. Equal to memory_mb: every learner's memory is kept for them, and "
+        "fewer fit on a node. Default 256.",
+        check=at_least(16),
+    ),
+    Setting(
+        "kubernetes",
+        "cpu_request",
+        NUMBER,
+        0.1,
+        "CPU cores the cluster sets aside for each learner's pod (0.01 or more, at most limits.cpu), as "
+        "memory_request_mb; limits.cpu stays the most a learner may use. Default 0.1: a workbook's kernel is idle "
+        "most of the time.",
+        check=at_least(0.01),
+    ),
+    Setting(
+        "kubernetes",
         "first_uid",
         int,
         100000,

@@ -206,14 +206,25 @@ def deliver_container(
     }
 
 
-def resources(memory_mb: int, cpu: float) -> dict[str, Any]:
-    """Limits equal to requests (Guaranteed: a learner's pod is neither squeezed nor evicted first)."""
-    amounts: dict[str, str] = {}
-    if memory_mb:
-        amounts["memory"] = f"{memory_mb}Mi"  # what KubeSpawner makes of mem_limit "<memory_mb>M", in bytes
-    if cpu:
-        amounts["cpu"] = f"{cpu:g}"
-    return {"limits": dict(amounts), "requests": dict(amounts)} if amounts else {}
+def resources(memory_mb: int, cpu: float, memory_request_mb: int = 0, cpu_request: float = 0.0) -> dict[str, Any]:
+    """The init containers' resources, as the learner's container has them: limits from `[limits]`
+    (0: none), requests from `[kubernetes]` (0: equal to the limit), never above the limit."""
+
+    def amounts(memory: int, cores: float) -> dict[str, str]:
+        given: dict[str, str] = {}
+        if memory:
+            given["memory"] = f"{memory}Mi"  # what KubeSpawner makes of mem_limit "<memory_mb>M", in bytes
+        if cores:
+            given["cpu"] = f"{cores:g}"
+        return given
+
+    limits = amounts(memory_mb, cpu)
+    requests = amounts(
+        min(memory_request_mb, memory_mb) if memory_request_mb and memory_mb else memory_request_mb or memory_mb,
+        min(cpu_request, cpu) if cpu_request and cpu else cpu_request or cpu,
+    )
+    resources = {k: v for k, v in (("limits", limits), ("requests", requests)) if v}
+    return resources
 
 
 def literal(value: Any) -> Any:

@@ -193,7 +193,12 @@ class KubeWorkbookSpawner(WorkbookSpawnerMixin, KubeSpawner):
         return [f"{w.id}={release.release_name(w)}" for w in self.workbooks_for_learner()]
 
     def resources(self) -> dict[str, Any]:
-        return kube_pod.resources(int((self.mem_limit or 0) // (1024 * 1024)), float(self.cpu_limit or 0))
+        return kube_pod.resources(
+            int((self.mem_limit or 0) // (1024 * 1024)),
+            float(self.cpu_limit or 0),
+            int((self.mem_guarantee or 0) // (1024 * 1024)),
+            float(self.cpu_guarantee or 0),
+        )
 
     async def get_pod_manifest(self) -> Any:
         """KubeSpawner's pod, with the project's parts (`kube_pod.py`) for this learner.
@@ -296,10 +301,11 @@ def apply_settings(c: Any, settings: SiteSettings) -> None:
     spawner.cmd = ["jupyterhub-singleuser"]
     spawner.start_timeout = settings.start_timeout_seconds
     spawner.http_timeout = settings.start_timeout_seconds
-    memory = f"{settings.memory_mb}M" if settings.memory_mb else None
-    spawner.mem_limit = memory
-    spawner.mem_guarantee = memory
+    # Limits are the most a learner may use; requests what the scheduler sets aside (Burstable:
+    # a learner at work holds far less than the limit, README "Capacity on paper").
+    spawner.mem_limit = f"{settings.memory_mb}M" if settings.memory_mb else None
+    spawner.mem_guarantee = f"{settings.memory_request_mb}M"
     spawner.cpu_limit = settings.cpu or None
-    spawner.cpu_guarantee = settings.cpu or None
+    spawner.cpu_guarantee = settings.cpu_request
     spawner.automount_service_account_token = False
     spawner.fs_gid = None
