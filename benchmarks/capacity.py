@@ -12,10 +12,12 @@ Nothing here measures; it computes, from four figures the benchmarks measure on 
 
 The model, stated so that it can be argued with:
 
-- A learner's pod requests what it is limited to (KubeWorkbookSpawner: requests = limits =
-  `[limits] memory_mb` and `cpu`), so the scheduler fits a node's allocatable memory and CPU
-  divided by those; the measured use (idle server + one kernel) shows how much of the request
-  a typical learner fills.
+- A learner's pod requests `[kubernetes] memory_request_mb` and `cpu_request` (256 MB and
+  0.1 CPU by default) and is limited to `[limits] memory_mb` and `cpu` (1024 MB, 1 CPU), so
+  the scheduler fits a node's allocatable memory and CPU divided by the requests; the measured
+  use (idle server + one kernel) shows whether the memory request covers a learner at work.
+  For comparison: a site that sets requests equal to the limits (every learner's memory kept
+  for them), and memory use alone.
 - A node keeps back memory and CPU for the system and the kubelet as GKE documents it
   (memory: 25% of the first 4 GB, 20% of the next 4, 10% of the next 8, 6% of the rest up to
   128 GB, plus 100 MB for eviction; CPU: 6% of the first core, 1% of the next, 0.5% of the
@@ -39,7 +41,8 @@ GB_PER_CORE = 4
 LEARNERS = (100, 1_000, 10_000)
 MEMORY_MB = 1024  # [limits] memory_mb's default
 CPU = 1.0  # [limits] cpu's default
-LOW_CPU = 0.25  # a lower [limits] cpu for comparison: a workbook's kernel is idle most of the time
+REQUEST_MB = 256  # [kubernetes] memory_request_mb's default
+REQUEST_CPU = 0.1  # [kubernetes] cpu_request's default
 START_TIMEOUT_S = 300  # hub_config/kubernetes/site.toml's start_timeout_seconds
 RUSH = 30
 BENCH_CORES = 2
@@ -93,22 +96,21 @@ class NodeRow:
     node_gb: int
     cores: int
     allocatable_gb: float
-    at_defaults: int  # requests = limits = 1024 MB and 1.0 CPU
-    at_low_cpu: int  # 1024 MB and 0.25 CPU
-    by_use: int  # if requests were what a learner at work holds (limits stay)
+    at_defaults: int  # requests 256 MB and 0.1 CPU (the defaults)
+    at_limits: int  # requests = limits = 1024 MB and 1.0 CPU
+    by_use: int  # by the memory a learner at work holds, alone
 
 
 def node_row(figures: Figures, node_gb: int) -> NodeRow:
     cores = node_gb // GB_PER_CORE
     memory_mb = (node_gb - reserved_memory_gb(node_gb)) * 1024
     free_cores = cores - reserved_cores(cores)
-    by_memory = int(memory_mb // MEMORY_MB)
     return NodeRow(
         node_gb=node_gb,
         cores=cores,
         allocatable_gb=memory_mb / 1024,
-        at_defaults=min(by_memory, int(free_cores // CPU)),
-        at_low_cpu=min(by_memory, int(free_cores // LOW_CPU)),
+        at_defaults=min(int(memory_mb // REQUEST_MB), int(free_cores / REQUEST_CPU + 1e-9)),
+        at_limits=min(int(memory_mb // MEMORY_MB), int(free_cores // CPU)),
         by_use=int(memory_mb // figures.working_set_mb),
     )
 
@@ -116,7 +118,7 @@ def node_row(figures: Figures, node_gb: int) -> NodeRow:
 @dataclass(frozen=True)
 class HubRow:
     learners: int
-    nodes: int  # PLANNING_NODE_GB nodes at 1024 MB and 0.25 CPU
+    nodes: int  # PLANNING_NODE_GB nodes at the default requests
     requested_gb: float
     used_gb: float
     all_in_s: float
@@ -125,12 +127,12 @@ class HubRow:
 
 def hub_row(figures: Figures, learners: int) -> HubRow:
     node = node_row(figures, PLANNING_NODE_GB)
-    nodes = math.ceil(learners / node.at_low_cpu)
+    nodes = math.ceil(learners / node.at_defaults)
     cores = nodes * node.cores
     return HubRow(
         learners=learners,
         nodes=nodes,
-        requested_gb=learners * MEMORY_MB / 1024,
+        requested_gb=learners * REQUEST_MB / 1024,
         used_gb=learners * figures.working_set_mb / 1024,
         all_in_s=figures.spawn_s + learners * figures.start_core_seconds / cores,
         concurrent_spawn_limit=min(learners, int(cores * START_TIMEOUT_S / figures.start_core_seconds)),
@@ -145,18 +147,19 @@ def table(figures: Figures) -> str:
         f"{figures.rush}-learner rush median {figures.rush_s:.2f} s on {figures.bench_cores} cores "
         f"(one start: {figures.start_core_seconds:.1f} core-seconds).",
         "",
-        "| node | allocatable | learners at 1024 MB, 1 CPU | at 1024 MB, 0.25 CPU | if requests were the use |",
+        f"| node | allocatable | learners at the default requests ({REQUEST_MB} MB, {REQUEST_CPU:g} CPU) "
+        f"| if requests were the limits ({MEMORY_MB} MB, {CPU:g} CPU) | by memory use alone |",
         "| --- | --- | --- | --- | --- |",
     ]
     for gb in NODE_GB:
         row = node_row(figures, gb)
         lines.append(
-            f"| {gb} GB, {row.cores} cores | {row.allocatable_gb:.1f} GB | {row.at_defaults} | {row.at_low_cpu} "
+            f"| {gb} GB, {row.cores} cores | {row.allocatable_gb:.1f} GB | {row.at_defaults} | {row.at_limits} "
             f"| {row.by_use} |"
         )
     lines += [
         "",
-        f"| learners at once | {PLANNING_NODE_GB} GB nodes (0.25 CPU) | memory requested | memory used "
+        f"| learners at once | {PLANNING_NODE_GB} GB nodes | memory requested | memory used "
         f"| all started after (nodes' CPU) | concurrent_spawn_limit ({START_TIMEOUT_S} s start_timeout) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]

@@ -523,6 +523,12 @@ def test_the_readmes_capacity_table_is_capacity_pys_for_the_figures_it_states() 
     assert block == capacity.table(figures)
     # The last full `make bench` (idle RSS, one spawn, the rush) is what the README uses.
     assert (figures.idle_mb, figures.spawn_s, figures.rush_s, figures.rush) == (100.41, 1.28, 20.83, 30)
+    # The model's requests and limits are the settings' defaults, and the default memory request
+    # covers what a learner at work was measured to hold.
+    defaults = {(x.section, x.key): x.default for x in __import__("connected_learning.settings").settings.SETTINGS}
+    assert capacity.REQUEST_MB == defaults["kubernetes", "memory_request_mb"] > figures.working_set_mb
+    assert capacity.REQUEST_CPU == defaults["kubernetes", "cpu_request"]
+    assert (capacity.MEMORY_MB, capacity.CPU) == (defaults["limits", "memory_mb"], defaults["limits", "cpu"])
 
 
 def test_capacity_follows_the_figures_and_reads_a_bench_run() -> None:
@@ -532,7 +538,7 @@ def test_capacity_follows_the_figures_and_reads_a_bench_run() -> None:
     for gb in capacity.NODE_GB:
         assert capacity.node_row(small, gb).by_use > capacity.node_row(big, gb).by_use
         row = capacity.node_row(small, gb)
-        assert row.at_defaults <= row.at_low_cpu <= row.by_use and row.allocatable_gb < gb
+        assert row.at_limits <= row.at_defaults <= row.by_use and row.allocatable_gb < gb
     assert capacity.hub_row(big, 10_000).all_in_s > capacity.hub_row(small, 10_000).all_in_s
     assert [capacity.hub_row(small, n).nodes for n in capacity.LEARNERS] == sorted(
         capacity.hub_row(small, n).nodes for n in capacity.LEARNERS
