@@ -12,6 +12,7 @@
     clhub backup FILE             an archive of the site, also while it runs (hub/backup.py)
     clhub restore FILE            bring it back (--data-dir DIR: an empty folder; --force)
     clhub db migrate --to URL     move the site's SQLite hub database into an empty PostgreSQL one (hub stopped)
+    clhub fence check             build the fence around learners' code here and run a tiny program in it
     clhub kubernetes pod --user NAME --group G ...
                                   a learner's pod as JSON, offline, to review before a cluster runs it
     clhub share|withdraw|pieces|feedback|remix|report ...
@@ -254,6 +255,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_hub(demo_file, "demo")
 
 
+def cmd_fence_check(args: argparse.Namespace) -> int:
+    from .assignments.grading_worker import GRADER_USER
+    from .sandbox import check
+
+    print(check(args.user or GRADER_USER))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     site = Path(args.site or os.environ.get("CLHUB_SITE") or DEFAULT_SITE).resolve()
     cmd_settings_check(argparse.Namespace(file=site))
@@ -318,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("usage", help="each active learner's memory, CPU time and processes (run as root)")
     p.set_defaults(func=cmd_usage)
+
+    fence = sub.add_parser("fence", help="the fence around learners' code").add_subparsers(dest="what", required=True)
+    p = fence.add_parser("check", help="build the fence as grading would here and run a tiny program in it")
+    p.add_argument("--user", help="the user fenced code drops to when run as root (default clhub-grader)")
+    p.set_defaults(func=cmd_fence_check)
 
     from .peer_review.cli import add_commands
 

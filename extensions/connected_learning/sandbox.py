@@ -10,7 +10,8 @@ data folder, no hub secret, no other kernel. Inside the fence:
     /fenced (or `inside`)             the piece or the submission copy: read-only or writable
     <kernel folder>                   its own connection file and ZeroMQ sockets, nothing more
     /tmp                              a private tmpfs of `tmp_mb` (HOME points here)
-    /proc                             private: the kernel sees its own processes only
+    /proc                             private: the kernel sees its own processes only (none at all
+                                      where the host says `fresh_proc` is False: see below)
     /dev                              a minimal one (null, zero, random, tty …)
 
 It has no network at all (its own empty network namespace: 127.0.0.1 is its own loopback,
@@ -18,6 +19,13 @@ where nothing listens), no environment but a short allow-list, and limits set by
 `prlimit` before the kernel starts: address space, processes, CPU seconds, file size,
 no core dumps. Run as root, the fence also drops to an unprivileged system user
 (`setpriv`), so the uid behind it owns nothing on the machine.
+
+Where /proc is masked. A container runtime hides parts of /proc from a pod (/proc/kcore,
+/proc/sys read-only, …), and the kernel then refuses a fresh proc mount to an unprivileged
+process ("bwrap: Can't mount proc on /newroot/proc: Operation not permitted"). There the
+fence gives the fenced program no /proc at all (`Fence.fresh_proc` False): it sees no
+process, not even its own, and Python, ipykernel, numpy and matplotlib run without it. The
+host decides (`Host.fresh_proc`: one machine True, Kubernetes False).
 
 The kernel talks to its client over ZeroMQ `ipc` sockets in its own kernel folder, since a
 fence without network cannot reach TCP ports outside it. Interrupts go as messages on the
@@ -32,6 +40,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -99,6 +108,7 @@ class Fence:
         run_as: (uid, gid) to drop to before the fence is built; None to stay who we are.
         env: the whole environment of the fenced command.
         system: (path, symlink target or "") for each machine folder to show, from `system_view`.
+        fresh_proc: mount a /proc of the fence's own; False: no /proc at all (where /proc is masked).
     """
 
     work: str
@@ -110,6 +120,7 @@ class Fence:
     limits: Limits = field(default_factory=Limits)
     env: Mapping[str, str] = field(default_factory=dict)
     system: tuple[tuple[str, str], ...] = ()
+    fresh_proc: bool = True
 
 
 def system_view(folders: tuple[str, ...] = SYSTEM_FOLDERS) -> tuple[tuple[str, str], ...]:
@@ -149,7 +160,9 @@ def plan(fence: Fence, argv: list[str]) -> list[str]:
     command += [BWRAP, "--unshare-all", "--die-with-parent", "--clearenv"]
     for path, target in fence.system:
         command += ["--symlink", target, path] if target else ["--ro-bind", path, path]
-    command += ["--proc", "/proc", "--dev", "/dev"]
+    if fence.fresh_proc:
+        command += ["--proc", "/proc"]
+    command += ["--dev", "/dev"]
     if fence.limits.tmp_mb:
         command += ["--size", str(fence.limits.tmp_mb << 20)]
     command += ["--tmpfs", "/tmp"]
@@ -325,6 +338,7 @@ class FencedKernel(LoggingConfigurable):
             ),
             env=kernel_env(env, python_bin=str(Path(sys.executable).parent)),
             system=system_view(),
+            fresh_proc=current_host().fresh_proc,
         )
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
@@ -334,6 +348,59 @@ class FencedKernel(LoggingConfigurable):
             self._fence_dir = ""
 
     cleanup_resources = _async_cleanup_resources
+
+
+# What `check` runs in the fence: it writes in its work folder and says who it is.
+CHECK_PROGRAM = (
+    "import os; open('written', 'w').write('ok'); "
+    "print('uid', os.getuid(), 'proc', os.path.isdir('/proc/self'), 'home', os.environ.get('HOME'))"
+)
+
+
+def check(fence_user: str = "") -> str:
+    """Build the fence a kernel would get here and run a tiny Python program in it.
+
+    Returns:
+        a line starting with "ok" that says as whom the program ran and whether it had a /proc.
+    Raises:
+        FenceError: the fence cannot be built here, with bubblewrap's own words.
+    """
+    require_tools()
+    run_as = identity(fence_user)
+    fresh_proc = current_host().fresh_proc
+    folder = tempfile.mkdtemp(prefix="clhub-fence-check-")
+    try:
+        work = os.path.join(folder, "work")
+        os.mkdir(work)
+        if run_as is not None:
+            for name in (folder, work):
+                os.chown(name, *run_as)
+        fence = Fence(
+            work=work,
+            inside="/fenced",
+            writable=True,
+            readable=python_folders(),
+            run_as=run_as,
+            env=kernel_env({}, python_bin=str(Path(sys.executable).parent)),
+            system=system_view(),
+            fresh_proc=fresh_proc,
+        )
+        argv = plan(fence, [sys.executable, "-I", "-c", CHECK_PROGRAM])
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/", env=dict(fence.env))
+        except subprocess.TimeoutExpired:
+            raise FenceError("The fenced check program did not end within 60 s.", code="fence-check") from None
+        written = os.path.join(work, "written")
+        if done.returncode != 0 or not os.path.isfile(written) or os.path.islink(written):
+            said = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}")[-600:]
+            raise FenceError(
+                f"The fence cannot be built here: {said}. On Kubernetes, see the README's "
+                '"The fence on Kubernetes" for what a node needs.',
+                code="fence-check",
+            )
+        return f"ok: fenced code ran ({done.stdout.strip()}; /proc of its own: {fresh_proc}; no network)"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @functools.cache

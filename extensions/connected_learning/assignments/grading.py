@@ -111,9 +111,20 @@ def _scandir(folder: Path) -> list[os.DirEntry[str]]:
         return []
 
 
-def default_workers() -> int:
-    """The CPUs this process may use."""
-    return len(os.sched_getaffinity(0))
+def default_workers(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The CPUs this process may use: its CPU affinity, and its cgroup's CPU quota where it has one.
+
+    A pod sees every CPU of its node but may use only its limit (its own cgroup's cpu.max,
+    "quota period" or "max"); one machine's root cgroup has no cpu.max.
+    """
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path(cpu_max).read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
 
 
 def autograde_all(

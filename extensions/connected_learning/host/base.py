@@ -40,6 +40,9 @@ class Host:
     isolated: ClassVar[bool]
     # The JupyterHub spawner for this host (an entry point name from pyproject.toml).
     spawner: ClassVar[str]
+    # A fence (sandbox.py) may mount a /proc of its own. Not where a container runtime masks
+    # parts of /proc: the kernel refuses an unprivileged process a fresh proc mount there.
+    fresh_proc: ClassVar[bool] = True
 
     @property
     def demo(self) -> bool:

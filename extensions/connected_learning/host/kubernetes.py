@@ -11,8 +11,13 @@ There is no /etc/passwd to ask. Identity comes from two places nobody's code can
 
 So `whoami` believes a uid, never JUPYTERHUB_USER alone: a learner who sets it to a
 classmate's name is still themself. Homes are at /home/<user> in every pod that has them
-(the learner's own pod; the classroom service's). Nothing switches users inside a pod
-(`run_as` is None): every process runs as the uid its pod was given.
+(the learner's own pod; the classroom service's). A learner's process never switches users
+(`run_as` is None for every learner): it runs as the uid its pod was given. The one switch is
+grading's fence in the classroom pod (root, with SETUID and SETGID among its few
+capabilities), which drops a submission's kernel to `clhub-grader` (`SERVICE_IDS`).
+
+Fences mount no /proc of their own here (`fresh_proc`): the container runtime masks parts of
+the pod's /proc, and the kernel then refuses an unprivileged process a fresh proc mount.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from .system_users import system_group_name
 
 IDENTITY_DIR = Path("/etc/clhub/learner")  # in a learner's pod: files "name" and "uid" (downward API)
 HOMES = Path("/home")
+# The services' own uids (uid = primary gid): below first_uid, owning nothing on the shared
+# claim. kube_services gives the showcases' pods theirs; grading's fence drops to clhub-grader.
+SERVICE_IDS = {"clhub-showcase": 990, "clhub-live": 991, "clhub-grader": 992}
 _DEFAULTS = {s.key: s.default for s in SETTINGS if s.section == "kubernetes"}
 _engines: dict[str, Engine] = {}
 
@@ -56,6 +64,7 @@ class KubernetesHost(Host):
     name = "kubernetes"
     isolated = True
     spawner = "workbook-kubernetes"
+    fresh_proc = False
 
     # The hub database's URL; "" = CLHUB_DB_URL, else SQLite in <data_dir>/hub (as `SiteSettings.database_url`).
     db_url: str = ""
@@ -143,4 +152,13 @@ class KubernetesHost(Host):
         return None
 
     def run_as(self, user: str) -> RunAs | None:
-        return None  # no process in a pod can change its uid (no capabilities, no privilege escalation)
+        """A service's own identity (`SERVICE_IDS`) where this process is root, else None.
+
+        Raises:
+            KeyError: `user` is not one of the services' users (never a learner: a learner's
+                pod has no capability to change its uid, and the classroom drops to nobody else).
+        """
+        if os.geteuid() != 0:
+            return None
+        uid = SERVICE_IDS[user]
+        return RunAs(user, uid, uid)
