@@ -1,4 +1,4 @@
-"""The site's own Kubernetes objects beside z2jh's: the services, their network policies, grading.
+"""The site's own Kubernetes objects beside z2jh's: the services and their network policies.
 
 z2jh's chart makes the hub, the proxy and the learners' pods (KubeSpawner, see
 `kube_spawner.py`). This module builds, as plain dictionaries from `SiteSettings` (as
@@ -9,16 +9,26 @@ kubespawner's `objects.py` builds pods), everything else the site runs, so that
                                                  learners' servers (reports, showcase proposals)
     clhub-showcase        Deployment + Service   family pages; reached by the proxy only; reaches nothing
     clhub-showcase-live   Deployment + Service   "Play with it"; reached by the proxy only; its kernels,
-                                                 in the same pod, reach nothing
-    clhub-grading         Job (one per run)      autograding one assignment of one course; no network
+                                                 in the same pod and fenced, reach nothing
 
 The commands and environment are the ones `hub/config.py` gives the same services on one
 machine; the hub registers them by URL (`kube_config.py`). Each container drops every
-capability, may not gain privileges, runs under the runtime's default seccomp profile with a
-read-only root file system and /tmp of its own, and sees the shared (NFS) claim only where it
-needs it. The showcases run as non-root users of their own (`SERVICE_IDS`); the classroom is
-the one service that runs as uid 0, as on one machine, with three capabilities only (it makes
-group folders with their gids and collects submissions readable by their authors alone).
+capability, may not gain privileges, has a read-only root file system and /tmp of its own, and
+sees the shared (NFS) claim only where it needs it. The showcases run as non-root users of
+their own (`SERVICE_IDS`); the classroom is the one service that runs as uid 0, as on one
+machine, with six capabilities only: CHOWN, FOWNER and DAC_OVERRIDE (it makes group folders
+with their gids and collects submissions readable by their authors alone), SETUID and SETGID
+(grading's fence drops each submission's kernel to clhub-grader), and KILL (grading stops
+those kernels, which are no longer root's).
+
+Grading runs in the classroom's pod, as on one machine: the teacher's Grade button starts the
+same grading pool (`assignments/grading.py`), whose kernels run in the same bubblewrap fence
+(`sandbox.FencedKernel`), with no Kubernetes API rights. (A grading Job per assignment, which
+an earlier version printed, is gone: it could not build the fence and so graded nothing.) The
+fence's pods, the classroom and the live showcase, run under the node profiles
+`hub_config/kubernetes/node/clhub-fence.json` (seccomp) and `clhub-fence` (AppArmor): the
+runtime's defaults, but with the namespace and mount calls bubblewrap needs; the showcase pod
+keeps the runtime's defaults.
 
 Kubernetes names and image references are checked once, here, by
 `check_kubernetes_settings`, with messages that say which key and what to write instead.
@@ -30,6 +40,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..host.kubernetes import SERVICE_IDS
 from ..settings import SettingsError, SiteSettings
 from ..showcase.publish import LIVE_USER, SHOWCASE_USER
 from .database import describe
@@ -50,12 +61,15 @@ POSTGRES_PORT = 5432
 # host, which reads the hub's gid table); the showcases' pods carry them as supplemental groups.
 SHOWCASE_GROUP = SHOWCASE_USER
 LIVE_GROUP = LIVE_USER
-# The services' own uids (uid = primary gid): below first_uid, owning nothing on the shared claim.
-SERVICE_IDS = {"clhub-showcase": 990, "clhub-live": 991, "clhub-grader": 992}
-# The classroom runs as root on one machine; in its pod it keeps only what its work needs.
-CLASSROOM_CAPABILITIES = ("CHOWN", "FOWNER", "DAC_OVERRIDE")
+# The classroom runs as root on one machine; in its pod it keeps only what its work needs:
+# folders' owners and modes, grading's drop to clhub-grader (setpriv) and the stop of those
+# kernels (root may signal another uid's processes only with KILL).
+CLASSROOM_CAPABILITIES = ("CHOWN", "FOWNER", "DAC_OVERRIDE", "SETUID", "SETGID", "KILL")
 TMP_MB = 256
-GRADING_MEMORY_MB = 2048  # two fenced kernels of grading_worker.KERNEL_MEMORY_MB, and nbgrader
+# The node profiles that let bubblewrap build its fence (README: "The fence on Kubernetes"):
+# the seccomp profile's path under the kubelet's seccomp folder, the AppArmor profile's name.
+FENCE_SECCOMP = {"type": "Localhost", "localhostProfile": "profiles/clhub-fence.json"}
+FENCE_APPARMOR = {"type": "Localhost", "localhostProfile": "clhub-fence"}
 
 # https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -112,8 +126,18 @@ def _meta(name: str, part: str, settings: SiteSettings) -> dict[str, Any]:
     return {"name": name, "namespace": settings.namespace, "labels": labels(part)}
 
 
-def _security(uid: int, add: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A container's security context: no escalation, every capability dropped but `add`."""
+def _confinement(fence: bool) -> dict[str, Any]:
+    """The seccomp and AppArmor profiles: the fence's where bubblewrap runs, else the runtime's default."""
+    if fence:
+        return {"seccompProfile": dict(FENCE_SECCOMP), "appArmorProfile": dict(FENCE_APPARMOR)}
+    return {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _security(uid: int, add: tuple[str, ...] = (), *, fence: bool = False) -> dict[str, Any]:
+    """A container's security context: no escalation, every capability dropped but `add`.
+
+    `fence`: the container builds bubblewrap fences, under the node's clhub-fence profiles.
+    """
     context: dict[str, Any] = {
         "runAsUser": uid,
         "runAsGroup": uid,
@@ -122,7 +146,7 @@ def _security(uid: int, add: tuple[str, ...] = ()) -> dict[str, Any]:
         "privileged": False,
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"], **({"add": list(add)} if add else {})},
-        "seccompProfile": {"type": "RuntimeDefault"},
+        **_confinement(fence),
     }
     return context
 
@@ -188,8 +212,10 @@ def _deployment(
     volumes: list[dict[str, Any]],
     pod_labels: dict[str, str] | None = None,
     groups: tuple[int, ...] = (),
+    *,
+    fence: bool = False,
 ) -> dict[str, Any]:
-    pod_security: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    pod_security: dict[str, Any] = _confinement(fence)
     if groups:
         pod_security["supplementalGroups"] = list(groups)
     return {
@@ -251,6 +277,8 @@ def classroom(settings: SiteSettings, image: str = HUB_IMAGE) -> list[dict[str, 
 
     It writes the hub's records (display names, roles, passwords in the hub database), group
     folders and courses, so it mounts the whole shared claim and the homes (read-only: progress).
+    It grades too, each submission's kernel fenced and dropped to clhub-grader, so it runs under
+    the fence's node profiles.
     """
     port = settings.classroom_port
     env = [
@@ -267,8 +295,9 @@ def classroom(settings: SiteSettings, image: str = HUB_IMAGE) -> list[dict[str, 
         _secret_env("CLHUB_DB_URL", DB_SECRET, "url"),
         _secret_env("PGPASSWORD", DB_SECRET, "password"),
     ]
-    container = _container("classroom", image, "connected_learning.classroom.app", port, env, memory_mb=1024, cpu=1.0)
-    container["securityContext"] = _security(0, CLASSROOM_CAPABILITIES)
+    # Grading's workers (one per CPU of its limit) and their fenced kernels run here too.
+    container = _container("classroom", image, "connected_learning.classroom.app", port, env, memory_mb=2048, cpu=1.0)
+    container["securityContext"] = _security(0, CLASSROOM_CAPABILITIES, fence=True)
     container["volumeMounts"] = [
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "site", "mountPath": SITE_MOUNT, "readOnly": True},
@@ -281,7 +310,13 @@ def classroom(settings: SiteSettings, image: str = HUB_IMAGE) -> list[dict[str, 
     ]
     # z2jh's hub admits API calls only from pods carrying this label.
     deployment = _deployment(
-        "clhub-classroom", "classroom", settings, container, volumes, {"hub.jupyter.org/network-access-hub": "true"}
+        "clhub-classroom",
+        "classroom",
+        settings,
+        container,
+        volumes,
+        {"hub.jupyter.org/network-access-hub": "true"},
+        fence=True,
     )
     return [deployment, _service("clhub-classroom", "classroom", port, settings)]
 
@@ -319,7 +354,8 @@ def showcase_live(settings: SiteSettings, live_gid: int, image: str = HUB_IMAGE)
     hub's gid table (publish.py `live_gid`).
 
     Its memory is every live kernel's limit plus Voila's own (about 100 MB); the kernels run in
-    this pod, so its network policy, which allows no egress, is theirs.
+    this pod, each in a bubblewrap fence (as clhub-live itself: no uid to drop to), under the
+    fence's node profiles; the pod's network policy, which allows no egress, is theirs too.
     """
     port = settings.showcase_live_port
     env = [
@@ -339,79 +375,15 @@ def showcase_live(settings: SiteSettings, live_gid: int, image: str = HUB_IMAGE)
     # kernel reserves about 350), never more than their limit.
     memory = 256 + settings.live_kernels * min(400, settings.live_kernel_memory_mb)
     container = _container("showcase-live", image, "connected_learning.showcase.live", port, env, memory, 1.0)
-    container["securityContext"] = _security(SERVICE_IDS["clhub-live"])
+    container["securityContext"] = _security(SERVICE_IDS["clhub-live"], fence=True)
     container["volumeMounts"] = [
         {"name": "tmp", "mountPath": "/tmp"},
         _shared(settings, "showcase/live", read_only=True),
     ]
     deployment = _deployment(
-        "clhub-showcase-live", "showcase-live", settings, container, _volumes(settings), groups=(live_gid,)
+        "clhub-showcase-live", "showcase-live", settings, container, _volumes(settings), groups=(live_gid,), fence=True
     )
     return [deployment, _service("clhub-showcase-live", "showcase-live", port, settings)]
-
-
-def grading_job(
-    settings: SiteSettings, group: str, assignment: str, teachers_gid: int, image: str = HUB_IMAGE
-) -> dict[str, Any]:
-    """The Job that autogrades `assignment` of `group`'s course, with the fence's rules as the pod's.
-
-    The pod sees the course alone (`courses/<group>` of the shared claim), as clhub-grader with
-    the course's teachers' gid (`teachers_gid`, from the hub's gid table) so that it may write
-    the gradebook; no network at all (`network_policies`), no service-account token, a
-    read-only root, every capability dropped, and memory, CPU and run-time limits.
-    """
-    from ..assignments.grading import validate_assignment
-    from ..settings import validate_username
-
-    try:
-        validate_username(group)
-    except SettingsError:
-        raise SettingsError(
-            f"{group!r} is not a group's name, so it has no course to grade: group names are 1-31 lowercase "
-            "letters, digits, '-' or '_', starting with a letter."
-        ) from None
-    validate_assignment(assignment)
-    course = Path(settings.data_dir) / "courses" / group
-    code = "import sys; from connected_learning.assignments.grading import autograde_all; autograde_all(*sys.argv[1:3])"
-    uid = SERVICE_IDS["clhub-grader"]
-    container = {
-        "name": "grading",
-        "image": image,
-        "command": ["python3", "-I", "-c", code, str(course), assignment],
-        "workingDir": "/tmp",
-        "env": _env({"HOME": "/tmp", "TMPDIR": "/tmp", "CLHUB_HOST": "kubernetes"}),
-        "securityContext": _security(uid),
-        "resources": {
-            "requests": {"memory": f"{GRADING_MEMORY_MB}Mi", "cpu": "1"},
-            "limits": {"memory": f"{GRADING_MEMORY_MB}Mi", "cpu": "2"},
-        },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, _shared(settings, f"courses/{group}", read_only=False)],
-    }
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {**_meta(f"clhub-grading-{group}-{assignment}"[:63].rstrip("-"), "grading", settings)},
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": 3600,
-            "ttlSecondsAfterFinished": 86400,
-            "template": {
-                "metadata": {"labels": labels("grading")},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "supplementalGroups": [teachers_gid],
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                    "volumes": _volumes(settings),
-                },
-            },
-        },
-    }
 
 
 # ------------------------------------------------------------------ network policies
@@ -447,8 +419,8 @@ def network_policies(settings: SiteSettings) -> list[dict[str, Any]]:
     - the classroom: in from the proxy, the hub and learners' servers (reports and showcase
       proposals call it with the server's token, `CLHUB_CLASSROOM_URL`); out to the hub's API,
       to DNS (it finds the hub by name) and to PostgreSQL (it writes passwords to the hub's
-      database);
-    - grading: nothing in, nothing out.
+      database). Grading's kernels run in the classroom's pod, each in a fence with no network
+      at all (a network namespace of its own), whatever the pod may reach.
     """
 
     def from_peers(peers: list[dict[str, Any]], port: int) -> list[dict[str, Any]]:
@@ -467,7 +439,6 @@ def network_policies(settings: SiteSettings) -> list[dict[str, Any]]:
         family("showcase", settings.showcase_port),
         family("showcase-live", settings.showcase_live_port),
         _policy("clhub-classroom", "classroom", settings, from_peers(peers, settings.classroom_port), classroom_out),
-        _policy("clhub-grading", "grading", settings, [], []),
     ]
 
 
@@ -485,15 +456,13 @@ def manifests(
     settings: SiteSettings,
     service_gids: dict[str, int],
     image: str = HUB_IMAGE,
-    grading: tuple[str, str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Every object of the site beside z2jh's, in the order `kubectl apply` wants them.
 
     Args:
         settings: the site settings (checked with `check_kubernetes_settings`).
         service_gids: the gids of "clhub-showcase" and "clhub-live" in the hub's gid table.
-        image: the hub image, which the services and grading run.
-        grading: (group, assignment, teachers' gid) to include that grading Job; None for none.
+        image: the hub image, which the services run.
     Raises:
         SettingsError: a name Kubernetes would refuse.
     """
@@ -507,6 +476,4 @@ def manifests(
     if settings.showcase_live:
         objects += showcase_live(settings, service_gids[LIVE_GROUP], image)
     objects += network_policies(settings)
-    if grading:
-        objects.append(grading_job(settings, *grading, image=image))
     return objects
