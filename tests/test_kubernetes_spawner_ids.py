@@ -151,7 +151,9 @@ def test_outside_a_learners_pod_whoami_asks_the_allocation(tmp_path: Path) -> No
     (tmp_path / "home-ana").mkdir()
     homes = KubernetesHost(tmp_path, homes=tmp_path)
     assert homes.home("home-ana") == str(tmp_path / "home-ana") and homes.home("../etc") is None
-    assert homes.run_as("ana") is None and homes.service_user("clhub-showcase") is None
+    assert homes.service_user("clhub-showcase") is None
+    with pytest.raises(KeyError):  # nothing drops to a learner: run_as knows the services' users alone
+        homes.run_as("ana")
 
 
 def _prepare(plan: dict) -> subprocess.CompletedProcess[str]:

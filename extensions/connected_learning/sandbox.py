@@ -53,6 +53,7 @@ from traitlets.config import LoggingConfigurable
 
 from .errors import ClhubError
 from .host.current import current as current_host
+from .host.kubernetes import KubernetesHost
 
 BWRAP = "bwrap"
 SETPRIV = "setpriv"
@@ -229,9 +230,16 @@ def identity(user: str) -> tuple[int, int] | None:
     """(uid, gid) of the system user `user` (`nobody` when empty) to drop to, as the host says:
     fenced code never runs as root. None where the host runs everything as one user."""
     user = user or FALLBACK_USER
+    host = current_host()
     try:
-        entry = current_host().run_as(user)
+        entry = host.run_as(user)
     except KeyError:
+        if isinstance(host, KubernetesHost):  # no accounts to make: only the services' own ids
+            raise FenceError(
+                f"The user {user!r} that runs fenced code does not exist here: in a pod, fenced code runs as "
+                "one of the services' own users (clhub-grader for grading), never as a learner or root.",
+                code="no-fence-user",
+            ) from None
         raise FenceError(
             f"The system user {user!r} that runs fenced code does not exist: create it with "
             f"`useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {user}`, then try again.",
