@@ -149,30 +149,42 @@ def set_passwords(db_url: str, passwords: Mapping[str, str]) -> None:
         db.close()
 
 
+def put_user(db: Any, name: str, groups: Iterable[str], admin: bool | None = None) -> Any:
+    """The hub user `name` in session `db`, created where missing, made a member of `groups`
+    (created where missing); `admin` set unless None. Not committed: the caller commits.
+
+    The one way accounts reach JupyterHub's tables outside its REST API: `create_accounts`
+    (hub stopped, its own session) and `hub.external_accounts` (inside the running hub, its session).
+    """
+    from jupyterhub import orm
+
+    user = orm.User.find(db, name)
+    if user is None:
+        user = orm.User(name=name)
+        db.add(user)
+    if admin is not None:
+        user.admin = admin
+    for group_name in groups:
+        group = orm.Group.find(db, group_name)
+        if group is None:
+            group = orm.Group(name=group_name)
+            db.add(group)
+        if group not in user.groups:
+            user.groups.append(group)
+    return user
+
+
 def create_accounts(layout: DataLayout, db_url: str, accounts: Iterable[NewAccount]) -> None:
     """Create or update `accounts` in the hub database at `db_url` (the hub must be stopped).
 
     An account's `display_name` is written only where the user has none yet.
     """
     accounts = list(accounts)
-    from jupyterhub import orm
-
     layout.create()
     db = open_session(db_url)
     try:
         for account in accounts:
-            user = orm.User.find(db, account.name)
-            if user is None:
-                user = orm.User(name=account.name)
-                db.add(user)
-            user.admin = account.role == "admin"
-            for group_name in account.groups:
-                group = orm.Group.find(db, group_name)
-                if group is None:
-                    group = orm.Group(name=group_name)
-                    db.add(group)
-                if group not in user.groups:
-                    user.groups.append(group)
+            put_user(db, account.name, account.groups, admin=account.role == "admin")
             store_password(db, account.name, account.password)
             update_roles_file(layout, [(account.name, account.role, account.groups)])
         db.commit()
