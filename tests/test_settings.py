@@ -100,6 +100,8 @@ def test_defaults_apply_to_an_empty_file(tmp_path: Path) -> None:
             assert value == (tmp_path / setting.default).resolve(), setting.name
         elif isinstance(setting.default, list):
             assert value == tuple(setting.default), setting.name
+        elif isinstance(setting.default, dict):
+            assert value == tuple(sorted(setting.default.items())), setting.name
         else:
             assert value == setting.default, setting.name
     assert s.url == "http://localhost:8000"  # 127.0.0.1 has no subdomains; localhost does
@@ -499,7 +501,8 @@ def test_each_default_passes_its_own_check(setting: Setting) -> None:
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=setting_id)
 def test_a_wrong_type_is_refused_for_each_key(tmp_path: Path, setting: Setting) -> None:
-    wrong = 5 if setting.type in (str, Path) else "5"
+    takes_text = setting.type in (str, Path) or (isinstance(setting.type, tuple) and str in setting.type)
+    wrong = 5 if takes_text else "5"
     path = settings_file(tmp_path, f"[{setting.section}]\n{setting.key} = {toml_value(wrong)}\n")
     message = error_for(path)
     for words in (str(path), setting.name, f"must be {setting.type_name()}", repr(wrong)):
@@ -515,7 +518,8 @@ def test_a_list_of_something_other_than_text_is_refused(tmp_path: Path, setting:
 @pytest.mark.parametrize("section", SECTIONS)
 def test_an_unknown_key_is_refused_naming_every_known_one(tmp_path: Path, section: str) -> None:
     path = settings_file(tmp_path, f"[{section}]\nno_such_key = 1\n")
-    known = ", ".join(setting.key for setting in SETTINGS if setting.section == section)
+    subtables = [f"[{s}]" for s in SECTIONS if s.startswith(section + ".")]  # [login.oidc] in [login]
+    known = ", ".join([setting.key for setting in SETTINGS if setting.section == section] + subtables)
     assert error_for(path) == f"{path}: unknown key {section}.no_such_key; allowed in [{section}]: {known}."
 
 

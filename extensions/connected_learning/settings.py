@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .paths import DataLayout
+from .settings_login import method_problems
 from .settings_schema import (
     PORT,
     SECTIONS,
@@ -109,6 +110,48 @@ class SiteSettings:
     failed_logins_before_lockout: int
     lockout_seconds: int
     self_signup: bool
+    login_methods: tuple[str, ...]
+    # [login.oidc] (settings_login.py)
+    oidc_preset: str
+    oidc_issuer: str
+    oidc_authorize_url: str
+    oidc_token_url: str
+    oidc_jwks_url: str
+    oidc_end_session_url: str
+    oidc_client_id: str
+    oidc_client_secret_file: str
+    oidc_allowed_domains: tuple[str, ...]
+    oidc_tenant: str
+    oidc_groups_claim: str
+    oidc_learner_groups: tuple[tuple[str, str], ...]
+    oidc_teacher_groups: tuple[tuple[str, str], ...]
+    oidc_button_label: str
+    oidc_timeout_seconds: int
+    # [login.sip2] (settings_login.py)
+    sip2_host: str
+    sip2_port: int
+    sip2_tls: bool
+    sip2_ca_file: str
+    sip2_login_user: str
+    sip2_password_file: str
+    sip2_institution_id: str
+    sip2_location_code: str
+    sip2_timeout_seconds: float
+    sip2_checksums: bool
+    sip2_encoding: str
+    sip2_blocked_when: tuple[str, ...]
+    sip2_staff_patron_types: tuple[str, ...]
+    sip2_staff_card_prefixes: tuple[str, ...]
+    sip2_group: str
+    # [login.lti13] (settings_login.py)
+    lti13_issuer: str
+    lti13_client_ids: tuple[str, ...]
+    lti13_deployment_ids: tuple[str, ...]
+    lti13_authorize_url: str
+    lti13_jwks_url: str
+    lti13_jwks_timeout_seconds: int
+    lti13_teacher_roles: tuple[str, ...]
+    lti13_mentor_roles: tuple[str, ...]
     # [kubernetes]
     namespace: str
     learner_image: str
@@ -206,7 +249,12 @@ def _requests_fit(settings: SiteSettings) -> str | None:
     return None
 
 
-CROSS_CHECKS: tuple[Callable[[SiteSettings], str | None], ...] = (_ports_differ, _preheat_fits, _requests_fit)
+CROSS_CHECKS: tuple[Callable[[SiteSettings], str | None], ...] = (
+    _ports_differ,
+    _preheat_fits,
+    _requests_fit,
+    method_problems,
+)
 
 
 def address_problem(settings: SiteSettings) -> str | None:
@@ -250,27 +298,42 @@ def settings_warnings(settings: SiteSettings) -> list[str]:
 # ------------------------------------------------------------------ reading
 
 
-def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
-    """Validate the parsed TOML `raw` (read from `source`) and return SiteSettings.
-
-    Raises:
-        SettingsError: naming the file, the key, the bad value and the allowed values.
-    """
-    for section, given in raw.items():
+def _tables(raw: dict[str, Any], source: Path) -> dict[str, dict[str, Any]]:
+    """The file's sections by name ("login", "login.oidc": a sub-table [login.oidc] is its own section),
+    each checked to hold only its declared keys."""
+    tables: dict[str, dict[str, Any]] = {}
+    pending = [(section, given) for section, given in raw.items()]
+    while pending:
+        section, given = pending.pop(0)
         if section not in SECTIONS:
             allowed = ", ".join(f"[{s}]" for s in SECTIONS)
             raise SettingsError(f"{source}: unknown section [{section}]; allowed: {allowed}.")
         if not isinstance(given, dict):
             raise SettingsError(f"{source}: {section} must be a section like [{section}].")
         keys = [setting.key for setting in SETTINGS if setting.section == section]
-        for key in given:
-            if key not in keys:
-                raise SettingsError(
-                    f"{source}: unknown key {section}.{key}; allowed in [{section}]: {', '.join(keys)}."
-                )
+        tables[section] = {}
+        for key, value in given.items():
+            if f"{section}.{key}" in SECTIONS and isinstance(value, dict):
+                pending.append((f"{section}.{key}", value))
+            elif key in keys:
+                tables[section][key] = value
+            else:
+                subtables = [s.rpartition(".")[2] for s in SECTIONS if s.startswith(section + ".")]
+                allowed = ", ".join(keys + [f"[{section}.{sub}]" for sub in subtables])
+                raise SettingsError(f"{source}: unknown key {section}.{key}; allowed in [{section}]: {allowed}.")
+    return tables
+
+
+def parse_settings(raw: dict[str, Any], source: Path) -> SiteSettings:
+    """Validate the parsed TOML `raw` (read from `source`) and return SiteSettings.
+
+    Raises:
+        SettingsError: naming the file, the key, the bad value and the allowed values.
+    """
+    tables = _tables(raw, source)
     values = {}
     for setting in SETTINGS:
-        value = raw.get(setting.section, {}).get(setting.key, setting.default)
+        value = tables.get(setting.section, {}).get(setting.key, setting.default)
         problem = setting.problem(value)
         if problem:
             raise SettingsError(f"{source}: {problem}")

@@ -1,179 +1,58 @@
 """What each key of the site settings file is, declared once.
 
-A `Setting` holds a key's section, TOML type, default, help text and value check, and
-`SETTINGS` lists them all. From them come the per-key checks (`Setting.problem`), the
-values `settings.SiteSettings` keeps (`Setting.kept`), the environment overrides and the
-README's settings reference (`settings_reference`, `clhub settings reference`). A new key
-is one more `Setting` here plus its `SiteSettings` field; a test holds the two together.
-`settings.py` reads the file and checks what involves more than one key.
+A `Setting` (settings_types.py) holds a key's section, TOML type, default, help text and
+check; `SETTINGS` lists them all, the log-in methods' (settings_login.py) included. From
+them come the per-key checks (`Setting.problem`), the values `settings.SiteSettings` keeps
+(`Setting.kept`), the environment overrides and the README's settings reference
+(`settings_reference`, `clhub settings reference`). A new key is one more `Setting` plus its
+`SiteSettings` field; a test holds the two together. `settings.py` reads the file and checks
+what involves more than one key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ClhubError
+from .settings_login import LOGIN_SETTINGS
+from .settings_types import (
+    NUMBER,
+    PORT,
+    USERNAME_PATTERN,
+    WEB_ADDRESS,
+    Check,
+    Setting,
+    SettingsError,
+    _rule,
+    at_least,
+    between,
+    one_of,
+    user_name_problem,
+    validate_username,
+)
+
+# What other modules import from here (the declarations' machinery lives in settings_types).
+__all__ = [
+    "NUMBER",
+    "PORT",
+    "USERNAME_PATTERN",
+    "WEB_ADDRESS",
+    "Check",
+    "Setting",
+    "SettingsError",
+    "validate_username",
+]
 
 SPAWNERS = ("auto", "local", "demo", "kubernetes")
 DB_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg2://")
 DISK_MB = (16, 1024 * 1024)  # a learner's disk: ext4 with a journal and a few notebooks, up to 1 TB
-USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,30}\Z"  # \Z: "$" lets "ana\n" through
-_USERNAME = re.compile(USERNAME_PATTERN)
-
-
-class SettingsError(ClhubError):
-    code = "bad-settings"
-
-
-def validate_username(name: str) -> str:
-    """Return `name` if it is a safe account name, else raise SettingsError.
-
-    Account names become system user names and folder names, so only lowercase
-    letters, digits, '-' and '_' are accepted, starting with a letter, at most 31
-    characters: no path characters, no spaces, no dots.
-    """
-    if not isinstance(name, str) or not _USERNAME.match(name):
-        raise SettingsError(
-            f"{name!r} is not a valid user name: use 1-31 lowercase letters, digits, '-' or "
-            "'_', starting with a letter (no spaces, dots or slashes)."
-        )
-    return name
-
-
-# ------------------------------------------------------------------ what a declaration is
-
-# A declared type is a TOML type, or Path: text naming a folder, relative to the settings
-# file, kept as an absolute path. `list` is a list of text, kept as a tuple; NUMBER is kept
-# as a float. Each maps to (what TOML gives, how a message names it).
-_TOML: dict[type, tuple[type, str]] = {
-    int: (int, "a whole number"),
-    float: (float, "a number"),
-    str: (str, "text in quotes"),
-    bool: (bool, "true or false"),
-    list: (list, 'a list like ["a", "b"]'),
-    Path: (str, 'a folder in quotes, like "data"'),
-}
-NUMBER = (int, float)
-Types = tuple[type, ...]  # outside the class, where `type` is not Setting.type
-
-Check = Callable[[Any], str | None]
-"""Why a value of the declared type is refused ("is out of range; use 1-65535."), or None.
-A list setting's check is applied to each item and names the item itself."""
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One key of the settings file: everything the code and the reference know about it.
-
-    `help` is the reference's text: units, the default and an example. `field` is the
-    SiteSettings attribute when it differs from `key`; `env` an environment variable that
-    overrides the file; `tidy` turns an accepted value into the kept one.
-    """
-
-    section: str
-    key: str
-    type: type | Types
-    default: Any
-    help: str
-    check: Check | None = None
-    field: str = ""
-    env: str = ""
-    tidy: Callable[[Any], Any] | None = None
-
-    @property
-    def name(self) -> str:
-        """How messages and the README write the key: "site.port"."""
-        return f"{self.section}.{self.key}"
-
-    @property
-    def attr(self) -> str:
-        """The SiteSettings attribute that holds the value."""
-        return self.field or self.key
-
-    def type_name(self) -> str:
-        """The declared type in a site administrator's words: "a whole number or a number"."""
-        return " or ".join(_TOML[t][1] for t in self._types())
-
-    def _types(self) -> Types:
-        return self.type if isinstance(self.type, tuple) else (self.type,)
-
-    def problem(self, value: Any) -> str | None:
-        """Why `value` cannot be this setting, naming the key, the value and what is allowed; None if it can."""
-        if not self._has_type(value):
-            return f"{self.name} must be {self.type_name()}, not {value!r}."
-        if self.type is list:
-            return self._items_problem(value)
-        why = self.check(value) if self.check else None
-        return f"{self.name} = {value!r} {why}" if why else None
-
-    def _has_type(self, value: Any) -> bool:
-        types = self._types()
-        # bool is an int in Python; a port of `true` is still a mistake.
-        bool_as_number = isinstance(value, bool) and bool not in types
-        return isinstance(value, tuple(_TOML[t][0] for t in types)) and not bool_as_number
-
-    def _items_problem(self, items: list[Any]) -> str | None:
-        for item in items:
-            if not isinstance(item, str):
-                return f"{self.name} must be a list of text values; {item!r} is not text."
-            why = self.check(item) if self.check else None
-            if why:
-                return f"{self.name}: {why}"
-        return None
-
-    def kept(self, value: Any, base: Path) -> Any:
-        """The SiteSettings value for an accepted `value`, read from a file in folder `base`."""
-        if self.type is list:
-            return tuple(value)
-        if self.type is Path:
-            return (base / value).resolve()
-        if self.type == NUMBER:
-            return float(value)
-        return self.tidy(value) if self.tidy else value
-
-
-# ------------------------------------------------------------------ checks
-
-
-def _rule(ok: Callable[[Any], bool], why: str) -> Check:
-    return lambda value: None if ok(value) else why
-
-
-def at_least(low: float) -> Check:
-    return _rule(lambda value: value >= low, f"must be {low} or more.")
-
-
-def between(low: float, high: float) -> Check:
-    return _rule(lambda value: low <= value <= high, f"must be between {low} and {high}.")
-
-
-def one_of(choices: tuple[str, ...]) -> Check:
-    return _rule(lambda value: value in choices, "is not allowed; use one of: " + ", ".join(choices) + ".")
-
-
-PORT = _rule(lambda port: 1 <= port <= 65535, "is out of range; use 1-65535.")
-WEB_ADDRESS = _rule(
-    lambda url: not url or re.match(r"^https?://[^\s/]+(/[^\s]*)?\Z", url) is not None,
-    'is not a web address; example: "https://lab.example.org".',
-)
 
 
 def _file_ending(suffix: str) -> str | None:
     if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
         return None
     return f'{suffix!r} is not a file ending like ".png" (a dot, then lowercase letters or digits).'
-
-
-def _user_name(name: str) -> str | None:
-    try:
-        validate_username(name)
-    except SettingsError as e:
-        return str(e)
-    return None
 
 
 # ------------------------------------------------------------------ the declarations
@@ -250,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
         list,
         ["admin"],
         'Hub accounts with full admin rights. Example: ["admin", "it-desk"].',
-        check=_user_name,
+        check=user_name_problem,
     ),
     Setting(
         "site",
@@ -371,7 +250,7 @@ SETTINGS: tuple[Setting, ...] = (
         list,
         [],
         'Groups without peer review (their folder is kept but closed). Example: ["year7-maths"].',
-        check=_user_name,
+        check=user_name_problem,
     ),
     Setting(
         "peer_review",
@@ -386,7 +265,7 @@ SETTINGS: tuple[Setting, ...] = (
         list,
         [],
         'Groups with anonymous feedback even when anonymous_feedback is false. Example: ["library-club"].',
-        check=_user_name,
+        check=user_name_problem,
     ),
     Setting(
         "peer_review",
@@ -561,7 +440,7 @@ SETTINGS: tuple[Setting, ...] = (
         "The first gid given to a hub group (1000-2000000000), as learners' supplemental groups. Default 200000.",
         check=between(1000, 2_000_000_000),
     ),
-)
+) + LOGIN_SETTINGS  # [login] method and its sub-tables: settings_login.py
 SECTIONS = tuple(dict.fromkeys(setting.section for setting in SETTINGS))
 
 
