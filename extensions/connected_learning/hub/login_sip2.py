@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jupyterhub.handlers.login import LoginHandler
 from tornado import web
@@ -233,8 +233,9 @@ class CardLoginHandler(LoginHandler):
     """
 
     def card_authenticator(self) -> Sip2Authenticator:
-        auth = self.authenticator
-        return auth if isinstance(auth, Sip2Authenticator) else getattr(auth, "methods", {})["sip2"]
+        from .login_methods import method_of
+
+        return cast(Sip2Authenticator, method_of(self, "sip2"))
 
     async def authenticate(self, data: dict[str, str]) -> Any:
         return await self.card_authenticator().get_authenticated_user(self, data)
@@ -267,17 +268,25 @@ class CardLoginHandler(LoginHandler):
         try:
             user = await self.login_user(data)
         except CardRefused as refused:
-            self.set_status(refused.status_code)
             if refused.retry_after:
                 self.set_header("Retry-After", str(refused.retry_after))
-            self.finish(await self._render(login_error=refused.log_message))
+            await self.refuse(refused.status_code, refused.log_message or WRONG_CARD)
             return
         if user:
             self._jupyterhub_user = user
             self.redirect(self.get_next_url(user))
             return
-        self.set_status(403)
-        self.finish(await self._render(login_error=WRONG_CARD))
+        await self.refuse(403, WRONG_CARD)
+
+    async def refuse(self, status: int, message: str) -> None:
+        """The log-in page again with `message` on the card form: every way in where there are several."""
+        if isinstance(self.authenticator, Sip2Authenticator):
+            self.set_status(status)
+            self.finish(await self._render(login_error=message))
+            return
+        from .login_methods import render_login_page
+
+        await render_login_page(self, {"sip2": message}, status=status)
 
 
 class Sip2Authenticator(ClhubAuthenticator):
