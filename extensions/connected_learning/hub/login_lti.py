@@ -1,0 +1,544 @@
+"""Launches from the learning platform (LTI 1.3): a click on a link in a course logs the learner in.
+
+Built on `jupyterhub-ltiauthenticator`'s LTI 1.3 authenticator (`ltiauthenticator.lti13`),
+whose handlers and validator do the protocol: the platform's third-party-initiated log-in
+(`/hub/lti13/oauth_login`), the hub's authorization redirect back to the platform with a
+`state` and a `nonce` (both kept in encrypted cookies), and the callback
+(`/hub/lti13/oauth_callback`) that takes the posted id_token, checks the state, verifies the
+token's signature against the platform's JWKS, its issuer, audience, `exp`/`iat` and the LTI
+claims, and compares its nonce with the cookie. What it lacks, added here:
+
+- the deployment is checked (`deployment_ids`): a platform's other deployments are refused;
+- a nonce is taken once only (`clhub_lti_nonces` in the hub's database): a captured id_token
+  posted again with the same cookies is refused, across hub restarts too;
+- the JWKS is fetched with a timeout (`jwks_timeout_seconds`) and off the hub's event loop,
+  so a platform that does not answer keeps nobody else waiting;
+- every refusal is a plain message for a learner (`PlainError`), the reason in the log;
+- cookies cross sites over https (SameSite=None), as an LMS on another domain posts back;
+- the user is named by `external_accounts` (never the e-mail, which the library used), nothing
+  of the token is kept (no auth_state), and the tool configuration asks for no e-mail.
+
+A launch from a course puts the learner in the course's hub group (`course_group`: readable,
+stable, safe) with a role from the LMS roles: Instructor -> teacher, TeachingAssistant -> mentor,
+anyone else -> student. A link naming a workbook (the custom parameter `workbook`, or
+`?workbook=` in the link's target_link_uri) opens it in the learner's JupyterLab; only a
+workbook of the catalog is accepted, and the address is built here, never taken from the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import jwt
+from jupyterhub.utils import url_path_join
+from ltiauthenticator.lti13.auth import LTI13Authenticator
+from ltiauthenticator.lti13.error import ValidationError
+from ltiauthenticator.lti13.handlers import LTI13CallbackHandler, LTI13ConfigHandler, LTI13LoginInitHandler
+from ltiauthenticator.lti13.validator import LTI13LaunchValidator
+from ltiauthenticator.utils import convert_request_to_dict
+from tornado import web
+from traitlets import Float, Unicode
+from traitlets import Set as SetTrait
+
+from ..paths import DataLayout
+from . import interests as interests_store
+from .authenticator import site_roles
+from .external_accounts import ExternalPerson, external_user, site_secret, subject_code
+from .plain_errors import PlainError
+from .sessions import ClhubLogoutHandler
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+TEACHING_ASSISTANT = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+NONCE_TABLE = "clhub_lti_nonces"
+WORKBOOK_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
+GROUP_CODE_LENGTH = 8
+GROUP_SLUG_LENGTH = 14  # + "-" + the code: 23 characters, under the 25 a system group's name leaves
+
+FROM_COURSE = "To open your workbooks, go to your course and click the link to this hub there."
+EXPIRED = "This link from your course is too old to use. Go back to your course and click the link again."
+NOT_CHECKED = (
+    "The hub could not check that this link really came from your course, so it did not let you in. "
+    "Go back to your course and click the link again. If this keeps happening, tell your teacher."
+)
+REPLAYED = "This link was already used once. Go back to your course and click the link again."
+NO_ANSWER = (
+    "Your course's website did not answer the hub, so the hub could not let you in. Wait a minute, then click "
+    "the link in your course again. If this keeps happening, tell your teacher."
+)
+NO_COOKIE = (
+    "Your browser did not keep the hub's note for this link. Click the link in your course again. If the hub "
+    "opens inside the course page, open the link in a new window or tab instead."
+)
+OTHER_SITE = "This link was made for another website, not this hub. Tell your teacher, who can fix the link."
+NO_WORKBOOK = (
+    "The link in your course names a workbook this hub does not have. Tell your teacher, who can fix the link."
+)
+
+
+# ------------------------------------------------------------------ deciding (pure)
+
+
+def course_role(roles: Any, teacher_roles: set[str], mentor_roles: set[str]) -> str:
+    """The hub role in the course for the LMS `roles` claim: "teacher", "mentor" or "student".
+
+    A teaching assistant's roles name Instructor too (TeachingAssistant is a sub-role of it), so
+    a mentor role is looked for first; anything unknown, or no roles at all, is a student.
+    """
+    given = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else set()
+    if given & mentor_roles:
+        return "mentor"
+    if given & teacher_roles:
+        return "teacher"
+    return "student"
+
+
+def course_slug(label: str) -> str:
+    """The readable part of a course's group name: its label in lower-case letters, digits and '-'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:GROUP_SLUG_LENGTH].strip("-")
+    if not slug:
+        return "course"
+    return slug if slug[0].isalpha() else "c" + slug[: GROUP_SLUG_LENGTH - 1].rstrip("-")
+
+
+def course_group(code: str, label: str, existing: set[str]) -> str:
+    """The hub group of a course: an existing group with the course's `code` if there is one (the
+    course kept its group when its label changed), else `<slug of the label>-<code>`."""
+    suffix = "-" + code[:GROUP_CODE_LENGTH]
+    for name in sorted(existing):
+        if name.endswith(suffix):
+            return name
+    return course_slug(label) + suffix
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a launch leads: a workbook of the catalog, and in the learner's JupyterLab which file."""
+
+    workbook: str
+    path: str  # below the learner's home, e.g. "workbooks/beat-lab/beat-lab.ipynb"
+
+    def url(self, hub_base: str) -> str:
+        return url_path_join(hub_base, "user-redirect", "lab", "tree", quote(self.path))
+
+
+def named_workbook(claims: dict[str, Any], site_url: str) -> str | None:
+    """The workbook a launch names (custom `workbook`, else `?workbook=` of its target_link_uri), or None.
+
+    Raises:
+        PlainError: the target_link_uri is not on this hub's address (a link meant for another
+            site), or the name is not a workbook name at all.
+    """
+    target = claims.get(CLAIM + "target_link_uri")
+    ours = urlsplit(site_url)
+    there = urlsplit(target) if isinstance(target, str) else None
+    if there is None or (there.scheme, there.netloc.lower()) != (ours.scheme, ours.netloc.lower()):
+        raise PlainError(400, OTHER_SITE)
+    custom = claims.get(CLAIM + "custom")
+    named = custom.get("workbook") if isinstance(custom, dict) else None
+    if named is None:
+        values = parse_qs(there.query).get("workbook")
+        named = values[0] if values else None
+    if named is None:
+        return None
+    if not isinstance(named, str) or not WORKBOOK_ID.match(named):
+        raise PlainError(400, NO_WORKBOOK)
+    return named
+
+
+def workbook_destination(workbook: Any) -> Destination:
+    """The learner's copy of `workbook` (a catalog Workbook): its first notebook in ~/workbooks/<id>/."""
+    first = workbook.notebooks[0] if workbook.notebooks else ""
+    return Destination(workbook.id, "/".join(p for p in ("workbooks", workbook.id, first) if p))
+
+
+def display_parts(claims: dict[str, Any]) -> tuple[str, str]:
+    """(given name, family name) from the token; the `name` claim split when the parts are missing."""
+    given, family = claims.get("given_name"), claims.get("family_name")
+    if not isinstance(given, str) or not given.strip():
+        words = claims.get("name", "").split() if isinstance(claims.get("name"), str) else []
+        given, family = (words[0], words[-1] if len(words) > 1 else "") if words else ("", "")
+    return given, family if isinstance(family, str) else ""
+
+
+def tool_configuration(site_name: str, site_url: str, hub_base: str) -> dict[str, Any]:
+    """The tool's LTI 1.3 configuration for an LMS administrator (Canvas reads it as a JSON config URL).
+
+    It asks for the person's name only, never the e-mail ("name_only"), and no LTI Advantage
+    services: the hub uses none.
+    """
+    login = site_url + url_path_join(hub_base, "lti13", "oauth_login")
+    callback = site_url + url_path_join(hub_base, "lti13", "oauth_callback")
+    target = site_url + hub_base
+    placement = {"message_type": "LtiResourceLinkRequest", "target_link_uri": target, "windowTarget": "_blank"}
+    return {
+        "title": site_name,
+        "description": f"Workbooks in JupyterLab at {site_name}.",
+        "oidc_initiation_url": login,
+        "target_link_uri": target,
+        "redirect_uris": [callback],
+        "scopes": [],
+        "custom_fields": {},
+        "extensions": [
+            {
+                "platform": "canvas.instructure.com",
+                "privacy_level": "name_only",
+                "settings": {
+                    "platform": "canvas.instructure.com",
+                    "placements": [
+                        {"placement": "course_navigation", **placement},
+                        {"placement": "assignment_selection", **placement},
+                        {"placement": "link_selection", **placement},
+                    ],
+                },
+            }
+        ],
+    }
+
+
+# ------------------------------------------------------------------ the nonce, once only
+
+
+def _nonce_table() -> Any:
+    from sqlalchemy import Column, Integer, MetaData, Table, Unicode
+
+    return Table(
+        NONCE_TABLE,
+        MetaData(),
+        Column("nonce_hash", Unicode(64), primary_key=True),
+        Column("expires", Integer, nullable=False),
+    )
+
+
+_NONCES: Any = _nonce_table()
+
+
+def take_nonce(db: Any, issuer: str, nonce: str, expires: int) -> bool:
+    """Record that a launch used `nonce`; False if it was used before (a replay). Commits `db`."""
+    from sqlalchemy import delete
+    from sqlalchemy.exc import IntegrityError
+
+    digest = hashlib.sha256(f"{issuer}\0{nonce}".encode()).hexdigest()
+    try:
+        _NONCES.create(db.connection(), checkfirst=True)
+        db.execute(delete(_NONCES).where(_NONCES.c.expires < int(time.time()) - 3600))
+        db.execute(_NONCES.insert().values(nonce_hash=digest, expires=int(expires)))
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        return False
+    except BaseException:
+        db.rollback()
+        raise
+    return True
+
+
+# ------------------------------------------------------------------ the authenticator
+
+
+class LtiAuthenticator(LTI13Authenticator):
+    """ltiauthenticator's LTI 1.3 authenticator with the hub's names, groups, roles and checks."""
+
+    login_service = "your course"
+    deployment_ids = SetTrait(
+        Unicode(),
+        config=True,
+        help="The platform's deployment ids of this tool (the id_token's deployment_id claim) that may launch; "
+        "a launch from any other deployment is refused. Example: {'1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb'}.",
+    )
+    jwks_timeout_seconds = Float(
+        10.0,
+        config=True,
+        help="How long to wait, in seconds, for the platform's JWKS (its public keys) at each launch before "
+        "telling the learner that their course did not answer. Default 10.",
+    )
+    teacher_roles = SetTrait(
+        Unicode(),
+        default_value={INSTRUCTOR},
+        config=True,
+        help="LMS roles (LIS role URIs) that make someone a teacher of the course's group. "
+        f"Default {{'{INSTRUCTOR}'}}.",
+    )
+    mentor_roles = SetTrait(
+        Unicode(),
+        default_value={TEACHING_ASSISTANT},
+        config=True,
+        help=f"LMS roles that make someone a mentor of the course's group. Default {{'{TEACHING_ASSISTANT}'}}.",
+    )
+    data_dir = Unicode("", config=True, help="The site's data folder (for names, roles and display names).")
+    catalog_dir = Unicode("", config=True, help="The workbook catalog, whose workbooks a link may name.")
+    site_url = Unicode(
+        "",
+        config=True,
+        help="The address people type (the site's public_url), e.g. 'https://hub.example.org': the tool's "
+        "URLs are built from it, and a launch whose target_link_uri names another address is refused.",
+    )
+
+    def lti_routes(self) -> list[tuple[str, Any]]:
+        """The three LTI pages, for the log-in frame that holds this method (`login_methods`)."""
+        return [
+            (self.login_url(""), LtiLoginHandler),
+            (self.callback_url(""), LtiCallbackHandler),
+            (self.config_json_url(""), LtiConfigHandler),
+        ]
+
+    def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
+        return [*self.lti_routes(), (r"/logout", ClhubLogoutHandler)]
+
+    @property
+    def layout(self) -> DataLayout:
+        return DataLayout(Path(self.data_dir))
+
+    def check_allowed(self, username: str, authentication: Any = None) -> bool:
+        # Called only with the model of a launch whose token was verified: the platform vouches.
+        return authentication is not None
+
+    def roles_for(self, name: str) -> list[dict[str, Any]]:
+        """The default role plus the teacher/mentor roles the site's roles file gives `name`."""
+        found = site_roles(self.layout.roles_file) if self.data_dir else []
+        held = [{k: r[k] for k in ("name", "description", "scopes")} for r in found if name in r["users"]]
+        return [{"name": "user"}, *held]
+
+    async def load_managed_roles(self) -> list[dict[str, Any]]:
+        return site_roles(self.layout.roles_file) if self.data_dir else []
+
+    async def refresh_user(self, user: Any, handler: Any = None) -> dict[str, Any]:
+        return {"name": user.name, "roles": self.roles_for(user.name)}
+
+    def course_of(self, db: Any, claims: dict[str, Any]) -> tuple[str, str] | None:
+        """(hub group, role) of the launch's course, or None when it came from no course."""
+        from jupyterhub import orm
+
+        context = claims.get(CLAIM + "context")
+        if not isinstance(context, dict) or not isinstance(context.get("id"), str) or not context["id"]:
+            return None
+        code = subject_code(site_secret(self.layout), str(claims["iss"]), "course\0" + context["id"])
+        suffix = "-" + code[:GROUP_CODE_LENGTH]
+        existing = {g.name for g in db.query(orm.Group).filter(orm.Group.name.endswith(suffix))}
+        label = context.get("label") or context.get("title") or ""
+        group = course_group(code, label if isinstance(label, str) else "", existing)
+        return group, course_role(claims.get(CLAIM + "roles"), set(self.teacher_roles), set(self.mentor_roles))
+
+    async def authenticate(self, handler: Any, data: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Log in the person of a verified launch (`data`: the id_token's claims, checked by the handler).
+
+        Returns:
+            {"name", "roles"}: the hub user `external_accounts` gives (issuer, sub), now in the
+            course's group with its role; None when the token names nobody (no `sub`).
+        """
+        claims = data or {}
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            return None
+        db = handler.db
+        course = self.course_of(db, claims)
+        given, family = display_parts(claims)
+        person = ExternalPerson(
+            method="lti13",
+            issuer=str(claims["iss"]),
+            subject=subject,
+            given_name=given,
+            family_name=family,
+            groups=dict([course]) if course else {},
+        )
+        name = external_user(db, self.layout, person)
+        return {"name": name, "roles": self.roles_for(name)}
+
+
+def lti_authenticator(authenticator: Any) -> LtiAuthenticator:
+    """The LTI method's authenticator: the hub's own, or the one the log-in frame holds (`methods`)."""
+    if isinstance(authenticator, LtiAuthenticator):
+        return authenticator
+    held = getattr(authenticator, "methods", {}).get("lti13")
+    if not isinstance(held, LtiAuthenticator):
+        raise web.HTTPError(404, "Launches from a learning platform are not switched on here.")
+    return held
+
+
+class _LtiPage:
+    """What the LTI pages share: their authenticator is the LTI method's, wherever it is held."""
+
+    settings: dict[str, Any]
+
+    @property
+    def authenticator(self) -> LtiAuthenticator:
+        return lti_authenticator(self.settings["authenticator"])
+
+
+class LtiLoginHandler(_LtiPage, LTI13LoginInitHandler):
+    """The platform's log-in initiation; without one (someone typing the address), a plain page."""
+
+    def post(self) -> None:
+        if not self.get_argument("iss", ""):
+            raise PlainError(400, FROM_COURSE)
+        if self.get_argument("iss") != self.authenticator.issuer:
+            self.log.warning("LTI log-in initiation from an unknown issuer refused")
+            raise PlainError(403, NOT_CHECKED)
+        super().post()
+
+    get = post
+
+    def get_redirect_uri(self) -> str:
+        lti = self.authenticator
+        if lti.site_url:
+            return lti.site_url + lti.callback_url(self.hub.server.base_url)
+        return str(super().get_redirect_uri())
+
+    def _set_oauth_cookie(self, key: str, value: Any) -> None:
+        # The platform posts the id_token back from its own site: over https the state and nonce
+        # cookies must be allowed on that cross-site POST. Over plain http (this computer's own
+        # tests and demos) browsers refuse SameSite=None, and the platform is the same site anyway.
+        extra: dict[str, Any] = {}
+        if self.authenticator.site_url.startswith("https://") or self.request.protocol == "https":
+            extra = {"samesite": "None", "secure": True}
+        self._set_cookie(key, value, expires_days=1, httponly=True, encrypted=True, **extra)
+
+
+class LtiCallbackHandler(_LtiPage, LTI13CallbackHandler):
+    """The id_token's arrival: ltiauthenticator's checks, ours, then the log-in and where it leads."""
+
+    async def post(self) -> None:
+        lti = self.authenticator
+        claims = await self.checked_claims()
+        destination = self.destination(claims)
+        if not take_nonce(self.db, str(claims["iss"]), str(claims["nonce"]), int(claims["exp"])):
+            self.log.warning("LTI launch refused: its nonce was used before (a replay)")
+            raise PlainError(403, REPLAYED)
+        user = await self.login_user(claims)
+        if user is None:
+            raise PlainError(403, NOT_CHECKED)
+        role = lti.course_of(self.db, claims)
+        if destination is not None and (role is None or role[1] == "student"):
+            self.make_deliverable(user.name, destination.workbook)
+            self.redirect(destination.url(self.hub.base_url))
+            return
+        self.redirect(self.get_next_url(user))
+
+    def get_next_url(self, user: Any = None, default: Any = None) -> str:
+        # Never the state's next_url (it came from the unsigned log-in initiation): the hub's own landing.
+        return str(super(LTI13CallbackHandler, self).get_next_url(user, default))
+
+    async def checked_claims(self) -> dict[str, Any]:
+        """The posted id_token's claims, checked as ltiauthenticator does plus deployment, with plain refusals."""
+        lti = self.authenticator
+        validator = LTI13LaunchValidator(parent=self.app)
+        args = convert_request_to_dict(self.request.arguments)
+        try:
+            validator.validate_auth_response(args)
+        except ValidationError as e:
+            self.log.warning("LTI launch refused: %s", e)
+            raise PlainError(400, NOT_CHECKED) from None
+        try:
+            self.check_state()
+        except web.HTTPError as e:
+            self.log.warning("LTI launch refused: %s", e.log_message)
+            raise PlainError(400, NO_COOKIE) from None
+        try:
+            claims = await asyncio.to_thread(self._verified, args["id_token"])
+            validator.validate_id_token(claims)
+            validator.validate_azp_claim(claims, lti.client_id)
+        except jwt.PyJWKClientConnectionError as e:
+            self.log.warning("LTI launch refused: the platform's JWKS did not answer: %s", e)
+            raise PlainError(503, NO_ANSWER) from None
+        except jwt.ExpiredSignatureError:
+            self.log.warning("LTI launch refused: the id_token has expired")
+            raise PlainError(403, EXPIRED) from None
+        except (jwt.PyJWTError, ValidationError) as e:
+            self.log.warning("LTI launch refused: %s", e)
+            raise PlainError(403, NOT_CHECKED) from None
+        try:
+            self.check_nonce(claims)
+        except web.HTTPError as e:
+            self.log.warning("LTI launch refused: %s", e.log_message)
+            raise PlainError(400, NO_COOKIE if "cookie" in str(e.log_message) else NOT_CHECKED) from None
+        if claims.get(CLAIM + "deployment_id") not in lti.deployment_ids:
+            self.log.warning(
+                "LTI launch refused: deployment %r is not one of this hub's", claims.get(CLAIM + "deployment_id")
+            )
+            raise PlainError(403, NOT_CHECKED)
+        return claims
+
+    def _verified(self, token: str) -> dict[str, Any]:
+        """Signature (the platform's JWKS, fetched with a timeout), issuer, audience, exp and iat: in a thread."""
+        lti = self.authenticator
+        client = jwt.PyJWKClient(
+            lti.jwks_endpoint, cache_keys=False, cache_jwk_set=False, timeout=lti.jwks_timeout_seconds
+        )
+        key = client.get_signing_key_from_jwt(token).key
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=list(lti.jwks_algorithms),
+            audience=list(lti.client_id),
+            issuer=lti.issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "nonce"]},
+        )
+        return claims
+
+    def destination(self, claims: dict[str, Any]) -> Destination | None:
+        """The workbook the launch opens, or None; refused when the link names anything else."""
+        from .spawner import cached_catalog
+
+        lti = self.authenticator
+        named = named_workbook(claims, lti.site_url or f"{self.request.protocol}://{self.request.host}")
+        if named is None:
+            return None
+        workbook = cached_catalog(lti.catalog_dir).workbooks.get(named) if lti.catalog_dir else None
+        if workbook is None:
+            self.log.warning("LTI launch refused: it names %r, which is not a workbook of the catalog", named)
+            raise PlainError(400, NO_WORKBOOK)
+        return workbook_destination(workbook)
+
+    def make_deliverable(self, name: str, workbook_id: str) -> None:
+        """Make sure the learner's next start delivers the workbook: its interest joins theirs.
+
+        A learner new to the hub gets the workbook's interests (and its language) as theirs, so
+        their first start goes straight to it; they can change their interests afterwards.
+        """
+        from .spawner import cached_catalog
+
+        lti = self.authenticator
+        workbook = cached_catalog(lti.catalog_dir).workbooks[workbook_id]
+        folder = str(lti.layout.interests)
+        chosen = interests_store.read_choice(folder, name)
+        if chosen.interests is None:
+            interests_store.write(folder, name, list(workbook.interests), workbook.language)
+        elif not set(chosen.interests) & set(workbook.interests) and workbook.interests:
+            interests_store.write(folder, name, [*chosen.interests, workbook.interests[0]], chosen.language)
+
+
+class LtiConfigHandler(_LtiPage, LTI13ConfigHandler):
+    """The tool's LTI 1.3 configuration (JSON) for the LMS administrator: our URLs, no e-mail asked for."""
+
+    async def get(self) -> None:
+        lti = self.authenticator
+        site_url = lti.site_url or f"{lti.get_uri_scheme(self.request)}://{self.request.host}"
+        self.set_header("Content-Type", "application/json")
+        self.write(tool_configuration(lti.tool_name, site_url, self.hub.base_url))
+
+
+def configure_lti13(c: Any, settings: Any, layout: DataLayout) -> None:
+    """The LTI method's traits from the site's [login.lti13] table (the frame calls it when "lti13" is on)."""
+    c.LtiAuthenticator.issuer = settings.lti13_issuer
+    c.LtiAuthenticator.client_id = set(settings.lti13_client_ids)
+    c.LtiAuthenticator.deployment_ids = set(settings.lti13_deployment_ids)
+    c.LtiAuthenticator.authorize_url = settings.lti13_authorize_url
+    c.LtiAuthenticator.jwks_endpoint = settings.lti13_jwks_url
+    c.LtiAuthenticator.jwks_timeout_seconds = float(settings.lti13_jwks_timeout_seconds)
+    c.LtiAuthenticator.teacher_roles = set(settings.lti13_teacher_roles)
+    c.LtiAuthenticator.mentor_roles = set(settings.lti13_mentor_roles)
+    c.LtiAuthenticator.username_key = "sub"
+    # Its handlers log in through it (not the frame): it gives the teacher and mentor roles itself.
+    c.LtiAuthenticator.manage_roles = True
+    c.LtiAuthenticator.data_dir = str(layout.root)
+    c.LtiAuthenticator.catalog_dir = str(Path(settings.catalog_dir))
+    c.LtiAuthenticator.site_url = settings.url
+    c.LtiAuthenticator.tool_name = settings.name
+    c.LTI13LaunchValidator.max_age = 600
