@@ -247,6 +247,8 @@ class LtiAuthenticator(LTI13Authenticator):
     """ltiauthenticator's LTI 1.3 authenticator with the hub's names, groups, roles and checks."""
 
     login_service = "your course"
+    login_method_name = "lti13"
+    login_fragment = "lti-note.html"  # the log-in page's words for someone who came without a launch
     deployment_ids = SetTrait(
         Unicode(),
         config=True,
