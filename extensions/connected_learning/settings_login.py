@@ -26,8 +26,8 @@ OIDC_PRESETS = ("generic", "google", "microsoft")
 OPEN_TENANTS = ("common", "organizations", "consumers")
 _DOMAIN = re.compile(r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 _TENANT = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9.-]{1,253})\Z")
-_HTTPS = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?\Z")
-_LOCAL = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(/[^\s?#]*)?\Z")
+_HTTPS = re.compile(r"^https://[^\s/?#]+(/[^\s#]*)?\Z")
+_LOCAL = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(/[^\s#]*)?\Z")
 
 
 def _methods_problem(value: Any) -> str | None:

@@ -290,6 +290,7 @@ def configure_login(c: Any, settings: SiteSettings, layout: DataLayout) -> None:
     c.ClhubAuthenticator.password_changes_file = str(layout.hub / PASSWORD_CHANGES)
     c.ClhubAuthenticator.pending_removals_file = str(layout.hub / removal.PENDING)
     c.Authenticator.auth_refresh_age = 60
+    configure_methods(c, settings, layout)
 
     # Shared library computers: short log-ins, and logging out stops the server.
     c.JupyterHub.cookie_max_age_days = settings.cookie_lifetime_hours / 24
@@ -297,6 +298,31 @@ def configure_login(c: Any, settings: SiteSettings, layout: DataLayout) -> None:
     # No hub page or API answer is kept by the browser: Back after logging out shows nothing personal.
     c.JupyterHub.tornado_settings = {"headers": {"Cache-Control": "no-store"}}
     c.JupyterHub.redirect_to_server = True
+
+
+def configure_methods(c: Any, settings: SiteSettings, layout: DataLayout) -> None:
+    """`[login] method`: with only "native" the log-in above, as always; otherwise the frame that holds
+    every method (`login_methods.LoginMethodsAuthenticator`, a ClhubAuthenticator) and each method's traits."""
+    methods = settings.login_methods
+    if methods == ("native",):
+        return
+    c.JupyterHub.authenticator_class = "connected_learning.hub.login_methods.LoginMethodsAuthenticator"
+    c.LoginMethodsAuthenticator.login_methods = list(methods)
+    if "oidc" in methods:
+        from .login_oidc import OidcSettingsError, configure_oidc
+
+        try:
+            configure_oidc(c, settings, str(layout.root))
+        except OidcSettingsError as e:
+            raise SettingsError(f"{settings.source}: {e}") from None
+    if "sip2" in methods:
+        from .login_sip2 import configure_sip2
+
+        configure_sip2(c, settings, layout)
+    if "lti13" in methods:
+        from .login_lti import configure_lti13
+
+        configure_lti13(c, settings, layout)
 
 
 def configure_workbooks(c: Any, settings: SiteSettings, layout: DataLayout, classroom_url: str) -> None:
