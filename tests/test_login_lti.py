@@ -17,11 +17,14 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from traitlets.config import Config
 
+from connected_learning.hub.config import configure
 from connected_learning.hub.login_lti import (
     CLAIM,
     course_group,
@@ -33,7 +36,7 @@ from connected_learning.hub.login_lti import (
     tool_configuration,
 )
 from connected_learning.hub.plain_errors import PlainError
-from connected_learning.settings import validate_username
+from connected_learning.settings import SettingsError, load_settings, validate_username
 from lti_platform import (
     INSTRUCTOR,
     LEARNER,
@@ -47,6 +50,7 @@ from lti_platform import (
 )
 from realhub import RunningHub
 
+REPO = Path(__file__).resolve().parents[1]
 LTI_NAME = re.compile(r"l-[a-z2-7]{10,29}\Z")
 COURSE = Course("course-v1:Riverside+BIO101+2026", "BIO 101", "Biology with Ms. Lee")
 ADA = Person("a1f9c3d2-0000-4000-8000-ada", "Ada", "Lovelace", "ada.lovelace@school.example")
@@ -136,6 +140,56 @@ def test_a_nonce_is_taken_once() -> None:
         assert take_nonce(db, "https://lms.example", "n-2", exp)
 
 
+LTI_TABLE = """
+[login.lti13]
+issuer = "https://moodle.riverside-school.org"
+client_ids = ["abc123"]
+deployment_ids = ["7"]
+authorize_url = "https://moodle.riverside-school.org/mod/lti/auth.php"
+jwks_url = "https://moodle.riverside-school.org/mod/lti/certs.php"
+"""
+
+
+def _site(tmp_path: Path, login: str) -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text(
+        f'[site]\ndata_dir = "{tmp_path / "data"}"\nspawner = "demo"\nport = 8123\n'
+        f'[workbooks]\ncatalog_dir = "{REPO / "workbooks"}"\n[login]\n{login}'
+    )
+    return path
+
+
+def test_the_lti13_settings_alone_configure_the_frame_with_the_platform(tmp_path: Path) -> None:
+    c = Config()
+    configure(c, str(_site(tmp_path, 'method = "lti13"\n' + LTI_TABLE)), mode="demo")
+    assert c.JupyterHub.authenticator_class.endswith("LoginMethodsAuthenticator")
+    assert list(c.LoginMethodsAuthenticator.login_methods) == ["lti13"]
+    assert c.LtiAuthenticator.issuer == "https://moodle.riverside-school.org"
+    assert c.LtiAuthenticator.client_id == {"abc123"}
+    assert c.LtiAuthenticator.deployment_ids == {"7"}
+    assert c.LtiAuthenticator.jwks_endpoint.endswith("/mod/lti/certs.php")
+    assert c.LtiAuthenticator.site_url == "http://localhost:8123"  # settings.url
+    assert c.LtiAuthenticator.manage_roles is True
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (("issuer = ", 'issuer = ""\n#'), "login.lti13.issuer is empty"),
+        (("deployment_ids = ", "deployment_ids = []\n#"), "login.lti13.deployment_ids is empty"),
+        (("client_ids = ", "client_ids = []\n#"), "login.lti13.client_ids is empty"),
+        (("jwks_url = ", 'jwks_url = "http://moodle.riverside-school.org/certs"\n#'), "login.lti13.jwks_url"),
+        (("issuer = ", "issuer = 7\n#"), "login.lti13.issuer must be"),
+        (("client_ids = ", 'client_ids = ["a\\nb"]\n#'), "login.lti13.client_ids"),
+    ],
+)
+def test_bad_lti13_settings_are_refused_naming_the_key(tmp_path: Path, change: tuple[str, str], named: str) -> None:
+    table = LTI_TABLE.replace(*change)
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        load_settings(_site(tmp_path, 'method = ["native", "lti13"]\n' + table))
+    load_settings(_site(tmp_path, 'method = ["native", "lti13"]\n' + LTI_TABLE))  # the control
+
+
 # ------------------------------------------------------------------ against a real hub
 
 
@@ -219,6 +273,13 @@ def test_launches_make_the_learner_the_course_group_and_roles(make_hub: Any, pla
     again = launch(platform, Launch(ADA, COURSE), hub.session().http)
     assert again.response.status_code == 302
     assert snapshot(hub)["users"] == sorted([*before["users"], ada])
+
+    # From another course: the same learner, in both courses' groups.
+    art = Course("course-v1:Riverside+ART7+2026", "Art 7", "Art club")
+    assert launch(platform, Launch(ADA, art), hub.session().http).response.status_code == 302
+    (art_group,) = [g for g in adopt(hub, before)[1] if g != group]
+    assert art_group.startswith("art-7-")
+    assert sorted(hub.api.get(f"/users/{ada}").json()["groups"]) == sorted([group, art_group])
 
     # A teaching assistant and an instructor of the course: mentor and teacher of its group.
     ta = Person("ta-7", "Tomás", "Álvarez")
@@ -314,6 +375,12 @@ def test_spoiled_launches_create_nothing(make_hub: Any, platform: Platform) -> N
     assert platform.jwks_fetches == fetched + 3  # the replay passed the state and signature checks
     assert snapshot(hub) == after_good
     assert logged_in_as(hub, _cookies_session(good)) is None
+    # The used nonces are in the hub's database: a restarted hub refuses the replay too.
+    hub.stop()
+    hub.start()
+    again = _post_again(good)
+    assert again.status_code == 403 and "already used once" in again.text
+    assert snapshot(hub) == after_good
 
 
 def _cookies_session(result: Result) -> requests.Session:
