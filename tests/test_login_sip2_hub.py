@@ -1,0 +1,120 @@
+"""The library card in a real hub: `[login] method = ["native", "sip2"]`, the card form at /hub/card-login.
+
+The hub reaches the test's SIP2 server (tests/sip2_server.py) over TCP; the server's record
+is the control that each log-in reached the catalogue. A card holder's first log-in makes a
+hub user (c-..., never the card number) in the walk-in group with the display name "Ada L.";
+the second is the same user; a wrong PIN makes nothing. The card number and PIN appear on no
+page and in no line of the hub's log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import RunningHub
+from connected_learning.accounts.store import read_display_names
+from connected_learning.hub.login_sip2 import CARD_BLOCKED, WRONG_CARD
+from connected_learning.paths import DataLayout
+from hubclient import HubSession
+from sip2_server import BLOCKED, INSTITUTION, LOGIN_PASSWORD, LOGIN_USER, PATRONS, STAFF, VALID, Sip2Site, running_sip2
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def sip2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sip2Site]:
+    with running_sip2(tmp_path_factory.mktemp("sip2-certs")) as site:
+        yield site
+
+
+def card_settings(sip2: Sip2Site, folder: Path) -> str:
+    """The [login] lines and [login.sip2] table of a site whose library's system is `sip2` (TLS, its CA)."""
+    secret = folder / "sip2-password"
+    secret.write_text(LOGIN_PASSWORD + "\n")
+    os.chmod(secret, 0o600)
+    return (
+        'method = ["native", "sip2"]\n'
+        "[login.sip2]\n"
+        'host = "localhost"\n'
+        f"port = {sip2.tls_port}\n"
+        "tls = true\n"
+        f'ca_file = "{sip2.ca_file}"\n'
+        f'login_user = "{LOGIN_USER}"\n'
+        f'password_file = "{secret}"\n'
+        f'institution_id = "{INSTITUTION}"\n'
+        'staff_patron_types = ["STAFF"]\n'
+    )
+
+
+@pytest.fixture(scope="module")
+def hub(make_hub, sip2: Sip2Site, tmp_path_factory: pytest.TempPathFactory) -> RunningHub:
+    return make_hub({"ana": ("student", ["class"])}, extra_settings=card_settings(sip2, tmp_path_factory.mktemp("s")))
+
+
+def card_log_in(hub: RunningHub, card: str, pin: str) -> tuple[HubSession, object]:
+    s = HubSession(hub.url)
+    page = s.http.get(f"{hub.url}/hub/login")
+    assert page.status_code == 200 and 'name="card"' in page.text  # the card form is on the log-in page
+    r = s.http.post(
+        f"{hub.url}/hub/card-login?next=",
+        data={"card": card, "pin": pin, "_xsrf": s.xsrf()},
+        allow_redirects=False,
+    )
+    return s, r
+
+
+def users(hub: RunningHub) -> dict[str, dict]:
+    return {u["name"]: u for u in hub.api.get("/users").json()}
+
+
+def test_a_card_logs_in_and_comes_back_as_the_same_learner(hub: RunningHub, sip2: Sip2Site) -> None:
+    before = set(users(hub))
+    asked = len(sip2.got("63", sip2.tls_port))
+    s, r = card_log_in(hub, VALID, PATRONS[VALID].pin)
+    assert r.status_code == 302, r.text[:500]
+    assert sip2.cards_asked(sip2.tls_port)[asked:] == [VALID]  # the control: over TLS, to the catalogue
+    new = set(users(hub)) - before
+    assert len(new) == 1
+    (name,) = new
+    hub.users.append(name)  # the teardown removes its system user
+    assert re.fullmatch(r"c-[a-z2-7]{10,}", name)
+    assert users(hub)[name]["groups"] == ["walk-in"]
+    assert read_display_names(DataLayout(hub.data_dir))[name] == "Ada L."
+    home = s.http.get(f"{hub.url}/hub/home")
+    assert VALID not in home.text
+    # The second log-in, from another computer: the same learner.
+    _, again = card_log_in(hub, VALID, PATRONS[VALID].pin)
+    assert again.status_code == 302
+    assert set(users(hub)) - before == {name}
+    assert VALID not in hub.log() and PATRONS[VALID].pin not in hub.log()
+    assert name in hub.log()
+
+
+def test_a_staff_card_teaches_the_walk_in_group(hub: RunningHub) -> None:
+    before = set(users(hub))
+    _, r = card_log_in(hub, STAFF, PATRONS[STAFF].pin)
+    assert r.status_code == 302
+    (name,) = set(users(hub)) - before
+    hub.users.append(name)
+    roles = {role for role in users(hub)[name]["roles"]}
+    assert "teacher-walk-in" in roles, roles
+
+
+@pytest.mark.parametrize(("card", "pin", "words"), [(VALID, "0000", WRONG_CARD), (BLOCKED, "1111", CARD_BLOCKED)])
+def test_a_refused_card_gets_plain_words_and_nothing_is_made(
+    hub: RunningHub, sip2: Sip2Site, card: str, pin: str, words: str
+) -> None:
+    before = set(users(hub))
+    asked = len(sip2.got("63", sip2.tls_port))
+    _, r = card_log_in(hub, card, pin)
+    assert r.status_code == 403
+    assert words in r.text.replace("&#39;", "'")
+    assert card not in r.text and pin not in r.text  # the form is not refilled
+    assert sip2.cards_asked(sip2.tls_port)[asked:] == [card]  # the control: the catalogue said no
+    assert set(users(hub)) == before
+    assert card not in hub.log()
