@@ -397,3 +397,21 @@ def test_bad_settings_are_refused_by_name(tmp_path: Path, body: str, words: str)
     with pytest.raises(SettingsError) as caught:
         load_settings(_site(tmp_path, body))
     assert words in str(caught.value)
+
+
+def test_guesses_from_elsewhere_do_not_brake_the_cards_owner_on_their_own_computer(desk: Desk, sip2: Sip2Site) -> None:
+    """As for names (login_brake): a browser that logged in with the card before is braked only by its own tries."""
+    name = desk.log_in(VALID, PATRONS[VALID].pin)
+    owners_browser = {name: "nonce-of-the-owners-browser"}
+    for guess in ("0001", "0002", "0003"):
+        refused = desk.refused(VALID, guess)  # a classmate, on another computer
+    assert refused.status_code == 429
+    assert desk.refused(VALID, PATRONS[VALID].pin).status_code == 429  # the control: other browsers are braked
+    before = len(sip2.got("63"))
+    assert asyncio.run(desk.desk.log_in(desk.db, VALID, PATRONS[VALID].pin, owners_browser)) == name
+    assert len(sip2.got("63")) == before + 1
+    # A device cookie naming another account does not help with this card.
+    assert desk.refused(VALID, PATRONS[VALID].pin).status_code == 429
+    with pytest.raises(CardRefused) as caught:
+        asyncio.run(desk.desk.log_in(desk.db, VALID, PATRONS[VALID].pin, {"c-someoneelse": "n"}))
+    assert caught.value.status_code == 429

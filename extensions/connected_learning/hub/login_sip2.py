@@ -36,7 +36,7 @@ from traitlets.config import LoggingConfigurable
 from ..paths import DataLayout
 from ..settings import SettingsError, SiteSettings
 from .authenticator import ClhubAuthenticator
-from .login_brake import LoginBrake, account_source, wait_message
+from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
 from .sessions import ClhubLogoutHandler, names_other_server
 from .sip2_client import PATRON_STATUS_FLAGS, CatalogueUnavailable, PatronAnswer, Sip2Link, ask_patron
 
@@ -162,15 +162,32 @@ class CardDesk(LoggingConfigurable):
             encoding=self.encoding,
         )
 
-    def _refuse(self, source: tuple[str, str], message: str, reason: str) -> CardRefused:
+    def _refuse(self, source: Source, message: str, reason: str) -> CardRefused:
         wait = self.brake.failed(source, b"")
         self.log.warning("Card log-in refused: %s%s", reason, f"; braked for {wait} s" if wait else "")
         if wait:
             return CardRefused(429, wait_message(wait), retry_after=wait)
         return CardRefused(403, message)
 
-    async def log_in(self, db: Any, card_text: str, pin_text: str) -> str:
+    def _source(self, db: Any, card: str, devices: Mapping[str, str]) -> Source:
+        """Who is braked for a try of `card`: this browser, if it logged in as the card's user before
+        (its device cookie, as for names); else every other browser trying that card."""
+        from .external_accounts import user_of
+
+        if devices:
+            name = user_of(db, DataLayout(Path(self.data_dir)), "sip2", self.issuer(), card)
+            if name is not None and name in devices:
+                return device_source(devices[name])
+        return account_source(card_key(card))
+
+    def issuer(self) -> str:
+        """Who vouches for cards, for their user names: the library (a new one gives every card a new account)."""
+        return self.institution_id or self.host
+
+    async def log_in(self, db: Any, card_text: str, pin_text: str, devices: Mapping[str, str] | None = None) -> str:
         """Check a card and PIN; return the hub user's name, made on the first log-in.
+
+        `devices` are the accounts this browser logged in as ({name: nonce}, its device cookie).
 
         Raises:
             CardRefused: with the words for the person at the computer (nothing was made).
@@ -178,7 +195,7 @@ class CardDesk(LoggingConfigurable):
         card = clean_card(card_text)
         if card is None:
             raise CardRefused(403, NOT_A_CARD)
-        source = account_source(card_key(card))
+        source = self._source(db, card, devices or {})
         wait = self.brake.wait_seconds(source, b"")
         if wait:
             self.log.warning("Card log-in braked for %d s more", wait)
@@ -210,7 +227,7 @@ class CardDesk(LoggingConfigurable):
         staff = is_staff(answer, card, tuple(self.staff_patron_types), tuple(self.staff_card_prefixes))
         person = ExternalPerson(
             method="sip2",
-            issuer=self.institution_id or self.host,
+            issuer=self.issuer(),
             subject=card,
             given_name=given,
             family_name=family,
@@ -309,8 +326,11 @@ class Sip2Authenticator(ClhubAuthenticator):
         Raises:
             CardRefused: the card, the PIN or the catalogue said no (see `CardDesk.log_in`).
         """
-        name = await self.card_desk.log_in(self.db, data.get("card", ""), data.get("pin", ""))
+        devices = self._devices(handler) if handler is not None else {}
+        name = await self.card_desk.log_in(self.db, data.get("card", ""), data.get("pin", ""), devices)
         self._vouched.add(name)
+        if handler is not None:
+            self._remember_device(handler, name, devices)
         return {"name": name, "roles": self.roles_for(name, self._is_admin(handler, name))}
 
     def check_allowed(self, username: str, authentication: Any = None) -> bool:
