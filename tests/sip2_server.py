@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import socket
 import ssl
 import threading
@@ -327,3 +328,22 @@ def running_sip2(folder: Path) -> Iterator[Sip2Site]:
             yield site
         finally:
             future.cancel()
+
+
+def card_settings(sip2: Sip2Site, folder: Path) -> str:
+    """The [login] lines and [login.sip2] table of a site whose library's system is `sip2` (TLS, its CA)."""
+    secret = folder / "sip2-password"
+    secret.write_text(LOGIN_PASSWORD + "\n")
+    os.chmod(secret, 0o600)
+    return (
+        'method = ["native", "sip2"]\n'
+        "[login.sip2]\n"
+        'host = "localhost"\n'
+        f"port = {sip2.tls_port}\n"
+        "tls = true\n"
+        f'ca_file = "{sip2.ca_file}"\n'
+        f'login_user = "{LOGIN_USER}"\n'
+        f'password_file = "{secret}"\n'
+        f'institution_id = "{INSTITUTION}"\n'
+        'staff_patron_types = ["STAFF"]\n'
+    )

@@ -15,8 +15,7 @@ import pytest
 
 from conftest import RunningHub
 from connected_learning.hub.login_sip2 import WRONG_CARD
-from sip2_server import INSTITUTION, PATRONS, STAFF, VALID, Sip2Site, running_sip2
-from test_login_sip2_hub import card_settings, users
+from sip2_server import INSTITUTION, PATRONS, STAFF, VALID, Sip2Site, card_settings, running_sip2
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -30,6 +29,10 @@ def sip2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sip2Site]:
 @pytest.fixture(scope="module")
 def hub(make_hub, sip2: Sip2Site, tmp_path_factory: pytest.TempPathFactory) -> RunningHub:
     return make_hub({"ana": ("student", ["class"])}, extra_settings=card_settings(sip2, tmp_path_factory.mktemp("s")))
+
+
+def users(hub: RunningHub) -> set[str]:
+    return {u["name"] for u in hub.api.get("/users").json()}
 
 
 def type_card(page, card: str, pin: str) -> None:  # noqa: ANN001

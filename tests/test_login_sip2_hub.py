@@ -9,10 +9,8 @@ page and in no line of the hub's log.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +19,7 @@ from connected_learning.accounts.store import read_display_names
 from connected_learning.hub.login_sip2 import CARD_BLOCKED, WRONG_CARD
 from connected_learning.paths import DataLayout
 from hubclient import HubSession
-from sip2_server import BLOCKED, INSTITUTION, LOGIN_PASSWORD, LOGIN_USER, PATRONS, STAFF, VALID, Sip2Site, running_sip2
+from sip2_server import BLOCKED, PATRONS, STAFF, VALID, Sip2Site, card_settings, running_sip2
 
 pytestmark = [pytest.mark.integration]
 
@@ -30,25 +28,6 @@ pytestmark = [pytest.mark.integration]
 def sip2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sip2Site]:
     with running_sip2(tmp_path_factory.mktemp("sip2-certs")) as site:
         yield site
-
-
-def card_settings(sip2: Sip2Site, folder: Path) -> str:
-    """The [login] lines and [login.sip2] table of a site whose library's system is `sip2` (TLS, its CA)."""
-    secret = folder / "sip2-password"
-    secret.write_text(LOGIN_PASSWORD + "\n")
-    os.chmod(secret, 0o600)
-    return (
-        'method = ["native", "sip2"]\n'
-        "[login.sip2]\n"
-        'host = "localhost"\n'
-        f"port = {sip2.tls_port}\n"
-        "tls = true\n"
-        f'ca_file = "{sip2.ca_file}"\n'
-        f'login_user = "{LOGIN_USER}"\n'
-        f'password_file = "{secret}"\n'
-        f'institution_id = "{INSTITUTION}"\n'
-        'staff_patron_types = ["STAFF"]\n'
-    )
 
 
 @pytest.fixture(scope="module")
