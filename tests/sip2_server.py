@@ -330,8 +330,9 @@ def running_sip2(folder: Path) -> Iterator[Sip2Site]:
             future.cancel()
 
 
-def card_settings(sip2: Sip2Site, folder: Path) -> str:
-    """The [login] lines and [login.sip2] table of a site whose library's system is `sip2` (TLS, its CA)."""
+def card_settings(sip2: Sip2Site, folder: Path, silent: bool = False) -> str:
+    """The [login] lines and [login.sip2] table of a site whose library's system is `sip2` (TLS, its CA);
+    `silent`: the server that never answers instead (plain TCP, a 5-second deadline)."""
     secret = folder / "sip2-password"
     secret.write_text(LOGIN_PASSWORD + "\n")
     os.chmod(secret, 0o600)
@@ -339,10 +340,9 @@ def card_settings(sip2: Sip2Site, folder: Path) -> str:
         'method = ["native", "sip2"]\n'
         "[login.sip2]\n"
         'host = "localhost"\n'
-        f"port = {sip2.tls_port}\n"
-        "tls = true\n"
-        f'ca_file = "{sip2.ca_file}"\n'
-        f'login_user = "{LOGIN_USER}"\n'
+        + (f"port = {sip2.silent_port}\ntimeout_seconds = 5\n" if silent else f"port = {sip2.tls_port}\n")
+        + ("" if silent else f'tls = true\nca_file = "{sip2.ca_file}"\n')
+        + f'login_user = "{LOGIN_USER}"\n'
         f'password_file = "{secret}"\n'
         f'institution_id = "{INSTITUTION}"\n'
         'staff_patron_types = ["STAFF"]\n'

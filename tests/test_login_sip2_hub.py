@@ -97,3 +97,30 @@ def test_a_refused_card_gets_plain_words_and_nothing_is_made(
     assert sip2.cards_asked(sip2.tls_port)[asked:] == [card]  # the control: the catalogue said no
     assert set(users(hub)) == before
     assert card not in hub.log()
+
+
+def test_a_silent_catalogue_gets_plain_words_and_the_hub_keeps_answering(
+    make_hub, sip2: Sip2Site, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The card check waits on the catalogue without holding up the hub: while one patron's log-in
+    waits for a catalogue that never answers, the hub answers another request."""
+    import threading
+
+    quiet = make_hub({}, extra_settings=card_settings(sip2, tmp_path_factory.mktemp("s"), silent=True))
+    before = set(users(quiet))
+    heard = len(sip2.silent_connections)
+    done: list[object] = []
+    waiting = threading.Thread(target=lambda: done.append(card_log_in(quiet, VALID, PATRONS[VALID].pin)[1]))
+    waiting.start()
+    while len(sip2.silent_connections) == heard:  # the hub has asked the catalogue, which stays silent
+        waiting.join(0.05)
+        assert waiting.is_alive(), "the card log-in ended before it reached the catalogue"
+    other = HubSession(quiet.url).http.get(f"{quiet.url}/hub/login")
+    assert other.status_code == 200
+    assert not done, "the hub answered only after the card check ended"  # the control: it was still waiting
+    waiting.join(60)
+    (r,) = done
+    assert r.status_code == 503  # type: ignore[attr-defined]
+    assert "We cannot check library cards right now" in r.text  # type: ignore[attr-defined]
+    assert set(users(quiet)) == before
+    assert VALID not in quiet.log() and "did not answer within 5 s" in quiet.log()
