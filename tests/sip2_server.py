@@ -67,6 +67,7 @@ class Patron:
     status: str = " " * 14  # the 14 patron status flags
     patron_class: str = "PATRON"
     screen_message: str = ""
+    extra: str = ""  # raw fields added to the answer, as some systems send them (pysip2's models would refuse)
 
 
 def flags(*positions: int) -> str:
@@ -81,6 +82,7 @@ EXPIRED = "21234000000033"
 LOST = "21234000000041"
 STAFF = "29999000000058"
 NAMELESS = "21234000000066"
+EMPTY_FIELDS = "21234000000074"  # an answer with empty optional fields (an empty currency, BH|), as some systems send
 UNKNOWN = "21234999999999"
 PATRONS: dict[str, Patron] = {
     VALID: Patron("4321", "Lovelace, Ada"),
@@ -91,6 +93,7 @@ PATRONS: dict[str, Patron] = {
     LOST: Patron("3333", "Dan Lost", status=flags(4)),
     STAFF: Patron("5555", "Grace Hopper", patron_class="STAFF"),
     NAMELESS: Patron("6666", ""),
+    EMPTY_FIELDS: Patron("7777", "Eve Empty", extra="BH|BV|"),
 }
 
 
@@ -243,7 +246,7 @@ def _sip2_app(site: Sip2Site, port_of: dict[str, int], name: str, error_detectio
                 "valid_patron_password": "N",
                 "screen_message": ("Invalid patron",),
             }
-        ctx.connection.state["extension"] = f"PC{patron.patron_class}|"
+        ctx.connection.state["extension"] = f"PC{patron.patron_class}|{patron.extra}"
         return common | {
             "patron_status": patron.status,
             "personal_name": patron.name,

@@ -38,6 +38,7 @@ from connected_learning.paths import DataLayout
 from connected_learning.settings import SettingsError, load_settings
 from sip2_server import (
     BLOCKED,
+    EMPTY_FIELDS,
     EXPIRED,
     INSTITUTION,
     LOGIN_PASSWORD,
@@ -184,6 +185,17 @@ def test_a_card_without_a_name_gets_no_display_name(desk: Desk) -> None:
     name = desk.log_in(NAMELESS, PATRONS[NAMELESS].pin)
     assert name in desk.users()
     assert read_display_names(desk.layout) == {}
+
+
+@pytest.mark.parametrize("checksums", [False, True])
+def test_an_answer_with_empty_optional_fields_is_read(tmp_path: Path, sip2: Sip2Site, checksums: bool) -> None:
+    """An empty currency (BH|) is no currency: pysip2's model refuses it, the client reads the answer without it."""
+    port = sip2.checksum_port if checksums else sip2.port
+    desk = Desk(tmp_path, sip2, port=port, checksums=checksums)
+    name = desk.log_in(EMPTY_FIELDS, PATRONS[EMPTY_FIELDS].pin)
+    assert read_display_names(desk.layout) == {name: "Eve E."}
+    # The control: the wrong PIN is still wrong (CQ=N read from that answer too).
+    assert desk.refused(EMPTY_FIELDS, "0000").log_message == WRONG_CARD
 
 
 def test_tls_with_the_librarys_ca(tmp_path: Path, sip2: Sip2Site) -> None:

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 from pysip2 import (
+    DecodedMessage,
     LoginRequest,
     LoginResponse,
     PatronInformationRequest,
@@ -35,6 +36,7 @@ from pysip2 import (
     SIPMessage,
     decode_message,
     encode_message,
+    verify_checksum,
 )
 
 from ..settings_login import SIP2_STATUS_FLAGS as PATRON_STATUS_FLAGS
@@ -97,6 +99,32 @@ def extension_fields(frame: bytes, fixed_length: int, encoding: str) -> dict[str
 
 
 PATRON_INFO_FIXED = 2 + 14 + 3 + 18 + 6 * 4  # "64", status, language, date, six counts
+FIXED_LENGTHS = {"64": PATRON_INFO_FIXED, "94": 3}  # the answers this client reads: where variable fields start
+
+
+KEPT_EMPTY = ("AE", "AO", "AA")  # required fields that may be empty (a patron without a name)
+
+
+def without_empty_fields(frame: bytes, encoding: str) -> DecodedMessage[SIPMessage]:
+    """Decode `frame` with its empty variable fields but KEPT_EMPTY dropped, keeping its sequence number.
+
+    Raises:
+        SIP2Error: the frame still does not decode, or its checksum does not add up.
+    """
+    body = frame.rstrip(b"\r\n")
+    sequence = None
+    if len(body) >= 6 and body[-6:-4] == b"AZ":
+        if not verify_checksum(body):
+            raise SIP2ChecksumError("checksum mismatch")
+        body = body[:-6]
+        if len(body) >= 3 and body[-3:-1] == b"AY":
+            sequence, body = int(body[-1:]), body[:-3]
+    command = body[:2].decode("ascii", errors="replace")
+    fixed = FIXED_LENGTHS.get(command, 2)
+    fields = [f for f in body[fixed:].split(b"|") if len(f) > 2 or f[:2].decode(encoding, "replace") in KEPT_EMPTY]
+    cleaned = body[:fixed] + b"".join(f + b"|" for f in fields if f) + b"\r"
+    decoded = decode_message(cleaned, encoding=encoding)
+    return DecodedMessage(message=decoded.message, sequence_number=sequence, checksum=None)
 
 
 def _tls_context(link: Sip2Link) -> ssl.SSLContext:
@@ -126,6 +154,14 @@ class _Conversation:
         # Some systems end frames with CR LF: the LF then starts the next read.
         return frame.lstrip(b"\n")
 
+    def _decode_leniently(self, raw: bytes, error: SIP2Error) -> DecodedMessage[SIPMessage]:
+        """`raw` again with its empty optional fields left out ("BH|", "CQ|"), which some systems send
+        and pysip2's models refuse (an empty flag is no flag); its checksum was good (checked first)."""
+        try:
+            return without_empty_fields(raw, self.link.encoding)
+        except SIP2Error:
+            raise CatalogueUnavailable(f"{self.link.where()} sent a frame that is not SIP2 2.00: {error}") from None
+
     async def ask(self, request: SIPMessage, expected: type[SIPMessage]) -> tuple[SIPMessage, bytes]:
         """Send `request`, return the decoded answer and its raw frame.
 
@@ -146,7 +182,7 @@ class _Conversation:
             except SIP2ChecksumError:
                 decoded = None
             except SIP2Error as e:
-                raise CatalogueUnavailable(f"{self.link.where()} sent a frame that is not SIP2 2.00: {e}") from None
+                decoded = self._decode_leniently(raw, e)
             if decoded is not None and isinstance(decoded.message, RequestSCResend):
                 again = frame
             elif decoded is None:
