@@ -5,8 +5,9 @@ certificate checked against the system's trust store or the site's CA file), sen
 with the site's SIP2 account when one is configured, then 63 Patron Information with the
 card number (AA) and PIN (AD), read the 64 answer, close. The frames are built and read by
 `pysip2`'s codec (the wire format, AY/AZ sequence numbers and checksums); this module only
-adds the conversation and the one extension field it reads, PC (patron class: the patron
-type Koha, Evergreen and other systems send for PC-reservation terminals).
+adds the conversation, the one extension field it reads, PC (patron class: the patron type
+Koha, Evergreen and other systems send for PC-reservation terminals), and a second reading
+of an answer whose empty optional fields pysip2's strict models refuse.
 
 Everything is asyncio with one deadline for the whole conversation: the hub's event loop
 never waits on the catalogue. Any failure to get a usable answer (no answer in time, the
