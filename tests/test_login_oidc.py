@@ -8,16 +8,28 @@ round trip a browser makes: the school button, the provider's sign-in page, the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from traitlets.config import Config
 
-from connected_learning.hub.login_oidc import EXPIRED, GOOGLE_ISSUER, NOT_FRESH, NOT_SCHOOL, REFUSED, UNREACHABLE
+from connected_learning.hub.login_oidc import (
+    EXPIRED,
+    GOOGLE_ISSUER,
+    NOT_FRESH,
+    NOT_SCHOOL,
+    REFUSED,
+    UNREACHABLE,
+    OidcAuthenticator,
+    OidcRefused,
+)
 from hubclient import HubSession
 from oidc_provider import Front, Provider, message_of, provider, sign_in
 from realhub import PASSWORD, RunningHub, launch_hub, teardown_hub, unique_prefix
@@ -245,3 +257,33 @@ def test_microsoft_lets_in_the_schools_tenant_only(microsoft_hub: RunningHub, id
     s = microsoft_hub.session()
     assert sign_in(s, microsoft_hub.url, "m-2").answer.status_code == 302
     assert whoami(s, microsoft_hub).startswith("s-")
+
+
+# ---------------------------------------------------------------- a provider that does not answer, at discovery
+
+
+def discovery_of(issuer: str) -> str:
+    """What the first sign-in's discovery of `issuer` tells the learner (no hub needed: the authenticator alone)."""
+    c = Config()
+    c.OidcAuthenticator.issuer = issuer
+    c.OidcAuthenticator.client_id = "hub"
+    c.OidcAuthenticator.timeout_seconds = 1.0
+    authenticator = OidcAuthenticator(config=c)
+    try:
+        asyncio.run(authenticator.discover())
+    except OidcRefused as refused:
+        return refused.message
+    return "discovered " + authenticator.token_url
+
+
+def test_discovery_of_a_closed_port_or_a_silent_provider_says_so(idp: Provider) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: the port is closed
+        assert discovery_of(f"http://127.0.0.1:{port}") == UNREACHABLE
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # takes the connection, never answers: the hub gives up after timeout_seconds
+        assert discovery_of(f"http://127.0.0.1:{silent.getsockname()[1]}") == UNREACHABLE
+    # Control: the real provider is discovered.
+    assert discovery_of(idp.url) == f"discovered {idp.url}/oauth2/token"
