@@ -72,6 +72,7 @@ def test_log_out_on_a_shared_computer_ends_the_school_session_and_the_next_perso
     content = page.content()
     assert "Lovelace" not in content and "ada@riverside.example" not in content
     page.screenshot(path=str(artifacts / "oidc-2-first-log-in.png"))
+    assert page.get_by_text("Change my password").count() == 0  # no password here to change
     names = [u["name"] for u in hub.api.get("/users").json() if u["name"].startswith("s-")]
     assert len(names) == 1
     ada_name = names[0]

@@ -199,11 +199,20 @@ def test_a_provider_that_does_not_answer_gets_a_clear_message(hub: RunningHub, i
     assert "Traceback" not in attempt.answer.text
 
 
-def test_the_password_form_still_works_beside_the_school_button(hub: RunningHub) -> None:
+def test_the_password_form_still_works_beside_the_school_button(hub: RunningHub, idp: Provider) -> None:
     page = hub.session().http.get(f"{hub.url}/hub/login", timeout=30).text
     assert 'id="school-login"' in page and 'id="username_input"' in page
     assert page.index('name="username"') < page.index('id="school-login"')  # the setting's order
-    assert hub.session().login(hub.admin, PASSWORD).status_code == 302
+    admin = hub.session()
+    assert admin.login(hub.admin, PASSWORD).status_code == 302
+    # "Change my password" is for those with a password here, not for a school account.
+    assert "Change my password" in admin.http.get(f"{hub.url}/hub/home", timeout=30).text
+    idp.set_user("pupil-5", given_name="Fay", family_name="T")
+    pupil = hub.session()
+    assert sign_in(pupil, hub.url, "pupil-5").answer.status_code == 302
+    whoami(pupil, hub)
+    home = pupil.http.get(f"{hub.url}/hub/home", timeout=30).text
+    assert "Log out" in home and "Change my password" not in home
 
 
 # ---------------------------------------------------------------- the presets' own checks

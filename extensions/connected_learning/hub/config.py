@@ -361,6 +361,10 @@ def configure_pages(c: Any, settings: SiteSettings, host: Host) -> None:
     # Pages: the site's name everywhere, the interests page, and a plain warning in demo mode.
     c.JupyterHub.template_paths = [str(TEMPLATES)]
     template_vars: dict[str, Any] = {"clhub_site_name": settings.name}
+    if settings.login_methods != ("native",):
+        from .login_methods import has_password
+
+        template_vars["clhub_has_password"] = has_password
     if host.demo:
         template_vars["announcement"] = DEMO_WARNING
     insecure = insecure_site_warning(settings.url)

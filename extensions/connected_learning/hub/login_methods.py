@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nativeauthenticator.orm import UserInfo
 from tornado.escape import url_escape
 from traitlets import List, Unicode, import_item
 
@@ -45,6 +46,14 @@ def method_of(handler: Any, name: str) -> Any:
     authenticator = handler.settings["authenticator"]
     methods = getattr(authenticator, "methods", None)
     return methods[name] if methods and name in methods else authenticator
+
+
+def has_password(user: Any) -> bool:
+    """Whether `user` (the hub's User, or None on the log-in page) has a password of the hub's: a page's
+    "Change my password" is for them only, not for school-account, card or platform users."""
+    if user is None:
+        return False
+    return user.db.query(UserInfo.id).filter(UserInfo.username == user.name).first() is not None
 
 
 def _page_namespace(handler: Any, errors: dict[str, str], username: str = "") -> dict[str, Any]:
