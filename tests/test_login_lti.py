@@ -12,6 +12,7 @@ JWKS, so each attack reached the signature check, and a good launch on the same 
 
 from __future__ import annotations
 
+import grp
 import json
 import re
 import sqlite3
@@ -25,13 +26,13 @@ import requests
 from traitlets.config import Config
 
 from connected_learning.hub.config import configure
-from connected_learning.hub.login_lti import (
+from connected_learning.hub.lti_launch import (
     CLAIM,
     course_group,
     course_role,
     course_slug,
     display_parts,
-    named_workbook,
+    named_target,
     take_nonce,
     tool_configuration,
 )
@@ -95,15 +96,20 @@ def _claims(target: str, workbook: Any = None) -> dict[str, Any]:
     return claims
 
 
-def test_named_workbook_accepts_names_only_from_this_site() -> None:
+def test_named_target_accepts_names_only_from_this_site() -> None:
     site = "https://hub.example.org"
-    assert named_workbook(_claims(site + "/hub/"), site) is None
-    assert named_workbook(_claims(site + "/hub/", "beat-lab"), site) == "beat-lab"
-    assert named_workbook(_claims(site + "/hub/?workbook=beat-lab"), site) == "beat-lab"
-    assert named_workbook(_claims("HTTPS://HUB.example.org/hub/", "beat-lab"), site) == "beat-lab"
+    assert named_target(_claims(site + "/hub/"), site) is None
+    assert named_target(_claims(site + "/hub/", "beat-lab"), site) == ("workbook", "beat-lab")
+    assert named_target(_claims(site + "/hub/?workbook=beat-lab"), site) == ("workbook", "beat-lab")
+    assert named_target(_claims(site + "/hub/?assignment=beat-lab"), site) == ("assignment", "beat-lab")
+    assert named_target(_claims("HTTPS://HUB.example.org/hub/", "beat-lab"), site) == ("workbook", "beat-lab")
+    assignment = _claims(site + "/hub/") | {CLAIM + "custom": {"assignment": "recipe-scaler"}}
+    assert named_target(assignment, site) == ("assignment", "recipe-scaler")
     for bad in ("../beat-lab", "/etc/passwd", "%2e%2e%2fx", "beat-lab/../../x", "Beat-Lab", "", ["beat-lab"], "a\nb"):
         with pytest.raises(PlainError):
-            named_workbook(_claims(site + "/hub/", bad), site)
+            named_target(_claims(site + "/hub/", bad), site)
+        with pytest.raises(PlainError):
+            named_target(_claims(site + "/hub/") | {CLAIM + "custom": {"assignment": bad}}, site)
     for target in (
         "https://evil.example/hub/?workbook=beat-lab",
         "http://hub.example.org/hub/",  # another scheme
@@ -114,7 +120,7 @@ def test_named_workbook_accepts_names_only_from_this_site() -> None:
         None,
     ):
         with pytest.raises(PlainError):
-            named_workbook(_claims(target), site)  # type: ignore[arg-type]
+            named_target(_claims(target), site)  # type: ignore[arg-type]
 
 
 def test_display_parts_and_tool_configuration() -> None:
@@ -235,12 +241,9 @@ def adopt(hub: RunningHub, before: dict[str, Any]) -> tuple[list[str], list[str]
     return users, groups
 
 
-def logged_in_as(hub: RunningHub, http: requests.Session) -> str | None:
-    r = http.get(f"{hub.url}/hub/home", allow_redirects=False)
-    if r.status_code != 200:
-        return None
-    found = re.search(r'data-user="([^"]+)"|/hub/user/([^/"]+)/', r.text)
-    return next(g for g in found.groups() if g) if found else "someone"
+def logged_in(hub: RunningHub, http: requests.Session) -> bool:
+    """Whether this browser's cookies open the hub's home page (not the log-in page)."""
+    return http.get(f"{hub.url}/hub/home", allow_redirects=False).status_code == 200
 
 
 def roles_of(hub: RunningHub, name: str) -> set[str]:
@@ -260,10 +263,13 @@ def test_launches_make_the_learner_the_course_group_and_roles(make_hub: Any, pla
     assert group.startswith("bio-101-") and validate_username(group) == group
     members = hub.api.get(f"/groups/{group}").json()["users"]
     assert members == [ada]
+    # Its peer-review folder is made at once, for the group's system group, as a class list's is.
+    folder = hub.data_dir / "groups" / group / "peer-review"
+    assert folder.is_dir() and folder.stat().st_gid == grp.getgrnam(f"clhub-{group}").gr_gid
     names = json.loads((hub.data_dir / "hub" / "display-names.json").read_text())
     assert names[ada] == "Ada L."
     assert roles_of(hub, ada) == {"user"}
-    assert logged_in_as(hub, first.http)
+    assert logged_in(hub, first.http)
     # Nothing of the person but "Ada L." is kept: not the e-mail, not the family name, not the LMS id.
     kept = b"".join(p.read_bytes() for p in (hub.data_dir / "hub").iterdir() if p.is_file())
     for secret in (ADA.email, ADA.family_name, ADA.sub):
@@ -324,6 +330,43 @@ def test_a_workbook_link_opens_that_workbook(make_hub: Any, platform: Platform) 
     assert (hub.data_dir / "groups" / group / "peer-review").is_dir()
 
 
+@pytest.mark.integration
+def test_an_assignment_link_opens_the_course_assignment(make_hub: Any, platform: Platform) -> None:
+    hub = lti_hub(make_hub, platform)
+    before = snapshot(hub)
+    # Before the teacher has given it out: refused, and nothing is made.
+    early = launch(platform, Launch(ADA, COURSE, custom={"assignment": "recipe-scaler"}))
+    assert early.response.status_code == 400 and "has not given out here yet" in early.response.text
+    assert snapshot(hub) == before
+
+    # The course's instructor launches, and gives the assignment out in the classroom.
+    teacher = Person("teacher-3", "Lena", "Lee")
+    assert launch(platform, Launch(teacher, COURSE, roles=[INSTRUCTOR])).response.status_code == 302
+    (lena,), (group,) = adopt(hub, before)
+    token = hub.api.post(
+        f"/users/{lena}/tokens", json={"expires_in": 600, "scopes": ["access:services!service=classroom"]}
+    ).json()["token"]
+    given = requests.post(
+        f"{hub.url}/services/classroom/api/groups/{group}/assignments",
+        json={"workbook": "recipe-scaler"},
+        headers={"Authorization": f"token {token}"},
+        timeout=600,
+    )
+    assert given.status_code in (200, 201), given.text[:500]
+
+    session = hub.session()
+    result = launch(platform, Launch(ADA, COURSE, custom={"assignment": "recipe-scaler"}), session.http)
+    assert result.response.status_code == 302, result.response.text[:500]
+    (ada,) = [u for u in adopt(hub, before)[0] if u != lena]
+    location = result.response.headers["Location"]
+    assert location == f"/hub/user-redirect/lab/tree/assignments/{group}/recipe-scaler/recipe-scaler.ipynb"
+    session.http.get(hub.url + location, timeout=60)
+    hub.api.wait_for_server(ada, timeout=150)
+    session.wait_ready(ada)
+    found = session.contents(ada, f"assignments/{group}/recipe-scaler/recipe-scaler.ipynb")
+    assert found.status_code == 200
+
+
 SPOILED = [
     ("expired", {"expired": True}, "too old to use"),
     ("tampered", {"tampered": True}, "could not check that this link"),
@@ -369,12 +412,13 @@ def test_spoiled_launches_create_nothing(make_hub: Any, platform: Platform) -> N
     adopt(hub, before)
     after_good = snapshot(hub)
     assert len(after_good["users"]) == len(before["users"]) + 1
-    replay = _post_again(good)
+    attacker = _cookies_session(good)
+    replay = attacker.post(good.action, data=good.form, allow_redirects=False, timeout=60)
     assert replay.status_code == 403
     assert "already used once" in replay.text
     assert platform.jwks_fetches == fetched + 3  # the replay passed the state and signature checks
     assert snapshot(hub) == after_good
-    assert logged_in_as(hub, _cookies_session(good)) is None
+    assert not logged_in(hub, attacker)
     # The used nonces are in the hub's database: a restarted hub refuses the replay too.
     hub.stop()
     hub.start()

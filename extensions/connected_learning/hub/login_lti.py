@@ -18,227 +18,60 @@ claims, and compares its nonce with the cookie. What it lacks, added here:
 - the user is named by `external_accounts` (never the e-mail, which the library used), nothing
   of the token is kept (no auth_state), and the tool configuration asks for no e-mail.
 
-A launch from a course puts the learner in the course's hub group (`course_group`: readable,
-stable, safe) with a role from the LMS roles: Instructor -> teacher, TeachingAssistant -> mentor,
-anyone else -> student. A link naming a workbook (the custom parameter `workbook`, or
-`?workbook=` in the link's target_link_uri) opens it in the learner's JupyterLab; only a
-workbook of the catalog is accepted, and the address is built here, never taken from the link.
+A launch from a course puts the learner in the course's hub group with a role from the LMS
+roles (Instructor -> teacher, TeachingAssistant -> mentor, anyone else -> student), and makes
+the group's system group and peer-review folder at once (`group_folder`), as a class-list
+import does. A link naming a workbook or the course's assignment of one (custom parameter
+`workbook` / `assignment`, or the same in the link's query) opens it in the learner's
+JupyterLab. What a launch means is decided in `lti_launch.py`; this module runs the protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
-import time
-from dataclasses import dataclass
+import functools
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
 
 import jwt
-from jupyterhub.utils import url_path_join
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.error import ValidationError
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler, LTI13ConfigHandler, LTI13LoginInitHandler
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
 from ltiauthenticator.utils import convert_request_to_dict
 from tornado import web
-from traitlets import Float, Unicode
+from traitlets import Callable, Float, Unicode
 from traitlets import Set as SetTrait
 
 from ..paths import DataLayout
 from . import interests as interests_store
 from .authenticator import site_roles
 from .external_accounts import ExternalPerson, external_user, site_secret, subject_code
+from .lti_launch import (
+    CLAIM,
+    EXPIRED,
+    FROM_COURSE,
+    GROUP_CODE_LENGTH,
+    INSTRUCTOR,
+    NO_ANSWER,
+    NO_COOKIE,
+    NO_WORKBOOK,
+    NOT_CHECKED,
+    NOT_GIVEN_OUT,
+    REPLAYED,
+    TEACHING_ASSISTANT,
+    Destination,
+    assignment_destination,
+    course_group,
+    course_role,
+    display_parts,
+    named_target,
+    take_nonce,
+    tool_configuration,
+    workbook_destination,
+)
 from .plain_errors import PlainError
 from .sessions import ClhubLogoutHandler
-
-CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
-INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
-TEACHING_ASSISTANT = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
-NONCE_TABLE = "clhub_lti_nonces"
-WORKBOOK_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
-GROUP_CODE_LENGTH = 8
-GROUP_SLUG_LENGTH = 14  # + "-" + the code: 23 characters, under the 25 a system group's name leaves
-
-FROM_COURSE = "To open your workbooks, go to your course and click the link to this hub there."
-EXPIRED = "This link from your course is too old to use. Go back to your course and click the link again."
-NOT_CHECKED = (
-    "The hub could not check that this link really came from your course, so it did not let you in. "
-    "Go back to your course and click the link again. If this keeps happening, tell your teacher."
-)
-REPLAYED = "This link was already used once. Go back to your course and click the link again."
-NO_ANSWER = (
-    "Your course's website did not answer the hub, so the hub could not let you in. Wait a minute, then click "
-    "the link in your course again. If this keeps happening, tell your teacher."
-)
-NO_COOKIE = (
-    "Your browser did not keep the hub's note for this link. Click the link in your course again. If the hub "
-    "opens inside the course page, open the link in a new window or tab instead."
-)
-OTHER_SITE = "This link was made for another website, not this hub. Tell your teacher, who can fix the link."
-NO_WORKBOOK = (
-    "The link in your course names a workbook this hub does not have. Tell your teacher, who can fix the link."
-)
-
-
-# ------------------------------------------------------------------ deciding (pure)
-
-
-def course_role(roles: Any, teacher_roles: set[str], mentor_roles: set[str]) -> str:
-    """The hub role in the course for the LMS `roles` claim: "teacher", "mentor" or "student".
-
-    A teaching assistant's roles name Instructor too (TeachingAssistant is a sub-role of it), so
-    a mentor role is looked for first; anything unknown, or no roles at all, is a student.
-    """
-    given = {r for r in roles if isinstance(r, str)} if isinstance(roles, list) else set()
-    if given & mentor_roles:
-        return "mentor"
-    if given & teacher_roles:
-        return "teacher"
-    return "student"
-
-
-def course_slug(label: str) -> str:
-    """The readable part of a course's group name: its label in lower-case letters, digits and '-'."""
-    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:GROUP_SLUG_LENGTH].strip("-")
-    if not slug:
-        return "course"
-    return slug if slug[0].isalpha() else "c" + slug[: GROUP_SLUG_LENGTH - 1].rstrip("-")
-
-
-def course_group(code: str, label: str, existing: set[str]) -> str:
-    """The hub group of a course: an existing group with the course's `code` if there is one (the
-    course kept its group when its label changed), else `<slug of the label>-<code>`."""
-    suffix = "-" + code[:GROUP_CODE_LENGTH]
-    for name in sorted(existing):
-        if name.endswith(suffix):
-            return name
-    return course_slug(label) + suffix
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where a launch leads: a workbook of the catalog, and in the learner's JupyterLab which file."""
-
-    workbook: str
-    path: str  # below the learner's home, e.g. "workbooks/beat-lab/beat-lab.ipynb"
-
-    def url(self, hub_base: str) -> str:
-        return url_path_join(hub_base, "user-redirect", "lab", "tree", quote(self.path))
-
-
-def named_workbook(claims: dict[str, Any], site_url: str) -> str | None:
-    """The workbook a launch names (custom `workbook`, else `?workbook=` of its target_link_uri), or None.
-
-    Raises:
-        PlainError: the target_link_uri is not on this hub's address (a link meant for another
-            site), or the name is not a workbook name at all.
-    """
-    target = claims.get(CLAIM + "target_link_uri")
-    ours = urlsplit(site_url)
-    there = urlsplit(target) if isinstance(target, str) else None
-    if there is None or (there.scheme, there.netloc.lower()) != (ours.scheme, ours.netloc.lower()):
-        raise PlainError(400, OTHER_SITE)
-    custom = claims.get(CLAIM + "custom")
-    named = custom.get("workbook") if isinstance(custom, dict) else None
-    if named is None:
-        values = parse_qs(there.query).get("workbook")
-        named = values[0] if values else None
-    if named is None:
-        return None
-    if not isinstance(named, str) or not WORKBOOK_ID.match(named):
-        raise PlainError(400, NO_WORKBOOK)
-    return named
-
-
-def workbook_destination(workbook: Any) -> Destination:
-    """The learner's copy of `workbook` (a catalog Workbook): its first notebook in ~/workbooks/<id>/."""
-    first = workbook.notebooks[0] if workbook.notebooks else ""
-    return Destination(workbook.id, "/".join(p for p in ("workbooks", workbook.id, first) if p))
-
-
-def display_parts(claims: dict[str, Any]) -> tuple[str, str]:
-    """(given name, family name) from the token; the `name` claim split when the parts are missing."""
-    given, family = claims.get("given_name"), claims.get("family_name")
-    if not isinstance(given, str) or not given.strip():
-        words = claims.get("name", "").split() if isinstance(claims.get("name"), str) else []
-        given, family = (words[0], words[-1] if len(words) > 1 else "") if words else ("", "")
-    return given, family if isinstance(family, str) else ""
-
-
-def tool_configuration(site_name: str, site_url: str, hub_base: str) -> dict[str, Any]:
-    """The tool's LTI 1.3 configuration for an LMS administrator (Canvas reads it as a JSON config URL).
-
-    It asks for the person's name only, never the e-mail ("name_only"), and no LTI Advantage
-    services: the hub uses none.
-    """
-    login = site_url + url_path_join(hub_base, "lti13", "oauth_login")
-    callback = site_url + url_path_join(hub_base, "lti13", "oauth_callback")
-    target = site_url + hub_base
-    placement = {"message_type": "LtiResourceLinkRequest", "target_link_uri": target, "windowTarget": "_blank"}
-    return {
-        "title": site_name,
-        "description": f"Workbooks in JupyterLab at {site_name}.",
-        "oidc_initiation_url": login,
-        "target_link_uri": target,
-        "redirect_uris": [callback],
-        "scopes": [],
-        "custom_fields": {},
-        "extensions": [
-            {
-                "platform": "canvas.instructure.com",
-                "privacy_level": "name_only",
-                "settings": {
-                    "platform": "canvas.instructure.com",
-                    "placements": [
-                        {"placement": "course_navigation", **placement},
-                        {"placement": "assignment_selection", **placement},
-                        {"placement": "link_selection", **placement},
-                    ],
-                },
-            }
-        ],
-    }
-
-
-# ------------------------------------------------------------------ the nonce, once only
-
-
-def _nonce_table() -> Any:
-    from sqlalchemy import Column, Integer, MetaData, Table, Unicode
-
-    return Table(
-        NONCE_TABLE,
-        MetaData(),
-        Column("nonce_hash", Unicode(64), primary_key=True),
-        Column("expires", Integer, nullable=False),
-    )
-
-
-_NONCES: Any = _nonce_table()
-
-
-def take_nonce(db: Any, issuer: str, nonce: str, expires: int) -> bool:
-    """Record that a launch used `nonce`; False if it was used before (a replay). Commits `db`."""
-    from sqlalchemy import delete
-    from sqlalchemy.exc import IntegrityError
-
-    digest = hashlib.sha256(f"{issuer}\0{nonce}".encode()).hexdigest()
-    try:
-        _NONCES.create(db.connection(), checkfirst=True)
-        db.execute(delete(_NONCES).where(_NONCES.c.expires < int(time.time()) - 3600))
-        db.execute(_NONCES.insert().values(nonce_hash=digest, expires=int(expires)))
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        return False
-    except BaseException:
-        db.rollback()
-        raise
-    return True
-
 
 # ------------------------------------------------------------------ the authenticator
 
@@ -276,6 +109,14 @@ class LtiAuthenticator(LTI13Authenticator):
     )
     data_dir = Unicode("", config=True, help="The site's data folder (for names, roles and display names).")
     catalog_dir = Unicode("", config=True, help="The workbook catalog, whose workbooks a link may name.")
+    group_folder = Callable(
+        None,
+        allow_none=True,
+        config=True,
+        help="async (group) -> None: make a course group's system group and peer-review folder at its "
+        "launch (`prepare_group_folder`), so a teacher can give out an assignment before any learner has "
+        "started. None: the first start and the classroom's sweep make them.",
+    )
     site_url = Unicode(
         "",
         config=True,
@@ -409,16 +250,21 @@ class LtiCallbackHandler(_LtiPage, LTI13CallbackHandler):
     async def post(self) -> None:
         lti = self.authenticator
         claims = await self.checked_claims()
-        destination = self.destination(claims)
+        course = lti.course_of(self.db, claims)
+        destination = self.destination(claims, course[0] if course else None)
         if not take_nonce(self.db, str(claims["iss"]), str(claims["nonce"]), int(claims["exp"])):
             self.log.warning("LTI launch refused: its nonce was used before (a replay)")
             raise PlainError(403, REPLAYED)
         user = await self.login_user(claims)
         if user is None:
             raise PlainError(403, NOT_CHECKED)
-        role = lti.course_of(self.db, claims)
-        if destination is not None and (role is None or role[1] == "student"):
-            self.make_deliverable(user.name, destination.workbook)
+        if course is not None and lti.group_folder is not None:
+            try:
+                await lti.group_folder(course[0])
+            except Exception:  # the learner's start and the classroom's sweep try again
+                self.log.exception("The folder of course group %s could not be made at its launch", course[0])
+        if destination is not None and (course is None or course[1] == "student"):
+            self.make_deliverable(user.name, destination)
             self.redirect(destination.url(self.hub.base_url))
             return
         self.redirect(self.get_next_url(user))
@@ -484,35 +330,46 @@ class LtiCallbackHandler(_LtiPage, LTI13CallbackHandler):
         )
         return claims
 
-    def destination(self, claims: dict[str, Any]) -> Destination | None:
-        """The workbook the launch opens, or None; refused when the link names anything else."""
+    def destination(self, claims: dict[str, Any], group: str | None) -> Destination | None:
+        """The workbook or assignment the launch opens, or None; refused when the link names anything
+        else, or an assignment the course's group (`group`) has not been given."""
+        from ..assignments.course import Course, released
         from .spawner import cached_catalog
 
         lti = self.authenticator
-        named = named_workbook(claims, lti.site_url or f"{self.request.protocol}://{self.request.host}")
+        named = named_target(claims, lti.site_url or f"{self.request.protocol}://{self.request.host}")
         if named is None:
             return None
-        workbook = cached_catalog(lti.catalog_dir).workbooks.get(named) if lti.catalog_dir else None
+        kind, name = named
+        workbook = cached_catalog(lti.catalog_dir).workbooks.get(name) if lti.catalog_dir else None
         if workbook is None:
-            self.log.warning("LTI launch refused: it names %r, which is not a workbook of the catalog", named)
+            self.log.warning("LTI launch refused: it names %r, which is not a workbook of the catalog", name)
             raise PlainError(400, NO_WORKBOOK)
-        return workbook_destination(workbook)
+        if kind == "workbook":
+            return workbook_destination(workbook)
+        course = Course(Path(lti.data_dir), group) if group else None
+        if course is None or name not in released(course):
+            self.log.warning("LTI launch refused: assignment %r is not released in the course's group", name)
+            raise PlainError(400, NOT_GIVEN_OUT)
+        return assignment_destination(workbook, course.group, course.exchange / "outbound" / name)
 
-    def make_deliverable(self, name: str, workbook_id: str) -> None:
-        """Make sure the learner's next start delivers the workbook: its interest joins theirs.
+    def make_deliverable(self, name: str, destination: Destination) -> None:
+        """Make sure the learner's start goes straight to `destination` and delivers it.
 
         A learner new to the hub gets the workbook's interests (and its language) as theirs, so
-        their first start goes straight to it; they can change their interests afterwards.
+        their first start skips the interest form; they can change them afterwards. For a workbook
+        link, a learner whose interests miss the workbook's gets its first interest added; an
+        assignment is delivered by the course's group, whatever the interests.
         """
         from .spawner import cached_catalog
 
         lti = self.authenticator
-        workbook = cached_catalog(lti.catalog_dir).workbooks[workbook_id]
+        workbook = cached_catalog(lti.catalog_dir).workbooks[destination.workbook]
         folder = str(lti.layout.interests)
         chosen = interests_store.read_choice(folder, name)
         if chosen.interests is None:
             interests_store.write(folder, name, list(workbook.interests), workbook.language)
-        elif not set(chosen.interests) & set(workbook.interests) and workbook.interests:
+        elif not destination.assignment and workbook.interests and not set(chosen.interests) & set(workbook.interests):
             interests_store.write(folder, name, [*chosen.interests, workbook.interests[0]], chosen.language)
 
 
@@ -524,6 +381,16 @@ class LtiConfigHandler(_LtiPage, LTI13ConfigHandler):
         site_url = lti.site_url or f"{lti.get_uri_scheme(self.request)}://{self.request.host}"
         self.set_header("Content-Type", "application/json")
         self.write(tool_configuration(lti.tool_name, site_url, self.hub.base_url))
+
+
+async def prepare_group_folder(settings: Any, group: str, prefix: str = "clhub-") -> None:
+    """The course group's system group (`<prefix><group>`) and peer-review folder, as a class-list import makes them."""
+    from ..host.current import for_settings
+    from ..host.system_users import system_group_name
+    from ..peer_review import folders
+
+    gid = await for_settings(settings).ensure_group(system_group_name(prefix, group))
+    await asyncio.to_thread(folders.apply_group, settings.data_dir, folders.policy_for(settings, group), gid)
 
 
 def configure_lti13(c: Any, settings: Any, layout: DataLayout) -> None:
@@ -543,4 +410,5 @@ def configure_lti13(c: Any, settings: Any, layout: DataLayout) -> None:
     c.LtiAuthenticator.catalog_dir = str(Path(settings.catalog_dir))
     c.LtiAuthenticator.site_url = settings.url
     c.LtiAuthenticator.tool_name = settings.name
+    c.LtiAuthenticator.group_folder = functools.partial(prepare_group_folder, settings)
     c.LTI13LaunchValidator.max_age = 600
