@@ -457,3 +457,14 @@ def test_the_tool_configuration_and_a_visit_without_a_launch(make_hub: Any, plat
     )
     assert stranger.status_code == 403
     assert "authorize" not in stranger.headers.get("Location", "")
+    # Another client or deployment of the same platform: refused before the platform is asked.
+    for spoil in ({"client_id": "someone-elses-tool"}, {"lti_deployment_id": "deployment-9"}):
+        fields = platform.initiation(platform.add(Launch(ADA, COURSE))) | spoil
+        refused = requests.post(f"{hub.url}/hub/lti13/oauth_login", data=fields, allow_redirects=False, timeout=30)
+        assert refused.status_code == 403, spoil
+    # Without the optional client_id: the hub's own one goes to the platform (the control: a redirect).
+    fields = platform.initiation(platform.add(Launch(ADA, COURSE)))
+    del fields["client_id"]
+    sent = requests.post(f"{hub.url}/hub/lti13/oauth_login", data=fields, allow_redirects=False, timeout=30)
+    assert sent.status_code == 302
+    assert f"client_id={platform.client_id}" in sent.headers["Location"]

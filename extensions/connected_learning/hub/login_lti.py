@@ -219,11 +219,23 @@ class LtiLoginHandler(_LtiPage, LTI13LoginInitHandler):
     """The platform's log-in initiation; without one (someone typing the address), a plain page."""
 
     def post(self) -> None:
+        lti = self.authenticator
         if not self.get_argument("iss", ""):
             raise PlainError(400, FROM_COURSE)
-        if self.get_argument("iss") != self.authenticator.issuer:
-            self.log.warning("LTI log-in initiation from an unknown issuer refused")
+        client_id = self.get_argument("client_id", "")
+        deployment = self.get_argument("lti_deployment_id", "")
+        if (
+            self.get_argument("iss") != lti.issuer
+            or (client_id and client_id not in lti.client_id)
+            or (deployment and deployment not in lti.deployment_ids)
+        ):
+            self.log.warning("LTI log-in initiation refused: another platform, client or deployment than this hub's")
             raise PlainError(403, NOT_CHECKED)
+        if not client_id and len(lti.client_id) == 1:
+            # Optional in the initiation, needed in the authorization request: the one this hub has.
+            self.request.arguments["client_id"] = [next(iter(lti.client_id)).encode()]
+        elif not client_id:
+            raise PlainError(400, NOT_CHECKED)
         super().post()
 
     get = post
