@@ -233,7 +233,8 @@ class Platform:
             "target_link_uri": launch.target_link_uri or f"{self.hub_url}/hub/",
             "lti_message_hint": launch.id,
             "client_id": self.client_id,
-            "lti_deployment_id": launch.deployment_id or self.deployment_id,
+            # The platform's own deployment: a spoiled launch's other deployment is in its token only.
+            "lti_deployment_id": self.deployment_id,
         }
 
     def course_page(self, launch: Launch) -> str:

@@ -18,6 +18,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,7 @@ def platform() -> Iterator[Platform]:
 
 
 def lti_hub(make_hub: Any, platform: Platform, **kwargs: Any) -> RunningHub:
-    settings = 'method = ["native", "lti13"]\n\n' + platform.settings() + "jwks_timeout_seconds = 2\n"
+    settings = 'method = ["native", "lti13"]\n\n' + platform.settings() + "jwks_timeout_seconds = 5\n"
     hub: RunningHub = make_hub({}, extra_settings=settings, **kwargs)
     platform.hub_url = hub.url
     return hub
@@ -399,7 +400,14 @@ def test_spoiled_launches_create_nothing(make_hub: Any, platform: Platform) -> N
     # A platform whose keys do not answer: a plain message, nothing made, and the hub kept serving.
     platform.jwks_silent = True
     fetched = platform.jwks_fetches
-    result = launch(platform, Launch(ADA, COURSE))
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(launch, platform, Launch(ADA, COURSE))
+        while platform.jwks_fetches == fetched and not waiting.done():
+            time.sleep(0.05)
+        # While the hub waits for the keys, it answers everyone else.
+        assert requests.get(f"{hub.url}/hub/lti13/config", timeout=30).status_code == 200
+        assert not waiting.done()
+        result = waiting.result()
     assert result.response.status_code == 503
     assert "did not answer the hub" in result.response.text
     assert platform.jwks_fetches == fetched + 1
