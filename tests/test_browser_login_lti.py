@@ -48,7 +48,8 @@ def test_a_launch_lands_in_the_workbook_and_log_out_closes_the_account(
     page.wait_for_url("**/lab/tree/workbooks/beat-lab/beat-lab.ipynb**", timeout=180_000)
     (ada,), (group,) = adopt(hub, before)
     assert f"/user/{ada}/" in page.url
-    page.locator(".jp-NotebookPanel").first.wait_for(timeout=120_000)
+    page.locator(".jp-NotebookPanel .jp-RenderedMarkdown h1").first.wait_for(timeout=120_000)
+    assert "Beat Lab" in page.locator(".jp-NotebookPanel .jp-RenderedMarkdown h1").first.inner_text()
     page.screenshot(path=str(artifacts / "lti-1-launched-into-workbook.png"))
     assert posted and posted[0].get("id_token"), "the platform's page never posted the id_token"
     assert platform.jwks_fetches == 1
