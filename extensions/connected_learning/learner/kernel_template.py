@@ -67,7 +67,6 @@ PRELOAD = (
     "numpy",
     "pandas",
     "matplotlib.pyplot",
-    "matplotlib_inline.backend_inline",
     "connected_learning.widgets.beat_maker",
     "connected_learning.widgets.reflection_box",
     "connected_learning.widgets.puzzles",
@@ -92,7 +91,7 @@ class Template:
     """The server's handle on its template process: started on first use, asked to fork."""
 
     def __init__(self) -> None:
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.folder: Path | None = None
         self.lock = asyncio.Lock()
 
@@ -104,24 +103,21 @@ class Template:
     async def ensure(self) -> None:
         """Start the template unless it runs; raises TemplateUnavailable if it does not get ready."""
         async with self.lock:
-            if self.process is not None and self.process.returncode is None:
+            if self.process is not None and self.process.poll() is None:
                 return
             self.folder = socket_folder()
-            env = template_env(os.environ)
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                __name__,
-                str(self.socket_path),
-                env=env,
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(self.socket_path)],
+                env=template_env(os.environ),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 start_new_session=True,
             )
             assert self.process.stdout is not None
+            reading = asyncio.get_running_loop().run_in_executor(None, self.process.stdout.readline)
             try:
-                line = await asyncio.wait_for(self.process.stdout.readline(), READY_TIMEOUT)
+                line = await asyncio.wait_for(reading, READY_TIMEOUT)
             except TimeoutError:
                 line = b""
             if line.strip() != b"ready":
@@ -129,8 +125,13 @@ class Template:
                 raise TemplateUnavailable(f"the kernel template did not get ready (it said {line!r})")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
+        """End the template (its kernels end with it: they watch their parent)."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            assert self.process.stdout is not None
+            self.process.stdout.close()
         self.process = None
 
     def request(self, message: dict[str, Any], fds: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
@@ -150,8 +151,7 @@ class Template:
         return answer
 
     def fork(self, cmd: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> ForkedKernel:
-        connection_file = servable(cmd, env)
-        answer = self.request({"op": "fork", "connection_file": connection_file, "env": env, "cwd": cwd}, fds)
+        answer = self.request({"op": "fork", "argv": servable(cmd, env), "env": env, "cwd": cwd}, fds)
         return ForkedKernel(int(answer["pid"]), self)
 
     def exit_code(self, pid: int) -> int:
@@ -184,19 +184,23 @@ def template_env(server_env: Mapping[str, str]) -> dict[str, str]:
     return kept | TEMPLATE_FIXED_ENV
 
 
-def servable(cmd: list[str], env: dict[str, str]) -> str:
-    """The connection file of `cmd` if the template can start it, else TemplateUnavailable.
+def servable(cmd: list[str], env: dict[str, str]) -> list[str]:
+    """The arguments for ipykernel's app in `cmd` (connection file, --options) if the template
+    can start it, else TemplateUnavailable.
 
-    Only this Python's own ipykernel, with nothing but a connection file, and only when the
+    Only this Python's own ipykernel, with a connection file and options, and only when the
     kernel's PYTHON* and BLAS variables are the template's (they act at import time)."""
-    if len(cmd) != 5 or cmd[0] != sys.executable or cmd[1:4] != ["-m", "ipykernel_launcher", "-f"]:
+    options = cmd[5:]  # e.g. nbclient's --HistoryManager.hist_file=:memory:
+    if cmd[:4] != [sys.executable, "-m", "ipykernel_launcher", "-f"] or len(cmd) < 5:
         raise TemplateUnavailable(f"not the template's kind of kernel: {cmd}")
+    if not all(option.startswith("--") and "=" in option for option in options):
+        raise TemplateUnavailable(f"not the template's kind of kernel options: {options}")
     template = template_env(os.environ)
     for name in set(env) | set(template):
         acting = name.startswith("PYTHON") or name in TEMPLATE_FIXED_ENV
         if acting and env.get(name, template.get(name)) != template.get(name):
             raise TemplateUnavailable(f"the kernel's {name} differs from the template's")
-    return cmd[4]
+    return cmd[4:]
 
 
 class ForkedKernel:
@@ -231,9 +235,8 @@ class ForkedKernel:
         return code
 
     def send_signal(self, signum: int) -> None:
-        if self.pidfd is None:
-            raise ProcessLookupError(3, "the kernel has ended")
-        signal.pidfd_send_signal(self.pidfd, signum)
+        if self.poll() is None and self.pidfd is not None:  # as Popen: an ended kernel is left be
+            signal.pidfd_send_signal(self.pidfd, signum)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -388,7 +391,7 @@ def become_kernel(request: dict[str, Any], fds: list[int], ended: int, sockets: 
         # ipykernel reads JPY_PARENT_PID when imported, which was before this kernel's env: the
         # kernel watches its parent, the template, which ends with the learner's server.
         parent = f"--IPKernelApp.parent_handle={os.getppid()}"
-        sys.argv = [sys.argv[0], "-f", str(request["connection_file"]), parent]
+        sys.argv = [sys.argv[0], "-f", *(str(arg) for arg in request["argv"]), parent]
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()

@@ -1,0 +1,274 @@
+"""Kernels forked from the kernel template (learner/kernel_template.py), with real kernels.
+
+Each test starts real ipykernel kernels through jupyter_client with the template's provisioner,
+as a learner's server would, and checks them from inside (their pid, environment, state)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.provisioning import KernelProvisionerFactory
+from nbclient import NotebookClient
+
+from connected_learning.catalog.load import load_catalog
+from connected_learning.learner import kernel_template
+from connected_learning.learner.kernel_template import ForkedKernel
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "clhub-test-secret-token-5d1f"
+
+
+@pytest.fixture
+def templated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Kernels of this test come from a template of their own; yields a working folder."""
+    # A runtime folder others may pass through, as a home's is: only the template's own 0700
+    # folder should keep another user out of its socket.
+    runtime = Path(tempfile.mkdtemp(prefix="clhub-kt-test-"))
+    runtime.chmod(0o755)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", SECRET)
+    factory = KernelProvisionerFactory.instance()
+    monkeypatch.setattr(factory, "default_provisioner_name", "clhub-kernel-template")
+    monkeypatch.setattr(kernel_template, "_template", None)
+    work = tmp_path / "work"
+    work.mkdir()
+    yield work
+    kernel_template.server_template().stop()
+    shutil.rmtree(runtime)
+
+
+class Kernel:
+    """One running kernel and a client to run code in it."""
+
+    def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.manager = KernelManager(kernel_name="python3")
+        kwargs = {} if env is None else {"env": env}
+        self.manager.start_kernel(cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    @property
+    def forked(self) -> bool:
+        return isinstance(self.manager.provisioner.process, ForkedKernel)  # type: ignore[union-attr]
+
+    def run(self, code: str, timeout: float = 60) -> tuple[str, str | None]:
+        """(what the code printed, the name of the error it raised or None)."""
+        printed: list[str] = []
+        error: list[str] = []
+
+        def output(msg: dict) -> None:
+            if msg["msg_type"] == "stream":
+                printed.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                error.append(msg["content"]["ename"])
+
+        self.client.execute_interactive(code, timeout=timeout, output_hook=output)
+        return "".join(printed).strip(), error[0] if error else None
+
+    def value(self, code: str) -> str:
+        printed, error = self.run(f"print({code})")
+        assert error is None, error
+        return printed
+
+    def stop(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def template_pid() -> int:
+    process = kernel_template.server_template().process
+    assert process is not None
+    return process.pid
+
+
+def test_a_forked_kernel_runs_the_learners_code_in_their_folder_with_their_env(templated: Path) -> None:
+    (templated / "helper.py").write_text("ANSWER = 42\n")
+    kernel = Kernel(templated)
+    try:
+        assert kernel.forked
+        assert kernel.value("__import__('os').getppid()") == str(template_pid())
+        assert kernel.value("__import__('os').getcwd()") == str(templated)
+        assert kernel.value("__import__('helper').ANSWER") == "42"  # the folder is on sys.path, as usual
+        assert kernel.value("__import__('os').environ['JUPYTERHUB_API_TOKEN']") == SECRET
+        assert kernel.value("'pandas' in __import__('sys').modules") == "True"
+        printed, error = kernel.run("import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()")
+        assert error is None
+        msgs = kernel.client.execute("import matplotlib.pyplot as plt\nplt.plot([3, 1]); plt.show()")
+        images = []
+        while True:
+            msg = kernel.client.get_iopub_msg(timeout=30)
+            if msg["parent_header"].get("msg_id") != msgs:
+                continue
+            if msg["msg_type"] == "display_data":
+                images.append(msg["content"]["data"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        assert any("image/png" in data for data in images), "a plot shows inline, as in any kernel"
+    finally:
+        kernel.stop()
+
+
+def test_the_template_holds_no_secret_and_no_learner_state(templated: Path) -> None:
+    kernel = Kernel(templated)
+    try:
+        assert kernel.forked
+        environ = Path(f"/proc/{template_pid()}/environ").read_bytes()
+        assert SECRET.encode() not in environ
+        assert b"JUPYTERHUB" not in environ
+        # Control: the server's environment has it, and the kernel gets it after the fork.
+        assert kernel.value("__import__('os').environ['JUPYTERHUB_API_TOKEN']") == SECRET
+        assert len(os.listdir(f"/proc/{template_pid()}/task")) == 1, "the template has one thread"
+        # The kernel inherited no descriptor beyond its own: every one it has, it opened itself
+        # (its sockets, its history database), none is the template's listening socket.
+        fds = kernel.value("sorted(int(f) for f in __import__('os').listdir('/proc/self/fd'))")
+        assert fds.startswith("[0, 1, 2, ")
+        kernel.run("import os\nfd = '/proc/self/fd/'")
+        targets = kernel.value("[os.readlink(fd + f) for f in os.listdir(fd) if os.path.lexists(fd + f)]")
+        assert "clhub-kt-" not in targets
+    finally:
+        kernel.stop()
+
+
+def test_siblings_have_their_own_random_state_and_variables_and_survive_each_other(templated: Path) -> None:
+    first, second = Kernel(templated), Kernel(templated)
+    try:
+        assert first.forked and second.forked
+        draw = "__import__('random').random(), __import__('numpy').random.random()"
+        assert first.value(draw) != second.value(draw)
+        first.run("secret_word = 'banana'")
+        assert first.value("secret_word") == "banana"
+        assert second.run("print(secret_word)")[1] == "NameError"
+        first_pid = first.manager.provisioner.pid  # type: ignore[union-attr]
+        first.client.execute("import os; os.kill(os.getpid(), 9)")
+        deadline = time.monotonic() + 30
+        while first.manager.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not first.manager.is_alive()
+        assert first.manager.provisioner.process.returncode == -signal.SIGKILL  # type: ignore[union-attr]
+        assert second.value("1 + 1") == "2"
+        second.run("x = 5")
+        assert second.run("%reset -f")[1] is None
+        assert second.run("print(x)")[1] == "NameError"
+        assert second.value("'after reset'") == "after reset"
+        assert not Path(f"/proc/{first_pid}").exists() or "Z" in Path(f"/proc/{first_pid}/stat").read_text().split()[2]
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_interrupt_and_restart_work_on_a_forked_kernel(templated: Path) -> None:
+    kernel = Kernel(templated)
+    try:
+        assert kernel.forked
+        msg_id = kernel.client.execute("import time; time.sleep(60)")
+        time.sleep(1)
+        kernel.manager.interrupt_kernel()
+        while True:
+            msg = kernel.client.get_iopub_msg(timeout=30)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "error":
+                assert msg["content"]["ename"] == "KeyboardInterrupt"
+                break
+        old = kernel.manager.provisioner.pid  # type: ignore[union-attr]
+        kernel.run("kept = 1")
+        kernel.manager.restart_kernel(now=True)
+        kernel.client.wait_for_ready(timeout=60)
+        assert kernel.forked
+        assert kernel.manager.provisioner.pid != old  # type: ignore[union-attr]
+        assert kernel.run("print(kept)")[1] == "NameError"
+        assert kernel.value("6 * 7") == "42"
+    finally:
+        kernel.stop()
+    assert not kernel.manager.is_alive()
+
+
+def test_another_user_cannot_reach_the_templates_socket(templated: Path) -> None:
+    kernel = Kernel(templated)
+    kernel.stop()
+    path = kernel_template.server_template().socket_path
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    probe = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+        "try:\n    s.connect(sys.argv[1]); print('connected')\n"
+        "except OSError as e:\n    print(type(e).__name__)\n"
+    )
+    # As `nobody`: the folder (0700, this server's user) keeps another user out before the template sees it.
+    assert os.access(path.parent.parent, os.X_OK)
+    other = subprocess.run(
+        ["/usr/bin/python3", "-c", probe, str(path)], user="nobody", capture_output=True, text=True, check=True
+    )
+    assert other.stdout.strip() == "PermissionError"
+    # Control: the server's own user reaches it (the attack above used the right path).
+    same = subprocess.run(["/usr/bin/python3", "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    assert same.stdout.strip() == "connected"
+
+
+def test_a_bad_request_to_the_template_is_refused_and_it_keeps_serving(templated: Path) -> None:
+    Kernel(templated).stop()
+    path = kernel_template.server_template().socket_path
+    for junk in (b"", b"not json", b'{"op": "fork"}', b'{"op": "status", "pid": "x"}', b"[" * 100000):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+            sock.settimeout(10)
+            sock.connect(str(path))
+            sock.send(junk)
+            assert b"error" in sock.recv(65536)
+    kernel = Kernel(templated)
+    try:
+        assert kernel.forked
+        assert kernel.value("'still serving'") == "still serving"
+    finally:
+        kernel.stop()
+
+
+def test_a_kernel_the_template_cannot_serve_starts_as_usual(templated: Path, caplog: pytest.LogCaptureFixture) -> None:
+    env = dict(os.environ, PYTHONPATH=str(templated))
+    kernel = Kernel(templated, env=env)
+    try:
+        assert not kernel.forked
+        assert kernel.value("'usual'") == "usual"
+    finally:
+        kernel.stop()
+    assert "without the kernel template" in caplog.text and "PYTHONPATH" in caplog.text
+
+
+def test_a_dead_template_ends_its_kernels_and_the_next_kernel_still_starts(templated: Path) -> None:
+    kernel = Kernel(templated)
+    assert kernel.forked
+    pid = kernel.manager.provisioner.pid  # type: ignore[union-attr]
+    os.kill(template_pid(), signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while kernel.manager.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not kernel.manager.is_alive(), f"kernel {pid} outlived its template, as a stock kernel would its server"
+    kernel.stop()
+    again = Kernel(templated)
+    try:
+        assert again.value("'again'") == "again"
+    finally:
+        again.stop()
+
+
+def test_a_workbooks_first_widget_cell_runs_in_a_forked_kernel(templated: Path) -> None:
+    workbook = load_catalog(REPO / "workbooks").workbooks["beat-lab"]
+    folder = templated / workbook.id
+    shutil.copytree(workbook.folder, folder)
+    nb = nbformat.read(folder / workbook.notebooks[0], as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    nb.cells = [*code[:2], nbformat.v4.new_code_cell("import os; print(os.getppid())")]
+    client = NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(folder)}}, timeout=120)
+    client.execute()
+    shown = [out for out in nb.cells[1].outputs if out.output_type in ("display_data", "execute_result")]
+    assert any("application/vnd.jupyter.widget-view+json" in out.data for out in shown)
+    assert nb.cells[2].outputs[0].text.strip() == str(template_pid()), "the kernel was a fork of the template"
