@@ -77,6 +77,7 @@ class SiteSettings:
     admin_users: tuple[str, ...]
     user_subdomains: bool
     spawner: str
+    start_template: bool
     db_url: str
     # [workbooks]
     catalog_dir: Path

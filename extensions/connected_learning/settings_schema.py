@@ -275,6 +275,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "site",
+        "start_template",
+        bool,
+        False,
+        "Start learners' servers (local spawner, as root) by forking a waiting process that has already loaded "
+        "JupyterLab, so a class logging in together is ready sooner and each server shares most of its memory; "
+        "where it is not running the hub starts servers as usual and says so in its log. Default false.",
+    ),
+    Setting(
+        "site",
         "db_url",
         str,
         "",

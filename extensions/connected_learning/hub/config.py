@@ -252,6 +252,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.LocalWorkbookSpawner.disk_mb = settings.disk_mb
     c.LocalWorkbookSpawner.disks_dir = str(layout.disks)
     c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
+    c.LocalWorkbookSpawner.start_template = settings.start_template
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
 
     configure_pages(c, settings, host)
