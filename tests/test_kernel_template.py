@@ -43,9 +43,18 @@ def templated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setattr(kernel_template, "_template", None)
     work = tmp_path / "work"
     work.mkdir()
+    wait_for_template()
     yield work
     kernel_template.server_template().stop()
     shutil.rmtree(runtime)
+
+
+def wait_for_template() -> None:
+    """Start this server's template and wait until it is ready (kernels meanwhile start as usual)."""
+    deadline = time.monotonic() + 120
+    while not kernel_template.server_template().ready():
+        assert time.monotonic() < deadline, "the kernel template did not get ready"
+        time.sleep(0.1)
 
 
 class Kernel:
@@ -253,11 +262,36 @@ def test_a_dead_template_ends_its_kernels_and_the_next_kernel_still_starts(templ
         time.sleep(0.2)
     assert not kernel.manager.is_alive(), f"kernel {pid} outlived its template, as a stock kernel would its server"
     kernel.stop()
-    again = Kernel(templated)
+    again = Kernel(templated)  # as usual, while a new template gets ready
     try:
+        assert not again.forked
         assert again.value("'again'") == "again"
     finally:
         again.stop()
+    wait_for_template()
+    forked = Kernel(templated)
+    try:
+        assert forked.forked
+        assert forked.value("'forked again'") == "forked again"
+    finally:
+        forked.stop()
+
+
+def test_a_servers_first_kernel_starts_as_usual_while_the_template_gets_ready(templated: Path) -> None:
+    kernel_template.server_template().stop()
+    first = Kernel(templated)
+    try:
+        assert not first.forked
+        assert kernel_template.server_template().process is not None, "the template is getting ready"
+        assert first.value("'first'") == "first"
+        wait_for_template()
+        second = Kernel(templated)
+        try:
+            assert second.forked
+        finally:
+            second.stop()
+    finally:
+        first.stop()
 
 
 def test_a_workbooks_first_widget_cell_runs_in_a_forked_kernel(templated: Path) -> None:
