@@ -22,7 +22,8 @@ same bare IntSlider in a stock kernel (target: at most 1.0); the kernel's start,
 jupyter_client for it until it answers kernel_info, forked from a running template against a
 stock start (target: at most 1.0); and the first kernel of a server, which starts as usual while
 its template starts alongside (target: at most 1.0: a learner's first notebook should not wait
-longer than today).
+longer than today). And memory: the PSS of the forked kernel plus its template's against the
+stock kernel's, both after Beat Lab's first widget cell (target: at most 1.0; one notebook open).
 
 Also measured, for the capacity table (benchmarks/capacity.py): the kernel's resident memory
 (RSS, /proc) at the moment its first widget shows, median of the same runs. Target: at most
@@ -70,6 +71,14 @@ def shows_widget(msg: dict) -> bool:
     return msg["msg_type"] in ("display_data", "execute_result") and WIDGET_MIME in msg["content"].get("data", {})
 
 
+def pss_mb(pid: int) -> float:
+    """The proportional memory of process `pid` in MB (its own pages, plus its share of shared ones)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no Pss for process {pid}")
+
+
 def kernel_rss_mb(pid: int) -> float:
     """The resident memory of process `pid` in MB, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -95,9 +104,10 @@ def use_template(on: bool) -> None:
 
 def time_to_first_widget(
     cells: list[str], cwd: Path, template: bool = False, cold: bool = False
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """(seconds from a fresh kernel being ready until `cells`, run in order, display a widget;
-    the kernel's RSS in MB at that moment; seconds from asking for the kernel until it was ready).
+    the kernel's RSS in MB at that moment; seconds from asking for the kernel until it was ready;
+    the PSS in MB of the kernel, and of its template if it has one, at that moment).
 
     `template`: asked of the kernel template; `cold`: as a server's first kernel, whose template
     only starts then (this kernel starts as usual meanwhile)."""
@@ -126,7 +136,11 @@ def time_to_first_widget(
                     continue
                 if shows_widget(msg):
                     seconds = time.monotonic() - started
-                    return seconds, kernel_rss_mb(km.provisioner.pid), started - asked  # type: ignore[union-attr]
+                    pid = km.provisioner.pid  # type: ignore[union-attr]
+                    pss = pss_mb(pid)
+                    if forked:  # what the kernel costs includes the template it shares pages with
+                        pss += pss_mb(kernel_template.server_template().process.pid)  # type: ignore[union-attr]
+                    return seconds, kernel_rss_mb(pid), started - asked, pss
                 if msg["msg_type"] == "error":
                     raise RuntimeError(
                         f"code cell {index} raised {msg['content']['ename']}: {msg['content']['evalue']}"
@@ -148,6 +162,8 @@ def main() -> list[tuple[str, float, float, float]]:
     forked: list[float] = []
     ours_mb: list[float] = []
     bare_mb: list[float] = []
+    stock_pss: list[float] = []
+    forked_pss: list[float] = []
     stock_start: list[float] = []
     forked_start: list[float] = []
     cold_start: list[float] = []
@@ -171,6 +187,8 @@ def main() -> list[tuple[str, float, float, float]]:
                     forked.append(got["forked"][0])
                     ours_mb.append(got["ours"][1])
                     bare_mb.append(got["bare"][1])
+                    stock_pss.append(got["ours"][3])
+                    forked_pss.append(got["forked"][3])
                     stock_start += [got["ours"][2], got["bare"][2]]
                     forked_start.append(got["forked"][2])
             for _ in range(COLD_RUNS):
@@ -190,6 +208,7 @@ def main() -> list[tuple[str, float, float, float]]:
             statistics.median(stock_start),
             1.0,
         ),
+        ("PSS, forked kernel + template, median MB", statistics.median(forked_pss), statistics.median(stock_pss), 1.0),
         (
             "server's 1st kernel, template starts, s",
             statistics.median(cold_start),
