@@ -45,6 +45,7 @@ def templated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     work.mkdir()
     wait_for_template()
     yield work
+    kernel_template.server_template().preload = list(kernel_template.PRELOAD)
     kernel_template.server_template().stop()
     shutil.rmtree(runtime)
 
@@ -111,7 +112,7 @@ def test_a_forked_kernel_runs_the_learners_code_in_their_folder_with_their_env(t
         assert kernel.value("__import__('os').getcwd()") == str(templated)
         assert kernel.value("__import__('helper').ANSWER") == "42"  # the folder is on sys.path, as usual
         assert kernel.value("__import__('os').environ['JUPYTERHUB_API_TOKEN']") == SECRET
-        assert kernel.value("'pandas' in __import__('sys').modules") == "True"
+        assert kernel.value("'ipywidgets' in __import__('sys').modules") == "True"
         printed, error = kernel.run("import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()")
         assert error is None
         msgs = kernel.client.execute("import matplotlib.pyplot as plt\nplt.plot([3, 1]); plt.show()")
@@ -306,3 +307,32 @@ def test_a_workbooks_first_widget_cell_runs_in_a_forked_kernel(templated: Path) 
     shown = [out for out in nb.cells[1].outputs if out.output_type in ("display_data", "execute_result")]
     assert any("application/vnd.jupyter.widget-view+json" in out.data for out in shown)
     assert nb.cells[2].outputs[0].text.strip() == str(template_pid()), "the kernel was a fork of the template"
+
+
+def test_a_template_with_numpy_pandas_and_matplotlib_forks_safely(templated: Path) -> None:
+    template = kernel_template.server_template()
+    template.stop()
+    template.preload = [*kernel_template.PRELOAD, *kernel_template.HEAVY]
+    wait_for_template()
+    first, second = Kernel(templated), Kernel(templated)
+    try:
+        assert first.forked and second.forked
+        assert first.value("'pandas' in __import__('sys').modules") == "True"
+        assert len(os.listdir(f"/proc/{template_pid()}/task")) == 1, "numpy's BLAS pool must not add a thread"
+        draw = "__import__('numpy').random.random()"
+        assert first.value(draw) != second.value(draw)
+        # pyplot imported before the fork: plots still show inline (the inline backend hooks in later).
+        msg_id = first.client.execute("import matplotlib.pyplot as plt\nplt.plot([3, 1]); plt.show()")
+        data = []
+        while True:
+            msg = first.client.get_iopub_msg(timeout=30)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "display_data":
+                data.append(msg["content"]["data"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        assert any("image/png" in shown for shown in data)
+    finally:
+        first.stop()
+        second.stop()

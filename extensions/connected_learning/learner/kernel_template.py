@@ -1,11 +1,19 @@
 """Kernels forked from a template that has already imported what workbooks use.
 
 A learner's server starts a fresh Python kernel for every notebook it opens; most of that
-start is importing ipykernel, and then the first widget cell imports ipywidgets, pandas,
-matplotlib and our widgets. `TemplateProvisioner` (a jupyter_client kernel provisioner,
+start is importing ipykernel (and debugpy), and then the first widget cell imports
+ipywidgets and our widgets. `TemplateProvisioner` (a jupyter_client kernel provisioner,
 entry point ``clhub-kernel-template``) keeps one template process per learner's server that
-has imported all of them once, frozen its heap (`gc.freeze()`) and waits; each kernel is a
-fork of it.
+has imported them once (`PRELOAD`), frozen its heap (`gc.freeze()`) and waits; each kernel
+is a fork of it. The template starts in the background when the server asks for its first
+kernel; kernels asked for before it is ready start as usual.
+
+pandas, numpy and matplotlib are left out of `PRELOAD` on purpose (`HEAVY` adds them, through
+`TemplateProvisioner.preload`): a kernel that never imports them (Beat Lab's) would carry the
+template's copy anyway, about 45 MB of PSS more per learner (benchmarks/widgets.py).
+Importing them before a fork is safe with the care taken here: numpy's BLAS pool is kept to
+one thread, and matplotlib's inline backend is not imported (it hooks into IPython only when
+imported inside a running kernel; imported in the template, plots would not show).
 
     learner's server (the learner's uid and cgroup)
       └─ template: python -m connected_learning.learner.kernel_template SOCKET
@@ -44,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
+from traitlets import List, Unicode
 
 #: The only variables the template is started with (everything else, tokens included, stays out).
 #: (plus LC_* and PYTHON*, which act on how Python starts and hold nothing secret).
@@ -56,20 +65,19 @@ TEMPLATE_FIXED_ENV = {
     "MKL_NUM_THREADS": "1",
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
-#: What the template imports once, for every kernel forked from it.
+#: What the template imports once, for every kernel forked from it: what every kernel imports.
 PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "ipykernel.zmqshell",
     "ipykernel.debugger",  # imports debugpy when a kernel starts: a sixth of its start
     "ipywidgets",
-    "numpy",
-    "pandas",
-    "matplotlib.pyplot",
     "connected_learning.widgets.beat_maker",
     "connected_learning.widgets.reflection_box",
     "connected_learning.widgets.puzzles",
 )
+#: What a site whose workbooks mostly chart may add (more memory per learner, faster charts).
+HEAVY = ("numpy", "pandas", "matplotlib.pyplot")
 READY_TIMEOUT = 60.0  # seconds the template may take to import everything before we give up on it
 MAX_FAILURES = 3  # templates that did not get ready before this server stops starting them
 REQUEST_TIMEOUT = 10.0  # seconds one fork or status request may take
@@ -96,6 +104,7 @@ class Template:
         self.started = 0.0
         self.is_ready = False
         self.failures = 0
+        self.preload = list(PRELOAD)
 
     @property
     def socket_path(self) -> Path:
@@ -127,7 +136,7 @@ class Template:
         self.folder = socket_folder()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(self.socket_path)],
+            [sys.executable, "-m", __name__, str(self.socket_path), *self.preload],
             env=template_env(os.environ),
             cwd="/",
             stdin=subprocess.DEVNULL,
@@ -294,8 +303,18 @@ def kernel_fds(kwargs: dict[str, Any]) -> tuple[list[int], list[int]]:
 class TemplateProvisioner(LocalProvisioner):
     """LocalProvisioner whose kernels are forks of the server's template process."""
 
+    preload = List(
+        Unicode(),
+        default_value=list(PRELOAD),
+        help="""Modules the kernel template imports once for every kernel forked from it.
+        Default: ipykernel, debugpy, ipywidgets and the widgets of the first workbooks. A site
+        whose workbooks chart may add kernel_template.HEAVY (numpy, pandas, matplotlib.pyplot):
+        faster charts, about 45 MB more per learner. Read when the template starts.""",
+    ).tag(config=True)
+
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         template = server_template()
+        template.preload = list(self.preload)
         if not template.ready():
             log.info("Starting the kernel as usual while the kernel template gets ready")
             return await super().launch_kernel(cmd, **kwargs)
@@ -319,10 +338,10 @@ class TemplateProvisioner(LocalProvisioner):
 # ---------------------------------------------------------------- the template's side
 
 
-def serve(path: Path) -> None:
-    """The template: import everything, freeze, then fork kernels on request until killed."""
+def serve(path: Path, preload: list[str]) -> None:
+    """The template: import `preload`, freeze, then fork kernels on request until killed."""
     libc_prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: end with the learner's server
-    for module in PRELOAD:
+    for module in preload:
         __import__(module)
     gc.collect()
     gc.freeze()
@@ -443,4 +462,4 @@ def libc_prctl(option: int, value: int) -> None:
 if __name__ == "__main__":
     # As ipykernel_launcher does: the folder we started in is not the kernel's.
     del sys.path[0]
-    serve(Path(sys.argv[1]))
+    serve(Path(sys.argv[1]), sys.argv[2:])
