@@ -16,9 +16,11 @@ so the server logs where a server started by Popen would. For each request:
     server: closes every inherited descriptor, takes the request's environment, umask and
             folder, reseeds `random`, and runs jupyterhub-singleuser's main with the request's argv
 
-The template reaps the middle process, so the server's parent is init (or the nearest
-subreaper): killing the template kills no server, and the hub polls and stops servers by
-pid, as LocalProcessSpawner does for a server that outlived a hub restart.
+The server is thus no child the template forked: it is in a session of its own, and when the
+middle process exits it is adopted by the template, a child subreaper that reaps every ended
+server (and what learners' kernels leave behind) at once. Killing the template hands the
+servers to init and kills none of them; the hub polls and stops servers by pid, as
+LocalProcessSpawner does for a server that outlived a hub restart.
 
 `start_server` is the hub's client; it raises `TemplateUnavailable` where the template does
 not answer, and the spawner then starts the server as usual.
@@ -56,6 +58,7 @@ PID_NAME = "template.pid"
 MAX_REQUEST = 256 * 1024  # bytes: a learner's environment is a few KB
 CGROUP_ROOT = "/sys/fs/cgroup/"
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
 ENTRY = "jupyterhub.singleuser:main"  # what jupyterhub-singleuser runs
 # The template's own environment: nothing of the hub's (no tokens, no cookie secret).
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV")
@@ -271,11 +274,23 @@ def serve(server: socket.socket, command: str, entry: str = ENTRY) -> None:
             if middle == 0:
                 answer_in_middle(server, conn, command, entry)  # never returns
             conn.close()
-            os.waitpid(middle, 0)  # it exits as soon as the server is forked
+            with contextlib.suppress(ChildProcessError):  # reaped already by reap_children
+                os.waitpid(middle, 0)  # it exits as soon as the server is forked
         except OSError as e:
             print(f"A request failed: {e}", file=sys.stderr, flush=True)
         finally:
             conn.close()
+
+
+def reap_children(signum: int = 0, frame: Any = None) -> None:
+    """SIGCHLD: reap every ended child at once (servers, and the orphans of learners' processes)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -380,6 +395,13 @@ def main(argv: list[str] | None = None) -> None:
     for line in failed:
         print(f"Not preloaded: {line}", file=sys.stderr)
     server = listen(args.socket)
+    # Servers (and processes their kernels leave behind) are adopted by the template when the
+    # middle process exits, and reaped at once, so no ended server lingers as a zombie that
+    # the hub's pid-based poll would take for running. Killing the template hands them to init.
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise SystemExit(f"prctl(PR_SET_CHILD_SUBREAPER) failed: {os.strerror(ctypes.get_errno())}")
+    signal.signal(signal.SIGCHLD, reap_children)
     Path(args.socket).with_name(PID_NAME).write_text(f"{os.getpid()}\n")
     gc.collect()
     gc.freeze()  # from here on the shared pages stay untouched by the collector
