@@ -5,25 +5,30 @@ as a learner's server would, and checks them from inside (their pid, environment
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client import KernelManager
+from jupyter_client import BlockingKernelClient, KernelManager
 from jupyter_client.provisioning import KernelProvisionerFactory
 from nbclient import NotebookClient
 
 from connected_learning.catalog.load import load_catalog
 from connected_learning.learner import kernel_template
 from connected_learning.learner.kernel_template import ForkedKernel
+from realhub import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "clhub-test-secret-token-5d1f"
@@ -336,3 +341,112 @@ def test_a_template_with_numpy_pandas_and_matplotlib_forks_safely(templated: Pat
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.fixture
+def learner_server() -> Iterator[tuple[str, str, int]]:
+    """A learner's Jupyter server with our singleuser config and the kernel template switched on,
+    run as a new system user, as the spawner runs it: (user, base URL, server pid)."""
+    if os.geteuid() != 0:
+        pytest.skip("creates a real system user: run as root (make test does in CI)")
+    user = f"clhub-kt-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/usr/sbin/nologin", user], check=True)
+    home = Path(f"/home/{user}")
+    port = free_port()
+    env = {
+        "PATH": f"{REPO}/.venv/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "USER": user,
+        "LANG": "C.UTF-8",
+        "JUPYTERHUB_API_TOKEN": SECRET,
+        "CLHUB_KERNEL_TEMPLATE": "1",
+    }
+    config = REPO / "extensions/connected_learning/learner/singleuser_config.py"
+    server = subprocess.Popen(
+        [f"{REPO}/.venv/bin/jupyter-server", f"--config={config}", f"--port={port}", "--ip=127.0.0.1",
+         "--IdentityProvider.token=learner-token", "--ServerApp.open_browser=False"],
+        user=user, cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token=learner-token", timeout=5)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the learner's server did not start"
+                time.sleep(0.3)
+        yield user, url, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        uid = pwd.getpwnam(user).pw_uid
+        for pid in [p for p in os.listdir("/proc") if p.isdigit()]:  # what this user left (none, normally)
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+        subprocess.run(["userdel", "--remove", user], capture_output=True)
+
+
+def server_kernel(url: str, user: str) -> BlockingKernelClient:
+    """A kernel started through the learner's server's own API, and a client for it."""
+    request = urllib.request.Request(f"{url}/api/kernels?token=learner-token", data=b"{}", method="POST")
+    kernel_id = json.loads(urllib.request.urlopen(request, timeout=60).read())["id"]
+    runtime = Path(f"/home/{user}/.local/share/jupyter/runtime")
+    client = BlockingKernelClient(connection_file=str(runtime / f"kernel-{kernel_id}.json"))
+    client.load_connection_file()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    return client
+
+
+def kernel_says(client: BlockingKernelClient, code: str) -> str:
+    printed: list[str] = []
+    client.execute_interactive(
+        f"print({code})",
+        timeout=60,
+        output_hook=lambda msg: printed.append(msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None,
+    )
+    return "".join(printed).strip()
+
+
+def test_a_learners_server_forks_kernels_from_its_own_template_as_the_learner(
+    learner_server: tuple[str, str, int],
+) -> None:
+    user, url, server_pid = learner_server
+    uid = pwd.getpwnam(user).pw_uid
+    first = server_kernel(url, user)  # the server's first kernel starts as usual; its template starts now
+    try:
+        assert kernel_says(first, "__import__('os').getppid()") == str(server_pid)
+        deadline = time.monotonic() + 60
+        while True:  # the template: the server's child, started with the learner's uid
+            templates = [
+                int(pid)
+                for pid in os.listdir("/proc")
+                if pid.isdigit()
+                and b"kernel_template" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                and Path(f"/proc/{pid}/status").read_text().count(f"PPid:\t{server_pid}\n")
+            ]
+            # Its socket is bound once everything is imported.
+            if templates and list(Path("/home", user, ".local/share/jupyter/runtime").glob("clhub-kt-*/sock")):
+                break
+            assert time.monotonic() < deadline, "the learner's server started no kernel template"
+            time.sleep(0.2)
+        (template,) = templates
+        assert os.stat(f"/proc/{template}").st_uid == uid
+        environ = Path(f"/proc/{template}/environ").read_bytes()
+        assert SECRET.encode() not in environ and b"JUPYTERHUB" not in environ
+        second = server_kernel(url, user)
+        try:
+            assert kernel_says(second, "__import__('os').getppid()") == str(template)
+            assert kernel_says(second, "__import__('os').getuid()") == str(uid)
+            assert kernel_says(second, "__import__('os').getcwd()") == f"/home/{user}"
+            # The server's token reaches the learner's kernel (as in any JupyterHub kernel), not the template.
+            assert kernel_says(second, "__import__('os').environ.get('JUPYTERHUB_API_TOKEN')") == SECRET
+        finally:
+            second.stop_channels()
+    finally:
+        first.stop_channels()
