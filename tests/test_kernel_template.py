@@ -450,3 +450,24 @@ def test_a_learners_server_forks_kernels_from_its_own_template_as_the_learner(
             second.stop_channels()
     finally:
         first.stop_channels()
+
+
+def test_the_template_answers_only_its_own_user_even_past_the_folder(templated: Path) -> None:
+    Kernel(templated).stop()
+    path = kernel_template.server_template().socket_path
+    probe = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+        's.connect(sys.argv[1]); s.send(b\'{"op": "status", "pid": 1}\'); print(s.recv(999).decode())\n'
+    )
+    # Another user who can pass any folder (CAP_DAC_OVERRIDE) reaches the socket: the template
+    # checks who is calling (SO_PEERCRED) and refuses.
+    other = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+dac_override",
+         "--ambient-caps=+dac_override", "/usr/bin/python3", "-c", probe, str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "not this learner's" in other.stdout
+    # Control: the template's own user gets an answer to the same request.
+    same = subprocess.run(["/usr/bin/python3", "-c", probe, str(path)], capture_output=True, text=True, check=True)
+    assert json.loads(same.stdout) == {"exit": None}
