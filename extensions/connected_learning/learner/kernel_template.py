@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import array
 import gc
+import importlib.util
 import json
 import logging
 import os
@@ -430,7 +431,9 @@ def become_kernel(request: dict[str, Any], fds: list[int], ended: int, sockets: 
         # ipykernel reads JPY_PARENT_PID when imported, which was before this kernel's env: the
         # kernel watches its parent, the template, which ends with the learner's server.
         parent = f"--IPKernelApp.parent_handle={os.getppid()}"
-        sys.argv = [sys.argv[0], "-f", *(str(arg) for arg in request["argv"]), parent]
+        launcher = importlib.util.find_spec("ipykernel_launcher")
+        sys.argv = [launcher.origin if launcher and launcher.origin else "ipykernel_launcher"]
+        sys.argv += ["-f", *(str(arg) for arg in request["argv"]), parent]
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
