@@ -248,6 +248,7 @@ def test_a_bad_request_to_the_template_is_refused_and_it_keeps_serving(templated
 
 
 def test_a_kernel_the_template_cannot_serve_starts_as_usual(templated: Path, caplog: pytest.LogCaptureFixture) -> None:
+    kernel_template.server_template().stop()
     env = dict(os.environ, PYTHONPATH=str(templated))
     kernel = Kernel(templated, env=env)
     try:
@@ -256,6 +257,7 @@ def test_a_kernel_the_template_cannot_serve_starts_as_usual(templated: Path, cap
     finally:
         kernel.stop()
     assert "without the kernel template" in caplog.text and "PYTHONPATH" in caplog.text
+    assert kernel_template.server_template().process is None, "no template started for a kernel it cannot serve"
 
 
 def test_a_dead_template_ends_its_kernels_and_the_next_kernel_still_starts(templated: Path) -> None:

@@ -178,8 +178,9 @@ class Template:
             raise TemplateUnavailable(f"the kernel template refused: {answer}")
         return answer
 
-    def fork(self, cmd: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> ForkedKernel:
-        answer = self.request({"op": "fork", "argv": servable(cmd, env), "env": env, "cwd": cwd}, fds)
+    def fork(self, argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> ForkedKernel:
+        """A kernel forked with ipykernel's `argv` (see `servable`), `env`, `cwd` and stdin/out/err `fds`."""
+        answer = self.request({"op": "fork", "argv": argv, "env": env, "cwd": cwd}, fds)
         return ForkedKernel(int(answer["pid"]), self)
 
     def exit_code(self, pid: int) -> int:
@@ -314,6 +315,12 @@ class TemplateProvisioner(LocalProvisioner):
     ).tag(config=True)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        env = dict(kwargs.get("env") or os.environ)
+        try:
+            argv = servable(cmd, env)  # before starting a template for a kernel it could not serve
+        except TemplateUnavailable as error:
+            log.warning("Starting the kernel without the kernel template: %s", error)
+            return await super().launch_kernel(cmd, **kwargs)
         template = server_template()
         template.preload = list(self.preload)
         if not template.ready():
@@ -321,9 +328,7 @@ class TemplateProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         fds, opened = kernel_fds(kwargs)
         try:
-            env = dict(kwargs.get("env") or os.environ)
-            cwd = str(kwargs.get("cwd") or os.getcwd())
-            process = template.fork(cmd, env, cwd, fds)
+            process = template.fork(argv, env, str(kwargs.get("cwd") or os.getcwd()), fds)
         except TemplateUnavailable as error:
             log.warning("Starting the kernel without the kernel template: %s", error)
             return await super().launch_kernel(cmd, **kwargs)
