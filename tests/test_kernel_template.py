@@ -473,3 +473,31 @@ def test_the_template_answers_only_its_own_user_even_past_the_folder(templated: 
     # Control: the template's own user gets an answer to the same request.
     same = subprocess.run(["/usr/bin/python3", "-c", probe, str(path)], capture_output=True, text=True, check=True)
     assert json.loads(same.stdout) == {"exit": None}
+
+
+def test_a_learners_server_killed_outright_takes_its_template_and_kernels_with_it(
+    learner_server: tuple[str, str, int],
+) -> None:
+    user, url, server_pid = learner_server
+    server_kernel(url, user).stop_channels()
+    deadline = time.monotonic() + 60
+    while not list(Path("/home", user, ".local/share/jupyter/runtime").glob("clhub-kt-*/sock")):
+        assert time.monotonic() < deadline, "the learner's server started no kernel template"
+        time.sleep(0.2)
+    forked = server_kernel(url, user)
+    kernel_pid = int(kernel_says(forked, "__import__('os').getpid()"))
+    template_pid = int(kernel_says(forked, "__import__('os').getppid()"))
+    forked.stop_channels()
+    assert b"kernel_template" in Path(f"/proc/{template_pid}/cmdline").read_bytes()
+    os.kill(server_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        left = [
+            pid
+            for pid in (template_pid, kernel_pid)
+            if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        ]
+        if not left:
+            break
+        assert time.monotonic() < deadline, f"still running after their server was killed: {left}"
+        time.sleep(0.2)

@@ -137,7 +137,7 @@ class Template:
         self.folder = socket_folder()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(self.socket_path), *self.preload],
+            [sys.executable, "-m", __name__, str(self.socket_path), str(os.getpid()), *self.preload],
             env=template_env(os.environ),
             cwd="/",
             stdin=subprocess.DEVNULL,
@@ -344,9 +344,11 @@ class TemplateProvisioner(LocalProvisioner):
 # ---------------------------------------------------------------- the template's side
 
 
-def serve(path: Path, preload: list[str]) -> None:
+def serve(path: Path, server: int, preload: list[str]) -> None:
     """The template: import `preload`, freeze, then fork kernels on request until killed."""
     libc_prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: end with the learner's server
+    if os.getppid() != server:  # it ended before the line above
+        sys.exit(1)
     for module in preload:
         __import__(module)
     gc.collect()
@@ -470,4 +472,4 @@ def libc_prctl(option: int, value: int) -> None:
 if __name__ == "__main__":
     # As ipykernel_launcher does: the folder we started in is not the kernel's.
     del sys.path[0]
-    serve(Path(sys.argv[1]), sys.argv[2:])
+    serve(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
