@@ -90,7 +90,14 @@ def rush(
     pids = [int(hub.api.get(f"/users/{n}").json()["servers"][""]["state"]["pid"]) for n in names]
     memory = [rss_mb(pid) for pid in pids]
     if pss is not None:
-        pss.extend(pss_mb(pid) for pid in pids)
+        alive = [pid for pid in pids if os.path.exists(f"/proc/{pid}/smaps_rollup") and rss_mb(pid)]
+        if len(alive) < len(pids):
+            print(f"{len(pids) - len(alive)} of {len(pids)} servers ended before they were measured", flush=True)
+        for pid in alive:
+            try:
+                pss.append(pss_mb(pid))
+            except OSError:  # ended meanwhile
+                pass
     stop(hub, names)
     return times, memory
 
