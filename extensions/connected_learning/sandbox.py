@@ -53,7 +53,6 @@ from traitlets.config import LoggingConfigurable
 
 from .errors import ClhubError
 from .host.current import current as current_host
-from .host.kubernetes import KubernetesHost
 
 BWRAP = "bwrap"
 SETPRIV = "setpriv"
@@ -234,17 +233,7 @@ def identity(user: str) -> tuple[int, int] | None:
     try:
         entry = host.run_as(user)
     except KeyError:
-        if isinstance(host, KubernetesHost):  # no accounts to make: only the services' own ids
-            raise FenceError(
-                f"The user {user!r} that runs fenced code does not exist here: in a pod, fenced code runs as "
-                "one of the services' own users (clhub-grader for grading), never as a learner or root.",
-                code="no-fence-user",
-            ) from None
-        raise FenceError(
-            f"The system user {user!r} that runs fenced code does not exist: create it with "
-            f"`useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {user}`, then try again.",
-            code="no-fence-user",
-        ) from None
+        raise FenceError(host.missing_user_message(user), code="no-fence-user") from None
     if entry is None:
         return None
     if entry.uid == 0:

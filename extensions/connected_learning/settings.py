@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .paths import DataLayout
 from .settings_schema import (
     PORT,
     SECTIONS,
@@ -133,7 +134,7 @@ class SiteSettings:
     @property
     def database_url(self) -> str:
         """The hub database: db_url, else SQLite in the data folder."""
-        return self.db_url or f"sqlite:///{self.data_dir / 'hub' / 'jupyterhub.sqlite'}"
+        return self.db_url or f"sqlite:///{DataLayout(self.data_dir).db}"
 
     @property
     def subdomain_host(self) -> str:

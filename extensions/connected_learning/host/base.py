@@ -88,6 +88,13 @@ class Host:
         except KeyError:
             return ""
 
+    def missing_user_message(self, user: str) -> str:
+        """What a fence says when `run_as(user)` finds no such user: what to do, for this host."""
+        return (
+            f"The system user {user!r} that runs fenced code does not exist: create it with "
+            f"`useradd --system --user-group --no-create-home --shell /usr/sbin/nologin {user}`, then try again."
+        )
+
     def run_as(self, user: str) -> RunAs | None:
         """The identity to drop to before running `user`'s code; None: stay as this process."""
         raise NotImplementedError

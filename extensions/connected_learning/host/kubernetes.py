@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ClhubError
+from ..paths import DataLayout
 from ..settings import SETTINGS, validate_username
 from .base import Host, RunAs
 from .system_users import system_group_name
@@ -74,16 +75,15 @@ class KubernetesHost(Host):
     homes: Path = field(default=HOMES)
 
     def database_url(self) -> str:
-        return (
-            self.db_url
-            or os.environ.get("CLHUB_DB_URL", "")
-            or f"sqlite:///{Path(self.data_dir) / 'hub' / 'jupyterhub.sqlite'}"
-        )
+        return self.db_url or os.environ.get("CLHUB_DB_URL", "") or f"sqlite:///{DataLayout(Path(self.data_dir)).db}"
 
     def _engine(self, *, required: bool) -> Engine | None:
         """The hub database, None (or KubernetesHostError if `required`) where this pod has none."""
+        from ..hub.database import driver_url, sqlite_file
+
         url = self.database_url()
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        sqlite = sqlite_file(url)
+        if sqlite is not None and not sqlite.is_file():
             if required:
                 raise KubernetesHostError(
                     "The hub's database cannot be reached from here: ids are given by the hub and its services only."
@@ -91,8 +91,6 @@ class KubernetesHost(Host):
             return None
         if url not in _engines:
             from sqlalchemy import create_engine  # here: a learner's kernel asking `whoami` needs no SQLAlchemy
-
-            from ..hub.database import driver_url
 
             _engines[url] = create_engine(driver_url(url), pool_pre_ping=True)
         return _engines[url]
@@ -108,20 +106,18 @@ class KubernetesHost(Host):
         in_pod = read_pod_identity(self.identity_dir)
         if in_pod is not None:  # a learner's pod: the hub's word for its one learner
             return in_pod[0] if in_pod[1] == uid else ""
-        engine = self._engine(required=False)
-        from ..hub import uids
-
-        return (uids.name_of_uid(engine, uid) or "") if engine is not None else ""
+        return self._allocated_name(uid)
 
     def owner_name(self, uid: int) -> str:
         # A learner's pod lists the accounts of its groups (kube_prepare's passwd); the hub and
         # the services' pods have none of them and ask the allocation table.
-        name = super().owner_name(uid)
-        if name:
-            return name
-        engine = self._engine(required=False)
+        return super().owner_name(uid) or self._allocated_name(uid)
+
+    def _allocated_name(self, uid: int) -> str:
+        """Whose uid this is in the hub's allocation table; "" where nobody's, or no database here."""
         from ..hub import uids
 
+        engine = self._engine(required=False)
         return (uids.name_of_uid(engine, uid) or "") if engine is not None else ""
 
     def group_gid(self, name: str) -> int | None:
@@ -150,6 +146,12 @@ class KubernetesHost(Host):
 
     def ensure_service_user(self, name: str) -> str | None:
         return None
+
+    def missing_user_message(self, user: str) -> str:
+        return (
+            f"The user {user!r} that runs fenced code does not exist here: in a pod, fenced code runs as "
+            "one of the services' own users (clhub-grader for grading), never as a learner or root."
+        )
 
     def run_as(self, user: str) -> RunAs | None:
         """A service's own identity (`SERVICE_IDS`) where this process is root, else None.

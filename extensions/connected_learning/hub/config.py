@@ -222,17 +222,7 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
     c.ConfigurableHTTPProxy.command = proxy_command()
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
-    if settings.public_url:
-        c.JupyterHub.public_url = settings.public_url + "/"
-    if settings.subdomain_host:
-        # A learner's server runs code the learner controls: on its own origin, what it serves
-        # cannot act with a visitor's hub log-in (JupyterHub's answer for untrusted users).
-        c.JupyterHub.subdomain_host = settings.subdomain_host
-        c.JupyterHub.subdomain_hook = subdomain_hook
-        # Domain-locked `__Host-` cookies: a learner's subdomain cannot toss a cookie onto the
-        # hub's host (JupyterHub's advisory GHSA-7r3h-4ph8-w38g asks for both together).
-        # Browsers take them over https only, so a plain-http demo goes without.
-        c.JupyterHub.cookie_host_prefix_enabled = settings.subdomain_host.startswith("https://")
+    configure_addresses(c, settings)
     c.JupyterHub.ip = settings.bind_ip
     c.JupyterHub.port = settings.port
     c.JupyterHub.hub_ip = "127.0.0.1"
@@ -261,6 +251,21 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = roles
     return settings
+
+
+def configure_addresses(c: Any, settings: SiteSettings) -> None:
+    """The site's public address and each learner's server on an origin of its own (one machine and Kubernetes)."""
+    if settings.public_url:
+        c.JupyterHub.public_url = settings.public_url + "/"
+    if settings.subdomain_host:
+        # A learner's server runs code the learner controls: on its own origin, what it serves
+        # cannot act with a visitor's hub log-in (JupyterHub's answer for untrusted users).
+        c.JupyterHub.subdomain_host = settings.subdomain_host
+        c.JupyterHub.subdomain_hook = subdomain_hook
+        # Domain-locked `__Host-` cookies: a learner's subdomain cannot toss a cookie onto the
+        # hub's host (JupyterHub's advisory GHSA-7r3h-4ph8-w38g asks for both together).
+        # Browsers take them over https only, so a plain-http demo goes without.
+        c.JupyterHub.cookie_host_prefix_enabled = settings.subdomain_host.startswith("https://")
 
 
 def configure_login(c: Any, settings: SiteSettings, layout: DataLayout) -> None:

@@ -108,7 +108,8 @@ async def _manifest(settings: SiteSettings, user: StandInUser) -> tuple[dict[str
     c = Config()
     apply_settings(c, settings)
     url = settings.database_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+    sqlite = database.sqlite_file(url)
+    if sqlite is not None and not sqlite.is_file():
         engine = create_engine("sqlite://")  # no hub database yet: nobody has an id, an empty one says so
     else:
         engine = database.engine_for(url)

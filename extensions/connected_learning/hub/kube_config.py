@@ -27,14 +27,7 @@ from ..host.current import for_settings
 from ..paths import DataLayout
 from ..settings import SettingsError, SiteSettings, env_overrides, load_settings
 from . import kube_services
-from .config import (
-    check_site,
-    configure_login,
-    configure_pages,
-    configure_workbooks,
-    services_and_roles,
-    subdomain_hook,
-)
+from .config import check_site, configure_addresses, configure_login, configure_pages, services_and_roles
 from .database import describe, driver_url, is_postgres
 
 SITE_FILE = f"{kube_services.SITE_MOUNT}/site.toml"
@@ -110,12 +103,7 @@ def configure_kubernetes(c: Any, site_file: str | None = None, environ: dict[str
     layout = DataLayout(settings.data_dir)
 
     c.JupyterHub.db_url = driver_url(settings.database_url)
-    if settings.public_url:
-        c.JupyterHub.public_url = settings.public_url + "/"
-    if settings.subdomain_host:  # as on one machine: each learner's server on its own origin
-        c.JupyterHub.subdomain_host = settings.subdomain_host
-        c.JupyterHub.subdomain_hook = subdomain_hook
-        c.JupyterHub.cookie_host_prefix_enabled = settings.subdomain_host.startswith("https://")
+    configure_addresses(c, settings)  # as on one machine: each learner's server on its own origin
     c.JupyterHub.cleanup_servers = False  # learners' pods outlive a hub restart
 
     configure_login(c, settings, layout)
@@ -123,9 +111,8 @@ def configure_kubernetes(c: Any, site_file: str | None = None, environ: dict[str
     c.JupyterHub.tornado_settings = {**c.JupyterHub.tornado_settings, "slow_spawn_timeout": 0}
 
     c.JupyterHub.spawner_class = "workbook-kubernetes"
-    classroom_url = kube_services.service_url("classroom", settings.classroom_port)
-    configure_workbooks(c, settings, layout, classroom_url)
     apply_settings(c, settings)
+    classroom_url = kube_services.service_url("classroom", settings.classroom_port)
 
     host = for_settings(settings)
     configure_pages(c, settings, host)

@@ -8,7 +8,8 @@ What differs from one machine (`local_spawners.py`):
   runs, in two init containers (`kube_pod.py`): as root with three capabilities, the home
   and group folders; as the learner, the workbook delivery, with the very command one
   machine runs as a child process (`WorkbookSpawnerMixin.provision_command`);
-- limits: Kubernetes enforces `[limits]` (requests = limits), no control groups of ours.
+- limits: Kubernetes enforces `[limits]`, and sets aside `[kubernetes] memory_request_mb` and
+  `cpu_request` for each pod; no control groups of ours.
 
 The pod's parts are computed by `kube_pod.py` (pure) when KubeSpawner asks for the pod
 (`get_pod_manifest`); `apply_settings` sets every trait from the site settings, for the
@@ -19,7 +20,6 @@ Registered as the `jupyterhub.spawners` entry point `workbook-kubernetes`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,7 +176,7 @@ class KubeWorkbookSpawner(WorkbookSpawnerMixin, KubeSpawner):
         for group in self.user.groups:
             if group.name in groups:
                 names = (u.name for u in getattr(group, "users", []))
-                found[group.name] = sorted(n for n in names if settings_schema_name(n))
+                found[group.name] = sorted(n for n in names if is_user_name(n))
         return {g: found.get(g, []) for g in groups}
 
     # ----------------------------------------------------------- the pod
@@ -267,7 +267,7 @@ class KubeWorkbookSpawner(WorkbookSpawnerMixin, KubeSpawner):
             self._progress_done = True
 
 
-def settings_schema_name(name: str) -> bool:
+def is_user_name(name: str) -> bool:
     """Whether `name` is a user name a pod's /etc/passwd can hold."""
     try:
         validate_username(name)
@@ -280,9 +280,14 @@ def apply_settings(c: Any, settings: SiteSettings) -> None:
     """Set every KubeWorkbookSpawner trait the site settings decide, on the config object `c`.
 
     Only sets, never appends: the hub's configuration (`kube_config.py`) and `clhub kubernetes
-    pod` call it on their own config objects.
+    pod` call it on their own config objects, so the pod `clhub kubernetes pod` prints is the
+    hub's. What every workbook spawner gets comes from `config.configure_workbooks`, as on one
+    machine; then what is Kubernetes' own.
     """
-    layout = DataLayout(settings.data_dir)
+    from .config import configure_workbooks
+    from .kube_services import service_url
+
+    configure_workbooks(c, settings, DataLayout(settings.data_dir), service_url("classroom", settings.classroom_port))
     spawner = c.KubeWorkbookSpawner
     spawner.namespace = settings.namespace
     spawner.image = settings.learner_image
@@ -290,19 +295,9 @@ def apply_settings(c: Any, settings: SiteSettings) -> None:
     spawner.shared_claim = settings.shared_claim
     spawner.first_uid = settings.first_uid
     spawner.first_gid = settings.first_gid
-    spawner.catalog_dir = str(settings.catalog_dir)
-    spawner.everyone_workbooks = list(settings.everyone)
-    spawner.offered_interests = list(settings.interests)
-    spawner.interests_dir = str(layout.interests)
-    spawner.releases_dir = str(layout.releases)
-    spawner.data_dir = str(layout.root)
-    spawner.group_policy = functools.partial(folders.policy_for, settings)
-    spawner.environment = {"CLHUB_SITE_URL": settings.url}
     spawner.cmd = ["jupyterhub-singleuser"]
-    spawner.start_timeout = settings.start_timeout_seconds
-    spawner.http_timeout = settings.start_timeout_seconds
     # Limits are the most a learner may use; requests what the scheduler sets aside (Burstable:
-    # a learner at work holds far less than the limit, README "Capacity on paper").
+    # a learner at work holds far less than the limit, README "Capacity on paper"). Side by side.
     spawner.mem_limit = f"{settings.memory_mb}M" if settings.memory_mb else None
     spawner.mem_guarantee = f"{settings.memory_request_mb}M"
     spawner.cpu_limit = settings.cpu or None
