@@ -24,13 +24,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import RunningHub
-from connected_learning.host import cgroups
+from connected_learning.host import cgroups, start_template
 from connected_learning.hub import template
 from kernelclient import run_code
 
@@ -41,6 +42,9 @@ NOBODY = pwd.getpwnam("nobody")
 PROBE_COMMAND = "/clhub-probe"
 MEMORY_MB, CPU, PROCESSES = 400, 1.0, 80
 MACHINE = cgroups.read_machine()
+# How the process was started, not what it imported: the command line, and the flags Python took from
+# it and from the environment it started with (UTF-8 mode: a template started without LANG has it on).
+INVOCATION = {"sys.argv", "sys.orig_argv", "sys.path", "sys.flags"}
 
 
 def _needs_root() -> None:
@@ -107,6 +111,7 @@ def test_a_forked_process_is_the_learner_with_nothing_inherited(probe: str) -> N
     assert report["uid"] == [NOBODY.pw_uid] * 3 and report["gid"] == [NOBODY.pw_gid] * 3
     assert report["groups"] == [NOBODY.pw_gid]
     assert report["no_new_privs"] == "1"
+    assert report["dumpable"] == 1  # the learner may inspect their own server, as one started with exec
     assert report["fds"] == [0, 1, 2, 3]  # 3: the listing's own; the template's socket is not there
     assert report["env"] == _request()["env"]  # only the request's: nothing of the template's
     assert report["umask"] == 0o027 and report["cwd"] == "/"
@@ -183,6 +188,117 @@ def test_the_template_holds_one_socket_no_thread_and_no_secret(probe: str) -> No
     assert len(sockets) == 1
 
 
+# What a learner's server takes from its environment; a fresh server sees these values as it imports.
+SENTINEL_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/sentinel-home",
+    "USER": "sentinel-user",
+    "LOGNAME": "sentinel-user",
+    "XDG_DATA_HOME": "/sentinel-data-home",
+    "XDG_CONFIG_HOME": "/sentinel-config-home",
+    "XDG_CACHE_HOME": "/sentinel-cache-home",
+    "XDG_RUNTIME_DIR": "/sentinel-runtime",
+    "JUPYTER_CONFIG_DIR": "/sentinel-jupyter-config",
+    "JUPYTER_DATA_DIR": "/sentinel-jupyter-data",
+    "JUPYTER_RUNTIME_DIR": "/sentinel-jupyter-runtime",
+    "JUPYTER_PATH": "/sentinel-jupyter-path",
+    "JUPYTER_CONFIG_PATH": "/sentinel-jupyter-config-path",
+    "JUPYTERLAB_SETTINGS_DIR": "/sentinel-lab-settings",
+    "JUPYTERLAB_WORKSPACES_DIR": "/sentinel-lab-workspaces",
+    "JUPYTERHUB_API_URL": "http://127.0.0.1:1/sentinel/hub/api",
+    "JUPYTERHUB_SERVICE_PREFIX": "/user/sentinel/",
+    "JUPYTERHUB_BASE_URL": "/sentinel/",
+    "JUPYTERHUB_USER": "sentinel",
+    "LANG": "C.UTF-8",
+}
+
+
+def _fresh_scan() -> dict[str, object]:
+    """`template_probe.scan` in a fresh Python that imported what the template imports, as nobody."""
+    run = subprocess.run(
+        [sys.executable, "-c", "import template_probe; template_probe.fresh_scan()"],
+        env={**SENTINEL_ENV, "PYTHONPATH": str(TESTS), "PATH": os.environ["PATH"]},
+        cwd="/",
+        user=NOBODY.pw_uid,
+        group=NOBODY.pw_gid,
+        extra_groups=[NOBODY.pw_gid],
+        umask=0o027,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    scan: dict[str, object] = json.loads(run.stdout)
+    return scan
+
+
+def test_a_forked_server_sees_what_a_fresh_one_imports_from_its_environment(probe: str) -> None:
+    """Modules and trait defaults computed at import from the environment or the uid (jupyterlab's
+    workspaces folder, the trash folder, the session's user name) are the learner's, not the template's."""
+    forked = _fork(probe, argv=[PROBE_COMMAND, "--scan"], env=SENTINEL_ENV)["scan"]
+    fresh, again = _fresh_scan(), _fresh_scan()
+    # The control: the fresh import really took the environment (and the comparison has teeth).
+    assert fresh["jupyterlab.labapp.LabApp.workspaces_dir"] == "/sentinel-lab-workspaces"
+    assert fresh["send2trash.plat_other.uid"] == NOBODY.pw_uid
+    # Values that differ between two fresh imports too are no import of the environment: addresses
+    # (each process's own layout), set orders (its own hash seed), clocks.
+    noise = {key for key, value in fresh.items() if repr(again.get(key)) != repr(value)}
+    assert "logging._startTime" in noise
+    differ = {
+        key: (forked.get(key), value)
+        for key, value in fresh.items()
+        if key in forked and repr(forked[key]) != repr(value) and key not in noise and key not in INVOCATION
+    }
+    assert differ == {}, "\n".join(f"{k}: forked {v[0]!r}, fresh {v[1]!r}" for k, v in sorted(differ.items()))
+    assert not [key for key, value in forked.items() if "/nonexistent" in repr(value)]
+
+
+def _templates_at(path: str) -> list[int]:
+    """Pids of every template serving `path`: processes with its command line whose parent has another
+    (a template's forks, the middle processes and servers, share its command line)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, IndexError):
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            if b"connected_learning.host.start_template" in argv and path.encode() in argv:
+                found[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1])
+    return sorted(pid for pid, parent in found.items() if parent not in found)
+
+
+def test_a_rush_starts_one_template_and_new_code_replaces_it() -> None:
+    _needs_root()
+    folder = Path(tempfile.mkdtemp(prefix="clhub-rush-"))
+    path = str(folder / "template" / template.SOCKET_NAME)
+    source = Path(start_template.__file__)
+    before = source.stat()
+    try:
+        # Eight first starts at once (the hub's threads, or `clhub up` beside the hub): one template.
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: template.ensure_running(path, PROBE_COMMAND), range(8)))
+        assert answers == [True] * 8
+        first = template.template_pid(path)
+        assert first is not None and _templates_at(path) == [first]  # control: the launch really happened
+        assert template.ensure_running(path, PROBE_COMMAND) and template.template_pid(path) == first
+        # The package changes under a running template (an upgrade, a `git pull`): the next start
+        # replaces the template, so no server is forked from code that is no longer installed.
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        start_template.code_stamp.cache_clear()
+        assert template.running_stamp(path) not in (None, start_template.code_stamp())
+        assert template.ensure_running(path, PROBE_COMMAND)
+        second = template.template_pid(path)
+        assert second not in (None, first)
+        assert template.running_stamp(path) == start_template.code_stamp()
+        deadline = time.monotonic() + 10
+        while first in _templates_at(path) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _templates_at(path) == [second]
+    finally:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+        start_template.code_stamp.cache_clear()
+        template.stop(path)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ a real hub
 
 
@@ -191,8 +307,8 @@ def hub(make_hub) -> Iterator[RunningHub]:
     _needs_root()
     if MACHINE.kind not in ("v1", "v2"):
         pytest.skip(f"needs the cgroup file system; this machine has {MACHINE.describe()}")
-    old = os.environ.get("CLHUB_TEST_START_TEMPLATE")
-    os.environ["CLHUB_TEST_START_TEMPLATE"] = "true"
+    old = os.environ.get("CLHUB_TEST_TEMPLATES")
+    os.environ["CLHUB_TEST_TEMPLATES"] = "true"
     try:
         hub = make_hub(
             {"ana": ("student", []), "ben": ("student", [])},
@@ -200,9 +316,9 @@ def hub(make_hub) -> Iterator[RunningHub]:
         )
     finally:
         if old is None:
-            os.environ.pop("CLHUB_TEST_START_TEMPLATE")
+            os.environ.pop("CLHUB_TEST_TEMPLATES")
         else:
-            os.environ["CLHUB_TEST_START_TEMPLATE"] = old
+            os.environ["CLHUB_TEST_TEMPLATES"] = old
     for short in ("ana", "ben"):
         _start(hub, short)
     yield hub

@@ -52,7 +52,7 @@ class TemplateStartSpawner(LocalProcessSpawner):
         return template.socket_path(self.data_dir)
 
     def template_request(self, cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
-        """What the template needs to become this learner's server (see template.Request)."""
+        """What the template needs to become this learner's server (see host/start_template.Request)."""
         account = pwd.getpwnam(self.user.name)
         plan = self._limits_plan
         max_processes = int(getattr(self, "max_processes", 0))
