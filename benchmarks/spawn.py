@@ -28,6 +28,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -129,11 +130,20 @@ def launch_template_hub(users: dict[str, tuple[str, list[str]]], prefix: str) ->
     Its learners are its own, without disks of their own (disk_mb = 0), as the stock spawner's:
     a home holds one hub's disk at a time.
     """
-    os.environ["CLHUB_TEST_START_TEMPLATE"] = "true"
+    return launch_hub_with(True, users, prefix=prefix, limits="disk_mb = 0")
+
+
+def launch_hub_with(templates: bool, *args: Any, **kwargs: Any) -> RunningHub:
+    """launch_hub with the start-up and kernel templates on or off (CLHUB_TEST_TEMPLATES, tests/realhub.py)."""
+    old = os.environ.get("CLHUB_TEST_TEMPLATES")
+    os.environ["CLHUB_TEST_TEMPLATES"] = "true" if templates else "false"
     try:
-        return launch_hub(users, prefix=prefix, limits="disk_mb = 0")
+        return launch_hub(*args, **kwargs)
     finally:
-        del os.environ["CLHUB_TEST_START_TEMPLATE"]
+        if old is None:
+            del os.environ["CLHUB_TEST_TEMPLATES"]
+        else:
+            os.environ["CLHUB_TEST_TEMPLATES"] = old
 
 
 def main() -> list[tuple[str, float, float, float]]:
@@ -145,14 +155,14 @@ def main() -> list[tuple[str, float, float, float]]:
     names = everyone[:RUSH]
     hubs: list[RunningHub] = []
     try:
-        ours = launch_hub(users, prefix=prefix)
+        ours = launch_hub_with(False, users, prefix=prefix)  # the workbook spawner as it starts without the template
         hubs.append(ours)
         # The stock spawner needs the system users to exist: the workbook spawner makes them.
         spawn_and_wait(ours, names[0], ["music"])
         stop(ours, names[:1])
         for name in everyone[1:]:
             asyncio.run(system_users.ensure_learner(name, "clhub-learners", "clhub-", [f"{prefix}lab"]))
-        stock = launch_hub(users, prefix=prefix, config=STOCK_CONFIG)
+        stock = launch_hub_with(False, users, prefix=prefix, config=STOCK_CONFIG)
         hubs.append(stock)
         other = unique_prefix()
         forked = launch_template_hub(users, other)

@@ -174,7 +174,8 @@ showcase_live_port = {live_port}
 data_dir = "{data_dir}"
 admin_users = ["{admin}"]
 spawner = "{spawner}"
-start_template = {os.environ.get("CLHUB_TEST_START_TEMPLATE", "false")}
+start_template = {os.environ.get("CLHUB_TEST_TEMPLATES", "true")}
+kernel_template = {os.environ.get("CLHUB_TEST_TEMPLATES", "true")}
 
 [workbooks]
 catalog_dir = "{catalog_dir}"

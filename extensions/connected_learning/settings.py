@@ -79,6 +79,7 @@ class SiteSettings:
     user_subdomains: bool
     spawner: str
     start_template: bool
+    kernel_template: bool
     db_url: str
     # [workbooks]
     catalog_dir: Path
