@@ -65,6 +65,8 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
 	  else echo "Install Debian's chromium package (sudo apt-get install chromium)"; exit 1; fi; }
 
+# The whole suite runs with the start-up and kernel templates on (the default), then the
+# integration and browser tests again with both off (tests/realhub.py reads CLHUB_TEST_TEMPLATES).
 # Integration tests create real system users; their servers must be able to reach the
 # environment and the catalog, so as root the folders on the way to this checkout get o+x
 # (search only) and the checkout o+rX.
@@ -76,6 +78,8 @@ test: install chromium postgresql
 	$(BIN)/ruff format --check extensions tests benchmarks
 	$(BIN)/mypy extensions/connected_learning
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	@echo "The integration and browser tests again, with the start-up and kernel templates off:"
+	CLHUB_TEST_TEMPLATES=false $(BIN)/python -m pytest -n 2 --dist loadfile -m "integration or browser" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -25,7 +25,7 @@ from connected_learning.accounts import enrolment
 from connected_learning.accounts import store as accounts
 from connected_learning.host import disks
 from connected_learning.host.cgroups import find_groups, read_machine, release
-from connected_learning.hub import launch
+from connected_learning.hub import launch, template
 from connected_learning.paths import DataLayout
 from connected_learning.settings import load_settings
 from hubclient import HubAPI, HubSession, server_url
@@ -174,6 +174,8 @@ showcase_live_port = {live_port}
 data_dir = "{data_dir}"
 admin_users = ["{admin}"]
 spawner = "{spawner}"
+start_template = {os.environ.get("CLHUB_TEST_TEMPLATES", "true")}
+kernel_template = {os.environ.get("CLHUB_TEST_TEMPLATES", "true")}
 
 [workbooks]
 catalog_dir = "{catalog_dir}"
@@ -304,6 +306,7 @@ def teardown_hub(hub: RunningHub, remove_users: bool = True) -> None:
     if hub.proc is not None:
         hub.stop_all_servers()
         hub.stop()
+    template.stop(template.socket_path(hub.data_dir))  # the start-up template, if one started
     if os.geteuid() == 0:  # control groups a server left behind (host/limits.py)
         groups = find_groups(read_machine())
         for user in hub.users:

@@ -79,6 +79,8 @@ class SiteSettings:
     admin_users: tuple[str, ...]
     user_subdomains: bool
     spawner: str
+    start_template: bool
+    kernel_template: bool
     db_url: str
     # [workbooks]
     catalog_dir: Path

@@ -64,6 +64,8 @@ SKIP_NAMES = {"proxy.pid"}
 # Learners' disk images (host/disks.py) are mounted on their homes, which are backed up file by
 # file; a restored home is moved into a new image at its learner's next start.
 SKIP_DATA_FOLDERS = {"disks"}
+# The start-up template's socket, pid, lock and log (hub/template.py): this machine's running state.
+SKIP_HUB_FOLDERS = {"template"}
 SYSTEM_GROUP_PREFIXES = ("clhub-", "clhubt-")
 SERVICE_USERS = ("clhub-showcase", "clhub-live", "clhub-grader")
 
@@ -153,6 +155,8 @@ def _add_tree(tar: tarfile.TarFile, root: str, arc_root: str, scratch: str) -> i
             tar.add(folder, arcname=arc_folder, recursive=False)
         if rel == "." and arc_root == "data":
             dirs[:] = [d for d in dirs if d not in SKIP_DATA_FOLDERS]
+        elif rel == "hub" and arc_root == "data":
+            dirs[:] = [d for d in dirs if d not in SKIP_HUB_FOLDERS]
         elif rel == ".":
             dirs[:] = [d for d in dirs if d != "lost+found"]  # a home that is its own file system
         # os.walk lists a link to a folder among the folders and does not enter it: keep the link.

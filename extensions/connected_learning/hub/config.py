@@ -37,6 +37,7 @@ from ..settings import (
     env_overrides,
     load_settings,
 )
+from . import template
 from .database import driver_url, libpq_environment
 from .prepare import PROXY_TOKEN
 from .recovery import SITE_MARKER, site_marker
@@ -242,7 +243,8 @@ def configure(c: Any, site_file: str | None = None, mode: str | None = None) -> 
     c.LocalWorkbookSpawner.disk_mb = settings.disk_mb
     c.LocalWorkbookSpawner.disks_dir = str(layout.disks)
     c.LocalWorkbookSpawner.system_group_prefix = GROUP_PREFIX
-    c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    c.LocalWorkbookSpawner.start_template = settings.start_template
+    c.Spawner.cmd = [str(Path(sys.executable).parent / template.SINGLEUSER)]
 
     configure_pages(c, settings, host)
 
@@ -340,6 +342,7 @@ def configure_workbooks(c: Any, settings: SiteSettings, layout: DataLayout, clas
     c.WorkbookSpawnerMixin.group_policy = functools.partial(folders.policy_for, settings)
     c.WorkbookSpawnerMixin.display_name = functools.partial(display_name, layout)
     c.WorkbookSpawnerMixin.classroom_url = classroom_url + CLASSROOM_PREFIX
+    c.WorkbookSpawnerMixin.kernel_template = settings.kernel_template
     # The whole address of a family link, which a learner's server shows (showcase/cli.py `site_link`).
     c.Spawner.environment = {"CLHUB_SITE_URL": settings.url}
     # A learner's server token may also call the classroom service (reports from a notebook).

@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from ..host import start_template
 from ..host.current import for_site
 from ..settings import env_overrides, load_settings
+from . import template
 from .prepare import prepare_site
 from .recovery import SITE_MARKER, check_ports, site_marker, stop_leftovers
 
@@ -55,7 +57,13 @@ def start_hub(
     # A hub killed outright leaves its proxy and services holding the ports: stop this site's.
     stop_leftovers(settings.data_dir)
     check_ports(settings)
-    prepare_site(settings, for_site(settings.spawner, settings.data_dir))
+    host = for_site(settings.spawner, settings.data_dir)
+    prepare_site(settings, host)
+    if start_template.wanted(settings.start_template, host.name):
+        # Loading JupyterLab takes the template a few seconds: while the hub starts, not as a learner waits.
+        template.start_early(
+            template.socket_path(settings.data_dir), str(Path(sys.executable).parent / template.SINGLEUSER)
+        )
     full_env["CLHUB_SITE"] = str(site_file)
     full_env[SITE_MARKER] = site_marker(settings.data_dir)  # the proxy inherits it
     full_env["CLHUB_MODE"] = mode

@@ -12,18 +12,121 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from jupyterhub.utils import random_port
 from tornado import web
 from traitlets import Bool, Integer, Unicode
 
 from ..host import cgroups, disks, limits, system_users
 from ..peer_review import folders
+from . import template
 from .spawner import WorkbookSpawnerMixin
 
 
-class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
+class TemplateStartSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner whose start asks the start-up template (hub/template.py) to fork the server.
+
+    The server is then no child of the hub: `self.proc` stays None and poll and stop go by
+    `self.pid`, exactly as LocalProcessSpawner does for a server that outlived a hub restart.
+    Where the template does not answer, the server starts as usual, with a log line.
+    """
+
+    start_template = Bool(
+        False,
+        config=True,
+        help="Start learners' servers from the start-up template (a root process that has imported "
+        "JupyterLab once, started on first use, outliving hub restarts); False: Popen as usual. "
+        "The site setting site.start_template sets it. Default False.",
+    )
+    template_wait_seconds = Integer(
+        60, config=True, help="How long the first start waits for a new template to be ready, in seconds. Default 60."
+    )
+
+    # Set by the subclass before start: the learner's control group, or None.
+    _limits_plan: limits.Plan | None = None
+
+    def template_socket(self) -> str:
+        return template.socket_path(self.data_dir)
+
+    def template_request(self, cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+        """What the template needs to become this learner's server (see host/start_template.Request)."""
+        account = pwd.getpwnam(self.user.name)
+        plan = self._limits_plan
+        max_processes = int(getattr(self, "max_processes", 0))
+        return {
+            "argv": cmd,
+            "env": env,
+            "cwd": account.pw_dir,
+            "uid": account.pw_uid,
+            "gid": account.pw_gid,
+            "groups": os.getgrouplist(self.user.name, account.pw_gid),
+            "cgroup_procs": list(plan.procs) if plan is not None else [],
+            "nproc": 0 if plan is not None else max_processes,
+            "umask": current_umask(),
+        }
+
+    async def start_from_template(self) -> Any:
+        """(ip, port) of a server forked by the template; raises template.TemplateUnavailable."""
+        plan = self._limits_plan
+        if plan is not None and plan.command:
+            raise template.TemplateUnavailable("systemd makes this learner's scope (systemd-run), not the template")
+        if self.shell_cmd or os.getuid() != 0:
+            raise template.TemplateUnavailable("the template serves only the system host (root, no shell_cmd)")
+        if self.port == 0:  # type: ignore[has-type]
+            self.port = random_port()
+        cmd = [*self.cmd, *self.get_args()]
+        env = self.get_env()
+        path = self.template_socket()
+        loop = asyncio.get_running_loop()
+        ready = await loop.run_in_executor(
+            None, template.ensure_running, path, cmd[0], float(self.template_wait_seconds)
+        )
+        if not ready:
+            raise template.TemplateUnavailable(f"the start-up template did not start (see {path}'s folder)")
+        request = self.template_request(cmd, env)
+        pid = await loop.run_in_executor(None, template.start_server, path, request)
+        self.log.info("Started %s's server from the start-up template: pid %d", self.user.name, pid)
+        self.proc = None
+        self.pid = pid
+        return (self.ip or "127.0.0.1", self.port)
+
+    async def start(self) -> Any:
+        if self.start_template:
+            try:
+                return await self.start_from_template()
+            except (template.TemplateUnavailable, KeyError, OSError) as e:
+                self.log.warning("Starting %s's server without the start-up template: %s", self.user.name, e)
+        return await super().start()
+
+    async def poll(self) -> int | None:
+        status: int | None = await super().poll()
+        if status is None and self.proc is None and self.pid and is_zombie(self.pid):
+            self.clear_state()  # ended, and its parent (init) has not reaped it yet
+            return 0
+        return status
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it (os.umask would, for a moment)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
+def is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+class LocalWorkbookSpawner(WorkbookSpawnerMixin, TemplateStartSpawner):
     """Each learner's server runs as their own system user, created on first start."""
 
     home_root = Unicode("/home", config=True, help="Folder that holds learners' homes. Default '/home'.")
@@ -128,7 +231,6 @@ class LocalWorkbookSpawner(WorkbookSpawnerMixin, LocalProcessSpawner):
     # ------------------------------------------------------------ limits (host/limits.py)
 
     _oom_watch: asyncio.Task[None] | None = None
-    _limits_plan: limits.Plan | None = None
 
     def learner_limits(self) -> limits.Limits:
         return limits.Limits(int((self.mem_limit or 0) // (1024 * 1024)), self.cpu_limit or 0.0, self.max_processes)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tornado import web
-from traitlets import Callable, Dict, Integer, List, Unicode, default
+from traitlets import Bool, Callable, Dict, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
 from ..catalog import release
@@ -196,6 +196,11 @@ class WorkbookSpawnerMixin(Configurable):
         config=True,
         help="Address of the classroom service as learners' servers reach it, e.g. "
         "'http://127.0.0.1:8082/services/classroom/'. Empty: reports are unavailable.",
+    )
+    kernel_template = Bool(
+        True,
+        config=True,
+        help="Fork kernels from a template in the learner's server (site.kernel_template). Default True.",
     )
     host_name = "system"  # the host (`host.current.HOSTS`) this spawner's servers run on
 
@@ -553,6 +558,7 @@ class WorkbookSpawnerMixin(Configurable):
             env["CLHUB_COURSE_ROOT"] = os.path.join(self.learner_home(), "courses", taught[0])
             env["CLHUB_FRAME_SELF"] = "1"
         env["CLHUB_DISABLED_EXTENSIONS"] = json.dumps(disabled)
+        env["CLHUB_KERNEL_TEMPLATE"] = "1" if self.kernel_template else "0"
         env["HOME"] = self.learner_home()
         env[LANGUAGE_ENV] = self.remembered_language()  # the language the widgets speak by default
         env["CLHUB_DISPLAY_NAME"] = (
