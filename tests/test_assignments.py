@@ -10,6 +10,8 @@ server's, and a teacher of another group gets 403.
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import json
 import os
 import pwd
@@ -99,9 +101,16 @@ def test_assign_submit_collect_grade_and_feedback(hub: RunningHub) -> None:
     assert service(hub, "ana", "POST", f"/groups/{g}/assignments", json={"workbook": WORKBOOK}).status_code == 403
     bad = service(hub, "tess", "POST", f"/groups/{g}/assignments", json={"workbook": "start-here"})
     assert bad.status_code == 400 and "cannot be assigned" in bad.json()["message"]
+    system_group = f"clhub-{g}"
+    with contextlib.suppress(KeyError):  # no learner of g has started yet: no system group (control below)
+        grp.getgrnam(system_group)
+        pytest.fail(f"{system_group} exists before any learner of {g} started")
     r = service(hub, "tess", "POST", f"/groups/{g}/assignments", json={"workbook": WORKBOOK, "due": "2030-06-01T17:00"})
     assert r.status_code == 201, r.text
     assert r.json()["students"] == sorted([hub.name("ana"), hub.name("ben")])
+    # Given out before any learner started, the release is still the group's to read, not root's alone.
+    outbound = Course(hub.data_dir, g).exchange / "outbound"
+    assert outbound.stat().st_gid == grp.getgrnam(system_group).gr_gid
 
     sessions = {}
     for short in ("ana", "ben"):

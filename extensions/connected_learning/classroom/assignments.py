@@ -55,13 +55,18 @@ class AssignmentsBase(APIHandler):
     def course(self, group: str) -> assignments.Course:
         return assignments.Course(self.site.data_dir, self.place(group).group)
 
-    def gid(self, group: str) -> int | None:
-        """The group's system group id (blocking: asks the system's group database)."""
+    async def gid(self, group: str) -> int | None:
+        """The group's system group (made if missing, as a learner's first start would make it); None in demo mode.
+
+        A group a log-in made (a course launched from the learning platform, a school account's
+        groups) may have no system group yet when its teacher gives out an assignment: made here,
+        the release is the group's to read, not root's alone.
+        """
         try:
             name = system_users.system_group_name(self.settings["group_prefix"], self.place(group).group)
         except system_users.SystemUserError:
             return None
-        return self.host.group_gid(name)
+        return await self.host.ensure_group(name)
 
     async def teachers_gid(self, group: str) -> int | None:
         """The system group of the group's teachers (made if missing); None in demo mode."""
@@ -76,8 +81,8 @@ class AssignmentsBase(APIHandler):
         try:
             return await self.run(action, *args, **kwargs)
         finally:
-            teachers = await self.teachers_gid(group)
-            await self.run(lambda: assignments.prepare(self.course(group), self.gid(group), teachers))
+            learners, teachers = await self.gid(group), await self.teachers_gid(group)
+            await self.run(lambda: assignments.prepare(self.course(group), learners, teachers))
 
     def homes(self, students: list[str]) -> dict[str, str]:
         """Each student's home folder, where the host has one (blocking)."""
