@@ -44,6 +44,7 @@ MEMORY_MB, CPU, PROCESSES = 400, 1.0, 80
 MACHINE = cgroups.read_machine()
 # How the process was started, not what it imported: the command line, and the flags Python took from
 # it and from the environment it started with (UTF-8 mode: a template started without LANG has it on).
+CODE_STAMP = "from connected_learning.host.start_template import code_stamp; print(code_stamp())"
 INVOCATION = {"sys.argv", "sys.orig_argv", "sys.path", "sys.flags"}
 
 
@@ -263,6 +264,19 @@ def _templates_at(path: str) -> list[int]:
             if b"connected_learning.host.start_template" in argv and path.encode() in argv:
                 found[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1])
     return sorted(pid for pid, parent in found.items() if parent not in found)
+
+
+def test_one_interpreter_by_two_names_has_one_code_stamp() -> None:
+    """`clhub` (python) and the hub (its script's python3) must agree, or each would replace the other's
+    template at every hub start, leaving the servers it started to init."""
+    stamps = set()
+    for name in ("python", "python3"):
+        run = subprocess.run(
+            [str(Path(sys.executable).parent / name), "-c", CODE_STAMP], capture_output=True, text=True, timeout=60
+        )
+        assert run.returncode == 0 and len(run.stdout.strip()) == 16, run.stderr  # the control: a stamp came back
+        stamps.add(run.stdout.strip())
+    assert len(stamps) == 1
 
 
 def test_a_rush_starts_one_template_and_new_code_replaces_it() -> None:

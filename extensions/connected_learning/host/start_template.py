@@ -126,7 +126,8 @@ def code_stamp() -> str:
     ping with its own stamp; `ensure_running` then replaces it, so no learner's server is forked
     from code that is no longer installed. Cached: the hub computes it once.
     """
-    digest = hashlib.sha256(sys.executable.encode())
+    # The interpreter and its environment, not the name it was started by (python, python3: one stamp).
+    digest = hashlib.sha256(f"{os.path.realpath(sys.executable)}\n{sys.version}\n{sys.prefix}\n".encode())
     package = Path(__file__).resolve().parent.parent
     for path in sorted(package.rglob("*.py")):
         info = path.stat()
