@@ -121,7 +121,7 @@ class AssignmentsAPI(AssignmentsBase):
             raise web.HTTPError(400, f"{str(body.get('workbook'))[:60]!r} is not a workbook of the catalog.")
         due = due_from(body)
         students = await self.students(group)
-        gid = await self.run(self.gid, group)
+        gid = await self.gid(group)
         aid = await self.step(group, assignments.assign, self.course(group), workbook, students, due, gid)
         log.info("%s assigned %s to %s (due %s)", self.me["name"], aid, group, due)
         self.set_status(201)
@@ -148,7 +148,7 @@ class AssignmentStepAPI(AssignmentsBase):
                 "errors": {k: str(v) for k, v in results.items() if isinstance(v, Exception)},
             }
         elif step == "feedback":
-            gid = await self.run(self.gid, group)
+            gid = await self.gid(group)
             reply = {"released": await self.step(group, assignments.release_feedback, course, aid, gid)}
         else:
             raise web.HTTPError(404, f"Unknown step {step[:20]!r}; use collect, autograde or feedback.")

@@ -176,7 +176,7 @@ class AssignmentsPage(GroupPages):
             if workbook is None:
                 raise assignments.AssignmentError("Choose a workbook to assign.")
             due = due_from(self.form("due", "tz_offset"))
-            gid = await self.run(self.gid, group)
+            gid = await self.gid(group)
             await self.step(group, assignments.assign, course, workbook, students, due, gid)
             when = " (its due date is below, in your time)" if due else ""
             return (
@@ -207,7 +207,7 @@ class AssignmentsPage(GroupPages):
                 f" Could not grade: {', '.join(bad)}." if bad else ""
             )
         if action == "feedback":
-            gid = await self.run(self.gid, group)
+            gid = await self.gid(group)
             done = await self.step(group, assignments.release_feedback, course, aid, gid)
             return f"Feedback on {aid} released to {len(done)} learner(s)."
         raise assignments.AssignmentError(f"Unknown action {action[:20]!r}.")
