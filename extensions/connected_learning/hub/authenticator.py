@@ -45,7 +45,7 @@ from ..errors import ClhubError
 from ..settings import validate_username
 from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
 from .plain_errors import PlainError
-from .sessions import STOP_WAIT_MARGIN_SECONDS, ClhubLogoutHandler, names_other_server
+from .sessions import STOP_WAIT_MARGIN_SECONDS, ClhubLogoutHandler, SharedComputerLogin
 
 DEVICE_COOKIE = "clhub-device"
 INVALID_LOGIN = "Invalid username or password."
@@ -112,7 +112,7 @@ class LoginRefused(web.HTTPError):
         self.retry_after = retry_after
 
 
-class ClhubLoginHandler(NativeLoginHandler):
+class ClhubLoginHandler(SharedComputerLogin, NativeLoginHandler):
     """The log-in page: a plain message when braked, never another person's `next`.
 
     A learner with a temporary password goes to change it first.
@@ -144,21 +144,10 @@ class ClhubLoginHandler(NativeLoginHandler):
     def render_template(self, name: str, sync: bool = False, **ns: Any) -> Any:
         return super().render_template(name, sync=sync or self._render_sync, **ns)
 
-    async def get(self) -> None:
-        next_url = self.get_argument("next", "")
-        if next_url and self.current_user is None and names_other_server(next_url, self.base_url):
-            # Left by the previous person at this computer (Back after log-out): a clean page.
-            self.redirect(self.settings["login_url"])
-            return
-        await super().get()
-
     def get_next_url(self, user: Any = None, default: Any = None) -> str:
         if user is not None and self.authenticator.must_change_password(user.name):
             return url_path_join(self.hub.base_url, "change-password")
-        next_url = self.get_argument("next", "")
-        if user is not None and next_url and names_other_server(next_url, self.base_url, user.name):
-            for arguments in (self.request.query_arguments, self.request.body_arguments, self.request.arguments):
-                arguments.pop("next", None)
+        self.drop_next_of_others(user)
         return super().get_next_url(user, default)
 
     async def post(self) -> None:

@@ -37,7 +37,7 @@ from ..paths import DataLayout
 from ..settings import SettingsError, SiteSettings
 from .authenticator import ClhubAuthenticator
 from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
-from .sessions import ClhubLogoutHandler, names_other_server
+from .sessions import ClhubLogoutHandler, SharedComputerLogin
 from .sip2_client import PATRON_STATUS_FLAGS, CatalogueUnavailable, PatronAnswer, Sip2Link, ask_patron
 
 WRONG_CARD = "That card number and PIN do not match. Check both and try again."
@@ -242,7 +242,7 @@ class CardDesk(LoggingConfigurable):
         return name
 
 
-class CardLoginHandler(LoginHandler):
+class CardLoginHandler(SharedComputerLogin, LoginHandler):
     """The card form: card number and PIN; a refusal is shown on the form, which is never refilled.
 
     At /login of a card-only site, and at /card-login, where the log-in page of a site with
@@ -265,19 +265,8 @@ class CardLoginHandler(LoginHandler):
         # JupyterHub's login.html, swapped for the card form (it extends page.html like every page).
         return super().render_template("card-login.html" if name == "login.html" else name, **ns)
 
-    async def get(self) -> None:
-        next_url = self.get_argument("next", "")
-        if next_url and self.current_user is None and names_other_server(next_url, self.base_url):
-            # Left by the previous person at this computer (Back after log-out): a clean page.
-            self.redirect(self.settings["login_url"])
-            return
-        await super().get()
-
     def get_next_url(self, user: Any = None, default: Any = None) -> str:
-        next_url = self.get_argument("next", "")
-        if user is not None and next_url and names_other_server(next_url, self.base_url, user.name):
-            for arguments in (self.request.query_arguments, self.request.body_arguments, self.request.arguments):
-                arguments.pop("next", None)
+        self.drop_next_of_others(user)
         return str(super().get_next_url(user, default))
 
     async def post(self) -> None:

@@ -54,6 +54,29 @@ def names_other_server(next_url: str, base_url: str, name: str | None = None) ->
     return False
 
 
+class SharedComputerLogin:
+    """For a log-in page's handler (a tornado RequestHandler with JupyterHub's LoginHandler after it).
+
+    A `next` left by the previous person at this computer (Back after log-out) gives a clean
+    log-in page, and is dropped once someone else logs in, who lands on their own things.
+    """
+
+    async def get(self) -> None:
+        next_url = self.get_argument("next", "")  # type: ignore[attr-defined]
+        if next_url and self.current_user is None and names_other_server(next_url, self.base_url):  # type: ignore[attr-defined]
+            self.redirect(self.settings["login_url"])  # type: ignore[attr-defined]
+            return
+        await super().get()  # type: ignore[misc]
+
+    def drop_next_of_others(self, user: Any) -> None:
+        """Forget a `next` that leads to the server of somebody other than `user`."""
+        next_url = self.get_argument("next", "")  # type: ignore[attr-defined]
+        if user is not None and next_url and names_other_server(next_url, self.base_url, user.name):  # type: ignore[attr-defined]
+            request = self.request  # type: ignore[attr-defined]
+            for arguments in (request.query_arguments, request.body_arguments, request.arguments):
+                arguments.pop("next", None)
+
+
 def _keep(task: asyncio.Future[Any]) -> None:
     _background.add(task)
     task.add_done_callback(_background.discard)
