@@ -147,7 +147,8 @@ OIDC_SETTINGS: tuple[Setting, ...] = (
         "client_secret_file",
         str,
         "",
-        "A file (mode 0600, readable by the hub's user only) holding the client secret on one line; the "
+        "A file (mode 0600, readable by the hub's user only; relative to this file) holding the client secret on one "
+        "line; the "
         "environment variable CLHUB_OIDC_CLIENT_SECRET, when set, is used instead. Never write the secret itself "
         'in this file. Example: "/etc/clhub/oidc-client-secret".',
     ),

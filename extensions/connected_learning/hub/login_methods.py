@@ -21,6 +21,8 @@ and optionally `async end_session_url(handler, user_name) -> str | None`.
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 from nativeauthenticator.orm import UserInfo
@@ -38,6 +40,22 @@ METHOD_CLASSES = {
     "lti13": "connected_learning.hub.login_lti.LtiAuthenticator",
 }
 NATIVE_OFF = "This site does not use user names and passwords. Use a way in shown on this page."
+
+
+def private_file_text(path: str | os.PathLike[str], key: str, error: type[Exception]) -> str:
+    """The first line of a secret's file named by setting `key`: opened without following a link, and
+    refused (as `error`, naming the file and never its content) where others than its owner may read it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        raise error(f"{key} {str(path)!r} cannot be read: {e.strerror}.") from None
+    with os.fdopen(fd) as f:
+        mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+        if mode & 0o077:
+            raise error(
+                f"{key} {str(path)!r} may be read by others than its owner (mode {mode:o}); run: chmod 600 {path}"
+            )
+        return f.readline().strip()
 
 
 def method_of(handler: Any, name: str) -> Any:

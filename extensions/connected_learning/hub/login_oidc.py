@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -89,17 +88,9 @@ def read_client_secret(path: str, environ: dict[str, str] | None = None) -> str:
             f"login.oidc.client_secret_file is empty and {SECRET_ENV} is not set: give the file that holds the "
             "client secret (mode 0600)."
         )
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as e:
-        raise OidcSettingsError(f"login.oidc.client_secret_file {path!r} cannot be read: {e.strerror}.") from None
-    with os.fdopen(fd) as f:
-        mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
-        if mode & 0o077:
-            raise OidcSettingsError(
-                f"login.oidc.client_secret_file {path!r} is readable by others (mode {mode:o}); run: chmod 600 {path}"
-            )
-        secret = f.read().strip()
+    from .login_methods import private_file_text
+
+    secret = private_file_text(path, "login.oidc.client_secret_file", OidcSettingsError)
     if not secret:
         raise OidcSettingsError(f"login.oidc.client_secret_file {path!r} is empty; put the client secret in it.")
     return secret
@@ -419,7 +410,8 @@ def configure_oidc(c: Any, settings: Any, data_dir: str) -> None:
     oidc.jwks_url = settings.oidc_jwks_url
     oidc.end_session_endpoint = settings.oidc_end_session_url
     oidc.client_id = settings.oidc_client_id
-    oidc.client_secret = read_client_secret(settings.oidc_client_secret_file)
+    secret_file = settings.oidc_client_secret_file
+    oidc.client_secret = read_client_secret(str(settings.source.parent / secret_file) if secret_file else "")
     oidc.allowed_domains = list(settings.oidc_allowed_domains)
     oidc.tenant = settings.oidc_tenant
     oidc.groups_claim = settings.oidc_groups_claim

@@ -353,17 +353,9 @@ def sip2_password(settings: SiteSettings, environ: Mapping[str, str] | None = No
     if not settings.sip2_password_file:
         return ""
     path = settings.source.parent / settings.sip2_password_file
-    name = f"login.sip2.password_file = {settings.sip2_password_file!r} ({path})"
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as e:
-        raise SettingsError(f"{settings.source}: {name} cannot be read: {e.strerror}.") from None
-    with os.fdopen(fd) as f:
-        if os.fstat(f.fileno()).st_mode & 0o077:
-            raise SettingsError(
-                f"{settings.source}: {name} may be read by others than its owner; run: chmod 600 {path}"
-            )
-        return f.readline().strip()
+    from .login_methods import private_file_text
+
+    return private_file_text(path, f"{settings.source}: login.sip2.password_file", SettingsError)
 
 
 def configure_sip2(
