@@ -14,7 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import RunningHub
+from connected_learning.accounts.store import read_display_names
 from connected_learning.hub.login_sip2 import WRONG_CARD
+from connected_learning.paths import DataLayout
 from sip2_server import INSTITUTION, PATRONS, STAFF, VALID, Sip2Site, card_settings, running_sip2
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -87,7 +89,9 @@ def test_card_log_in_then_the_next_patron_cannot_get_into_the_previous_account(
     page.wait_for_url("**/hub/home")
     (second,) = set(users(hub)) - before - {first}
     hub.users.append(second)
-    assert f"Hello, {second}" in page.inner_text("body")
+    shown = read_display_names(DataLayout(hub.data_dir))
+    assert shown[second] != second and f"Hello, {shown[second]}" in page.inner_text("body")  # "Ada L.", not c-...
+    assert page.inner_text("#clhub-shown-name") == shown[second]
     assert first not in page.content() and first not in page.url and STAFF not in page.content()
     page.screenshot(path=str(artifacts / "sip2-5-next-patron.png"))
     page.goto(f"{hub.url}/hub/logout")
@@ -98,6 +102,6 @@ def test_card_log_in_then_the_next_patron_cannot_get_into_the_previous_account(
     page.wait_for_selector("fieldset.clhub-interests")
     assert set(users(hub)) - before == {first, second}
     page.goto(f"{hub.url}/hub/home")
-    assert f"Hello, {first}" in page.inner_text("body")
+    assert f"Hello, {shown[first]}" in page.inner_text("body")
     page.close()
     assert VALID not in hub.log() and STAFF not in hub.log()
