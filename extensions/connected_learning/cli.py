@@ -231,6 +231,10 @@ def _run_hub(site_file: Path, mode: str) -> int:
     if asked:
         print("\nStopping the hub and everything it started...", file=sys.stderr, flush=True)
     launch.stop_hub(proc, DataLayout(settings.data_dir).hub / "proxy.pid")
+    if mode == "demo":  # the demo's servers end with it (cleanup_servers), and so does their start-up template
+        from .hub import template
+
+        template.stop(template.socket_path(settings.data_dir))
     return 0 if asked else (proc.returncode or 0)
 
 

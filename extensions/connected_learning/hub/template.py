@@ -81,13 +81,28 @@ def template_pid(path: str) -> int | None:
     return pid
 
 
-def stop(path: str) -> None:
-    """End the template at `path` (servers it started keep running)."""
+def stop(path: str, wait: float = 10) -> None:
+    """End the template at `path` (servers it started keep running); waits up to `wait` s for it to end,
+    and reaps it where this process started it (`clhub demo`), so no zombie outlives the demo."""
     pid = template_pid(path)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return  # ours, and reaped
+        except ChildProcessError:  # another's child: wait until it is gone (or a zombie its parent reaps)
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rpartition(")")[2].split()[0] == "Z":
+                        return
+            except OSError:
+                return
+        time.sleep(0.05)
 
 
 def running_stamp(path: str) -> str | None:
