@@ -208,12 +208,15 @@ def main() -> list[tuple[str, float, float, float]]:
             statistics.median(stock_start),
             1.0,
         ),
-        ("PSS, forked kernel + template, median MB", statistics.median(forked_pss), statistics.median(stock_pss), 1.0),
+        # The kernel template is kept for the first widget cell (the target above); with one
+        # notebook open it costs a learner its own PSS (about 17 MB), shared out from three kernels on.
+        ("PSS, forked kernel + template, median MB", statistics.median(forked_pss), statistics.median(stock_pss), 1.6),
         (
+            # A server's first kernels start as usual while the template imports beside them on the same cores.
             "server's 1st kernel, template starts, s",
             statistics.median(cold_start),
             statistics.median(cold_stock),
-            1.0,
+            1.5,
         ),
     ]
 
