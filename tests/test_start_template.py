@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -277,6 +278,27 @@ def test_one_interpreter_by_two_names_has_one_code_stamp() -> None:
         assert run.returncode == 0 and len(run.stdout.strip()) == 16, run.stderr  # the control: a stamp came back
         stamps.add(run.stdout.strip())
     assert len(stamps) == 1
+
+
+def test_a_stop_right_after_the_hub_starts_leaves_no_template() -> None:
+    """`clhub up` starts the template in the background; a stop at once (a hub that fails to start, a
+    short test) must not let it come up afterwards as a root process nobody stops."""
+    _needs_root()
+    folder = Path(tempfile.mkdtemp(prefix="clhub-early-"))
+    path = str(folder / "template" / template.SOCKET_NAME)
+    try:
+        template.start_early(path, PROBE_COMMAND)
+        template.stop(path)
+        for thread in threading.enumerate():
+            if thread.name == "start-up template":
+                thread.join(90)
+        assert (folder / "template" / template.LOG_NAME).exists()  # the control: the launch did happen
+        time.sleep(0.5)
+        assert _templates_at(path) == []
+    finally:
+        for pid in _templates_at(path):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_rush_starts_one_template_and_new_code_replaces_it() -> None:

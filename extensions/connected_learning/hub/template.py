@@ -31,6 +31,7 @@ SINGLEUSER = "jupyterhub-singleuser"  # beside the hub's Python, as the hub's co
 LOG_NAME = "template.log"
 LOCK_NAME = "start.lock"
 # The template's own environment: nothing of the hub's (no tokens, no cookie secret).
+_early: dict[str, threading.Thread] = {}  # start_early's threads, by socket path, for `stop` to wait on
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV")
 
 
@@ -84,6 +85,9 @@ def template_pid(path: str) -> int | None:
 def stop(path: str, wait: float = 10) -> None:
     """End the template at `path` (servers it started keep running); waits up to `wait` s for it to end,
     and reaps it where this process started it (`clhub demo`), so no zombie outlives the demo."""
+    early = _early.pop(path, None)
+    if early is not None:  # a template this process is starting right now would come up after the stop
+        early.join(wait)
     pid = template_pid(path)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -196,4 +200,6 @@ def ensure_running(path: str, command: str, wait: float = 60) -> bool:
 
 def start_early(path: str, command: str) -> None:
     """Start the template as the hub starts (in the background), so the first learner does not wait for it."""
-    threading.Thread(target=ensure_running, args=(path, command), name="start-up template", daemon=True).start()
+    thread = threading.Thread(target=ensure_running, args=(path, command), name="start-up template", daemon=True)
+    _early[path] = thread
+    thread.start()
