@@ -96,15 +96,9 @@ def display_name(layout: DataLayout, user: str) -> str:
     return read_display_names(layout).get(user) or user
 
 
-def shown_name(layout: DataLayout, user: Any) -> str:
-    """The name in the hub's top bar: the user name someone logs in with, or, for someone without a
-    password here (a school account, a library card, the learning platform), their display name
-    ("Ada L."), since their user name (c-qw2ufpcuow) means nothing to them."""
-    from .login_methods import has_password
-
-    if user is None:
-        return ""
-    return user.name if has_password(user) else display_name(layout, user.name)
+def display_name_of(layout: DataLayout, user: Any) -> str:
+    """`display_name` for the hub's pages (a template variable gets the hub's User, or None)."""
+    return display_name(layout, user.name) if user is not None else ""
 
 
 def subdomain_hook(name: str, domain: str, kind: str) -> str:
@@ -379,7 +373,9 @@ def configure_pages(c: Any, settings: SiteSettings, host: Host) -> None:
         from .login_methods import has_password
 
         template_vars["clhub_has_password"] = has_password
-        template_vars["clhub_shown_name"] = functools.partial(shown_name, DataLayout(settings.data_dir))
+        # Someone without a password here (school account, library card, learning platform) is greeted by
+        # their display name ("Grace H."): their user name (c-qw2ufpcuow) means nothing to them.
+        template_vars["clhub_display_name"] = functools.partial(display_name_of, DataLayout(settings.data_dir))
     if host.demo:
         template_vars["announcement"] = DEMO_WARNING
     insecure = insecure_site_warning(settings.url)

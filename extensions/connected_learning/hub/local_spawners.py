@@ -81,13 +81,20 @@ class TemplateStartSpawner(LocalProcessSpawner):
         env = self.get_env()
         path = self.template_socket()
         loop = asyncio.get_running_loop()
-        ready = await loop.run_in_executor(
-            None, template.ensure_running, path, cmd[0], float(self.template_wait_seconds)
-        )
-        if not ready:
-            raise template.TemplateUnavailable(f"the start-up template did not start (see {path}'s folder)")
         request = self.template_request(cmd, env)
-        pid = await loop.run_in_executor(None, template.start_server, path, request)
+        for last in (False, True):  # a template that died since this hub last asked is started again, once
+            ready = await loop.run_in_executor(
+                None, template.known_running, path, cmd[0], float(self.template_wait_seconds)
+            )
+            if not ready:
+                raise template.TemplateUnavailable(f"the start-up template did not start (see {path}'s folder)")
+            try:
+                pid = await loop.run_in_executor(None, template.start_server, path, request)
+                break
+            except template.TemplateUnavailable:
+                template.forget(path)
+                if last:
+                    raise
         self.log.info("Started %s's server from the start-up template: pid %d", self.user.name, pid)
         self.proc = None
         self.pid = pid

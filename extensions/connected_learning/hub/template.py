@@ -31,6 +31,7 @@ SINGLEUSER = "jupyterhub-singleuser"  # beside the hub's Python, as the hub's co
 LOG_NAME = "template.log"
 LOCK_NAME = "start.lock"
 # The template's own environment: nothing of the hub's (no tokens, no cookie secret).
+_checked: set[str] = set()  # sockets whose template this process has found running today's code
 _early: dict[str, threading.Thread] = {}  # start_early's threads, by socket path, for `stop` to wait on
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV")
 
@@ -196,6 +197,22 @@ def ensure_running(path: str, command: str, wait: float = 60) -> bool:
                 return True
             time.sleep(0.1)
         return False
+
+
+def known_running(path: str, command: str, wait: float = 60) -> bool:
+    """`ensure_running`, once per process and socket: a hub's later starts ask the template straight
+    away (no ping, no lock on the spawn path); `forget` makes the next start check again."""
+    if path in _checked:
+        return True
+    if not ensure_running(path, command, wait):
+        return False
+    _checked.add(path)
+    return True
+
+
+def forget(path: str) -> None:
+    """The template at `path` did not answer: the next start checks it (and starts one) again."""
+    _checked.discard(path)
 
 
 def start_early(path: str, command: str) -> None:
