@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from postgres import postgres_server  # noqa: F401 (a fixture: a throwaway PostgreSQL server)
-from realhub import ARTIFACTS, PASSWORD, REPO, RunningHub, free_port, launch_hub, teardown_hub
+from realhub import ARTIFACTS, PASSWORD, REPO, RunningHub, free_port, free_ports, launch_hub, teardown_hub
 
-__all__ = ["PASSWORD", "REPO", "RunningHub", "free_port"]
+__all__ = ["PASSWORD", "REPO", "RunningHub", "free_port", "free_ports"]
 
 
 def needs_root() -> None:

@@ -36,9 +36,20 @@ PASSWORD = "correct-horse-7"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> tuple[int, ...]:
+    """`count` different free ports. Each socket stays bound until all are picked: a port picked
+    and let go may be the next one picked (a site with its hub and classroom on one port fails)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return tuple(sock.getsockname()[1] for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def listener(host: str) -> socket.socket:
@@ -263,7 +274,7 @@ def launch_hub(
         subprocess.run(["chmod", "-R", "a+rX", str(catalog_dir)], check=True)
     data_dir = data_dir or workdir / "data"  # elsewhere: the caller's to remove
     admin = f"{prefix}admin"
-    ports = tuple(free_port() for _ in range(6))
+    ports = free_ports(6)
     site_file = workdir / "site.toml"
     # "localhost" comes from bind_ip, as in the demo; another host name is the site's public_url.
     public_url = f"http://{host}:{ports[0]}" if subdomains and host != "localhost" else ""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from conftest import free_ports
 from connected_learning.hub import recovery
 from connected_learning.hub.recovery import SITE_MARKER, Process, find_leftovers
 from connected_learning.learner.atomic_contents import AtomicContentsManager, replace_atomically
@@ -76,10 +76,8 @@ def test_a_taken_port_is_named_with_its_setting_and_holder(tmp_path: Path) -> No
     site = tmp_path / "site.toml"
     # Every other port of the site free too: the fixed defaults (the hub's 8081, ...) may be a
     # demo's that another test worker runs meanwhile.
-    others = "".join(
-        f"{key} = {free_port()}\n"
-        for key in ("port", "hub_port", "proxy_api_port", "showcase_port", "showcase_live_port")
-    )
+    keys = ("port", "hub_port", "proxy_api_port", "showcase_port", "showcase_live_port")
+    others = "".join(f"{key} = {port}\n" for key, port in zip(keys, free_ports(len(keys)), strict=True))
     site.write_text(f'[site]\nbind_ip = "127.0.0.1"\nclassroom_port = {port}\n{others}data_dir = "{tmp_path}"\n')
     settings = load_settings(site)
     with pytest.raises(recovery.SiteStartError) as e:
