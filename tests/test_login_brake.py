@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from connected_learning.hub.login_brake import LoginBrake, account_source, device_source, wait_message
+from connected_learning.hub.login_brake import (
+    ADDRESS_MEMORY,
+    Brakes,
+    LoginBrake,
+    account_source,
+    client_address,
+    device_source,
+    wait_message,
+)
 from connected_learning.hub.sessions import names_other_server
 
 
@@ -94,6 +102,72 @@ def test_made_up_names_cannot_fill_the_memory() -> None:
     for i in range(1000):
         b.failed(account_source(f"nobody{i}"), b"")
     assert len(b._entries) == 100
+
+
+def brakes(clock: Clock) -> Brakes:
+    site = Brakes.for_site(5, 5, 60, 20)
+    site.per_source.clock = site.per_address.clock = clock
+    return site
+
+
+def test_one_guess_spread_over_many_names_brakes_its_address() -> None:
+    """No name sees more than one failure, so no name's brake ever starts; the address's does,
+    at its 20th failure, and then holds the right password too (it is not even checked)."""
+    clock = Clock()
+    b = brakes(clock)
+    waits = []
+    for i in range(24):
+        clock.now += waits[-1] if waits else 0  # each guess waits out the last one's brake
+        assert b.wait_seconds(account_source(f"name{i}"), b"h", "10.0.0.9") == 0
+        waits.append(b.failed(account_source(f"name{i}"), b"h", "10.0.0.9"))
+    assert waits == [0] * 19 + [5, 10, 20, 40, 60]
+    assert b.wait_seconds(account_source("ana"), b"h", "10.0.0.9") == 60
+    # The control: without the address, the same spray goes unbraked (the brake above is the address's).
+    alone = brakes(Clock())
+    assert all(alone.failed(account_source(f"name{i}"), b"h", "") == 0 for i in range(24))
+
+
+def test_the_address_brake_spares_the_owners_device_and_other_addresses() -> None:
+    clock = Clock()
+    b = brakes(clock)
+    for i in range(30):
+        b.failed(account_source(f"name{i}"), b"h", "10.0.0.9")
+    assert b.wait_seconds(account_source("ana"), b"h", "10.0.0.9") == 60
+    assert b.wait_seconds(device_source("ana-laptop-nonce"), b"h", "10.0.0.9") == 0  # the owner's browser
+    assert b.wait_seconds(account_source("ana"), b"h", "10.0.0.10") == 0  # another computer
+
+
+def test_a_success_does_not_reset_the_address_but_a_quiet_quarter_of_an_hour_does() -> None:
+    clock = Clock()
+    b = brakes(clock)
+    for i in range(19):
+        b.failed(account_source(f"name{i}"), b"h", "10.0.0.9")
+    b.succeeded(account_source("mine"))  # the guesser's own log-in, between guesses
+    assert b.failed(account_source("name19"), b"h", "10.0.0.9") == 5
+    clock.now += ADDRESS_MEMORY + 1
+    assert b.wait_seconds(account_source("ana"), b"h", "10.0.0.9") == 0
+    assert b.failed(account_source("name20"), b"h", "10.0.0.9") == 0  # counted afresh
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "trusted", "expected"),
+    [
+        ("", (), "192.0.2.7"),  # straight to the hub: the socket's peer
+        ("10.1.2.3", (), "10.1.2.3"),  # the hub's proxy wrote the one entry
+        ("6.6.6.6, 10.1.2.3", (), "10.1.2.3"),  # a browser's own entry comes first and is not believed
+        ("6.6.6.6,10.1.2.3,127.0.0.1", ("127.0.0.1",), "10.1.2.3"),  # past the site's https front
+        ("6.6.6.6, 10.1.2.3, 10.9.0.4", ("10.9.0.0/16",), "10.1.2.3"),  # a front's network
+        ("10.1.2.3, 127.0.0.1", (), "127.0.0.1"),  # a front nobody listed: everyone is its address
+        ("127.0.0.1", ("127.0.0.1",), "127.0.0.1"),  # nothing but fronts: the first of them
+        ("::ffff:10.1.2.3", (), "10.1.2.3"),  # an IPv4 address written as IPv6
+        ("2001:db8:0:1::1", (), "2001:db8:0:1::/64"),  # a computer may change its IPv6 within its /64
+        ("2001:db8:0:1:ffff:1:2:3", (), "2001:db8:0:1::/64"),
+        ("[2001:db8::5]", (), "2001:db8::/64"),
+        ("not-an-address-" + "x" * 100, (), ("not-an-address-" + "x" * 100)[:64]),
+    ],
+)
+def test_which_address_a_log_in_came_from(forwarded_for: str, trusted: tuple[str, ...], expected: str) -> None:
+    assert client_address(forwarded_for, "192.0.2.7", trusted) == expected
 
 
 def test_wait_message() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import RunningHub
+from conftest import PASSWORD, RunningHub
 from connected_learning.accounts.store import read_display_names
 from connected_learning.hub.login_sip2 import CARD_BLOCKED, WRONG_CARD
 from connected_learning.paths import DataLayout
@@ -124,3 +124,50 @@ def test_a_silent_catalogue_gets_plain_words_and_the_hub_keeps_answering(
     assert "We cannot check library cards right now" in r.text  # type: ignore[attr-defined]
     assert set(users(quiet)) == before
     assert VALID not in quiet.log() and "did not answer within 5 s" in quiet.log()
+
+
+def test_one_pin_or_password_tried_on_many_cards_or_names_brakes_that_address(
+    make_hub, sip2: Sip2Site, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The attack no card's or name's own brake sees: one guess each over many cards, then many
+    names, from one computer. After `failed_logins_from_one_address` failures that computer's
+    address waits, and a right PIN or password from it is not even checked; the owners, on the
+    browsers they used before, still get in. Claiming other addresses in X-Real-IP and
+    X-Forwarded-For headers does not escape it."""
+    spread = make_hub(
+        {"ana": ("student", ["class"])},
+        extra_settings="failed_logins_from_one_address = 6\n" + card_settings(sip2, tmp_path_factory.mktemp("s")),
+    )
+    owner, r = card_log_in(spread, VALID, PATRONS[VALID].pin)  # the card holder's own computer
+    assert r.status_code == 302
+    spread.users.extend(set(users(spread)) - set(spread.users))
+    owner.http.get(f"{spread.url}/hub/logout")  # the browser keeps its device cookie, as at home
+    asked = len(sip2.got("63", sip2.tls_port))
+    tries = [card_log_in(spread, f"2123400000{i:04d}", "1234")[1] for i in range(6)]
+    assert [t.status_code for t in tries] == [403] * 5 + [429]  # type: ignore[attr-defined]
+    # The control: the catalogue was asked about each of the six cards.
+    assert sip2.cards_asked(sip2.tls_port)[asked:] == [f"2123400000{i:04d}" for i in range(6)]
+    _, right = card_log_in(spread, VALID, PATRONS[VALID].pin)
+    assert right.status_code == 429 and "Too many tries" in right.text  # type: ignore[attr-defined]
+    assert len(sip2.got("63", sip2.tls_port)) == asked + 6  # that right PIN never reached the catalogue
+    again = owner.http.post(
+        f"{spread.url}/hub/card-login?next=",
+        data={"card": VALID, "pin": PATRONS[VALID].pin, "_xsrf": owner.xsrf()},
+        allow_redirects=False,
+    )
+    assert again.status_code == 302  # the owner's browser is not braked by the address
+    assert sip2.cards_asked(sip2.tls_port)[asked + 6 :] == [VALID]  # and its PIN was checked
+
+    ana = spread.name("ana")
+    ana_browser = spread.login("ana")
+    ana_browser.http.get(f"{spread.url}/hub/logout")
+    guesses = []
+    for i, name in enumerate((ana, "bo", "cy", "di", "ed", "flo")):
+        guesser = spread.session()  # a new browser each time, claiming another address each time
+        guesser.http.headers.update({"X-Real-IP": f"198.51.100.{i}", "X-Forwarded-For": f"203.0.113.{i}"})
+        guesses.append(guesser.login(name, "Summer2026!"))
+    assert [g.status_code for g in guesses] == [403] * 5 + [429]
+    assert all("Invalid username or password" in g.text for g in guesses[:5])  # the control: each was checked
+    assert "@198.51.100.3)" in spread.log()  # and the claims reached the hub, whose request log believed one
+    assert spread.session().login(ana, PASSWORD).status_code == 429  # the right password, braked
+    assert ana_browser.login(ana, PASSWORD).status_code == 302  # ana's own browser gets in

@@ -245,6 +245,17 @@ BAD: list[tuple[str, str, list[str]]] = [
         ["login.failed_logins_before_lockout = 0", "1 or more"],
     ),
     (
+        "address-brake-zero",
+        "[login]\nfailed_logins_from_one_address = 0\n",
+        ["login.failed_logins_from_one_address = 0", "1 or more"],
+    ),
+    (
+        "trusted-proxy-host-name",
+        '[login]\ntrusted_proxies = ["127.0.0.1", "proxy.example.org"]\n',
+        ["login.trusted_proxies", "'proxy.example.org' is not an address or a network", "10.0.0.0/8"],
+    ),
+    ("trusted-proxy-not-text", "[login]\ntrusted_proxies = [10]\n", ["login.trusted_proxies", "10"]),
+    (
         "admin-path",
         '[site]\nadmin_users = ["admin", "../root"]\n',
         ["site.admin_users", "'../root'", "not a valid user name", "lowercase"],

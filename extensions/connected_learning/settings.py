@@ -111,6 +111,8 @@ class SiteSettings:
     min_password_length: int
     failed_logins_before_lockout: int
     lockout_seconds: int
+    failed_logins_from_one_address: int
+    trusted_proxies: tuple[str, ...]
     self_signup: bool
     login_methods: tuple[str, ...]
     # [login.oidc] (settings_login.py)

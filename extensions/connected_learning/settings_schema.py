@@ -27,6 +27,7 @@ from .settings_types import (
     _rule,
     at_least,
     between,
+    network_problem,
     one_of,
     user_name_problem,
     validate_username,
@@ -380,6 +381,27 @@ SETTINGS: tuple[Setting, ...] = (
         "and double with each further failure. Also the longest an owner on a new computer is kept out. "
         "A new password (a teacher's reset) lifts the brake at once. Default 60.",
         check=between(1, 60),
+    ),
+    Setting(
+        "login",
+        "failed_logins_from_one_address",
+        int,
+        20,
+        "Failed log-ins from one address (the computer's IP as the hub sees it), over any names or library "
+        "cards, before that address must wait between tries as above: one common password or PIN tried on many "
+        "accounts. A browser that logged in as the account before is never braked by it. Raise it where many "
+        "computers reach the hub through one address. Default 20.",
+        check=at_least(1),
+    ),
+    Setting(
+        "login",
+        "trusted_proxies",
+        list,
+        [],
+        "Addresses or networks of the https front in front of the hub's proxy (nginx, Caddy, a load balancer), "
+        "whose X-Forwarded-For entry names the computer behind it. Without them every computer counts as the "
+        'front\'s address for failed_logins_from_one_address. Example: ["127.0.0.1", "10.0.0.0/8"]. Default [].',
+        check=network_problem,
     ),
     Setting(
         "login",

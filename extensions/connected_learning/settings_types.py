@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,4 +176,13 @@ def user_name_problem(name: str) -> str | None:
         validate_username(name)
     except SettingsError as e:
         return str(e)
+    return None
+
+
+def network_problem(text: str) -> str | None:
+    """Why `text` is not an address or a network ("10.0.0.0/8"), or None."""
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return f'{text!r} is not an address or a network; examples: "127.0.0.1", "10.0.0.0/8", "fd00::/8".'
     return None

@@ -39,11 +39,11 @@ from nativeauthenticator.handlers import TEMPLATE_DIR as NATIVE_TEMPLATES
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.orm import UserInfo
 from tornado import web
-from traitlets import Float, Integer, Unicode
+from traitlets import Float, Integer, List, Unicode
 
 from ..errors import ClhubError
 from ..settings import validate_username
-from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
+from .login_brake import Brakes, Source, account_source, client_address, device_source, wait_message
 from .plain_errors import PlainError
 from .sessions import STOP_WAIT_MARGIN_SECONDS, ClhubLogoutHandler, SharedComputerLogin
 
@@ -212,6 +212,19 @@ class ClhubAuthenticator(NativeAuthenticator):
         help="The longest wait, in seconds, between two tries of a braked source: the longest an account's "
         "owner on a new computer is kept out. Default 60.",
     )
+    brake_address_failures = Integer(
+        20,
+        config=True,
+        help="Failed log-ins from one address, over any names, before that address must wait (browsers with "
+        "the account's device cookie aside): one guess spread over many names. Default 20.",
+    )
+    trusted_proxies = List(
+        Unicode(),
+        [],
+        config=True,
+        help="Addresses or networks of the site's https front (nginx, Caddy, a load balancer) whose "
+        "X-Forwarded-For entry the brake believes. Example: ['10.0.0.0/8'].",
+    )
     device_cookie_days = Float(
         90.0,
         config=True,
@@ -227,10 +240,11 @@ class ClhubAuthenticator(NativeAuthenticator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.brake = LoginBrake(
-            free_failures=self.brake_free_failures,
-            first_wait=self.brake_first_wait_seconds,
-            longest_wait=self.brake_longest_wait_seconds,
+        self.brake = Brakes.for_site(
+            self.brake_free_failures,
+            self.brake_first_wait_seconds,
+            self.brake_longest_wait_seconds,
+            self.brake_address_failures,
         )
         self._logins: dict[str, float] = {}  # name -> time.monotonic() of their last log-in
         self._dummy_hash = b""
@@ -275,6 +289,17 @@ class ClhubAuthenticator(NativeAuthenticator):
             return {}
         return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
+    def address(self, handler: Any) -> str:
+        """Where a log-in came from, for the brake per address ('' with no request)."""
+        if handler is None:
+            return ""
+        peer = getattr(getattr(handler.request.connection, "context", None), "address", None)
+        return client_address(
+            handler.request.headers.get("X-Forwarded-For", ""),
+            peer[0] if isinstance(peer, tuple) and peer else "",
+            self.trusted_proxies,
+        )
+
     def _remember_device(self, handler: Any, name: str, devices: dict[str, str]) -> None:
         devices = {k: v for k, v in devices.items() if k != name}
         devices[name] = devices.get(name) or secrets.token_urlsafe(9)
@@ -311,9 +336,10 @@ class ClhubAuthenticator(NativeAuthenticator):
         password = data.get("password", "")
         devices = self._devices(handler) if handler is not None else {}
         source: Source = device_source(devices[name]) if name in devices else account_source(name)
+        address = self.address(handler)
         info = self._user_info(name)
         fingerprint: bytes = info.password if info is not None else b""
-        wait = self.brake.wait_seconds(source, fingerprint)
+        wait = self.brake.wait_seconds(source, fingerprint, address)
         if wait:
             self.log.warning("Log-in for %r braked for %d s more (%s)", name[:40], wait, source[0])
             raise LoginRefused(429, wait_message(wait), retry_after=wait)
@@ -325,7 +351,7 @@ class ClhubAuthenticator(NativeAuthenticator):
         if good and info is not None and info.has_2fa:
             good = bool(info.is_valid_token(data.get("2fa")))
         if not good or info is None:
-            wait = self.brake.failed(source, fingerprint)
+            wait = self.brake.failed(source, fingerprint, address)
             if wait:  # say so now, not after one more try
                 self.log.warning("Log-in for %r braked for %d s after failures (%s)", name[:40], wait, source[0])
                 raise LoginRefused(429, wait_message(wait), retry_after=wait)

@@ -290,6 +290,8 @@ def configure_login(c: Any, settings: SiteSettings, layout: DataLayout) -> None:
     c.NativeAuthenticator.allowed_failed_logins = 0
     c.ClhubAuthenticator.brake_free_failures = settings.failed_logins_before_lockout
     c.ClhubAuthenticator.brake_longest_wait_seconds = settings.lockout_seconds
+    c.ClhubAuthenticator.brake_address_failures = settings.failed_logins_from_one_address
+    c.ClhubAuthenticator.trusted_proxies = list(settings.trusted_proxies)
     # Teacher and mentor roles come from the site's roles file, at log-in and every minute.
     c.ClhubAuthenticator.manage_roles = True
     c.ClhubAuthenticator.reset_managed_roles_on_startup = True

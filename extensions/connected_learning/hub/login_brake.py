@@ -16,15 +16,32 @@ kept out a minute at most. The brake remembers the account's password hash: a ne
 guesses at made-up names cannot fill the memory. The state lives in the hub's memory: a
 hub restart clears it.
 
+A guesser may instead spread one or two guesses over many names (one common password, or one
+PIN over a run of card numbers), which no account's brake ever sees. `Brakes` adds a second
+brake per *address* (the client's IP as the hub sees it through the proxy): after
+`free_failures` failures from one address, with no quiet quarter of an hour between them, that
+address waits as above. A success does not reset it (a guesser could interleave their own
+log-ins), and a browser with the account's device cookie is never braked by it, so the owner
+is still never kept out; another person behind the same address (a library's one public IP) is
+kept out a minute at most, as on any new computer.
+
+Which address: `client_address`. The hub's own proxy appends the address that reached it to
+X-Forwarded-For, so only that last entry is one a browser cannot write; entries added by the
+site's https front (nginx, Caddy, a load balancer: `[login] trusted_proxies`) are walked past
+to the address that reached the front. X-Real-IP, which Tornado would otherwise believe, and
+anything else a browser sends are not. An IPv6 address counts as its /64, which one computer
+may change at will.
+
 Deciding only: no I/O, a clock that tests can pass in.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 Source = tuple[str, str]  # ("device", nonce) or ("account", name)
@@ -36,6 +53,45 @@ def device_source(nonce: str) -> Source:
 
 def account_source(name: str) -> Source:
     return ("account", name)
+
+
+def address_source(address: str) -> Source:
+    return ("address", address)
+
+
+def client_address(forwarded_for: str, peer: str, trusted: Sequence[str] = ()) -> str:
+    """The address a request came from, for the brake: see the module's text.
+
+    `forwarded_for` is the X-Forwarded-For header as it reached the hub ('' for none: a
+    request straight to the hub, whose `peer` is then the address); `trusted` the networks of
+    the site's https front, e.g. ("10.0.0.0/8",).
+    """
+    networks = [ipaddress.ip_network(net, strict=False) for net in trusted]
+    entries = [entry.strip() for entry in forwarded_for.split(",")] if forwarded_for.strip() else [peer]
+    address = entries.pop()
+    while entries and _within(address, networks):
+        address = entries.pop()
+    parsed = _parsed(address)
+    if parsed is None:
+        return address[:64]  # not an address: still one key per such value, and a short one
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def _within(text: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    address = _parsed(text)
+    return address is not None and any(address in net for net in networks)
+
+
+def _parsed(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
 
 
 @dataclass
@@ -95,6 +151,46 @@ class LoginBrake:
     def succeeded(self, source: Source) -> None:
         """`source` got in: its failures are forgotten."""
         self._entries.pop(source, None)
+
+
+@dataclass
+class Brakes:
+    """The two brakes a log-in meets: its source's (`per_source`), and its address's for a source
+    that is not the owner's device (`per_address`, which nothing but quiet time resets)."""
+
+    per_source: LoginBrake
+    per_address: LoginBrake
+
+    @classmethod
+    def for_site(cls, free_failures: int, first_wait: float, longest_wait: float, address_failures: int) -> Brakes:
+        return cls(
+            LoginBrake(free_failures=free_failures, first_wait=first_wait, longest_wait=longest_wait),
+            LoginBrake(
+                free_failures=address_failures, first_wait=first_wait, longest_wait=longest_wait, memory=ADDRESS_MEMORY
+            ),
+        )
+
+    @staticmethod
+    def _address(source: Source, address: str) -> Source | None:
+        return address_source(address) if address and source[0] != "device" else None
+
+    def wait_seconds(self, source: Source, fingerprint: bytes, address: str) -> int:
+        """Whole seconds before the next try of `source` from `address` ('' for none known)."""
+        wait = self.per_source.wait_seconds(source, fingerprint)
+        place = self._address(source, address)
+        return max(wait, self.per_address.wait_seconds(place, b"")) if place else wait
+
+    def failed(self, source: Source, fingerprint: bytes, address: str) -> int:
+        """Count a failed try on both brakes; return the seconds it must now wait."""
+        wait = self.per_source.failed(source, fingerprint)
+        place = self._address(source, address)
+        return max(wait, self.per_address.failed(place, b"")) if place else wait
+
+    def succeeded(self, source: Source) -> None:
+        self.per_source.succeeded(source)
+
+
+ADDRESS_MEMORY = 900.0  # an address's failures are forgotten after a quiet quarter of an hour
 
 
 def wait_message(seconds: int) -> str:

@@ -36,7 +36,7 @@ from traitlets.config import LoggingConfigurable
 from ..paths import DataLayout
 from ..settings import SettingsError, SiteSettings
 from .authenticator import ClhubAuthenticator
-from .login_brake import LoginBrake, Source, account_source, device_source, wait_message
+from .login_brake import Brakes, Source, account_source, device_source, wait_message
 from .sessions import ClhubLogoutHandler, SharedComputerLogin
 from .sip2_client import PATRON_STATUS_FLAGS, CatalogueUnavailable, PatronAnswer, Sip2Link, ask_patron
 
@@ -138,13 +138,17 @@ class CardDesk(LoggingConfigurable):
     brake_free_failures = Integer(5, config=True, help="Failed tries of one card before it must wait. Default 5.")
     brake_first_wait_seconds = Float(5.0, config=True, help="The first wait of a braked card, in seconds. Default 5.")
     brake_longest_wait_seconds = Float(60.0, config=True, help="The longest wait of a braked card, in seconds.")
+    brake_address_failures = Integer(
+        20, config=True, help="Failed tries from one address, over any cards, before that address must wait."
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.brake = LoginBrake(
-            free_failures=self.brake_free_failures,
-            first_wait=self.brake_first_wait_seconds,
-            longest_wait=self.brake_longest_wait_seconds,
+        self.brake = Brakes.for_site(
+            self.brake_free_failures,
+            self.brake_first_wait_seconds,
+            self.brake_longest_wait_seconds,
+            self.brake_address_failures,
         )
 
     def link(self) -> Sip2Link:
@@ -162,8 +166,8 @@ class CardDesk(LoggingConfigurable):
             encoding=self.encoding,
         )
 
-    def _refuse(self, source: Source, message: str, reason: str) -> CardRefused:
-        wait = self.brake.failed(source, b"")
+    def _refuse(self, source: Source, address: str, message: str, reason: str) -> CardRefused:
+        wait = self.brake.failed(source, b"", address)
         self.log.warning("Card log-in refused: %s%s", reason, f"; braked for {wait} s" if wait else "")
         if wait:
             return CardRefused(429, wait_message(wait), retry_after=wait)
@@ -184,10 +188,14 @@ class CardDesk(LoggingConfigurable):
         """Who vouches for cards, for their user names: the library (a new one gives every card a new account)."""
         return self.institution_id or self.host
 
-    async def log_in(self, db: Any, card_text: str, pin_text: str, devices: Mapping[str, str] | None = None) -> str:
+    async def log_in(
+        self, db: Any, card_text: str, pin_text: str, devices: Mapping[str, str] | None = None, address: str = ""
+    ) -> str:
         """Check a card and PIN; return the hub user's name, made on the first log-in.
 
-        `devices` are the accounts this browser logged in as ({name: nonce}, its device cookie).
+        `devices` are the accounts this browser logged in as ({name: nonce}, its device cookie);
+        `address` is where the try came from ('' for not known), for the brake on guesses spread
+        over many cards.
 
         Raises:
             CardRefused: with the words for the person at the computer (nothing was made).
@@ -196,13 +204,13 @@ class CardDesk(LoggingConfigurable):
         if card is None:
             raise CardRefused(403, NOT_A_CARD)
         source = self._source(db, card, devices or {})
-        wait = self.brake.wait_seconds(source, b"")
+        wait = self.brake.wait_seconds(source, b"", address)
         if wait:
             self.log.warning("Card log-in braked for %d s more", wait)
             raise CardRefused(429, wait_message(wait), retry_after=wait)
         pin = clean_pin(pin_text)
         if pin is None:
-            raise self._refuse(source, WRONG_CARD, "a PIN SIP2 cannot carry")
+            raise self._refuse(source, address, WRONG_CARD, "a PIN SIP2 cannot carry")
         try:
             answer = await ask_patron(self.link(), card, pin)
         except CatalogueUnavailable as e:
@@ -214,7 +222,7 @@ class CardDesk(LoggingConfigurable):
             if why == CARD_BLOCKED:  # the PIN was right: no more guessing to brake
                 self.log.warning("Card log-in refused: %s (flags %s)", reason, ", ".join(sorted(answer.flags)))
                 raise CardRefused(403, why)
-            raise self._refuse(source, why, reason)
+            raise self._refuse(source, address, why, reason)
         self.brake.succeeded(source)
         return self._make_user(db, card, answer)
 
@@ -316,7 +324,8 @@ class Sip2Authenticator(ClhubAuthenticator):
             CardRefused: the card, the PIN or the catalogue said no (see `CardDesk.log_in`).
         """
         devices = self._devices(handler) if handler is not None else {}
-        name = await self.card_desk.log_in(self.db, data.get("card", ""), data.get("pin", ""), devices)
+        address = self.address(handler)
+        name = await self.card_desk.log_in(self.db, data.get("card", ""), data.get("pin", ""), devices, address)
         self._vouched.add(name)
         if handler is not None:
             self._remember_device(handler, name, devices)
@@ -388,6 +397,8 @@ def configure_sip2(
     desk.staff_card_prefixes = list(settings.sip2_staff_card_prefixes)
     desk.group = settings.sip2_group
     desk.data_dir = str(layout.root)
-    # A card's guesses are braked as a name's are ([login] failed_logins_before_lockout, lockout_seconds).
+    # A card's guesses are braked as a name's are ([login] failed_logins_before_lockout, lockout_seconds,
+    # failed_logins_from_one_address).
     desk.brake_free_failures = settings.failed_logins_before_lockout
     desk.brake_longest_wait_seconds = settings.lockout_seconds
+    desk.brake_address_failures = settings.failed_logins_from_one_address
