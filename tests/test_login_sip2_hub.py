@@ -9,16 +9,19 @@ page and in no line of the hub's log.
 
 from __future__ import annotations
 
+import pwd
 import re
 from collections.abc import Iterator
 
 import pytest
 
-from conftest import PASSWORD, RunningHub
+from conftest import PASSWORD, RunningHub, needs_root
 from connected_learning.accounts.store import read_display_names
 from connected_learning.hub.login_sip2 import CARD_BLOCKED, WRONG_CARD
 from connected_learning.paths import DataLayout
+from connected_learning.settings import load_settings
 from hubclient import HubSession
+from kernelclient import run_code
 from sip2_server import BLOCKED, PATRONS, STAFF, VALID, Sip2Site, card_settings, running_sip2
 
 pytestmark = [pytest.mark.integration]
@@ -171,3 +174,40 @@ def test_one_pin_or_password_tried_on_many_cards_or_names_brakes_that_address(
     assert "@198.51.100.3)" in spread.log()  # and the claims reached the hub, whose request log believed one
     assert spread.session().login(ana, PASSWORD).status_code == 429  # the right password, braked
     assert ana_browser.login(ana, PASSWORD).status_code == 302  # ana's own browser gets in
+
+
+def test_a_learners_own_code_going_around_the_proxy_cannot_claim_other_addresses(make_hub) -> None:
+    """In her own kernel, a learner posts straight to the hub's port on 127.0.0.1, around the
+    proxy, claiming a new X-Forwarded-For and X-Real-IP each time: the hub counts her by her
+    uid. The control: the kernel prints each answer it got, so every try reached the hub."""
+    needs_root()
+    hub = make_hub({"ana": ("student", ["class"])}, extra_settings="failed_logins_from_one_address = 6\n")
+    name = hub.name("ana")
+    ana = hub.login("ana")
+    assert ana.spawn_with_form(["art"]).status_code == 302
+    ana.wait_ready(name)
+    token = hub.api.post(f"/users/{name}/tokens", json={"note": "attack test", "expires_in": 600})
+    assert token.status_code == 201, token.text
+    hub_port = load_settings(hub.site_file).hub_port
+    # The hub's cookies name its public host, not 127.0.0.1: the attacker sends them back by hand.
+    code = f"""
+import http.client, re, urllib.parse
+for i, name in enumerate(["bo", "cy", "di", "ed", "flo", "gus"]):
+    # The log-in form's token is bound to the address the hub believes: claim it from the start.
+    forged = {{"X-Forwarded-For": f"203.0.113.{{i}}", "X-Real-IP": f"198.51.100.{{i}}"}}
+    hub = http.client.HTTPConnection("127.0.0.1", {hub_port}, timeout=30)
+    hub.request("GET", "/hub/login", headers=forged)
+    page = hub.getresponse()
+    form = page.read().decode()
+    cookies = "; ".join(v.split(";")[0] for k, v in page.getheaders() if k.lower() == "set-cookie")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
+    body = urllib.parse.urlencode({{"username": name, "password": "Summer2026!", "_xsrf": xsrf}})
+    headers = {{"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies, **forged}}
+    hub.request("POST", "/hub/login?next=", body, headers)
+    print(hub.getresponse().status)
+"""
+    out = run_code(hub.url, name, token.json()["token"], code, timeout=120)
+    assert out.split() == ["403"] * 5 + ["429"], out
+    assert f"from uid {pwd.getpwnam(name).pw_uid} on this machine" in hub.log()
+    # Browsers through the proxy are another count: the next one is checked, not braked.
+    assert hub.session().login(hub.name("ben"), "Summer2026!").status_code == 403

@@ -46,6 +46,7 @@ from ..settings import validate_username
 from .login_brake import Brakes, Source, account_source, client_address, device_source, wait_message
 from .plain_errors import PlainError
 from .sessions import STOP_WAIT_MARGIN_SECONDS, ClhubLogoutHandler, SharedComputerLogin
+from .socket_owner import peer_uid
 
 DEVICE_COOKIE = "clhub-device"
 INVALID_LOGIN = "Invalid username or password."
@@ -290,15 +291,27 @@ class ClhubAuthenticator(NativeAuthenticator):
         return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
     def address(self, handler: Any) -> str:
-        """Where a log-in came from, for the brake per address ('' with no request)."""
+        """Where a log-in came from, for the brake per address ('' with no request).
+
+        The proxy runs as the hub's own user; a connection that another user's process on this
+        machine made straight to the hub's port is counted by that uid (hub/socket_owner.py),
+        whatever X-Forwarded-For it wrote.
+        """
         if handler is None:
             return ""
-        peer = getattr(getattr(handler.request.connection, "context", None), "address", None)
-        return client_address(
-            handler.request.headers.get("X-Forwarded-For", ""),
-            peer[0] if isinstance(peer, tuple) and peer else "",
-            self.trusted_proxies,
-        )
+        connection = handler.request.connection
+        peer = getattr(getattr(connection, "context", None), "address", None)
+        if not isinstance(peer, tuple) or len(peer) < 2:
+            peer = ("", 0)
+        try:
+            local = connection.stream.socket.getsockname()
+        except (AttributeError, OSError):
+            local = None
+        if peer[0] and isinstance(local, tuple):
+            uid = peer_uid(peer, local)
+            if uid is not None and uid != os.getuid():
+                return f"uid {uid} on this machine"
+        return client_address(handler.request.headers.get("X-Forwarded-For", ""), peer[0], self.trusted_proxies)
 
     def _remember_device(self, handler: Any, name: str, devices: dict[str, str]) -> None:
         devices = {k: v for k, v in devices.items() if k != name}
@@ -341,7 +354,7 @@ class ClhubAuthenticator(NativeAuthenticator):
         fingerprint: bytes = info.password if info is not None else b""
         wait = self.brake.wait_seconds(source, fingerprint, address)
         if wait:
-            self.log.warning("Log-in for %r braked for %d s more (%s)", name[:40], wait, source[0])
+            self.log.warning("Log-in for %r braked for %d s more (%s, from %s)", name[:40], wait, source[0], address)
             raise LoginRefused(429, wait_message(wait), retry_after=wait)
         hashed = fingerprint or self._hash_for_unknown()
         encoded = password.encode()
@@ -353,7 +366,9 @@ class ClhubAuthenticator(NativeAuthenticator):
         if not good or info is None:
             wait = self.brake.failed(source, fingerprint, address)
             if wait:  # say so now, not after one more try
-                self.log.warning("Log-in for %r braked for %d s after failures (%s)", name[:40], wait, source[0])
+                self.log.warning(
+                    "Log-in for %r braked for %d s after failures (%s, from %s)", name[:40], wait, source[0], address
+                )
                 raise LoginRefused(429, wait_message(wait), retry_after=wait)
             return None
         if not info.is_authorized:

@@ -30,7 +30,8 @@ X-Forwarded-For, so only that last entry is one a browser cannot write; entries 
 site's https front (nginx, Caddy, a load balancer: `[login] trusted_proxies`) are walked past
 to the address that reached the front. X-Real-IP, which Tornado would otherwise believe, and
 anything else a browser sends are not. An IPv6 address counts as its /64, which one computer
-may change at will.
+may change at will. A learner's own process on the hub's machine that goes around the proxy
+to the hub's port is counted by its uid instead (`ClhubAuthenticator.address`).
 
 Deciding only: no I/O, a clock that tests can pass in.
 """

@@ -168,7 +168,8 @@ class CardDesk(LoggingConfigurable):
 
     def _refuse(self, source: Source, address: str, message: str, reason: str) -> CardRefused:
         wait = self.brake.failed(source, b"", address)
-        self.log.warning("Card log-in refused: %s%s", reason, f"; braked for {wait} s" if wait else "")
+        braked = f"; braked for {wait} s" if wait else ""
+        self.log.warning("Card log-in refused: %s%s (from %s)", reason, braked, address or "?")
         if wait:
             return CardRefused(429, wait_message(wait), retry_after=wait)
         return CardRefused(403, message)
@@ -206,7 +207,7 @@ class CardDesk(LoggingConfigurable):
         source = self._source(db, card, devices or {})
         wait = self.brake.wait_seconds(source, b"", address)
         if wait:
-            self.log.warning("Card log-in braked for %d s more", wait)
+            self.log.warning("Card log-in braked for %d s more (from %s)", wait, address or "?")
             raise CardRefused(429, wait_message(wait), retry_after=wait)
         pin = clean_pin(pin_text)
         if pin is None:
