@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import pwd
 import re
+import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from conftest import PASSWORD, RunningHub, needs_root
 from connected_learning.accounts.store import read_display_names
+from connected_learning.hub.launch import HUB_CONFIG
 from connected_learning.hub.login_sip2 import CARD_BLOCKED, WRONG_CARD
 from connected_learning.paths import DataLayout
 from connected_learning.settings import load_settings
 from hubclient import HubSession
 from kernelclient import run_code
+from realhub import launch_hub, teardown_hub
 from sip2_server import BLOCKED, PATRONS, STAFF, VALID, Sip2Site, card_settings, running_sip2
 
 pytestmark = [pytest.mark.integration]
@@ -211,3 +214,60 @@ for i, name in enumerate(["bo", "cy", "di", "ed", "flo", "gus"]):
     assert f"from uid {pwd.getpwnam(name).pw_uid} on this machine" in hub.log()
     # Browsers through the proxy are another count: the next one is checked, not braked.
     assert hub.session().login(hub.name("ben"), "Summer2026!").status_code == 403
+
+
+def test_a_card_only_site_offers_the_card_form_alone(sip2: Sip2Site, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`method = "sip2"`: the log-in page is the card form, a name and password open nothing (not
+    even the site admin's), and a card logs in through that form. The tests reach the
+    hub's API with a service token the configuration grants, since no password logs in."""
+    folder = tmp_path_factory.mktemp("card-only")
+    token = secrets.token_hex(24)
+    config = folder / "jupyterhub_config.py"
+    config.write_text(
+        f"exec(compile(open({str(HUB_CONFIG)!r}).read(), {str(HUB_CONFIG)!r}, 'exec'))\n"
+        f"c.JupyterHub.services.append({{'name': 'tests-admin', 'api_token': {token!r}}})\n"
+        "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests-admin'],\n"
+        "    'scopes': ['admin:users', 'admin:servers', 'list:users', 'read:users', 'tokens']})\n"
+    )
+    settings = card_settings(sip2, folder)
+    assert settings.startswith('method = ["native", "sip2"]\n')
+    site = launch_hub(
+        {},
+        spawner="demo",
+        extra_settings='method = "sip2"\n' + settings.split("\n", 1)[1],
+        config=config,
+        api_token=token,
+    )
+    try:
+        s = HubSession(site.url)
+        page = s.http.get(f"{site.url}/hub/login")
+        assert page.status_code == 200
+        assert 'name="card"' in page.text and 'name="pin"' in page.text
+        assert 'name="username"' not in page.text and 'name="password"' not in page.text
+        assert page.text.count("<form") == 1
+        # The site admin's own name and password, as a native site takes them: refused, no session.
+        r = s.http.post(
+            f"{site.url}/hub/login?next=",
+            data={"username": site.admin, "password": PASSWORD, "_xsrf": s.xsrf()},
+            allow_redirects=False,
+        )
+        assert r.status_code == 403
+        assert "This site does not use user names and passwords" in r.text
+        assert s.http.get(f"{site.url}/hub/home", allow_redirects=False).status_code == 302  # to the log-in page
+        # A card, where the page's one form sends it.
+        (action,) = re.findall(r'<form id="card-login" action="([^"]+)" method="post"', page.text)
+        before = set(users(site))
+        asked = len(sip2.got("63", sip2.tls_port))
+        r = s.http.post(
+            f"{site.url}{action}",
+            data={"card": VALID, "pin": PATRONS[VALID].pin, "_xsrf": s.xsrf()},
+            allow_redirects=False,
+        )
+        assert r.status_code == 302
+        assert sip2.cards_asked(sip2.tls_port)[asked:] == [VALID]  # the control: the catalogue was asked
+        (name,) = set(users(site)) - before
+        site.users.append(name)
+        assert re.fullmatch(r"c-[a-z2-7]{10,}", name)
+        assert s.http.get(f"{site.url}/hub/home", allow_redirects=False).status_code == 200
+    finally:
+        teardown_hub(site)
