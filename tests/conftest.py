@@ -44,6 +44,7 @@ def make_hub() -> Iterator:
         subdomains: bool = True,
         host: str = "localhost",
         limits: str = "",
+        https_front: bool = False,
     ) -> RunningHub:
         if spawner == "local":
             needs_root()
@@ -55,6 +56,7 @@ def make_hub() -> Iterator:
             subdomains=subdomains,
             host=host,
             limits=limits,
+            https_front=https_front,
         )
         hubs.append(hub)
         return hub

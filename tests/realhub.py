@@ -208,6 +208,21 @@ lockout_seconds = 60
 """
 
 
+def config_with_admin_token(folder: Path) -> tuple[Path, str]:
+    """The package's hub configuration plus a service whose token has admin scopes, written in
+    `folder`: for a site where the tests cannot log in with a password to ask for a token (no
+    password log-in, or cookies only https carries). Pass both to `launch_hub`."""
+    token = secrets.token_hex(24)
+    config = folder / "jupyterhub_config.py"
+    config.write_text(
+        f"exec(compile(open({str(launch.HUB_CONFIG)!r}).read(), {str(launch.HUB_CONFIG)!r}, 'exec'))\n"
+        f"c.JupyterHub.services.append({{'name': 'tests-admin', 'api_token': {token!r}}})\n"
+        "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests-admin'],\n"
+        "    'scopes': ['admin:users', 'admin:servers', 'list:users', 'read:users', 'tokens']})\n"
+    )
+    return config, token
+
+
 def _admin_token(url: str, admin: str) -> str:
     """An API token for the admin account, asked for the way the hub's token page does."""
     s = HubSession(url)
@@ -256,6 +271,7 @@ def launch_hub(
     data_dir: Path | None = None,
     db_url: str = "",
     api_token: str = "",
+    https_front: bool = False,
 ) -> RunningHub:
     """Start a hub with `users` ({short name: (role, [groups])}); names get a random prefix.
 
@@ -282,7 +298,9 @@ def launch_hub(
     ports = free_ports(6)
     site_file = workdir / "site.toml"
     # "localhost" comes from bind_ip, as in the demo; another host name is the site's public_url.
-    public_url = f"http://{host}:{ports[0]}" if subdomains and host != "localhost" else ""
+    # `https_front`: the site says browsers reach it over https (an https front the tests leave out).
+    scheme = "https" if https_front else "http"
+    public_url = f"{scheme}://{host}:{ports[0]}" if subdomains and host != "localhost" else ""
     site_toml = _site_toml(data_dir, catalog_dir, ports, admin, spawner, extra_settings, subdomains, public_url, limits)
     site_file.write_text(site_toml.replace("[site]\n", f"[site]\ndb_url = {json.dumps(db_url)}\n", 1))
     wanted = [accounts.validate_account(admin, "admin", [], PASSWORD, 8)]

@@ -12,12 +12,15 @@ import statistics
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from conftest import PASSWORD, RunningHub
-from hubclient import HubAPI
+from connected_learning.settings import load_settings
+from hubclient import HubAPI, http_session
+from realhub import config_with_admin_token, launch_hub, teardown_hub
 
 pytestmark = pytest.mark.integration
 
@@ -253,3 +256,56 @@ def test_an_expired_log_in_form_says_so_plainly(hub: RunningHub) -> None:
         allow_redirects=False,
     )
     assert r.status_code == 403 and "Login form invalid or expired. Try again." in r.text, (r.status_code, r.text[:500])
+
+
+def test_behind_an_https_front_every_cookie_of_a_log_in_is_secure(tmp_path: Path) -> None:
+    """A real site is reached over https through a front (nginx, Caddy) that the hub's proxy sees
+    as plain http: `public_url` says https. Every cookie a log-in sets (JupyterHub's session and
+    our device cookie) must then be Secure and HttpOnly, so that no plain-http page on that name
+    can carry them off. Browsers send Secure cookies over https only: the test, over plain http,
+    sends them back by hand, as the front would."""
+    config, token = config_with_admin_token(tmp_path)
+    site = launch_hub(
+        {"ana": ("student", ["class"])},
+        spawner="demo",
+        host="hub.localhost",
+        https_front=True,
+        config=config,
+        api_token=token,
+    )
+    try:
+        _log_in_behind_https(site)
+    finally:
+        teardown_hub(site)
+
+
+def _log_in_behind_https(site: RunningHub) -> None:
+    assert load_settings(site.site_file).public_url.startswith("https://")
+    jar: dict[str, str] = {}
+    http = http_session()
+
+    def send(method: str, path: str, **kw: object) -> requests.Response:
+        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+        headers = {"Cookie": cookie, "X-Forwarded-Proto": "https"}
+        r = http.request(method, f"{site.url}{path}", headers=headers, allow_redirects=False, **kw)  # type: ignore[arg-type]
+        set_cookies = r.raw.headers.getlist("Set-Cookie")
+        for header in set_cookies:
+            name, _, value = header.split(";", 1)[0].partition("=")
+            jar[name.strip()] = value
+        sent.extend(set_cookies)
+        return r
+
+    sent: list[str] = []
+    page = send("GET", "/hub/login")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert xsrf, page.text[:500]
+    r = send("POST", "/hub/login?next=", data={"username": site.name("ana"), "password": PASSWORD, "_xsrf": xsrf[1]})
+    assert r.status_code == 302, r.text[:500]  # the control: a real log-in, which set its cookies
+    names = {header.split("=", 1)[0] for header in sent}
+    # Over https JupyterHub names its log-in cookie __Host-jupyterhub-hub-login (host-only, path /).
+    assert {"__Host-jupyterhub-hub-login", "clhub-device"} <= names, names
+    for header in sent:
+        attributes = {a.strip().split("=", 1)[0].lower() for a in header.split(";")[1:]}
+        assert "secure" in attributes, header
+        # The page's scripts read the form token (_xsrf) to send it back; nothing reads the others.
+        assert header.startswith("_xsrf=") or "httponly" in attributes, header

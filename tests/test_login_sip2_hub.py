@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import pwd
 import re
-import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from conftest import PASSWORD, RunningHub, needs_root
 from connected_learning.accounts.store import read_display_names
-from connected_learning.hub.launch import HUB_CONFIG
 from connected_learning.hub.login_sip2 import CARD_BLOCKED, WRONG_CARD
 from connected_learning.paths import DataLayout
 from connected_learning.settings import load_settings
 from hubclient import HubSession
 from kernelclient import run_code
-from realhub import launch_hub, teardown_hub
+from realhub import config_with_admin_token, launch_hub, teardown_hub
 from sip2_server import BLOCKED, PATRONS, STAFF, VALID, Sip2Site, card_settings, running_sip2
 
 pytestmark = [pytest.mark.integration]
@@ -221,14 +219,7 @@ def test_a_card_only_site_offers_the_card_form_alone(sip2: Sip2Site, tmp_path_fa
     even the site admin's), and a card logs in through that form. The tests reach the
     hub's API with a service token the configuration grants, since no password logs in."""
     folder = tmp_path_factory.mktemp("card-only")
-    token = secrets.token_hex(24)
-    config = folder / "jupyterhub_config.py"
-    config.write_text(
-        f"exec(compile(open({str(HUB_CONFIG)!r}).read(), {str(HUB_CONFIG)!r}, 'exec'))\n"
-        f"c.JupyterHub.services.append({{'name': 'tests-admin', 'api_token': {token!r}}})\n"
-        "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests-admin'],\n"
-        "    'scopes': ['admin:users', 'admin:servers', 'list:users', 'read:users', 'tokens']})\n"
-    )
+    config, token = config_with_admin_token(folder)
     settings = card_settings(sip2, folder)
     assert settings.startswith('method = ["native", "sip2"]\n')
     site = launch_hub(

@@ -33,7 +33,7 @@ from typing import Any
 
 import bcrypt
 from jinja2 import ChoiceLoader, FileSystemLoader
-from jupyterhub.utils import url_path_join
+from jupyterhub.utils import get_browser_protocol, url_path_join
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import TEMPLATE_DIR as NATIVE_TEMPLATES
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
@@ -103,6 +103,15 @@ def read_flags(path: str) -> set[str]:
     except (OSError, ValueError):
         return set()
     return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
+
+
+def over_https(handler: Any) -> bool:
+    """Whether browsers reach the hub over https, as JupyterHub decides for its log-in cookies: the
+    site's public_url says so; without one, the request (the outermost X-Forwarded-Proto)."""
+    public_url = handler.settings.get("public_url")
+    if public_url:
+        return bool(public_url.scheme == "https")
+    return bool(get_browser_protocol(handler.request) == "https")
 
 
 class LoginRefused(web.HTTPError):
@@ -324,7 +333,7 @@ class ClhubAuthenticator(NativeAuthenticator):
             path=handler.hub.base_url,
             httponly=True,
             samesite="Lax",
-            secure=handler.request.protocol == "https",
+            secure=over_https(handler),
         )
 
     def _user_info(self, name: str) -> Any:

@@ -306,6 +306,10 @@ def configure_login(c: Any, settings: SiteSettings, layout: DataLayout) -> None:
     c.JupyterHub.shutdown_on_logout = True  # a server still starting too (hub/sessions.py)
     # No hub page or API answer is kept by the browser: Back after logging out shows nothing personal.
     c.JupyterHub.tornado_settings = {"headers": {"Cache-Control": "no-store"}}
+    if settings.public_url.startswith("https://"):
+        # Behind an https front the hub's proxy speaks plain http to the hub, and JupyterHub marks
+        # only its log-in cookies Secure (from public_url): the form token's cookie takes these too.
+        c.JupyterHub.tornado_settings["cookie_options"] = {"secure": True}
     c.JupyterHub.redirect_to_server = True
 
 
