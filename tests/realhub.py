@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import random
 import secrets
 import shutil
 import socket
@@ -40,13 +41,31 @@ def free_port() -> int:
 
 
 def free_ports(count: int) -> tuple[int, ...]:
-    """`count` different free ports. Each socket stays bound until all are picked: a port picked
-    and let go may be the next one picked (a site with its hub and classroom on one port fails)."""
-    sockets = [socket.socket() for _ in range(count)]
+    """`count` different free ports, below the kernel's ephemeral range.
+
+    Below it: an outgoing connection of any other test takes its local port from that range,
+    and one that took a site's port while the site restarts (a hub killed and started again)
+    keeps the site from listening there. Each socket stays bound until all are picked: a port
+    let go may be picked again (a site with its hub and classroom on one port fails).
+    """
     try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return tuple(sock.getsockname()[1] for sock in sockets)
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    candidates = random.SystemRandom().sample(range(10000, max(ephemeral_low, 10001)), k=200)
+    sockets: list[socket.socket] = []
+    try:
+        for port in candidates:
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
+            sockets.append(sock)
+            if len(sockets) == count:
+                return tuple(sock.getsockname()[1] for sock in sockets)
+        raise RuntimeError(f"no {count} free ports between 10000 and {ephemeral_low}")
     finally:
         for sock in sockets:
             sock.close()
