@@ -237,7 +237,8 @@ def config_with_admin_token(folder: Path) -> tuple[Path, str]:
         f"exec(compile(open({str(launch.HUB_CONFIG)!r}).read(), {str(launch.HUB_CONFIG)!r}, 'exec'))\n"
         f"c.JupyterHub.services.append({{'name': 'tests-admin', 'api_token': {token!r}}})\n"
         "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests-admin'],\n"
-        "    'scopes': ['admin:users', 'admin:servers', 'list:users', 'read:users', 'tokens']})\n"
+        "    'scopes': ['admin:users', 'admin:groups', 'admin:servers', 'list:users', 'list:groups',\n"
+        "               'read:users', 'read:groups', 'tokens']})\n"
     )
     return config, token
 

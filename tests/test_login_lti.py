@@ -26,6 +26,7 @@ import pytest
 import requests
 from traitlets.config import Config
 
+from conftest import PASSWORD, needs_root
 from connected_learning.hub.config import configure
 from connected_learning.hub.lti_launch import (
     CLAIM,
@@ -50,7 +51,7 @@ from lti_platform import (
     Result,
     launch,
 )
-from realhub import RunningHub
+from realhub import RunningHub, config_with_admin_token, launch_hub, teardown_hub
 
 REPO = Path(__file__).resolve().parents[1]
 LTI_NAME = re.compile(r"l-[a-z2-7]{10,29}\Z")
@@ -476,3 +477,35 @@ def test_the_tool_configuration_and_a_visit_without_a_launch(make_hub: Any, plat
     sent = requests.post(f"{hub.url}/hub/lti13/oauth_login", data=fields, allow_redirects=False, timeout=30)
     assert sent.status_code == 302
     assert f"client_id={platform.client_id}" in sent.headers["Location"]
+
+
+@pytest.mark.integration
+def test_an_lti_only_site_is_entered_from_a_course_alone(platform: Platform, tmp_path: Path) -> None:
+    """`method = "lti13"`: the log-in page has no form and sends people to their course; a name
+    and password open nothing (not even the site admin's); a launch from the course logs in. The
+    tests reach the hub's API with a service token the configuration grants."""
+    needs_root()
+    config, token = config_with_admin_token(tmp_path)
+    settings = 'method = "lti13"\n\n' + platform.settings() + "jwks_timeout_seconds = 5\n"
+    hub = launch_hub({}, extra_settings=settings, config=config, api_token=token)
+    platform.hub_url = hub.url
+    try:
+        browser = hub.session()
+        page = browser.http.get(f"{hub.url}/hub/login")
+        assert page.status_code == 200
+        assert "Open the course and click the link to this hub there" in page.text
+        assert "<form" not in page.text and 'name="password"' not in page.text
+        before = snapshot(hub)
+        refused = browser.http.post(
+            f"{hub.url}/hub/login?next=",
+            data={"username": hub.admin, "password": PASSWORD, "_xsrf": browser.xsrf()},
+            allow_redirects=False,
+        )
+        assert refused.status_code == 403
+        assert not logged_in(hub, browser.http)
+        result = launch(platform, Launch(ADA, COURSE), browser.http)
+        assert result.response.status_code == 302, result.response.text[:500]  # the control: a real launch
+        (ada,), _ = adopt(hub, before)
+        assert LTI_NAME.match(ada) and logged_in(hub, browser.http)
+    finally:
+        teardown_hub(hub)
