@@ -301,6 +301,35 @@ def test_a_stop_right_after_the_hub_starts_leaves_no_template() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_a_template_whose_socket_is_gone_or_replaced_ends_itself() -> None:
+    """A stop that came while the template was still starting found no pid to end, and a test's
+    data folder is deleted after its hub: a template nobody can reach must not stay behind as a
+    root process. Nor may two templates serve one path."""
+    _needs_root()
+    folder = Path(tempfile.mkdtemp(prefix="clhub-gone-"))
+    path = str(folder / "template" / template.SOCKET_NAME)
+    try:
+        assert template.ensure_running(path, PROBE_COMMAND)
+        first = template.template_pid(path)
+        assert first is not None and _templates_at(path) == [first]  # the control: it runs and answers
+        # Another template takes the path (a second `clhub up`): the first one can no longer be asked.
+        second = template.launch(path, PROBE_COMMAND)
+        deadline = time.monotonic() + 90
+        while first in _templates_at(path) or template.template_pid(path) != second.pid:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert _templates_at(path) == [second.pid] and template.is_running(path)
+        # The folder is deleted (a test's teardown, a removed site): the last one ends too.
+        shutil.rmtree(folder)
+        assert second.wait(start_template.SOCKET_CHECK_SECONDS + 30) == 0
+        assert _templates_at(path) == []
+    finally:
+        for pid in _templates_at(path):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_rush_starts_one_template_and_new_code_replaces_it() -> None:
     _needs_root()
     folder = Path(tempfile.mkdtemp(prefix="clhub-rush-"))

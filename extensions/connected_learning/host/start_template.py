@@ -53,6 +53,7 @@ from typing import Any
 
 STAMP = ""  # the template's code_stamp(), taken as it starts
 PID_NAME = "template.pid"
+SOCKET_CHECK_SECONDS = 5.0  # how often an idle template checks that its socket file is still its own
 MAX_REQUEST = 256 * 1024  # bytes: a learner's environment is a few KB
 CGROUP_ROOT = "/sys/fs/cgroup/"
 PR_SET_NO_NEW_PRIVS = 38
@@ -284,13 +285,27 @@ def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
 
 
 def serve(server: socket.socket, command: str, entry: str = ENTRY) -> None:
-    """Answer connections one at a time, forever (SIGTERM ends the template).
+    """Answer connections one at a time, until SIGTERM or until its socket file is gone.
 
     The template itself reads no request: a middle process forked per connection does, so no
     learner's environment or token ever sits in the template's memory for a later fork to inherit.
+
+    A template whose socket file was removed or replaced can never be asked again: a stop that
+    came while it was still starting (it found no pid to end), or a data folder deleted. It then
+    ends itself rather than stay behind as a root process nobody stops; its servers go to init,
+    as when it is killed.
     """
+    path = server.getsockname()
+    bound = os.lstat(path).st_ino
+    server.settimeout(SOCKET_CHECK_SECONDS)
     while True:
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            if not _socket_is(path, bound):
+                print(f"{path} is gone or replaced: nobody can reach this template; it ends", file=sys.stderr)
+                return
+            continue
         try:
             if _peer_uid(conn) != 0:
                 with contextlib.suppress(OSError):
@@ -308,6 +323,13 @@ def serve(server: socket.socket, command: str, entry: str = ENTRY) -> None:
             print(f"A request failed: {e}", file=sys.stderr, flush=True)
         finally:
             conn.close()
+
+
+def _socket_is(path: str, inode: int) -> bool:
+    try:
+        return os.lstat(path).st_ino == inode
+    except OSError:
+        return False
 
 
 def reap_children(signum: int = 0, frame: Any = None) -> None:
