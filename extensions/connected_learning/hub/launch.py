@@ -55,8 +55,8 @@ def start_hub(
     full_env = dict(os.environ if env is None else env)
     settings = load_settings(site_file, env_overrides(full_env))
     # A hub killed outright leaves its proxy and services holding the ports: stop this site's.
-    stop_leftovers(settings.data_dir)
-    check_ports(settings)
+    stopped = stop_leftovers(settings.data_dir)
+    check_ports(settings, wait=10 if stopped else 0)
     host = for_site(settings.spawner, settings.data_dir)
     prepare_site(settings, host)
     if start_template.wanted(settings.start_template, host.name):

@@ -18,6 +18,7 @@ ports taken and fail in a loop. So `launch.start_hub`, before the hub starts:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -159,13 +160,21 @@ def stop_leftovers(data_dir: str | os.PathLike[str], grace: float = 10) -> list[
 
 
 def _same_process_alive(p: Process) -> bool:
-    now = _read_process(p.pid)
-    if now is None:
-        return False
-    try:  # a zombie has stopped listening; its parent reaps it
-        return Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    """Whether any thread of `p` still runs. A zombie has closed its sockets, and its parent reaps
+    it; but a main thread that ended first is a zombie while the process's other threads still
+    hold every socket (a killed service winding down its threads): that process is alive."""
+    try:  # (a zombie's environment cannot be read: `_read_process` would call it gone)
+        threads = os.listdir(f"/proc/{p.pid}/task")
     except OSError:
         return False
+    for thread in threads:
+        try:
+            state = Path(f"/proc/{p.pid}/task/{thread}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------ ports
@@ -192,19 +201,29 @@ def port_holder(port: int) -> Process | None:
     if not inodes:
         return None
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+        if entry.isdigit() and _holds(entry, inodes):
+            return _read_process(int(entry)) or Process(int(entry), 0, ("(its main thread has ended)",))
+    return None
+
+
+def _holds(pid: str, inodes: set[str]) -> bool:
+    """Whether process `pid` has one of `inodes` open: its own descriptors, or, where its main
+    thread has ended (a zombie shows none), those of its threads (they share one table)."""
+    folders = [f"/proc/{pid}/fd"]
+    with contextlib.suppress(OSError):
+        folders += [f"/proc/{pid}/task/{t}/fd" for t in os.listdir(f"/proc/{pid}/task") if t != pid]
+    for folder in folders:
         try:
-            fds = os.listdir(f"/proc/{entry}/fd")
+            fds = os.listdir(folder)
         except OSError:
             continue
         for fd in fds:
-            try:
-                if os.readlink(f"/proc/{entry}/fd/{fd}") in inodes:
-                    return _read_process(int(entry))
-            except OSError:
-                continue
-    return None
+            with contextlib.suppress(OSError):
+                if os.readlink(f"{folder}/{fd}") in inodes:
+                    return True
+        if fds:
+            return False  # the table was readable and holds none of them
+    return False
 
 
 def _port_taken(ip: str, port: int) -> bool:
@@ -231,9 +250,16 @@ def site_ports(settings: SiteSettings) -> list[tuple[str, str, int]]:
     return found
 
 
-def check_ports(settings: SiteSettings) -> None:
-    """Raise SiteStartError naming the port, its setting and its holder if one is taken."""
+def check_ports(settings: SiteSettings, wait: float = 0) -> None:
+    """Raise SiteStartError naming the port, its setting and its holder if one is taken.
+
+    `wait`: seconds a taken port may take to come free, after leftovers of this site were just
+    stopped (a process's sockets close as its last thread ends, a moment after it is seen ending).
+    """
+    deadline = time.monotonic() + wait
     for name, ip, port in site_ports(settings):
+        while _port_taken(ip, port) and time.monotonic() < deadline:
+            time.sleep(0.2)
         if not _port_taken(ip, port):
             continue
         holder = port_holder(port)
