@@ -31,6 +31,7 @@ from pathlib import Path
 from ..errors import ClhubError
 from ..settings import SiteSettings
 from ..settings_schema import PORT, SETTINGS
+from .socket_owner import tcp_sockets
 
 SITE_MARKER = "CLHUB_SITE_DATA"  # environment variable: the data folder of the site a process serves
 
@@ -181,18 +182,8 @@ def _same_process_alive(p: Process) -> bool:
 
 
 def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            cols = line.split()
-            # local address "ADDR:PORT" in hex; state 0A is LISTEN
-            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(cols[9])
-    return inodes
+    # local address "ADDR:PORT" in hex; state 0A is LISTEN
+    return {c[9] for c in tcp_sockets() if c[3] == "0A" and int(c[1].rsplit(":", 1)[1], 16) == port}
 
 
 def port_holder(port: int) -> Process | None:

@@ -6,7 +6,8 @@ knows who opened each socket: /proc/net/tcp and /proc/net/tcp6 list every TCP so
 network namespace with its owner's uid. The brake per address (hub/login_brake.py) counts
 such a connection by that uid instead of by an address it claims.
 
-Reads only: the caller's connection is one line of those files.
+Reads only: the caller's connection is one line of those files. `tcp_sockets` reads those
+tables for `recovery` too (who listens on a port).
 """
 
 from __future__ import annotations
@@ -14,9 +15,24 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 PROC_NET = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+
+
+def tcp_sockets(tables: tuple[Path, ...] = PROC_NET) -> Iterator[list[str]]:
+    """The columns of every TCP socket of this network namespace: local address, remote address
+    and state in /proc's hex (1, 2, 3), uid (7), inode (9); a table that cannot be read is skipped."""
+    for table in tables:
+        try:
+            lines = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            columns = line.split()
+            if len(columns) > 9:
+                yield columns
 
 
 def proc_net_address(host: str, port: int) -> str:
@@ -40,13 +56,7 @@ def peer_uid(peer: tuple[str, int], local: tuple[str, int], tables: tuple[Path, 
         address = address.ipv4_mapped
     if not address.is_loopback:
         return None  # a connection from another machine: its far end is not in these tables
-    for table in tables:
-        try:
-            lines = table.read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 7 and fields[1] == far and fields[2] == near:
-                return int(fields[7])
+    for columns in tcp_sockets(tables):
+        if columns[1] == far and columns[2] == near:
+            return int(columns[7])
     return None
